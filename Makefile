@@ -1,0 +1,47 @@
+# zhkh-ops — the two commands a newcomer needs: `make demo` and `make test`.
+PY      := .venv/bin/python
+PORT    ?= 8501
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup system venv db load-demo app api bench clean-db help
+
+help:
+	@echo "make demo   - install what is missing, prepare PostGIS, load the Helsinki demo city, start the app on :$(PORT)"
+	@echo "make test   - the same set-up, then the whole test suite (real PostGIS, headless Chromium)"
+	@echo "make bench  - run the benchmarks"
+
+venv: .venv/.installed
+
+.venv/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+system:
+	bash scripts/setup_system.sh
+
+setup: system venv
+
+db: setup
+	$(PY) -m gis.local_pg
+
+load-demo: db
+	$(PY) -m data load-demo --if-missing
+
+demo: load-demo
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+
+app: venv
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+
+api: venv
+	$(PY) -m incidents serve --host 127.0.0.1 --port 8311
+
+test: venv
+	bash scripts/setup_system.sh --browser
+	$(PY) -m gis.local_pg
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: db
+	$(PY) benchmarks/network.py

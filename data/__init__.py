@@ -1,0 +1,1 @@
+"""Importers and the demo-city builder."""

@@ -1,0 +1,1 @@
+"""PostGIS access, geometry helpers and folium layer builders."""

@@ -1,0 +1,97 @@
+"""Local PostgreSQL + PostGIS that the app manages itself when DATABASE_URL is unset.
+
+Order of preference: the machine's running server (``127.0.0.1:5432`` by default), then a
+cluster of our own under ``var/pg`` started as the ``postgres`` user (PostgreSQL refuses root).
+``python -m gis.local_pg`` prepares it and prints the URL.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from gis.errors import DatabaseUnavailable
+from settings import Settings, get_settings
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if found:
+        return found[-1]
+    path = shutil.which(name)
+    if path:
+        return path
+    raise DatabaseUnavailable(
+        f"PostgreSQL's {name} was not found: install PostgreSQL (make setup does it) or set DATABASE_URL"
+    )
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+def start_own_cluster(cluster_dir: Path, port: int) -> None:
+    """Create (once) and start a cluster under ``cluster_dir`` listening on 127.0.0.1:``port``."""
+    if port_open("127.0.0.1", port):
+        return
+    cluster_dir.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(cluster_dir, "postgres", "postgres")
+        shutil.chown(cluster_dir.parent, "postgres", "postgres")
+    if not (cluster_dir / "PG_VERSION").exists():
+        subprocess.run(
+            _as_postgres([_pg_bin("initdb"), "-D", str(cluster_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+            check=True,
+            capture_output=True,
+        )
+    log = cluster_dir / "server.log"
+    subprocess.run(
+        _as_postgres([
+            _pg_bin("pg_ctl"), "-D", str(cluster_dir), "-l", str(log), "-w", "start",
+            "-o", f"-p {port} -k /tmp -c listen_addresses=127.0.0.1",
+        ]),
+        check=True,
+        capture_output=True,
+    )
+
+
+def local_database_url(settings: Settings | None = None) -> str:
+    """URL of the local database, starting a cluster of our own if no server is running."""
+    s = settings or get_settings()
+    if port_open(s.local_pg_host, s.local_pg_port):
+        host, port = s.local_pg_host, s.local_pg_port
+    else:
+        start_own_cluster(s.local_cluster_dir, s.local_cluster_port)
+        host, port = "127.0.0.1", s.local_cluster_port
+    return f"postgresql+psycopg://{s.local_pg_user}@{host}:{port}/{s.local_db_name}"
+
+
+def main() -> int:
+    from gis.db import database_url, ensure_database
+
+    try:
+        url = database_url()
+        ensure_database(url)
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(url)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

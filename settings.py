@@ -1,0 +1,46 @@
+"""All configuration of zhkh-ops in one place.
+
+Values come from the environment (or a ``.env`` file); see ``.env.example``.
+Domain code receives settings as arguments and never reads ``os.environ`` itself.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """Runtime settings (env prefix ``ZHKH_``; the database URL is plain ``DATABASE_URL``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHKH_", env_file=ROOT / ".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "ZHKH_DATABASE_URL"),
+        description="SQLAlchemy URL of a PostGIS database; unset = a local database managed by the app.",
+    )
+    local_db_name: str = "zhkh"
+    local_pg_host: str = "127.0.0.1"
+    local_pg_port: int = 5432
+    local_pg_user: str = "postgres"
+    local_cluster_dir: Path = ROOT / "var" / "pg"
+    local_cluster_port: int = 5433
+
+    tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tiles_attribution: str = "&copy; OpenStreetMap contributors"
+    tiles_name: str = "OpenStreetMap"
+    language: str = "ru"
+    max_features_per_layer: int = 3000
+    sla_rules_file: Path = ROOT / "incidents" / "rules" / "default.yaml"
+    demo_seed: int = 42
+    demo_network_name: str = "Helsinki demo cold water"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
