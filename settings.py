@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     demo_seed: int = 42
     demo_network_name: str = "Helsinki demo cold water"
 
+    # incidents (intake, duplicates, service area) and the Open311 API
+    incident_duplicate_radius_m: float = 150.0
+    incident_duplicate_window_h: float = 6.0
+    incident_snap_building_m: float = 50.0
+    incident_snap_pipe_m: float = 300.0
+    incident_service_area_margin_m: float = 2000.0
+    incident_service_area_bbox: tuple[float, float, float, float] = (24.5, 59.9, 25.5, 60.4)
+    incident_service_area_cache_s: float = 60.0
+    api_max_body_bytes: int = 65536
+    api_default_days: int = 90
+    api_max_records: int = 1000
+    api_key_cache_s: float = 30.0
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
