@@ -1,0 +1,1 @@
+"""Streamlit pages: a thin skin over the domain packages (only app.py and views/ import streamlit)."""

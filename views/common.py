@@ -1,0 +1,42 @@
+"""Session helpers shared by the pages: language, engine, selected network."""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+from sqlalchemy import Engine, text
+
+from views.i18n import translate
+
+
+def lang() -> str:
+    return st.session_state.get("lang", "ru")
+
+
+def t(key: str, **kwargs: Any) -> str:
+    return translate(lang(), key, **kwargs)
+
+
+@st.cache_resource(show_spinner=False)
+def engine() -> Engine:
+    from gis.db import get_engine
+
+    return get_engine()
+
+
+def networks() -> list[dict[str, Any]]:
+    with engine().connect() as conn:
+        return [dict(r) for r in conn.execute(text(
+            "SELECT id, name, resource FROM networks ORDER BY id"
+        )).mappings()]
+
+
+def network_id() -> int | None:
+    return st.session_state.get("network_id")
+
+
+def labels() -> dict[str, str]:
+    """Field name -> translated label, for tooltips and tables."""
+    from views.i18n import CATALOG
+
+    return {k.removeprefix("field."): t(k) for k in CATALOG["ru"] if k.startswith("field.")}
