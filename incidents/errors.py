@@ -68,3 +68,7 @@ class InvalidRules(IncidentError):
 
 class InvalidApiKey(IncidentError):
     """A missing, unknown or revoked API key."""
+
+
+class InvalidOutage(IncidentError):
+    """An outage plan that cannot be approved (no pipes, unknown network, end before start...)."""

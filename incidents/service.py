@@ -1,0 +1,590 @@
+"""Domain functions of the incidents domain — what the Streamlit UI and the Open311 API call.
+
+Writes take an ``Engine`` and run in one transaction each (the audit event is written in the
+same transaction as the change). Reads take an ``Engine`` or an open ``Connection``.
+Free text (descriptions, addresses) is stored exactly as received; escape it on output
+(``display_text``) — never strip it, never render it raw.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pyproj import CRS, Transformer
+from shapely import wkb
+from shapely.geometry import Point, box
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import transform
+from sqlalchemy import Connection, Engine
+
+from incidents import repo
+from incidents.errors import (
+    ConcurrentEdit, DescriptionTooLong, IncidentNotFound, InvalidApiKey, InvalidIncident, InvalidOutage,
+    InvalidOutageTransition, MissingLocation, OutageNotFound, OutsideServiceArea, UnknownAddress,
+    UnknownCategory, UnknownServiceCode,
+)
+from incidents.model import (
+    ControlRoomKpis, DuplicateCandidate, Incident, IntakeResult, Outage, QueueItem,
+)
+from incidents.sla import CATEGORIES, Rules, due_at, interruption_allowance_h, load_rules, sla_state
+from incidents.workflow import OPEN_STATUSES, creation_event, transition
+from settings import Settings, get_settings
+
+MAX_DESCRIPTION_CHARS = 4000
+CHANNELS = ("phone", "app", "portal", "sensor", "api")
+WATER_RESOURCES = ("cold_water", "hot_water")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def display_text(value: str | None) -> str:
+    """Free text made safe for HTML output (the stored text is never altered)."""
+    return html.escape(value or "", quote=True)
+
+
+@lru_cache(maxsize=8)
+def _rules_cached(path: str, mtime: float) -> Rules:
+    return load_rules(path)
+
+
+def rules_from_settings(settings: Settings | None = None) -> Rules:
+    """The rules file named by ``settings.sla_rules_file`` (re-read when it changes)."""
+    path = Path((settings or get_settings()).sla_rules_file)
+    return _rules_cached(str(path), path.stat().st_mtime if path.exists() else 0.0)
+
+
+@contextmanager
+def _reading(bind: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+# ---- service area ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServiceArea:
+    """Where reports are accepted: within ``margin_m`` of the hull of buildings ∪ pipes, or the
+    configured bbox when the database has neither."""
+
+    hull_m: BaseGeometry | None        # hull in a local metric CRS (None: use the bbox)
+    to_metric: Transformer | None
+    bbox: tuple[float, float, float, float]
+    margin_m: float
+
+    def contains(self, lon: float, lat: float) -> bool:
+        if self.hull_m is None or self.to_metric is None:
+            x0, y0, x1, y1 = self.bbox
+            return x0 <= lon <= x1 and y0 <= lat <= y1
+        x, y = self.to_metric.transform(lon, lat)
+        return bool(self.hull_m.distance(Point(x, y)) <= self.margin_m)
+
+    def describe(self) -> str:
+        if self.hull_m is None:
+            return f"the bbox {self.bbox} (the database has no buildings or pipes yet)"
+        return f"{self.margin_m:g} m around the buildings and pipes of the service"
+
+
+_area_cache: dict[str, tuple[float, ServiceArea]] = {}
+_area_lock = threading.Lock()
+
+
+def service_area(engine: Engine, settings: Settings | None = None, *, refresh: bool = False) -> ServiceArea:
+    """The current service area (cached for ``incident_service_area_cache_s``)."""
+    s = settings or get_settings()
+    key = engine.url.render_as_string(hide_password=True)
+    now = time.monotonic()
+    with _area_lock:
+        hit = _area_cache.get(key)
+        if hit and not refresh and hit[0] > now:
+            return hit[1]
+    with engine.connect() as conn:
+        raw = repo.service_area_hull_wkb(conn)
+    bbox = tuple(s.incident_service_area_bbox)
+    if raw is None:
+        area = ServiceArea(None, None, bbox, s.incident_service_area_margin_m)  # type: ignore[arg-type]
+    else:
+        hull = wkb.loads(bytes(raw))
+        c = hull.centroid
+        local = CRS.from_proj4(f"+proj=aeqd +lat_0={c.y} +lon_0={c.x} +datum=WGS84 +units=m")
+        tr = Transformer.from_crs("EPSG:4326", local, always_xy=True)
+        area = ServiceArea(transform(tr.transform, hull), tr, bbox, s.incident_service_area_margin_m)  # type: ignore[arg-type]
+    with _area_lock:
+        _area_cache[key] = (now + s.incident_service_area_cache_s, area)
+    return area
+
+
+def forget_service_area(engine: Engine | None = None) -> None:
+    """Drop the cached service area (after loading data)."""
+    with _area_lock:
+        if engine is None:
+            _area_cache.clear()
+        else:
+            _area_cache.pop(engine.url.render_as_string(hide_password=True), None)
+
+
+# ---- intake ----------------------------------------------------------------------------------
+
+def create_incident(
+    engine: Engine,
+    *,
+    service_code: str | None = None,
+    category: str | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    address: str | None = None,
+    building_id: int | None = None,
+    description: str = "",
+    channel: str = "phone",
+    priority: str | None = None,
+    reporter_name: str | None = None,
+    reporter_phone: str | None = None,
+    reporter_email: str | None = None,
+    media_url: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    client_token: str | None = None,
+    api_key_id: int | None = None,
+    actor: str | None = None,
+    rules: Rules | None = None,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> IntakeResult:
+    """Validate, locate, snap and store a report; offer duplicates and link a known outage.
+
+    Location: ``lon``+``lat`` (must lie in the service area), or ``building_id``, or an exact
+    ``address`` of a building. The point snaps to the nearest building within
+    ``incident_snap_building_m`` and to the nearest pipe (a network of the report's resource
+    first). Open incidents of the same category within ``incident_duplicate_radius_m`` and
+    ``incident_duplicate_window_h`` come back as ``duplicate_candidates`` (the dispatcher
+    decides). A water report from a building inside an active outage is linked to it and its
+    expected end is the outage's planned end. A repeated ``client_token`` returns the first
+    incident (``created=False``) — nothing is stored twice.
+    """
+    s = settings or get_settings()
+    rules = rules or rules_from_settings(s)
+    now = now or utcnow()
+    problems: list[tuple[type[InvalidIncident] | type[UnknownServiceCode] | type[UnknownCategory], str]] = []
+
+    rule = None
+    if service_code:
+        if service_code not in rules.services:
+            problems.append((UnknownServiceCode, f"unknown service_code {service_code!r}; known: "
+                             f"{', '.join(sorted(rules.services))}"))
+        else:
+            rule = rules.services[service_code]
+            if category and category != rule.category:
+                problems.append((InvalidIncident, f"category {category!r} does not match service_code "
+                                 f"{service_code!r} (category {rule.category!r})"))
+    elif category:
+        if category not in CATEGORIES:
+            problems.append((UnknownCategory, f"unknown category {category!r}; expected one of "
+                             f"{', '.join(CATEGORIES)}"))
+        else:
+            service_code, rule = category, rules.services[category]
+    else:
+        problems.append((InvalidIncident, "a service_code (or category) is required"))
+    description = description or ""
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        problems.append((DescriptionTooLong, f"description is {len(description)} characters long; "
+                         f"at most {MAX_DESCRIPTION_CHARS} are accepted"))
+    if channel not in CHANNELS:
+        problems.append((InvalidIncident, f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}"))
+    has_point = lon is not None or lat is not None
+    if has_point:
+        if lon is None or lat is None:
+            problems.append((MissingLocation, "both lat and long are needed, got only "
+                             + ("lat" if lat is not None else "long")))
+        elif not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+            problems.append((InvalidIncident, f"coordinates out of range: lat={lat}, long={lon}"))
+    elif building_id is None and not (address and address.strip()):
+        problems.append((MissingLocation, "a location is required: lat+long, address_string or address_id"))
+    if problems:
+        raise problems[0][0]("; ".join(msg for _, msg in problems))
+    assert rule is not None and service_code is not None  # narrowed by the checks above
+
+    if has_point and building_id is None:
+        area = service_area(engine, s)
+        if not area.contains(lon, lat):  # type: ignore[arg-type]
+            raise OutsideServiceArea(f"lat={lat}, long={lon} is outside the service area ({area.describe()})")
+
+    with engine.begin() as conn:
+        snapped_building: dict[str, Any] | None = None
+        if not has_point:
+            snapped_building = repo.building_location(conn, building_id=building_id, address=None
+                                                      if building_id is not None else address.strip())  # type: ignore[union-attr]
+            if snapped_building is None:
+                what = f"address_id {building_id}" if building_id is not None else f"address_string {address!r}"
+                raise UnknownAddress(f"{what} matches no building of the service")
+            lon, lat = snapped_building["lon"], snapped_building["lat"]
+        else:
+            near = repo.nearest_buildings(conn, lon, lat, limit=3)  # type: ignore[arg-type]
+            if near and near[0]["distance_m"] <= s.incident_snap_building_m:
+                snapped_building = near[0]
+        pipes = [p for p in repo.nearest_pipes(conn, lon, lat) if p["distance_m"] <= s.incident_snap_pipe_m]  # type: ignore[arg-type]
+        pipes.sort(key=lambda p: (p["resource"] != rule.resource, p["distance_m"]))
+        pipe = pipes[0] if pipes else None
+
+        candidates = repo.duplicate_candidates(
+            conn, category=rule.category, lon=lon, lat=lat,  # type: ignore[arg-type]
+            radius_m=s.incident_duplicate_radius_m, since=now - timedelta(hours=s.incident_duplicate_window_h),
+        ) if s.incident_duplicate_radius_m > 0 else []
+        outage = None
+        b_id = snapped_building["id"] if snapped_building else None
+        if b_id is not None and rule.category in ("no_water", "low_pressure") and rule.resource != "none":
+            outage = repo.active_outage_of_building(conn, b_id, rule.resource)
+
+        fields = {
+            "category": rule.category, "resource": rule.resource, "priority": priority or rule.priority,
+            "channel": channel, "service_code": service_code, "lon": lon, "lat": lat,
+            "address": (address.strip() if address and address.strip() else None)
+            or (snapped_building["address"] if snapped_building else None),
+            "building_id": b_id, "pipe_id": pipe["id"] if pipe else None,
+            "network_id": pipe["network_id"] if pipe else None,
+            "description": description, "reporter_name": reporter_name, "reporter_phone": reporter_phone,
+            "reporter_email": reporter_email, "media_url": media_url, "attributes": attributes or {},
+            "outage_id": outage.outage_id if outage else None, "api_key_id": api_key_id,
+            "client_token": client_token, "now": now,
+        }
+        incident_id, created = repo.insert_incident(conn, fields)
+        if created:
+            note = f"outage #{outage.outage_id}" if outage else ""
+            repo.insert_event(conn, incident_id, creation_event(actor or channel, now, note))
+        incident = repo.get_incident(conn, incident_id)
+    assert incident is not None
+    return IntakeResult(incident=incident, created=created, duplicate_candidates=candidates if created else [],
+                        outage=outage, due_at=due_at(incident, rules))
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+def get_incident(bind: Engine | Connection, incident_id: int) -> Incident:
+    """The incident ``incident_id``; ``IncidentNotFound`` if there is none."""
+    with _reading(bind) as conn:
+        found = repo.get_incident(conn, incident_id)
+    if found is None:
+        raise IncidentNotFound(f"no incident with id {incident_id}")
+    return found
+
+
+def incident_history(bind: Engine | Connection, incident_id: int) -> list[dict[str, Any]]:
+    """Audit events of an incident, oldest first (at, actor, from_status, to_status, note)."""
+    with _reading(bind) as conn:
+        return repo.incident_events(conn, incident_id)
+
+
+def list_incidents(bind: Engine | Connection, **filters: Any) -> list[Incident]:
+    """Incidents by filters: ids, statuses, categories, service_codes, since, until,
+    bbox=(min lon, min lat, max lon, max lat), outage_id, limit, newest_first."""
+    with _reading(bind) as conn:
+        return repo.list_incidents(conn, **filters)
+
+
+def queue_item(incident: Incident, rules: Rules, now: datetime) -> QueueItem:
+    """An incident with its deadline and SLA state at ``now``."""
+    due = due_at(incident, rules)
+    state = sla_state(due, incident.resolved_at, now, rules.at_risk_fraction, created_at=incident.created_at)
+    return QueueItem(incident=incident, due_at=due, sla_state=state,
+                     minutes_left=(due - now).total_seconds() / 60)
+
+
+def list_queue(
+    bind: Engine | Connection,
+    *,
+    rules: Rules | None = None,
+    now: datetime | None = None,
+    statuses: Iterable[str] = tuple(sorted(OPEN_STATUSES)),
+    categories: Iterable[str] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    sla_states: Iterable[str] | None = None,
+    limit: int = 1000,
+) -> list[QueueItem]:
+    """The dispatcher's queue: incidents (open by default) with deadline and SLA state, most
+    urgent first (emergency before urgent before routine, then the earliest deadline)."""
+    rules = rules or rules_from_settings()
+    now = now or utcnow()
+    with _reading(bind) as conn:
+        found = repo.list_incidents(conn, statuses=list(statuses), categories=categories, bbox=bbox,
+                                    limit=100_000, newest_first=False)
+    items = [queue_item(i, rules, now) for i in found]
+    if sla_states is not None:
+        wanted = set(sla_states)
+        items = [q for q in items if q.sla_state in wanted]
+    rank = {"emergency": 0, "urgent": 1, "routine": 2}
+    items.sort(key=lambda q: (rank.get(q.incident.priority, 3), q.due_at, q.incident.id))
+    return items[:limit]
+
+
+def find_duplicates(engine: Engine, incident_id: int, *, settings: Settings | None = None) -> list[DuplicateCandidate]:
+    """Open incidents of the same category near ``incident_id`` (within R metres, T hours before
+    it) — the ones it may duplicate."""
+    s = settings or get_settings()
+    with engine.connect() as conn:
+        inc = repo.get_incident(conn, incident_id)
+        if inc is None:
+            raise IncidentNotFound(f"no incident with id {incident_id}")
+        found = repo.duplicate_candidates(
+            conn, category=inc.category, lon=inc.lon, lat=inc.lat, radius_m=s.incident_duplicate_radius_m,
+            since=inc.created_at - timedelta(hours=s.incident_duplicate_window_h), limit=11)
+    return [c for c in found if c.incident_id != incident_id and c.created_at <= inc.created_at][:10]
+
+
+# ---- workflow ----------------------------------------------------------------------------------
+
+def transition_incident(
+    engine: Engine,
+    incident_id: int,
+    to: str,
+    *,
+    actor: str,
+    expected_version: int,
+    note: str = "",
+    duplicate_of: int | None = None,
+    now: datetime | None = None,
+) -> Incident:
+    """Move an incident to ``to`` if nobody changed it since ``expected_version`` was read.
+
+    Raises ``InvalidTransition``, ``IncidentNotFound``, or ``ConcurrentEdit`` (stale version:
+    nothing is overwritten; reload and retry). The audit event is written in the same transaction.
+    """
+    now = now or utcnow()
+    with engine.begin() as conn:
+        current = repo.get_incident(conn, incident_id)
+        if current is None:
+            raise IncidentNotFound(f"no incident with id {incident_id}")
+        if current.version != expected_version:
+            raise ConcurrentEdit(f"incident {incident_id} changed: you have version {expected_version}, "
+                                 f"it is at version {current.version} ({current.status}); reload and retry")
+        if duplicate_of is not None:
+            if to != "duplicate":
+                raise InvalidIncident(f"duplicate_of is only meaningful with to='duplicate', got to={to!r}")
+            if duplicate_of == incident_id or repo.get_incident(conn, duplicate_of) is None:
+                raise InvalidIncident(f"duplicate_of={duplicate_of} is not another existing incident")
+        event = transition(current.status, to, actor, note, now)
+        if repo.update_status(conn, incident_id, expected_version, event, duplicate_of=duplicate_of) is None:
+            raise ConcurrentEdit(f"incident {incident_id} changed while saving version {expected_version}; "
+                                 "reload and retry")
+        repo.insert_event(conn, incident_id, event)
+        updated = repo.get_incident(conn, incident_id)
+    assert updated is not None
+    return updated
+
+
+def mark_duplicate(engine: Engine, incident_id: int, of_incident_id: int, *, actor: str,
+                   expected_version: int, note: str = "", now: datetime | None = None) -> Incident:
+    """Close ``incident_id`` as a duplicate of ``of_incident_id``."""
+    return transition_incident(engine, incident_id, "duplicate", actor=actor, expected_version=expected_version,
+                               note=note or f"duplicate of #{of_incident_id}", duplicate_of=of_incident_id, now=now)
+
+
+# ---- control room ------------------------------------------------------------------------------
+
+def control_room_kpis(engine: Engine | Connection, *, rules: Rules | None = None,
+                      now: datetime | None = None) -> ControlRoomKpis:
+    """Open, overdue, at risk, due within 1 h, unanswered beyond the answer time, active
+    outages, and buildings/residents without water (active outages of water networks)."""
+    rules = rules or rules_from_settings()
+    now = now or utcnow()
+    with _reading(engine) as conn:
+        open_rows = repo.open_incident_deadline_inputs(conn)
+        outages = repo.list_outages(conn, ["active"])
+        dry = repo.affected_buildings_of_active(conn, WATER_RESOURCES)
+    overdue = at_risk = within_1h = unanswered = 0
+    for r in open_rows:
+        due = due_at(r, rules)
+        state = sla_state(due, None, now, rules.at_risk_fraction, created_at=r["created_at"])
+        overdue += state == "overdue"
+        at_risk += state == "at_risk"
+        within_1h += now <= due <= now + timedelta(hours=1)
+        unanswered += r["status"] == "new" and now > r["created_at"] + timedelta(minutes=rules.answer_min)
+    return ControlRoomKpis(
+        open=len(open_rows), overdue=overdue, at_risk=at_risk, due_within_1h=within_1h,
+        new_unanswered=unanswered, active_outages=len(outages),
+        buildings_without_water=len(dry), residents_without_water=sum(int(b["residents"] or 0) for b in dry),
+        open_by_category=dict(Counter(r["category"] for r in open_rows)),
+    )
+
+
+# ---- outages -----------------------------------------------------------------------------------
+
+def approve_outage(
+    engine: Engine,
+    *,
+    network_id: int | None,
+    pipe_ids: Iterable[int],
+    valve_ids: Iterable[int],
+    affected_building_ids: Iterable[int],
+    actor: str,
+    optional_valve_ids: Iterable[int] = (),
+    unintended_pipe_ids: Iterable[int] = (),
+    unintended_building_ids: Iterable[int] = (),
+    planned_start: datetime | None = None,
+    planned_end: datetime | None = None,
+    incident_id: int | None = None,
+    reason: str = "",
+    start_now: bool = True,
+    now: datetime | None = None,
+    rules: Rules | None = None,
+) -> Outage:
+    """Record an approved shutoff from an isolation plan's lists (the plan comes from
+    ``network.isolation``; the UI passes its valves_to_close, optional valves, isolated and
+    unintended pipes and affected buildings here as plain ids).
+
+    ``start_now`` makes it ``active`` at once (an emergency); otherwise it is ``planned`` until
+    ``start_outage``. ``planned_end`` defaults to the ПП 354 single-interruption allowance of the
+    network's resource (4 h for water). Open water reports of the affected buildings are linked.
+    """
+    now = now or utcnow()
+    pipes = sorted({int(p) for p in pipe_ids})
+    if not pipes:
+        raise InvalidOutage("an outage needs at least one isolated pipe id, got none")
+    if not actor or not actor.strip():
+        raise InvalidOutage("an outage needs the approving actor, got an empty string")
+    start = planned_start or now
+    with engine.begin() as conn:
+        resource = None
+        if network_id is not None:
+            resource = repo.network_resource(conn, network_id)
+            if resource is None:
+                raise InvalidOutage(f"unknown network_id {network_id}")
+        if planned_end is None:
+            hours = interruption_allowance_h(resource or "cold_water", rules or rules_from_settings()) or 4.0
+            planned_end = start + timedelta(hours=hours)
+        if planned_end < start:
+            raise InvalidOutage(f"planned_end {planned_end.isoformat()} is before planned_start {start.isoformat()}")
+        outage_id = repo.insert_outage(conn, {
+            "network_id": network_id, "state": "active" if start_now else "planned", "reason": reason,
+            "incident_id": incident_id, "pipe_ids": pipes,
+            "unintended_pipe_ids": sorted({int(p) for p in unintended_pipe_ids}),
+            "valve_ids": sorted({int(v) for v in valve_ids}),
+            "optional_valve_ids": sorted({int(v) for v in optional_valve_ids}),
+            "planned_start": start, "planned_end": planned_end, "actual_start": now if start_now else None,
+            "actor": actor.strip(), "started_by": actor.strip() if start_now else None, "now": now,
+        })
+        repo.insert_outage_buildings(conn, outage_id, affected_building_ids, unintended_building_ids)
+        if start_now:
+            _link_open_reports(conn, outage_id, resource, now)
+        outage = repo.get_outage(conn, outage_id)
+    assert outage is not None
+    return outage
+
+
+def _link_open_reports(conn: Connection, outage_id: int, resource: str | None, now: datetime) -> None:
+    repo.link_open_reports_to_outage(conn, outage_id, resource, now)
+
+
+def _change_outage(engine: Engine, outage_id: int, *, allowed_from: tuple[str, ...], to: str, actor: str,
+                   now: datetime | None, start: bool = False, end: bool = False) -> Outage:
+    now = now or utcnow()
+    if not actor or not actor.strip():
+        raise InvalidOutage("an outage change needs an actor, got an empty string")
+    with engine.begin() as conn:
+        current = repo.get_outage(conn, outage_id, for_update=True)
+        if current is None:
+            raise OutageNotFound(f"no outage with id {outage_id}")
+        if current.state not in allowed_from:
+            raise InvalidOutageTransition(f"cannot move outage {outage_id} from {current.state!r} to {to!r}")
+        repo.set_outage_state(conn, outage_id, state=to, at=now, actor=actor.strip(), start=start, end=end)
+        if start:
+            resource = repo.network_resource(conn, current.network_id) if current.network_id else None
+            _link_open_reports(conn, outage_id, resource, now)
+        updated = repo.get_outage(conn, outage_id)
+    assert updated is not None
+    return updated
+
+
+def start_outage(engine: Engine, outage_id: int, *, actor: str, now: datetime | None = None) -> Outage:
+    """planned → active (valves closed now); sets ``actual_start``."""
+    return _change_outage(engine, outage_id, allowed_from=("planned",), to="active", actor=actor, now=now, start=True)
+
+
+def restore_outage(engine: Engine, outage_id: int, *, actor: str, now: datetime | None = None) -> Outage:
+    """active → restored (water back); sets ``actual_end``."""
+    return _change_outage(engine, outage_id, allowed_from=("active",), to="restored", actor=actor, now=now, end=True)
+
+
+def cancel_outage(engine: Engine, outage_id: int, *, actor: str, now: datetime | None = None) -> Outage:
+    """planned → cancelled."""
+    return _change_outage(engine, outage_id, allowed_from=("planned",), to="cancelled", actor=actor, now=now)
+
+
+def get_outage(bind: Engine | Connection, outage_id: int) -> Outage:
+    with _reading(bind) as conn:
+        found = repo.get_outage(conn, outage_id)
+    if found is None:
+        raise OutageNotFound(f"no outage with id {outage_id}")
+    return found
+
+
+def active_outages(bind: Engine | Connection) -> list[Outage]:
+    """Active outages with their building and resident counts and GeoJSON geometry."""
+    with _reading(bind) as conn:
+        return repo.list_outages(conn, ["active"])
+
+
+@dataclass(frozen=True)
+class AffectedBuildings:
+    """Buildings cut off by active outages: one row each (building_id, address, kind, residents,
+    unintended, outage_id, planned_end, resource) and the totals."""
+
+    rows: list[dict[str, Any]]
+    buildings: int
+    residents: int
+
+
+def affected_buildings_of_active_outages(bind: Engine | Connection,
+                                         resources: Iterable[str] | None = None) -> AffectedBuildings:
+    """Buildings (and residents) inside active outages, optionally of networks of ``resources``."""
+    with _reading(bind) as conn:
+        rows = repo.affected_buildings_of_active(conn, resources)
+    return AffectedBuildings(rows=rows, buildings=len(rows), residents=sum(int(r["residents"] or 0) for r in rows))
+
+
+# ---- API keys ----------------------------------------------------------------------------------
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_api_key(engine: Engine, name: str) -> str:
+    """Issue a key named ``name``; only its SHA-256 is stored, so show the returned key once."""
+    if not name or not name.strip():
+        raise InvalidApiKey("an API key needs a name, got an empty string")
+    key = "zk_" + secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        repo.insert_api_key(conn, name.strip(), hash_api_key(key))
+    return key
+
+
+def verify_api_key(bind: Engine | Connection, key: str | None) -> int:
+    """The id of a valid, unrevoked key; ``InvalidApiKey`` otherwise."""
+    if not key:
+        raise InvalidApiKey("api_key is required")
+    with _reading(bind) as conn:
+        row = repo.find_api_key(conn, hash_api_key(key))
+    if row is None:
+        raise InvalidApiKey("api_key is not valid")
+    if row["revoked_at"] is not None:
+        raise InvalidApiKey("api_key has been revoked")
+    return int(row["id"])
+
+
+def revoke_api_key(engine: Engine, name: str, *, now: datetime | None = None) -> int:
+    """Revoke every active key named ``name``; the number revoked."""
+    with engine.begin() as conn:
+        return repo.revoke_api_key(conn, name, now or utcnow())
