@@ -42,7 +42,7 @@ M_PER_DEG_LAT = 110_574.0
 M_PER_DEG_LON = 111_320.0 * math.cos(math.radians(LAT0))
 BLOCK_M = 100.0
 NETWORK_NAME = "bench city cold water"
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 FI_ROOTS = [
     "Mäki", "Järvi", "Kivi", "Koivu", "Pähkinä", "Kettu", "Tähti", "Sääksi", "Ylä", "Öljy", "Mänty",
@@ -75,12 +75,13 @@ def to_lonlat(x_m: np.ndarray, y_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return LON0 + x_m / M_PER_DEG_LON, LAT0 + y_m / M_PER_DEG_LAT
 
 
-def street_names(n: int, roots: list[str], suffix: str, prefix: str = "") -> np.ndarray:
+def street_names(n: int, roots: list[str], fmt: str, rounds: list[str]) -> np.ndarray:
+    """``n`` distinct names: each root once per round (``fmt`` gets ``root`` and ``round``)."""
     out = []
     for i in range(n):
         root, rnd = roots[i % len(roots)], i // len(roots)
-        name = f"{prefix}{root}{suffix}" + (f" {rnd + 1}" if rnd else "")
-        out.append(name)
+        prefix = rounds[rnd] if rnd < len(rounds) else f"{rnd + 1}. "
+        out.append(fmt.format(root=root, round=prefix).strip())
     return np.array(out, dtype=object)
 
 
@@ -118,8 +119,10 @@ def generate(p: CityParams) -> dict[str, pd.DataFrame]:
     k = _split_exact(p.pipes, n_edges, minimum=1)
     n_pipes = int(k.sum())
 
-    h_names = street_names(g, FI_ROOTS, "katu")
-    v_names = street_names(g, RU_ROOTS, "", prefix="улица ")
+    h_names = street_names(g, FI_ROOTS, "{round}{root}katu",
+                           ["", "Pikku ", "Iso ", "Vanha ", "Uusi ", "Itä-", "Länsi-", "Etelä-", "Pohjois-"])
+    v_names = street_names(g, RU_ROOTS, "{round}улица {root}",
+                           ["", "2-я ", "3-я ", "4-я ", "5-я ", "6-я ", "7-я ", "8-я ", "9-я "])
     e_street = np.where(e_horizontal, h_names[e_street_idx], v_names[e_street_idx])
     e_class = street_class(e_street_idx)
 
@@ -205,7 +208,7 @@ def generate(p: CityParams) -> dict[str, pd.DataFrame]:
         "geom": _hex_points(vlon, vlat),
     })
 
-    buildings = _buildings(p.buildings, blocks_side, h_names, rng)
+    buildings = _buildings(p.buildings, blocks_side, h_names, v_names, rng)
     return {"nodes": nodes, "pipes": pipes, "valves": valves, "buildings": buildings}
 
 
@@ -215,7 +218,8 @@ def _hex_points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return shapely.to_wkb(pts, hex=True, include_srid=True)
 
 
-def _buildings(n: int, blocks_side: int, h_names: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+def _buildings(n: int, blocks_side: int, h_names: np.ndarray, v_names: np.ndarray,
+               rng: np.random.Generator) -> pd.DataFrame:
     n_blocks = blocks_side * blocks_side
     per_block = _split_exact(n, n_blocks)
     rng.shuffle(per_block)
@@ -239,8 +243,14 @@ def _buildings(n: int, blocks_side: int, h_names: np.ndarray, rng: np.random.Gen
     lon, lat = to_lonlat(xs, ys)
     polys = shapely.polygons(np.stack([lon, lat], 2))
     polys = shapely.set_srid(polys, 4326)
-    street = h_names[block_y]  # the street on the block's south side
-    housenumber = (block_x * 2 * (cols.max() + 1) + slot * 2 + 1 + (block_y % 2)).astype(str)
+    # addresses on the block's south street (Finnish names) or, every other column of blocks,
+    # its west street (Russian names); numbers odd/even by side, unique along a street
+    on_west = block_x % 2 == 1
+    street = np.where(on_west, v_names[block_x], h_names[block_y])
+    stride = 2 * (int(per_block.max()) + 1)
+    along = np.where(on_west, block_y, block_x)
+    side = np.where(on_west, block_x % 4 == 1, block_y % 2 == 1).astype(int)
+    housenumber = (along * stride + slot * 2 + 1 + side).astype(str)
     kind = np.where(small, "other", rng.choice(KINDS, n, p=KIND_P))
     levels = np.where(small, 1, rng.integers(2, 10, n))
     residents = np.where(kind == "residential", np.round(w * h * levels / 35.0), 0).astype(int)
