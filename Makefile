@@ -41,7 +41,7 @@ api: venv
 test: venv
 	bash scripts/setup_system.sh --browser
 	$(PY) -m gis.local_pg
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: db
 	$(PY) benchmarks/network.py

@@ -1,0 +1,96 @@
+"""The demo city from the real Helsinki OSM extract: counts, determinism, replace-not-duplicate."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import Engine, text
+
+from data.demo import demo_counts, load_demo
+
+NAME = "demo under test"
+
+
+def _fingerprint(engine: Engine) -> str:
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            """
+            SELECT 'p' || p.ext_id || p.diameter_mm || coalesce(p.material, '') || p.install_year || ST_AsText(p.geom)
+            FROM pipes p JOIN networks n ON n.id = p.network_id WHERE n.name = :n
+            UNION ALL
+            SELECT 'v' || v.ext_id || v.status || p.ext_id FROM valves v JOIN pipes p ON p.id = v.pipe_id
+            JOIN networks n ON n.id = v.network_id WHERE n.name = :n
+            UNION ALL
+            SELECT 'b' || coalesce(address, '') || kind || residents FROM buildings WHERE dataset = 'demo'
+            ORDER BY 1
+            """
+        ), {"n": NAME}).scalars().all()
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo(engine: Engine) -> dict:
+    counts = load_demo(engine, seed=7, network_name=NAME)
+    return {"counts": counts, "fingerprint": _fingerprint(engine)}
+
+
+def test_counts_are_those_of_a_real_city(demo: dict) -> None:
+    c = demo["counts"]
+    assert c["buildings"] > 400  # central Helsinki extract: ~480 buildings
+    assert c["osm_addressed"] > 50 and c["derived_addressed"] > 0
+    assert c["osm_addressed"] + c["derived_addressed"] == c["buildings"]
+    assert c["pipes"] > 200 and 10 < c["main_km"] < 60
+    assert c["valves"] > 100 and c["closed_valves"] >= 1 and c["inoperable_valves"] >= 1
+    assert c["hydrants"] > 10
+    assert c["service_connections"] == c["buildings"]
+    assert c["residents"] > 1000
+
+
+def test_addresses_are_real_or_marked_derived(engine: Engine, demo: dict) -> None:
+    with engine.connect() as conn:
+        osm = conn.execute(text(
+            "SELECT address FROM buildings WHERE dataset='demo' AND address_source='osm' ORDER BY address"
+        )).scalars().all()
+        derived = conn.execute(text(
+            "SELECT housenumber FROM buildings WHERE dataset='demo' AND address_source='derived'"
+        )).scalars().all()
+        null_addr = conn.execute(text("SELECT count(*) FROM buildings WHERE dataset='demo' AND address IS NULL")).scalar_one()
+    assert any(a.startswith("Mannerheimintie") for a in osm)
+    assert all(h.startswith("~") for h in derived)
+    assert null_addr == 0
+
+
+def test_network_topology_is_consistent(engine: Engine, demo: dict) -> None:
+    with engine.connect() as conn:
+        # every valve's node is an end of its pipe
+        bad = conn.execute(text(
+            "SELECT count(*) FROM valves v JOIN pipes p ON p.id = v.pipe_id WHERE v.node_id NOT IN (p.from_node, p.to_node)"
+        )).scalar_one()
+        # pipe geometries start and end at their nodes (within 1 m)
+        off = conn.execute(text(
+            """SELECT count(*) FROM pipes p JOIN nodes a ON a.id = p.from_node JOIN nodes b ON b.id = p.to_node
+               WHERE ST_Distance(ST_StartPoint(p.geom)::geography, a.geom::geography) > 1
+                  OR ST_Distance(ST_EndPoint(p.geom)::geography, b.geom::geography) > 1"""
+        )).scalar_one()
+        kinds = dict(conn.execute(text(
+            "SELECT kind, count(*) FROM nodes n JOIN networks w ON w.id = n.network_id WHERE w.name = :n GROUP BY kind"
+        ), {"n": NAME}).all())
+    assert bad == 0 and off == 0
+    assert kinds.get("source") == 1 and kinds.get("tank") == 1
+
+
+def test_reload_replaces_and_is_deterministic(engine: Engine, demo: dict) -> None:
+    again = load_demo(engine, seed=7, network_name=NAME)
+    assert again["pipes"] == demo["counts"]["pipes"] and again["buildings"] == demo["counts"]["buildings"]
+    assert _fingerprint(engine) == demo["fingerprint"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM networks WHERE name = :n"), {"n": NAME}).scalar_one() == 1
+
+
+def test_another_seed_gives_another_valve_layout(engine: Engine, demo: dict) -> None:
+    load_demo(engine, seed=8, network_name=NAME)
+    try:
+        assert _fingerprint(engine) != demo["fingerprint"]
+        assert demo_counts(engine, NAME)["buildings"] == demo["counts"]["buildings"]
+    finally:
+        load_demo(engine, seed=7, network_name=NAME)
