@@ -24,6 +24,7 @@ __all__ = [
     "NetworkModel",
     "network_from_arrays",
     "network_from_frames",
+    "with_valve_layer",
     "with_valve_status",
 ]
 
@@ -308,6 +309,19 @@ def _with_valves(
     if problems:
         raise InvalidValve(f"{source_name}: {one_line(problems)}")
     return replace(base, valve_ids=ids, valve_link=link_idx, valve_node=node_idx, valve_status=status)
+
+
+def with_valve_layer(
+    model: NetworkModel,
+    valve_links: Sequence[str] | np.ndarray,
+    valve_nodes: Sequence[str] | np.ndarray,
+    *,
+    valve_ids: Sequence[str] | np.ndarray | None = None,
+    valve_statuses: Sequence[str] | np.ndarray | None = None,
+    source_name: str = "valves",
+) -> NetworkModel:
+    """A copy of ``model`` with its valve layer replaced (validated as in :func:`network_from_arrays`)."""
+    return _with_valves(model, valve_links, valve_nodes, valve_ids, valve_statuses, source_name)
 
 
 def network_from_frames(
