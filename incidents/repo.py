@@ -374,3 +374,12 @@ def link_open_reports_to_outage(conn: Connection, outage_id: int, resource: str 
           AND i.status IN {_OPEN} AND i.category IN ('no_water', 'low_pressure')
           AND (CAST(:r AS text) IS NULL OR i.resource = :r)
     """), {"o": outage_id, "r": resource, "now": now}).rowcount
+
+
+def outage_ends(conn: Connection, outage_ids: Iterable[int]) -> dict[int, datetime]:
+    """Planned end of each given outage (for the expected time of linked reports)."""
+    ids = sorted({int(i) for i in outage_ids})
+    if not ids:
+        return {}
+    stmt = text("SELECT id, planned_end FROM outages WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    return {int(r[0]): r[1] for r in conn.execute(stmt, {"ids": ids})}

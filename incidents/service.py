@@ -588,3 +588,9 @@ def revoke_api_key(engine: Engine, name: str, *, now: datetime | None = None) ->
     """Revoke every active key named ``name``; the number revoked."""
     with engine.begin() as conn:
         return repo.revoke_api_key(conn, name, now or utcnow())
+
+
+def outage_ends(bind: Engine | Connection, outage_ids: Iterable[int]) -> dict[int, datetime]:
+    """Planned end of each given outage id."""
+    with _reading(bind) as conn:
+        return repo.outage_ends(conn, outage_ids)
