@@ -22,11 +22,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import shapely
 from pyproj import CRS, Transformer
 from shapely import wkb
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 from sqlalchemy import Connection, Engine
 
 from incidents import repo
@@ -124,7 +125,7 @@ def service_area(engine: Engine, settings: Settings | None = None, *, refresh: b
         c = hull.centroid
         local = CRS.from_proj4(f"+proj=aeqd +lat_0={c.y} +lon_0={c.x} +datum=WGS84 +units=m")
         tr = Transformer.from_crs("EPSG:4326", local, always_xy=True)
-        area = ServiceArea(transform(tr.transform, hull), tr, bbox, s.incident_service_area_margin_m)  # type: ignore[arg-type]
+        area = ServiceArea(shapely.transform(hull, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))), tr, bbox, s.incident_service_area_margin_m)  # type: ignore[arg-type]
     with _area_lock:
         _area_cache[key] = (now + s.incident_service_area_cache_s, area)
     return area
