@@ -69,7 +69,8 @@ def build_network(
     lines = np.array(list(pipes.geometry), dtype=object)
     n = len(lines)
     pipe_ids = [str(v) for v in pipes["ext_id"]]
-    ends = np.concatenate([shapely.get_point(lines, 0), shapely.get_point(lines, -1)]) if n else np.array([])
+    # end 2c is pipe c's start, 2c + 1 its end: earlier pipes' ends come first
+    ends = np.column_stack([shapely.get_point(lines, 0), shapely.get_point(lines, -1)]).ravel() if n else np.array([])
     end_node: list[str | None] = [None] * (2 * n)
     node_xy: dict[str, tuple[float, float]] = {}
     node_attrs: dict[str, tuple[str, float | None]] = {}
@@ -137,14 +138,14 @@ def build_network(
     for k in range(2 * n):
         if degree[end_node[k]] != 1:  # type: ignore[index]
             continue
-        own = k % n
+        own = k // 2
         cand = [int(c) for c in tree.query(ends[k], predicate="dwithin", distance=snap_m) if c != own]  # type: ignore[union-attr]
         if not cand:
             continue
         c = min(cand, key=lambda c: lines[c].distance(ends[k]))
         d, length = lines[c].project(ends[k]), lines[c].length
         if d <= snap_m or length - d <= snap_m:
-            end_node[k] = end_node[c] if d <= snap_m else end_node[c + n]
+            end_node[k] = end_node[2 * c] if d <= snap_m else end_node[2 * c + 1]
         elif (s := existing_split(c, d, snap_m)) is not None:
             end_node[k] = s[1]
         else:
@@ -195,7 +196,7 @@ def build_network(
     for c in range(n):
         sp = sorted(splits.get(c, []))
         cuts = [0.0] + [d for d, _ in sp] + [lines[c].length]
-        seq = [end_node[c]] + [nid for _, nid in sp] + [end_node[c + n]]
+        seq = [end_node[2 * c]] + [nid for _, nid in sp] + [end_node[2 * c + 1]]
         ids = [pipe_ids[c]] if not sp else [f"{pipe_ids[c]}.{_suffix(j)}" for j in range(len(sp) + 1)]
         for pid in ids[1:] if len(ids) > 1 else []:
             if pid in taken_ids:
