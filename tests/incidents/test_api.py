@@ -1,0 +1,223 @@
+"""The Open311 GeoReport v2 API (FastAPI TestClient on the test database): every error path,
+form and JSON bodies, escaping, idempotency, and surviving dropped database connections."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import timezone
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from incidents import service
+from incidents.api import create_app
+from incidents.sla import Rules
+from settings import Settings
+from tests.incidents.conftest import City
+
+B = "/open311/v2"
+
+
+@pytest.fixture()
+def api(clean_engine: Engine, city: City, rules: Rules, settings: Settings) -> Iterator[tuple[TestClient, str]]:
+    key = service.create_api_key(clean_engine, "tests")
+    with TestClient(create_app(clean_engine, settings=settings, rules=rules)) as client:
+        yield client, key
+
+
+def _post(client: TestClient, key: str, **fields: object) -> object:
+    body = {"api_key": key, "service_code": "no_water", "lat": 60.17021, "long": 24.94252,
+            "description": "Нет воды"}
+    body.update(fields)
+    return client.post(f"{B}/requests.json", data={k: v for k, v in body.items() if v is not None})
+
+
+def test_services_and_definition(api: tuple[TestClient, str], rules: Rules) -> None:
+    client, _ = api
+    r = client.get(f"{B}/services.json")
+    assert r.status_code == 200
+    codes = [s["service_code"] for s in r.json()]
+    assert codes == list(rules.services)
+    no_water = next(s for s in r.json() if s["service_code"] == "no_water")
+    assert no_water["metadata"] is True and no_water["type"] == "realtime"
+    d = client.get(f"{B}/services/no_water.json").json()
+    assert d["service_code"] == "no_water" and d["attributes"][0]["code"] == "whole_building"
+    assert d["attributes"][0]["values"][0] == {"key": "yes", "name": "Да, во всём доме"}
+    assert client.get(f"{B}/services/nope.json").status_code == 404
+    bad = client.get(f"{B}/services.xml")
+    assert bad.status_code == 400 and "not supported" in bad.json()[0]["description"]
+
+
+def test_post_form_and_get_back(api: tuple[TestClient, str], city: City, clean_engine: Engine) -> None:
+    client, key = api
+    r = _post(client, key, first_name="Анна", last_name="Иванова", phone="+7 900", email="a@b.ru",
+              **{"attribute[apartment]": "12"})
+    assert r.status_code == 201, r.text
+    [created] = r.json()
+    assert set(created) == {"service_request_id", "service_notice", "account_id"} and created["account_id"] is None
+    rid = created["service_request_id"]
+    [got] = client.get(f"{B}/requests/{rid}.json").json()
+    assert got["status"] == "open" and got["service_code"] == "no_water"
+    assert got["address"] == "Mannerheimintie 3" and got["address_id"] == str(city.building_ids[1])
+    assert abs(got["lat"] - 60.17021) < 1e-9 and abs(got["long"] - 24.94252) < 1e-9
+    assert got["expected_datetime"] > got["requested_datetime"]
+    assert got["agency_responsible"] and got["status_notes"]
+    inc = service.get_incident(clean_engine, int(rid))
+    assert inc.reporter_name == "Анна Иванова" and inc.attributes == {"apartment": "12"} and inc.channel == "api"
+
+
+def test_post_json_with_address_string_and_address_id(api: tuple[TestClient, str], city: City) -> None:
+    client, key = api
+    r = client.post(f"{B}/requests.json", json={"api_key": key, "service_code": "elevator",
+                                                "address_string": "Mannerheimintie 5"})
+    assert r.status_code == 201, r.text
+    [got] = client.get(f"{B}/requests/{r.json()[0]['service_request_id']}.json").json()
+    assert got["address_id"] == str(city.building_ids[2])
+    r2 = client.post(f"{B}/requests.json", json={"api_key": key, "service_code": "elevator",
+                                                 "address_id": str(city.building_ids[3])})
+    assert r2.status_code == 201
+    r3 = client.post(f"{B}/requests.json", json={"api_key": key, "service_code": "elevator",
+                                                 "address_string": "Nowhere 1"})
+    assert r3.status_code == 400 and "'Nowhere 1'" in r3.json()[0]["description"]
+
+
+@pytest.mark.parametrize("fields,status,needle", [
+    ({"api_key": None}, 403, "api_key is required"),
+    ({"api_key": "zk_wrong"}, 403, "not valid"),
+    ({"service_code": None}, 400, "service_code is required"),
+    ({"service_code": "leak"}, 400, "unknown service_code 'leak'"),
+    ({"lat": None, "long": None}, 400, "a location is required"),
+    ({"long": None}, 400, "both lat and long"),
+    ({"lat": "north"}, 400, "lat must be a number"),
+    ({"lat": 60.5, "long": 24.94}, 400, "lat=60.5, long=24.94 is outside the service area"),
+    ({"description": "x" * 4001}, 400, "4001 characters"),
+])
+def test_post_errors_are_open311_lists(api: tuple[TestClient, str], fields: dict[str, object], status: int,
+                                       needle: str) -> None:
+    client, key = api
+    r = _post(client, key, **fields)
+    assert r.status_code == status, r.text
+    [err] = r.json()
+    assert err["code"] == status and needle in err["description"]
+
+
+def test_revoked_key_is_refused(clean_engine: Engine, city: City, rules: Rules) -> None:
+    s = Settings(_env_file=None, api_key_cache_s=0)
+    key = service.create_api_key(clean_engine, "old")
+    assert service.revoke_api_key(clean_engine, "old") == 1
+    with TestClient(create_app(clean_engine, settings=s, rules=rules)) as client:
+        r = _post(client, key)
+    assert r.status_code == 403 and "revoked" in r.json()[0]["description"]
+
+
+def test_malformed_json_and_huge_body_are_refused_fast(api: tuple[TestClient, str], clean_engine: Engine) -> None:
+    client, key = api
+    r = client.post(f"{B}/requests.json", content=b'{"api_key": "x", ', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "malformed JSON" in r.json()[0]["description"]
+    r = client.post(f"{B}/requests.json", content=b'[1, 2]', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "object" in r.json()[0]["description"]
+    huge = json.dumps({"api_key": key, "service_code": "other", "lat": 60.17, "long": 24.94,
+                       "description": "x" * 5_000_000}).encode()
+    t = time.perf_counter()
+    r = client.post(f"{B}/requests.json", content=huge, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "too large" in r.json()[0]["description"]
+    assert time.perf_counter() - t < 2.0
+    def chunks() -> Iterator[bytes]:
+        for i in range(0, len(huge), 65536):
+            yield huge[i:i + 65536]
+    r = client.post(f"{B}/requests.json", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "too large" in r.json()[0]["description"]
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 0
+
+
+def test_html_is_stored_raw_and_returned_escaped(api: tuple[TestClient, str], clean_engine: Engine) -> None:
+    client, key = api
+    evil = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+    rid = _post(client, key, description=evil).json()[0]["service_request_id"]
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT description FROM incidents WHERE id = :i"), {"i": int(rid)}).scalar() == evil
+    r = client.get(f"{B}/requests/{rid}.json")
+    assert "<script>" not in r.text and "<img" not in r.text
+    assert r.json()[0]["description"] == "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
+    assert r.headers["content-type"].startswith("application/json")
+
+
+def test_token_makes_post_idempotent(api: tuple[TestClient, str], clean_engine: Engine) -> None:
+    client, key = api
+    a = _post(client, key, token="client-42")
+    b = _post(client, key, token="client-42")
+    c = client.post(f"{B}/requests.json", json={"api_key": key, "service_code": "sewer", "lat": 60.1702,
+                                                "long": 24.9405}, headers={"Idempotency-Key": "hdr-1"})
+    d = client.post(f"{B}/requests.json", json={"api_key": key, "service_code": "sewer", "lat": 60.1702,
+                                                "long": 24.9405}, headers={"Idempotency-Key": "hdr-1"})
+    assert (a.status_code, b.status_code, c.status_code, d.status_code) == (201, 200, 201, 200)
+    assert a.json()[0]["service_request_id"] == b.json()[0]["service_request_id"]
+    assert c.json()[0]["service_request_id"] == d.json()[0]["service_request_id"]
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 2
+
+
+def test_get_requests_filters(api: tuple[TestClient, str], clean_engine: Engine) -> None:
+    client, key = api
+    ids = [_post(client, key, service_code=c).json()[0]["service_request_id"] for c in ("no_water", "sewer", "sewer")]
+    inc = service.get_incident(clean_engine, int(ids[2]))
+    v = service.transition_incident(clean_engine, inc.id, "rejected", actor="d", expected_version=inc.version)
+    assert v.status == "rejected"
+    assert [r["service_request_id"] for r in client.get(f"{B}/requests.json").json()] == ids[::-1]
+    got = client.get(f"{B}/requests.json", params={"service_request_id": f"{ids[0]},{ids[2]}"}).json()
+    assert sorted(r["service_request_id"] for r in got) == sorted([ids[0], ids[2]])
+    assert [r["service_request_id"] for r in client.get(f"{B}/requests.json", params={"service_code": "sewer"}).json()] \
+        == [ids[2], ids[1]]
+    closed = client.get(f"{B}/requests.json", params={"status": "closed"}).json()
+    assert [r["service_request_id"] for r in closed] == [ids[2]] and closed[0]["expected_datetime"] is None
+    assert len(client.get(f"{B}/requests.json", params={"status": "open"}).json()) == 2
+    assert client.get(f"{B}/requests.json", params={"start_date": "2000-01-01T00:00:00Z",
+                                                    "end_date": "2000-02-01T00:00:00Z"}).json() == []
+    for params, needle in (({"start_date": "yesterday"}, "ISO 8601"), ({"status": "pending"}, "open or closed"),
+                           ({"service_request_id": "1,x"}, "comma-separated"), ({"service_code": "leak"}, "'leak'"),
+                           ({"start_date": "2026-02-01", "end_date": "2026-01-01"}, "before start_date")):
+        r = client.get(f"{B}/requests.json", params=params)
+        assert r.status_code == 400 and needle in r.json()[0]["description"], params
+    for path in (f"{B}/requests/999999.json", f"{B}/requests/abc.json", f"{B}/nothing.json"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json()[0]["code"] == 404
+
+
+def test_known_outage_is_in_the_service_notice(api: tuple[TestClient, str], city: City, clean_engine: Engine) -> None:
+    client, key = api
+    o = service.approve_outage(clean_engine, network_id=city.network_id,
+                               pipe_ids=[city.pipe_ids[1]], valve_ids=[city.valve_id],
+                               affected_building_ids=[city.building_ids[1]], actor="chief", reason="ремонт")
+    r = _post(client, key)
+    assert r.status_code == 201
+    assert f"отключение #{o.id}" in r.json()[0]["service_notice"]
+    [got] = client.get(f"{B}/requests/{r.json()[0]['service_request_id']}.json").json()
+    assert f"#{o.id}" in got["status_notes"]
+    assert got["expected_datetime"] == o.planned_end.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def test_survives_terminated_connections_and_answers_503_when_down(api: tuple[TestClient, str], clean_engine: Engine,
+                                                                   rules: Rules, settings: Settings) -> None:
+    client, key = api
+    assert _post(client, key).status_code == 201
+    db = clean_engine.url.database
+    admin = create_engine(clean_engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": db}).scalar()
+    admin.dispose()
+    assert killed >= 1
+    r = _post(client, key)                       # pool_pre_ping replaces the dead connections
+    assert r.status_code == 201, r.text
+    assert client.get(f"{B}/requests/{r.json()[0]['service_request_id']}.json").status_code == 200
+    down = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", pool_pre_ping=True,
+                         connect_args={"connect_timeout": 1})
+    with TestClient(create_app(down, settings=settings, rules=rules)) as dead:
+        r = dead.get(f"{B}/requests/1.json")
+        assert r.status_code == 503 and r.json()[0]["code"] == 503 and "retry" in r.json()[0]["description"]
+        r = _post(dead, key)
+        assert r.status_code == 503
+    down.dispose()
