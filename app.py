@@ -1,12 +1,14 @@
 """zhkh-ops: page config, navigation and the shared sidebar. No domain logic here."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from views.common import networks, t
 from views.i18n import LANGUAGES
 
-st.set_page_config(page_title="zhkh-ops", page_icon="💧", layout="wide")
+st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide")
 
 if "lang" not in st.session_state:
     from settings import get_settings
@@ -35,7 +37,7 @@ with st.sidebar:
                  format_func=lambda r: t(f"role.{r}"))
 
 pages = [
-    st.Page("views/city_map.py", title=t("page.map"), icon="🗺️", url_path="map", default=True),
-    st.Page("views/data.py", title=t("page.data"), icon="🗄️", url_path="data"),
+    st.Page("views/city_map.py", title=t("page.map"), icon=":material/map:", url_path="map", default=True),
+    st.Page("views/data.py", title=t("page.data"), icon=":material/database:", url_path="data"),
 ]
 st.navigation(pages).run()

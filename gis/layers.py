@@ -42,14 +42,13 @@ def escape_value(value: Any) -> Any:
     return html.escape(str(value), quote=True)
 
 
-def to_feature_collection(gdf: gpd.GeoDataFrame, fields: Sequence[str], precision: int = 6) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection with only ``fields`` (escaped) and rounded coordinates."""
+def to_feature_collection(gdf: gpd.GeoDataFrame, fields: Sequence[str]) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection with only ``fields`` (escaped). Coordinates are rounded by the query."""
     import shapely
 
     feats = []
     if len(gdf):
-        geoms = shapely.set_precision(gdf.geometry.values, 10 ** -precision) if precision else gdf.geometry.values
-        for geom, (_, row) in zip(geoms, gdf[list(fields)].iterrows()):
+        for geom, (_, row) in zip(gdf.geometry.values, gdf[list(fields)].iterrows()):
             if geom is None or geom.is_empty:
                 continue
             feats.append({
@@ -175,7 +174,23 @@ def legend(title: str, items: Sequence[tuple[str, str, str]]) -> folium.Element:
             sw = f'<span style="display:inline-block;width:14px;height:11px;background:{color};border:1px solid #555"></span>'
         rows.append(f"<div>{sw} {html.escape(label)}</div>")
     return folium.Element(
-        '<div class="zhkh-legend" style="position:absolute;z-index:1000;bottom:24px;left:10px;background:rgba(255,255,255,.92);'
+        '<div class="zhkh-legend" style="position:absolute;z-index:1000;bottom:46px;left:10px;background:rgba(255,255,255,.92);'
         'padding:6px 9px;border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.35);max-height:45%;overflow:auto">'
         f"<b>{html.escape(title)}</b>{''.join(rows)}</div>"
     )
+
+
+def grid_layer(gdf: gpd.GeoDataFrame, labels: Mapping[str, str], name: str, color: str = "#6a51a3") -> folium.FeatureGroup:
+    """Aggregated cells (low zoom): opacity grows with ``count``; tooltip shows the count."""
+    fields = [f for f in ("count", "residents") if f in gdf]
+    fc = to_feature_collection(gdf, fields)
+    top = max([f["properties"].get("count") or 0 for f in fc["features"]] + [1])
+
+    def style(feature: dict[str, Any]) -> dict[str, Any]:
+        c = feature["properties"].get("count") or 0
+        return {"fillColor": color, "color": color, "weight": 0.3, "fillOpacity": 0.15 + 0.6 * c / top}
+
+    fg = folium.FeatureGroup(name=name, show=True)
+    folium.GeoJson(fc, name=name, style_function=style,
+                   tooltip=_tooltip(fields, labels) if fc["features"] else None).add_to(fg)
+    return fg

@@ -13,7 +13,6 @@ from gis import queries as Q
 from settings import get_settings
 from views.common import engine, labels, network_id, t
 
-DEFAULT_ZOOM = 15
 
 
 def _bbox_from(bounds: dict[str, Any] | None) -> tuple[float, float, float, float] | None:
@@ -22,6 +21,18 @@ def _bbox_from(bounds: dict[str, Any] | None) -> tuple[float, float, float, floa
         return (float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"]))
     except (TypeError, KeyError, ValueError):
         return None
+
+
+def fit_zoom(bbox: tuple[float, float, float, float], width_px: int = 1100, height_px: int = 640) -> int:
+    """The largest zoom at which ``bbox`` fits a map of the given size (web mercator)."""
+    import math
+
+    lon_span = max(bbox[2] - bbox[0], 1e-6)
+    lat_mid = math.radians((bbox[1] + bbox[3]) / 2)
+    lat_span = max(bbox[3] - bbox[1], 1e-6)
+    z_lon = math.log2(360 * width_px / (256 * lon_span))
+    z_lat = math.log2(360 * height_px * math.cos(lat_mid) / (256 * lat_span))
+    return max(3, min(18, int(math.floor(min(z_lon, z_lat) + 0.2))))
 
 
 def legend_items(color_by: str) -> list[tuple[str, str, str]]:
@@ -44,13 +55,24 @@ def viewport_layers(bbox: tuple[float, float, float, float], zoom: int, net: int
     groups, notes, counts = [], [], {}
     with engine().connect() as conn:
         for layer in ("buildings", "pipes", "valves", "hydrants", "sources"):
-            res = Q.layer_in_bbox(conn, layer, bbox, zoom, network_id=net)
-            gdf = res.gdf
-            counts[layer] = len(gdf)
+            # everything in view when it fits under the cap; the zoom's policy (filters, aggregates) otherwise
+            res = Q.layer_in_bbox(conn, layer, bbox, zoom, network_id=net, policy=Q.LayerPolicy())
+            if res.truncated:
+                res = Q.layer_in_bbox(conn, layer, bbox, zoom, network_id=net)
+            gdf = res.features
+            counts[layer] = res.total if res.representation == "grid" else len(gdf)
             name = t(f"map.layer.{layer}")
             if res.truncated:
                 notes.append(t("map.truncated", layer=name, shown=len(gdf), total=res.total))
-            if layer == "buildings":
+            if res.representation != "features":
+                notes.append(t("map.aggregated", layer=name))
+            elif res.filters.get("min_diameter_mm"):
+                notes.append(t("map.filtered_diameter", layer=name, mm=int(res.filters["min_diameter_mm"])))
+            elif res.filters:
+                notes.append(t("map.filtered_small", layer=name))
+            if res.representation == "grid":
+                groups.append(L.grid_layer(gdf, lab, name))
+            elif layer == "buildings":
                 groups.append(L.buildings_layer(gdf, lab, name, highlight=highlight))
             elif layer == "pipes":
                 groups.append(L.pipes_layer(gdf, lab, name, color_by=color_by))
@@ -95,6 +117,8 @@ def main() -> None:
         st.info(t("map.no_data"))
         return
     ss = st.session_state
+    if "map_zoom" not in ss:
+        ss["map_zoom"] = fit_zoom(bounds)
     center = ss.get("map_center") or ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
 
     top = st.columns([3, 2, 2])
@@ -123,7 +147,7 @@ def main() -> None:
 
     # the map's own state from its last interaction (st_folium keeps it under its key)
     state = ss.get("city_map") or {}
-    zoom = int(state.get("zoom") or ss.get("map_zoom", DEFAULT_ZOOM))
+    zoom = int(state.get("zoom") or ss["map_zoom"])
     bbox = _bbox_from(state.get("bounds")) or bounds
     if ss.get("map_jump"):
         lat, lon = ss["map_center"]
@@ -132,11 +156,11 @@ def main() -> None:
         ss["map_jump"] = False
     groups, notes, counts = viewport_layers(bbox, zoom, net, color_by, highlight)
 
-    m = L.base_map(center, DEFAULT_ZOOM, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution,
+    m = L.base_map(center, ss["map_zoom"], tiles_url=s.tiles_url or None, attribution=s.tiles_attribution,
                    tiles_name=s.tiles_name)
     m.get_root().html.add_child(L.legend(t("map.legend"), legend_items(color_by)))
     out = st_folium(
-        m, key="city_map", height=640, use_container_width=True, center=center, zoom=ss.get("map_zoom", DEFAULT_ZOOM),
+        m, key="city_map", height=720, use_container_width=True, center=center, zoom=ss["map_zoom"],
         feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=False),
         returned_objects=["bounds", "zoom", "last_clicked"],
     )
