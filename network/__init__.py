@@ -3,26 +3,27 @@
 Never imports SQLAlchemy or Streamlit (only :mod:`network.repo` touches the database).
 """
 
-from importlib import import_module
-from typing import Any
+from network.criticality import Criticality, criticality
+from network.errors import InputFileError, InvalidNetwork, InvalidValve, NetworkError, UnknownPipe, UnknownValve
+from network.inp import network_from_wntr, read_inp, read_inp_topology
+from network.isolation import IsolationIndex, IsolationResult, isolate, isolate_each, isolation_index
+from network.model import (
+    CLOSED,
+    INOPERABLE,
+    OPEN,
+    NetworkModel,
+    network_from_arrays,
+    network_from_frames,
+    with_valve_layer,
+    with_valve_status,
+)
+from network.segments import Segments, compute_segments
 
-_EXPORTS = {
-    "Criticality": "criticality", "criticality": "criticality",
-    "InputFileError": "errors", "InvalidNetwork": "errors", "InvalidValve": "errors",
-    "NetworkError": "errors", "UnknownPipe": "errors", "UnknownValve": "errors",
-    "network_from_wntr": "inp", "read_inp": "inp", "read_inp_topology": "inp",
-    "IsolationIndex": "isolation", "IsolationResult": "isolation", "isolate": "isolation",
-    "isolate_each": "isolation", "isolation_index": "isolation",
-    "CLOSED": "model", "INOPERABLE": "model", "OPEN": "model", "NetworkModel": "model",
-    "network_from_arrays": "model", "network_from_frames": "model", "with_valve_layer": "model",
-    "with_valve_status": "model",
-    "Segments": "segments", "compute_segments": "segments",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy: `python -m network` should not pay for pandas/scipy before parsing its arguments.
-    if name in _EXPORTS:
-        return getattr(import_module(f"network.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'network' has no attribute {name!r}")
+__all__ = [
+    "CLOSED", "INOPERABLE", "OPEN",
+    "Criticality", "InputFileError", "InvalidNetwork", "InvalidValve", "IsolationIndex", "IsolationResult",
+    "NetworkError", "NetworkModel", "Segments", "UnknownPipe", "UnknownValve",
+    "compute_segments", "criticality", "isolate", "isolate_each", "isolation_index",
+    "network_from_arrays", "network_from_frames", "network_from_wntr", "read_inp", "read_inp_topology",
+    "with_valve_layer", "with_valve_status",
+]
