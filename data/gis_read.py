@@ -20,7 +20,7 @@ from pyproj.exceptions import CRSError
 
 from data.errors import DataError
 
-GIS_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp")
+GIS_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip")  # .zip: a zipped Shapefile
 KINDS = ("pipes", "valves", "buildings", "nodes")
 
 # layer-name words that reveal a layer's kind (checked in this order)
@@ -148,8 +148,9 @@ def read_layers(
     """Read the layers to import from ``path``.
 
     Layers are chosen by ``layers`` (``NAME`` or ``NAME=KIND``), else all of them. A layer's kind
-    is, in order: its ``=KIND``, ``kind``, a word in its name (``KIND_WORDS``), and for a file of one
-    layer (or a named one) its geometry type. Unrecognised layers are skipped with a warning.
+    is, in order: its ``=KIND``; ``kind`` if the layer was named or is the file's only one; a word
+    in its name (``KIND_WORDS``); ``kind``; and for a file of one layer (or a named one) its
+    geometry type. Unrecognised layers are skipped with a warning.
     ``crs`` fills in a missing CRS only; a layer without either is flagged ``crs_missing``.
     """
     if path.suffix.lower() not in GIS_SUFFIXES:
@@ -167,7 +168,7 @@ def read_layers(
     for name, gtype in available:
         if wanted and name not in wanted:
             continue
-        lk = wanted.get(name) or kind or guess_kind(name)
+        lk = wanted.get(name) or (kind if len(available) == 1 else None) or guess_kind(name) or kind
         if lk is None and (len(available) == 1 or name in wanted):
             lk = GEOM_KIND.get(gtype.replace(" Z", "").replace("25D", ""))
         if lk is None:

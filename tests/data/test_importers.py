@@ -245,6 +245,21 @@ def test_layers_are_chosen_by_mapping(tmp_path: Path, samples: Path) -> None:
     assert report.counts == {"nodes": 6, "pipes": 6, "valves": 4}
     with pytest.raises(DataError, match=r'no layer "putket" \(layers: vesijohdot, sulut\)'):
         import_file(None, path, layer="putket", dry_run=True)
+    # --kind is the fallback for layers whose names say nothing; named layers keep their kind
+    assert import_file(None, samples / "helsinki.gpkg", kind="pipes", dry_run=True).counts["buildings"] == 3
+    assert import_file(None, samples / "helsinki.gpkg", layer="pipes", dry_run=True).counts == {
+        "nodes": 5, "pipes": 5, "valves": 0}
+
+
+def test_zipped_shapefile(tmp_path: Path, samples: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "upload.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for ext in (".shp", ".shx", ".dbf", ".prj"):
+            zf.write(samples / f"mains_gk25{ext}", f"mains_gk25{ext}")
+    report = import_file(None, path, dry_run=True)
+    assert report.network == "upload" and report.counts == {"nodes": 4, "pipes": 3, "valves": 0}
 
 
 # ------------------------------------------------------------------ EPANET .inp
