@@ -383,3 +383,101 @@ def outage_ends(conn: Connection, outage_ids: Iterable[int]) -> dict[int, dateti
         return {}
     stmt = text("SELECT id, planned_end FROM outages WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
     return {int(r[0]): r[1] for r in conn.execute(stmt, {"ids": ids})}
+
+
+# ---- intake in two round trips (the API's hot path) --------------------------------------------
+
+_LOOKUP = text(f"""
+WITH pt AS (SELECT {_PT} AS g),
+b AS (
+    SELECT bl.id, bl.address, ST_Distance(bl.geom::geography, pt.g::geography) AS d
+    FROM (SELECT id, address, geom FROM buildings ORDER BY geom <-> (SELECT g FROM pt) LIMIT 3) bl, pt
+),
+bb AS (SELECT id, address, d FROM b WHERE d <= :snap_building_m ORDER BY d LIMIT 1),
+p AS (
+    SELECT pl.id, pl.network_id, n.resource, ST_Distance(pl.geom::geography, pt.g::geography) AS d
+    FROM (SELECT id, network_id, geom FROM pipes ORDER BY geom <-> (SELECT g FROM pt) LIMIT 10) pl
+    JOIN networks n ON n.id = pl.network_id, pt
+),
+pp AS (SELECT id, network_id FROM p WHERE d <= :snap_pipe_m ORDER BY (resource <> :resource), d LIMIT 1),
+dup AS (
+    SELECT i.id, i.status, i.created_at, i.address, ST_Distance(i.geom::geography, pt.g::geography) AS distance_m
+    FROM incidents i, pt
+    WHERE :dup_radius_m > 0 AND i.category = :category AND i.status IN {_OPEN} AND i.created_at >= :dup_since
+      AND i.geom && ST_Expand(pt.g, :dup_dlon, :dup_dlat)
+      AND ST_DWithin(i.geom::geography, pt.g::geography, :dup_radius_m)
+    ORDER BY distance_m, i.created_at LIMIT 10
+),
+outage AS (
+    SELECT o.id, o.state, o.reason, o.planned_end
+    FROM outage_buildings ob JOIN outages o ON o.id = ob.outage_id
+    LEFT JOIN networks n ON n.id = o.network_id
+    WHERE :check_outage AND ob.building_id = (SELECT id FROM bb) AND o.state = 'active'
+      AND (n.id IS NULL OR n.resource = :resource)
+    ORDER BY o.planned_end DESC LIMIT 1
+)
+SELECT (SELECT id FROM bb) AS building_id, (SELECT address FROM bb) AS building_address,
+       (SELECT id FROM pp) AS pipe_id, (SELECT network_id FROM pp) AS network_id,
+       (SELECT array_agg(ARRAY[id::text, status, created_at::text, coalesce(address, ''), distance_m::text]
+                         ORDER BY distance_m, created_at) FROM dup) AS dups,
+       (SELECT id FROM outage) AS outage_id, (SELECT state FROM outage) AS outage_state,
+       (SELECT reason FROM outage) AS outage_reason, (SELECT planned_end FROM outage) AS outage_end
+""")
+
+
+def intake_lookup(conn: Connection, *, lon: float, lat: float, category: str, resource: str,
+                  snap_building_m: float, snap_pipe_m: float, dup_radius_m: float, dup_since: datetime,
+                  check_outage: bool, building_id: int | None = None) -> dict[str, Any]:
+    """Everything intake needs to know about a point, in one round trip: the nearest building
+    within ``snap_building_m`` (or the given ``building_id``), the nearest pipe within
+    ``snap_pipe_m`` (a network of ``resource`` first), duplicate candidates, the active outage."""
+    import math
+
+    dlat = dup_radius_m / 111_000 * 1.1
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    row = conn.execute(_LOOKUP, {
+        "lon": lon, "lat": lat, "category": category, "resource": resource,
+        "snap_building_m": snap_building_m if building_id is None else 1e12, "snap_pipe_m": snap_pipe_m,
+        "dup_radius_m": dup_radius_m, "dup_since": dup_since, "dup_dlon": dlon, "dup_dlat": dlat,
+        "check_outage": check_outage,
+    }).mappings().one()
+    out = dict(row)
+    dups = []
+    for d in row["dups"] or []:
+        dups.append(DuplicateCandidate(incident_id=int(d[0]), status=d[1], created_at=datetime.fromisoformat(d[2]),
+                                       address=d[3] or None, distance_m=float(d[4])))
+    out["dups"] = dups
+    out["outage"] = (OutageLink(outage_id=row["outage_id"], state=row["outage_state"], reason=row["outage_reason"],
+                                expected_end=row["outage_end"]) if row["outage_id"] is not None else None)
+    return out
+
+
+_INSERT_WITH_EVENT = text(f"""
+WITH ins AS (
+    INSERT INTO incidents AS i (category, resource, priority, status, channel, service_code, geom, address,
+        building_id, pipe_id, network_id, description, reporter_name, reporter_phone, reporter_email,
+        media_url, attributes, outage_id, api_key_id, client_token, created_at, updated_at)
+    VALUES (:category, :resource, :priority, 'new', :channel, :service_code, {_PT}, :address,
+        :building_id, :pipe_id, :network_id, :description, :reporter_name, :reporter_phone, :reporter_email,
+        :media_url, CAST(:attributes AS jsonb), :outage_id, :api_key_id, :client_token, :now, :now)
+    ON CONFLICT (client_token) DO NOTHING
+    RETURNING {INCIDENT_COLUMNS}
+), ev AS (
+    INSERT INTO incident_events (incident_id, at, actor, from_status, to_status, note)
+    SELECT id, :now, :actor, NULL, 'new', :note FROM ins
+)
+SELECT * FROM ins
+""")
+
+
+def insert_incident_with_event(conn: Connection, fields: dict[str, Any], *, actor: str, note: str) -> tuple[Incident, bool]:
+    """Insert a report and its creation event in one statement; with a used ``client_token``
+    return the stored incident and False."""
+    params = dict(fields, actor=actor, note=note)
+    params["attributes"] = json.dumps(params.get("attributes") or {})
+    row = conn.execute(_INSERT_WITH_EVENT, params).first()
+    if row is not None:
+        return _incident(row), True
+    existing = conn.execute(text(f"SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.client_token = :t"),
+                            {"t": params["client_token"]}).first()
+    return _incident(existing), False

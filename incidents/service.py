@@ -225,48 +225,40 @@ def create_incident(
             raise OutsideServiceArea(f"lat={lat}, long={lon} is outside the service area ({area.describe()})")
 
     with engine.begin() as conn:
-        snapped_building: dict[str, Any] | None = None
+        located: dict[str, Any] | None = None
         if not has_point:
-            snapped_building = repo.building_location(conn, building_id=building_id, address=None
-                                                      if building_id is not None else address.strip())  # type: ignore[union-attr]
-            if snapped_building is None:
+            located = repo.building_location(conn, building_id=building_id, address=None
+                                             if building_id is not None else address.strip())  # type: ignore[union-attr]
+            if located is None:
                 what = f"address_id {building_id}" if building_id is not None else f"address_string {address!r}"
                 raise UnknownAddress(f"{what} matches no building of the service")
-            lon, lat = snapped_building["lon"], snapped_building["lat"]
-        else:
-            near = repo.nearest_buildings(conn, lon, lat, limit=3)  # type: ignore[arg-type]
-            if near and near[0]["distance_m"] <= s.incident_snap_building_m:
-                snapped_building = near[0]
-        pipes = [p for p in repo.nearest_pipes(conn, lon, lat) if p["distance_m"] <= s.incident_snap_pipe_m]  # type: ignore[arg-type]
-        pipes.sort(key=lambda p: (p["resource"] != rule.resource, p["distance_m"]))
-        pipe = pipes[0] if pipes else None
-
-        candidates = repo.duplicate_candidates(
-            conn, category=rule.category, lon=lon, lat=lat,  # type: ignore[arg-type]
-            radius_m=s.incident_duplicate_radius_m, since=now - timedelta(hours=s.incident_duplicate_window_h),
-        ) if s.incident_duplicate_radius_m > 0 else []
-        outage = None
-        b_id = snapped_building["id"] if snapped_building else None
-        if b_id is not None and rule.category in ("no_water", "low_pressure") and rule.resource != "none":
-            outage = repo.active_outage_of_building(conn, b_id, rule.resource)
-
+            lon, lat = located["lon"], located["lat"]
+        found = repo.intake_lookup(
+            conn, lon=lon, lat=lat, category=rule.category, resource=rule.resource,  # type: ignore[arg-type]
+            snap_building_m=s.incident_snap_building_m, snap_pipe_m=s.incident_snap_pipe_m,
+            dup_radius_m=s.incident_duplicate_radius_m, dup_since=now - timedelta(hours=s.incident_duplicate_window_h),
+            check_outage=rule.category in ("no_water", "low_pressure") and rule.resource != "none",
+            building_id=building_id if located else None,
+        )
+        candidates: list[DuplicateCandidate] = found["dups"]
+        outage = found["outage"]
+        if located is not None and found["building_id"] != located["id"]:
+            # the building the resident named wins over the nearest one
+            found["building_id"], found["building_address"] = located["id"], located["address"]
+            outage = (repo.active_outage_of_building(conn, located["id"], rule.resource)
+                      if rule.category in ("no_water", "low_pressure") and rule.resource != "none" else None)
         fields = {
             "category": rule.category, "resource": rule.resource, "priority": priority or rule.priority,
             "channel": channel, "service_code": service_code, "lon": lon, "lat": lat,
-            "address": (address.strip() if address and address.strip() else None)
-            or (snapped_building["address"] if snapped_building else None),
-            "building_id": b_id, "pipe_id": pipe["id"] if pipe else None,
-            "network_id": pipe["network_id"] if pipe else None,
+            "address": (address.strip() if address and address.strip() else None) or found["building_address"],
+            "building_id": found["building_id"], "pipe_id": found["pipe_id"], "network_id": found["network_id"],
             "description": description, "reporter_name": reporter_name, "reporter_phone": reporter_phone,
             "reporter_email": reporter_email, "media_url": media_url, "attributes": attributes or {},
             "outage_id": outage.outage_id if outage else None, "api_key_id": api_key_id,
             "client_token": client_token, "now": now,
         }
-        incident_id, created = repo.insert_incident(conn, fields)
-        if created:
-            note = f"outage #{outage.outage_id}" if outage else ""
-            repo.insert_event(conn, incident_id, creation_event(actor or channel, now, note))
-        incident = repo.get_incident(conn, incident_id)
+        incident, created = repo.insert_incident_with_event(
+            conn, fields, actor=actor or channel, note=f"outage #{outage.outage_id}" if outage else "")
     assert incident is not None
     return IntakeResult(incident=incident, created=created, duplicate_candidates=candidates if created else [],
                         outage=outage, due_at=due_at(incident, rules))
