@@ -111,7 +111,8 @@ def _prepare(
     out_nodes = out_pipes = out_valves = None
     notes: list[str] = []
     good_pipes = pipes[pipes["_ok"]] if pipes is not None else None
-    if merged["valves"] is not None and (pipes is None or not len(pipes)):
+    pipes_without_crs = any(lay.kind == "pipes" and lay.crs_missing for lay in layers)
+    if merged["valves"] is not None and (pipes is None or not len(pipes)) and not pipes_without_crs:
         problems.append(f"{path.name}: valves need their pipes in the same import (no pipes layer found)")
     elif good_pipes is not None and len(good_pipes):
         metric = good_pipes.to_crs("EPSG:4326").estimate_utm_crs()

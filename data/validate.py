@@ -36,7 +36,8 @@ def check_layer(layer: Layer) -> tuple[gpd.GeoDataFrame, list[str], list[str]]:
     problems: list[str] = []
     warns: list[str] = []
     if layer.crs_missing:
-        problems.append(f"{layer.where}: no CRS (a Shapefile without its .prj?); pass --crs EPSG:XXXX")
+        hint = " (a Shapefile without its .prj?)" if layer.file.lower().endswith((".shp", ".zip")) else ""
+        problems.append(f"{layer.where}: no CRS{hint}; pass --crs EPSG:XXXX")
     ok = pd.Series(True, index=frame.index)
     geoms = []
     for i, (geom, where) in enumerate(zip(frame.geometry.values, frame["_where"])):

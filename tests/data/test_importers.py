@@ -353,3 +353,13 @@ def test_valves_at_ends_in_middle_and_near_a_split() -> None:
 
 def test_lone_pipe_network_is_not_disconnected() -> None:
     assert build_network(_frame(["A"], [LineString([(0, 0), (10, 0)])])).problems == []
+
+
+def test_layer_without_crs_is_the_only_problem(tmp_path: Path, samples: Path) -> None:
+    path = tmp_path / "nocrs.gpkg"
+    pipes = gpd.read_file(samples / "helsinki.gpkg", layer="pipes").set_crs(None, allow_override=True)
+    with pytest.warns(UserWarning, match="crs"):
+        pipes.to_file(path, layer="pipes")
+    gpd.read_file(samples / "helsinki.gpkg", layer="valves").to_file(path, layer="valves")
+    assert validate_file(path) == ['nocrs.gpkg, layer "pipes": no CRS; pass --crs EPSG:XXXX']
+    assert import_file(None, path, crs="EPSG:3067", dry_run=True).counts["valves"] == 4
