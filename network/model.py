@@ -34,8 +34,11 @@ STATUS_NAMES = np.array(["open", "closed", "inoperable"], dtype=object)
 
 
 def _str_array(values: Iterable[Any]) -> np.ndarray:
-    arr = np.asarray(list(values) if not isinstance(values, (np.ndarray, pd.Index, pd.Series)) else values)
-    return arr.astype(str).astype(object) if arr.size else np.array([], dtype=object)
+    """Object array of str ids (no round trip through fixed-width unicode: 1 M ids stay cheap)."""
+    items = values.tolist() if isinstance(values, (np.ndarray, pd.Index, pd.Series)) else list(values)
+    out = np.empty(len(items), dtype=object)
+    out[:] = [v if type(v) is str else str(v) for v in items]
+    return out
 
 
 @dataclass(frozen=True, eq=False)
