@@ -100,8 +100,8 @@ def identify_panel(clicked: dict[str, Any] | None, net: int | None) -> None:
         st.info(t("map.identify_none", lat=lat, lon=lon))
         return
     st.markdown(f"**{t('layer.' + feat['layer'])}** #{feat['id']}")
-    rows = [(t(f"field.{k}"), str(v)) for k, v in feat.items() if k not in ("layer", "geometry") and v is not None]
-    st.dataframe(pd.DataFrame(rows, columns=["", " "]), hide_index=True, use_container_width=True)
+    rows = [(t(f"field.{k}"), str(v)) for k, v in feat.items() if k not in ("layer", "geometry", "geojson") and v is not None]
+    st.table(pd.DataFrame(rows, columns=[t("field.field"), t("field.value")]).set_index(t("field.field")))
 
 
 def main() -> None:

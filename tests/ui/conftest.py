@@ -1,0 +1,84 @@
+"""A real app for browser tests: the demo city in the session database, Streamlit on a free port."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def demo_engine(engine: Engine) -> Engine:
+    from data.demo import demo_loaded, load_demo
+    from settings import get_settings
+
+    name = get_settings().demo_network_name
+    if not demo_loaded(engine, name):
+        load_demo(engine, seed=42, network_name=name)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def app_url(demo_engine: Engine, db_url: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db_url,
+           # an unreachable basemap: the page must still render the map
+           "ZHKH_TILES_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError(f"streamlit did not start; see {log.name}")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture()
+def page(app_url: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    from scripts.screenshot import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+        pg.outside_requests = []  # type: ignore[attr-defined]
+        pg.on("request", lambda r: pg.outside_requests.append(f"{r.resource_type} {r.url}")  # type: ignore[attr-defined]
+              if not r.url.startswith(("http://127.0.0.1", "http://localhost", "data:", "blob:", "about:")) else None)
+        yield pg
+        browser.close()
