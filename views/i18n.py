@@ -211,6 +211,25 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 
+def _merge_page_texts() -> None:
+    """Pages keep their own texts in ``views/texts/*.py`` (``TEXTS = {"ru": {...}, "en": {...}}``)."""
+    import importlib
+    import pkgutil
+
+    import views.texts as texts_pkg
+
+    for info in sorted(pkgutil.iter_modules(texts_pkg.__path__), key=lambda i: i.name):
+        mod = importlib.import_module(f"views.texts.{info.name}")
+        for code in LANGUAGES:
+            clash = set(mod.TEXTS.get(code, {})) & set(CATALOG[code])
+            if clash:
+                raise RuntimeError(f"views/texts/{info.name}.py redefines {sorted(clash)}")
+            CATALOG[code].update(mod.TEXTS.get(code, {}))
+
+
+_merge_page_texts()
+
+
 def translate(lang: str, key: str, **kwargs: Any) -> str:
     """The text of ``key`` in ``lang`` (falls back to Russian, then to the key itself)."""
     text = CATALOG.get(lang, CATALOG["ru"]).get(key) or CATALOG["ru"].get(key) or key
