@@ -97,9 +97,9 @@ def test_no_water_report_inside_an_active_outage_is_linked(clean_engine: Engine,
     ("incidents", "category", "leak"), ("incidents", "status", "open"), ("incidents", "priority", "high"),
     ("incidents", "channel", "fax"), ("incidents", "resource", "steam"),
 ])
-def test_incident_enums_are_checked(clean_engine: Engine, table: str, column: str, bad: str) -> None:
+def test_incident_enums_are_checked(engine: Engine, table: str, column: str, bad: str) -> None:
     with pytest.raises(IntegrityError, match=f"{table}_{column}_check"):
-        with clean_engine.begin() as conn:
+        with engine.begin() as conn:
             conn.execute(text(f"INSERT INTO incidents (category, service_code, geom, {column}) VALUES "
                               f"('other', 'other', ST_SetSRID(ST_MakePoint(24.94, 60.17), 4326), :v)")
                          .bindparams(v=bad) if column != "category" else
