@@ -78,3 +78,91 @@ def affected_buildings(
     out = [{"id": r.id, "address": r.address, "kind": r.kind, "residents": r.residents} for r in rows]
     out.sort(key=lambda b: (rank.get(b["kind"], len(rank)), -(b["residents"] or 0), b["id"]))
     return out
+
+
+_VALVE_DETAILS = text(
+    """
+    SELECT v.id, v.ext_id, v.status, v.kind, v.diameter_mm, v.pipe_id, v.node_id,
+           ST_X(v.geom) AS lon, ST_Y(v.geom) AS lat, p.ext_id AS pipe_ext_id, p.street
+    FROM valves v JOIN pipes p ON p.id = v.pipe_id
+    WHERE v.id IN :ids
+    """
+).bindparams(bindparam("ids", expanding=True))
+_PIPE_MIDPOINTS = text(
+    """
+    SELECT id, ext_id, street, diameter_mm, ST_X(ST_LineInterpolatePoint(geom, 0.5)) AS lon,
+           ST_Y(ST_LineInterpolatePoint(geom, 0.5)) AS lat
+    FROM pipes WHERE id IN :ids
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+
+def network_revision(conn_or_engine: Connection | Engine, network_id: int) -> int | None:
+    """The network's revision (bumped on every valve status change); None for an unknown network."""
+    rows = _rows(conn_or_engine, text("SELECT revision FROM networks WHERE id = :n"), n=network_id)
+    return int(rows[0].revision) if rows else None
+
+
+def valve_details(conn_or_engine: Connection | Engine, valve_ids: Iterable[str | int]) -> dict[str, dict[str, Any]]:
+    """Valve id (string) -> ext_id, status, kind, diameter, pipe, street and lon/lat of the valve point."""
+    ids = sorted({int(v) for v in valve_ids})
+    if not ids:
+        return {}
+    return {str(r.id): dict(r._mapping) for r in _rows(conn_or_engine, _VALVE_DETAILS, ids=ids)}
+
+
+def pipe_midpoints(conn_or_engine: Connection | Engine, pipe_ids: Iterable[str | int]) -> dict[str, dict[str, Any]]:
+    """Pipe id (string) -> ext_id, street, diameter and lon/lat of its midpoint."""
+    ids = sorted({int(p) for p in pipe_ids})
+    if not ids:
+        return {}
+    return {str(r.id): dict(r._mapping) for r in _rows(conn_or_engine, _PIPE_MIDPOINTS, ids=ids)}
+
+
+def set_valve_status(engine: Engine, network_id: int, valve_id: int | str, status: str) -> None:
+    """Record a valve's status found in the field (open | closed | inoperable)."""
+    from network.errors import UnknownValve
+
+    if status not in ("open", "closed", "inoperable"):
+        raise ValueError(f"valve status must be open, closed or inoperable, got {status!r}")
+    with engine.begin() as conn:
+        res = conn.execute(text("UPDATE valves SET status = :s WHERE id = :v AND network_id = :n"),
+                           {"s": status, "v": int(valve_id), "n": network_id})
+        if res.rowcount != 1:
+            raise UnknownValve(f"valve {valve_id} is not in network {network_id}")
+
+
+_PIPE_GEOJSON = text(
+    "SELECT id, ST_AsGeoJSON(geom, 6) AS g FROM pipes WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_LINK_RESIDENTS = text(
+    """
+    SELECT sc.pipe_id, sum(b.residents) AS residents, count(*) AS buildings
+    FROM service_connections sc JOIN buildings b ON b.id = sc.building_id
+    WHERE sc.network_id = :network_id GROUP BY sc.pipe_id
+    """
+)
+
+
+def pipe_geojson(conn_or_engine: Connection | Engine, pipe_ids: Iterable[str | int]) -> dict[str, dict[str, Any]]:
+    """Pipe id (string) -> GeoJSON geometry dict (EPSG:4326)."""
+    import json
+
+    ids = sorted({int(p) for p in pipe_ids})
+    if not ids:
+        return {}
+    return {str(r.id): json.loads(r.g) for r in _rows(conn_or_engine, _PIPE_GEOJSON, ids=ids)}
+
+
+def customers_per_link(conn_or_engine: Connection | Engine, model: NetworkModel, network_id: int) -> dict[str, np.ndarray]:
+    """Per-link arrays (in the model's link order) of residents and buildings served, for criticality."""
+    rows = _rows(conn_or_engine, _LINK_RESIDENTS, network_id=network_id)
+    pos = {lid: i for i, lid in enumerate(model.link_ids)}
+    residents = np.zeros(len(model.link_ids), dtype=np.float64)
+    buildings = np.zeros(len(model.link_ids), dtype=np.float64)
+    for r in rows:
+        i = pos.get(str(r.pipe_id))
+        if i is not None:
+            residents[i] = float(r.residents or 0)
+            buildings[i] = float(r.buildings or 0)
+    return {"residents": residents, "buildings": buildings}
