@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             import uvicorn
 
             uvicorn.run("incidents.api:create_app", factory=True, host=args.host, port=args.port,
-                        workers=args.workers, log_level=args.log_level, access_log=False)
+                        workers=args.workers, log_level=args.log_level, access_log=False,
+                        timeout_keep_alive=30)
             return 0
         if args.command == "api-key":
             from gis.db import get_engine

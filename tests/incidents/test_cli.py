@@ -61,13 +61,15 @@ def test_serve_answers_on_loopback(clean_engine: Engine, city: City, db_url: str
         p = httpx.post(f"{base}/requests.json", data={"api_key": key, "service_code": "burst", "lat": "60.1700",
                                                       "long": "24.9410", "description": "Фонтан"}, timeout=10)
         assert p.status_code == 201, p.text
+        stats = run(rate=20, duration_s=1.0, seed=3, url=base, api_key=key, engine=clean_engine)
+        assert stats.accepted >= 5 and stats.failed == 0
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
     with clean_engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM incidents WHERE channel = 'api'")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM incidents WHERE channel = 'api'")).scalar() == 1 + stats.accepted
 
 
 def test_simulator_is_bounded_and_stores_every_accepted_report(clean_engine: Engine, city: City) -> None:
