@@ -482,3 +482,18 @@ def insert_incident_with_event(conn: Connection, fields: dict[str, Any], *, acto
     existing = conn.execute(text(f"SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.client_token = :t"),
                             {"t": params["client_token"]}).first()
     return _incident(existing), False
+
+
+def incident_exists(conn: Connection, incident_id: int) -> bool:
+    return conn.execute(text("SELECT 1 FROM incidents WHERE id = :i"), {"i": incident_id}).first() is not None
+
+
+def conflicting_outages(conn: Connection, pipe_ids: Iterable[int], exclude_id: int | None = None) -> list[Outage]:
+    """Planned or active outages that isolate (or dry out) any of ``pipe_ids``."""
+    stmt = text(f"""
+        SELECT {_OUTAGE_COLUMNS} FROM outages o
+        WHERE o.state IN ('planned', 'active') AND (o.pipe_ids && :p OR o.unintended_pipe_ids && :p)
+          AND o.id IS DISTINCT FROM :ex
+        ORDER BY o.planned_start, o.id
+    """).bindparams(bindparam("p", type_=ARRAY(BIGINT)))
+    return [_outage(r) for r in conn.execute(stmt, {"p": sorted({int(x) for x in pipe_ids}), "ex": exclude_id})]

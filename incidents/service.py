@@ -455,6 +455,8 @@ def approve_outage(
             resource = repo.network_resource(conn, network_id)
             if resource is None:
                 raise InvalidOutage(f"unknown network_id {network_id}")
+        if incident_id is not None and not repo.incident_exists(conn, incident_id):
+            raise InvalidOutage(f"unknown incident_id {incident_id}")
         if planned_end is None:
             hours = interruption_allowance_h(resource or "cold_water", rules or rules_from_settings()) or 4.0
             planned_end = start + timedelta(hours=hours)
@@ -522,6 +524,13 @@ def get_outage(bind: Engine | Connection, outage_id: int) -> Outage:
     if found is None:
         raise OutageNotFound(f"no outage with id {outage_id}")
     return found
+
+
+def conflicting_outages(bind: Engine | Connection, pipe_ids: Iterable[int]) -> list[Outage]:
+    """Planned or active outages sharing a pipe with ``pipe_ids`` (isolated or unintended) — show
+    them before approving another shutoff on the same part of the network."""
+    with _reading(bind) as conn:
+        return repo.conflicting_outages(conn, pipe_ids)
 
 
 def active_outages(bind: Engine | Connection) -> list[Outage]:

@@ -66,6 +66,17 @@ def test_cancel_and_default_end_from_the_allowance(clean_engine: Engine, city: C
         _approve(clean_engine, city, planned_end=NOW - timedelta(hours=1))
     with pytest.raises(InvalidOutage, match="unknown network_id 424242"):
         _approve(clean_engine, city, network_id=424242)
+    with pytest.raises(InvalidOutage, match="unknown incident_id 77"):
+        _approve(clean_engine, city, incident_id=77)
+
+
+def test_overlapping_outages_are_reported_as_conflicts(clean_engine: Engine, city: City, rules: Rules) -> None:
+    a = _approve(clean_engine, city, rules=rules, unintended_pipe_ids=[city.pipe_ids[0]])
+    assert [o.id for o in service.conflicting_outages(clean_engine, [city.pipe_ids[0]])] == [a.id]
+    assert [o.id for o in service.conflicting_outages(clean_engine, [city.pipe_ids[1]])] == [a.id]
+    assert service.conflicting_outages(clean_engine, [city.hot_pipe_id]) == []
+    service.restore_outage(clean_engine, a.id, actor="crew")
+    assert service.conflicting_outages(clean_engine, [city.pipe_ids[1]]) == []
 
 
 def test_no_water_report_inside_an_active_outage_is_linked(clean_engine: Engine, city: City, rules: Rules,
