@@ -38,6 +38,7 @@ with st.sidebar:
 
 pages = [
     st.Page("views/city_map.py", title=t("page.map"), icon=":material/map:", url_path="map", default=True),
+    st.Page("views/planner.py", title=t("page.planner"), icon=":material/valve:", url_path="planner"),
     st.Page("views/data.py", title=t("page.data"), icon=":material/database:", url_path="data"),
 ]
 st.navigation(pages).run()

@@ -166,3 +166,27 @@ def customers_per_link(conn_or_engine: Connection | Engine, model: NetworkModel,
             residents[i] = float(r.residents or 0)
             buildings[i] = float(r.buildings or 0)
     return {"residents": residents, "buildings": buildings}
+
+
+def nearest_pipe(conn_or_engine: Connection | Engine, network_id: int, lon: float, lat: float,
+                 max_distance_m: float = 40.0) -> dict[str, Any] | None:
+    """The pipe of ``network_id`` nearest to (lon, lat) within ``max_distance_m``; None if none."""
+    rows = _rows(conn_or_engine, text(
+        """
+        WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
+        SELECT p.id, p.ext_id, p.street, p.diameter_mm, ST_Distance(p.geom::geography, pt.g::geography) AS d
+        FROM pipes p, pt WHERE p.network_id = :n ORDER BY p.geom <-> pt.g LIMIT 5
+        """), lon=lon, lat=lat, n=network_id)
+    best = min(rows, key=lambda r: r.d, default=None)
+    if best is None or best.d > max_distance_m:
+        return None
+    return {"id": str(best.id), "ext_id": best.ext_id, "street": best.street, "diameter_mm": best.diameter_mm,
+            "distance_m": float(best.d)}
+
+
+def pipe_choices(conn_or_engine: Connection | Engine, network_id: int) -> list[dict[str, Any]]:
+    """Every pipe of the network with a label for pickers (ext_id, street, diameter)."""
+    rows = _rows(conn_or_engine, text(
+        "SELECT id, ext_id, street, diameter_mm FROM pipes WHERE network_id = :n ORDER BY street NULLS LAST, ext_id"
+    ), n=network_id)
+    return [{"id": str(r.id), "ext_id": r.ext_id, "street": r.street, "diameter_mm": r.diameter_mm} for r in rows]

@@ -1,0 +1,242 @@
+"""Reports: a filterable list (status, category, priority, SLA state) and the detail of one report —
+audit history, the workflow's allowed transitions as buttons, and the incident → shutoff panel.
+
+Also the small formatting helpers the other incident pages share (``label``, ``fmt_dt``,
+``fmt_left``); the page itself runs only when Streamlit executes this file as a page.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+from incidents import service as S
+from incidents.errors import ConcurrentEdit, IncidentError
+from incidents.sla import CATEGORIES, PRIORITIES
+from incidents.workflow import FINAL_STATUSES, OPEN_STATUSES, STATUSES, allowed_targets
+from views.common import engine, t
+from views.i18n import CATALOG
+
+SLA_STATES = ("on_time", "at_risk", "overdue", "met", "breached")
+
+
+def label(kind: str, value: str | None) -> str:
+    """Translated vocabulary word (``incident.<kind>.<value>``), or the value itself when unknown."""
+    if value is None:
+        return ""
+    key = f"incident.{kind}.{value}"
+    return t(key) if key in CATALOG["ru"] else str(value)
+
+
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$=:")
+
+
+def md_safe(value: object) -> str:
+    """Free text for a markdown-rendering element (st.error, st.success…): every markdown and HTML
+    character backslash-escaped, so ``<b>`` or ``**x**`` show literally."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(value or ""))
+
+
+def service_label(code: str) -> str:
+    key = f"incident.service.{code}"
+    if key in CATALOG["ru"]:
+        return t(key)
+    rule = S.rules_from_settings().services.get(code)
+    return rule.name if rule else code
+
+
+def fmt_dt(value: datetime | None, *, seconds: bool = False) -> str:
+    """A timestamp in the rules' time zone, e.g. ``26.11 14:05``."""
+    if value is None:
+        return ""
+    tz = ZoneInfo(S.rules_from_settings().timezone)
+    return value.astimezone(tz).strftime("%d.%m %H:%M:%S" if seconds else "%d.%m %H:%M")
+
+
+def fmt_left(minutes: float) -> str:
+    """Minutes to a deadline as ``h:mm`` (``−h:mm`` past it)."""
+    sign = "−" if minutes < 0 else ""
+    m = int(abs(minutes))
+    return f"{sign}{m // 60}:{m % 60:02d}"
+
+
+def actor() -> str:
+    return str(st.session_state.get("role") or "dispatcher")
+
+
+# ---- list --------------------------------------------------------------------------------------
+
+def incidents_table(items: list[S.QueueItem]) -> pd.DataFrame:
+    rows = [{
+        t("incident.col.id"): q.incident.id,
+        t("incident.col.created"): fmt_dt(q.incident.created_at),
+        t("incident.col.priority"): label("priority", q.incident.priority),
+        t("incident.col.category"): label("category", q.incident.category),
+        t("incident.col.status"): label("status", q.incident.status),
+        t("incident.col.address"): q.incident.address or "",
+        t("incident.col.sla"): label("sla", q.sla_state),
+        t("incident.col.due"): fmt_dt(q.due_at),
+        t("incident.col.left_min"): None if q.incident.status in FINAL_STATUSES else round(q.minutes_left),
+    } for q in items]
+    return pd.DataFrame(rows)
+
+
+def list_section() -> list[S.QueueItem]:
+    cols = st.columns(4)
+    statuses = cols[0].multiselect(t("incident.filter.status"), STATUSES, default=sorted(OPEN_STATUSES),
+                                   format_func=lambda s: label("status", s), key="inc_f_status")
+    categories = cols[1].multiselect(t("incident.filter.category"), CATEGORIES,
+                                     format_func=lambda c: label("category", c), key="inc_f_category")
+    priorities = cols[2].multiselect(t("incident.filter.priority"), PRIORITIES,
+                                     format_func=lambda p: label("priority", p), key="inc_f_priority")
+    slas = cols[3].multiselect(t("incident.filter.sla"), SLA_STATES,
+                               format_func=lambda s: label("sla", s), key="inc_f_sla")
+    items = S.list_queue(engine(), statuses=statuses or STATUSES, categories=categories or None,
+                         sla_states=slas or None, limit=2000)
+    if priorities:
+        items = [q for q in items if q.incident.priority in priorities]
+    st.caption(t("incident.count", n=len(items)))
+    if items:
+        st.dataframe(incidents_table(items), hide_index=True, use_container_width=True, height=320)
+    else:
+        st.info(t("incident.none"))
+    return items
+
+
+# ---- detail ------------------------------------------------------------------------------------
+
+def detail_table(q: S.QueueItem) -> pd.DataFrame:
+    i = q.incident
+    rows = [
+        (t("incident.field.service"), service_label(i.service_code)),
+        (t("incident.field.category"), label("category", i.category)),
+        (t("incident.field.resource"), label("resource", i.resource)),
+        (t("incident.field.priority"), label("priority", i.priority)),
+        (t("incident.field.status"), label("status", i.status)),
+        (t("incident.field.channel"), label("channel", i.channel)),
+        (t("incident.field.address"), i.address or ""),
+        (t("incident.field.coords"), f"{i.lat:.5f}, {i.lon:.5f}"),
+        (t("incident.field.pipe"), "" if i.pipe_id is None else str(i.pipe_id)),
+        (t("incident.field.reporter"), i.reporter_name or ""),
+        (t("incident.field.phone"), i.reporter_phone or ""),
+        (t("incident.field.created"), fmt_dt(i.created_at)),
+        (t("incident.field.due"), fmt_dt(q.due_at)),
+        (t("incident.field.sla"), label("sla", q.sla_state)),
+        (t("incident.field.duplicate_of"), "" if i.duplicate_of is None else f"#{i.duplicate_of}"),
+        (t("incident.field.outage"), "" if i.outage_id is None else f"#{i.outage_id}"),
+        (t("incident.field.version"), str(i.version)),
+    ]
+    return pd.DataFrame(rows, columns=[t("field.field"), t("field.value")])
+
+
+def history_table(events: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        t("incident.hist.at"): fmt_dt(e["at"], seconds=True),
+        t("incident.hist.actor"): e["actor"],
+        t("incident.hist.from"): label("status", e["from_status"]),
+        t("incident.hist.to"): label("status", e["to_status"]),
+        t("incident.hist.note"): e["note"] or "",
+    } for e in events])
+
+
+def _seen_key(incident_id: int) -> str:
+    return f"incident_seen_version_{incident_id}"
+
+
+def actions(q: S.QueueItem) -> None:
+    """Buttons for the allowed transitions; the version the user saw is the one we write against."""
+    inc = q.incident
+    ss = st.session_state
+    seen = ss.setdefault(_seen_key(inc.id), inc.version)
+    st.subheader(t("incident.actions", role=t(f"role.{actor()}")))
+    flash = ss.pop("incident_flash", None)
+    if flash:
+        (st.success if flash[0] == "ok" else st.error)(flash[1])
+    if seen != inc.version:
+        st.warning(t("incident.stale", status=label("status", inc.status)))
+        if st.button(t("incident.reload"), key="inc_reload"):
+            ss[_seen_key(inc.id)] = inc.version
+            st.rerun()
+    targets = sorted(allowed_targets(inc.status), key=STATUSES.index)
+    if not targets:
+        st.caption(t("incident.final"))
+        return
+    note = st.text_input(t("incident.note"), key=f"inc_note_{inc.id}", max_chars=500)
+    dup_of = None
+    if "duplicate" in targets:
+        dup_of = st.number_input(t("incident.dup_of"), min_value=1, step=1, value=None, key=f"inc_dup_{inc.id}")
+    cols = st.columns(len(targets))
+    for col, to in zip(cols, targets):
+        if col.button(t("incident.to", status=label("status", to)), key=f"inc_to_{inc.id}_{to}",
+                      type="primary" if to not in ("rejected", "duplicate", "cancelled") else "secondary",
+                      use_container_width=True):
+            try:
+                if to == "duplicate":
+                    if dup_of is None:
+                        raise IncidentError(t("incident.dup_of") + " ?")
+                    updated = S.mark_duplicate(engine(), inc.id, int(dup_of), actor=actor(),
+                                               expected_version=seen, note=note)
+                else:
+                    updated = S.transition_incident(engine(), inc.id, to, actor=actor(),
+                                                    expected_version=seen, note=note)
+            except ConcurrentEdit:
+                now = S.get_incident(engine(), inc.id)
+                ss["incident_flash"] = ("err", t("incident.concurrent", status=label("status", now.status),
+                                                 version=now.version))
+                st.rerun()
+            except IncidentError as exc:
+                st.error(t("incident.error", error=str(exc)))
+                return
+            ss[_seen_key(inc.id)] = updated.version
+            ss["incident_flash"] = ("ok", t("incident.moved", id=inc.id, status=label("status", updated.status)))
+            st.rerun()
+
+
+def detail_section(incident_id: int) -> None:
+    try:
+        inc = S.get_incident(engine(), incident_id)
+    except IncidentError:
+        st.error(t("incident.not_found", id=incident_id))
+        return
+    q = S.queue_item(inc, S.rules_from_settings(), S.utcnow())
+    st.header(t("incident.detail", id=inc.id))
+    left, right = st.columns([2, 3])
+    with left:
+        st.dataframe(detail_table(q), hide_index=True, use_container_width=True, height=38 * 17)
+    with right:
+        st.markdown(f"**{t('incident.description')}**")
+        st.text(inc.description or "—")  # free text: shown as text, never as markup
+        actions(q)
+        st.markdown(f"**{t('incident.history')}**")
+        st.dataframe(history_table(S.incident_history(engine(), inc.id)), hide_index=True,
+                     use_container_width=True)
+    if inc.category == "burst":
+        from views.shutoff import shutoff_panel
+
+        shutoff_panel(S.get_incident(engine(), incident_id))
+
+
+def main() -> None:
+    st.title(t("incident.title"))
+    items = list_section()
+    ids = [q.incident.id for q in items]
+    wanted = st.query_params.get("id")
+    if wanted and wanted.isdigit() and int(wanted) not in ids:
+        ids = [int(wanted), *ids]
+    if not ids:
+        return
+    if wanted and wanted.isdigit() and "inc_pick" not in st.session_state:
+        st.session_state["inc_pick"] = int(wanted)
+    if st.session_state.get("inc_pick") not in ids:
+        st.session_state.pop("inc_pick", None)
+    pick = st.selectbox(t("incident.open"), ids, key="inc_pick")
+    st.query_params["id"] = str(pick)
+    st.divider()
+    detail_section(int(pick))
+
+
+if __name__ == "__main__":
+    main()

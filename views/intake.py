@@ -1,0 +1,198 @@
+"""Hotline intake: the operator finds the address (or clicks a point), picks the service, describes
+the problem and registers the report; offered duplicates can be confirmed at once, and a "no water"
+call from inside an active outage is told when the water comes back."""
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import folium
+import streamlit as st
+from streamlit_folium import st_folium
+
+from gis import layers as L
+from gis import queries as Q
+from gis.search import search_addresses
+from incidents import service as S
+from incidents.errors import IncidentError, OutsideServiceArea
+from settings import get_settings
+from views.common import engine, network_id, t
+from views.incidents import actor, fmt_dt, label, md_safe, service_label
+from views.map_parts import bbox_from, fit_zoom, viewport_layers
+
+HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&[#a-zA-Z0-9]+;")
+PHONE = re.compile(r"^[0-9+()\-\s]{3,32}$")
+MAX_NAME_CHARS = 200
+
+
+def validate(description: str, name: str, phone: str) -> list[str]:
+    """Problems of the typed fields (all of them), as messages for the operator."""
+    problems = []
+    if not description.strip():
+        problems.append(t("intake.err.empty"))
+    elif len(description) > S.MAX_DESCRIPTION_CHARS:
+        problems.append(t("intake.err.too_long", n=len(description), max=S.MAX_DESCRIPTION_CHARS))
+    if len(name) > MAX_NAME_CHARS:
+        problems.append(t("intake.err.field_long", field=t("intake.reporter_name"), n=len(name), max=MAX_NAME_CHARS))
+    for field, value in ((t("intake.description"), description), (t("intake.reporter_name"), name),
+                         (t("intake.reporter_phone"), phone)):
+        if HTML_TAG.search(value):
+            problems.append(t("intake.err.html", field=field))
+    if phone.strip() and not PHONE.match(phone.strip()):
+        problems.append(t("intake.err.phone", value=md_safe(phone[:40])))
+    return problems
+
+
+def pick_by_address() -> dict[str, Any] | None:
+    query = st.text_input(t("intake.address"), key="intake_addr_query", max_chars=200,
+                          placeholder=t("map.search_placeholder"))
+    if not query.strip():
+        return None
+    with engine().connect() as conn:
+        hits = search_addresses(conn, query, limit=10)
+    if not hits:
+        st.warning(t("intake.address_none", query=md_safe(query)))
+        return None
+    i = st.selectbox(t("intake.address_pick"), range(len(hits)), format_func=lambda k: hits[k]["address"],
+                     key="intake_addr_pick")
+    return hits[i or 0]
+
+
+def pick_on_map() -> tuple[float, float] | None:
+    s = get_settings()
+    ss = st.session_state
+    with engine().connect() as conn:
+        bounds = Q.city_bounds(conn)
+    if bounds is None:
+        st.info(t("map.no_data"))
+        return None
+    if "intake_map_view" not in ss:
+        ss["intake_map_view"] = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2), fit_zoom(bounds, 700, 380)
+    center, zoom0 = ss["intake_map_view"]
+    state = ss.get("intake_map") or {}
+    zoom = int(state.get("zoom") or zoom0)
+    bbox = bbox_from(state.get("bounds")) or bounds
+    groups, _, _ = viewport_layers(bbox, zoom, network_id(), "diameter", {}, layers=("buildings", "pipes"))
+    picked = ss.get("intake_point")
+    marker = folium.FeatureGroup(name="point")
+    if picked:
+        folium.CircleMarker([picked[1], picked[0]], radius=9, color="#000000", weight=3, fill=True,
+                            fill_color="#ffff00", fill_opacity=1.0).add_to(marker)
+    m = L.base_map(center, zoom0, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution,
+                   tiles_name=s.tiles_name)
+    st.caption(t("intake.map_hint"))
+    out = st_folium(m, key="intake_map", height=380, use_container_width=True, center=center, zoom=zoom0,
+                    feature_group_to_add=[*groups, marker], returned_objects=["last_clicked", "bounds", "zoom"])
+    clicked = (out or {}).get("last_clicked")
+    if clicked:
+        point = (float(clicked["lng"]), float(clicked["lat"]))
+        if point != picked:
+            ss["intake_point"] = point
+            st.rerun()
+    if picked:
+        st.caption(t("intake.map_point", lat=picked[1], lon=picked[0]))
+    return picked
+
+
+def submit(service_code: str, priority: str, description: str, name: str, phone: str,
+           where: dict[str, Any]) -> None:
+    ss = st.session_state
+    try:
+        res = S.create_incident(
+            engine(), service_code=service_code, priority=priority, description=description,
+            reporter_name=name.strip() or None, reporter_phone=phone.strip() or None, channel="phone",
+            client_token=ss.setdefault("intake_token", uuid.uuid4().hex), actor=f"hotline:{actor()}", **where)
+    except OutsideServiceArea as exc:
+        st.error(t("intake.err.outside", detail=md_safe(exc)))
+        return
+    except IncidentError as exc:
+        st.error(t("intake.err.invalid", detail=md_safe(exc)))
+        return
+    ss["intake_result"] = res
+    ss["intake_token"] = uuid.uuid4().hex  # the next report is a new one
+    st.rerun()
+
+
+def result_panel() -> None:
+    res: S.IntakeResult | None = st.session_state.get("intake_result")
+    if res is None:
+        return
+    inc = res.incident
+    if res.created:
+        st.success(t("intake.created", id=inc.id, due=fmt_dt(res.due_at)))
+    else:
+        st.info(t("intake.repeat", id=inc.id))
+    if res.outage is not None:
+        st.warning(t("intake.outage", outage=res.outage.outage_id, reason=md_safe(res.outage.reason),
+                     end=fmt_dt(res.outage.expected_end)))
+    done = st.session_state.get("intake_marked")
+    if done and done[0] == inc.id:
+        st.success(t("intake.marked_dup", id=done[0], of=done[1]))
+    elif res.duplicate_candidates:
+        st.warning(t("intake.duplicates"))
+        for c in res.duplicate_candidates:
+            cols = st.columns([4, 2])
+            cols[0].text(t("intake.dup_row", id=c.incident_id, status=label("status", c.status),
+                           distance=round(c.distance_m), address=c.address or "", created=fmt_dt(c.created_at)))
+            if cols[1].button(t("intake.mark_dup", id=inc.id, of=c.incident_id), key=f"dup_{inc.id}_{c.incident_id}"):
+                try:
+                    S.mark_duplicate(engine(), inc.id, c.incident_id, actor=actor(), expected_version=inc.version)
+                except IncidentError as exc:
+                    st.error(t("incident.error", error=md_safe(exc)))
+                    return
+                st.session_state["intake_marked"] = (inc.id, c.incident_id)
+                st.rerun()
+    if st.button(t("intake.new"), key="intake_new"):
+        for k in ("intake_result", "intake_marked", "intake_point", "intake_description", "intake_name",
+                  "intake_phone", "intake_addr_query"):
+            st.session_state.pop(k, None)
+        st.rerun()
+
+
+def main() -> None:
+    st.title(t("intake.title"))
+    rules = S.rules_from_settings()
+    result_panel()
+    left, right = st.columns([1, 1])
+    with left:
+        mode = st.radio(t("intake.where"), ["address", "map"], horizontal=True, key="intake_mode",
+                        format_func=lambda m: t(f"intake.where.{m}"))
+        where: dict[str, Any] | None = None
+        if mode == "address":
+            hit = pick_by_address()
+            if hit:
+                where = {"building_id": int(hit["id"]), "address": hit["address"]}
+        else:
+            with right:
+                point = pick_on_map()
+            if point:
+                where = {"lon": point[0], "lat": point[1]}
+        codes = list(rules.services)
+        code = st.selectbox(t("intake.service"), codes, format_func=service_label, key="intake_service")
+        rule = rules.services[code]
+        hours = rule.resolve_h if isinstance(rule.resolve_h, (int, float)) else rule.resolve_h.winter
+        st.caption(t("intake.category_resource", category=label("category", rule.category),
+                     resource=label("resource", rule.resource), hours=f"{hours:g}"))
+        priorities = ["emergency", "urgent", "routine"]
+        priority = st.selectbox(t("intake.priority"), priorities, index=priorities.index(rule.priority),
+                                format_func=lambda p: label("priority", p), key=f"intake_priority_{code}")
+        description = st.text_area(t("intake.description"), key="intake_description", height=120)
+        c1, c2 = st.columns(2)
+        name = c1.text_input(t("intake.reporter_name"), key="intake_name")
+        phone = c2.text_input(t("intake.reporter_phone"), key="intake_phone")
+        st.caption(t("intake.channel", channel=label("channel", "phone")))
+        if st.button(t("intake.submit"), type="primary", key="intake_submit"):
+            problems = validate(description, name, phone)
+            if where is None:
+                problems.insert(0, t("intake.err.no_location"))
+            if problems:
+                for p in problems:
+                    st.error(p)
+            else:
+                assert where is not None
+                submit(code, priority, description, name, phone, where)
+
+
+if __name__ == "__main__":
+    main()
