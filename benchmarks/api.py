@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from gis.db import database_url, make_engine  # noqa: E402
-from incidents.service import create_api_key  # noqa: E402
+from incidents.keys import create_api_key  # noqa: E402
 
 LON0, LAT0 = 24.93, 60.165
 STEP_LON, STEP_LAT = 0.0012, 0.0006   # ≈ 67 m × 67 m

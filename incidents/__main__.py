@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "api-key":
             from gis.db import get_engine
-            from incidents.service import create_api_key, revoke_api_key
+            from incidents.keys import create_api_key, revoke_api_key
 
             engine = get_engine()
             if args.action == "create":

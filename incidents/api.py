@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gis.errors import DatabaseUnavailable
+from incidents import keys as keys_mod
 from incidents import service
 from incidents.errors import (
     IncidentError, IncidentNotFound, InvalidApiKey, OutageNotFound, UnknownServiceCode,
@@ -177,7 +178,7 @@ class _KeyCache:
             hit = self._hits.get(key)
         if hit and hit[0] > now:
             return hit[1]
-        key_id = service.verify_api_key(engine, key)
+        key_id = keys_mod.verify_api_key(engine, key)
         with self._lock:
             self._hits[key] = (now + self.ttl_s, key_id)
         return key_id

@@ -1,4 +1,5 @@
 """Domain functions of the incidents domain — what the Streamlit UI and the Open311 API call.
+Outages live in ``incidents/outages.py``, API keys in ``incidents/keys.py``.
 
 Writes take an ``Engine`` and run in one transaction each (the audit event is written in the
 same transaction as the change). Reads take an ``Engine`` or an open ``Connection``.
@@ -7,10 +8,8 @@ Free text (descriptions, addresses) is stored exactly as received; escape it on 
 """
 from __future__ import annotations
 
-import hashlib
 import html
 import math
-import secrets
 import threading
 import time
 from collections import Counter
@@ -32,15 +31,12 @@ from sqlalchemy import Connection, Engine
 
 from incidents import repo
 from incidents.errors import (
-    ConcurrentEdit, DescriptionTooLong, IncidentNotFound, InvalidApiKey, InvalidIncident, InvalidOutage,
-    InvalidOutageTransition, MissingLocation, OutageNotFound, OutsideServiceArea, UnknownAddress,
-    UnknownCategory, UnknownServiceCode,
+    ConcurrentEdit, DescriptionTooLong, IncidentNotFound, InvalidIncident, MissingLocation, OutsideServiceArea,
+    UnknownAddress, UnknownCategory, UnknownServiceCode,
 )
-from incidents.model import (
-    ControlRoomKpis, DuplicateCandidate, Incident, IntakeResult, Outage, QueueItem,
-)
-from incidents.sla import CATEGORIES, Rules, due_at, interruption_allowance_h, load_rules, sla_state
-from incidents.workflow import OPEN_STATUSES, creation_event, transition
+from incidents.model import ControlRoomKpis, DuplicateCandidate, Incident, IntakeResult, QueueItem
+from incidents.sla import CATEGORIES, Rules, due_at, load_rules, sla_state
+from incidents.workflow import OPEN_STATUSES, transition
 from settings import Settings, get_settings
 
 MAX_DESCRIPTION_CHARS = 4000
@@ -69,7 +65,8 @@ def rules_from_settings(settings: Settings | None = None) -> Rules:
 
 
 @contextmanager
-def _reading(bind: Engine | Connection) -> Iterator[Connection]:
+def connection_for(bind: Engine | Connection) -> Iterator[Connection]:
+    """An open connection: ``bind`` itself, or a new one from the engine (closed afterwards)."""
     if isinstance(bind, Connection):
         yield bind
     else:
@@ -268,7 +265,7 @@ def create_incident(
 
 def get_incident(bind: Engine | Connection, incident_id: int) -> Incident:
     """The incident ``incident_id``; ``IncidentNotFound`` if there is none."""
-    with _reading(bind) as conn:
+    with connection_for(bind) as conn:
         found = repo.get_incident(conn, incident_id)
     if found is None:
         raise IncidentNotFound(f"no incident with id {incident_id}")
@@ -277,14 +274,14 @@ def get_incident(bind: Engine | Connection, incident_id: int) -> Incident:
 
 def incident_history(bind: Engine | Connection, incident_id: int) -> list[dict[str, Any]]:
     """Audit events of an incident, oldest first (at, actor, from_status, to_status, note)."""
-    with _reading(bind) as conn:
+    with connection_for(bind) as conn:
         return repo.incident_events(conn, incident_id)
 
 
 def list_incidents(bind: Engine | Connection, **filters: Any) -> list[Incident]:
     """Incidents by filters: ids, statuses, categories, service_codes, since, until,
     bbox=(min lon, min lat, max lon, max lat), outage_id, limit, newest_first."""
-    with _reading(bind) as conn:
+    with connection_for(bind) as conn:
         return repo.list_incidents(conn, **filters)
 
 
@@ -311,7 +308,7 @@ def list_queue(
     urgent first (emergency before urgent before routine, then the earliest deadline)."""
     rules = rules or rules_from_settings()
     now = now or utcnow()
-    with _reading(bind) as conn:
+    with connection_for(bind) as conn:
         found = repo.list_incidents(conn, statuses=list(statuses), categories=categories, bbox=bbox,
                                     limit=100_000, newest_first=False)
     items = [queue_item(i, rules, now) for i in found]
@@ -393,7 +390,7 @@ def control_room_kpis(engine: Engine | Connection, *, rules: Rules | None = None
     outages, and buildings/residents without water (active outages of water networks)."""
     rules = rules or rules_from_settings()
     now = now or utcnow()
-    with _reading(engine) as conn:
+    with connection_for(engine) as conn:
         open_rows = repo.open_incident_deadline_inputs(conn)
         outages = repo.list_outages(conn, ["active"])
         dry = repo.affected_buildings_of_active(conn, WATER_RESOURCES)
@@ -413,186 +410,7 @@ def control_room_kpis(engine: Engine | Connection, *, rules: Rules | None = None
     )
 
 
-# ---- outages -----------------------------------------------------------------------------------
-
-def approve_outage(
-    engine: Engine,
-    *,
-    network_id: int | None,
-    pipe_ids: Iterable[int],
-    valve_ids: Iterable[int],
-    affected_building_ids: Iterable[int],
-    actor: str,
-    optional_valve_ids: Iterable[int] = (),
-    unintended_pipe_ids: Iterable[int] = (),
-    unintended_building_ids: Iterable[int] = (),
-    planned_start: datetime | None = None,
-    planned_end: datetime | None = None,
-    incident_id: int | None = None,
-    reason: str = "",
-    start_now: bool = True,
-    now: datetime | None = None,
-    rules: Rules | None = None,
-) -> Outage:
-    """Record an approved shutoff from an isolation plan's lists (the plan comes from
-    ``network.isolation``; the UI passes its valves_to_close, optional valves, isolated and
-    unintended pipes and affected buildings here as plain ids).
-
-    ``start_now`` makes it ``active`` at once (an emergency); otherwise it is ``planned`` until
-    ``start_outage``. ``planned_end`` defaults to the ПП 354 single-interruption allowance of the
-    network's resource (4 h for water). Open water reports of the affected buildings are linked.
-    """
-    now = now or utcnow()
-    pipes = sorted({int(p) for p in pipe_ids})
-    if not pipes:
-        raise InvalidOutage("an outage needs at least one isolated pipe id, got none")
-    if not actor or not actor.strip():
-        raise InvalidOutage("an outage needs the approving actor, got an empty string")
-    start = planned_start or now
-    with engine.begin() as conn:
-        resource = None
-        if network_id is not None:
-            resource = repo.network_resource(conn, network_id)
-            if resource is None:
-                raise InvalidOutage(f"unknown network_id {network_id}")
-        if incident_id is not None and not repo.incident_exists(conn, incident_id):
-            raise InvalidOutage(f"unknown incident_id {incident_id}")
-        if planned_end is None:
-            hours = interruption_allowance_h(resource or "cold_water", rules or rules_from_settings()) or 4.0
-            planned_end = start + timedelta(hours=hours)
-        if planned_end < start:
-            raise InvalidOutage(f"planned_end {planned_end.isoformat()} is before planned_start {start.isoformat()}")
-        outage_id = repo.insert_outage(conn, {
-            "network_id": network_id, "state": "active" if start_now else "planned", "reason": reason,
-            "incident_id": incident_id, "pipe_ids": pipes,
-            "unintended_pipe_ids": sorted({int(p) for p in unintended_pipe_ids}),
-            "valve_ids": sorted({int(v) for v in valve_ids}),
-            "optional_valve_ids": sorted({int(v) for v in optional_valve_ids}),
-            "planned_start": start, "planned_end": planned_end, "actual_start": now if start_now else None,
-            "actor": actor.strip(), "started_by": actor.strip() if start_now else None, "now": now,
-        })
-        repo.insert_outage_buildings(conn, outage_id, affected_building_ids, unintended_building_ids)
-        if start_now:
-            _link_open_reports(conn, outage_id, resource, now)
-        outage = repo.get_outage(conn, outage_id)
-    assert outage is not None
-    return outage
-
-
-def _link_open_reports(conn: Connection, outage_id: int, resource: str | None, now: datetime) -> None:
-    repo.link_open_reports_to_outage(conn, outage_id, resource, now)
-
-
-def _change_outage(engine: Engine, outage_id: int, *, allowed_from: tuple[str, ...], to: str, actor: str,
-                   now: datetime | None, start: bool = False, end: bool = False) -> Outage:
-    now = now or utcnow()
-    if not actor or not actor.strip():
-        raise InvalidOutage("an outage change needs an actor, got an empty string")
-    with engine.begin() as conn:
-        current = repo.get_outage(conn, outage_id, for_update=True)
-        if current is None:
-            raise OutageNotFound(f"no outage with id {outage_id}")
-        if current.state not in allowed_from:
-            raise InvalidOutageTransition(f"cannot move outage {outage_id} from {current.state!r} to {to!r}")
-        repo.set_outage_state(conn, outage_id, state=to, at=now, actor=actor.strip(), start=start, end=end)
-        if start:
-            resource = repo.network_resource(conn, current.network_id) if current.network_id else None
-            _link_open_reports(conn, outage_id, resource, now)
-        updated = repo.get_outage(conn, outage_id)
-    assert updated is not None
-    return updated
-
-
-def start_outage(engine: Engine, outage_id: int, *, actor: str, now: datetime | None = None) -> Outage:
-    """planned → active (valves closed now); sets ``actual_start``."""
-    return _change_outage(engine, outage_id, allowed_from=("planned",), to="active", actor=actor, now=now, start=True)
-
-
-def restore_outage(engine: Engine, outage_id: int, *, actor: str, now: datetime | None = None) -> Outage:
-    """active → restored (water back); sets ``actual_end``."""
-    return _change_outage(engine, outage_id, allowed_from=("active",), to="restored", actor=actor, now=now, end=True)
-
-
-def cancel_outage(engine: Engine, outage_id: int, *, actor: str, now: datetime | None = None) -> Outage:
-    """planned → cancelled."""
-    return _change_outage(engine, outage_id, allowed_from=("planned",), to="cancelled", actor=actor, now=now)
-
-
-def get_outage(bind: Engine | Connection, outage_id: int) -> Outage:
-    with _reading(bind) as conn:
-        found = repo.get_outage(conn, outage_id)
-    if found is None:
-        raise OutageNotFound(f"no outage with id {outage_id}")
-    return found
-
-
-def conflicting_outages(bind: Engine | Connection, pipe_ids: Iterable[int]) -> list[Outage]:
-    """Planned or active outages sharing a pipe with ``pipe_ids`` (isolated or unintended) — show
-    them before approving another shutoff on the same part of the network."""
-    with _reading(bind) as conn:
-        return repo.conflicting_outages(conn, pipe_ids)
-
-
-def active_outages(bind: Engine | Connection) -> list[Outage]:
-    """Active outages with their building and resident counts and GeoJSON geometry."""
-    with _reading(bind) as conn:
-        return repo.list_outages(conn, ["active"])
-
-
-@dataclass(frozen=True)
-class AffectedBuildings:
-    """Buildings cut off by active outages: one row each (building_id, address, kind, residents,
-    unintended, outage_id, planned_end, resource) and the totals."""
-
-    rows: list[dict[str, Any]]
-    buildings: int
-    residents: int
-
-
-def affected_buildings_of_active_outages(bind: Engine | Connection,
-                                         resources: Iterable[str] | None = None) -> AffectedBuildings:
-    """Buildings (and residents) inside active outages, optionally of networks of ``resources``."""
-    with _reading(bind) as conn:
-        rows = repo.affected_buildings_of_active(conn, resources)
-    return AffectedBuildings(rows=rows, buildings=len(rows), residents=sum(int(r["residents"] or 0) for r in rows))
-
-
-# ---- API keys ----------------------------------------------------------------------------------
-
-def hash_api_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def create_api_key(engine: Engine, name: str) -> str:
-    """Issue a key named ``name``; only its SHA-256 is stored, so show the returned key once."""
-    if not name or not name.strip():
-        raise InvalidApiKey("an API key needs a name, got an empty string")
-    key = "zk_" + secrets.token_urlsafe(32)
-    with engine.begin() as conn:
-        repo.insert_api_key(conn, name.strip(), hash_api_key(key))
-    return key
-
-
-def verify_api_key(bind: Engine | Connection, key: str | None) -> int:
-    """The id of a valid, unrevoked key; ``InvalidApiKey`` otherwise."""
-    if not key:
-        raise InvalidApiKey("api_key is required")
-    with _reading(bind) as conn:
-        row = repo.find_api_key(conn, hash_api_key(key))
-    if row is None:
-        raise InvalidApiKey("api_key is not valid")
-    if row["revoked_at"] is not None:
-        raise InvalidApiKey("api_key has been revoked")
-    return int(row["id"])
-
-
-def revoke_api_key(engine: Engine, name: str, *, now: datetime | None = None) -> int:
-    """Revoke every active key named ``name``; the number revoked."""
-    with engine.begin() as conn:
-        return repo.revoke_api_key(conn, name, now or utcnow())
-
-
 def outage_ends(bind: Engine | Connection, outage_ids: Iterable[int]) -> dict[int, datetime]:
     """Planned end of each given outage id."""
-    with _reading(bind) as conn:
+    with connection_for(bind) as conn:
         return repo.outage_ends(conn, outage_ids)

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
-from incidents import service
+from incidents import keys, outages, service
 from incidents.api import create_app
 from incidents.sla import Rules
 from settings import Settings
@@ -22,7 +22,7 @@ B = "/open311/v2"
 
 @pytest.fixture()
 def api(clean_engine: Engine, city: City, rules: Rules, settings: Settings) -> Iterator[tuple[TestClient, str]]:
-    key = service.create_api_key(clean_engine, "tests")
+    key = keys.create_api_key(clean_engine, "tests")
     with TestClient(create_app(clean_engine, settings=settings, rules=rules)) as client:
         yield client, key
 
@@ -111,8 +111,8 @@ def test_post_errors_are_open311_lists(api: tuple[TestClient, str], clean_engine
 
 def test_revoked_key_is_refused(clean_engine: Engine, city: City, rules: Rules) -> None:
     s = Settings(_env_file=None, api_key_cache_s=0)
-    key = service.create_api_key(clean_engine, "old")
-    assert service.revoke_api_key(clean_engine, "old") == 1
+    key = keys.create_api_key(clean_engine, "old")
+    assert keys.revoke_api_key(clean_engine, "old") == 1
     with TestClient(create_app(clean_engine, settings=s, rules=rules)) as client:
         r = _post(client, key)
     assert r.status_code == 403 and "revoked" in r.json()[0]["description"]
@@ -194,7 +194,7 @@ def test_get_requests_filters(api: tuple[TestClient, str], clean_engine: Engine)
 
 def test_known_outage_is_in_the_service_notice(api: tuple[TestClient, str], city: City, clean_engine: Engine) -> None:
     client, key = api
-    o = service.approve_outage(clean_engine, network_id=city.network_id,
+    o = outages.approve_outage(clean_engine, network_id=city.network_id,
                                pipe_ids=[city.pipe_ids[1]], valve_ids=[city.valve_id],
                                affected_building_ids=[city.building_ids[1]], actor="chief", reason="ремонт")
     r = _post(client, key)

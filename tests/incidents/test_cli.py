@@ -11,7 +11,7 @@ import time
 import httpx
 from sqlalchemy import Engine, text
 
-from incidents import service
+from incidents import keys, service
 from incidents.simulate import run
 from settings import ROOT
 from tests.incidents.conftest import City
@@ -27,10 +27,10 @@ def test_api_key_create_prints_the_key_last_and_stores_a_hash(clean_engine: Engi
     assert out.returncode == 0, out.stderr
     key = out.stdout.strip().splitlines()[-1]
     assert key.startswith("zk_") and len(key) > 30
-    assert service.verify_api_key(clean_engine, key) >= 1
+    assert keys.verify_api_key(clean_engine, key) >= 1
     with clean_engine.connect() as conn:
         stored = conn.execute(text("SELECT key_hash FROM api_keys WHERE name = 'portal'")).scalar()
-    assert stored == service.hash_api_key(key) and key not in stored
+    assert stored == keys.hash_api_key(key) and key not in stored
     bad = subprocess.run([sys.executable, "-m", "incidents", "api-key", "create", "--name", " "],
                          cwd=ROOT, env=_env(db_url), capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "needs a name" in bad.stderr and "Traceback" not in bad.stderr
@@ -44,7 +44,7 @@ def _free_port() -> int:
 
 def test_serve_answers_on_loopback(clean_engine: Engine, city: City, db_url: str) -> None:
     port = _free_port()
-    key = service.create_api_key(clean_engine, "serve-test")
+    key = keys.create_api_key(clean_engine, "serve-test")
     proc = subprocess.Popen([sys.executable, "-m", "incidents", "serve", "--host", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, env=_env(db_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

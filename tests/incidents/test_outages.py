@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from incidents import service
+from incidents import outages, service
 from incidents.errors import InvalidOutage, InvalidOutageTransition, OutageNotFound
 from incidents.model import Outage
 from incidents.sla import Rules
@@ -23,43 +23,43 @@ def _approve(engine: Engine, city: City, **kw: object) -> Outage:
                                    unintended_building_ids=[city.building_ids[2]], actor="chief", now=NOW,
                                    reason="прорыв на Mannerheimintie")
     args.update(kw)
-    return service.approve_outage(engine, **args)  # type: ignore[arg-type]
+    return outages.approve_outage(engine, **args)  # type: ignore[arg-type]
 
 
 def test_outage_lifecycle_and_counts(clean_engine: Engine, city: City, rules: Rules) -> None:
     planned = _approve(clean_engine, city, start_now=False, planned_start=NOW + timedelta(hours=1),
                        planned_end=NOW + timedelta(hours=3), rules=rules)
     assert planned.state == "planned" and planned.actual_start is None
-    assert service.active_outages(clean_engine) == []
-    active = service.start_outage(clean_engine, planned.id, actor="crew", now=NOW + timedelta(hours=1))
+    assert outages.active_outages(clean_engine) == []
+    active = outages.start_outage(clean_engine, planned.id, actor="crew", now=NOW + timedelta(hours=1))
     assert active.state == "active" and active.actual_start == NOW + timedelta(hours=1)
     assert (active.buildings, active.residents) == (2, 85)
     assert active.valve_ids == [city.valve_id] and active.pipe_ids == [city.pipe_ids[1]]
     assert active.geojson is not None and "MultiLineString" in active.geojson
-    [listed] = service.active_outages(clean_engine)
+    [listed] = outages.active_outages(clean_engine)
     assert listed.id == active.id
-    affected = service.affected_buildings_of_active_outages(clean_engine)
+    affected = outages.affected_buildings_of_active_outages(clean_engine)
     assert (affected.buildings, affected.residents) == (2, 85)
     assert {r["building_id"]: r["unintended"] for r in affected.rows} == {city.building_ids[1]: False,
                                                                           city.building_ids[2]: True}
     k = service.control_room_kpis(clean_engine, rules=rules, now=NOW + timedelta(hours=2))
     assert (k.active_outages, k.buildings_without_water, k.residents_without_water) == (1, 2, 85)
     with pytest.raises(InvalidOutageTransition, match="from 'active' to 'active'"):
-        service.start_outage(clean_engine, planned.id, actor="crew")
-    restored = service.restore_outage(clean_engine, planned.id, actor="crew", now=NOW + timedelta(hours=2))
+        outages.start_outage(clean_engine, planned.id, actor="crew")
+    restored = outages.restore_outage(clean_engine, planned.id, actor="crew", now=NOW + timedelta(hours=2))
     assert restored.state == "restored" and restored.actual_end == NOW + timedelta(hours=2)
-    assert service.active_outages(clean_engine) == []
-    assert service.affected_buildings_of_active_outages(clean_engine).buildings == 0
+    assert outages.active_outages(clean_engine) == []
+    assert outages.affected_buildings_of_active_outages(clean_engine).buildings == 0
     with pytest.raises(InvalidOutageTransition, match="'restored' to 'restored'"):
-        service.restore_outage(clean_engine, planned.id, actor="crew")
+        outages.restore_outage(clean_engine, planned.id, actor="crew")
     with pytest.raises(OutageNotFound):
-        service.restore_outage(clean_engine, 99999, actor="crew")
+        outages.restore_outage(clean_engine, 99999, actor="crew")
 
 
 def test_cancel_and_default_end_from_the_allowance(clean_engine: Engine, city: City, rules: Rules) -> None:
     o = _approve(clean_engine, city, start_now=False, rules=rules)
     assert o.planned_end == NOW + timedelta(hours=4)       # ПП 354: cold water ≤ 4 h at once
-    assert service.cancel_outage(clean_engine, o.id, actor="chief").state == "cancelled"
+    assert outages.cancel_outage(clean_engine, o.id, actor="chief").state == "cancelled"
     with pytest.raises(InvalidOutage, match="at least one isolated pipe"):
         _approve(clean_engine, city, pipe_ids=[])
     with pytest.raises(InvalidOutage, match="before planned_start"):
@@ -72,11 +72,11 @@ def test_cancel_and_default_end_from_the_allowance(clean_engine: Engine, city: C
 
 def test_overlapping_outages_are_reported_as_conflicts(clean_engine: Engine, city: City, rules: Rules) -> None:
     a = _approve(clean_engine, city, rules=rules, unintended_pipe_ids=[city.pipe_ids[0]])
-    assert [o.id for o in service.conflicting_outages(clean_engine, [city.pipe_ids[0]])] == [a.id]
-    assert [o.id for o in service.conflicting_outages(clean_engine, [city.pipe_ids[1]])] == [a.id]
-    assert service.conflicting_outages(clean_engine, [city.hot_pipe_id]) == []
-    service.restore_outage(clean_engine, a.id, actor="crew")
-    assert service.conflicting_outages(clean_engine, [city.pipe_ids[1]]) == []
+    assert [o.id for o in outages.conflicting_outages(clean_engine, [city.pipe_ids[0]])] == [a.id]
+    assert [o.id for o in outages.conflicting_outages(clean_engine, [city.pipe_ids[1]])] == [a.id]
+    assert outages.conflicting_outages(clean_engine, [city.hot_pipe_id]) == []
+    outages.restore_outage(clean_engine, a.id, actor="crew")
+    assert outages.conflicting_outages(clean_engine, [city.pipe_ids[1]]) == []
 
 
 def test_no_water_report_inside_an_active_outage_is_linked(clean_engine: Engine, city: City, rules: Rules,
@@ -96,7 +96,7 @@ def test_no_water_report_inside_an_active_outage_is_linked(clean_engine: Engine,
     outside = service.create_incident(clean_engine, service_code="no_water", lon=24.9405, lat=60.1702,
                                        rules=rules, settings=settings, now=NOW)
     assert outside.outage is None and outside.expected_at == NOW + timedelta(hours=4)
-    service.restore_outage(clean_engine, o.id, actor="crew")
+    outages.restore_outage(clean_engine, o.id, actor="crew")
     after = service.create_incident(clean_engine, service_code="no_water", lon=24.9425, lat=60.1702,
                                     rules=rules, settings=settings)
     assert after.outage is None
