@@ -1,6 +1,7 @@
 """From a burst report to a shutoff: plan (valves in crew order, affected addresses), approve, restore.
 
-The isolation index is built once per (network, revision) with ``st.cache_resource``; the plan
+The isolation index is built once per (network, revision) with ``st.cache_resource``
+(``views.network_cache``, shared with the planner page); the plan
 itself comes from ``network.plan.plan_from_db`` like the planner page does.
 """
 from __future__ import annotations
@@ -17,30 +18,27 @@ from incidents import repo as incident_repo
 from incidents import service as S
 from incidents.errors import IncidentError
 from incidents.model import Incident, Outage
-from network.isolation import IsolationIndex, isolation_index
 from network.plan import ShutoffPlan, plan_from_db
-from network.repo import load_network, network_revision, pipe_geojson
+from network.repo import pipe_geojson
 from settings import get_settings
 from views.common import engine, t
 from views.incidents import actor, fmt_dt, label, md_safe
 from views.map_parts import viewport_layers
+from views.network_cache import network_index
 
 ISOLATED, UNINTENDED = "#d7191c", "#ff8c00"
 OPTIONAL = "#9e9e9e"
 BUILDING_ISOLATED, BUILDING_UNINTENDED = "#fb6a4a", "#fdae6b"
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def cached_index(network_id: int, revision: int) -> IsolationIndex:
-    """The isolation index of a network at a revision (valve status changes bump the revision)."""
-    with engine().connect() as conn:
-        return isolation_index(load_network(conn, network_id))
+def outage_api() -> Any:
+    """The module with the outage functions: ``incidents.service`` (documented), or
+    ``incidents.outages`` where they are being moved to."""
+    if hasattr(S, "approve_outage"):
+        return S
+    from incidents import outages
 
-
-def current_index(network_id: int) -> IsolationIndex:
-    with engine().connect() as conn:
-        revision = network_revision(conn, network_id)
-    return cached_index(network_id, int(revision or 0))
+    return outages
 
 
 def outage_of_incident(incident_id: int) -> Outage | None:
@@ -53,7 +51,7 @@ def outage_of_incident(incident_id: int) -> Outage | None:
 
 def make_plan(inc: Incident) -> ShutoffPlan:
     assert inc.network_id is not None and inc.pipe_id is not None
-    index = current_index(inc.network_id)
+    index = network_index(inc.network_id)  # built once per (network, revision), shared with the planner
     with engine().connect() as conn:
         return plan_from_db(conn, index, inc.network_id, [str(inc.pipe_id)])
 
@@ -132,7 +130,7 @@ def affected_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def approve(inc: Incident, plan: ShutoffPlan) -> Outage:
-    return S.approve_outage(
+    return outage_api().approve_outage(
         engine(), network_id=inc.network_id,
         pipe_ids=[int(p) for p in plan.result.isolated_links],
         unintended_pipe_ids=[int(p) for p in plan.result.unintended_links],
@@ -150,12 +148,12 @@ def outage_section(inc: Incident, outage: Outage) -> None:
             end=fmt_dt(outage.actual_end or outage.planned_end))
     (st.warning if outage.state == "active" else st.info)(md_safe(msg))
     if outage.state == "active":
-        rows = [r for r in S.affected_buildings_of_active_outages(engine()).rows if r["outage_id"] == outage.id]
+        rows = [r for r in outage_api().affected_buildings_of_active_outages(engine()).rows if r["outage_id"] == outage.id]
         st.markdown(f"**{t('shutoff.affected')}**")
         st.dataframe(affected_frame(rows), hide_index=True, use_container_width=True)
         if st.button(t("shutoff.restore"), key=f"restore_{outage.id}", type="primary"):
             try:
-                done = S.restore_outage(engine(), outage.id, actor=actor())
+                done = outage_api().restore_outage(engine(), outage.id, actor=actor())
             except IncidentError as exc:
                 st.error(t("incident.error", error=md_safe(exc)))
                 return
@@ -163,7 +161,7 @@ def outage_section(inc: Incident, outage: Outage) -> None:
             st.rerun()
     elif outage.state == "planned":
         if st.button(t("shutoff.start"), key=f"start_{outage.id}", type="primary"):
-            S.start_outage(engine(), outage.id, actor=actor())
+            outage_api().start_outage(engine(), outage.id, actor=actor())
             st.rerun()
 
 

@@ -1,0 +1,245 @@
+"""Control room for the wall screen: KPIs, the queue by urgency with countdowns, the live map of
+reports and of the buildings cut off by active outages, and a banner for each new emergency.
+
+Everything live sits in one ``st.fragment(run_every=…)``; the map's base (centre, zoom, legend) is
+identical on every run, so st_folium keeps its component (and the zoom the viewer chose) and only
+swaps the feature groups.
+"""
+from __future__ import annotations
+
+import html
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import folium
+import streamlit as st
+from streamlit_folium import st_folium
+
+from gis import layers as L
+from gis import queries as Q
+from incidents import service as S
+from incidents.model import ControlRoomKpis, Outage, QueueItem
+from settings import get_settings
+from views.common import engine, network_id, t
+from views.incidents import fmt_dt, fmt_left, label
+from views.map_parts import fit_zoom, viewport_layers
+from views.shutoff import outage_api
+
+REFRESH_S = 10
+QUEUE_ROWS = 14
+BANNER_S = 120
+OUTAGE_BUILDING = "#c51b8a"
+OUTAGE_PIPES = "#f768a1"
+
+CSS = """
+<style>
+[data-testid="stAppViewContainer"], [data-testid="stHeader"], [data-testid="stMain"], [data-testid="stBottom"] > div {
+  background: #0b1220 !important; color: #e8eef7;
+}
+[data-testid="stMainBlockContainer"] { padding-top: 1.2rem; max-width: 100%; }
+[data-testid="stMain"] h1, [data-testid="stMain"] h2, [data-testid="stMain"] h3,
+[data-testid="stMain"] p, [data-testid="stMain"] span, [data-testid="stMain"] div { color: #e8eef7; }
+[data-testid="stMain"] h1 { font-size: 2.6rem; padding: 0 0 .4rem 0; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p { color: #9fb0cc; font-size: 1.05rem; }
+.cr-kpis { display: flex; gap: 14px; margin-bottom: 10px; }
+.cr-kpi { flex: 1; background: #16213a; border-radius: 10px; padding: 8px 16px; border-left: 8px solid #3a7bd5; }
+.cr-kpi .v { font-size: 58px; font-weight: 800; line-height: 1.05; color: #ffffff; }
+.cr-kpi .l { font-size: 19px; color: #b8c4d9 !important; }
+.cr-kpi.bad { border-left-color: #ff3b30; } .cr-kpi.bad .v { color: #ff6b60 !important; }
+.cr-kpi.warn { border-left-color: #ffb020; } .cr-kpi.warn .v { color: #ffc857 !important; }
+.cr-kpi.water { border-left-color: #c51b8a; }
+table.cr-queue { width: 100%; border-collapse: collapse; font-size: 22px; }
+table.cr-queue th { text-align: left; color: #9fb0cc; font-weight: 600; font-size: 17px; padding: 4px 8px;
+  border-bottom: 2px solid #2a3957; }
+table.cr-queue td { padding: 6px 8px; border-bottom: 1px solid #1f2b45; color: #e8eef7; vertical-align: top; }
+table.cr-queue td.left { font-family: monospace; font-size: 26px; font-weight: 700; text-align: right; white-space: nowrap; }
+table.cr-queue tr.overdue td.left { color: #ff5b4f !important; }
+table.cr-queue tr.at_risk td.left { color: #ffc857 !important; }
+table.cr-queue tr.on_time td.left { color: #7ee0a1 !important; }
+.cr-chip { display: inline-block; width: 16px; height: 16px; border-radius: 50%; margin-right: 6px;
+  vertical-align: middle; border: 2px solid #0b1220; }
+.cr-more { color: #9fb0cc; font-size: 18px; padding-top: 6px; }
+.cr-banner { background: #b00020; color: #fff !important; font-size: 30px; font-weight: 800; padding: 14px 20px;
+  border-radius: 10px; margin-bottom: 8px; animation: cr-blink 1s step-start 0s 6; }
+@keyframes cr-blink { 50% { background: #ff3b30; } }
+</style>
+"""
+
+
+def kpi_html(k: ControlRoomKpis) -> str:
+    cards = [
+        ("open", k.open, ""), ("overdue", k.overdue, "bad" if k.overdue else ""),
+        ("due_1h", k.due_within_1h, "warn" if k.due_within_1h else ""),
+        ("unanswered", k.new_unanswered, "warn" if k.new_unanswered else ""),
+        ("outages", k.active_outages, "water" if k.active_outages else ""),
+        ("buildings", k.buildings_without_water, "water" if k.buildings_without_water else ""),
+        ("residents", k.residents_without_water, "water" if k.residents_without_water else ""),
+    ]
+    return '<div class="cr-kpis">' + "".join(
+        f'<div class="cr-kpi cr-kpi-{name} {cls}"><div class="v">{int(value)}</div>'
+        f'<div class="l">{html.escape(t(f"control.kpi.{name}"))}</div></div>'
+        for name, value, cls in cards) + "</div>"
+
+
+def queue_html(items: list[QueueItem]) -> str:
+    if not items:
+        return f'<p class="cr-more">{html.escape(t("control.queue_empty"))}</p>'
+    head = "".join(f"<th>{html.escape(t(f"control.col.{c}"))}</th>"
+                   for c in ("id", "priority", "what", "address", "status", "left"))
+    rows = []
+    for q in items[:QUEUE_ROWS]:
+        i = q.incident
+        color = L.PRIORITY_COLORS.get(i.priority, "#999999")
+        rows.append(
+            f'<tr class="cr-row {html.escape(q.sla_state)}" data-incident="{i.id}">'
+            f"<td>{i.id}</td>"
+            f'<td><span class="cr-chip" style="background:{color}"></span>{html.escape(label("priority", i.priority))}</td>'
+            f"<td>{html.escape(label('category', i.category))}</td>"
+            f"<td>{html.escape(i.address or t('control.no_address'))}</td>"
+            f"<td>{html.escape(label('status', i.status))}</td>"
+            f'<td class="left">{html.escape(fmt_left(q.minutes_left))}</td></tr>')
+    more = (f'<div class="cr-more">{html.escape(t("control.more", n=len(items) - QUEUE_ROWS))}</div>'
+            if len(items) > QUEUE_ROWS else "")
+    return f'<table class="cr-queue"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}'
+
+
+def announce(items: list[QueueItem]) -> None:
+    """Toast + banner for emergencies created since the previous refresh of this session."""
+    ss = st.session_state
+    newest = max((q.incident.id for q in items), default=0)
+    last = ss.get("cr_last_id")
+    banners: list[tuple[float, str]] = [b for b in ss.get("cr_banners", []) if time.time() - b[0] < BANNER_S]
+    if last is not None:
+        for q in sorted(items, key=lambda q: q.incident.id):
+            i = q.incident
+            if i.id > last and i.priority == "emergency":
+                msg = t("control.new_emergency", id=i.id, what=label("category", i.category),
+                        address=i.address or t("control.no_address"))
+                banners.append((time.time(), msg))
+                st.toast(msg.replace("<", "‹").replace(">", "›"), icon="🚨")
+    ss["cr_last_id"] = max(newest, last or 0)
+    ss["cr_banners"] = banners
+    for _, msg in reversed(banners):
+        st.markdown(f'<div class="cr-banner">🚨 {html.escape(msg)}</div>', unsafe_allow_html=True)
+
+
+def incidents_layer(items: list[QueueItem]) -> folium.FeatureGroup:
+    """Open reports: priority colour; newer ones larger and more opaque."""
+    fg = folium.FeatureGroup(name=t("map.layer.incidents"))
+    now = S.utcnow()
+    for q in sorted(items, key=lambda q: q.incident.created_at):  # newest drawn on top
+        i = q.incident
+        age_h = max((now - i.created_at).total_seconds() / 3600, 0.0)
+        fresh = max(0.0, 1.0 - min(age_h, 24.0) / 24.0)
+        tip = html.escape(f"#{i.id} · {label('category', i.category)} · {i.address or ''} · {fmt_left(q.minutes_left)}")
+        folium.CircleMarker(
+            [i.lat, i.lon], radius=7 + 9 * fresh, color="#ff3b30" if q.sla_state == "overdue" else "#ffffff",
+            weight=3 if q.sla_state == "overdue" else 1.5, fill=True,
+            fill_color=L.PRIORITY_COLORS.get(i.priority, "#999999"), fill_opacity=0.45 + 0.5 * fresh,
+            tooltip=tip,
+        ).add_to(fg)
+    return fg
+
+
+def outages_layer(outages: list[Outage]) -> folium.FeatureGroup:
+    """Active outages: the pipes shut off and the buildings left without water."""
+    fg = folium.FeatureGroup(name=t("control.legend.outage"))
+    if not outages:
+        return fg
+    affected = outage_api().affected_buildings_of_active_outages(engine())
+    ids = {int(r["building_id"]) for r in affected.rows}
+    for o in outages:
+        if not o.geojson:
+            continue
+        geom = json.loads(o.geojson)
+        folium.GeoJson(geom, style_function=lambda _f: {"color": OUTAGE_PIPES, "weight": 6, "opacity": 0.9}).add_to(fg)
+        coords = _coords(geom)
+        if not coords or not ids:
+            continue
+        xs, ys = [c[0] for c in coords], [c[1] for c in coords]
+        bbox = (min(xs) - 0.003, min(ys) - 0.0015, max(xs) + 0.003, max(ys) + 0.0015)
+        with engine().connect() as conn:
+            gdf = Q.layer_in_bbox(conn, "buildings", bbox, 18, policy=Q.LayerPolicy()).features
+        gdf = gdf[gdf["id"].isin(ids)] if len(gdf) else gdf
+        if len(gdf):
+            fc = L.to_feature_collection(gdf, ["id", "address", "residents"])
+            folium.GeoJson(fc, style_function=lambda _f: {"fillColor": OUTAGE_BUILDING, "color": "#ffffff",
+                                                          "weight": 1, "fillOpacity": 0.85},
+                           tooltip=folium.GeoJsonTooltip(fields=["address", "residents"],
+                                                         aliases=[html.escape(t("field.address")),
+                                                                  html.escape(t("field.residents"))])).add_to(fg)
+    return fg
+
+
+def _coords(geom: dict[str, Any]) -> list[list[float]]:
+    out: list[list[float]] = []
+
+    def walk(c: Any) -> None:
+        if c and isinstance(c[0], (int, float)):
+            out.append(c)
+        else:
+            for x in c:
+                walk(x)
+
+    walk(geom.get("coordinates") or [])
+    return out
+
+
+def live_map(items: list[QueueItem], outages: list[Outage], bounds: tuple[float, float, float, float]) -> None:
+    s = get_settings()
+    center = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
+    zoom = fit_zoom(bounds, 1000, 700)
+    m = L.base_map(center, zoom, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution, tiles_name=s.tiles_name)
+    m.get_root().header.add_child(folium.Element("<style>.leaflet-container{background:#1b2333 !important}</style>"))
+    m.get_root().html.add_child(L.legend(t("control.map_legend"), [
+        *[("dot", c, label("priority", p)) for p, c in L.PRIORITY_COLORS.items()],
+        ("fill", OUTAGE_BUILDING, t("control.legend.outage")), ("line", OUTAGE_PIPES, t("control.legend.outage_pipes")),
+    ]))
+    background, _, _ = viewport_layers(bounds, zoom, network_id(), "diameter", {}, layers=("buildings", "pipes"))
+    st_folium(m, key="control_map", height=760, use_container_width=True, center=center, zoom=zoom,
+              feature_group_to_add=[*background, outages_layer(outages), incidents_layer(items)],
+              returned_objects=[])
+
+
+def refresh_seconds() -> int:
+    raw = st.query_params.get("refresh", "")
+    return min(max(int(raw), 2), 300) if raw.isdigit() else REFRESH_S
+
+
+def main() -> None:
+    st.markdown(CSS, unsafe_allow_html=True)
+    try:
+        with engine().connect() as conn:
+            bounds = Q.city_bounds(conn)
+    except Exception as exc:
+        st.error(t("map.db_error", error=str(exc).splitlines()[0]))
+        return
+    every = refresh_seconds()
+
+    @st.fragment(run_every=timedelta(seconds=every))
+    def live() -> None:
+        now = S.utcnow()
+        items = S.list_queue(engine(), now=now)
+        kpis = S.control_room_kpis(engine(), now=now)
+        outages = outage_api().active_outages(engine())
+        announce(items)
+        st.markdown(kpi_html(kpis), unsafe_allow_html=True)
+        left, right = st.columns([3, 2])
+        with left:
+            if bounds is not None:
+                live_map(items, outages, bounds)
+            else:
+                st.info(t("map.no_data"))
+        with right:
+            st.markdown(f"### {t('control.queue')}")
+            st.markdown(queue_html(items), unsafe_allow_html=True)
+            st.caption(t("control.updated", time=fmt_dt(now, seconds=True), seconds=every))
+
+    st.title(t("control.title"))
+    live()
+
+
+if __name__ == "__main__":
+    main()
