@@ -1,0 +1,40 @@
+"""The shutoff planner in headless Chromium: pick a main, read the plan, report a stuck valve, re-plan."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from scripts.screenshot import map_frame
+from tests.ui.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+def metric(page, label: str) -> int:
+    box = page.locator("[data-testid=stMetric]").filter(has_text=label).first
+    return int(re.sub(r"\D", "", box.locator("[data-testid=stMetricValue]").inner_text()))
+
+
+def test_isolate_a_main_and_replan_around_a_stuck_valve(page, app_url: str) -> None:
+    page.goto(f"{app_url}/planner", wait_until="domcontentloaded")
+    map_frame(page)
+    page.get_by_label("Повреждённая труба").click()
+    page.keyboard.type("Pohjoisesplanadi, 400")
+    page.keyboard.press("Enter")
+    page.get_by_text("Задвижки к закрытию (порядок обхода бригады)").wait_for(timeout=30000)
+    frame = map_frame(page)
+    # numbered valve markers are drawn on the map, one per valve to close
+    valves = metric(page, "Закрыть")
+    assert valves >= 2
+    frame.wait_for_function(f"() => document.querySelectorAll('.leaflet-marker-icon').length >= {valves}", timeout=20000)
+    residents = metric(page, "Жителей")
+    assert residents > 0
+    page.screenshot(path=str(ARTIFACTS / "planner.png"), full_page=True)
+    pipes_before = metric(page, "Труб без воды")
+
+    page.get_by_role("button", name=re.compile("Неисправна")).click()
+    page.get_by_text(re.compile("Неисправны по данным бригады")).wait_for(timeout=30000)
+    page.wait_for_timeout(1000)
+    assert metric(page, "Труб без воды") > pipes_before  # the shutoff grew past the stuck valve
+    page.screenshot(path=str(ARTIFACTS / "planner-stuck.png"), full_page=True)
