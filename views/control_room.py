@@ -38,7 +38,8 @@ CSS = """
 [data-testid="stAppViewContainer"], [data-testid="stHeader"], [data-testid="stMain"], [data-testid="stBottom"] > div {
   background: #0b1220 !important; color: #e8eef7;
 }
-[data-testid="stMainBlockContainer"] { padding-top: 1.2rem; max-width: 100%; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.2rem; max-width: 100%; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"], [data-testid="stMain"] .stCaption { color: #9fb0cc !important; opacity: 1; }
 [data-testid="stMain"] h1, [data-testid="stMain"] h2, [data-testid="stMain"] h3,
 [data-testid="stMain"] p, [data-testid="stMain"] span, [data-testid="stMain"] div { color: #e8eef7; }
 [data-testid="stMain"] h1 { font-size: 2.6rem; padding: 0 0 .4rem 0; }
@@ -50,11 +51,12 @@ CSS = """
 .cr-kpi.bad { border-left-color: #ff3b30; } .cr-kpi.bad .v { color: #ff6b60 !important; }
 .cr-kpi.warn { border-left-color: #ffb020; } .cr-kpi.warn .v { color: #ffc857 !important; }
 .cr-kpi.water { border-left-color: #c51b8a; }
-table.cr-queue { width: 100%; border-collapse: collapse; font-size: 22px; }
+table.cr-queue { width: 100%; border-collapse: collapse; font-size: 21px; table-layout: auto; }
 table.cr-queue th { text-align: left; color: #9fb0cc; font-weight: 600; font-size: 17px; padding: 4px 8px;
   border-bottom: 2px solid #2a3957; }
-table.cr-queue td { padding: 6px 8px; border-bottom: 1px solid #1f2b45; color: #e8eef7; vertical-align: top; }
-table.cr-queue td.left { font-family: monospace; font-size: 26px; font-weight: 700; text-align: right; white-space: nowrap; }
+table.cr-queue td { padding: 6px 6px; border-bottom: 1px solid #1f2b45; color: #e8eef7; vertical-align: top; }
+table.cr-queue td.what small { display: block; font-size: 16px; color: #9fb0cc !important; }
+table.cr-queue td.left { font-family: monospace; font-size: 28px; font-weight: 700; text-align: right; white-space: nowrap; }
 table.cr-queue tr.overdue td.left { color: #ff5b4f !important; }
 table.cr-queue tr.at_risk td.left { color: #ffc857 !important; }
 table.cr-queue tr.on_time td.left { color: #7ee0a1 !important; }
@@ -86,17 +88,17 @@ def kpi_html(k: ControlRoomKpis) -> str:
 def queue_html(items: list[QueueItem]) -> str:
     if not items:
         return f'<p class="cr-more">{html.escape(t("control.queue_empty"))}</p>'
-    head = "".join(f"<th>{html.escape(t(f"control.col.{c}"))}</th>"
-                   for c in ("id", "priority", "what", "address", "status", "left"))
+    head = "".join(f"<th>{html.escape(t(f'control.col.{c}'))}</th>"
+                   for c in ("id", "what", "address", "status", "left"))
     rows = []
     for q in items[:QUEUE_ROWS]:
         i = q.incident
         color = L.PRIORITY_COLORS.get(i.priority, "#999999")
         rows.append(
-            f'<tr class="cr-row {html.escape(q.sla_state)}" data-incident="{i.id}">'
+            f'<tr class="cr-row cr-inc-{i.id} {html.escape(q.sla_state)}">'
             f"<td>{i.id}</td>"
-            f'<td><span class="cr-chip" style="background:{color}"></span>{html.escape(label("priority", i.priority))}</td>'
-            f"<td>{html.escape(label('category', i.category))}</td>"
+            f'<td class="what"><span class="cr-chip" style="background:{color}"></span>'
+            f"{html.escape(label('category', i.category))}<small>{html.escape(label('priority', i.priority))}</small></td>"
             f"<td>{html.escape(i.address or t('control.no_address'))}</td>"
             f"<td>{html.escape(label('status', i.status))}</td>"
             f'<td class="left">{html.escape(fmt_left(q.minutes_left))}</td></tr>')
@@ -118,11 +120,11 @@ def announce(items: list[QueueItem]) -> None:
                 msg = t("control.new_emergency", id=i.id, what=label("category", i.category),
                         address=i.address or t("control.no_address"))
                 banners.append((time.time(), msg))
-                st.toast(msg.replace("<", "‹").replace(">", "›"), icon="🚨")
+                st.toast(msg.replace("<", "‹").replace(">", "›"), icon=":material/warning:")
     ss["cr_last_id"] = max(newest, last or 0)
     ss["cr_banners"] = banners
     for _, msg in reversed(banners):
-        st.markdown(f'<div class="cr-banner">🚨 {html.escape(msg)}</div>', unsafe_allow_html=True)
+        st.markdown(f'<div class="cr-banner">{html.escape(msg)}</div>', unsafe_allow_html=True)
 
 
 def incidents_layer(items: list[QueueItem]) -> folium.FeatureGroup:
@@ -226,7 +228,7 @@ def main() -> None:
         outages = outage_api().active_outages(engine())
         announce(items)
         st.markdown(kpi_html(kpis), unsafe_allow_html=True)
-        left, right = st.columns([3, 2])
+        left, right = st.columns([1, 1])
         with left:
             if bounds is not None:
                 live_map(items, outages, bounds)

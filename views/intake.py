@@ -44,8 +44,13 @@ def validate(description: str, name: str, phone: str) -> list[str]:
     return problems
 
 
+def form_key(name: str) -> str:
+    """Widget keys of the current report; a new generation after each registration empties the form."""
+    return f"intake_{name}_{st.session_state.get('intake_gen', 0)}"
+
+
 def pick_by_address() -> dict[str, Any] | None:
-    query = st.text_input(t("intake.address"), key="intake_addr_query", max_chars=200,
+    query = st.text_input(t("intake.address"), key=form_key("addr_query"), max_chars=200,
                           placeholder=t("map.search_placeholder"))
     if not query.strip():
         return None
@@ -55,11 +60,13 @@ def pick_by_address() -> dict[str, Any] | None:
         st.warning(t("intake.address_none", query=md_safe(query)))
         return None
     i = st.selectbox(t("intake.address_pick"), range(len(hits)), format_func=lambda k: hits[k]["address"],
-                     key="intake_addr_pick")
+                     key=form_key("addr_pick"))
     return hits[i or 0]
 
 
-def pick_on_map() -> tuple[float, float] | None:
+def pick_on_map(focus: dict[str, Any] | None = None) -> tuple[float, float] | None:
+    """The small map: click to pick a point; with ``focus`` (a building found by address) it only
+    shows that building."""
     s = get_settings()
     ss = st.session_state
     with engine().connect() as conn:
@@ -73,24 +80,31 @@ def pick_on_map() -> tuple[float, float] | None:
     state = ss.get("intake_map") or {}
     zoom = int(state.get("zoom") or zoom0)
     bbox = bbox_from(state.get("bounds")) or bounds
-    groups, _, _ = viewport_layers(bbox, zoom, network_id(), "diameter", {}, layers=("buildings", "pipes"))
-    picked = ss.get("intake_point")
+    highlight: dict[int, str] = {}
+    if focus is not None:
+        center, zoom0 = (focus["lat"], focus["lon"]), 17
+        zoom = 17
+        bbox = (focus["lon"] - 0.004, focus["lat"] - 0.002, focus["lon"] + 0.004, focus["lat"] + 0.002)
+        highlight = {int(focus["id"]): "#00e5ff"}
+    groups, _, _ = viewport_layers(bbox, zoom, network_id(), "diameter", highlight, layers=("buildings", "pipes"))
+    picked = ss.get("intake_point") if focus is None else (focus["lon"], focus["lat"])
     marker = folium.FeatureGroup(name="point")
     if picked:
         folium.CircleMarker([picked[1], picked[0]], radius=9, color="#000000", weight=3, fill=True,
                             fill_color="#ffff00", fill_opacity=1.0).add_to(marker)
     m = L.base_map(center, zoom0, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution,
                    tiles_name=s.tiles_name)
-    st.caption(t("intake.map_hint"))
+    if focus is None:
+        st.caption(t("intake.map_hint"))
     out = st_folium(m, key="intake_map", height=380, use_container_width=True, center=center, zoom=zoom0,
                     feature_group_to_add=[*groups, marker], returned_objects=["last_clicked", "bounds", "zoom"])
     clicked = (out or {}).get("last_clicked")
-    if clicked:
+    if clicked and focus is None:
         point = (float(clicked["lng"]), float(clicked["lat"]))
         if point != picked:
             ss["intake_point"] = point
             st.rerun()
-    if picked:
+    if picked and focus is None:
         st.caption(t("intake.map_point", lat=picked[1], lon=picked[0]))
     return picked
 
@@ -111,6 +125,8 @@ def submit(service_code: str, priority: str, description: str, name: str, phone:
         return
     ss["intake_result"] = res
     ss["intake_token"] = uuid.uuid4().hex  # the next report is a new one
+    ss["intake_gen"] = ss.get("intake_gen", 0) + 1
+    ss.pop("intake_point", None)
     st.rerun()
 
 
@@ -144,8 +160,7 @@ def result_panel() -> None:
                 st.session_state["intake_marked"] = (inc.id, c.incident_id)
                 st.rerun()
     if st.button(t("intake.new"), key="intake_new"):
-        for k in ("intake_result", "intake_marked", "intake_point", "intake_description", "intake_name",
-                  "intake_phone", "intake_addr_query"):
+        for k in ("intake_result", "intake_marked", "intake_point"):
             st.session_state.pop(k, None)
         st.rerun()
 
@@ -163,6 +178,8 @@ def main() -> None:
             hit = pick_by_address()
             if hit:
                 where = {"building_id": int(hit["id"]), "address": hit["address"]}
+                with right:
+                    pick_on_map(focus=hit)
         else:
             with right:
                 point = pick_on_map()
@@ -177,10 +194,10 @@ def main() -> None:
         priorities = ["emergency", "urgent", "routine"]
         priority = st.selectbox(t("intake.priority"), priorities, index=priorities.index(rule.priority),
                                 format_func=lambda p: label("priority", p), key=f"intake_priority_{code}")
-        description = st.text_area(t("intake.description"), key="intake_description", height=120)
+        description = st.text_area(t("intake.description"), key=form_key("description"), height=120)
         c1, c2 = st.columns(2)
-        name = c1.text_input(t("intake.reporter_name"), key="intake_name")
-        phone = c2.text_input(t("intake.reporter_phone"), key="intake_phone")
+        name = c1.text_input(t("intake.reporter_name"), key=form_key("name"))
+        phone = c2.text_input(t("intake.reporter_phone"), key=form_key("phone"))
         st.caption(t("intake.channel", channel=label("channel", "phone")))
         if st.button(t("intake.submit"), type="primary", key="intake_submit"):
             problems = validate(description, name, phone)

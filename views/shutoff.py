@@ -108,16 +108,16 @@ def plan_tables(plan: ShutoffPlan) -> None:
         ("residents", c["residents"]), ("critical", c["critical"]),
     ]):
         col.metric(t(f"shutoff.metric.{key}"), value)
-    left, right = st.columns([2, 3])
-    with left:
-        st.markdown(f"**{t('shutoff.valves')}**")
-        st.dataframe(pd.DataFrame([{
-            t("shutoff.col.order"): v["order"], t("shutoff.col.valve"): v.get("ext_id") or v["id"],
-            t("shutoff.col.street"): v.get("street") or "",
-        } for v in plan.valves_to_close]), hide_index=True, use_container_width=True)
-    with right:
-        st.markdown(f"**{t('shutoff.affected')}**")
-        st.dataframe(affected_frame(plan.affected), hide_index=True, use_container_width=True)
+
+
+def plan_lists(plan: ShutoffPlan) -> None:
+    st.markdown(f"**{t('shutoff.valves')}**")
+    st.dataframe(pd.DataFrame([{
+        t("shutoff.col.order"): v["order"], t("shutoff.col.valve"): v.get("ext_id") or v["id"],
+        t("shutoff.col.street"): v.get("street") or "",
+    } for v in plan.valves_to_close]), hide_index=True, use_container_width=True)
+    st.markdown(f"**{t('shutoff.affected')}**")
+    st.dataframe(affected_frame(plan.affected), hide_index=True, use_container_width=True, height=260)
 
 
 def affected_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -185,7 +185,6 @@ def shutoff_panel(inc: Incident) -> None:
         return
     plan = make_plan(inc)
     plan_tables(plan)
-    plan_map(inc, plan)
     cols = st.columns([1, 1, 3])
     if cols[0].button(t("shutoff.approve"), key=f"approve_{inc.id}", type="primary", use_container_width=True):
         try:
@@ -200,3 +199,8 @@ def shutoff_panel(inc: Incident) -> None:
     if cols[1].button(t("shutoff.hide"), key=f"hide_{inc.id}", use_container_width=True):
         st.session_state[key] = False
         st.rerun()
+    left, right = st.columns([3, 2])
+    with left:
+        plan_map(inc, plan)
+    with right:
+        plan_lists(plan)

@@ -1,0 +1,153 @@
+"""Incident pages in headless Chromium against the real app and PostGIS: intake → control room,
+and burst report → shutoff plan → approve → affected addresses → restore."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import Engine, text
+
+from scripts.screenshot import map_frame
+from tests.ui.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+def incident_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM incidents")).scalar_one())
+
+
+def kpi_value(page, name: str) -> int:
+    return int(page.locator(f".cr-kpi-{name} .v").first.inner_text().strip())
+
+
+def test_intake_then_control_room(page, app_url: str, demo_engine: Engine) -> None:
+    from incidents import service as S
+
+    # --- intake: bad input is refused with a message, nothing written; a good report is stored
+    page.goto(f"{app_url}/intake", wait_until="domcontentloaded")
+    box = page.get_by_label("Адрес (начните вводить)")
+    box.fill("Mannerheimintie")
+    box.press("Enter")
+    page.get_by_text("Подсказки: выберите здание").wait_for(timeout=20000)
+    before = incident_count(demo_engine)
+    desc = page.get_by_label("Описание со слов заявителя")
+    desc.fill("<script>alert(1)</script> течёт")
+    page.get_by_role("button", name="Зарегистрировать заявку").click()
+    page.get_by_text("Текст содержит HTML-разметку").first.wait_for(timeout=20000)
+    assert incident_count(demo_engine) == before
+    desc.fill("Фонтан из-под асфальта у дома, вода заливает подвал")
+    page.get_by_label("Имя заявителя").fill("Иванова А. П.")
+    page.get_by_label("Телефон заявителя").fill("+7 900 123-45-67")
+    page.get_by_role("button", name="Зарегистрировать заявку").click()
+    created = page.get_by_text(re.compile(r"Заявка №\d+ зарегистрирована"))
+    created.wait_for(timeout=20000)
+    new_id = int(re.search(r"№(\d+)", created.inner_text()).group(1))
+    page.screenshot(path=str(ARTIFACTS / "intake.png"))
+    inc = S.get_incident(demo_engine, new_id)
+    assert (inc.service_code, inc.priority, inc.channel, inc.reporter_phone) == ("burst", "emergency", "phone",
+                                                                                  "+7 900 123-45-67")
+    assert inc.address and "Mannerheimintie" in inc.address and inc.building_id is not None
+
+    # --- control room: the report is in the queue, the KPIs are the domain's figures
+    page.goto(f"{app_url}/control?refresh=3", wait_until="domcontentloaded")
+    page.locator(f"tr.cr-inc-{new_id}").wait_for(timeout=30000)
+    kpis = S.control_room_kpis(demo_engine)
+    assert kpi_value(page, "open") == kpis.open >= 1
+    assert kpi_value(page, "overdue") == kpis.overdue
+    assert kpi_value(page, "outages") == kpis.active_outages
+    frame = map_frame(page)
+    frame.wait_for_function(
+        "() => { let n = 0; window.map.eachLayer(l => { if (l.getRadius && l.getRadius() >= 7) n++; }); return n >= 1; }",
+        timeout=30000)
+    zoom_before = frame.evaluate("() => { window.map.setZoom(window.map.getZoom() + 1); return window.map.getZoom(); }")
+
+    # a new emergency created elsewhere is announced by the next refresh, without reloading the map
+    other = S.create_incident(demo_engine, service_code="burst", lon=inc.lon + 0.004, lat=inc.lat + 0.002,
+                              description="Прорыв <b>магистрали</b>", channel="sensor")
+    banner = page.locator(".cr-banner", has_text=f"№{other.incident.id}")
+    banner.wait_for(timeout=30000)
+    page.locator(f"tr.cr-inc-{other.incident.id}").wait_for(timeout=10000)
+    assert kpi_value(page, "open") == kpis.open + 1
+    assert map_frame(page).evaluate("() => window.map.getZoom()") == zoom_before  # the map kept its zoom
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "control-room.png"))
+    bg = page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=stMain]')).backgroundColor")
+    assert bg == "rgb(11, 18, 32)", bg
+
+
+def busiest_pipe(engine: Engine) -> tuple[int, float, float]:
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            """SELECT p.id, ST_X(ST_LineInterpolatePoint(p.geom, 0.5)) AS lon,
+                      ST_Y(ST_LineInterpolatePoint(p.geom, 0.5)) AS lat
+               FROM pipes p JOIN service_connections sc ON sc.pipe_id = p.id
+               GROUP BY p.id ORDER BY count(*) DESC, p.id LIMIT 1""")).one()
+    return int(row.id), float(row.lon), float(row.lat)
+
+
+def test_burst_plan_approve_restore(page, app_url: str, demo_engine: Engine) -> None:
+    from incidents import service as S
+    from network.isolation import isolation_index
+    from network.plan import plan_from_db
+    from network.repo import load_network
+
+    _, lon, lat = busiest_pipe(demo_engine)
+    inc = S.create_incident(demo_engine, service_code="burst", lon=lon, lat=lat,
+                            description="Течь <img src=x onerror=alert(1)>", channel="phone").incident
+    assert inc.pipe_id is not None and inc.network_id is not None
+    with demo_engine.connect() as conn:
+        plan = plan_from_db(conn, isolation_index(load_network(conn, inc.network_id)), inc.network_id,
+                            [str(inc.pipe_id)])
+    counts = plan.counts
+    assert counts["buildings"] > 0
+
+    page.goto(f"{app_url}/incidents?id={inc.id}", wait_until="domcontentloaded")
+    page.get_by_text(f"Заявка №{inc.id}", exact=True).wait_for(timeout=30000)
+    # free text is shown as text, never as markup
+    page.get_by_text("Течь <img src=x onerror=alert(1)>").wait_for(timeout=10000)
+    page.get_by_role("button", name="Спланировать отключение").click()
+    metric = page.locator("[data-testid=stMetric]", has_text="Жителей")
+    metric.wait_for(timeout=30000)
+    assert str(counts["residents"]) in metric.inner_text()
+    assert str(counts["valves_to_close"]) in page.locator("[data-testid=stMetric]", has_text="Закрыть задвижек").inner_text()
+    frame = map_frame(page)
+    frame.wait_for_function(f"() => document.querySelectorAll('.leaflet-marker-icon').length >= {counts['valves_to_close']}",
+                            timeout=30000)
+    numbers = sorted(int(x) for x in frame.evaluate(
+        "() => [...document.querySelectorAll('.leaflet-marker-icon')].map(e => e.innerText.trim())"))
+    assert numbers == list(range(1, counts["valves_to_close"] + 1))
+    red = frame.evaluate("() => { let n = 0; window.map.eachLayer(l => { if (l.options && l.options.color === '#d7191c' && l.feature) n++; }); return n; }")
+    assert red == counts["isolated_pipes"]
+    page.get_by_text("Отключение для локализации аварии").scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "shutoff.png"))
+
+    page.get_by_role("button", name="Утвердить и закрыть задвижки").click()
+    page.get_by_text(re.compile(r"Отключение №\d+: действует")).wait_for(timeout=30000)
+    with demo_engine.connect() as conn:
+        outage_id, state, n_buildings = conn.execute(text(
+            "SELECT o.id, o.state, (SELECT count(*) FROM outage_buildings ob WHERE ob.outage_id = o.id) "
+            "FROM outages o WHERE o.incident_id = :i"), {"i": inc.id}).one()
+    assert state == "active" and n_buildings == counts["buildings"]
+    page.get_by_text(f"домов {counts['buildings']}, жителей {counts['residents']}").wait_for(timeout=10000)
+
+    # a "no water" call from an affected address is linked to the outage, with its expected end
+    first = next(b for b in plan.affected if b.get("address"))
+    page.goto(f"{app_url}/intake", wait_until="domcontentloaded")
+    box = page.get_by_label("Адрес (начните вводить)")
+    box.fill(first["address"])
+    box.press("Enter")
+    page.get_by_text("Подсказки: выберите здание").wait_for(timeout=20000)
+    page.get_by_label("Вид обращения").click()
+    page.get_by_role("option", name="Нет холодной воды").click()
+    page.get_by_label("Описание со слов заявителя").fill("Нет воды с утра")
+    page.get_by_role("button", name="Зарегистрировать заявку").click()
+    page.get_by_text(f"Дом в зоне действующего отключения №{outage_id}").wait_for(timeout=20000)
+
+    page.goto(f"{app_url}/incidents?id={inc.id}", wait_until="domcontentloaded")
+    page.get_by_role("button", name="Вода подана — завершить отключение").click()
+    page.get_by_text(f"Отключение №{outage_id} завершено").wait_for(timeout=30000)
+    with demo_engine.connect() as conn:
+        assert conn.execute(text("SELECT state FROM outages WHERE id = :o"), {"o": outage_id}).scalar_one() == "restored"
