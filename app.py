@@ -39,6 +39,9 @@ with st.sidebar:
 pages = [
     st.Page("views/city_map.py", title=t("page.map"), icon=":material/map:", url_path="map", default=True),
     st.Page("views/planner.py", title=t("page.planner"), icon=":material/valve:", url_path="planner"),
+    st.Page("views/control_room.py", title=t("page.control_room"), icon=":material/monitor_heart:", url_path="control"),
+    st.Page("views/intake.py", title=t("page.intake"), icon=":material/call:", url_path="intake"),
+    st.Page("views/incidents.py", title=t("page.incidents"), icon=":material/list_alt:", url_path="incidents"),
     st.Page("views/data.py", title=t("page.data"), icon=":material/database:", url_path="data"),
 ]
 st.navigation(pages).run()
