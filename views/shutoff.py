@@ -93,7 +93,7 @@ def plan_map(inc: Incident, plan: ShutoffPlan) -> None:
         ("line", ISOLATED, t("shutoff.legend.isolated")), ("line", UNINTENDED, t("shutoff.legend.unintended")),
         ("dot", "#111111", t("shutoff.legend.close")), ("dot", OPTIONAL, t("shutoff.legend.optional")),
         ("dot", "#ffff00", t("shutoff.legend.break")),
-        ("fill", BUILDING_ISOLATED, t("shutoff.metric.buildings")),
+        ("fill", BUILDING_ISOLATED, t("control.legend.outage")),
     ]))
     st_folium(m, key=f"shutoff_map_{inc.id}", height=520, use_container_width=True,
               feature_group_to_add=[*groups, optional, valves, brk], returned_objects=[])
@@ -185,7 +185,7 @@ def shutoff_panel(inc: Incident) -> None:
         return
     plan = make_plan(inc)
     plan_tables(plan)
-    cols = st.columns([1, 1, 3])
+    cols = st.columns([2, 1, 2])
     if cols[0].button(t("shutoff.approve"), key=f"approve_{inc.id}", type="primary", use_container_width=True):
         try:
             out = approve(inc, plan)

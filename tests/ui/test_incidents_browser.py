@@ -120,7 +120,7 @@ def test_burst_plan_approve_restore(page, app_url: str, demo_engine: Engine) -> 
     assert numbers == list(range(1, counts["valves_to_close"] + 1))
     red = frame.evaluate("() => { let n = 0; window.map.eachLayer(l => { if (l.options && l.options.color === '#d7191c' && l.feature) n++; }); return n; }")
     assert red == counts["isolated_pipes"]
-    page.get_by_text("Отключение для локализации аварии").scroll_into_view_if_needed()
+    page.query_selector("iframe[title*='streamlit_folium']").evaluate("e => e.scrollIntoView({block: 'end'})")
     page.wait_for_timeout(800)
     page.screenshot(path=str(ARTIFACTS / "shutoff.png"))
 
