@@ -1,0 +1,82 @@
+"""Incident pages through streamlit.testing.v1.AppTest on the session database: bad intake input is
+refused with a message and writes nothing; a stale version gives the "changed by someone else" message."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from settings import ROOT
+from tests.ui.conftest import demo_engine  # noqa: F401  (the demo city in the session database)
+
+
+@pytest.fixture()
+def app_db(demo_engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    from settings import get_settings
+    from views.common import engine
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    engine.clear()
+    yield demo_engine
+    get_settings.cache_clear()
+    engine.clear()
+
+
+def count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM incidents")).scalar_one())
+
+
+def page(name: str):
+    """An AppTest of a page script. Run through runpy: AppTest.from_file would put views/ on
+    sys.path, where views/incidents.py shadows the ``incidents`` package."""
+    from streamlit.testing.v1 import AppTest
+
+    path = ROOT / "views" / f"{name}.py"
+    return AppTest.from_string(f"import runpy\nrunpy.run_path({str(path)!r}, run_name='__main__')\n",
+                               default_timeout=60)
+
+
+def intake(**state: object):
+    at = page("intake")
+    at.session_state["lang"] = "ru"  # AppTest formats widget options outside the session: keep the default language
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at.run()
+
+
+def test_intake_refuses_bad_input_and_writes_nothing(app_db: Engine) -> None:
+    before = count(app_db)
+    # a point far outside the service area (Moscow), picked on the map
+    at = intake(intake_mode="map", intake_point=(37.62, 55.75))
+    at.text_area[0].input("Water everywhere")
+    at.button(key="intake_submit").click().run()
+    assert any("вне зоны обслуживания" in e.value for e in at.error), [e.value for e in at.error]
+    # too long, and no description at all
+    at.text_area[0].input("x" * 4001)
+    at.button(key="intake_submit").click().run()
+    assert any("слишком длинное: 4001 символов" in e.value for e in at.error)
+    at.text_area[0].input("   ")
+    at.button(key="intake_submit").click().run()
+    assert any("не может быть пустым" in e.value for e in at.error)
+    assert count(app_db) == before
+
+
+def test_stale_version_says_changed_by_someone_else(app_db: Engine) -> None:
+    from incidents import service as S
+
+    with app_db.connect() as conn:
+        lon, lat = conn.execute(text("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings "
+                                     "ORDER BY id LIMIT 1")).one()
+    inc = S.create_incident(app_db, service_code="elevator", lon=lon, lat=lat, description="lift stuck").incident
+    at = page("incidents")
+    at.session_state["lang"] = "ru"  # AppTest formats widget options outside the session: keep the default language
+    at.query_params["id"] = str(inc.id)
+    at.run()
+    # someone else accepts it meanwhile
+    S.transition_incident(app_db, inc.id, "accepted", actor="other", expected_version=inc.version)
+    at.button(key=f"inc_to_{inc.id}_rejected").click().run()
+    assert any("Заявку уже изменил кто-то другой" in e.value for e in at.error), [e.value for e in at.error]
+    assert S.get_incident(app_db, inc.id).status == "accepted"  # nothing overwritten
