@@ -138,6 +138,18 @@ def conflicting_outages(bind: Engine | Connection, pipe_ids: Iterable[int]) -> l
         return repo.conflicting_outages(conn, pipe_ids)
 
 
+def outages_of_incident(bind: Engine | Connection, incident_id: int) -> list[Outage]:
+    """Outages approved for an incident (the break that caused them), oldest first."""
+    with connection_for(bind) as conn:
+        return repo.outages_of_incident(conn, incident_id)
+
+
+def list_outages(bind: Engine | Connection, states: Iterable[str] = ("planned", "active")) -> list[Outage]:
+    """Outages in ``states`` with building and resident counts, by planned start."""
+    with connection_for(bind) as conn:
+        return repo.list_outages(conn, states)
+
+
 def active_outages(bind: Engine | Connection) -> list[Outage]:
     """Active outages with their building and resident counts and GeoJSON geometry."""
     with connection_for(bind) as conn:

@@ -518,3 +518,10 @@ def conflicting_outages(conn: Connection, pipe_ids: Iterable[int], exclude_id: i
         ORDER BY o.planned_start, o.id
     """).bindparams(bindparam("p", type_=ARRAY(BIGINT)))
     return [_outage(r) for r in conn.execute(stmt, {"p": sorted({int(x) for x in pipe_ids}), "ex": exclude_id})]
+
+
+def outages_of_incident(conn: Connection, incident_id: int) -> list[Outage]:
+    """Outages approved for ``incident_id`` (its cause), oldest first."""
+    rows = conn.execute(text(f"SELECT {_OUTAGE_COLUMNS} FROM outages o WHERE o.incident_id = :i ORDER BY o.id"),
+                        {"i": incident_id})
+    return [_outage(r) for r in rows]

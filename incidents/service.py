@@ -414,3 +414,22 @@ def outage_ends(bind: Engine | Connection, outage_ids: Iterable[int]) -> dict[in
     """Planned end of each given outage id."""
     with connection_for(bind) as conn:
         return repo.outage_ends(conn, outage_ids)
+
+
+# Outage and API-key functions live in their own modules; they stay reachable from here so
+# that ``incidents.service`` remains the one entry point the UI needs.
+_MOVED = {
+    "approve_outage": "outages", "start_outage": "outages", "restore_outage": "outages",
+    "cancel_outage": "outages", "get_outage": "outages", "conflicting_outages": "outages",
+    "active_outages": "outages", "affected_buildings_of_active_outages": "outages",
+    "AffectedBuildings": "outages", "outages_of_incident": "outages", "list_outages": "outages",
+    "create_api_key": "keys", "verify_api_key": "keys", "revoke_api_key": "keys", "hash_api_key": "keys",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(f"incidents.{_MOVED[name]}"), name)
+    raise AttributeError(f"module 'incidents.service' has no attribute {name!r}")

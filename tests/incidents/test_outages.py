@@ -34,6 +34,8 @@ def test_outage_lifecycle_and_counts(clean_engine: Engine, city: City, rules: Ru
     active = outages.start_outage(clean_engine, planned.id, actor="crew", now=NOW + timedelta(hours=1))
     assert active.state == "active" and active.actual_start == NOW + timedelta(hours=1)
     assert (active.buildings, active.residents) == (2, 85)
+    assert [o.id for o in service.outages_of_incident(clean_engine, 1)] == []
+    assert [o.id for o in service.list_outages(clean_engine, ["active"])] == [active.id]
     assert active.valve_ids == [city.valve_id] and active.pipe_ids == [city.pipe_ids[1]]
     assert active.geojson is not None and "MultiLineString" in active.geojson
     [listed] = outages.active_outages(clean_engine)
@@ -85,6 +87,7 @@ def test_no_water_report_inside_an_active_outage_is_linked(clean_engine: Engine,
                                      rules=rules, settings=settings, now=NOW - timedelta(minutes=5))
     o = _approve(clean_engine, city, planned_end=NOW + timedelta(hours=3), incident_id=before.incident.id)
     assert service.get_incident(clean_engine, before.incident.id).outage_id == o.id   # linked at approval
+    assert [x.id for x in service.outages_of_incident(clean_engine, before.incident.id)] == [o.id]
     r = service.create_incident(clean_engine, service_code="no_water", lon=24.9435, lat=60.1702,  # unintended bldg
                                 rules=rules, settings=settings, now=NOW + timedelta(minutes=10))
     assert r.outage is not None and r.outage.outage_id == o.id
