@@ -6,7 +6,6 @@ migration by hand. Only this module and ``*/repo.py`` modules talk SQLAlchemy.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url

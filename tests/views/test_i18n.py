@@ -16,7 +16,7 @@ def test_catalogs_have_the_same_keys() -> None:
 
 def test_every_key_used_in_the_ui_exists() -> None:
     used: set[str] = set()
-    for path in [ROOT / "app.py", *sorted((ROOT / "views").glob("*.py"))]:
+    for path in [ROOT / "app.py", *sorted((ROOT / "views").rglob("*.py"))]:
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""", path.read_text(encoding="utf-8")))
     assert used, "no t() calls found"
     missing = sorted(k for k in used if k not in CATALOG["ru"])
