@@ -132,6 +132,7 @@ def drive(base: str, key: str, rate: float, duration_s: float, get_fraction: flo
         latencies.append(time.perf_counter() - t0)
 
     total = int(rate * duration_s)
+    cpu0 = time.process_time()
     start = time.perf_counter() + 0.2
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for i in range(total):
@@ -153,7 +154,8 @@ def drive(base: str, key: str, rate: float, duration_s: float, get_fraction: flo
         send_elapsed = time.perf_counter() - start
     elapsed = time.perf_counter() - start
     out.put({"latencies": latencies, "lags": lags, "accepted": len(set(accepted)), "posted": posted,
-             "errors": errors, "elapsed": elapsed, "send_elapsed": send_elapsed, "sent": total})
+             "errors": errors, "elapsed": elapsed, "send_elapsed": send_elapsed, "sent": total,
+             "client_cpu_s": time.process_time() - cpu0})
 
 
 def cpu_seconds(pid: int) -> float:
@@ -242,6 +244,7 @@ def main() -> int:
             "p99_ms": round(pct(lat_ms, 99), 1), "max_ms": round(max(lat_ms), 1),
             "max_schedule_lag_ms": round(max(res["lags"]) * 1000, 1),
             "server_cpu_ms_per_request": round(server_cpu_s * 1000 / max(1, len(lat_ms)), 2),
+            "client_cpu_ms_per_request": round(res["client_cpu_s"] * 1000 / max(1, len(lat_ms)), 2),
             "machine_load_avg_at_start": round(load0, 1), "cpus": os.cpu_count(),
             "errors": res["errors"], "posts": res["posted"], "accepted": res["accepted"],
             "rows": rows[0], "distinct_tokens": rows[1], "events": events,
