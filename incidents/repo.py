@@ -171,10 +171,12 @@ def insert_event(conn: Connection, incident_id: int, event: Event) -> None:
            "from_status": event.from_status, "to_status": event.to_status, "note": event.note})
 
 
+_GET_INCIDENT_RAW = f"SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.id = %(id)s"
+
+
 def get_incident(conn: Connection, incident_id: int) -> Incident | None:
-    row = conn.execute(text(f"SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.id = :id"),
-                       {"id": incident_id}).first()
-    return _incident(row) if row else None
+    row = _fetch_one_raw(conn, _GET_INCIDENT_RAW, {"id": incident_id})
+    return Incident(**row) if row else None
 
 
 def list_incidents(
