@@ -41,7 +41,7 @@ pages = [
     st.Page("views/planner.py", title=t("page.planner"), icon=":material/valve:", url_path="planner"),
     st.Page("views/control_room.py", title=t("page.control_room"), icon=":material/monitor_heart:", url_path="control"),
     st.Page("views/intake.py", title=t("page.intake"), icon=":material/call:", url_path="intake"),
-    st.Page("views/incidents.py", title=t("page.incidents"), icon=":material/list_alt:", url_path="incidents"),
+    st.Page("views/reports.py", title=t("page.incidents"), icon=":material/list_alt:", url_path="incidents"),
     st.Page("views/data.py", title=t("page.data"), icon=":material/database:", url_path="data"),
 ]
 st.navigation(pages).run()

@@ -23,7 +23,7 @@ from incidents import service as S
 from incidents.model import ControlRoomKpis, Outage, QueueItem
 from settings import get_settings
 from views.common import engine, network_id, t
-from views.incidents import fmt_dt, fmt_left, label
+from views.reports import fmt_dt, fmt_left, label
 from views.map_parts import fit_zoom, viewport_layers
 from views.shutoff import outage_api
 

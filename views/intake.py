@@ -18,7 +18,7 @@ from incidents import service as S
 from incidents.errors import IncidentError, OutsideServiceArea
 from settings import get_settings
 from views.common import engine, network_id, t
-from views.incidents import actor, fmt_dt, label, md_safe, service_label
+from views.reports import actor, fmt_dt, label, md_safe, service_label
 from views.map_parts import bbox_from, fit_zoom, viewport_layers
 
 HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&[#a-zA-Z0-9]+;")
@@ -194,12 +194,15 @@ def main() -> None:
         priorities = ["emergency", "urgent", "routine"]
         priority = st.selectbox(t("intake.priority"), priorities, index=priorities.index(rule.priority),
                                 format_func=lambda p: label("priority", p), key=f"intake_priority_{code}")
-        description = st.text_area(t("intake.description"), key=form_key("description"), height=120)
-        c1, c2 = st.columns(2)
-        name = c1.text_input(t("intake.reporter_name"), key=form_key("name"))
-        phone = c2.text_input(t("intake.reporter_phone"), key=form_key("phone"))
-        st.caption(t("intake.channel", channel=label("channel", "phone")))
-        if st.button(t("intake.submit"), type="primary", key="intake_submit"):
+        # one form: the typed text is sent with the click, never lost to a rerun on blur
+        with st.form("intake_form", border=False):
+            description = st.text_area(t("intake.description"), key=form_key("description"), height=120)
+            c1, c2 = st.columns(2)
+            name = c1.text_input(t("intake.reporter_name"), key=form_key("name"))
+            phone = c2.text_input(t("intake.reporter_phone"), key=form_key("phone"))
+            st.caption(t("intake.channel", channel=label("channel", "phone")))
+            submitted = st.form_submit_button(t("intake.submit"), type="primary", key="intake_submit")
+        if submitted:
             problems = validate(description, name, phone)
             if where is None:
                 problems.insert(0, t("intake.err.no_location"))

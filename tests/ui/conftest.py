@@ -24,20 +24,37 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def demo_engine(engine: Engine) -> Engine:
-    from data.demo import demo_loaded, load_demo
-    from settings import get_settings
+def ui_db_url(db_url: str) -> Iterator[str]:
+    """A database of its own for the app under test: other tests truncate the session database."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
-    name = get_settings().demo_network_name
-    if not demo_loaded(engine, name):
-        load_demo(engine, seed=42, network_name=name)
-    return engine
+    url = make_url(db_url)
+    name = f"{url.database}_ui"
+    yield url.set(database=name).render_as_string(hide_password=False)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def app_url(demo_engine: Engine, db_url: str) -> Iterator[str]:
+def demo_engine(ui_db_url: str) -> Iterator[Engine]:
+    """The Helsinki demo city, loaded once, in the app's own test database."""
+    from data.demo import load_demo
+    from gis.db import make_engine
+    from settings import get_settings
+
+    eng = make_engine(ui_db_url)
+    load_demo(eng, seed=42, network_name=get_settings().demo_network_name)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_url(demo_engine: Engine, ui_db_url: str) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": db_url,
+    env = {**os.environ, "DATABASE_URL": ui_db_url,
            # an unreachable basemap: the page must still render the map
            "ZHKH_TILES_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png"}
     ARTIFACTS.mkdir(exist_ok=True)

@@ -8,15 +8,15 @@ import pytest
 from sqlalchemy import Engine, text
 
 from settings import ROOT
-from tests.ui.conftest import demo_engine  # noqa: F401  (the demo city in the session database)
+from tests.ui.conftest import demo_engine, ui_db_url  # noqa: F401  (the demo city in its own database)
 
 
 @pytest.fixture()
-def app_db(demo_engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def app_db(demo_engine: Engine, ui_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     from settings import get_settings
     from views.common import engine
 
-    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("DATABASE_URL", ui_db_url)
     get_settings.cache_clear()
     engine.clear()
     yield demo_engine
@@ -30,8 +30,7 @@ def count(engine: Engine) -> int:
 
 
 def page(name: str):
-    """An AppTest of a page script. Run through runpy: AppTest.from_file would put views/ on
-    sys.path, where views/incidents.py shadows the ``incidents`` package."""
+    """An AppTest of a page script, run through runpy as Streamlit runs a page."""
     from streamlit.testing.v1 import AppTest
 
     path = ROOT / "views" / f"{name}.py"
@@ -71,7 +70,7 @@ def test_stale_version_says_changed_by_someone_else(app_db: Engine) -> None:
         lon, lat = conn.execute(text("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings "
                                      "ORDER BY id LIMIT 1")).one()
     inc = S.create_incident(app_db, service_code="elevator", lon=lon, lat=lat, description="lift stuck").incident
-    at = page("incidents")
+    at = page("reports")
     at.session_state["lang"] = "ru"  # AppTest formats widget options outside the session: keep the default language
     at.query_params["id"] = str(inc.id)
     at.run()
