@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import tempfile
-import zipfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -36,6 +36,27 @@ def counts_table() -> pd.DataFrame:
     return pd.DataFrame([dict(r) for r in rows])
 
 
+def import_upload(upload: Any, *, crs: str | None, network: str | None, dry_run: bool) -> None:
+    """Validate and load an uploaded file; every problem is listed, nothing is written on error."""
+    from data.importers import import_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        bar = st.progress(0.0)
+        try:
+            report = import_file(engine(), path, network=network, crs=crs, dry_run=dry_run,
+                                 progress=progress_callback(bar))
+        except ValidationFailed as exc:
+            st.error(t("data.import_failed"))
+            st.code("\n".join(exc.problems), language=None)
+            return
+        except DataError as exc:
+            st.error(t("common.error", error=str(exc)))
+            return
+    st.success(t("data.import_ok", report=report.summary()))
+
+
 def main() -> None:
     st.title(t("data.title"))
     s = get_settings()
@@ -55,32 +76,7 @@ def main() -> None:
     net_name = cols[1].text_input(t("data.import_network"), value="")
     dry = st.checkbox(t("data.import_dry"))
     if upload is not None and st.button(t("data.import_run")):
-        from data.importers import import_file
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(upload.name).name
-            path.write_bytes(upload.getvalue())
-            if path.suffix == ".zip":
-                try:
-                    with zipfile.ZipFile(path) as zf:
-                        zf.extractall(tmp)
-                    shp = sorted(Path(tmp).rglob("*.shp"))
-                    path = shp[0] if shp else path
-                except zipfile.BadZipFile:
-                    st.error(t("common.error", error=f"{upload.name}: not a valid zip archive"))
-                    return
-            bar = st.progress(0.0)
-            try:
-                report = import_file(engine(), path, network=net_name or None, crs=crs or None, dry_run=dry,
-                                     progress=progress_callback(bar))
-            except ValidationFailed as exc:
-                st.error(t("data.import_failed"))
-                st.code("\n".join(exc.problems), language=None)
-                return
-            except DataError as exc:
-                st.error(t("common.error", error=str(exc)))
-                return
-        st.success(t("data.import_ok", report=report))
+        import_upload(upload, crs=crs or None, network=net_name or None, dry_run=dry)
 
     st.subheader(t("data.counts"))
     st.dataframe(counts_table(), hide_index=True, use_container_width=True)
