@@ -27,9 +27,15 @@ def db_url() -> Iterator[str]:
     name = f"zhkh_test_{worker}_{uuid.uuid4().hex[:8]}"
     url = base.set(database=name).render_as_string(hide_password=False)
     yield url
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    drop_database(url)
+
+
+def drop_database(url: str) -> None:
+    """Drop the database of ``url`` (connections to it are closed first)."""
+    u = make_url(url)
+    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)'))
     admin.dispose()
 
 

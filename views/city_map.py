@@ -12,7 +12,13 @@ from gis import layers as L
 from gis import queries as Q
 from settings import get_settings
 from views.common import engine, network_id, t
-from views.map_parts import bbox_from, fit_zoom, legend_items, viewport_layers
+from views.map_parts import (
+    bbox_from,
+    city_bounds_or_message,
+    fit_zoom,
+    legend_items,
+    viewport_layers,
+)
 
 
 def identify_panel(clicked: dict[str, Any] | None, net: int | None) -> None:
@@ -34,14 +40,8 @@ def identify_panel(clicked: dict[str, Any] | None, net: int | None) -> None:
 def main() -> None:
     s = get_settings()
     net = network_id()
-    try:
-        with engine().connect() as conn:
-            bounds = Q.city_bounds(conn)
-    except Exception as exc:
-        st.error(t("map.db_error", error=str(exc).splitlines()[0]))
-        return
+    bounds = city_bounds_or_message()
     if bounds is None:
-        st.info(t("map.no_data"))
         return
     ss = st.session_state
     if "map_zoom" not in ss:

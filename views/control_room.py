@@ -23,8 +23,8 @@ from incidents import service as S
 from incidents.model import ControlRoomKpis, Outage, QueueItem
 from settings import get_settings
 from views.common import engine, network_id, t
+from views.map_parts import city_bounds_or_message, fit_zoom, viewport_layers
 from views.reports import fmt_dt, fmt_left, label
-from views.map_parts import fit_zoom, viewport_layers
 from views.shutoff import outage_api
 
 REFRESH_S = 10
@@ -212,11 +212,8 @@ def refresh_seconds() -> int:
 
 def main() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
-    try:
-        with engine().connect() as conn:
-            bounds = Q.city_bounds(conn)
-    except Exception as exc:
-        st.error(t("map.db_error", error=str(exc).splitlines()[0]))
+    bounds = city_bounds_or_message()
+    if bounds is None:
         return
     every = refresh_seconds()
 

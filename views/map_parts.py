@@ -9,6 +9,24 @@ from gis import queries as Q
 from views.common import engine, labels, t
 
 
+def city_bounds_or_message() -> tuple[float, float, float, float] | None:
+    """The city's extent for the initial view; None (with a message on the page) when there is none."""
+    import streamlit as st
+    from sqlalchemy.exc import DBAPIError
+
+    from gis.errors import DatabaseUnavailable
+
+    try:
+        with engine().connect() as conn:
+            bounds = Q.city_bounds(conn)
+    except (DBAPIError, DatabaseUnavailable) as exc:
+        st.error(t("map.db_error", error=str(exc).splitlines()[0]))
+        return None
+    if bounds is None:
+        st.info(t("map.no_data"))
+    return bounds
+
+
 def bbox_from(bounds: dict[str, Any] | None) -> tuple[float, float, float, float] | None:
     try:
         sw, ne = bounds["_southWest"], bounds["_northEast"]

@@ -26,16 +26,14 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def ui_db_url(db_url: str) -> Iterator[str]:
     """A database of its own for the app under test: other tests truncate the session database."""
-    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
+    from tests.conftest import drop_database
+
     url = make_url(db_url)
-    name = f"{url.database}_ui"
-    yield url.set(database=name).render_as_string(hide_password=False)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    ui_url = url.set(database=f"{url.database}_ui").render_as_string(hide_password=False)
+    yield ui_url
+    drop_database(ui_url)
 
 
 @pytest.fixture(scope="session")
