@@ -69,6 +69,13 @@ def start_own_cluster(cluster_dir: Path, port: int) -> None:
     )
 
 
+def stop_own_cluster(cluster_dir: Path) -> None:
+    """Stop a cluster started by ``start_own_cluster`` (no-op when it is not running)."""
+    if (cluster_dir / "postmaster.pid").exists():
+        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(cluster_dir), "-m", "fast", "-w", "stop"]),
+                       check=False, capture_output=True)
+
+
 def local_database_url(settings: Settings | None = None) -> str:
     """URL of the local database, starting a cluster of our own if no server is running."""
     s = settings or get_settings()
