@@ -16,6 +16,7 @@ from views.map_parts import (
     bbox_from,
     city_bounds_or_message,
     fit_zoom,
+    incidents_layer,
     legend_items,
     viewport_layers,
 )
@@ -82,6 +83,8 @@ def main() -> None:
         bbox = (lon - 0.003, lat - 0.0015, lon + 0.003, lat + 0.0015)
         ss["map_jump"] = False
     groups, notes, counts = viewport_layers(bbox, zoom, net, color_by, highlight)
+    reports, counts["incidents"] = incidents_layer(bbox, t("map.layer.incidents"))
+    groups.append(reports)
 
     m = L.base_map(center, ss["map_zoom"], tiles_url=s.tiles_url or None, attribution=s.tiles_attribution,
                    tiles_name=s.tiles_name)

@@ -9,6 +9,25 @@ from gis import queries as Q
 from views.common import engine, labels, t
 
 
+def incidents_layer(bbox: tuple[float, float, float, float], name: str) -> tuple[Any, int]:
+    """Open reports in ``bbox`` as circles coloured by priority (tooltip: number, what, address, deadline state)."""
+    import geopandas as gpd
+
+    from incidents import service as S
+    from views.reports import label
+
+    items = S.list_queue(engine(), bbox=bbox, limit=2000)
+    rows = [{"id": q.incident.id, "what": label("priority", q.incident.priority),
+             "category": label("category", q.incident.category), "priority": q.incident.priority,
+             "address": q.incident.address or "", "sla": label("sla", q.sla_state)} for q in items]
+    gdf = gpd.GeoDataFrame(rows, geometry=gpd.points_from_xy([q.incident.lon for q in items],
+                                                             [q.incident.lat for q in items]), crs="EPSG:4326")
+    lab = {"id": t("field.id"), "what": t("field.priority"), "category": t("field.kind"),
+           "address": t("field.address"), "sla": t("field.sla")}
+    return L.points_layer(gdf, lab, name, color_field="priority", colors=L.PRIORITY_COLORS, radius=9,
+                          fields=("id", "what", "category", "address", "sla")), len(rows)
+
+
 def city_bounds_or_message() -> tuple[float, float, float, float] | None:
     """The city's extent for the initial view; None (with a message on the page) when there is none."""
     import streamlit as st
@@ -56,6 +75,7 @@ def legend_items(color_by: str) -> list[tuple[str, str, str]]:
                   ("line", L.DIAMETER_CLASSES[4][1], t("legend.pipe.small"))]
     items += [("dot", L.VALVE_COLORS[s], t(f"legend.valve.{s}")) for s in ("open", "closed", "inoperable")]
     items += [("dot", "#41b6c4", t("legend.hydrant")), ("dot", "#253494", t("legend.source"))]
+    items += [("dot", L.PRIORITY_COLORS[p], t(f"legend.priority.{p}")) for p in ("emergency", "urgent", "routine")]
     return items
 
 

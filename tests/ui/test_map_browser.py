@@ -39,6 +39,9 @@ def test_map_draws_buildings_and_pipes_offline(page, app_url: str) -> None:
     # every script and stylesheet came from the app itself (tiles were unreachable on purpose)
     assert [r for r in page.outside_requests if not r.startswith("image ")] == []
     assert frame.locator(".zhkh-legend").count() == 1
+    overlays = frame.locator(".leaflet-control-layers-overlays").inner_text()
+    for name in ("Здания", "Трубопроводы", "Задвижки", "Гидранты", "Заявки"):
+        assert name in overlays
 
 
 def test_address_search_zooms_to_the_building(page, app_url: str) -> None:
