@@ -85,15 +85,15 @@ class NetworkModel:
 
     @cached_property
     def _link_index(self) -> pd.Index:
-        return pd.Index(self.link_ids)
+        return _object_index(self.link_ids)
 
     @cached_property
     def _node_index(self) -> pd.Index:
-        return pd.Index(self.node_ids)
+        return _object_index(self.node_ids)
 
     @cached_property
     def _valve_index(self) -> pd.Index:
-        return pd.Index(self.valve_ids)
+        return _object_index(self.valve_ids)
 
     @cached_property
     def link_rank(self) -> np.ndarray:
@@ -146,6 +146,26 @@ class NetworkModel:
     def sorted_valve_ids(self, idx: np.ndarray) -> list[str]:
         idx = np.asarray(idx, dtype=np.int64)
         return self.valve_ids[idx[np.argsort(self.valve_rank[idx], kind="stable")]].tolist()
+
+
+def _object_index(ids: np.ndarray) -> pd.Index:
+    """Index over the str objects themselves (``dtype=object``): pandas would otherwise infer its
+    ``str`` dtype and copy every id into a pyarrow array (about twice the memory at 1 M ids)."""
+    return pd.Index(ids, dtype=object, copy=False)
+
+
+_LINK_NODE_CACHES = ("_link_index", "_node_index", "link_rank", "node_rank")
+_VALVE_CACHES = ("_valve_index", "valve_rank")
+
+
+def _replace(model: NetworkModel, **changes: Any) -> NetworkModel:
+    """``dataclasses.replace`` that keeps the cached id indexes/ranks still valid for the copy."""
+    new = replace(model, **changes)
+    keep = _LINK_NODE_CACHES + (() if "valve_ids" in changes else _VALVE_CACHES)
+    for name in keep:
+        if name in model.__dict__:
+            new.__dict__[name] = model.__dict__[name]
+    return new
 
 
 def _rank(ids: np.ndarray) -> np.ndarray:
@@ -204,19 +224,20 @@ def network_from_arrays(
     if not (len(links) == len(starts) == len(ends)):
         raise InvalidNetwork(f"{source_name}: link_ids, start and end node arrays differ in length")
     problems: list[str] = []
-    link_index = pd.Index(links)
+    link_index = _object_index(links)
     if not link_index.is_unique:
         dup = link_index[link_index.duplicated()].unique().tolist()[:5]
         problems.append(f"duplicate link ids {dup}")
     if node_ids is None:
         codes, uniques = pd.factorize(np.concatenate([starts, ends, sources]))
         nodes = np.asarray(uniques, dtype=object)
+        node_index = None
         n_l = len(links)
         start_idx, end_idx = codes[:n_l].astype(np.int64), codes[n_l : 2 * n_l].astype(np.int64)
         src_idx = codes[2 * n_l :].astype(np.int64)
     else:
         nodes = _str_array(node_ids)
-        node_index = pd.Index(nodes)
+        node_index = _object_index(nodes)
         if not node_index.is_unique:
             dup = node_index[node_index.duplicated()].unique().tolist()[:5]
             raise InvalidNetwork(f"{source_name}: duplicate node ids {dup}")
@@ -255,6 +276,10 @@ def network_from_arrays(
         valve_status=np.array([], dtype=np.int8),
         link_length_m=lengths,
     )
+    # Reuse the hash indexes built for validation (the model caches them lazily otherwise).
+    base.__dict__["_link_index"] = link_index
+    if node_index is not None:
+        base.__dict__["_node_index"] = node_index
     return _with_valves(base, valve_links, valve_nodes, valve_ids, valve_statuses, source_name)
 
 
@@ -275,7 +300,7 @@ def _with_valves(
     if len(ids) != n_v:
         raise InvalidValve(f"{source_name}: {len(ids)} valve ids for {n_v} valves")
     problems: list[str] = []
-    id_index = pd.Index(ids)
+    id_index = _object_index(ids)
     if not id_index.is_unique:
         problems.append(f"duplicate valve ids {id_index[id_index.duplicated()].unique().tolist()[:5]}")
     if valve_statuses is None:
@@ -284,8 +309,10 @@ def _with_valves(
         raw = _str_array(valve_statuses)
         if len(raw) != n_v:
             raise InvalidValve(f"{source_name}: {len(raw)} valve statuses for {n_v} valves")
-        norm = pd.Series(raw, dtype=object).str.strip().str.lower().replace("", "open")
-        codes = norm.map(VALVE_STATUSES)
+        # Normalise the few distinct spellings, not every valve's string (1 M temporary strs).
+        raw_codes, uniques = pd.factorize(raw, use_na_sentinel=False)
+        norm = pd.Series(uniques, dtype=object).str.strip().str.lower().replace("", "open")
+        codes = pd.Series(norm.map(VALVE_STATUSES).to_numpy()[raw_codes])
         bad = np.flatnonzero(codes.isna().to_numpy())
         for b in bad[:5]:
             problems.append(f"valve {ids[b]!r}: bad status {raw[b]!r} (expected open|closed|inoperable)")
@@ -311,7 +338,7 @@ def _with_valves(
         problems.append(f"{n_problems} valves reference links/nodes wrongly in total")
     if problems:
         raise InvalidValve(f"{source_name}: {one_line(problems)}")
-    return replace(base, valve_ids=ids, valve_link=link_idx, valve_node=node_idx, valve_status=status)
+    return _replace(base, valve_ids=ids, valve_link=link_idx, valve_node=node_idx, valve_status=status)
 
 
 def with_valve_layer(
@@ -380,4 +407,4 @@ def with_valve_status(model: NetworkModel, statuses: Mapping[str, str]) -> Netwo
         if code is None:
             raise InvalidValve(f"valve {vid!r}: bad status {s!r} (expected open|closed|inoperable)")
         status[i] = code
-    return replace(model, valve_status=status)
+    return _replace(model, valve_status=status)
