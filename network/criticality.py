@@ -233,6 +233,7 @@ def _valve_frame(
     if back.any():
         min1, low2, e_pos, e_tin = _back_edge_data(ix)
         table = _sparse_table(min1[ix.dfs_order])
+        del min1
         ba, bb = a[back], b[back]
         key_n = np.int64(ix.n_areas + 2)
         keys = child_parent * key_n + tin[ckids]
@@ -241,6 +242,7 @@ def _valve_frame(
         q_w = subw[cb] - subw[bb]
         q_min = np.minimum(_range_min(table, tin[cb], tin[bb]), _range_min(table, tout[bb], tout[cb]))
         q_escape = q_min < tin[ba]
+        del table, q_min
         d_ix = np.repeat(np.arange(ba.size), ck_ip[bb + 1] - ck_ip[bb])
         d = csr_gather(ck_ip, ckids, bb)
         ta_d, tb_d = tin[ba[d_ix]], tin[bb[d_ix]]
@@ -262,7 +264,14 @@ def _valve_frame(
         merged_dead[back] = part_a + np.where(q_escape[:, None], 0.0, q_w) + acc
 
     merged = wv[a] + wv[b] + merged_dead
+    del merged_dead
     extra = merged - np.minimum(own_cost[a], own_cost[b])
+    del a, b, x, y, swap
+    # Sort (extra_<rank_by> desc, valve id asc) on arrays, then build the frame once in that order
+    # (no DataFrame.sort_values: it factorises the id strings and copies every column).
+    j_rank = names.index(rank_by)
+    order = np.lexsort((model.valve_rank[valves], -extra[:, j_rank]))
+    valves = valves[order]
     cols: dict[str, object] = {
         "valve": model.valve_ids[valves],
         "link": model.link_ids[model.valve_link[valves]],
@@ -272,8 +281,7 @@ def _valve_frame(
         "node_segment": seg.valve_node_segment[valves],
     }
     for j, name in enumerate(names):
-        cols[f"shutoff_if_inoperable_{name}"] = merged[:, j]
-        cols[f"extra_{name}"] = extra[:, j]
-    frame = pd.DataFrame(cols)
-    frame = frame.sort_values([f"extra_{rank_by}", "valve"], ascending=[False, True], kind="stable")
-    return frame.reset_index(drop=True)
+        cols[f"shutoff_if_inoperable_{name}"] = merged[order, j]
+        cols[f"extra_{name}"] = extra[order, j]
+    del merged, extra, order
+    return pd.DataFrame(cols)
