@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     incident_service_area_bbox: tuple[float, float, float, float] = (24.5, 59.9, 25.5, 60.4)
     incident_service_area_cache_s: float = 60.0
     api_max_body_bytes: int = 65536
+    api_threads: int = 4  # worker threads for blocking DB work per API process (more only adds GIL contention)
     api_default_days: int = 90
     api_max_records: int = 1000
     api_key_cache_s: float = 30.0

@@ -8,12 +8,16 @@ and a client that pastes it into a page cannot be made to run a script.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,7 +32,11 @@ from gis.errors import DatabaseUnavailable
 from incidents import keys as keys_mod
 from incidents import service
 from incidents.errors import (
-    IncidentError, IncidentNotFound, InvalidApiKey, OutageNotFound, UnknownServiceCode,
+    IncidentError,
+    IncidentNotFound,
+    InvalidApiKey,
+    OutageNotFound,
+    UnknownServiceCode,
 )
 from incidents.model import Incident
 from incidents.sla import Rules, due_at
@@ -203,7 +211,13 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
                 engine_box["e"] = get_engine(s.database_url) if s.database_url else get_engine()
             return engine_box["e"]
 
-    app = FastAPI(title="zhkh-ops Open311 GeoReport v2", docs_url=f"{PREFIX}/docs", openapi_url=f"{PREFIX}/openapi.json",
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # a few threads for the blocking DB work: dozens only fight over the GIL and stretch the tail
+        anyio.to_thread.current_default_thread_limiter().total_tokens = s.api_threads
+        yield
+
+    app = FastAPI(lifespan=lifespan, title="zhkh-ops Open311 GeoReport v2", docs_url=f"{PREFIX}/docs", openapi_url=f"{PREFIX}/openapi.json",
                   redoc_url=None)
     app.add_middleware(BodyLimit, max_bytes=s.api_max_body_bytes)
 
