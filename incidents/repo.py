@@ -142,27 +142,6 @@ def active_outage_of_building(conn: Connection, building_id: int, resource: str)
 
 # ---- incidents --------------------------------------------------------------------------------
 
-def insert_incident(conn: Connection, fields: dict[str, Any]) -> tuple[int, bool]:
-    """Insert a report; with a ``client_token`` already used, return that row's id and False."""
-    params = dict(fields)
-    params["attributes"] = json.dumps(params.get("attributes") or {})
-    row = conn.execute(text(f"""
-        INSERT INTO incidents (category, resource, priority, status, channel, service_code, geom, address,
-            building_id, pipe_id, network_id, description, reporter_name, reporter_phone, reporter_email,
-            media_url, attributes, outage_id, api_key_id, client_token, created_at, updated_at)
-        VALUES (:category, :resource, :priority, 'new', :channel, :service_code, {_PT}, :address,
-            :building_id, :pipe_id, :network_id, :description, :reporter_name, :reporter_phone, :reporter_email,
-            :media_url, CAST(:attributes AS jsonb), :outage_id, :api_key_id, :client_token, :now, :now)
-        ON CONFLICT (client_token) DO NOTHING
-        RETURNING id
-    """), params).scalar()
-    if row is not None:
-        return int(row), True
-    existing = conn.execute(text("SELECT id FROM incidents WHERE client_token = :t"),
-                            {"t": params["client_token"]}).scalar_one()
-    return int(existing), False
-
-
 def insert_event(conn: Connection, incident_id: int, event: Event) -> None:
     conn.execute(text("""
         INSERT INTO incident_events (incident_id, at, actor, from_status, to_status, note)

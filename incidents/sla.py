@@ -15,7 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from incidents.errors import InvalidRules, UnknownCategory, UnknownServiceCode
 
@@ -59,25 +59,12 @@ class ServiceRule(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     attributes: list[ServiceAttribute] = Field(default_factory=list)
 
-    @field_validator("category")
+    @field_validator("category", "resource", "priority")
     @classmethod
-    def _category(cls, v: str) -> str:
-        if v not in CATEGORIES:
-            raise ValueError(f"unknown category {v!r}; expected one of {', '.join(CATEGORIES)}")
-        return v
-
-    @field_validator("resource")
-    @classmethod
-    def _resource(cls, v: str) -> str:
-        if v not in RESOURCES:
-            raise ValueError(f"unknown resource {v!r}; expected one of {', '.join(RESOURCES)}")
-        return v
-
-    @field_validator("priority")
-    @classmethod
-    def _priority(cls, v: str) -> str:
-        if v not in PRIORITIES:
-            raise ValueError(f"unknown priority {v!r}; expected one of {', '.join(PRIORITIES)}")
+    def _known(cls, v: str, info: ValidationInfo) -> str:
+        allowed = {"category": CATEGORIES, "resource": RESOURCES, "priority": PRIORITIES}[info.field_name]
+        if v not in allowed:
+            raise ValueError(f"unknown {info.field_name} {v!r}; expected one of {', '.join(allowed)}")
         return v
 
     @field_validator("resolve_h", mode="before")
