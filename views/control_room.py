@@ -23,8 +23,8 @@ from incidents import service as S
 from incidents.model import ControlRoomKpis, Outage, QueueItem
 from settings import get_settings
 from views.common import engine, network_id, t
+from views.formatting import fmt_dt, fmt_left, label
 from views.map_parts import city_bounds_or_message, fit_zoom, viewport_layers
-from views.reports import fmt_dt, fmt_left, label
 from views.shutoff import outage_api
 
 REFRESH_S = 10

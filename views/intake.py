@@ -18,8 +18,8 @@ from incidents import service as S
 from incidents.errors import IncidentError, OutsideServiceArea
 from settings import get_settings
 from views.common import engine, network_id, t
+from views.formatting import actor, fmt_dt, label, md_safe, service_label
 from views.map_parts import bbox_from, fit_zoom, viewport_layers
-from views.reports import actor, fmt_dt, label, md_safe, service_label
 
 HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&[#a-zA-Z0-9]+;")
 PHONE = re.compile(r"^[0-9+()\-\s]{3,32}$")

@@ -14,7 +14,7 @@ def incidents_layer(bbox: tuple[float, float, float, float], name: str) -> tuple
     import geopandas as gpd
 
     from incidents import service as S
-    from views.reports import label
+    from views.formatting import label
 
     items = S.list_queue(engine(), bbox=bbox, limit=2000)
     rows = [{"id": q.incident.id, "what": label("priority", q.incident.priority),

@@ -22,9 +22,9 @@ from network.plan import ShutoffPlan, plan_from_db
 from network.repo import pipe_geojson
 from settings import get_settings
 from views.common import engine, t
+from views.formatting import actor, fmt_dt, label, md_safe
 from views.map_parts import viewport_layers
 from views.network_cache import network_index
-from views.reports import actor, fmt_dt, label, md_safe
 
 ISOLATED, UNINTENDED = "#d7191c", "#ff8c00"
 OPTIONAL = "#9e9e9e"
