@@ -47,7 +47,8 @@ class ShutoffPlan:
         }
 
 
-def _distance_m(a: dict[str, Any], b: dict[str, Any]) -> float:
+def distance_m(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """Metres between two ``{"lon", "lat"}`` points (equirectangular: exact enough within a city)."""
     lat = math.radians((a["lat"] + b["lat"]) / 2)
     dx = (a["lon"] - b["lon"]) * 111_320.0 * math.cos(lat)
     dy = (a["lat"] - b["lat"]) * 110_574.0
@@ -60,7 +61,7 @@ def crew_order(valves: Sequence[dict[str, Any]], start: dict[str, Any] | None) -
     here = start or (left[0] if left else None)
     ordered: list[dict[str, Any]] = []
     while left and here is not None:
-        nxt = min(left, key=lambda v: (_distance_m(here, v), str(v["id"])))
+        nxt = min(left, key=lambda v: (distance_m(here, v), str(v["id"])))
         left.remove(nxt)
         ordered.append(nxt)
         here = nxt

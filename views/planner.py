@@ -15,13 +15,14 @@ from gis import layers as L
 from gis import queries as Q
 from network import repo
 from network.errors import NetworkError
-from network.plan import ShutoffPlan, plan_from_db, plan_to_csv_rows, plan_to_geojson
+from network.plan import ShutoffPlan, distance_m, plan_from_db, plan_to_csv_rows, plan_to_geojson
 from settings import get_settings
 from views.common import engine, network_id, t
 from views.map_parts import bbox_from, fit_zoom, viewport_layers
 from views.network_cache import network_criticality, network_index
 
 ISOLATED, UNINTENDED, OPTIONAL = "#d7191c", "#ff8c00", "#9e9e9e"
+VALVE_CLICK_M = 6.0  # a click this close to a numbered valve marks it stuck
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:
@@ -98,7 +99,10 @@ def plan_tables(plan: ShutoffPlan, net: int) -> None:
             repo.set_valve_status(engine(), net, pick, "inoperable")
             st.success(t("planner.stuck_saved", valve=choices.get(pick)))
         if ss.get("planner_stuck"):
-            st.caption(t("planner.stuck_list", valves=", ".join(ss["planner_stuck"])))
+            with engine().connect() as conn:
+                names = repo.valve_details(conn, ss["planner_stuck"])
+            st.caption(t("planner.stuck_list", valves=", ".join(
+                str(names.get(v, {}).get("ext_id", v)) for v in ss["planner_stuck"])))
             if st.button(t("planner.stuck_reset")):
                 ss["planner_stuck"] = []
                 st.rerun()
@@ -186,12 +190,23 @@ def isolate_tab(net: int) -> None:
         out = st_folium(m, key="planner_map", height=680, use_container_width=True, center=center,
                         zoom=ss["planner_zoom"], feature_group_to_add=groups,
                         layer_control=folium.LayerControl(collapsed=True),
-                        returned_objects=["bounds", "zoom", "last_clicked"])
-    clicked = (out or {}).get("last_clicked")
+                        returned_objects=["bounds", "zoom", "last_clicked", "last_object_clicked"])
+    # a marker click (a numbered valve) arrives as last_object_clicked, a click elsewhere as last_clicked
+    obj = (out or {}).get("last_object_clicked")
+    clicked = obj if obj and obj != ss.get("planner_last_object") else (out or {}).get("last_clicked")
+    if obj:
+        ss["planner_last_object"] = obj
     if clicked and ss.get("planner_last_click") != clicked:
         ss["planner_last_click"] = clicked
+        here = {"lon": float(clicked["lng"]), "lat": float(clicked["lat"])}
+        # a click on a numbered valve of the plan: the crew reports it stuck -> re-plan around it
+        stuck = next((v for v in (plan.valves_to_close if plan else []) if v.get("lon") is not None
+                      and distance_m(here, v) <= VALVE_CLICK_M), None)
+        if stuck is not None:
+            ss["planner_stuck"] = sorted(set(ss["planner_stuck"]) | {stuck["id"]})
+            st.rerun()
         with engine().connect() as conn:
-            hit = repo.nearest_pipe(conn, net, float(clicked["lng"]), float(clicked["lat"]))
+            hit = repo.nearest_pipe(conn, net, here["lon"], here["lat"])
         if hit is None:
             st.toast(t("planner.no_pipe"))
         else:

@@ -38,3 +38,26 @@ def test_isolate_a_main_and_replan_around_a_stuck_valve(page, app_url: str) -> N
     page.wait_for_timeout(1000)
     assert metric(page, "Труб без воды") > pipes_before  # the shutoff grew past the stuck valve
     page.screenshot(path=str(ARTIFACTS / "planner-stuck.png"), full_page=True)
+
+
+def test_click_a_numbered_valve_to_report_it_stuck(page, app_url: str) -> None:
+    page.goto(f"{app_url}/planner", wait_until="domcontentloaded")
+    map_frame(page)
+    page.get_by_label("Повреждённая труба").click()
+    page.keyboard.type("Pohjoisesplanadi, 400")
+    page.keyboard.press("Enter")
+    page.get_by_text("Задвижки к закрытию (порядок обхода бригады)").wait_for(timeout=30000)
+    page.wait_for_timeout(2000)  # the map re-mounts once, centred on the picked pipe
+    frame = map_frame(page)
+    frame.wait_for_function("() => document.querySelectorAll('.leaflet-marker-icon').length >= 2", timeout=20000)
+    pipes_before = metric(page, "Труб без воды")
+    # the crew's valve No. 1: fire Leaflet's click on that marker (what a tap on it does)
+    fired = frame.evaluate(
+        """() => { let done = false; window.map.eachLayer(l => {
+             if (!done && l.getLatLng && l._icon && l._icon.innerText.trim() === '1') {
+               l.fire('click', {latlng: l.getLatLng(), originalEvent: new MouseEvent('click')}); done = true; } });
+           return done; }""")
+    assert fired
+    page.get_by_text(re.compile(r"Неисправны по данным бригады: V\d+")).wait_for(timeout=30000)
+    page.wait_for_timeout(1000)
+    assert metric(page, "Труб без воды") > pipes_before
