@@ -89,14 +89,17 @@ def viewport_layers(bbox: tuple[float, float, float, float], zoom: int, net: int
 
     ``highlight`` maps building id -> fill colour; ``pipe_override`` maps pipe id -> line colour.
     """
+    from settings import get_settings
+
     lab = labels()
+    cap = get_settings().max_features_per_layer
     groups, notes, counts = [], [], {}
     with engine().connect() as conn:
         for layer in layers:
-            # everything in view when it fits under the cap; the zoom's policy (filters, aggregates) otherwise
-            res = Q.layer_in_bbox(conn, layer, bbox, zoom, network_id=net, policy=Q.LayerPolicy())
-            if res.truncated:
-                res = Q.layer_in_bbox(conn, layer, bbox, zoom, network_id=net)
+            # everything in view when it fits under the cap (a cheap index probe decides);
+            # the zoom's policy (filters, aggregates) otherwise
+            fits = Q.count_in_bbox(conn, layer, bbox, network_id=net, ceiling=cap + 1) <= cap
+            res = Q.layer_in_bbox(conn, layer, bbox, zoom, network_id=net, policy=Q.LayerPolicy() if fits else None)
             gdf = res.features
             counts[layer] = res.total if res.representation == "grid" else len(gdf)
             name = t(f"map.layer.{layer}")
