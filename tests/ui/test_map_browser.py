@@ -44,12 +44,17 @@ def test_map_draws_buildings_and_pipes_offline(page, app_url: str) -> None:
         assert name in overlays
 
 
-def test_address_search_zooms_to_the_building(page, app_url: str) -> None:
+def search(page, app_url: str, query: str) -> None:
+    """Open the map page and type ``query`` into the address search."""
     page.goto(f"{app_url}/", wait_until="domcontentloaded")
     map_frame(page)
     box = page.get_by_label("Поиск адреса")
-    box.fill("Mannerheimintie")
+    box.fill(query)
     box.press("Enter")
+
+
+def test_address_search_zooms_to_the_building(page, app_url: str) -> None:
+    search(page, app_url, "Mannerheimintie")
     page.get_by_text("Найдено: выберите здание").wait_for(timeout=20000)
     center = wait_for_map(page, "() => window.map.getZoom() >= 17 && window.map.getCenter()")
     page.screenshot(path=str(ARTIFACTS / "map-search.png"))
@@ -57,11 +62,7 @@ def test_address_search_zooms_to_the_building(page, app_url: str) -> None:
 
 
 def test_unknown_address_says_so(page, app_url: str) -> None:
-    page.goto(f"{app_url}/", wait_until="domcontentloaded")
-    map_frame(page)
-    box = page.get_by_label("Поиск адреса")
-    box.fill("<script>Nowhere</script>")
-    box.press("Enter")
+    search(page, app_url, "<script>Nowhere</script>")
     page.get_by_text("Адрес не найден: «<script>Nowhere</script>»").wait_for(timeout=20000)
 
 

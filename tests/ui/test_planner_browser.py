@@ -16,13 +16,18 @@ def metric(page, label: str) -> int:
     return int(re.sub(r"\D", "", box.locator("[data-testid=stMetricValue]").inner_text()))
 
 
-def test_isolate_a_main_and_replan_around_a_stuck_valve(page, app_url: str) -> None:
+def pick_main(page, app_url: str) -> None:
+    """Open the planner and pick the 400 mm main on Pohjoisesplanadi; wait for its plan."""
     page.goto(f"{app_url}/planner", wait_until="domcontentloaded")
     map_frame(page)
     page.get_by_label("Повреждённая труба").click()
     page.keyboard.type("Pohjoisesplanadi, 400")
     page.keyboard.press("Enter")
     page.get_by_text("Задвижки к закрытию (порядок обхода бригады)").wait_for(timeout=30000)
+
+
+def test_isolate_a_main_and_replan_around_a_stuck_valve(page, app_url: str) -> None:
+    pick_main(page, app_url)
     frame = map_frame(page)
     # numbered valve markers are drawn on the map, one per valve to close
     valves = metric(page, "Закрыть")
@@ -41,12 +46,7 @@ def test_isolate_a_main_and_replan_around_a_stuck_valve(page, app_url: str) -> N
 
 
 def test_click_a_numbered_valve_to_report_it_stuck(page, app_url: str) -> None:
-    page.goto(f"{app_url}/planner", wait_until="domcontentloaded")
-    map_frame(page)
-    page.get_by_label("Повреждённая труба").click()
-    page.keyboard.type("Pohjoisesplanadi, 400")
-    page.keyboard.press("Enter")
-    page.get_by_text("Задвижки к закрытию (порядок обхода бригады)").wait_for(timeout=30000)
+    pick_main(page, app_url)
     page.wait_for_timeout(2000)  # the map re-mounts once, centred on the picked pipe
     frame = map_frame(page)
     frame.wait_for_function("() => document.querySelectorAll('.leaflet-marker-icon').length >= 2", timeout=20000)
