@@ -177,14 +177,7 @@ class IsolationIndex:
             k = np.searchsorted(tin[ch], tin[outer[below]], side="right") - 1
             in_dead[below] = low[ch[k]] >= tin[r]
         alive_after = alive_before & ~in_dead if tin[r] >= 0 else np.zeros(outer.size, bool)
-        return _Plan(
-            valves_to_close=cand[alive_after],
-            optional_valves=cand[~alive_after],
-            isolated_links=csr_gather(*seg.links_of_segment, r_segs),
-            isolated_nodes=csr_gather(*seg.nodes_of_segment, r_segs),
-            unintended_links=csr_gather(*seg.links_of_segment, dead_segs),
-            unintended_nodes=csr_gather(*seg.nodes_of_segment, dead_segs),
-        )
+        return _plan_of(seg, cand, alive_after, r_segs, dead_segs)
 
     def _plan_general(self, links: np.ndarray, extra: np.ndarray) -> _Plan:
         seg = self.segments
@@ -205,14 +198,7 @@ class IsolationIndex:
         to_close = after[outer]
         r_segs = np.flatnonzero(in_r)
         dead_segs = np.flatnonzero(before & ~after & ~in_r)
-        return _Plan(
-            valves_to_close=cand[to_close],
-            optional_valves=cand[~to_close],
-            isolated_links=csr_gather(*seg.links_of_segment, r_segs),
-            isolated_nodes=csr_gather(*seg.nodes_of_segment, r_segs),
-            unintended_links=csr_gather(*seg.links_of_segment, dead_segs),
-            unintended_nodes=csr_gather(*seg.nodes_of_segment, dead_segs),
-        )
+        return _plan_of(seg, cand, to_close, r_segs, dead_segs)
 
     def isolate(self, pipes: str | Iterable[str], *, extra_inoperable: Iterable[str] = ()) -> IsolationResult:
         """Shutoff plan for breaks on ``pipes`` isolated together; see :func:`isolate`."""
@@ -230,6 +216,19 @@ class IsolationIndex:
             unintended_links=m.sorted_link_ids(p.unintended_links),
             unintended_nodes=m.sorted_node_ids(p.unintended_nodes),
         )
+
+
+def _plan_of(seg: Segments, cand: np.ndarray, keep: np.ndarray, r_segs: np.ndarray,
+             dead_segs: np.ndarray) -> _Plan:
+    """A plan from the boundary candidates (``keep``: must close), the region's and the dry segments."""
+    return _Plan(
+        valves_to_close=cand[keep],
+        optional_valves=cand[~keep],
+        isolated_links=csr_gather(*seg.links_of_segment, r_segs),
+        isolated_nodes=csr_gather(*seg.nodes_of_segment, r_segs),
+        unintended_links=csr_gather(*seg.links_of_segment, dead_segs),
+        unintended_nodes=csr_gather(*seg.nodes_of_segment, dead_segs),
+    )
 
 
 def _ranges(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
