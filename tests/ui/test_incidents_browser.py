@@ -13,6 +13,16 @@ from tests.ui.conftest import ARTIFACTS
 pytestmark = pytest.mark.browser
 
 
+def settle_fill(page, box, value: str) -> None:
+    """Type into a field and make sure a late rerun did not wipe it before the click."""
+    for _ in range(5):
+        box.fill(value)
+        page.wait_for_timeout(500)
+        if box.input_value() == value:
+            return
+    raise AssertionError(f"the field never kept {value!r}")
+
+
 def incident_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text("SELECT count(*) FROM incidents")).scalar_one())
@@ -31,13 +41,14 @@ def test_intake_then_control_room(page, app_url: str, demo_engine: Engine) -> No
     box.fill("Mannerheimintie")
     box.press("Enter")
     page.get_by_text("Подсказки: выберите здание").wait_for(timeout=20000)
+    map_frame(page)  # the building's small map: the rerun after the pick is over
     before = incident_count(demo_engine)
     desc = page.get_by_label("Описание со слов заявителя")
-    desc.fill("<script>alert(1)</script> течёт")
+    settle_fill(page, desc, "<script>alert(1)</script> течёт")
     page.get_by_role("button", name="Зарегистрировать заявку").click()
     page.get_by_text("Текст содержит HTML-разметку").first.wait_for(timeout=20000)
     assert incident_count(demo_engine) == before
-    desc.fill("Фонтан из-под асфальта у дома, вода заливает подвал")
+    settle_fill(page, desc, "Фонтан из-под асфальта у дома, вода заливает подвал")
     page.get_by_label("Имя заявителя").fill("Иванова А. П.")
     page.get_by_label("Телефон заявителя").fill("+7 900 123-45-67")
     page.get_by_role("button", name="Зарегистрировать заявку").click()
