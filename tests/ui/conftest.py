@@ -17,6 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 
 
+def settle_fill(page, box, value: str) -> None:
+    """Type into a field and make sure a late rerun did not wipe it before the click."""
+    for _ in range(5):
+        box.fill(value)
+        page.wait_for_timeout(500)
+        if box.input_value() == value:
+            return
+    raise AssertionError(f"the field never kept {value!r}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,19 +8,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from scripts.screenshot import map_frame
-from tests.ui.conftest import ARTIFACTS
+from tests.ui.conftest import ARTIFACTS, settle_fill
 
 pytestmark = pytest.mark.browser
-
-
-def settle_fill(page, box, value: str) -> None:
-    """Type into a field and make sure a late rerun did not wipe it before the click."""
-    for _ in range(5):
-        box.fill(value)
-        page.wait_for_timeout(500)
-        if box.input_value() == value:
-            return
-    raise AssertionError(f"the field never kept {value!r}")
 
 
 def incident_count(engine: Engine) -> int:
