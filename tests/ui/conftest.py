@@ -27,6 +27,20 @@ def settle_fill(page, box, value: str) -> None:
     raise AssertionError(f"the field never kept {value!r}")
 
 
+def pick_option(page, label: str, option: str) -> None:
+    """Choose ``option`` in the select box ``label``, again if a rerun closed the list under the click."""
+    last: Exception | None = None
+    for _ in range(4):
+        try:
+            page.get_by_label(label).click()
+            page.get_by_role("option", name=option).click(timeout=5000)
+            return
+        except Exception as exc:  # playwright's TimeoutError: the list was re-rendered
+            last = exc
+            page.wait_for_timeout(500)
+    raise AssertionError(f"could not pick {option!r} in {label!r}: {last}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from scripts.screenshot import map_frame
-from tests.ui.conftest import ARTIFACTS, settle_fill
+from tests.ui.conftest import ARTIFACTS, pick_option, settle_fill
 
 pytestmark = pytest.mark.browser
 
@@ -141,9 +141,9 @@ def test_burst_plan_approve_restore(page, app_url: str, demo_engine: Engine) -> 
     box.fill(first["address"])
     box.press("Enter")
     page.get_by_text("Подсказки: выберите здание").wait_for(timeout=20000)
-    page.get_by_label("Вид обращения").click()
-    page.get_by_role("option", name="Нет холодной воды").click()
-    page.get_by_label("Описание со слов заявителя").fill("Нет воды с утра")
+    map_frame(page)  # the rerun after the pick is over
+    pick_option(page, "Вид обращения", "Нет холодной воды")
+    settle_fill(page, page.get_by_label("Описание со слов заявителя"), "Нет воды с утра")
     page.get_by_role("button", name="Зарегистрировать заявку").click()
     page.get_by_text(f"Дом в зоне действующего отключения №{outage_id}").wait_for(timeout=20000)
 
