@@ -462,7 +462,7 @@ WITH ins AS (
     VALUES (:category, :resource, :priority, 'new', :channel, :service_code, {_PT}, :address,
         :building_id, :pipe_id, :network_id, :description, :reporter_name, :reporter_phone, :reporter_email,
         :media_url, CAST(:attributes AS jsonb), :outage_id, :api_key_id, :client_token, :now, :now)
-    ON CONFLICT (client_token) DO NOTHING
+    ON CONFLICT ((coalesce(api_key_id, 0)), client_token) WHERE client_token IS NOT NULL DO NOTHING
     RETURNING {INCIDENT_COLUMNS}
 ), ev AS (
     INSERT INTO incident_events (incident_id, at, actor, from_status, to_status, note)
@@ -481,8 +481,9 @@ def insert_incident_with_event(conn: Connection, fields: dict[str, Any], *, acto
     row = _fetch_one_raw(conn, _INSERT_WITH_EVENT_RAW, params)
     if row is not None:
         return Incident(**row), True
-    existing = conn.execute(text(f"SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.client_token = :t"),
-                            {"t": params["client_token"]}).first()
+    existing = conn.execute(text(f"SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.client_token = :t "
+                                 "AND coalesce(i.api_key_id, 0) = coalesce(CAST(:k AS integer), 0)"),
+                            {"t": params["client_token"], "k": params.get("api_key_id")}).first()
     return _incident(existing), False
 
 
