@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     local_cluster_dir: Path = ROOT / "var" / "pg"
     local_cluster_port: int = 5433
 
+    env: str = Field(default="development", description="'production' refuses the demo city and other test-only actions")
+
     tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tiles_attribution: str = "&copy; OpenStreetMap contributors"
     tiles_name: str = "OpenStreetMap"
