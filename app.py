@@ -1,47 +1,88 @@
-"""zhkh-ops: page config, navigation and the shared sidebar. No domain logic here."""
+"""zhkh-ops: page config, login, navigation by role and the shared sidebar. No domain logic here."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import streamlit as st
 
-from views.common import networks, t
+from auth.permissions import pages_for
+from views import errors, session
+from views.common import t
 from views.i18n import LANGUAGES
 
 st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide")
+
+# url path -> (script, title key, icon)
+PAGES: dict[str, tuple[str, str, str]] = {
+    "control": ("views/control_room.py", "page.control_room", ":material/monitor_heart:"),
+    "incidents": ("views/reports.py", "page.incidents", ":material/list_alt:"),
+    "intake": ("views/intake.py", "page.intake", ":material/call:"),
+    "outages": ("views/outages.py", "page.outages", ":material/water_drop:"),
+    "planner": ("views/planner.py", "page.planner", ":material/valve:"),
+    "map": ("views/city_map.py", "page.map", ":material/map:"),
+    "data": ("views/data.py", "page.data", ":material/database:"),
+    "users": ("views/users.py", "page.users", ":material/group:"),
+    "audit": ("views/audit.py", "page.audit", ":material/history:"),
+}
 
 if "lang" not in st.session_state:
     from settings import get_settings
 
     st.session_state["lang"] = get_settings().language if get_settings().language in LANGUAGES else "ru"
 
-with st.sidebar:
-    st.radio(t("sidebar.language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang", horizontal=True)
-    try:
-        nets = networks()
-        db_error = None
-    except Exception as exc:  # the page still renders and says what is wrong
-        nets, db_error = [], str(exc).splitlines()[0]
-    if db_error:
-        st.error(t("map.db_error", error=db_error))
-    elif nets:
-        ids = [n["id"] for n in nets]
-        if st.session_state.get("network_id") not in ids:
-            st.session_state["network_id"] = ids[0]
-        st.selectbox(t("sidebar.network"), ids, key="network_id",
-                     format_func=lambda i: next(n["name"] for n in nets if n["id"] == i))
-    else:
-        st.session_state["network_id"] = None
-        st.info(t("sidebar.no_network"))
-    st.selectbox(t("sidebar.role"), ["dispatcher", "planner", "inspector"], key="role",
-                 format_func=lambda r: t(f"role.{r}"))
+session.write_pending_cookie()
 
-pages = [
-    st.Page("views/city_map.py", title=t("page.map"), icon=":material/map:", url_path="map", default=True),
-    st.Page("views/planner.py", title=t("page.planner"), icon=":material/valve:", url_path="planner"),
-    st.Page("views/control_room.py", title=t("page.control_room"), icon=":material/monitor_heart:", url_path="control"),
-    st.Page("views/intake.py", title=t("page.intake"), icon=":material/call:", url_path="intake"),
-    st.Page("views/reports.py", title=t("page.incidents"), icon=":material/list_alt:", url_path="incidents"),
-    st.Page("views/data.py", title=t("page.data"), icon=":material/database:", url_path="data"),
-]
-st.navigation(pages).run()
+
+def language_switch() -> None:
+    st.radio(t("sidebar.language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang", horizontal=True)
+
+
+def sidebar(user: object) -> None:
+    from ops import network as net_ops
+
+    with st.sidebar:
+        st.markdown(f"**{errors.md_safe(user.display_name or user.login)}**  \n"  # type: ignore[attr-defined]
+                    f"{t('role.' + user.role)} · `{user.login}`")  # type: ignore[attr-defined]
+        if st.button(t("login.logout"), icon=":material/logout:", key="logout"):
+            session.logout()
+        language_switch()
+        nets = net_ops.networks(session.actor())
+        if nets:
+            ids = [n["id"] for n in nets]
+            if st.session_state.get("network_id") not in ids:
+                st.session_state["network_id"] = ids[0]
+            names = {n["id"]: n["name"] for n in nets}
+            st.selectbox(t("sidebar.network"), ids, key="network_id", format_func=lambda i: names.get(i, str(i)))
+        else:
+            st.session_state["network_id"] = None
+            st.info(t("sidebar.no_network"))
+
+
+def main() -> None:
+    try:
+        user = session.resume()
+    except Exception as exc:  # the database is down: nobody can be checked, nothing can be shown
+        with st.sidebar:
+            language_switch()
+        errors.page_failed(exc)
+        return
+    if user is None:
+        with st.sidebar:
+            language_switch()
+        session.login_page()
+        return
+    try:
+        sidebar(user)
+    except Exception as exc:
+        errors.page_failed(exc)
+        return
+    pages = [st.Page(PAGES[p][0], title=t(PAGES[p][1]), icon=PAGES[p][2], url_path=p, default=(i == 0))
+             for i, p in enumerate(pages_for(user.role))]
+    page = st.navigation(pages)
+    try:
+        page.run()
+    except Exception as exc:  # a page never shows a traceback; the database being down is said so
+        errors.page_failed(exc)
+
+
+main()

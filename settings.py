@@ -33,6 +33,12 @@ class Settings(BaseSettings):
 
     env: str = Field(default="development", description="'production' refuses the demo city and other test-only actions")
 
+    # people: sessions end after this long without an action; a login is locked after repeated failures
+    session_idle_min: float = 30.0
+    login_max_failures: int = 5
+    login_lock_min: float = 5.0
+    oidc_role_claim: str = "zhkh_role"
+
     tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tiles_attribution: str = "&copy; OpenStreetMap contributors"
     tiles_name: str = "OpenStreetMap"

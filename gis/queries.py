@@ -470,3 +470,17 @@ def city_bounds(conn: Connection) -> BBox | None:
         if box is not None:
             return box
     return None
+
+
+def buildings_by_id(conn: Connection, ids: list[int]) -> gpd.GeoDataFrame:
+    """Footprints of the given buildings (id, address, kind, residents), EPSG:4326, 6 decimals."""
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
+
+    cols = ["id", "address", "kind", "residents"]
+    if not ids:
+        return _to_gdf([], cols)
+    rows = conn.execute(text(
+        "SELECT id, address, kind, residents, ST_AsGeoJSON(geom, 6) FROM buildings WHERE id = ANY(:ids) ORDER BY id"
+    ).bindparams(bindparam("ids", type_=ARRAY(BIGINT))), {"ids": ids}).all()
+    return _to_gdf(list(rows), cols)

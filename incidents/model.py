@@ -89,6 +89,10 @@ class QueueItem:
 
 @dataclass(frozen=True)
 class Outage:
+    """A shutoff: ``planned`` (approved or scheduled, valves not yet closed) → ``active`` (valves
+    closed, the water is off) → ``restored``; or ``cancelled`` before it starts. ``kind`` is
+    ``emergency`` (a break) or ``planned`` (works announced ahead). ``valve_ids`` are in crew order."""
+
     id: int
     network_id: int | None
     state: str
@@ -105,6 +109,10 @@ class Outage:
     created_by: str
     approved_by: str
     version: int
+    kind: str = "emergency"
+    break_pipe_ids: list[int] = field(default_factory=list)
+    started_by: str | None = None
+    ended_by: str | None = None
     buildings: int = 0
     residents: int = 0
     geojson: str | None = None

@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 
-from incidents.model import DuplicateCandidate, Incident, Outage, OutageLink
+from incidents.model import DuplicateCandidate, Incident, OutageLink
 from incidents.workflow import OPEN_STATUSES, Event
 
 _PT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
@@ -242,105 +241,6 @@ def open_incident_deadline_inputs(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-# ---- outages ----------------------------------------------------------------------------------
-
-_OUTAGE_COLUMNS = """
-    o.id, o.network_id, o.state, o.reason, o.incident_id, o.pipe_ids, o.unintended_pipe_ids, o.valve_ids,
-    o.optional_valve_ids, o.planned_start, o.planned_end, o.actual_start, o.actual_end, o.created_by,
-    o.approved_by, o.version,
-    (SELECT count(*) FROM outage_buildings ob WHERE ob.outage_id = o.id) AS buildings,
-    (SELECT coalesce(sum(b.residents), 0) FROM outage_buildings ob JOIN buildings b ON b.id = ob.building_id
-      WHERE ob.outage_id = o.id) AS residents,
-    ST_AsGeoJSON(o.geom) AS geojson
-"""
-
-
-def _outage(row: Any) -> Outage:
-    m = dict(row._mapping)
-    for k in ("pipe_ids", "unintended_pipe_ids", "valve_ids", "optional_valve_ids"):
-        m[k] = [int(x) for x in (m[k] or [])]
-    m["buildings"] = int(m["buildings"])
-    m["residents"] = int(m["residents"])
-    return Outage(**m)
-
-
-def insert_outage(conn: Connection, fields: dict[str, Any]) -> int:
-    arr = ARRAY(BIGINT)
-    stmt = text("""
-        INSERT INTO outages (network_id, state, reason, incident_id, pipe_ids, unintended_pipe_ids, valve_ids,
-            optional_valve_ids, geom, planned_start, planned_end, actual_start, created_by, approved_by,
-            started_by, created_at, updated_at)
-        VALUES (:network_id, :state, :reason, :incident_id, :pipe_ids, :unintended_pipe_ids, :valve_ids,
-            :optional_valve_ids,
-            (SELECT ST_Multi(ST_Union(geom)) FROM pipes WHERE id = ANY(:pipe_ids) OR id = ANY(:unintended_pipe_ids)),
-            :planned_start, :planned_end, :actual_start, :actor, :actor, :started_by, :now, :now)
-        RETURNING id
-    """).bindparams(bindparam("pipe_ids", type_=arr), bindparam("unintended_pipe_ids", type_=arr),
-                    bindparam("valve_ids", type_=arr), bindparam("optional_valve_ids", type_=arr))
-    return int(conn.execute(stmt, fields).scalar_one())
-
-
-def insert_outage_buildings(conn: Connection, outage_id: int, building_ids: Iterable[int],
-                            unintended_ids: Iterable[int]) -> None:
-    intended = {int(b) for b in building_ids}
-    unintended = {int(b) for b in unintended_ids} - intended
-    rows = [{"o": outage_id, "b": b, "u": False} for b in sorted(intended)]
-    rows += [{"o": outage_id, "b": b, "u": True} for b in sorted(unintended)]
-    if rows:
-        conn.execute(text("""
-            INSERT INTO outage_buildings (outage_id, building_id, unintended)
-            SELECT :o, :b, :u WHERE EXISTS (SELECT 1 FROM buildings WHERE id = :b)
-            ON CONFLICT DO NOTHING
-        """), rows)
-
-
-def get_outage(conn: Connection, outage_id: int, *, for_update: bool = False) -> Outage | None:
-    lock = " FOR UPDATE OF o" if for_update else ""
-    row = conn.execute(text(f"SELECT {_OUTAGE_COLUMNS} FROM outages o WHERE o.id = :id{lock}"),
-                       {"id": outage_id}).first()
-    return _outage(row) if row else None
-
-
-def set_outage_state(conn: Connection, outage_id: int, *, state: str, at: datetime, actor: str,
-                     start: bool = False, end: bool = False) -> None:
-    sets = ["state = :state", "updated_at = :at", "version = version + 1"]
-    if start:
-        sets += ["actual_start = :at", "started_by = :actor"]
-    if end:
-        sets += ["actual_end = :at", "ended_by = :actor"]
-    conn.execute(text(f"UPDATE outages SET {', '.join(sets)} WHERE id = :id"),
-                 {"state": state, "at": at, "actor": actor, "id": outage_id})
-
-
-def list_outages(conn: Connection, states: Iterable[str]) -> list[Outage]:
-    stmt = text(f"SELECT {_OUTAGE_COLUMNS} FROM outages o WHERE o.state IN :states ORDER BY o.planned_start, o.id")
-    stmt = stmt.bindparams(bindparam("states", expanding=True))
-    return [_outage(r) for r in conn.execute(stmt, {"states": list(states)})]
-
-
-def affected_buildings_of_active(conn: Connection, resources: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """One row per building cut off by an active outage (the latest end if several)."""
-    cond = ""
-    params: dict[str, Any] = {}
-    stmt_binds = []
-    if resources is not None:
-        cond = "AND (n.id IS NULL OR n.resource IN :resources)"
-        params["resources"] = list(resources)
-        stmt_binds.append(bindparam("resources", expanding=True))
-    stmt = text(f"""
-        SELECT DISTINCT ON (b.id) b.id AS building_id, b.address, b.kind, b.residents, ob.unintended,
-               o.id AS outage_id, o.planned_end, n.resource
-        FROM outage_buildings ob JOIN outages o ON o.id = ob.outage_id AND o.state = 'active'
-        JOIN buildings b ON b.id = ob.building_id
-        LEFT JOIN networks n ON n.id = o.network_id
-        WHERE true {cond}
-        ORDER BY b.id, o.planned_end DESC
-    """)
-    if stmt_binds:
-        stmt = stmt.bindparams(*stmt_binds)
-    return [dict(r) for r in conn.execute(stmt, params).mappings()]
-
-
 # ---- API keys ---------------------------------------------------------------------------------
 
 def insert_api_key(conn: Connection, name: str, key_hash: str) -> int:
@@ -357,31 +257,6 @@ def find_api_key(conn: Connection, key_hash: str) -> dict[str, Any] | None:
 def revoke_api_key(conn: Connection, name: str, at: datetime) -> int:
     return conn.execute(text("UPDATE api_keys SET revoked_at = :at WHERE name = :n AND revoked_at IS NULL"),
                         {"n": name, "at": at}).rowcount
-
-
-def network_resource(conn: Connection, network_id: int) -> str | None:
-    """The resource of network ``network_id`` (None when it does not exist)."""
-    return conn.execute(text("SELECT resource FROM networks WHERE id = :n"), {"n": network_id}).scalar()
-
-
-def link_open_reports_to_outage(conn: Connection, outage_id: int, resource: str | None, now: datetime) -> int:
-    """Link open water reports of the outage's buildings to it; how many were linked."""
-    return conn.execute(text(f"""
-        UPDATE incidents i SET outage_id = :o, version = version + 1, updated_at = :now
-        FROM outage_buildings ob
-        WHERE ob.outage_id = :o AND i.building_id = ob.building_id AND i.outage_id IS NULL
-          AND i.status IN {_OPEN} AND i.category IN ('no_water', 'low_pressure')
-          AND (CAST(:r AS text) IS NULL OR i.resource = :r)
-    """), {"o": outage_id, "r": resource, "now": now}).rowcount
-
-
-def outage_ends(conn: Connection, outage_ids: Iterable[int]) -> dict[int, datetime]:
-    """Planned end of each given outage (for the expected time of linked reports)."""
-    ids = sorted({int(i) for i in outage_ids})
-    if not ids:
-        return {}
-    stmt = text("SELECT id, planned_end FROM outages WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
-    return {int(r[0]): r[1] for r in conn.execute(stmt, {"ids": ids})}
 
 
 # ---- intake in two round trips (the API's hot path) --------------------------------------------
@@ -487,23 +362,35 @@ def insert_incident_with_event(conn: Connection, fields: dict[str, Any], *, acto
     return _incident(existing), False
 
 
-def incident_exists(conn: Connection, incident_id: int) -> bool:
-    return conn.execute(text("SELECT 1 FROM incidents WHERE id = :i"), {"i": incident_id}).first() is not None
+# ---- notes --------------------------------------------------------------------------------------
+
+_NOTE_COLUMNS = "id, incident_id, author, body, created_at, updated_at, version"
 
 
-def conflicting_outages(conn: Connection, pipe_ids: Iterable[int], exclude_id: int | None = None) -> list[Outage]:
-    """Planned or active outages that isolate (or dry out) any of ``pipe_ids``."""
-    stmt = text(f"""
-        SELECT {_OUTAGE_COLUMNS} FROM outages o
-        WHERE o.state IN ('planned', 'active') AND (o.pipe_ids && :p OR o.unintended_pipe_ids && :p)
-          AND o.id IS DISTINCT FROM :ex
-        ORDER BY o.planned_start, o.id
-    """).bindparams(bindparam("p", type_=ARRAY(BIGINT)))
-    return [_outage(r) for r in conn.execute(stmt, {"p": sorted({int(x) for x in pipe_ids}), "ex": exclude_id})]
+def insert_note(conn: Connection, incident_id: int, author: str, body: str, now: datetime) -> dict[str, Any]:
+    row = conn.execute(text(f"""
+        INSERT INTO incident_notes (incident_id, author, body, created_at, updated_at)
+        VALUES (:i, :a, :b, :now, :now) RETURNING {_NOTE_COLUMNS}
+    """), {"i": incident_id, "a": author, "b": body, "now": now}).mappings().one()
+    return dict(row)
 
 
-def outages_of_incident(conn: Connection, incident_id: int) -> list[Outage]:
-    """Outages approved for ``incident_id`` (its cause), oldest first."""
-    rows = conn.execute(text(f"SELECT {_OUTAGE_COLUMNS} FROM outages o WHERE o.incident_id = :i ORDER BY o.id"),
-                        {"i": incident_id})
-    return [_outage(r) for r in rows]
+def get_note(conn: Connection, note_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = conn.execute(text(f"SELECT {_NOTE_COLUMNS} FROM incident_notes WHERE id = :id{lock}"),
+                       {"id": note_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def update_note(conn: Connection, note_id: int, body: str, now: datetime) -> dict[str, Any]:
+    row = conn.execute(text(f"""
+        UPDATE incident_notes SET body = :b, updated_at = :now, version = version + 1 WHERE id = :id
+        RETURNING {_NOTE_COLUMNS}
+    """), {"b": body, "now": now, "id": note_id}).mappings().one()
+    return dict(row)
+
+
+def notes_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(text(f"SELECT {_NOTE_COLUMNS} FROM incident_notes WHERE incident_id = :i ORDER BY created_at, id"),
+                        {"i": incident_id}).mappings().all()
+    return [dict(r) for r in rows]

@@ -1,5 +1,6 @@
-"""Domain functions of the incidents domain — what the Streamlit UI and the Open311 API call.
-Outages live in ``incidents/outages.py``, API keys in ``incidents/keys.py``.
+"""Domain functions of the incidents domain: intake, reading, the workflow, the control room's figures.
+Outages live in ``incidents/outages.py``, API keys in ``incidents/keys.py``; the application layer
+(``ops``) calls these with the acting user's name and checks the rights first.
 
 Writes take an ``Engine`` and run in one transaction each (the audit event is written in the
 same transaction as the change). Reads take an ``Engine`` or an open ``Connection``.
@@ -29,14 +30,27 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine
 
-from incidents import repo
+from incidents import outage_repo, repo
 from incidents.errors import (
-    ConcurrentEdit, DescriptionTooLong, IncidentNotFound, InvalidIncident, MissingLocation, OutsideServiceArea,
-    UnknownAddress, UnknownCategory, UnknownServiceCode,
+    ConcurrentEdit,
+    DescriptionTooLong,
+    IncidentNotFound,
+    InvalidIncident,
+    MissingLocation,
+    OutsideServiceArea,
+    UnknownAddress,
+    UnknownCategory,
+    UnknownServiceCode,
 )
-from incidents.model import ControlRoomKpis, DuplicateCandidate, Incident, IntakeResult, QueueItem
+from incidents.model import (
+    ControlRoomKpis,
+    DuplicateCandidate,
+    Incident,
+    IntakeResult,
+    QueueItem,
+)
 from incidents.sla import CATEGORIES, Rules, due_at, load_rules, sla_state
-from incidents.workflow import OPEN_STATUSES, transition
+from incidents.workflow import OPEN_STATUSES, path_to, transition
 from settings import Settings, get_settings
 
 MAX_DESCRIPTION_CHARS = 4000
@@ -62,6 +76,17 @@ def rules_from_settings(settings: Settings | None = None) -> Rules:
     """The rules file named by ``settings.sla_rules_file`` (re-read when it changes)."""
     path = Path((settings or get_settings()).sla_rules_file)
     return _rules_cached(str(path), path.stat().st_mtime if path.exists() else 0.0)
+
+
+@contextmanager
+def transaction_for(bind: Engine | Connection) -> Iterator[Connection]:
+    """A transaction: a new one on the engine, or the caller's own (an open ``Connection``), so that
+    the application layer can run several domain steps and its audit event as one."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
 
 
 @contextmanager
@@ -140,7 +165,7 @@ def forget_service_area(engine: Engine | None = None) -> None:
 # ---- intake ----------------------------------------------------------------------------------
 
 def create_incident(
-    engine: Engine,
+    engine: Engine | Connection,
     *,
     service_code: str | None = None,
     category: str | None = None,
@@ -221,7 +246,7 @@ def create_incident(
         if not area.contains(lon, lat):  # type: ignore[arg-type]
             raise OutsideServiceArea(f"lat={lat}, long={lon} is outside the service area ({area.describe()})")
 
-    with engine.begin() as conn:
+    with transaction_for(engine) as conn:
         located: dict[str, Any] | None = None
         if not has_point:
             located = repo.building_location(conn, building_id=building_id, address=None
@@ -337,7 +362,7 @@ def find_duplicates(engine: Engine, incident_id: int, *, settings: Settings | No
 # ---- workflow ----------------------------------------------------------------------------------
 
 def transition_incident(
-    engine: Engine,
+    engine: Engine | Connection,
     incident_id: int,
     to: str,
     *,
@@ -353,7 +378,7 @@ def transition_incident(
     nothing is overwritten; reload and retry). The audit event is written in the same transaction.
     """
     now = now or utcnow()
-    with engine.begin() as conn:
+    with transaction_for(engine) as conn:
         current = repo.get_incident(conn, incident_id)
         if current is None:
             raise IncidentNotFound(f"no incident with id {incident_id}")
@@ -375,11 +400,31 @@ def transition_incident(
     return updated
 
 
-def mark_duplicate(engine: Engine, incident_id: int, of_incident_id: int, *, actor: str,
+def mark_duplicate(engine: Engine | Connection, incident_id: int, of_incident_id: int, *, actor: str,
                    expected_version: int, note: str = "", now: datetime | None = None) -> Incident:
     """Close ``incident_id`` as a duplicate of ``of_incident_id``."""
     return transition_incident(engine, incident_id, "duplicate", actor=actor, expected_version=expected_version,
                                note=note or f"duplicate of #{of_incident_id}", duplicate_of=of_incident_id, now=now)
+
+
+def advance_incident(conn: Connection, incident_id: int, target: str, *, actor: str, note: str,
+                     now: datetime) -> list[str]:
+    """Move an incident forward to ``target`` through every status in between (one history event
+    each), as an outage's steps require; nothing when it is there already, past it, or closed.
+    Returns the statuses it passed."""
+    current = repo.get_incident(conn, incident_id)
+    if current is None:
+        raise IncidentNotFound(f"no incident with id {incident_id}")
+    steps = path_to(current.status, target)
+    version, status = current.version, current.status
+    for to in steps:
+        event = transition(status, to, actor, note, now)
+        new_version = repo.update_status(conn, incident_id, version, event)
+        if new_version is None:
+            raise ConcurrentEdit(f"incident {incident_id} changed while moving it to {to!r}; retry")
+        repo.insert_event(conn, incident_id, event)
+        version, status = new_version, to
+    return steps
 
 
 # ---- control room ------------------------------------------------------------------------------
@@ -392,8 +437,8 @@ def control_room_kpis(engine: Engine | Connection, *, rules: Rules | None = None
     now = now or utcnow()
     with connection_for(engine) as conn:
         open_rows = repo.open_incident_deadline_inputs(conn)
-        outages = repo.list_outages(conn, ["active"])
-        dry = repo.affected_buildings_of_active(conn, WATER_RESOURCES)
+        outages = outage_repo.list_outages(conn, ["active"])
+        dry = outage_repo.affected_buildings_of_active(conn, WATER_RESOURCES)
     overdue = at_risk = within_1h = unanswered = 0
     for r in open_rows:
         due = due_at(r, rules)
@@ -413,23 +458,4 @@ def control_room_kpis(engine: Engine | Connection, *, rules: Rules | None = None
 def outage_ends(bind: Engine | Connection, outage_ids: Iterable[int]) -> dict[int, datetime]:
     """Planned end of each given outage id."""
     with connection_for(bind) as conn:
-        return repo.outage_ends(conn, outage_ids)
-
-
-# Outage and API-key functions live in their own modules; they stay reachable from here so
-# that ``incidents.service`` remains the one entry point the UI needs.
-_MOVED = {
-    "approve_outage": "outages", "start_outage": "outages", "restore_outage": "outages",
-    "cancel_outage": "outages", "get_outage": "outages", "conflicting_outages": "outages",
-    "active_outages": "outages", "affected_buildings_of_active_outages": "outages",
-    "AffectedBuildings": "outages", "outages_of_incident": "outages", "list_outages": "outages",
-    "create_api_key": "keys", "verify_api_key": "keys", "revoke_api_key": "keys", "hash_api_key": "keys",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f"incidents.{_MOVED[name]}"), name)
-    raise AttributeError(f"module 'incidents.service' has no attribute {name!r}")
+        return outage_repo.outage_ends(conn, outage_ids)

@@ -73,6 +73,18 @@ def transition(incident_state: str, to: str, actor: str, note: str, now: datetim
     return Event(from_status=incident_state, to_status=to, actor=actor.strip(), note=note or "", at=now)
 
 
+FORWARD: tuple[str, ...] = ("new", "accepted", "dispatched", "in_progress", "resolved", "closed")
+
+
+def path_to(status: str, target: str) -> list[str]:
+    """The statuses an incident passes through to reach ``target`` going forward (each one a
+    history event), or [] when it is there already, past it, or in a final state."""
+    if status in FINAL_STATUSES or status not in FORWARD or target not in FORWARD:
+        return []
+    here, there = FORWARD.index(status), FORWARD.index(target)
+    return list(FORWARD[here + 1:there + 1]) if there > here else []
+
+
 def creation_event(actor: str, now: datetime, note: str = "") -> Event:
     """The first event of every incident (from nothing to ``new``)."""
     return Event(from_status=None, to_status="new", actor=actor or "system", note=note, at=now)

@@ -1,12 +1,26 @@
 """Pure graph engine: valve segments, break isolation and criticality of water networks.
 
-Never imports SQLAlchemy or Streamlit (only :mod:`network.repo` touches the database).
+Never imports SQLAlchemy or Streamlit: the PostGIS adapter is ``gis.network_repo``, joined to the
+engine by the application layer (``ops.network``).
 """
 
 from network.criticality import Criticality, criticality
-from network.errors import InputFileError, InvalidNetwork, InvalidValve, NetworkError, UnknownPipe, UnknownValve
+from network.errors import (
+    InputFileError,
+    InvalidNetwork,
+    InvalidValve,
+    NetworkError,
+    UnknownPipe,
+    UnknownValve,
+)
 from network.inp import network_from_wntr, read_inp, read_inp_topology
-from network.isolation import IsolationIndex, IsolationResult, isolate, isolate_each, isolation_index
+from network.isolation import (
+    IsolationIndex,
+    IsolationResult,
+    isolate,
+    isolate_each,
+    isolation_index,
+)
 from network.model import (
     CLOSED,
     INOPERABLE,

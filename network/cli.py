@@ -17,7 +17,12 @@ from typing import Any, NoReturn
 
 from network.errors import InputFileError, NetworkError
 from network.inp import read_inp_topology
-from network.model import VALVE_STATUSES, NetworkModel, with_valve_layer, with_valve_status
+from network.model import (
+    VALVE_STATUSES,
+    NetworkModel,
+    with_valve_layer,
+    with_valve_status,
+)
 
 __all__ = ["main", "read_valves_csv"]
 

@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from network.errors import InvalidNetwork, InvalidValve, UnknownPipe, UnknownValve, one_line
+from network.errors import (
+    InvalidNetwork,
+    InvalidValve,
+    UnknownPipe,
+    UnknownValve,
+    one_line,
+)
 
 __all__ = [
     "OPEN",

@@ -1,8 +1,8 @@
 """The dispatcher's shutoff plan: an isolation result dressed with what a crew and a call centre need.
 
 Pure composition: the isolation comes from :mod:`network.isolation`; valve coordinates, pipe
-midpoints and affected buildings come through the functions passed in (``network.repo`` in the
-app), so this module never touches the database itself.
+midpoints and affected buildings come through the functions passed in (``gis.network_repo`` in the
+app, joined by ``ops.network``), so this module never touches the database itself.
 """
 from __future__ import annotations
 
@@ -33,6 +33,19 @@ class ShutoffPlan:
     optional_valves: list[dict[str, Any]]
     affected: list[dict[str, Any]]
     extra_inoperable: list[str] = field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever what a crew would do changes (valves, pipes, buildings): a plan approved
+        must be the plan that was seen."""
+        import hashlib
+
+        parts = [",".join(str(v["id"]) for v in self.valves_to_close),
+                 ",".join(sorted(str(v["id"]) for v in self.optional_valves)),
+                 ",".join(sorted(map(str, self.result.isolated_links))),
+                 ",".join(sorted(map(str, self.result.unintended_links))),
+                 ",".join(sorted(str(b["id"]) for b in self.affected))]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -100,49 +113,3 @@ def plan_shutoff(
     affected.sort(key=lambda b: (rank.get(b.get("kind"), 3), -(b.get("residents") or 0), b["id"]))
     return ShutoffPlan(result=result, valves_to_close=to_close, optional_valves=optional, affected=affected,
                        extra_inoperable=extra)
-
-
-def plan_from_db(conn: Any, index: IsolationIndex | NetworkModel, network_id: int, pipes: str | Iterable[str],
-                 *, extra_inoperable: Iterable[str] = ()) -> ShutoffPlan:
-    """``plan_shutoff`` with the lookups of :mod:`network.repo` on ``conn``."""
-    from network import repo
-
-    return plan_shutoff(
-        index, pipes,
-        valve_lookup=lambda ids: repo.valve_details(conn, ids),
-        pipe_lookup=lambda ids: repo.pipe_midpoints(conn, ids),
-        affected_lookup=lambda ids: repo.affected_buildings(conn, network_id, ids),
-        extra_inoperable=extra_inoperable,
-    )
-
-
-def plan_to_geojson(plan: ShutoffPlan, pipe_geoms: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """A FeatureCollection of the plan: isolated and unintended pipes, valves to close (numbered), optional valves.
-
-    ``pipe_geoms`` maps pipe id -> GeoJSON geometry dict.
-    """
-    feats: list[dict[str, Any]] = []
-    for role, ids in (("isolated", plan.result.isolated_links), ("unintended", plan.result.unintended_links)):
-        for pid in ids:
-            if pid in pipe_geoms:
-                feats.append({"type": "Feature", "geometry": pipe_geoms[pid],
-                              "properties": {"role": role, "pipe_id": pid}})
-    for role, valves in (("close", plan.valves_to_close), ("optional", plan.optional_valves)):
-        for v in valves:
-            if v.get("lon") is None:
-                continue
-            feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
-                          "properties": {"role": role, "valve_id": v["id"], "ext_id": v.get("ext_id"),
-                                         "order": v.get("order"), "street": v.get("street")}})
-    return {"type": "FeatureCollection", "features": feats}
-
-
-def plan_to_csv_rows(plan: ShutoffPlan) -> list[dict[str, Any]]:
-    """Rows for the crew sheet: order, valve, action, coordinates, street."""
-    rows = [{"order": v["order"], "valve_id": v["id"], "ext_id": v.get("ext_id"), "action": "close",
-             "lat": v.get("lat"), "lon": v.get("lon"), "street": v.get("street"), "status": v.get("status")}
-            for v in plan.valves_to_close]
-    rows += [{"order": "", "valve_id": v["id"], "ext_id": v.get("ext_id"), "action": "optional",
-              "lat": v.get("lat"), "lon": v.get("lon"), "street": v.get("street"), "status": v.get("status")}
-             for v in plan.optional_valves]
-    return rows

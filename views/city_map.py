@@ -9,9 +9,10 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import layers as L
-from gis import queries as Q
+from ops import maps
 from settings import get_settings
-from views.common import engine, network_id, t
+from views.common import network_id, t
+from views.formatting import md_safe
 from views.map_parts import (
     bbox_from,
     city_bounds_or_message,
@@ -20,6 +21,7 @@ from views.map_parts import (
     legend_items,
     viewport_layers,
 )
+from views.session import actor, guard
 
 
 def identify_panel(clicked: dict[str, Any] | None, net: int | None) -> None:
@@ -28,17 +30,17 @@ def identify_panel(clicked: dict[str, Any] | None, net: int | None) -> None:
         st.caption(t("map.identify_hint"))
         return
     lat, lon = float(clicked["lat"]), float(clicked["lng"])
-    with engine().connect() as conn:
-        feat = Q.nearest_feature(conn, lon, lat, network_id=net)
+    feat = maps.identify(actor(), lon, lat, network_id=net)
     if not feat:
         st.info(t("map.identify_none", lat=lat, lon=lon))
         return
-    st.markdown(f"**{t('layer.' + feat['layer'])}** #{feat['id']}")
+    st.markdown(f"**{t('layer.' + feat['layer'])}** #{md_safe(feat['id'])}")
     rows = [(t(f"field.{k}"), str(v)) for k, v in feat.items() if k not in ("layer", "geometry", "geojson") and v is not None]
     st.table(pd.DataFrame(rows, columns=[t("field.field"), t("field.value")]).set_index(t("field.field")))
 
 
 def main() -> None:
+    guard("map")
     s = get_settings()
     net = network_id()
     bounds = city_bounds_or_message()
@@ -54,11 +56,10 @@ def main() -> None:
         query = st.text_input(t("map.search"), placeholder=t("map.search_placeholder"), key="addr_query")
     highlight: dict[int, str] = {}
     if query.strip():
-        with engine().connect() as conn:
-            hits = Q.search_addresses(conn, query, limit=10)
+        hits = maps.search(actor(), query, limit=10)
         with top[1]:
             if not hits:
-                st.warning(t("map.search_none", query=query))
+                st.warning(t("map.search_none", query=md_safe(query)))
             else:
                 pick = st.selectbox(t("map.search_pick"), range(len(hits)), format_func=lambda i: hits[i]["address"])
                 hit = hits[pick]

@@ -1,10 +1,9 @@
-"""Session helpers shared by the pages: language, engine, selected network."""
+"""Session helpers shared by the pages: language, texts, the selected network."""
 from __future__ import annotations
 
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import Engine, text
 
 from views.i18n import translate
 
@@ -15,20 +14,6 @@ def lang() -> str:
 
 def t(key: str, **kwargs: Any) -> str:
     return translate(lang(), key, **kwargs)
-
-
-@st.cache_resource(show_spinner=False)
-def engine() -> Engine:
-    from gis.db import get_engine
-
-    return get_engine()
-
-
-def networks() -> list[dict[str, Any]]:
-    with engine().connect() as conn:
-        return [dict(r) for r in conn.execute(text(
-            "SELECT id, name, resource FROM networks ORDER BY id"
-        )).mappings()]
 
 
 def network_id() -> int | None:

@@ -10,22 +10,21 @@ from __future__ import annotations
 import html
 import json
 import time
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import layers as L
-from gis import queries as Q
-from incidents import service as S
 from incidents.model import ControlRoomKpis, Outage, QueueItem
+from ops import incidents as reports
+from ops import maps
 from settings import get_settings
-from views.common import engine, network_id, t
-from views.formatting import fmt_dt, fmt_left, label
+from views.common import network_id, t
+from views.formatting import fmt_dt, fmt_left, label, md_safe
 from views.map_parts import city_bounds_or_message, fit_zoom, viewport_layers
-from views.shutoff import outage_api
+from views.session import actor, guard, still_signed_in
 
 REFRESH_S = 10
 QUEUE_ROWS = 14
@@ -120,17 +119,16 @@ def announce(items: list[QueueItem]) -> None:
                 msg = t("control.new_emergency", id=i.id, what=label("category", i.category),
                         address=i.address or t("control.no_address"))
                 banners.append((time.time(), msg))
-                st.toast(msg.replace("<", "‹").replace(">", "›"), icon=":material/warning:")
+                st.toast(md_safe(msg), icon=":material/warning:")  # report text never renders as Markdown
     ss["cr_last_id"] = max(newest, last or 0)
     ss["cr_banners"] = banners
     for _, msg in reversed(banners):
         st.markdown(f'<div class="cr-banner">{html.escape(msg)}</div>', unsafe_allow_html=True)
 
 
-def incidents_layer(items: list[QueueItem]) -> folium.FeatureGroup:
+def incidents_layer(items: list[QueueItem], now: datetime) -> folium.FeatureGroup:
     """Open reports: priority colour; newer ones larger and more opaque."""
     fg = folium.FeatureGroup(name=t("map.layer.incidents"))
-    now = S.utcnow()
     for q in sorted(items, key=lambda q: q.incident.created_at):  # newest drawn on top
         i = q.incident
         age_h = max((now - i.created_at).total_seconds() / 3600, 0.0)
@@ -145,51 +143,25 @@ def incidents_layer(items: list[QueueItem]) -> folium.FeatureGroup:
     return fg
 
 
-def outages_layer(outages: list[Outage]) -> folium.FeatureGroup:
+def outages_layer(outages: list[Outage], dry_building_ids: list[int]) -> folium.FeatureGroup:
     """Active outages: the pipes shut off and the buildings left without water."""
     fg = folium.FeatureGroup(name=t("control.legend.outage"))
-    if not outages:
-        return fg
-    affected = outage_api().affected_buildings_of_active_outages(engine())
-    ids = {int(r["building_id"]) for r in affected.rows}
     for o in outages:
-        if not o.geojson:
-            continue
-        geom = json.loads(o.geojson)
-        folium.GeoJson(geom, style_function=lambda _f: {"color": OUTAGE_PIPES, "weight": 6, "opacity": 0.9}).add_to(fg)
-        coords = _coords(geom)
-        if not coords or not ids:
-            continue
-        xs, ys = [c[0] for c in coords], [c[1] for c in coords]
-        bbox = (min(xs) - 0.003, min(ys) - 0.0015, max(xs) + 0.003, max(ys) + 0.0015)
-        with engine().connect() as conn:
-            gdf = Q.layer_in_bbox(conn, "buildings", bbox, 18, policy=Q.LayerPolicy()).features
-        gdf = gdf[gdf["id"].isin(ids)] if len(gdf) else gdf
-        if len(gdf):
-            fc = L.to_feature_collection(gdf, ["id", "address", "residents"])
-            folium.GeoJson(fc, style_function=lambda _f: {"fillColor": OUTAGE_BUILDING, "color": "#ffffff",
-                                                          "weight": 1, "fillOpacity": 0.85},
-                           tooltip=folium.GeoJsonTooltip(fields=["address", "residents"],
-                                                         aliases=[html.escape(t("field.address")),
-                                                                  html.escape(t("field.residents"))])).add_to(fg)
+        if o.geojson:
+            folium.GeoJson(json.loads(o.geojson),
+                           style_function=lambda _f: {"color": OUTAGE_PIPES, "weight": 6, "opacity": 0.9}).add_to(fg)
+    gdf = maps.buildings_by_id(actor(), dry_building_ids) if dry_building_ids else None
+    if gdf is not None and len(gdf):
+        fc = L.to_feature_collection(gdf, ["id", "address", "residents"])
+        folium.GeoJson(fc, style_function=lambda _f: {"fillColor": OUTAGE_BUILDING, "color": "#ffffff",
+                                                      "weight": 1, "fillOpacity": 0.85},
+                       tooltip=folium.GeoJsonTooltip(fields=["address", "residents"],
+                                                     aliases=[html.escape(t("field.address")),
+                                                              html.escape(t("field.residents"))])).add_to(fg)
     return fg
 
 
-def _coords(geom: dict[str, Any]) -> list[list[float]]:
-    out: list[list[float]] = []
-
-    def walk(c: Any) -> None:
-        if c and isinstance(c[0], (int, float)):
-            out.append(c)
-        else:
-            for x in c:
-                walk(x)
-
-    walk(geom.get("coordinates") or [])
-    return out
-
-
-def live_map(items: list[QueueItem], outages: list[Outage], bounds: tuple[float, float, float, float]) -> None:
+def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float]) -> None:
     s = get_settings()
     center = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
     zoom = fit_zoom(bounds, 1000, 700)
@@ -201,7 +173,8 @@ def live_map(items: list[QueueItem], outages: list[Outage], bounds: tuple[float,
     ]))
     background, _, _ = viewport_layers(bounds, zoom, network_id(), "diameter", {}, layers=("buildings", "pipes"))
     st_folium(m, key="control_map", height=760, use_container_width=True, center=center, zoom=zoom,
-              feature_group_to_add=[*background, outages_layer(outages), incidents_layer(items)],
+              feature_group_to_add=[*background, outages_layer(room.active, room.dry_building_ids),
+                                    incidents_layer(room.queue, room.now)],
               returned_objects=[])
 
 
@@ -211,6 +184,7 @@ def refresh_seconds() -> int:
 
 
 def main() -> None:
+    guard("control")
     st.markdown(CSS, unsafe_allow_html=True)
     bounds = city_bounds_or_message()
     if bounds is None:
@@ -219,22 +193,23 @@ def main() -> None:
 
     @st.fragment(run_every=timedelta(seconds=every))
     def live() -> None:
-        now = S.utcnow()
-        items = S.list_queue(engine(), now=now)
-        kpis = S.control_room_kpis(engine(), now=now)
-        outages = outage_api().active_outages(engine())
-        announce(items)
-        st.markdown(kpi_html(kpis), unsafe_allow_html=True)
+        still_signed_in()
+        try:
+            room = reports.control_room(actor())
+        except Exception as exc:  # the wall screen keeps running and says what is wrong
+            from views.errors import page_failed
+
+            page_failed(exc)
+            return
+        announce(room.queue)
+        st.markdown(kpi_html(room.kpis), unsafe_allow_html=True)
         left, right = st.columns([1, 1])
         with left:
-            if bounds is not None:
-                live_map(items, outages, bounds)
-            else:
-                st.info(t("map.no_data"))
+            live_map(room, bounds)
         with right:
             st.markdown(f"### {t('control.queue')}")
-            st.markdown(queue_html(items), unsafe_allow_html=True)
-            st.caption(t("control.updated", time=fmt_dt(now, seconds=True), seconds=every))
+            st.markdown(queue_html(room.queue), unsafe_allow_html=True)
+            st.caption(t("control.updated", time=fmt_dt(room.now, seconds=True), seconds=every))
 
     st.title(t("control.title"))
     live()

@@ -1,85 +1,137 @@
-"""Data page: load the demo city, import a utility's files (validated; all or nothing)."""
+"""Data (admin): import a utility's file — validated, previewed as a diff against what the database holds,
+loaded only after an explicit confirmation — and reload the demo city behind a typed confirmation."""
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import text
 
-from data.errors import DataError, ValidationFailed
+from data.errors import ValidationFailed
+from ops import data as data_ops
 from settings import get_settings
-from views.common import engine, t
+from views import errors
+from views.common import t
+from views.formatting import md_safe
+from views.session import actor, guard
 
 
-def progress_callback(bar: st.delta_generator.DeltaGenerator):
+def progress_callback(bar: Any):
     def progress(stage: str, fraction: float) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=t("common.progress", stage=stage))
 
     return progress
 
 
-def counts_table() -> pd.DataFrame:
-    with engine().connect() as conn:
-        rows = conn.execute(text(
-            """
-            SELECT n.name, n.resource,
-                   (SELECT count(*) FROM pipes p WHERE p.network_id = n.id) AS pipes,
-                   (SELECT round((sum(length_m) / 1000)::numeric, 2) FROM pipes p WHERE p.network_id = n.id) AS km,
-                   (SELECT count(*) FROM valves v WHERE v.network_id = n.id) AS valves,
-                   (SELECT count(*) FROM service_connections c WHERE c.network_id = n.id) AS connections
-            FROM networks n ORDER BY n.id
-            """
-        )).mappings().all()
-    return pd.DataFrame([dict(r) for r in rows])
+def _saved(upload: Any, tmp: str) -> Path:
+    path = Path(tmp) / Path(upload.name).name
+    path.write_bytes(upload.getvalue())
+    return path
 
 
-def import_upload(upload: Any, *, crs: str | None, network: str | None, dry_run: bool) -> None:
-    """Validate and load an uploaded file; every problem is listed, nothing is written on error."""
-    from data.importers import import_file
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(upload.name).name
-        path.write_bytes(upload.getvalue())
-        bar = st.progress(0.0)
-        try:
-            report = import_file(engine(), path, network=network, crs=crs, dry_run=dry_run,
-                                 progress=progress_callback(bar))
-        except ValidationFailed as exc:
-            st.error(t("data.import_failed"))
-            st.code("\n".join(exc.problems), language=None)
-            return
-        except DataError as exc:
-            st.error(t("common.error", error=str(exc)))
-            return
-    st.success(t("data.import_ok", report=report.summary()))
+def diff_frame(diff: Any) -> pd.DataFrame:
+    rows = []
+    for kind, d in diff.kinds.items():
+        rows.append({t("data.diff.kind"): t(f"data.kind.{kind}"), t("data.diff.added"): d.added,
+                     t("data.diff.removed"): d.removed, t("data.diff.changed"): d.changed,
+                     t("data.diff.examples"): ", ".join(map(str, d.examples()))})
+    return pd.DataFrame(rows)
 
 
-def main() -> None:
-    st.title(t("data.title"))
-    s = get_settings()
-    st.subheader(t("data.demo"))
-    if st.button(t("data.demo_load")):
-        from data.demo import load_demo
-
-        bar = st.progress(0.0)
-        counts = load_demo(engine(), seed=s.demo_seed, network_name=s.demo_network_name,
-                           progress=progress_callback(bar))
-        st.success(t("data.demo_done", counts=counts))
-
+def import_section() -> None:
     st.subheader(t("data.import"))
     upload = st.file_uploader(t("data.import_help"), type=["gpkg", "geojson", "json", "zip", "inp"])
     cols = st.columns(2)
-    crs = cols[0].text_input(t("data.import_crs"), value="")
-    net_name = cols[1].text_input(t("data.import_network"), value="")
-    dry = st.checkbox(t("data.import_dry"))
-    if upload is not None and st.button(t("data.import_run")):
-        import_upload(upload, crs=crs or None, network=net_name or None, dry_run=dry)
+    crs = cols[0].text_input(t("data.import_crs"), value="", max_chars=40)
+    net_name = cols[1].text_input(t("data.import_network"), value="", max_chars=200)
+    if upload is None:
+        return
+    options = {"crs": crs or None, "network": net_name or None}
+    fingerprint = hashlib.sha256(upload.getvalue()).hexdigest() + repr(sorted(options.items()))
+    ss = st.session_state
+    if st.button(t("data.import_check"), type="primary"):
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                ss["data_preview"] = (fingerprint, data_ops.preview_import(actor(), _saved(upload, tmp), **options))
+            except ValidationFailed as exc:
+                ss.pop("data_preview", None)
+                st.error(t("data.import_failed"))
+                st.code("\n".join(exc.problems), language=None)
+                return
+            except Exception as exc:
+                ss.pop("data_preview", None)
+                errors.show(exc)
+                return
+    seen = ss.get("data_preview")
+    if not seen or seen[0] != fingerprint:
+        return
+    preview = seen[1]
+    st.info(md_safe(preview.summary()))
+    for w in preview.report.warnings[:20]:
+        st.caption(md_safe(w))
+    if preview.network_exists:
+        st.markdown(f"**{t('data.diff.title', network=md_safe(preview.report.network))}**")
+        st.dataframe(diff_frame(preview.diff), hide_index=True, use_container_width=True)
+        if preview.diff.incidents_relinked:
+            st.warning(t("data.diff.reports", n=len(preview.diff.incidents_relinked)))
+            st.dataframe(pd.DataFrame(preview.diff.incidents_relinked), hide_index=True, use_container_width=True)
+        if preview.diff.outages_affected:
+            st.warning(t("data.diff.outages", ids=", ".join(f"№{i}" for i in preview.diff.outages_affected)))
+        if preview.diff.empty:
+            st.success(t("data.diff.none"))
+            return
+        if not st.checkbox(t("data.confirm", network=md_safe(preview.report.network)), key="data_confirm"):
+            return
+    if st.button(t("data.import_run"), type="primary", key="data_apply"):
+        bar = st.progress(0.0)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                report = data_ops.import_file(actor(), _saved(upload, tmp), source_name=upload.name,
+                                              expected_revision=preview.network_revision,
+                                              progress=progress_callback(bar), **options)
+            except ValidationFailed as exc:
+                st.error(t("data.import_failed"))
+                st.code("\n".join(exc.problems), language=None)
+                return
+            except Exception as exc:
+                errors.show(exc)
+                return
+        ss.pop("data_preview", None)
+        st.success(t("data.import_ok", report=md_safe(report.summary())))
 
+
+def demo_section() -> None:
+    s = get_settings()
+    st.subheader(t("data.demo"))
+    if s.env == "production":
+        st.caption(t("data.demo_production"))
+        return
+    typed = st.text_input(t("data.demo_confirm", name=s.demo_network_name), key="demo_confirm", max_chars=200)
+    if st.button(t("data.demo_load"), disabled=typed.strip() != s.demo_network_name):
+        bar = st.progress(0.0)
+        try:
+            counts = data_ops.reload_demo(actor(), confirmation=typed, progress=progress_callback(bar))
+        except Exception as exc:
+            errors.show(exc)
+            return
+        st.success(t("data.demo_done", counts=md_safe(counts)))
+
+
+def main() -> None:
+    guard("data")
+    st.title(t("data.title"))
+    import_section()
+    demo_section()
     st.subheader(t("data.counts"))
-    st.dataframe(counts_table(), hide_index=True, use_container_width=True)
+    rows = data_ops.counts(actor())
+    st.dataframe(pd.DataFrame([{
+        t("data.col.name"): r["name"], t("data.col.resource"): t(f"incident.resource.{r['resource']}"),
+        t("data.col.pipes"): r["pipes"], t("data.col.km"): float(r["km"]), t("data.col.valves"): r["valves"],
+        t("data.col.connections"): r["connections"], t("data.col.open_outages"): r["open_outages"],
+    } for r in rows]), hide_index=True, use_container_width=True)
 
 
 main()

@@ -2,12 +2,10 @@
 countdowns, and free text made safe for markdown-rendering elements."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import streamlit as st
-
-from incidents import service as S
 from views.common import t
 from views.i18n import CATALOG
 
@@ -35,7 +33,9 @@ def service_label(code: str) -> str:
     key = f"incident.service.{code}"
     if key in CATALOG["ru"]:
         return t(key)
-    rule = S.rules_from_settings().services.get(code)
+    from ops.incidents import rules
+
+    rule = rules().services.get(code)
     return rule.name if rule else code
 
 
@@ -43,7 +43,9 @@ def fmt_dt(value: datetime | None, *, seconds: bool = False) -> str:
     """A timestamp in the rules' time zone, e.g. ``26.11 14:05``."""
     if value is None:
         return ""
-    tz = ZoneInfo(S.rules_from_settings().timezone)
+    from ops.incidents import rules
+
+    tz = ZoneInfo(rules().timezone)
     return value.astimezone(tz).strftime("%d.%m %H:%M:%S" if seconds else "%d.%m %H:%M")
 
 
@@ -54,5 +56,13 @@ def fmt_left(minutes: float) -> str:
     return f"{sign}{m // 60}:{m % 60:02d}"
 
 
-def actor() -> str:
-    return str(st.session_state.get("role") or "dispatcher")
+_HISTORY_NOTE = re.compile(r"^outage #(\d+) (approved|valves closed|restored|merged|extended)$")
+
+
+def history_note(note: str | None) -> str:
+    """A history note in the UI language: the outage steps' own notes are translated, people's notes
+    shown as written."""
+    m = _HISTORY_NOTE.match(note or "")
+    if m:
+        return t(f"history.outage.{m.group(2).replace(' ', '_')}", id=m.group(1))
+    return note or ""

@@ -12,18 +12,21 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import layers as L
-from gis import queries as Q
-from gis.search import search_addresses
-from incidents import service as S
 from incidents.errors import IncidentError, OutsideServiceArea
+from incidents.model import IntakeResult
+from ops import incidents as reports
+from ops import maps
 from settings import get_settings
-from views.common import engine, network_id, t
-from views.formatting import actor, fmt_dt, label, md_safe, service_label
+from views import errors
+from views.common import network_id, t
+from views.formatting import fmt_dt, label, md_safe, service_label
 from views.map_parts import bbox_from, fit_zoom, viewport_layers
+from views.session import actor, guard
 
 HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&[#a-zA-Z0-9]+;")
 PHONE = re.compile(r"^[0-9+()\-\s]{3,32}$")
 MAX_NAME_CHARS = 200
+MAX_DESCRIPTION_CHARS = 4000
 
 
 def validate(description: str, name: str, phone: str) -> list[str]:
@@ -31,8 +34,8 @@ def validate(description: str, name: str, phone: str) -> list[str]:
     problems = []
     if not description.strip():
         problems.append(t("intake.err.empty"))
-    elif len(description) > S.MAX_DESCRIPTION_CHARS:
-        problems.append(t("intake.err.too_long", n=len(description), max=S.MAX_DESCRIPTION_CHARS))
+    elif len(description) > MAX_DESCRIPTION_CHARS:
+        problems.append(t("intake.err.too_long", n=len(description), max=MAX_DESCRIPTION_CHARS))
     if len(name) > MAX_NAME_CHARS:
         problems.append(t("intake.err.field_long", field=t("intake.reporter_name"), n=len(name), max=MAX_NAME_CHARS))
     for field, value in ((t("intake.description"), description), (t("intake.reporter_name"), name),
@@ -54,8 +57,7 @@ def pick_by_address() -> dict[str, Any] | None:
                           placeholder=t("map.search_placeholder"))
     if not query.strip():
         return None
-    with engine().connect() as conn:
-        hits = search_addresses(conn, query, limit=10)
+    hits = maps.search(actor(), query, limit=10)
     if not hits:
         st.warning(t("intake.address_none", query=md_safe(query)))
         return None
@@ -69,8 +71,7 @@ def pick_on_map(focus: dict[str, Any] | None = None) -> tuple[float, float] | No
     shows that building."""
     s = get_settings()
     ss = st.session_state
-    with engine().connect() as conn:
-        bounds = Q.city_bounds(conn)
+    bounds = maps.city_bounds(actor())
     if bounds is None:
         st.info(t("map.no_data"))
         return None
@@ -113,15 +114,18 @@ def submit(service_code: str, priority: str, description: str, name: str, phone:
            where: dict[str, Any]) -> None:
     ss = st.session_state
     try:
-        res = S.create_incident(
-            engine(), service_code=service_code, priority=priority, description=description,
+        res = reports.take_report(
+            actor(), service_code=service_code, priority=priority, description=description,
             reporter_name=name.strip() or None, reporter_phone=phone.strip() or None, channel="phone",
-            client_token=ss.setdefault("intake_token", uuid.uuid4().hex), actor=f"hotline:{actor()}", **where)
+            client_token=ss.setdefault("intake_token", uuid.uuid4().hex), **where)
     except OutsideServiceArea as exc:
         st.error(t("intake.err.outside", detail=md_safe(exc)))
         return
     except IncidentError as exc:
         st.error(t("intake.err.invalid", detail=md_safe(exc)))
+        return
+    except Exception as exc:
+        errors.show(exc)
         return
     ss["intake_result"] = res
     ss["intake_token"] = uuid.uuid4().hex  # the next report is a new one
@@ -131,7 +135,7 @@ def submit(service_code: str, priority: str, description: str, name: str, phone:
 
 
 def result_panel() -> None:
-    res: S.IntakeResult | None = st.session_state.get("intake_result")
+    res: IntakeResult | None = st.session_state.get("intake_result")
     if res is None:
         return
     inc = res.incident
@@ -153,9 +157,9 @@ def result_panel() -> None:
                            distance=round(c.distance_m), address=c.address or "", created=fmt_dt(c.created_at)))
             if cols[1].button(t("intake.mark_dup", id=inc.id, of=c.incident_id), key=f"dup_{inc.id}_{c.incident_id}"):
                 try:
-                    S.mark_duplicate(engine(), inc.id, c.incident_id, actor=actor(), expected_version=inc.version)
-                except IncidentError as exc:
-                    st.error(t("incident.error", error=md_safe(exc)))
+                    reports.mark_duplicate(actor(), inc.id, c.incident_id, expected_version=inc.version)
+                except Exception as exc:
+                    errors.show(exc)
                     return
                 st.session_state["intake_marked"] = (inc.id, c.incident_id)
                 st.rerun()
@@ -166,8 +170,9 @@ def result_panel() -> None:
 
 
 def main() -> None:
+    guard("intake")
     st.title(t("intake.title"))
-    rules = S.rules_from_settings()
+    rules = reports.rules()
     result_panel()
     left, right = st.columns([1, 1])
     with left:

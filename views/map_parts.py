@@ -5,18 +5,18 @@ import math
 from typing import Any
 
 from gis import layers as L
-from gis import queries as Q
-from views.common import engine, labels, t
+from views.common import labels, t
+from views.session import actor
 
 
 def incidents_layer(bbox: tuple[float, float, float, float], name: str) -> tuple[Any, int]:
     """Open reports in ``bbox`` as circles coloured by priority (tooltip: number, what, address, deadline state)."""
     import geopandas as gpd
 
-    from incidents import service as S
+    from ops import incidents
     from views.formatting import label
 
-    items = S.list_queue(engine(), bbox=bbox, limit=2000)
+    items = incidents.queue(actor(), bbox=bbox, limit=2000)
     rows = [{"id": q.incident.id, "what": label("priority", q.incident.priority),
              "category": label("category", q.incident.category), "priority": q.incident.priority,
              "address": q.incident.address or "", "sla": label("sla", q.sla_state)} for q in items]
@@ -31,16 +31,10 @@ def incidents_layer(bbox: tuple[float, float, float, float], name: str) -> tuple
 def city_bounds_or_message() -> tuple[float, float, float, float] | None:
     """The city's extent for the initial view; None (with a message on the page) when there is none."""
     import streamlit as st
-    from sqlalchemy.exc import DBAPIError
 
-    from gis.errors import DatabaseUnavailable
+    from ops import maps
 
-    try:
-        with engine().connect() as conn:
-            bounds = Q.city_bounds(conn)
-    except (DBAPIError, DatabaseUnavailable) as exc:
-        st.error(t("map.db_error", error=str(exc).splitlines()[0]))
-        return None
+    bounds = maps.city_bounds(actor())
     if bounds is None:
         st.info(t("map.no_data"))
     return bounds
@@ -89,41 +83,38 @@ def viewport_layers(bbox: tuple[float, float, float, float], zoom: int, net: int
 
     ``highlight`` maps building id -> fill colour; ``pipe_override`` maps pipe id -> line colour.
     """
+    from ops import maps
     from settings import get_settings
 
     lab = labels()
-    cap = get_settings().max_features_per_layer
     groups, notes, counts = [], [], {}
-    with engine().connect() as conn:
-        for layer in layers:
-            # everything in view when it fits under the cap (a cheap index probe decides);
-            # the zoom's policy (filters, aggregates) otherwise
-            fits = Q.count_in_bbox(conn, layer, bbox, network_id=net, ceiling=cap + 1) <= cap
-            res = Q.layer_in_bbox(conn, layer, bbox, zoom, network_id=net, policy=Q.LayerPolicy() if fits else None)
-            gdf = res.features
-            counts[layer] = res.total if res.representation == "grid" else len(gdf)
-            name = t(f"map.layer.{layer}")
-            if res.truncated:
-                notes.append(t("map.truncated", layer=name, shown=len(gdf), total=res.total))
-            if res.representation != "features":
-                notes.append(t("map.aggregated", layer=name))
-            elif res.filters.get("min_diameter_mm"):
-                notes.append(t("map.filtered_diameter", layer=name, mm=int(res.filters["min_diameter_mm"])))
-            elif res.filters:
-                notes.append(t("map.filtered_small", layer=name))
-            if res.representation == "grid":
-                groups.append(L.grid_layer(gdf, lab, name))
-            elif layer == "buildings":
-                groups.append(L.buildings_layer(gdf, lab, name, highlight=highlight))
-            elif layer == "pipes":
-                groups.append(L.pipes_layer(gdf, lab, name, color_by=color_by, override=pipe_override))
-            elif layer == "valves":
-                groups.append(L.points_layer(gdf, lab, name, color_field="status", colors=L.VALVE_COLORS,
-                                             radius=4, fields=("ext_id", "status", "kind", "pipe_id")))
-            elif layer == "hydrants":
-                groups.append(L.points_layer(gdf, lab, name, color_field=None, colors={},
-                                             default_color="#41b6c4", radius=3.5, fields=("ext_id", "kind")))
-            else:
-                groups.append(L.points_layer(gdf, lab, name, color_field=None, colors={},
-                                             default_color="#253494", radius=8, fields=("ext_id", "kind")))
+    for part in maps.viewport(actor(), bbox, zoom, network_id=net, layers=layers,
+                              cap=get_settings().max_features_per_layer):
+        layer, res = part.name, part.result
+        gdf = res.features
+        counts[layer] = part.count
+        name = t(f"map.layer.{layer}")
+        if res.truncated:
+            notes.append(t("map.truncated", layer=name, shown=len(gdf), total=res.total))
+        if res.representation != "features":
+            notes.append(t("map.aggregated", layer=name))
+        elif res.filters.get("min_diameter_mm"):
+            notes.append(t("map.filtered_diameter", layer=name, mm=int(res.filters["min_diameter_mm"])))
+        elif res.filters:
+            notes.append(t("map.filtered_small", layer=name))
+        if res.representation == "grid":
+            groups.append(L.grid_layer(gdf, lab, name))
+        elif layer == "buildings":
+            groups.append(L.buildings_layer(gdf, lab, name, highlight=highlight))
+        elif layer == "pipes":
+            groups.append(L.pipes_layer(gdf, lab, name, color_by=color_by, override=pipe_override))
+        elif layer == "valves":
+            groups.append(L.points_layer(gdf, lab, name, color_field="status", colors=L.VALVE_COLORS,
+                                         radius=4, fields=("ext_id", "status", "kind", "pipe_id")))
+        elif layer == "hydrants":
+            groups.append(L.points_layer(gdf, lab, name, color_field=None, colors={},
+                                         default_color="#41b6c4", radius=3.5, fields=("ext_id", "kind")))
+        else:
+            groups.append(L.points_layer(gdf, lab, name, color_field=None, colors={},
+                                         default_color="#253494", radius=8, fields=("ext_id", "kind")))
     return groups, notes, counts

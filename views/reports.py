@@ -8,22 +8,27 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from incidents import service as S
+from auth.permissions import allowed
 from incidents.errors import ConcurrentEdit, IncidentError
+from incidents.model import QueueItem
 from incidents.sla import CATEGORIES, PRIORITIES
 from incidents.workflow import FINAL_STATUSES, OPEN_STATUSES, STATUSES, allowed_targets
-from views.common import engine, t
+from ops import incidents as reports
+from views import errors
+from views.common import t
 from views.formatting import (
     SLA_STATES,
-    actor,
     fmt_dt,
+    history_note,
     label,
+    md_safe,
     service_label,
 )
+from views.session import actor, current_user, guard
 
 # ---- list --------------------------------------------------------------------------------------
 
-def incidents_table(items: list[S.QueueItem]) -> pd.DataFrame:
+def incidents_table(items: list[QueueItem]) -> pd.DataFrame:
     rows = [{
         t("incident.col.id"): q.incident.id,
         t("incident.col.created"): fmt_dt(q.incident.created_at),
@@ -38,7 +43,7 @@ def incidents_table(items: list[S.QueueItem]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def list_section() -> list[S.QueueItem]:
+def list_section() -> list[QueueItem]:
     cols = st.columns(4)
     statuses = cols[0].multiselect(t("incident.filter.status"), STATUSES, default=sorted(OPEN_STATUSES),
                                    format_func=lambda s: label("status", s), key="inc_f_status")
@@ -48,7 +53,7 @@ def list_section() -> list[S.QueueItem]:
                                      format_func=lambda p: label("priority", p), key="inc_f_priority")
     slas = cols[3].multiselect(t("incident.filter.sla"), SLA_STATES,
                                format_func=lambda s: label("sla", s), key="inc_f_sla")
-    items = S.list_queue(engine(), statuses=statuses or STATUSES, categories=categories or None,
+    items = reports.queue(actor(), statuses=statuses or STATUSES, categories=categories or None,
                          sla_states=slas or None, limit=2000)
     if priorities:
         items = [q for q in items if q.incident.priority in priorities]
@@ -62,7 +67,7 @@ def list_section() -> list[S.QueueItem]:
 
 # ---- detail ------------------------------------------------------------------------------------
 
-def detail_table(q: S.QueueItem) -> pd.DataFrame:
+def detail_table(q: QueueItem) -> pd.DataFrame:
     i = q.incident
     rows = [
         (t("incident.field.service"), service_label(i.service_code)),
@@ -92,7 +97,7 @@ def history_table(events: list[dict[str, Any]]) -> pd.DataFrame:
         t("incident.hist.actor"): e["actor"],
         t("incident.hist.from"): label("status", e["from_status"]),
         t("incident.hist.to"): label("status", e["to_status"]),
-        t("incident.hist.note"): e["note"] or "",
+        t("incident.hist.note"): history_note(e["note"]),
     } for e in events])
 
 
@@ -100,12 +105,15 @@ def _seen_key(incident_id: int) -> str:
     return f"incident_seen_version_{incident_id}"
 
 
-def actions(q: S.QueueItem) -> None:
+def actions(q: QueueItem) -> None:
     """Buttons for the allowed transitions; the version the user saw is the one we write against."""
     inc = q.incident
     ss = st.session_state
     seen = ss.setdefault(_seen_key(inc.id), inc.version)
-    st.subheader(t("incident.actions", role=t(f"role.{actor()}")))
+    user = current_user()
+    if user is None or not allowed(user.role, "reports.edit"):
+        return
+    st.subheader(t("incident.actions", role=t(f"role.{user.role}")))
     flash = ss.pop("incident_flash", None)
     if flash:
         (st.success if flash[0] == "ok" else st.error)(flash[1])
@@ -131,31 +139,63 @@ def actions(q: S.QueueItem) -> None:
                 if to == "duplicate":
                     if dup_of is None:
                         raise IncidentError(t("incident.dup_of") + " ?")
-                    updated = S.mark_duplicate(engine(), inc.id, int(dup_of), actor=actor(),
-                                               expected_version=seen, note=note)
+                    updated = reports.mark_duplicate(actor(), inc.id, int(dup_of), expected_version=seen, note=note)
                 else:
-                    updated = S.transition_incident(engine(), inc.id, to, actor=actor(),
-                                                    expected_version=seen, note=note)
+                    updated = reports.transition(actor(), inc.id, to, expected_version=seen, note=note)
             except ConcurrentEdit:
-                now = S.get_incident(engine(), inc.id)
+                now = reports.report(actor(), inc.id).incident
                 ss["incident_flash"] = ("err", t("incident.concurrent", status=label("status", now.status),
                                                  version=now.version))
                 st.rerun()
-            except IncidentError as exc:
-                st.error(t("incident.error", error=str(exc)))
+            except Exception as exc:
+                errors.show(exc)
                 return
             ss[_seen_key(inc.id)] = updated.version
             ss["incident_flash"] = ("ok", t("incident.moved", id=inc.id, status=label("status", updated.status)))
             st.rerun()
 
 
+def notes_section(detail: reports.ReportDetail) -> None:
+    """Notes on the report: everyone may add one; each author edits only their own."""
+    user = current_user()
+    st.markdown(f"**{t('incident.notes')}**")
+    for n in detail.notes:
+        with st.container(border=True):
+            st.caption(t("incident.note_by", author=md_safe(n["author"]), at=fmt_dt(n["created_at"]))
+                       + (t("incident.note_edited", at=fmt_dt(n["updated_at"])) if n["version"] > 1 else ""))
+            st.text(n["body"])  # free text: shown as text, never as markup
+            if user is not None and n["author"] == user.login:
+                with st.popover(t("incident.note_edit")):
+                    body = st.text_area(t("incident.note_text"), value=n["body"], key=f"note_edit_{n['id']}",
+                                        max_chars=reports.MAX_NOTE_CHARS)
+                    if st.button(t("incident.note_save"), key=f"note_save_{n['id']}"):
+                        try:
+                            reports.edit_note(actor(), n["id"], body, expected_version=n["version"])
+                        except Exception as exc:
+                            errors.show(exc)
+                        else:
+                            st.rerun()
+    if user is None or not allowed(user.role, "notes.write"):
+        return
+    with st.form(f"note_add_{detail.incident.id}", clear_on_submit=True, border=False):
+        body = st.text_area(t("incident.note_text"), key=f"note_new_{detail.incident.id}", height=80,
+                            max_chars=reports.MAX_NOTE_CHARS)
+        if st.form_submit_button(t("incident.note_add")):
+            try:
+                reports.add_note(actor(), detail.incident.id, body)
+            except Exception as exc:
+                errors.show(exc)
+            else:
+                st.rerun()
+
+
 def detail_section(incident_id: int) -> None:
     try:
-        inc = S.get_incident(engine(), incident_id)
+        detail = reports.report(actor(), incident_id)
     except IncidentError:
         st.error(t("incident.not_found", id=incident_id))
         return
-    q = S.queue_item(inc, S.rules_from_settings(), S.utcnow())
+    q, inc = detail.item, detail.incident
     st.header(t("incident.detail", id=inc.id))
     left, right = st.columns([2, 3])
     with left:
@@ -165,15 +205,16 @@ def detail_section(incident_id: int) -> None:
         st.text(inc.description or "—")  # free text: shown as text, never as markup
         actions(q)
         st.markdown(f"**{t('incident.history')}**")
-        st.dataframe(history_table(S.incident_history(engine(), inc.id)), hide_index=True,
-                     use_container_width=True)
-    if inc.category == "burst":
+        st.dataframe(history_table(detail.history), hide_index=True, use_container_width=True)
+        notes_section(detail)
+    if inc.category == "burst" or inc.outage_id is not None:
         from views.shutoff import shutoff_panel
 
-        shutoff_panel(S.get_incident(engine(), incident_id))
+        shutoff_panel(inc)
 
 
 def main() -> None:
+    guard("incidents")
     st.title(t("incident.title"))
     items = list_section()
     ids = [q.incident.id for q in items]

@@ -3,7 +3,7 @@ form and JSON bodies, escaping, idempotency, and surviving dropped database conn
 from __future__ import annotations
 
 import json
-from datetime import timezone
+from datetime import datetime, timezone
 from collections.abc import Iterator
 
 import pytest
@@ -192,9 +192,14 @@ def test_get_requests_filters(api: tuple[TestClient, str], clean_engine: Engine)
 
 def test_known_outage_is_in_the_service_notice(api: tuple[TestClient, str], city: City, clean_engine: Engine) -> None:
     client, key = api
-    o = outages.approve_outage(clean_engine, network_id=city.network_id,
-                               pipe_ids=[city.pipe_ids[1]], valve_ids=[city.valve_id],
-                               affected_building_ids=[city.building_ids[1]], actor="chief", reason="ремонт")
+    plan = outages.OutagePlan(break_pipe_ids=[city.pipe_ids[1]], pipe_ids=[city.pipe_ids[1]], unintended_pipe_ids=[],
+                              valve_ids=[city.valve_id], optional_valve_ids=[], building_ids=[city.building_ids[1]],
+                              unintended_building_ids=[])
+    now = datetime.now(timezone.utc)
+    with clean_engine.begin() as conn:
+        o = outages.insert(conn, network_id=city.network_id, kind="emergency", plan=plan, reason="ремонт", actor="chief",
+                           planned_start=now, planned_end=None, now=now, rules=service.rules_from_settings())
+        outages.start(conn, o.id, actor="crew", now=now)
     r = _post(client, key)
     assert r.status_code == 201
     assert f"отключение #{o.id}" in r.json()[0]["service_notice"]

@@ -1,7 +1,7 @@
 """The dispatcher's shutoff plan: crew order, affected buildings (critical first, unintended marked), exports."""
 from __future__ import annotations
 
-from network.plan import crew_order, plan_shutoff, plan_to_csv_rows, plan_to_geojson
+from network.plan import crew_order, plan_shutoff
 from tests.network.nets import net
 
 # S - P1 - J1 - P2 - J2 - P3 - J3 ; branch J2 - P4 - J4 (valve V4 on P4 at J2)
@@ -54,10 +54,13 @@ def test_dry_branch_customers_are_unintended_and_critical_first() -> None:
 
 
 def test_exports_carry_every_valve_and_pipe() -> None:
+    from views.plan_map import crew_rows, geojson, of_plan
+
     plan = plan_shutoff(NET, "P2", **lookups())
-    rows = plan_to_csv_rows(plan)
+    shape = of_plan(plan, {"P2": {"type": "LineString", "coordinates": [[24.94, 60.17], [24.95, 60.17]]}})
+    rows = crew_rows(shape)
     assert [r["action"] for r in rows] == ["close", "close"]
-    gj = plan_to_geojson(plan, {"P2": {"type": "LineString", "coordinates": [[24.94, 60.17], [24.95, 60.17]]}})
+    gj = geojson(shape)
     roles = sorted(f["properties"]["role"] for f in gj["features"])
     assert roles == ["close", "close", "isolated"]
 

@@ -14,14 +14,11 @@ from tests.ui.conftest import demo_engine, ui_db_url  # noqa: F401  (the demo ci
 @pytest.fixture()
 def app_db(demo_engine: Engine, ui_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     from settings import get_settings
-    from views.common import engine
 
     monkeypatch.setenv("DATABASE_URL", ui_db_url)
     get_settings.cache_clear()
-    engine.clear()
     yield demo_engine
     get_settings.cache_clear()
-    engine.clear()
 
 
 def count(engine: Engine) -> int:
@@ -29,13 +26,21 @@ def count(engine: Engine) -> int:
         return int(conn.execute(text("SELECT count(*) FROM incidents")).scalar_one())
 
 
-def page(name: str):
-    """An AppTest of a page script, run through runpy as Streamlit runs a page."""
+def page(name: str, role: str = "dispatcher"):
+    """An AppTest of a page script, run through runpy as Streamlit runs a page, for a signed-in user
+    of ``role`` (app.py checks the session before it runs a page)."""
+    from datetime import datetime, timezone
+
     from streamlit.testing.v1 import AppTest
 
+    from auth.model import User
+
     path = ROOT / "views" / f"{name}.py"
-    return AppTest.from_string(f"import runpy\nrunpy.run_path({str(path)!r}, run_name='__main__')\n",
-                               default_timeout=60)
+    at = AppTest.from_string(f"import runpy\nrunpy.run_path({str(path)!r}, run_name='__main__')\n",
+                             default_timeout=60)
+    at.session_state["user"] = User(id=0, login=f"test-{role}", display_name="", role=role, active=True,
+                                    auth_source="local", created_at=datetime.now(timezone.utc), created_by="test")
+    return at
 
 
 def intake(**state: object):
@@ -79,3 +84,37 @@ def test_stale_version_says_changed_by_someone_else(app_db: Engine) -> None:
     at.button(key=f"inc_to_{inc.id}_rejected").click().run()
     assert any("Заявку уже изменил кто-то другой" in e.value for e in at.error), [e.value for e in at.error]
     assert S.get_incident(app_db, inc.id).status == "accepted"  # nothing overwritten
+
+
+@pytest.mark.parametrize("name,role,refusal", [
+    ("users", "inspector", "управлять пользователями"),
+    ("data", "inspector", "загружать данные"),
+    ("data", "dispatcher", "загружать данные"),
+    ("intake", "inspector", "принимать заявки"),
+    ("audit", "dispatcher", "читать журнал действий"),
+])
+def test_a_page_its_role_may_not_open_says_so(app_db: Engine, name: str, role: str, refusal: str) -> None:
+    at = page(name, role=role)
+    at.session_state["lang"] = "ru"
+    at.run()
+    assert not at.exception
+    assert any(f"Недостаточно прав: ваша роль не позволяет {refusal}" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    assert not at.button and not at.text_input and not at.dataframe   # nothing of the page beyond the refusal
+
+
+def test_an_inspector_reads_a_report_but_gets_no_status_buttons(app_db: Engine) -> None:
+    from incidents import service as S
+
+    with app_db.connect() as conn:
+        lon, lat = conn.execute(text("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings "
+                                     "ORDER BY id LIMIT 1")).one()
+    inc = S.create_incident(app_db, service_code="elevator", lon=lon, lat=lat, description="lift **stuck**").incident
+    at = page("reports", role="inspector")
+    at.session_state["lang"] = "ru"
+    at.query_params["id"] = str(inc.id)
+    at.run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key and b.key.startswith(f"inc_to_{inc.id}_")]
+    assert any(t.value == "lift **stuck**" for t in at.text)          # free text as text, not Markdown
+    assert any(b.label == "Добавить заметку" for b in at.button)     # inspectors may write notes

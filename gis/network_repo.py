@@ -1,4 +1,6 @@
-"""Load a network from PostGIS (the only module of ``network`` that touches SQLAlchemy).
+"""The network engine's PostGIS adapter: load a network model, and the lookups a shutoff plan needs
+(valve points, pipe midpoints and geometries, the buildings each pipe serves). ``network/`` itself
+stays pure; the application layer (``ops.network``) joins the two.
 
 Schema (see docs/network.md): ``nodes``, ``pipes``, ``valves``, ``buildings``,
 ``service_connections``; model ids are the database ids as strings.
@@ -119,17 +121,16 @@ def pipe_midpoints(conn_or_engine: Connection | Engine, pipe_ids: Iterable[str |
     return {str(r.id): dict(r._mapping) for r in _rows(conn_or_engine, _PIPE_MIDPOINTS, ids=ids)}
 
 
-def set_valve_status(engine: Engine, network_id: int, valve_id: int | str, status: str) -> None:
-    """Record a valve's status found in the field (open | closed | inoperable)."""
-    from network.errors import UnknownValve
+def valve_for_update(conn: Connection, valve_id: int) -> dict[str, Any] | None:
+    """A valve row (id, network_id, ext_id, status) locked for this transaction."""
+    row = conn.execute(text("SELECT id, network_id, ext_id, status FROM valves WHERE id = :v FOR UPDATE"),
+                       {"v": int(valve_id)}).mappings().first()
+    return dict(row) if row else None
 
-    if status not in ("open", "closed", "inoperable"):
-        raise ValueError(f"valve status must be open, closed or inoperable, got {status!r}")
-    with engine.begin() as conn:
-        res = conn.execute(text("UPDATE valves SET status = :s WHERE id = :v AND network_id = :n"),
-                           {"s": status, "v": int(valve_id), "n": network_id})
-        if res.rowcount != 1:
-            raise UnknownValve(f"valve {valve_id} is not in network {network_id}")
+
+def set_valve_status(conn: Connection, valve_id: int, status: str) -> None:
+    """Record a valve's status found in the field (the trigger bumps the network's revision)."""
+    conn.execute(text("UPDATE valves SET status = :s WHERE id = :v"), {"s": status, "v": int(valve_id)})
 
 
 _PIPE_GEOJSON = text(
@@ -190,3 +191,42 @@ def pipe_choices(conn_or_engine: Connection | Engine, network_id: int) -> list[d
         "SELECT id, ext_id, street, diameter_mm FROM pipes WHERE network_id = :n ORDER BY street NULLS LAST, ext_id"
     ), n=network_id)
     return [{"id": str(r.id), "ext_id": r.ext_id, "street": r.street, "diameter_mm": r.diameter_mm} for r in rows]
+
+
+def list_networks(conn: Connection) -> list[dict[str, Any]]:
+    """Every network: id, name, resource, revision."""
+    rows = conn.execute(text("SELECT id, name, resource, revision FROM networks ORDER BY id")).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def inoperable_valves(conn: Connection, network_id: int) -> list[dict[str, Any]]:
+    """Valves recorded inoperable, with street and point, and who recorded it last and when."""
+    rows = conn.execute(text(
+        """
+        SELECT v.id, v.ext_id, v.status, p.street, ST_X(v.geom) AS lon, ST_Y(v.geom) AS lat,
+               a.actor AS marked_by, a.at AS marked_at, a.reason
+        FROM valves v JOIN pipes p ON p.id = v.pipe_id
+        LEFT JOIN LATERAL (
+            SELECT actor, at, reason FROM audit_events
+            WHERE object_type = 'valve' AND object_id = v.id::text AND action = 'valve.status'
+            ORDER BY at DESC, id DESC LIMIT 1
+        ) a ON true
+        WHERE v.network_id = :n AND v.status = 'inoperable'
+        ORDER BY a.at DESC NULLS LAST, v.ext_id
+        """), {"n": network_id}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def network_counts(conn: Connection) -> list[dict[str, Any]]:
+    """Per network: name, resource, pipes, km of pipe, valves, service connections, open outages."""
+    rows = conn.execute(text(
+        """
+        SELECT n.id, n.name, n.resource,
+               (SELECT count(*) FROM pipes p WHERE p.network_id = n.id) AS pipes,
+               (SELECT round((coalesce(sum(length_m), 0) / 1000)::numeric, 2) FROM pipes p WHERE p.network_id = n.id) AS km,
+               (SELECT count(*) FROM valves v WHERE v.network_id = n.id) AS valves,
+               (SELECT count(*) FROM service_connections c WHERE c.network_id = n.id) AS connections,
+               (SELECT count(*) FROM outages o WHERE o.network_id = n.id AND o.state IN ('planned', 'active')) AS open_outages
+        FROM networks n ORDER BY n.id
+        """)).mappings().all()
+    return [dict(r) for r in rows]

@@ -1,14 +1,13 @@
-"""network.repo against real PostGIS: the demo network loads, plans name real addresses, valve status is recorded."""
+"""gis.network_repo against real PostGIS: the demo network loads, plans name real addresses, valve status is recorded."""
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine, text
 
-from network import repo
-from network.errors import UnknownValve
+from gis import network_repo as repo
 from network.isolation import isolate, isolation_index
-from network.plan import plan_from_db
 from network.segments import compute_segments
+from ops.network import plan_on
 
 NAME = "repo-test network"
 
@@ -39,7 +38,7 @@ def test_a_break_plan_lists_real_addresses_and_valve_points(engine: Engine, demo
             """SELECT p.id FROM pipes p JOIN service_connections sc ON sc.pipe_id = p.id
                WHERE p.network_id = :n GROUP BY p.id ORDER BY count(*) DESC, p.id LIMIT 1"""
         ), {"n": demo}).scalar_one()
-        plan = plan_from_db(conn, index, demo, str(pipe))
+        plan = plan_on(conn, index, demo, [pipe])
     assert plan.valves_to_close, "a main with customers must have valves to close"
     assert all(60.1 < v["lat"] < 60.2 and 24.9 < v["lon"] < 25.0 for v in plan.valves_to_close)
     assert plan.affected and all(b["address"] for b in plan.affected)
@@ -61,18 +60,23 @@ def test_recording_a_stuck_valve_bumps_the_revision_and_changes_the_plan(engine:
     else:
         pytest.fail("no valve whose failure grows a shutoff")
     before = repo.network_revision(engine, demo)
-    repo.set_valve_status(engine, demo, valve, "inoperable")
+    with engine.begin() as conn:
+        repo.set_valve_status(conn, int(valve), "inoperable")
     assert repo.network_revision(engine, demo) == before + 1
     replanned = isolate(isolation_index(repo.load_network(engine, demo)), str(pipe))
     assert replanned.isolated_links == grown.isolated_links
-    repo.set_valve_status(engine, demo, valve, "open")
+    with engine.begin() as conn:
+        repo.set_valve_status(conn, int(valve), "open")
 
 
-def test_unknown_valve_or_status_is_refused(engine: Engine, demo: int) -> None:
-    with pytest.raises(UnknownValve, match="not in network"):
-        repo.set_valve_status(engine, demo, 99999999, "inoperable")
-    with pytest.raises(ValueError, match="open, closed or inoperable"):
-        repo.set_valve_status(engine, demo, 1, "half")
+def test_a_bad_valve_status_is_refused_by_the_database(engine: Engine, demo: int) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with engine.connect() as conn:
+        valve = conn.execute(text("SELECT id FROM valves WHERE network_id = :n LIMIT 1"), {"n": demo}).scalar_one()
+    with pytest.raises(IntegrityError, match="valves_status_check"):
+        with engine.begin() as conn:
+            repo.set_valve_status(conn, valve, "half")
 
 
 def test_nearest_pipe_and_customers_per_link(engine: Engine, demo: int) -> None:

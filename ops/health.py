@@ -1,0 +1,15 @@
+"""Is the database answering? (The pages wait for it when it is down.)"""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+
+def database_ok() -> bool:
+    try:
+        from ops.base import engine
+
+        with engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # any failure means "not yet"
+        return False

@@ -1,0 +1,168 @@
+"""Use-cases of reports: take one (hotline, app, Open311), the queue, a report with its history and
+notes, status changes, duplicates, notes, and the control room's figures."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from auth.model import Actor
+from incidents import outage_repo, service
+from incidents import repo as incident_repo
+from incidents.errors import IncidentNotFound, InvalidIncident
+from incidents.model import ControlRoomKpis, Incident, IntakeResult, Outage, QueueItem
+from ops import audit
+from ops.base import allow, engine, utcnow
+from ops.errors import NotFound
+
+MAX_NOTE_CHARS = 2000
+_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&[#a-zA-Z0-9]+;")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def take_report(actor: Actor, *, bind: Engine | None = None, **fields: Any) -> IntakeResult:
+    """Register a report (hotline form, app, Open311): validated, located, snapped, deduplicated
+    against a repeated token, linked to the outage that explains it. Its first history event names
+    ``actor``. Fields as ``incidents.service.create_incident``."""
+    allow(actor, "reports.take")
+    return service.create_incident(engine(bind), actor=actor.author, **fields)
+
+
+def queue(actor: Actor, *, bind: Engine | None = None, **filters: Any) -> list[QueueItem]:
+    """Reports with deadline and SLA state, most urgent first (filters as ``incidents.service.list_queue``)."""
+    allow(actor, "reports.read")
+    return service.list_queue(engine(bind), **filters)
+
+
+@dataclass(frozen=True)
+class ReportDetail:
+    item: QueueItem
+    history: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+
+    @property
+    def incident(self) -> Incident:
+        return self.item.incident
+
+
+def report(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> ReportDetail:
+    allow(actor, "reports.read")
+    with engine(bind).connect() as conn:
+        inc = service.get_incident(conn, incident_id)
+        history = service.incident_history(conn, incident_id)
+        notes = incident_repo.notes_of(conn, incident_id)
+    item = service.queue_item(inc, service.rules_from_settings(), service.utcnow())
+    return ReportDetail(item=item, history=history, notes=notes)
+
+
+def transition(actor: Actor, incident_id: int, to: str, *, expected_version: int, note: str = "",
+               bind: Engine | None = None) -> Incident:
+    """Move a report in its workflow (refused for a stale version: someone changed it meanwhile)."""
+    allow(actor, "reports.edit")
+    _text_or_raise("note", note, allow_empty=True)
+    return service.transition_incident(engine(bind), incident_id, to, actor=actor.author,
+                                       expected_version=expected_version, note=note)
+
+
+def mark_duplicate(actor: Actor, incident_id: int, of_incident_id: int, *, expected_version: int, note: str = "",
+                   bind: Engine | None = None) -> Incident:
+    allow(actor, "reports.edit")
+    _text_or_raise("note", note, allow_empty=True)
+    return service.mark_duplicate(engine(bind), incident_id, of_incident_id, actor=actor.author,
+                                  expected_version=expected_version, note=note)
+
+
+def _text_or_raise(field: str, value: str, *, allow_empty: bool = False, max_chars: int = MAX_NOTE_CHARS) -> None:
+    problems = []
+    if not value.strip() and not allow_empty:
+        problems.append(f"the {field} is empty")
+    if len(value) > max_chars:
+        problems.append(f"the {field} is {len(value)} characters long; at most {max_chars} are accepted")
+    if _CONTROL.search(value):
+        problems.append(f"the {field} contains control characters (a NUL byte?)")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        problems.append(f"the {field} contains an invalid character (a lone surrogate)")
+    if _MARKUP.search(value):
+        problems.append(f"the {field} contains HTML markup; write plain text")
+    if problems:
+        raise InvalidIncident("; ".join(problems))
+
+
+def add_note(actor: Actor, incident_id: int, body: str, *, bind: Engine | None = None) -> dict[str, Any]:
+    """A note on a report, signed by ``actor`` (every role may write notes)."""
+    allow(actor, "notes.write")
+    _text_or_raise("note", body)
+    now = utcnow()
+    with engine(bind).begin() as conn:
+        if not outage_repo.incident_exists(conn, incident_id):
+            raise IncidentNotFound(f"no incident with id {incident_id}")
+        note = incident_repo.insert_note(conn, incident_id, actor.author, body.strip(), now)
+        audit.record(conn, actor=actor.author, action="incident.note_add", object_type="incident",
+                     object_id=incident_id, at=now, details={"note_id": note["id"], "chars": len(note["body"])})
+    return note
+
+
+def edit_note(actor: Actor, note_id: int, body: str, *, expected_version: int, bind: Engine | None = None) -> dict[str, Any]:
+    """Change one's own note (nobody edits another person's note)."""
+    allow(actor, "notes.write")
+    _text_or_raise("note", body)
+    now = utcnow()
+    with engine(bind).begin() as conn:
+        note = incident_repo.get_note(conn, note_id, for_update=True)
+        if note is None:
+            raise NotFound(f"no note with id {note_id}")
+        if note["author"] != actor.author:
+            from auth.errors import PermissionDenied
+
+            raise PermissionDenied("notes.edit_others", actor.role, actor.author)
+        if note["version"] != expected_version:
+            from incidents.errors import ConcurrentEdit
+
+            raise ConcurrentEdit(f"note {note_id} changed since it was read; reload and retry")
+        updated = incident_repo.update_note(conn, note_id, body.strip(), now)
+        audit.record(conn, actor=actor.author, action="incident.note_edit", object_type="incident",
+                     object_id=note["incident_id"], at=now, details={"note_id": note_id, "before": note["body"]})
+    return updated
+
+
+@dataclass(frozen=True)
+class ControlRoom:
+    """Everything the wall screen shows at one moment."""
+
+    now: datetime
+    kpis: ControlRoomKpis
+    queue: list[QueueItem]
+    active: list[Outage]
+    planned: list[Outage]
+    dry_building_ids: list[int]
+
+
+def control_room(actor: Actor, *, bind: Engine | None = None) -> ControlRoom:
+    allow(actor, "outages.read")
+    allow(actor, "reports.read")
+    eng = engine(bind)
+    now = service.utcnow()
+    with eng.connect() as conn:
+        items = service.list_queue(conn, now=now)
+        kpis = service.control_room_kpis(conn, now=now)
+        active = outage_repo.list_outages(conn, ["active"])
+        planned = outage_repo.list_outages(conn, ["planned"])
+        dry = [int(r["building_id"]) for r in outage_repo.affected_buildings_of_active(conn)]
+    return ControlRoom(now=now, kpis=kpis, queue=items, active=active, planned=planned, dry_building_ids=dry)
+
+
+def rules() -> Any:
+    """The SLA rules in force (service codes, deadlines, time zone) — configuration, not data."""
+    return service.rules_from_settings()
+
+
+def find_duplicates(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> list[Any]:
+    allow(actor, "reports.read")
+    return service.find_duplicates(engine(bind), incident_id)
+
+
+__all__ = ["take_report", "queue", "report", "transition", "mark_duplicate", "add_note", "edit_note",
+           "control_room", "ControlRoom", "ReportDetail", "rules", "find_duplicates", "InvalidIncident"]

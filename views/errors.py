@@ -1,0 +1,62 @@
+"""Errors on the pages: one message per error class (the table in ``ops.errors``), in the UI language,
+free text escaped; never a traceback. With the database down a page says so and recovers by itself."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import streamlit as st
+
+from ops.errors import is_database_down, lookup
+from views.common import t
+from views.formatting import md_safe
+
+log = logging.getLogger("zhkh.views")
+
+
+def _detail(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return md_safe(text[:500] + ("…" if len(text) > 500 else ""))
+
+
+def message(exc: BaseException) -> str:
+    """The page's message for ``exc`` (translated; the error's own text escaped)."""
+    _, key = lookup(exc)
+    if key == "permission":
+        from auth.errors import PermissionDenied
+
+        perm = exc.permission if isinstance(exc, PermissionDenied) else ""
+        return t("error.permission", what=t(f"perm.{perm}") if perm else "")
+    if key == "db_down":
+        return t("error.db_down")
+    if key == "internal":
+        return t("error.internal", kind=type(exc).__name__)
+    return t(f"error.{key}", detail=_detail(exc))
+
+
+def show(exc: BaseException) -> None:
+    st.error(message(exc), icon=":material/error:")
+
+
+def page_failed(exc: BaseException) -> None:
+    """What a page that raised shows instead of a traceback."""
+    if is_database_down(exc):
+        database_down()
+        return
+    log.exception("page failed", exc_info=exc)
+    show(exc)
+
+
+def database_down() -> None:
+    """The database is unreachable: say so, and reload the page once it answers again."""
+    st.error(t("error.db_down"), icon=":material/cloud_off:")
+    st.caption(t("error.db_retry"))
+
+    @st.fragment(run_every=timedelta(seconds=5))
+    def wait_for_database() -> None:
+        from ops.health import database_ok
+
+        if database_ok():
+            st.rerun(scope="app")
+
+    wait_for_database()

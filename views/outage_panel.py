@@ -1,0 +1,189 @@
+"""One outage on screen — the same panel on a burst report and on the outages page: state and times,
+the approved plan (map, crew sheet with numbered valves and coordinates, addresses), the steps the
+user may take, the reports it explains, and its history."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+from auth.permissions import allowed
+from ops import outages
+from ops.incidents import rules
+from views import errors, plan_map
+from views.common import t
+from views.formatting import fmt_dt, history_note, label, md_safe
+from views.session import actor, current_user
+
+STATE_ICON = {"planned": ":material/schedule:", "active": ":material/water_drop:", "restored": ":material/check_circle:",
+              "cancelled": ":material/cancel:"}
+
+
+def _may(permission: str) -> bool:
+    user = current_user()
+    return user is not None and allowed(user.role, permission)
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(rules().timezone)
+
+
+def when_input(label_key: str, default: datetime, *, key: str) -> datetime:
+    """A date and a time in the region's zone, as an aware datetime."""
+    local = default.astimezone(tz())
+    c1, c2 = st.columns(2)
+    d: date = c1.date_input(t(label_key), value=local.date(), key=f"{key}_d", format="DD.MM.YYYY")
+    tm: time = c2.time_input(t("outage.time"), value=local.time().replace(second=0, microsecond=0), key=f"{key}_t",
+                             step=timedelta(minutes=15))
+    return datetime.combine(d, tm, tzinfo=tz())
+
+
+def summary(o: Any) -> str:
+    """One line: number, kind, state, buildings, residents, expected end (all text escaped)."""
+    end = o.actual_end if o.state == "restored" else o.planned_end
+    return md_safe(t("outage.summary", id=o.id, kind=t(f"outage.kind.{o.kind}"), state=t(f"outage.state.{o.state}"),
+                     buildings=o.buildings, residents=o.residents, end=fmt_dt(end)))
+
+
+def flash(key: str) -> None:
+    msg = st.session_state.pop(f"{key}_flash", None)
+    if msg:
+        st.success(msg)
+
+
+def _done(key: str, message: str) -> None:
+    st.session_state[f"{key}_flash"] = message
+    st.rerun()
+
+
+def panel(detail: outages.OutageDetail, *, key: str) -> None:
+    o = detail.outage
+    flash(key)
+    st.markdown(f"#### {summary(o)}")
+    facts = [
+        (t("outage.field.reason"), o.reason or "—"),
+        (t("outage.field.planned"), f"{fmt_dt(o.planned_start)} → {fmt_dt(o.planned_end)}"),
+        (t("outage.field.actual"), f"{fmt_dt(o.actual_start) or '—'} → {fmt_dt(o.actual_end) or '—'}"),
+        (t("outage.field.approved_by"), o.approved_by),
+    ]
+    if o.started_by:
+        facts.append((t("outage.field.started_by"), o.started_by))
+    if o.ended_by:
+        facts.append((t("outage.field.ended_by"), o.ended_by))
+    st.dataframe(pd.DataFrame(facts, columns=[t("field.field"), t("field.value")]), hide_index=True,
+                 use_container_width=True)
+    actions(detail, key=key)
+    shape = plan_map.of_outage(detail, breaks=[(i.lat, i.lon) for i in detail.incidents if i.category == "burst"])
+    plan_map.metrics(shape)
+    left, right = st.columns([3, 2])
+    with left:
+        plan_map.draw(shape, key=f"{key}_map_{o.id}_{o.version}", network_id=o.network_id)
+    with right:
+        plan_map.tables(shape, key=f"outage-{o.id}")
+    linked(detail)
+    history(detail)
+
+
+def actions(detail: outages.OutageDetail, *, key: str) -> None:
+    o = detail.outage
+    if o.state not in ("planned", "active"):
+        return
+    a = actor()
+    cols = st.columns(3)
+    if o.state == "planned" and _may("outages.approve"):
+        if cols[0].button(t("outage.start"), key=f"{key}_start_{o.id}", type="primary", use_container_width=True):
+            try:
+                done = outages.start(a, o.id)
+            except Exception as exc:
+                errors.show(exc)
+                return
+            _done(key, t("outage.started", id=done.id, at=fmt_dt(done.actual_start)))
+    if o.state == "active" and _may("outages.restore"):
+        if cols[0].button(t("outage.restore"), key=f"{key}_restore_{o.id}", type="primary", use_container_width=True):
+            try:
+                done = outages.restore(a, o.id)
+            except Exception as exc:
+                errors.show(exc)
+                return
+            _done(key, t("outage.restored", id=done.id, at=fmt_dt(done.actual_end)))
+    if _may("outages.approve") and _may("valves.mark"):
+        with cols[1].popover(t("outage.stuck"), use_container_width=True):
+            stuck_form(detail, key=key)
+    may_time = _may("outages.plan") if (o.kind == "planned" and o.state == "planned") else _may("outages.approve")
+    if may_time:
+        with cols[2].popover(t("outage.reschedule"), use_container_width=True):
+            reschedule_form(detail, key=key)
+    if o.state == "planned" and _may("outages.cancel"):
+        with st.expander(t("outage.cancel")):
+            reason = st.text_input(t("outage.reason"), key=f"{key}_cancel_reason_{o.id}", max_chars=500)
+            if st.button(t("outage.cancel_confirm"), key=f"{key}_cancel_{o.id}"):
+                try:
+                    outages.cancel(a, o.id, reason=reason)
+                except Exception as exc:
+                    errors.show(exc)
+                    return
+                _done(key, t("outage.cancelled", id=o.id))
+
+
+def stuck_form(detail: outages.OutageDetail, *, key: str) -> None:
+    """A valve the crew cannot close: preview the grown outage, approve it in one step."""
+    o = detail.outage
+    names = {int(v["id"]): f"{v['order']}. {v.get('ext_id') or v['id']} — {v.get('street') or ''}" for v in detail.valves}
+    picked = st.multiselect(t("outage.stuck_pick"), list(names), format_func=names.get, key=f"{key}_stuck_{o.id}")
+    if not picked:
+        st.caption(t("outage.stuck_hint"))
+        return
+    try:
+        ext = outages.preview_extension(actor(), o.id, picked)
+    except Exception as exc:
+        errors.show(exc)
+        return
+    st.warning(t("outage.stuck_preview", valves=len(ext.valves_added), buildings=len(ext.buildings_added),
+                 residents=ext.residents_added))
+    if st.button(t("outage.stuck_approve"), key=f"{key}_extend_{o.id}", type="primary"):
+        try:
+            grown = outages.extend(actor(), o.id, picked, seen_plan=ext.plan.fingerprint)
+        except Exception as exc:
+            errors.show(exc)
+            return
+        _done(key, t("outage.extended", id=grown.id, buildings=grown.buildings, residents=grown.residents))
+
+
+def reschedule_form(detail: outages.OutageDetail, *, key: str) -> None:
+    o = detail.outage
+    start = None
+    if o.state == "planned":
+        start = when_input("outage.new_start", o.planned_start, key=f"{key}_rs_start_{o.id}")
+    end = when_input("outage.new_end", o.planned_end, key=f"{key}_rs_end_{o.id}")
+    reason = st.text_input(t("outage.reason"), key=f"{key}_rs_reason_{o.id}", max_chars=500)
+    if st.button(t("outage.reschedule_save"), key=f"{key}_rs_{o.id}"):
+        try:
+            done = outages.reschedule(actor(), o.id, planned_start=start, planned_end=end, reason=reason)
+        except Exception as exc:
+            errors.show(exc)
+            return
+        _done(key, t("outage.rescheduled", id=done.id, end=fmt_dt(done.planned_end)))
+
+
+def linked(detail: outages.OutageDetail) -> None:
+    if not detail.incidents:
+        return
+    st.markdown(f"**{t('outage.incidents')}**")
+    st.dataframe(pd.DataFrame([{
+        t("incident.col.id"): i.id, t("incident.col.category"): label("category", i.category),
+        t("incident.col.status"): label("status", i.status), t("incident.col.address"): i.address or "",
+        t("incident.col.created"): fmt_dt(i.created_at),
+    } for i in detail.incidents]), hide_index=True, use_container_width=True)
+
+
+def history(detail: outages.OutageDetail) -> None:
+    if not detail.history:
+        return
+    with st.expander(t("outage.history")):
+        st.dataframe(pd.DataFrame([{
+            t("audit.col.at"): fmt_dt(e["at"], seconds=True), t("audit.col.actor"): e["actor"],
+            t("audit.col.action"): t(f"audit.action.{e['action']}"), t("audit.col.reason"): history_note(e["reason"]),
+        } for e in detail.history]), hide_index=True, use_container_width=True)

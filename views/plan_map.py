@@ -1,0 +1,222 @@
+"""A shutoff plan on screen — one component for every page that shows one: the planner's what-if, a
+burst report's plan before approval, an approved outage and its extension preview.
+
+A plan (computed or stored) becomes a :class:`PlanShape`: isolated (red) and unintentionally dry
+(orange) pipes, the valves to close numbered in crew order, optional valves, the buildings cut off.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from gis import layers as L
+from settings import get_settings
+from views.common import t
+from views.formatting import label
+from views.map_parts import viewport_layers
+
+ISOLATED, UNINTENDED, OPTIONAL = "#d7191c", "#ff8c00", "#9e9e9e"
+BUILDING_ISOLATED, BUILDING_UNINTENDED = "#fb6a4a", "#fdae6b"
+NEW_VALVE = "#6a3d9a"
+CRITICAL = ("hospital", "school", "kindergarten")
+
+
+@dataclass(frozen=True)
+class PlanShape:
+    isolated: list[str]
+    unintended: list[str]
+    valves: list[dict[str, Any]]           # crew order; each with id, ext_id, order, lon, lat, street
+    optional: list[dict[str, Any]]
+    buildings: list[dict[str, Any]]        # id, address, kind, residents, unintended
+    geoms: dict[str, dict[str, Any]]       # pipe id -> GeoJSON geometry
+    breaks: list[tuple[float, float]] = field(default_factory=list)  # (lat, lon)
+    new_valves: frozenset[str] = frozenset()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"valves": len(self.valves), "optional": len(self.optional),
+                "pipes": len(self.isolated) + len(self.unintended), "buildings": len(self.buildings),
+                "residents": sum(int(b.get("residents") or 0) for b in self.buildings),
+                "critical": sum(1 for b in self.buildings if b.get("kind") in CRITICAL)}
+
+    def bbox(self, pad: float = 0.0015) -> tuple[float, float, float, float] | None:
+        pts = [(v["lon"], v["lat"]) for v in self.valves + self.optional if v.get("lon") is not None]
+        pts += [(lon, lat) for lat, lon in self.breaks]
+        for g in self.geoms.values():
+            coords = g["coordinates"] if g["type"] == "LineString" else [c for part in g["coordinates"] for c in part]
+            pts += [(c[0], c[1]) for c in coords]
+        if not pts:
+            return None
+        lons, lats = [p[0] for p in pts], [p[1] for p in pts]
+        return (min(lons) - pad, min(lats) - pad / 2, max(lons) + pad, max(lats) + pad / 2)
+
+
+def of_plan(plan: Any, geoms: dict[str, dict[str, Any]], breaks: Sequence[tuple[float, float]] = (),
+            new_valves: Iterable[str] = ()) -> PlanShape:
+    """A computed ``network.plan.ShutoffPlan``."""
+    return PlanShape(isolated=list(plan.result.isolated_links), unintended=list(plan.result.unintended_links),
+                     valves=plan.valves_to_close, optional=plan.optional_valves, buildings=plan.affected,
+                     geoms=geoms, breaks=list(breaks), new_valves=frozenset(str(v) for v in new_valves))
+
+
+def of_outage(detail: Any, breaks: Sequence[tuple[float, float]] = ()) -> PlanShape:
+    """A stored ``ops.outages.OutageDetail``."""
+    o = detail.outage
+    return PlanShape(isolated=[str(p) for p in o.pipe_ids], unintended=[str(p) for p in o.unintended_pipe_ids],
+                     valves=detail.valves, optional=detail.optional_valves, buildings=detail.buildings,
+                     geoms=detail.pipe_geojson, breaks=list(breaks))
+
+
+def plan_groups(shape: PlanShape) -> list[folium.FeatureGroup]:
+    """The plan's own layers: coloured pipes, optional valves (grey), valves to close (numbered), breaks."""
+    pipes = folium.FeatureGroup(name=t("plan.layer.pipes"))
+    for ids, color in ((shape.unintended, UNINTENDED), (shape.isolated, ISOLATED)):
+        fc = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": shape.geoms[i], "properties": {}} for i in ids if i in shape.geoms]}
+        if fc["features"]:
+            folium.GeoJson(fc, style_function=lambda _f, c=color: {"color": c, "weight": 8, "opacity": 0.85}).add_to(pipes)
+    optional = folium.FeatureGroup(name=t("plan.legend.optional"))
+    for v in shape.optional:
+        if v.get("lon") is not None:
+            folium.CircleMarker([v["lat"], v["lon"]], radius=7, color="#333333", weight=1, fill=True, fill_color=OPTIONAL,
+                                fill_opacity=0.95,
+                                tooltip=L.escape_value(f"{v.get('ext_id') or v['id']} · {t('plan.legend.optional')}")
+                                ).add_to(optional)
+    valves = L.numbered_valves_layer(
+        [{"lon": v["lon"], "lat": v["lat"], "label": v["order"],
+          "tooltip": f"{v['order']}. {v.get('ext_id') or v['id']} · {v.get('street') or ''}"
+                     + (f" · {t('plan.new_valve')}" if str(v["id"]) in shape.new_valves else "")}
+         for v in shape.valves if v.get("lon") is not None], t("plan.legend.close"))
+    groups = [pipes, optional, valves]
+    if shape.breaks:
+        brk = folium.FeatureGroup(name=t("plan.legend.break"))
+        for lat, lon in shape.breaks:
+            folium.CircleMarker([lat, lon], radius=9, color="#000000", weight=3, fill=True, fill_color="#ffff00",
+                                fill_opacity=1.0, tooltip=t("plan.legend.break")).add_to(brk)
+        groups.append(brk)
+    return groups
+
+
+def legend() -> Any:
+    return L.legend(t("map.legend"), [
+        ("line", ISOLATED, t("plan.legend.isolated")), ("line", UNINTENDED, t("plan.legend.unintended")),
+        ("dot", "#111111", t("plan.legend.close")), ("dot", OPTIONAL, t("plan.legend.optional")),
+        ("dot", "#ffff00", t("plan.legend.break")), ("fill", BUILDING_ISOLATED, t("plan.legend.buildings")),
+        ("dot", L.VALVE_COLORS["inoperable"], t("legend.valve.inoperable")),
+        ("dot", L.VALVE_COLORS["closed"], t("legend.valve.closed")),
+    ])
+
+
+def draw(shape: PlanShape | None, *, key: str, network_id: int | None, height: int = 520,
+         center: tuple[float, float] | None = None, zoom: int = 17,
+         view_bbox: tuple[float, float, float, float] | None = None, view_zoom: int | None = None, fit: bool = True,
+         returned_objects: list[str] | None = None) -> dict[str, Any] | None:
+    """The plan over the network and buildings around it. ``fit`` frames the plan; otherwise ``center``,
+    ``zoom`` and ``view_bbox``/``view_zoom`` (the viewport to fill with the background) come from the page."""
+    s = get_settings()
+    box = shape.bbox() if shape is not None and fit else None
+    bbox = box or view_bbox
+    if bbox is None:
+        return None
+    center = center or ((bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2)
+    highlight: dict[int, str] = {}
+    override: dict[int, str] = {}
+    if shape is not None:
+        highlight = {int(b["id"]): BUILDING_UNINTENDED if b.get("unintended") else BUILDING_ISOLATED
+                     for b in shape.buildings}
+        override = {int(p): UNINTENDED for p in shape.unintended}
+        override.update({int(p): ISOLATED for p in shape.isolated})
+    background, _, _ = viewport_layers(bbox, view_zoom or zoom, network_id, "diameter", highlight, pipe_override=override,
+                                       layers=("buildings", "pipes", "valves", "sources"))
+    m = L.base_map(center, zoom, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution, tiles_name=s.tiles_name)
+    if box is not None:
+        m.fit_bounds([[box[1], box[0]], [box[3], box[2]]])
+    m.get_root().html.add_child(legend())
+    groups = [*background, *(plan_groups(shape) if shape is not None else [])]
+    return st_folium(m, key=key, height=height, use_container_width=True, center=center, zoom=zoom,
+                     feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=True),
+                     returned_objects=returned_objects or [])
+
+
+def metrics(shape: PlanShape) -> None:
+    c = shape.counts
+    cols = st.columns(6)
+    for col, key in zip(cols, ("valves", "optional", "pipes", "buildings", "residents", "critical")):
+        col.metric(t(f"plan.metric.{key}"), f"{c[key]:,}".replace(",", "\u202f"))
+
+
+def crew_frame(shape: PlanShape) -> pd.DataFrame:
+    return pd.DataFrame([{
+        t("plan.col.order"): v["order"], t("plan.col.valve"): v.get("ext_id") or v["id"],
+        t("plan.col.street"): v.get("street") or "",
+        t("plan.col.lat"): round(float(v["lat"]), 6) if v.get("lat") is not None else None,
+        t("plan.col.lon"): round(float(v["lon"]), 6) if v.get("lon") is not None else None,
+        t("plan.col.new"): "✓" if str(v["id"]) in shape.new_valves else "",
+    } for v in shape.valves])
+
+
+def affected_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        t("plan.col.address"): b.get("address") or "",
+        t("plan.col.kind"): label("kind", b.get("kind")),
+        t("plan.col.residents"): int(b.get("residents") or 0),
+        t("plan.col.unintended"): t("plan.yes") if b.get("unintended") else "",
+    } for b in rows])
+
+
+def tables(shape: PlanShape, *, key: str, height: int = 260) -> None:
+    """The crew sheet (valves in order with coordinates) and the addresses cut off, with downloads."""
+    st.markdown(f"**{t('plan.crew')}**")
+    st.dataframe(crew_frame(shape), hide_index=True, use_container_width=True)
+    if shape.optional:
+        st.caption(t("plan.optional", valves=", ".join(str(v.get("ext_id") or v["id"]) for v in shape.optional)))
+    st.markdown(f"**{t('plan.affected')}**")
+    st.dataframe(affected_frame(shape.buildings), hide_index=True, use_container_width=True, height=height)
+    cols = st.columns(3)
+    cols[0].download_button(t("plan.export_crew"), _csv(crew_rows(shape)), f"{key}-valves.csv", "text/csv",
+                            key=f"{key}_csv_valves")
+    cols[1].download_button(t("plan.export_addresses"), _csv([dict(b) for b in shape.buildings]),
+                            f"{key}-addresses.csv", "text/csv", key=f"{key}_csv_addr")
+    cols[2].download_button(t("plan.export_geojson"), json.dumps(geojson(shape), ensure_ascii=False, default=str),
+                            f"{key}.geojson", "application/geo+json", key=f"{key}_geojson")
+
+
+def crew_rows(shape: PlanShape) -> list[dict[str, Any]]:
+    rows = [{"order": v["order"], "valve_id": v["id"], "ext_id": v.get("ext_id"), "action": "close",
+             "lat": v.get("lat"), "lon": v.get("lon"), "street": v.get("street"), "status": v.get("status")}
+            for v in shape.valves]
+    rows += [{"order": "", "valve_id": v["id"], "ext_id": v.get("ext_id"), "action": "optional",
+              "lat": v.get("lat"), "lon": v.get("lon"), "street": v.get("street"), "status": v.get("status")}
+             for v in shape.optional]
+    return rows
+
+
+def geojson(shape: PlanShape) -> dict[str, Any]:
+    feats: list[dict[str, Any]] = []
+    for role, ids in (("isolated", shape.isolated), ("unintended", shape.unintended)):
+        feats += [{"type": "Feature", "geometry": shape.geoms[i], "properties": {"role": role, "pipe_id": i}}
+                  for i in ids if i in shape.geoms]
+    for role, valves in (("close", shape.valves), ("optional", shape.optional)):
+        feats += [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
+                   "properties": {"role": role, "valve_id": v["id"], "ext_id": v.get("ext_id"),
+                                  "order": v.get("order"), "street": v.get("street")}}
+                  for v in valves if v.get("lon") is not None]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 with a BOM correctly

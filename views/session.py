@@ -1,0 +1,200 @@
+"""Signing in and out of the app, and who is acting on this page.
+
+A sign-in opens a server-side session (``user_sessions``; only the token's SHA-256 is stored) and puts
+the token in a cookie of this site, so a reload keeps the user signed in. Every run of the app checks
+the session again: it ends on logout, after ``ZHKH_SESSION_IDLE_MIN`` minutes without an action, and
+at once when an admin disables the account (the next click shows the login form).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from auth.errors import LoginRefused
+from auth.model import Actor, User
+from views.common import t
+
+COOKIE = "zhkh_session"
+
+
+def current_user() -> User | None:
+    user = st.session_state.get("user")
+    return user if isinstance(user, User) else None
+
+
+def actor() -> Actor:
+    """The signed-in user as the actor of every use-case this page calls."""
+    user = current_user()
+    if user is None:  # app.py shows the login form before any page runs
+        st.stop()
+    return Actor.of(user)  # type: ignore[arg-type]
+
+
+def _token() -> str | None:
+    ss = st.session_state
+    if ss.get("session_token"):
+        return str(ss["session_token"])
+    if ss.get("signed_out"):
+        return None  # the cookie of a session just ended may still be in this tab's first request
+    try:
+        return st.context.cookies.get(COOKIE)
+    except Exception:  # no browser context (tests run pages without one)
+        return None
+
+
+def resume() -> User | None:
+    """The signed-in user of this browser, or None (the session ended, idled out, was disabled)."""
+    from ops import users
+
+    token = _token()
+    user = users.resume(token) if token else None
+    ss = st.session_state
+    if user is None:
+        if ss.get("user") is not None:
+            ss["session_note"] = "login.ended"
+        for k in ("user", "session_token"):
+            ss.pop(k, None)
+        return None
+    ss["user"], ss["session_token"] = user, token
+    return user
+
+
+def still_signed_in() -> None:
+    """For live fragments (the control room refreshes on its own): back to the login form as soon as
+    the session ends; an open wall screen counts as activity."""
+    if current_user() is not None and resume() is None:
+        st.rerun(scope="app")
+
+
+def _set_cookie(value: str | None) -> None:
+    if value is None:
+        js = f"document.cookie = '{COOKIE}=; path=/; max-age=0; SameSite=Strict';"
+    else:
+        secure = "; Secure" if st.context.url.startswith("https") else ""
+        js = f"document.cookie = '{COOKIE}={value}; path=/; SameSite=Strict{secure}';"
+    st.html(f"<script>{js}</script>", unsafe_allow_javascript=True)
+
+
+def write_pending_cookie() -> None:
+    """Set or clear the session cookie decided by the previous run (after its ``st.rerun``)."""
+    ss = st.session_state
+    if "cookie" in ss:
+        _set_cookie(ss.pop("cookie"))
+
+
+def _signed_in(user: User, token: str) -> None:
+    ss = st.session_state
+    ss["user"], ss["session_token"], ss["cookie"] = user, token, token
+    ss.pop("signed_out", None)
+    ss.pop("session_note", None)
+    st.rerun()
+
+
+def login_page() -> None:
+    """The login form (and the identity provider's button when one is configured)."""
+    from ops import users
+
+    st.title(t("app.title"))
+    st.caption(t("app.tagline"))
+    note = st.session_state.pop("session_note", None)
+    if note:
+        st.info(t(note))
+    _, mid, _ = st.columns([1, 2, 1])
+    with mid, st.form("login", border=True):
+        st.subheader(t("login.title"))
+        login = st.text_input(t("login.login"), max_chars=200, autocomplete="username")
+        password = st.text_input(t("login.password"), type="password", max_chars=1024,
+                                 autocomplete="current-password")
+        if st.form_submit_button(t("login.submit"), type="primary", use_container_width=True):
+            try:
+                user, token = users.sign_in(login, password)
+            except LoginRefused as exc:
+                if exc.locked_until is not None:
+                    from views.formatting import fmt_dt
+
+                    st.error(t("login.locked", until=fmt_dt(exc.locked_until)))  # type: ignore[arg-type]
+                else:
+                    st.error(t("login.wrong"))
+                return
+            _signed_in(user, token)
+    with mid:
+        oidc_login()
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets.toml at all
+        return False
+
+
+def oidc_role(claims: dict[str, Any], claim: str) -> str | None:
+    """The role the identity provider gives (a string or the first known role in a list)."""
+    from auth.permissions import ROLES
+
+    value = claims.get(claim)
+    values = value if isinstance(value, list) else [value]
+    return next((str(v) for v in values if str(v) in ROLES), None)
+
+
+def oidc_login() -> None:
+    """``st.login`` when ``.streamlit/secrets.toml`` has an ``[auth]`` section; the role comes from a
+    claim (``ZHKH_OIDC_ROLE_CLAIM``); an account without a known role is refused."""
+    if not _oidc_configured():
+        return
+    from ops import users
+    from settings import get_settings
+
+    if not st.user.is_logged_in:
+        st.button(t("login.oidc"), on_click=st.login, use_container_width=True)
+        return
+    claims = dict(st.user)
+    role = oidc_role(claims, get_settings().oidc_role_claim)
+    login = str(claims.get("preferred_username") or claims.get("email") or "")
+    if role is None or not login:
+        st.error(t("login.oidc_no_role", claim=get_settings().oidc_role_claim))
+        st.button(t("login.logout"), on_click=st.logout)
+        return
+    try:
+        user, token = users.sign_in_external(login=login, display_name=str(claims.get("name") or login), role=role,
+                                             provider=str(claims.get("iss") or "oidc"))
+    except Exception as exc:  # disabled here, or a login this service cannot use
+        from views.errors import message
+
+        st.error(message(exc))
+        return
+    _signed_in(user, token)
+
+
+def logout() -> None:
+    from ops import users
+
+    ss = st.session_state
+    users.sign_out(ss.get("session_token"), current_user())
+    keep = {"lang": ss.get("lang")}
+    for k in list(ss.keys()):
+        del ss[k]
+    ss.update(keep)
+    ss["signed_out"] = True
+    ss["cookie"] = None
+    if _oidc_configured() and st.user.is_logged_in:
+        st.logout()
+    st.rerun()
+
+
+def guard(page: str) -> None:
+    """Stop a page its user's role may not open (the navigation does not offer it; a typed-in URL or a
+    stale tab still gets a clear refusal instead of the page)."""
+    from auth.permissions import PAGES, allowed
+    from views.errors import message
+
+    user = current_user()
+    if user is None:
+        st.stop()
+    permission = PAGES[page]
+    if not allowed(user.role, permission):  # type: ignore[union-attr]
+        from auth.errors import PermissionDenied
+
+        st.error(message(PermissionDenied(permission, user.role, user.login)), icon=":material/block:")  # type: ignore[union-attr]
+        st.stop()

@@ -1,0 +1,76 @@
+"""Users (admin): create accounts, change roles, disable, set passwords. Every change is audited."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from auth.permissions import ROLES
+from ops import users
+from views import errors
+from views.common import t
+from views.formatting import fmt_dt
+from views.session import actor, guard
+
+
+def main() -> None:
+    guard("users")
+    st.title(t("users.title"))
+    done = st.session_state.pop("users_flash", None)
+    if done:
+        st.success(done)
+    a = actor()
+    found = users.list_users(a)
+    st.dataframe(pd.DataFrame([{
+        t("users.col.login"): u.login, t("users.col.name"): u.display_name, t("users.col.role"): t(f"role.{u.role}"),
+        t("users.col.active"): t("users.yes") if u.active else t("users.no"),
+        t("users.col.last_login"): fmt_dt(u.last_login_at) or t("users.never"),
+        t("users.col.created"): fmt_dt(u.created_at), t("users.col.created_by"): u.created_by,
+    } for u in found]), hide_index=True, use_container_width=True)
+
+    left, right = st.columns(2)
+    with left, st.form("user_add", clear_on_submit=True):
+        st.subheader(t("users.add"))
+        login = st.text_input(t("login.login"), help=t("users.login_hint"), max_chars=64)
+        name = st.text_input(t("users.name"), max_chars=200)
+        role = st.selectbox(t("users.role"), ROLES, format_func=lambda r: t(f"role.{r}"))
+        password = st.text_input(t("users.password"), type="password", max_chars=1024)
+        if st.form_submit_button(t("users.create"), type="primary"):
+            try:
+                user = users.add_user(a, login, role=role, password=password, display_name=name)
+            except Exception as exc:
+                errors.show(exc)
+            else:
+                st.session_state["users_flash"] = t("users.created", login=user.login)
+                st.rerun()
+    with right:
+        st.subheader(t("users.edit"))
+        logins = [u.login for u in found]
+        if not logins:
+            return
+        pick = st.selectbox(t("users.pick"), logins, key="users_pick")
+        user = next(u for u in found if u.login == pick)
+        role = st.selectbox(t("users.role"), ROLES, index=ROLES.index(user.role), format_func=lambda r: t(f"role.{r}"),
+                            key=f"users_role_{pick}")
+        cols = st.columns(2)
+        try:
+            if cols[0].button(t("users.set_role"), key="users_set_role", disabled=role == user.role):
+                users.set_role(a, pick, role)
+                _done(t("users.set_role"))
+            label = t("users.disable") if user.active else t("users.enable")
+            if cols[1].button(label, key="users_toggle"):
+                users.set_active(a, pick, not user.active)
+                _done(label)
+            password = st.text_input(t("users.new_password"), type="password", key=f"users_pw_{pick}", max_chars=1024)
+            if st.button(t("users.set_password"), key="users_set_pw", disabled=not password):
+                users.set_password(a, pick, password)
+                _done(t("users.set_password"))
+        except Exception as exc:
+            errors.show(exc)
+
+
+def _done(what: str) -> None:
+    st.session_state["users_flash"] = t("users.done", what=what)
+    st.rerun()
+
+
+main()
