@@ -8,15 +8,29 @@ class AuthError(ValueError):
 
 
 class InvalidUserInput(AuthError):
-    """A login, role, name or password that does not meet the rules (the message says which)."""
+    """A login, role, name or password that does not meet the rules (the message says which).
+
+    ``problems`` holds each one as (code, parameters) for pages that show them in their language."""
+
+    def __init__(self, message: str, problems: list[tuple[str, dict[str, object]]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 class DuplicateLogin(AuthError):
     """An account with this login exists already."""
 
+    def __init__(self, login: str) -> None:
+        super().__init__(f"login {login!r} exists already")
+        self.problems = [("duplicate", {"login": login})]
+
 
 class UnknownUser(AuthError):
     """No account with this login."""
+
+    def __init__(self, login: str) -> None:
+        super().__init__(f"no account with login {login!r}")
+        self.problems = [("unknown", {"login": login})]
 
 
 class LoginRefused(AuthError):

@@ -15,14 +15,20 @@ def _hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
-def password_problem(password: str) -> str | None:
+Problem = tuple[str, dict[str, object], str]  # (code, parameters, English text)
+
+
+def password_problem(password: str) -> Problem | None:
     """Why ``password`` cannot be used, or None."""
-    if len(password) < MIN_LENGTH:
-        return f"the password is {len(password)} characters long; at least {MIN_LENGTH} are needed"
-    if len(password) > MAX_LENGTH:
-        return f"the password is {len(password)} characters long; at most {MAX_LENGTH} are accepted"
+    n = len(password)
+    if n < MIN_LENGTH:
+        return ("password_short", {"n": n, "min": MIN_LENGTH},
+                f"the password is {n} characters long; at least {MIN_LENGTH} are needed")
+    if n > MAX_LENGTH:
+        return ("password_long", {"n": n, "max": MAX_LENGTH},
+                f"the password is {n} characters long; at most {MAX_LENGTH} are accepted")
     if "\x00" in password:
-        return "the password contains a NUL character"
+        return "password_nul", {}, "the password contains a NUL character"
     return None
 
 

@@ -32,34 +32,34 @@ def normalize_login(raw: str | None) -> str:
     return (raw or "").strip().lower()
 
 
-def login_problem(login: str) -> str | None:
+def login_problem(login: str) -> Problem | None:
     if not LOGIN_RE.match(login):
         shown = login if len(login) <= 40 else login[:40] + "…"
-        return (f"login {shown!r} is not valid: 2–64 characters, latin letters, digits and . _ @ -, "
+        return ("login_invalid", {"login": shown},
+                f"login {shown!r} is not valid: 2–64 characters, latin letters, digits and . _ @ -, "
                 "starting with a letter or digit")
     return None
 
 
-def role_problem(role: str) -> str | None:
+def role_problem(role: str) -> Problem | None:
     if role not in ROLES:
-        return f"unknown role {role!r}; expected one of {', '.join(ROLES)}"
+        return "role_unknown", {"role": role}, f"unknown role {role!r}; expected one of {', '.join(ROLES)}"
     return None
 
 
-def name_problem(name: str) -> str | None:
+def name_problem(name: str) -> Problem | None:
     if len(name) > MAX_NAME_CHARS:
-        return f"the name is {len(name)} characters long; at most {MAX_NAME_CHARS} are accepted"
-    if _CONTROL.search(name):
-        return "the name contains control characters"
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
-        return "the name contains an invalid character (a lone surrogate)"
+        return ("name_long", {"n": len(name), "max": MAX_NAME_CHARS},
+                f"the name is {len(name)} characters long; at most {MAX_NAME_CHARS} are accepted")
+    if _CONTROL.search(name) or any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        return "name_invalid", {}, "the name contains control characters or invalid characters"
     return None
 
 
-def _raise_if(problems: list[str | None]) -> None:
+def _raise_if(problems: list[Problem | None]) -> None:
     found = [p for p in problems if p]
     if found:
-        raise InvalidUserInput("; ".join(found))
+        raise InvalidUserInput("; ".join(p[2] for p in found), [(p[0], p[1]) for p in found])
 
 
 def add_user(conn: Connection, *, login: str, role: str, password: str | None, display_name: str = "",
@@ -73,14 +73,14 @@ def add_user(conn: Connection, *, login: str, role: str, password: str | None, d
                             password_hash=hash_password(password) if auth_source == "local" and password else None,
                             auth_source=auth_source, created_by=created_by, now=now)
     if user is None:
-        raise DuplicateLogin(f"login {login!r} exists already")
+        raise DuplicateLogin(login)
     return user
 
 
 def get_user(conn: Connection, login: str, *, for_update: bool = False) -> User:
     found = repo.get_user(conn, normalize_login(login), for_update=for_update)
     if found is None:
-        raise UnknownUser(f"no account with login {normalize_login(login)!r}")
+        raise UnknownUser(normalize_login(login))
     return found
 
 
@@ -89,7 +89,8 @@ def _keep_an_admin(conn: Connection, user: User, *, new_role: str | None = None,
     loses_admin = user.role == "admin" and user.active and (
         (new_role is not None and new_role != "admin") or active is False)
     if loses_admin and repo.count_users(conn, role="admin", active=True) <= 1:
-        raise InvalidUserInput(f"{user.login!r} is the last active admin; make another admin first")
+        raise InvalidUserInput(f"{user.login!r} is the last active admin; make another admin first",
+                               [("last_admin", {"login": user.login})])
 
 
 def set_role(conn: Connection, login: str, role: str, *, now: datetime) -> tuple[User, str]:
@@ -116,7 +117,8 @@ def set_password(conn: Connection, login: str, password: str, *, now: datetime) 
     _raise_if([password_problem(password)])
     user = get_user(conn, login, for_update=True)
     if user.auth_source != "local":
-        raise InvalidUserInput(f"{user.login!r} signs in through the identity provider and has no password here")
+        raise InvalidUserInput(f"{user.login!r} signs in through the identity provider and has no password here",
+                               [("external", {"login": user.login})])
     repo.update_user(conn, user.id, password_hash=hash_password(password))
     repo.end_user_sessions(conn, user.id, reason="password_changed", now=now)
     return user

@@ -31,6 +31,11 @@ def message(exc: BaseException) -> str:
         return t("error.db_down")
     if key == "internal":
         return t("error.internal", kind=type(exc).__name__)
+    problems = getattr(exc, "problems", None)
+    if problems and all(isinstance(p, tuple) and len(p) == 2 for p in problems):
+        # structured problems (accounts): each in the page's language
+        return t(f"error.{key}", detail="; ".join(
+            t(f"error.user.{code}", **{k: md_safe(v) for k, v in params.items()}) for code, params in problems))
     return t(f"error.{key}", detail=_detail(exc))
 
 

@@ -15,6 +15,23 @@ from sqlalchemy import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
+# one account per role, login = the role's name
+PASSWORDS = {role: f"{role}-secret-42" for role in ("operator", "dispatcher", "planner", "inspector", "admin")}
+
+
+def login(page, app_url: str, role: str, *, password: str | None = None, lang: str = "ru") -> None:
+    """Sign in through the login form and wait until the session cookie is set (later page loads keep it)."""
+    from playwright.sync_api import expect
+
+    labels = {"ru": ("Логин", "Пароль", "Войти"), "en": ("Login", "Password", "Sign in")}[lang]
+    page.goto(app_url, wait_until="domcontentloaded")
+    if lang == "en":
+        page.get_by_text("English").click()
+    page.get_by_label(labels[0]).fill(role)
+    page.get_by_label(labels[1]).fill(password or PASSWORDS[role])
+    page.get_by_role("button", name=labels[2]).click()
+    expect(page.get_by_text(f"Тест {role}")).to_be_visible(timeout=30000)
+    page.wait_for_function("() => document.cookie.includes('zhkh_session=')", timeout=30000)
 
 
 def settle_fill(page, box, value: str) -> None:
@@ -69,6 +86,11 @@ def demo_engine(ui_db_url: str) -> Iterator[Engine]:
 
     eng = make_engine(ui_db_url)
     load_demo(eng, seed=42, network_name=get_settings().demo_network_name)
+    from auth.model import Actor
+    from ops import users
+
+    for role, password in PASSWORDS.items():
+        users.add_user(Actor.cli("cli:tests"), role, role=role, password=password, display_name=f"Тест {role}", bind=eng)
     yield eng
     eng.dispose()
 
@@ -108,7 +130,8 @@ def app_url(demo_engine: Engine, ui_db_url: str) -> Iterator[str]:
 
 
 @pytest.fixture()
-def page(app_url: str) -> Iterator[object]:
+def anonymous_page(app_url: str) -> Iterator[object]:
+    """A fresh browser, signed in as nobody."""
     from playwright.sync_api import sync_playwright
 
     from scripts.screenshot import CHROMIUM, CHROMIUM_ARGS
@@ -121,3 +144,11 @@ def page(app_url: str) -> Iterator[object]:
               if not r.url.startswith(("http://127.0.0.1", "http://localhost", "data:", "blob:", "about:")) else None)
         yield pg
         browser.close()
+
+
+@pytest.fixture()
+def page(anonymous_page, app_url: str, request: pytest.FixtureRequest) -> object:
+    """A browser signed in as the test's ``@pytest.mark.role(...)`` (a dispatcher by default)."""
+    marker = request.node.get_closest_marker("role")
+    login(anonymous_page, app_url, marker.args[0] if marker else "dispatcher")
+    return anonymous_page

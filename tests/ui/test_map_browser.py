@@ -27,7 +27,7 @@ def wait_for_map(page, js: str, timeout_s: float = 30.0):
 
 
 def test_map_draws_buildings_and_pipes_offline(page, app_url: str) -> None:
-    page.goto(f"{app_url}/", wait_until="domcontentloaded")
+    page.goto(f"{app_url}/map", wait_until="domcontentloaded")
     frame = map_frame(page)
     frame.wait_for_function(
         "() => { let n = 0; window.map.eachLayer(l => { if (l.feature) n++; }); return n > 300; }", timeout=30000)
@@ -46,7 +46,7 @@ def test_map_draws_buildings_and_pipes_offline(page, app_url: str) -> None:
 
 def search(page, app_url: str, query: str) -> None:
     """Open the map page and type ``query`` into the address search."""
-    page.goto(f"{app_url}/", wait_until="domcontentloaded")
+    page.goto(f"{app_url}/map", wait_until="domcontentloaded")
     map_frame(page)
     box = page.get_by_label("Поиск адреса")
     box.fill(query)
@@ -67,7 +67,7 @@ def test_unknown_address_says_so(page, app_url: str) -> None:
 
 
 def test_click_identifies_the_nearest_feature(page, app_url: str) -> None:
-    page.goto(f"{app_url}/", wait_until="domcontentloaded")
+    page.goto(f"{app_url}/map", wait_until="domcontentloaded")
     frame = map_frame(page)
     # click on the middle of a long straight stretch of a main, far from any valve or hydrant
     xy = frame.evaluate(
@@ -92,7 +92,7 @@ def test_click_identifies_the_nearest_feature(page, app_url: str) -> None:
 
 
 def test_language_switch_to_english(page, app_url: str) -> None:
-    page.goto(f"{app_url}/", wait_until="domcontentloaded")
+    page.goto(f"{app_url}/map", wait_until="domcontentloaded")
     map_frame(page)
     page.get_by_text("English").click()
     page.get_by_text("Address search").wait_for(timeout=20000)

@@ -235,8 +235,8 @@ TEXTS = {
         "shutoff.no_pipe": "Заявка не привязана к трубе — отключение спланировать нельзя",
         "shutoff.plan": "Спланировать отключение",
         "shutoff.hide": "Скрыть план",
-        "shutoff.approve": "Утвердить и закрыть задвижки",
-        "shutoff.approved": "Отключение №{id} утверждено ({state}), воду дадут к {end}",
+        "shutoff.approve": "Утвердить отключение — бригада на выезд",
+        "shutoff.approved": "Отключение №{id} утверждено, бригада направлена; воду дадут к {end}",
     },
     "en": {
         **_EN_VOCAB,
@@ -355,7 +355,7 @@ TEXTS = {
         "shutoff.no_pipe": "The report is not linked to a pipe — no shutoff can be planned",
         "shutoff.plan": "Plan shutoff",
         "shutoff.hide": "Hide the plan",
-        "shutoff.approve": "Approve and close the valves",
-        "shutoff.approved": "Outage #{id} approved ({state}); water back by {end}",
+        "shutoff.approve": "Approve the shutoff — send the crew",
+        "shutoff.approved": "Outage #{id} approved, crew dispatched; water back by {end}",
     },
 }
