@@ -3,7 +3,6 @@ the problem and registers the report; offered duplicates can be confirmed at onc
 call from inside an active outage is told when the water comes back."""
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -14,34 +13,31 @@ from streamlit_folium import st_folium
 from gis import layers as L
 from gis import queries as Q
 from gis.search import search_addresses
+from incidents import intake
 from incidents import service as S
 from incidents.errors import IncidentError, OutsideServiceArea
 from settings import get_settings
 from views.common import engine, network_id, t
 from views.formatting import actor, fmt_dt, label, md_safe, service_label
+from views.i18n import CATALOG
 from views.map_parts import bbox_from, fit_zoom, viewport_layers
-
-HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&[#a-zA-Z0-9]+;")
-PHONE = re.compile(r"^[0-9+()\-\s]{3,32}$")
-MAX_NAME_CHARS = 200
 
 
 def validate(description: str, name: str, phone: str) -> list[str]:
-    """Problems of the typed fields (all of them), as messages for the operator."""
-    problems = []
-    if not description.strip():
-        problems.append(t("intake.err.empty"))
-    elif len(description) > S.MAX_DESCRIPTION_CHARS:
-        problems.append(t("intake.err.too_long", n=len(description), max=S.MAX_DESCRIPTION_CHARS))
-    if len(name) > MAX_NAME_CHARS:
-        problems.append(t("intake.err.field_long", field=t("intake.reporter_name"), n=len(name), max=MAX_NAME_CHARS))
-    for field, value in ((t("intake.description"), description), (t("intake.reporter_name"), name),
-                         (t("intake.reporter_phone"), phone)):
-        if HTML_TAG.search(value):
-            problems.append(t("intake.err.html", field=field))
-    if phone.strip() and not PHONE.match(phone.strip()):
-        problems.append(t("intake.err.phone", value=md_safe(phone[:40])))
-    return problems
+    """Problems of the typed fields (all of them), as messages for the operator: the checks and
+    limits of the shared intake model (``incidents/intake.py``), each problem code translated."""
+    problems = intake.check_fields({"description": description, "reporter_name": name, "reporter_phone": phone},
+                                   required=("description",))
+    return [problem_text(p) for p in problems]
+
+
+def problem_text(problem: intake.Problem) -> str:
+    """One problem of the intake model in the operator's language (``intake.problem.<code>``);
+    values the caller typed are Markdown-escaped."""
+    label_key = f"intake.field.{problem.field}"
+    field_label = t(label_key) if label_key in CATALOG["ru"] else problem.field
+    params = {k: md_safe(v) if isinstance(v, str) else v for k, v in problem.params.items()}
+    return t(f"intake.problem.{problem.code}", field=md_safe(field_label), **params)
 
 
 def form_key(name: str) -> str:
