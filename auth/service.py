@@ -15,6 +15,7 @@ from auth import repo
 from auth.errors import DuplicateLogin, InvalidUserInput, UnknownUser
 from auth.model import User
 from auth.passwords import (
+    Problem,
     hash_password,
     needs_rehash,
     password_problem,

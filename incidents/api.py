@@ -1,50 +1,64 @@
 """Open311 GeoReport v2 API of the intake (FastAPI), under ``/open311/v2/``.
 
-Errors are Open311 lists ``[{"code": <http status>, "description": "..."}]``; domain errors map
-to status codes in one place (``_status_of``). Request bodies are capped at
-``api_max_body_bytes`` before anything is parsed, so a 5 MB description is refused at once.
-Free text in responses (description, address, notes) is HTML-escaped: the stored text is exact,
-and a client that pastes it into a page cannot be made to run a script.
+Every error is an Open311 list ``[{"code": <http status>, "description": "..."}]`` in JSON —
+never a plain-text page or a traceback; errors map to status codes in one place (``_status_of``),
+and every 503 says when to retry (``Retry-After``). Request bodies are capped at
+``api_max_body_bytes`` before anything is parsed. A report's input is checked by the shared
+intake model (``incidents/intake.py``), which refuses markup and control characters, so JSON
+responses carry text exactly as it was sent (``X-Content-Type-Options: nosniff``; escaping belongs
+to whoever renders HTML). The API key is verified on every write (one indexed lookup, no cache).
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import math
+import re
 import threading
-import time
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from auth.model import Actor
 from gis.errors import DatabaseUnavailable
+from incidents import intake, service
 from incidents import keys as keys_mod
-from incidents import service
 from incidents.errors import (
     IncidentError,
-    IncidentNotFound,
-    InvalidApiKey,
-    OutageNotFound,
-    UnknownServiceCode,
 )
+from incidents.intake import InvalidReport, shown
 from incidents.model import Incident
 from incidents.sla import Rules, due_at
 from incidents.workflow import OPEN311_STATUS, OPEN_STATUSES, STATUSES
+from ops import incidents as reports
+from ops.errors import status_of
 from settings import Settings, get_settings
 
 PREFIX = "/open311/v2"
 JSON_CT = "application/json; charset=utf-8"
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+RETRY_AFTER_S = 5          # what a 503 asks the client to wait before retrying (same token: no double)
+MAX_FORM_FIELDS = 1000     # fields of a form body
+MAX_LISTED_PROBLEMS = 50   # problems listed in one 400 answer (the rest are counted)
+MAX_QUERY_CHARS = 64       # a start_date / end_date
+_REQUEST_ID = re.compile(r"[0-9]{1,18}")
 
 STATUS_NOTES = {
     "new": "Заявка зарегистрирована", "accepted": "Заявка принята диспетчером",
@@ -55,28 +69,48 @@ STATUS_NOTES = {
 
 
 class ApiError(Exception):
+    """A request the API refuses before the domain sees it (status and description as answered)."""
+
     def __init__(self, status: int, description: str) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
 
 
-def _errors(status: int, *descriptions: str) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": d} for d in descriptions], status_code=status,
-                        headers={"X-Content-Type-Options": "nosniff"})
+class Open311Response(JSONResponse):
+    """JSON exactly as stored (UTF-8, nothing escaped), never sniffed as HTML by a browser."""
+
+    def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
+        super().__init__(content, status_code=status_code, headers={**NOSNIFF, **(headers or {})})
+
+
+def _errors(status: int, *descriptions: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """An Open311 error list; every 503 carries ``Retry-After``."""
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S), **(headers or {})}
+    return Open311Response([{"code": status, "description": d} for d in descriptions], status, headers)
 
 
 def _status_of(exc: Exception) -> int:
-    """Where domain errors become HTTP statuses (the single mapping of the API)."""
-    if isinstance(exc, InvalidApiKey):
-        return 403
-    if isinstance(exc, (IncidentNotFound, OutageNotFound)):
-        return 404
-    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout, DatabaseUnavailable)):
-        return 503
-    if isinstance(exc, IncidentError):
-        return 400
-    return 500
+    """The HTTP status of an error: the API's own (``ApiError``), else the application's one table
+    (``ops.errors.ERRORS``, shared with the pages)."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    return status_of(exc)
+
+
+def _descriptions(exc: Exception, status: int) -> list[str]:
+    """What an error list says: one entry per problem of an invalid report."""
+    if status == 503:
+        return [f"the database is unavailable; retry in {RETRY_AFTER_S} seconds with the same token"]
+    if status == 500:
+        return [f"internal error ({type(exc).__name__})"]
+    if isinstance(exc, InvalidReport):
+        listed = [p.describe() for p in exc.problems[:MAX_LISTED_PROBLEMS]]
+        if len(exc.problems) > MAX_LISTED_PROBLEMS:
+            listed.append(f"… and {len(exc.problems) - MAX_LISTED_PROBLEMS} more problems")
+        return listed
+    return [str(exc)]
 
 
 class BodyLimit:
@@ -91,7 +125,7 @@ class BodyLimit:
                             f"{self.max_bytes} bytes are accepted (description ≤ 4000 characters)"}]).encode()
         await send({"type": "http.response.start", "status": 400,
                     "headers": [(b"content-type", JSON_CT.encode()), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+                                (b"x-content-type-options", b"nosniff"), (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,49 +181,109 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def _parse_when(name: str, value: str) -> datetime:
+    """An ISO 8601 date/time of a query (UTC when it names no offset); 400 otherwise."""
     try:
+        if len(value) > MAX_QUERY_CHARS:
+            raise ValueError(value)
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ApiError(400, f"{name} must be an ISO 8601 date/time, got {value!r}") from None
+        raise ApiError(400, f"{name} must be an ISO 8601 date/time, got {shown(value)}") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def _float(name: str, value: Any) -> float:
+def _days_before(when: datetime, days: int) -> datetime | None:
+    """``when`` minus ``days``; None (no lower bound) before year 1 (``end_date=0001-01-01``)."""
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ApiError(400, f"{name} must be a number, got {value!r}") from None
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
+        return when - timedelta(days=days)
+    except OverflowError:
         return None
-    if isinstance(value, (dict, list)):
-        raise ApiError(400, f"expected a text value, got {type(value).__name__}")
-    v = str(value).strip()
-    return v or None
 
 
-class _KeyCache:
-    """Verified API keys for a few seconds (a revoked key stops working within the TTL)."""
+def _listed(values: Iterable[str], limit: int = 5) -> str:
+    values = list(values)
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return ", ".join(shown(v) for v in values[:limit]) + more
 
-    def __init__(self, ttl_s: float) -> None:
-        self.ttl_s = ttl_s
-        self._lock = threading.Lock()
-        self._hits: dict[str, tuple[float, int]] = {}
 
-    def verify(self, engine: Engine, key: str | None) -> int:
-        if not key:
-            raise InvalidApiKey("api_key is required")
-        now = time.monotonic()
-        with self._lock:
-            hit = self._hits.get(key)
-        if hit and hit[0] > now:
-            return hit[1]
-        key_id = keys_mod.verify_api_key(engine, key)
-        with self._lock:
-            self._hits[key] = (now + self.ttl_s, key_id)
-        return key_id
+# ---- request bodies ----------------------------------------------------------------------------
+
+def _json_int(text: str) -> int | Decimal:
+    # a 4300-digit integer is over Python's int-from-text limit: keep it exact, the field check
+    # then says "out of range" (or "not an id") instead of the JSON parser failing
+    return int(text) if len(text) <= 30 else Decimal(text)
+
+
+def _json_float(text: str) -> float | Decimal:
+    value = float(text)  # 1e400 is inf: keep the text, so that the error shows what was sent
+    return value if math.isfinite(value) else Decimal(text)
+
+
+def _json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (use a number or null)")
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: Counter[str] = Counter(k for k, _ in pairs)
+        raise ValueError(f"duplicate key {_listed(k for k, n in seen.items() if n > 1)}")
+    return out
+
+
+def _charset_ok(content_type: str) -> bool:
+    m = re.search(r"charset=\"?([^\";\s]+)", content_type, re.IGNORECASE)
+    return m is None or m.group(1).lower() in ("utf-8", "utf8")
+
+
+def _utf8(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"the {what} body is not valid UTF-8 (byte {exc.start}); lone surrogates "
+                            "and other invalid sequences are refused") from None
+
+
+def parse_json_body(raw: bytes) -> dict[str, Any]:
+    """A JSON request body as an object: strict UTF-8 and JSON (no NaN/Infinity, no duplicate
+    keys, not nested past the parser's depth); 400 otherwise."""
+    text = _utf8(raw, "JSON")
+    try:
+        data = json.loads(text or "null", parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant,
+                          object_pairs_hook=_json_object)
+    except RecursionError:
+        raise ApiError(400, "malformed JSON body: nested too deeply") from None
+    except ValueError as exc:
+        raise ApiError(400, f"malformed JSON body: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, f"the JSON body must be an object, got {type(data).__name__}")
+    return data
+
+
+def form_fields(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, Any], dict[str, int]]:
+    """Form fields as a dict (``name[]`` fields as lists) and how often a single field repeated."""
+    data: dict[str, Any] = {}
+    counts: Counter[str] = Counter()
+    for key, value in pairs:
+        if key.endswith("[]"):
+            data.setdefault(key, []).append(value)
+        else:
+            counts[key] += 1
+            data[key] = value
+    return data, {k: n for k, n in counts.items() if n > 1}
+
+
+def parse_urlencoded_body(raw: bytes) -> tuple[dict[str, Any], dict[str, int]]:
+    """A form-encoded body: strict UTF-8, also inside %-escapes (a lone surrogate is refused,
+    never replaced), at most ``MAX_FORM_FIELDS`` fields."""
+    text = _utf8(raw, "form")
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FORM_FIELDS)
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"a form field is not valid UTF-8 after %-decoding (byte {exc.start} of the field); "
+                            "lone surrogates and other invalid sequences are refused") from None
+    except ValueError:
+        raise ApiError(400, f"too many form fields; at most {MAX_FORM_FIELDS} are accepted") from None
+    return form_fields(pairs)
 
 
 def create_app(engine: Engine | None = None, *, settings: Settings | None = None,
@@ -198,7 +292,6 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
     starts even while the database is down and answers 503 until it is back)."""
     s = settings or get_settings()
     the_rules = rules or service.rules_from_settings(s)
-    keys = _KeyCache(s.api_key_cache_s)
     engine_box: dict[str, Engine] = {}
     engine_lock = threading.Lock()
     if engine is not None:
@@ -217,17 +310,13 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
         anyio.to_thread.current_default_thread_limiter().total_tokens = s.api_threads
         yield
 
-    app = FastAPI(lifespan=lifespan, title="zhkh-ops Open311 GeoReport v2", docs_url=f"{PREFIX}/docs", openapi_url=f"{PREFIX}/openapi.json",
-                  redoc_url=None)
+    app = FastAPI(lifespan=lifespan, title="zhkh-ops Open311 GeoReport v2", docs_url=f"{PREFIX}/docs",
+                  openapi_url=f"{PREFIX}/openapi.json", redoc_url=None, default_response_class=Open311Response)
     app.add_middleware(BodyLimit, max_bytes=s.api_max_body_bytes)
-
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _errors(exc.status, exc.description)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _errors(exc.status_code, str(exc.detail))
+        return _errors(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -235,18 +324,16 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
 
     async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
         status = _status_of(exc)
-        if status == 503:
-            return _errors(503, "the database is unavailable; retry in a few seconds")
-        if status == 500:
-            return _errors(500, f"internal error ({type(exc).__name__})")
-        return _errors(status, str(exc))
+        return _errors(status, *_descriptions(exc, status))
 
-    for exc_class in (IncidentError, DBAPIError, PoolTimeout, DatabaseUnavailable):
+    for exc_class in (ApiError, IncidentError, DBAPIError, PoolTimeout, DatabaseUnavailable, psycopg.Error):
         app.add_exception_handler(exc_class, _domain_error)  # type: ignore[arg-type]
+    # anything else: still an Open311 list (500), never Starlette's plain-text page; the server logs it
+    app.add_exception_handler(Exception, _domain_error)
 
     def check_format(fmt: str) -> None:
         if fmt != "json":
-            raise ApiError(400, f"format {fmt!r} not supported; use .json")
+            raise ApiError(400, f"format {shown(fmt)} not supported; use .json")
 
     def service_item(code: str) -> dict[str, Any]:
         r = the_rules.services[code]
@@ -257,18 +344,18 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
     @app.get(PREFIX + "/services.{fmt}")
     def services(fmt: str) -> JSONResponse:
         check_format(fmt)
-        return JSONResponse([service_item(c) for c in the_rules.services])
+        return Open311Response([service_item(c) for c in the_rules.services])
 
     @app.get(PREFIX + "/services/{code}.{fmt}")
     def service_definition(code: str, fmt: str) -> JSONResponse:
         check_format(fmt)
         if code not in the_rules.services:
-            raise ApiError(404, f"unknown service_code {code!r}")
+            raise ApiError(404, f"unknown service_code {shown(code)}")
         attrs = [{"variable": True, "code": a.code, "datatype": a.datatype, "required": a.required,
                   "datatype_description": None, "order": i + 1, "description": a.description,
                   "values": [{"key": k, "name": v} for k, v in a.values.items()]}
                  for i, a in enumerate(the_rules.services[code].attributes)]
-        return JSONResponse({"service_code": code, "attributes": attrs})
+        return Open311Response({"service_code": code, "attributes": attrs})
 
     def represent(inc: Incident, ends: dict[int, datetime]) -> dict[str, Any]:
         rule = the_rules.services.get(inc.service_code)
@@ -281,14 +368,13 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
         if inc.outage_id:
             note += f"; связана с отключением #{inc.outage_id}"
         return {
-            "service_request_id": str(inc.id), "status": OPEN311_STATUS[inc.status],
-            "status_notes": service.display_text(note),
+            "service_request_id": str(inc.id), "status": OPEN311_STATUS[inc.status], "status_notes": note,
             "service_name": rule.name if rule else inc.service_code, "service_code": inc.service_code,
-            "description": service.display_text(inc.description),
+            "description": inc.description,
             "agency_responsible": the_rules.agency_responsible, "service_notice": None,
             "requested_datetime": _iso(inc.created_at), "updated_datetime": _iso(inc.updated_at),
             "expected_datetime": _iso(expected),
-            "address": service.display_text(inc.address) if inc.address else None,
+            "address": inc.address or None,
             "address_id": str(inc.building_id) if inc.building_id else None, "zipcode": None,
             "lat": inc.lat, "long": inc.lon, "media_url": inc.media_url,
         }
@@ -296,12 +382,12 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
     @app.get(PREFIX + "/requests/{request_id}.{fmt}")
     def get_request(request_id: str, fmt: str) -> JSONResponse:
         check_format(fmt)
-        if not request_id.isdigit() or len(request_id) > 18:
-            raise ApiError(404, f"no service request {request_id!r}")
+        if not _REQUEST_ID.fullmatch(request_id):
+            raise ApiError(404, f"no service request {shown(request_id)}")
         engine = db()
         inc = service.get_incident(engine, int(request_id))
         ends = service.outage_ends(engine, [inc.outage_id]) if inc.outage_id else {}
-        return JSONResponse([represent(inc, ends)])
+        return Open311Response([represent(inc, ends)])
 
     @app.get(PREFIX + "/requests.{fmt}")
     def list_requests(fmt: str, request: Request) -> JSONResponse:
@@ -309,108 +395,75 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
         q = request.query_params
         filters: dict[str, Any] = {"limit": s.api_max_records}
         if q.get("service_request_id"):
-            try:
-                filters["ids"] = [int(x) for x in q["service_request_id"].split(",") if x.strip()]
-            except ValueError:
-                raise ApiError(400, f"service_request_id must be a comma-separated list of ids, "
-                                    f"got {q['service_request_id']!r}") from None
+            raw = q["service_request_id"]
+            if raw.count(",") >= s.api_max_records:
+                raise ApiError(400, f"service_request_id lists {raw.count(',') + 1} ids; at most "
+                                    f"{s.api_max_records} are accepted")
+            wanted = [x.strip() for x in raw.split(",") if x.strip()]
+            if not all(_REQUEST_ID.fullmatch(x) for x in wanted):
+                raise ApiError(400, f"service_request_id must be a comma-separated list of ids, got {shown(raw)}")
+            filters["ids"] = sorted({int(x) for x in wanted})
         else:
             end = _parse_when("end_date", q["end_date"]) if q.get("end_date") else None
             start = _parse_when("start_date", q["start_date"]) if q.get("start_date") else None
             if start is None:
-                start = (end or service.utcnow()) - timedelta(days=s.api_default_days)
-            if end is not None and end < start:
-                raise ApiError(400, f"end_date {q['end_date']} is before start_date")
+                start = _days_before(end or service.utcnow(), s.api_default_days)
+            elif end is not None and end < start:
+                raise ApiError(400, f"end_date {shown(q['end_date'])} is before start_date {shown(q.get('start_date', ''))}")
             filters.update(since=start, until=end)
             if q.get("service_code"):
-                codes = [c.strip() for c in q["service_code"].split(",") if c.strip()]
+                codes = list(dict.fromkeys(c.strip() for c in q["service_code"].split(",") if c.strip()))
                 unknown = [c for c in codes if c not in the_rules.services]
                 if unknown:
-                    raise ApiError(400, f"unknown service_code {', '.join(map(repr, unknown))}")
+                    raise ApiError(400, f"unknown service_code {_listed(unknown)}")
                 filters["service_codes"] = codes
             if q.get("status"):
-                wanted = {v.strip() for v in q["status"].split(",") if v.strip()}
-                bad = wanted - {"open", "closed"}
+                wanted_status = {v.strip() for v in q["status"].split(",") if v.strip()}
+                bad = wanted_status - {"open", "closed"}
                 if bad:
-                    raise ApiError(400, f"status must be open or closed, got {', '.join(sorted(bad))}")
-                filters["statuses"] = [st for st in STATUSES if OPEN311_STATUS[st] in wanted]
+                    raise ApiError(400, f"status must be open or closed, got {_listed(sorted(bad))}")
+                filters["statuses"] = [st for st in STATUSES if OPEN311_STATUS[st] in wanted_status]
         engine = db()
         found = service.list_incidents(engine, **filters)
         ends = service.outage_ends(engine, [i.outage_id for i in found if i.outage_id])
-        return JSONResponse([represent(i, ends) for i in found])
+        return Open311Response([represent(i, ends) for i in found])
 
-    async def read_body(request: Request) -> dict[str, Any]:
-        ctype = request.headers.get("content-type", "").lower()
-        if "json" in ctype:
-            raw = await request.body()
-            try:
-                data = json.loads(raw or b"null")
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise ApiError(400, f"malformed JSON body: {exc}") from None
-            if not isinstance(data, dict):
-                raise ApiError(400, f"the JSON body must be an object, got {type(data).__name__}")
-            return data
+    async def read_body(request: Request) -> tuple[dict[str, Any], dict[str, int]]:
+        """The fields of a POST body and how often a form field repeated (JSON: never)."""
+        ctype = request.headers.get("content-type", "")
+        media = ctype.split(";", 1)[0].strip().lower()
+        supported = media in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data") \
+            or media.endswith("+json")
+        if not supported or not _charset_ok(ctype):
+            raise ApiError(415, f"Content-Type {shown(ctype)} is not supported; send application/x-www-form-urlencoded, "
+                                "multipart/form-data or application/json in UTF-8")
+        raw = await request.body()
+        if media == "application/x-www-form-urlencoded":
+            return parse_urlencoded_body(raw)
+        if media != "multipart/form-data":
+            return parse_json_body(raw), {}
         try:
-            form = await request.form()
+            form = await request.form(max_fields=MAX_FORM_FIELDS)
         except Exception as exc:  # the multipart parser raises several types
             raise ApiError(400, f"unreadable form body: {exc}") from None
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+        files = [k for k, v in form.multi_items() if isinstance(v, UploadFile)]
+        if files:
+            raise ApiError(400, f"file uploads are not accepted (field {_listed(files)}); send a media_url")
+        _utf8(raw, "form")  # Starlette would decode a bad part as Latin-1 and store mojibake
+        return form_fields((k, v) for k, v in form.multi_items() if isinstance(v, str))
 
     @app.post(PREFIX + "/requests.{fmt}")
     async def post_request(fmt: str, request: Request) -> JSONResponse:
         check_format(fmt)
-        data = await read_body(request)
-        return await run_in_threadpool(_post, data, request.headers.get("idempotency-key"))
+        data, repeated = await read_body(request)
+        return await run_in_threadpool(_post, data, repeated, request.headers.get("idempotency-key"))
 
-    def _post(data: dict[str, Any], idem_header: str | None) -> JSONResponse:
+    def _post(data: dict[str, Any], repeated: dict[str, int], idem_header: str | None) -> JSONResponse:
         engine = db()
-        keys.verify(engine, _text(data.get("api_key")))
-        problems: list[str] = []
-        code = _text(data.get("service_code"))
-        if not code:
-            problems.append("service_code is required")
-        elif code not in the_rules.services:
-            raise UnknownServiceCode(f"unknown service_code {code!r}; see services.json")
-        lat, lon = data.get("lat"), data.get("long")
-        address = _text(data.get("address_string"))
-        address_id = _text(data.get("address_id"))
-        loc: dict[str, Any] = {}
-        if lat not in (None, "") or lon not in (None, ""):
-            if lat in (None, "") or lon in (None, ""):
-                problems.append("both lat and long are required together")
-            else:
-                loc = {"lat": _float("lat", lat), "lon": _float("long", lon)}
-        elif address_id:
-            if not address_id.isdigit():
-                problems.append(f"address_id must be a building id, got {address_id!r}")
-            else:
-                loc = {"building_id": int(address_id)}
-        elif address:
-            loc = {"address": address}
-        else:
-            problems.append("a location is required: lat+long, address_string or address_id")
-        description = data.get("description") or ""
-        if not isinstance(description, str):
-            problems.append("description must be text")
-        elif len(description) > service.MAX_DESCRIPTION_CHARS:
-            problems.append(f"description is {len(description)} characters long; at most "
-                            f"{service.MAX_DESCRIPTION_CHARS} are accepted")
-        if problems:
-            raise ApiError(400, "; ".join(problems))
-        if loc.get("address") is None and address and "lat" in loc:
-            loc["address"] = address
-        name = " ".join(p for p in (_text(data.get("first_name")), _text(data.get("last_name"))) if p) or None
-        attributes = {k[len("attribute["):-1]: v for k, v in data.items()
-                      if isinstance(k, str) and k.startswith("attribute[") and k.endswith("]")}
-        if isinstance(data.get("attribute"), dict):
-            attributes.update(data["attribute"])
-        token = _text(data.get("token")) or _text(idem_header)
-        result = service.create_incident(
-            engine, service_code=code, description=description, channel="api",
-            reporter_name=name, reporter_phone=_text(data.get("phone")), reporter_email=_text(data.get("email")),
-            media_url=_text(data.get("media_url")), attributes=attributes, client_token=token,
-            rules=the_rules, settings=s, actor="open311", **loc,
-        )
+        key = keys_mod.verify_api_key(engine, data.get("api_key"))  # every write: a revoked key stops at once
+        report = intake.parse_open311(data, rules=the_rules, idempotency_key=idem_header, repeated=repeated)
+        result = reports.take_report(Actor.api_client(key.name), bind=engine, **report.as_kwargs(), api_key_id=key.id,
+                                     rules=the_rules, settings=s)
         notice = f"Заявка принята. Ожидаемый срок: {_iso(result.expected_at)}"
         if result.outage:
             notice = (f"По вашему адресу идёт отключение #{result.outage.outage_id}"
@@ -418,9 +471,8 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
                       f"ожидаемое восстановление: {_iso(result.outage.expected_end)}")
         elif result.duplicate_candidates:
             notice += "; похожая заявка уже есть: #" + ", #".join(str(c.incident_id) for c in result.duplicate_candidates[:3])
-        return JSONResponse([{"service_request_id": str(result.incident.id),
-                              "service_notice": service.display_text(notice), "account_id": None}],
-                            status_code=201 if result.created else 200)
+        return Open311Response([{"service_request_id": str(result.incident.id), "service_notice": notice,
+                                 "account_id": None}], status_code=201 if result.created else 200)
 
     return app
 

@@ -4,12 +4,23 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine
 
-from incidents import repo
+from incidents import intake, repo
 from incidents.errors import InvalidApiKey
 from incidents.service import connection_for, utcnow
+
+MAX_KEY_CHARS = 200  # issued keys are 46 ASCII characters; anything longer is refused unlooked
+MAX_NAME_CHARS = 200  # the api_keys.name CHECK
+
+
+class VerifiedKey(NamedTuple):
+    """A valid, unrevoked API key: its row id (``incidents.api_key_id``) and its name."""
+
+    id: int
+    name: str
 
 
 def hash_api_key(key: str) -> str:
@@ -20,23 +31,29 @@ def create_api_key(engine: Engine, name: str) -> str:
     """Issue a key named ``name``; only its SHA-256 is stored, so show the returned key once."""
     if not name or not name.strip():
         raise InvalidApiKey("an API key needs a name, got an empty string")
+    problems = intake.text_problems("name", name.strip(), max_chars=MAX_NAME_CHARS)
+    if problems:  # the name becomes the actor "api:<name>" of every report the key files
+        raise InvalidApiKey("; ".join(p.describe() for p in problems))
     key = "zk_" + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         repo.insert_api_key(conn, name.strip(), hash_api_key(key))
     return key
 
 
-def verify_api_key(bind: Engine | Connection, key: str | None) -> int:
-    """The id of a valid, unrevoked key; ``InvalidApiKey`` otherwise."""
-    if not key:
+def verify_api_key(bind: Engine | Connection, key: object) -> VerifiedKey:
+    """The id and name of a valid, unrevoked key (one lookup by the unique hash, never cached:
+    a revoked key is refused from the next request on); ``InvalidApiKey`` otherwise."""
+    if key is None or key == "":
         raise InvalidApiKey("api_key is required")
+    if not isinstance(key, str) or len(key) > MAX_KEY_CHARS or not key.isascii():
+        raise InvalidApiKey("api_key is not valid")
     with connection_for(bind) as conn:
         row = repo.find_api_key(conn, hash_api_key(key))
     if row is None:
         raise InvalidApiKey("api_key is not valid")
     if row["revoked_at"] is not None:
         raise InvalidApiKey("api_key has been revoked")
-    return int(row["id"])
+    return VerifiedKey(int(row["id"]), str(row["name"]))
 
 
 def revoke_api_key(engine: Engine, name: str, *, now: datetime | None = None) -> int:

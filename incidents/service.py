@@ -10,7 +10,6 @@ Free text (descriptions, addresses) is stored exactly as received; escape it on 
 from __future__ import annotations
 
 import html
-import math
 import threading
 import time
 from collections import Counter
@@ -30,17 +29,13 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine
 
-from incidents import outage_repo, repo
+from incidents import intake, outage_repo, repo
 from incidents.errors import (
     ConcurrentEdit,
-    DescriptionTooLong,
     IncidentNotFound,
     InvalidIncident,
-    MissingLocation,
     OutsideServiceArea,
     UnknownAddress,
-    UnknownCategory,
-    UnknownServiceCode,
 )
 from incidents.model import (
     ControlRoomKpis,
@@ -49,12 +44,12 @@ from incidents.model import (
     IntakeResult,
     QueueItem,
 )
-from incidents.sla import CATEGORIES, Rules, due_at, load_rules, sla_state
+from incidents.sla import Rules, due_at, load_rules, sla_state
 from incidents.workflow import OPEN_STATUSES, path_to, transition
 from settings import Settings, get_settings
 
-MAX_DESCRIPTION_CHARS = 4000
-CHANNELS = ("phone", "app", "portal", "sensor", "api")
+MAX_DESCRIPTION_CHARS = intake.LIMITS["description"]
+CHANNELS = intake.CHANNELS
 WATER_RESOURCES = ("cold_water", "hot_water")
 
 
@@ -202,44 +197,17 @@ def create_incident(
     s = settings or get_settings()
     rules = rules or rules_from_settings(s)
     now = now or utcnow()
-    problems: list[tuple[type[InvalidIncident] | type[UnknownServiceCode] | type[UnknownCategory], str]] = []
-
-    rule = None
-    if service_code:
-        if service_code not in rules.services:
-            problems.append((UnknownServiceCode, f"unknown service_code {service_code!r}; known: "
-                             f"{', '.join(sorted(rules.services))}"))
-        else:
-            rule = rules.services[service_code]
-            if category and category != rule.category:
-                problems.append((InvalidIncident, f"category {category!r} does not match service_code "
-                                 f"{service_code!r} (category {rule.category!r})"))
-    elif category:
-        if category not in CATEGORIES:
-            problems.append((UnknownCategory, f"unknown category {category!r}; expected one of "
-                             f"{', '.join(CATEGORIES)}"))
-        else:
-            service_code, rule = category, rules.services[category]
-    else:
-        problems.append((InvalidIncident, "a service_code (or category) is required"))
-    description = description or ""
-    if len(description) > MAX_DESCRIPTION_CHARS:
-        problems.append((DescriptionTooLong, f"description is {len(description)} characters long; "
-                         f"at most {MAX_DESCRIPTION_CHARS} are accepted"))
-    if channel not in CHANNELS:
-        problems.append((InvalidIncident, f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}"))
-    has_point = lon is not None or lat is not None
-    if has_point:
-        if lon is None or lat is None:
-            problems.append((MissingLocation, "both lat and long are needed, got only "
-                             + ("lat" if lat is not None else "long")))
-        elif not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-            problems.append((InvalidIncident, f"coordinates out of range: lat={lat}, long={lon}"))
-    elif building_id is None and not (address and address.strip()):
-        problems.append((MissingLocation, "a location is required: lat+long, address_string or address_id"))
-    if problems:
-        raise problems[0][0]("; ".join(msg for _, msg in problems))
-    assert rule is not None and service_code is not None  # narrowed by the checks above
+    report = intake.check_report(
+        rules=rules, service_code=service_code, category=category, lon=lon, lat=lat, address=address,
+        building_id=building_id, description=description, channel=channel, priority=priority,
+        reporter_name=reporter_name, reporter_phone=reporter_phone, reporter_email=reporter_email,
+        media_url=media_url, attributes=attributes, client_token=client_token)
+    service_code, rule = report.service_code, rules.services[report.service_code]
+    lon, lat, address, building_id = report.lon, report.lat, report.address, report.building_id
+    description, priority, attributes = report.description, report.priority, report.attributes
+    reporter_name, reporter_phone, reporter_email = report.reporter_name, report.reporter_phone, report.reporter_email
+    media_url, client_token = report.media_url, report.client_token
+    has_point = lat is not None
 
     if has_point and building_id is None:
         area = service_area(engine, s)

@@ -6,6 +6,7 @@ The first row whose class matches wins, so specific classes come before their ba
 """
 from __future__ import annotations
 
+import psycopg
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -75,6 +76,8 @@ ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
     (OperationalError, 503, "db_down"),
     (InterfaceError, 503, "db_down"),
     (PoolTimeout, 503, "db_down"),
+    (psycopg.OperationalError, 503, "db_down"),
+    (psycopg.InterfaceError, 503, "db_down"),
     (IncidentError, 400, "invalid"),
     (DataError, 400, "invalid"),
     (NetworkError, 400, "invalid"),

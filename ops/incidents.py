@@ -2,7 +2,6 @@
 notes, status changes, duplicates, notes, and the control room's figures."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,8 +18,6 @@ from ops.base import allow, engine, utcnow
 from ops.errors import NotFound
 
 MAX_NOTE_CHARS = 2000
-_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&[#a-zA-Z0-9]+;")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def take_report(actor: Actor, *, bind: Engine | None = None, **fields: Any) -> IntakeResult:
@@ -76,19 +73,13 @@ def mark_duplicate(actor: Actor, incident_id: int, of_incident_id: int, *, expec
 
 
 def _text_or_raise(field: str, value: str, *, allow_empty: bool = False, max_chars: int = MAX_NOTE_CHARS) -> None:
-    problems = []
-    if not value.strip() and not allow_empty:
-        problems.append(f"the {field} is empty")
-    if len(value) > max_chars:
-        problems.append(f"the {field} is {len(value)} characters long; at most {max_chars} are accepted")
-    if _CONTROL.search(value):
-        problems.append(f"the {field} contains control characters (a NUL byte?)")
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        problems.append(f"the {field} contains an invalid character (a lone surrogate)")
-    if _MARKUP.search(value):
-        problems.append(f"the {field} contains HTML markup; write plain text")
+    """The one text policy of reports (``incidents.intake``) for notes and status notes."""
+    from incidents.intake import InvalidReport, Problem, text_problems
+
+    problems = [] if value.strip() or allow_empty else [Problem(field, "required", {})]
+    problems += text_problems(field, value, max_chars=max_chars, multiline=True)
     if problems:
-        raise InvalidIncident("; ".join(problems))
+        raise InvalidReport.of(problems)
 
 
 def add_note(actor: Actor, incident_id: int, body: str, *, bind: Engine | None = None) -> dict[str, Any]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import streamlit as st
 
 from ops.errors import is_database_down, lookup
 from views.common import t
 from views.formatting import md_safe
+from views.i18n import CATALOG
 
 log = logging.getLogger("zhkh.views")
 
@@ -17,6 +19,15 @@ log = logging.getLogger("zhkh.views")
 def _detail(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return md_safe(text[:500] + ("…" if len(text) > 500 else ""))
+
+
+def problem_text(problem: Any) -> str:
+    """One problem of the intake model in the operator's language (``intake.problem.<code>``);
+    values the caller typed are Markdown-escaped."""
+    label_key = f"intake.field.{problem.field}"
+    field_label = t(label_key) if label_key in CATALOG["ru"] else problem.field
+    params = {k: md_safe(v) if isinstance(v, str) else v for k, v in problem.params.items()}
+    return t(f"intake.problem.{problem.code}", field=md_safe(field_label), **params)
 
 
 def message(exc: BaseException) -> str:
@@ -32,6 +43,9 @@ def message(exc: BaseException) -> str:
     if key == "internal":
         return t("error.internal", kind=type(exc).__name__)
     problems = getattr(exc, "problems", None)
+    if problems and all(hasattr(p, "code") and hasattr(p, "field") for p in problems):
+        # an invalid report or note (the shared intake model): each problem in the page's language
+        return " ".join(problem_text(p) for p in problems)
     if problems and all(isinstance(p, tuple) and len(p) == 2 for p in problems):
         # structured problems (accounts): each in the page's language
         return t(f"error.{key}", detail="; ".join(

@@ -3,7 +3,6 @@ the problem and registers the report; offered duplicates can be confirmed at onc
 call from inside an active outage is told when the water comes back."""
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -12,6 +11,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import layers as L
+from incidents import intake
 from incidents.errors import IncidentError, OutsideServiceArea
 from incidents.model import IntakeResult
 from ops import incidents as reports
@@ -19,32 +19,19 @@ from ops import maps
 from settings import get_settings
 from views import errors
 from views.common import network_id, t
+from views.errors import problem_text
 from views.formatting import fmt_dt, label, md_safe, service_label
 from views.map_parts import bbox_from, fit_zoom, viewport_layers
 from views.session import actor, guard
 
-HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&[#a-zA-Z0-9]+;")
-PHONE = re.compile(r"^[0-9+()\-\s]{3,32}$")
-MAX_NAME_CHARS = 200
-MAX_DESCRIPTION_CHARS = 4000
-
 
 def validate(description: str, name: str, phone: str) -> list[str]:
-    """Problems of the typed fields (all of them), as messages for the operator."""
-    problems = []
-    if not description.strip():
-        problems.append(t("intake.err.empty"))
-    elif len(description) > MAX_DESCRIPTION_CHARS:
-        problems.append(t("intake.err.too_long", n=len(description), max=MAX_DESCRIPTION_CHARS))
-    if len(name) > MAX_NAME_CHARS:
-        problems.append(t("intake.err.field_long", field=t("intake.reporter_name"), n=len(name), max=MAX_NAME_CHARS))
-    for field, value in ((t("intake.description"), description), (t("intake.reporter_name"), name),
-                         (t("intake.reporter_phone"), phone)):
-        if HTML_TAG.search(value):
-            problems.append(t("intake.err.html", field=field))
-    if phone.strip() and not PHONE.match(phone.strip()):
-        problems.append(t("intake.err.phone", value=md_safe(phone[:40])))
-    return problems
+    """Problems of the typed fields (all of them), as messages for the operator: the checks and
+    limits of the shared intake model (``incidents/intake.py``), each problem code translated."""
+    problems = intake.check_fields({"description": description, "reporter_name": name, "reporter_phone": phone},
+                                   required=("description",))
+    return [problem_text(p) for p in problems]
+
 
 
 def form_key(name: str) -> str:
@@ -120,6 +107,10 @@ def submit(service_code: str, priority: str, description: str, name: str, phone:
             client_token=ss.setdefault("intake_token", uuid.uuid4().hex), **where)
     except OutsideServiceArea as exc:
         st.error(t("intake.err.outside", detail=md_safe(exc)))
+        return
+    except intake.InvalidReport as exc:
+        for problem in exc.problems:
+            st.error(problem_text(problem))
         return
     except IncidentError as exc:
         st.error(t("intake.err.invalid", detail=md_safe(exc)))

@@ -95,6 +95,29 @@ def rules() -> Rules:
     return load_rules(RULES_DIR / "default.yaml")
 
 
+@pytest.fixture(scope="session")
+def strict_rules(tmp_path_factory: pytest.TempPathFactory) -> Rules:
+    """The default rules plus ``leak_check``, whose attributes cover every datatype, some required."""
+    path = tmp_path_factory.mktemp("rules") / "strict.yaml"
+    path.write_text(f"""
+extends: {RULES_DIR / 'default.yaml'}
+region: strict
+services:
+  leak_check:
+    name: "Проверка протечки"
+    category: repair
+    resolve_h: 24
+    attributes:
+      - {{code: floor, datatype: number, required: true}}
+      - {{code: seen_at, datatype: datetime}}
+      - {{code: where, datatype: singlevaluelist, required: true, values: {{bath: "Ванная", kitchen: "Кухня"}}}}
+      - {{code: rooms, datatype: multivaluelist, values: {{a: "A", b: "B"}}}}
+      - {{code: note, datatype: text}}
+      - {{code: flat, datatype: string}}
+""", encoding="utf-8")
+    return load_rules(path)
+
+
 @pytest.fixture()
 def settings(tmp_path: Path) -> Settings:
     return Settings(_env_file=None, incident_duplicate_radius_m=150, incident_duplicate_window_h=6,

@@ -3,8 +3,8 @@ form and JSON bodies, escaping, idempotency, and surviving dropped database conn
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
 from fastapi.testclient import TestClient
@@ -108,13 +108,24 @@ def test_post_errors_are_open311_lists(api: tuple[TestClient, str], clean_engine
         assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 0
 
 
-def test_revoked_key_is_refused(clean_engine: Engine, city: City, rules: Rules) -> None:
-    s = Settings(_env_file=None, api_key_cache_s=0)
-    key = keys.create_api_key(clean_engine, "old")
-    assert keys.revoke_api_key(clean_engine, "old") == 1
-    with TestClient(create_app(clean_engine, settings=s, rules=rules)) as client:
-        r = _post(client, key)
-    assert r.status_code == 403 and "revoked" in r.json()[0]["description"]
+def test_revoked_key_stops_at_once_and_reports_carry_the_key(api: tuple[TestClient, str], clean_engine: Engine) -> None:
+    client, key = api
+    first = _post(client, key)
+    assert first.status_code == 201, first.text
+    rid = int(first.json()[0]["service_request_id"])
+    [event] = service.incident_history(clean_engine, rid)
+    assert event["actor"] == "api:tests" and event["to_status"] == "new"
+    with clean_engine.connect() as conn:
+        stored_key = conn.execute(text("SELECT api_key_id FROM incidents WHERE id = :i"), {"i": rid}).scalar()
+    assert stored_key == keys.verify_api_key(clean_engine, key).id
+    assert keys.revoke_api_key(clean_engine, "tests") == 1
+    r = _post(client, key, description="после отзыва")        # the very next request, same app, no waiting
+    assert r.status_code == 403 and r.json() == [{"code": 403, "description": "api_key has been revoked"}]
+    for bad in ("zk_" + "x" * 300, "ключ", ""):
+        r = _post(client, key, api_key=bad)
+        assert r.status_code == 403 and r.json()[0]["description"] in ("api_key is not valid", "api_key is required")
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 1
 
 
 def test_malformed_json_and_huge_body_are_refused_fast(api: tuple[TestClient, str], clean_engine: Engine) -> None:
@@ -137,16 +148,39 @@ def test_malformed_json_and_huge_body_are_refused_fast(api: tuple[TestClient, st
         assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 0
 
 
-def test_html_is_stored_raw_and_returned_escaped(api: tuple[TestClient, str], clean_engine: Engine) -> None:
+def test_json_carries_text_exactly_as_sent_and_markup_is_refused(api: tuple[TestClient, str],
+                                                                 clean_engine: Engine) -> None:
     client, key = api
-    evil = '<script>alert(1)</script><img src=x onerror=alert(2)>'
-    rid = _post(client, key, description=evil).json()[0]["service_request_id"]
+    plain = '"ржавая" & <5°C — **срочно**, [фото](https://x.ru/1.jpg) # кв. 5\nвторая строка\tи таб'
+    label = "Mannerheimintie 3 & двор <5 м"
+    r = client.post(f"{B}/requests.json", json={"api_key": key, "service_code": "no_water", "lat": 60.17021,
+                                                "long": 24.94252, "description": plain, "address_string": label,
+                                                "first_name": "Анна & Co", "media_url": "https://x.ru/a.jpg?x=1&y=2"})
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    one = client.get(f"{B}/requests/{rid}.json")
+    listed = client.get(f"{B}/requests.json")
+    for resp in (one, listed):
+        [got] = resp.json()
+        assert got["description"] == plain and got["address"] == label
+        assert got["media_url"] == "https://x.ru/a.jpg?x=1&y=2"
+        # byte-identical: the UTF-8 of the text as JSON writes it, nothing HTML-escaped
+        assert json.dumps(plain, ensure_ascii=False).encode() in resp.content
+        assert b"&amp;" not in resp.content and b"&lt;" not in resp.content and b"&quot;" not in resp.content
+        assert resp.headers["content-type"].startswith("application/json")
+        assert resp.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-content-type-options"] == "nosniff"
     with clean_engine.connect() as conn:
-        assert conn.execute(text("SELECT description FROM incidents WHERE id = :i"), {"i": int(rid)}).scalar() == evil
-    r = client.get(f"{B}/requests/{rid}.json")
-    assert "<script>" not in r.text and "<img" not in r.text
-    assert r.json()[0]["description"] == "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
-    assert r.headers["content-type"].startswith("application/json")
+        assert conn.execute(text("SELECT description FROM incidents WHERE id = :i"), {"i": int(rid)}).scalar() == plain
+    for evil, where in (('<script>alert(1)</script>', "'<script>' at position 1"),
+                        ('x <img src=x onerror=alert(2)>', "'<img src=x onerror=a' at position 3"),
+                        ("&lt;b&gt;", "'&lt;b&gt;' at position 1"), ("&#60;b>", "'&#60;b>' at position 1"),
+                        ("<!-- x -->", "'<!-- x -->' at position 1"), ("</p>", "'</p>' at position 1")):
+        r = _post(client, key, description=evil)
+        assert r.status_code == 400 and r.json() == [{"code": 400, "description":
+                                                      f"description contains HTML markup {where}; send plain text"}]
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 1
 
 
 def test_token_makes_post_idempotent(api: tuple[TestClient, str], clean_engine: Engine) -> None:
@@ -225,8 +259,12 @@ def test_survives_terminated_connections_and_answers_503_when_down(api: tuple[Te
     down = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", pool_pre_ping=True,
                          connect_args={"connect_timeout": 1})
     with TestClient(create_app(down, settings=settings, rules=rules)) as dead:
-        r = dead.get(f"{B}/requests/1.json")
-        assert r.status_code == 503 and r.json()[0]["code"] == 503 and "retry" in r.json()[0]["description"]
-        r = _post(dead, key)
-        assert r.status_code == 503
+        assert dead.get(f"{B}/services.json").status_code == 200      # no database needed
+        for r in (dead.get(f"{B}/requests/1.json"), dead.get(f"{B}/requests.json"),
+                  dead.get(f"{B}/requests.json", params={"service_request_id": "1,2"}), _post(dead, key),
+                  dead.post(f"{B}/requests.json", json={"api_key": key, "service_code": "sewer", "lat": 60.1702,
+                                                        "long": 24.9405}, headers={"Idempotency-Key": "k-1"})):
+            assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
+            assert r.json() == [{"code": 503, "description": "the database is unavailable; retry in 5 seconds "
+                                                             "with the same token"}]
     down.dispose()

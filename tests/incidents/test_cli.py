@@ -27,7 +27,8 @@ def test_api_key_create_prints_the_key_last_and_stores_a_hash(clean_engine: Engi
     assert out.returncode == 0, out.stderr
     key = out.stdout.strip().splitlines()[-1]
     assert key.startswith("zk_") and len(key) > 30
-    assert keys.verify_api_key(clean_engine, key) >= 1
+    verified = keys.verify_api_key(clean_engine, key)
+    assert verified.id >= 1 and verified.name == "portal"
     with clean_engine.connect() as conn:
         stored = conn.execute(text("SELECT key_hash FROM api_keys WHERE name = 'portal'")).scalar()
     assert stored == keys.hash_api_key(key) and key not in stored

@@ -9,9 +9,17 @@ from sqlalchemy import Engine, text
 
 from incidents import service
 from incidents.errors import (
-    ConcurrentEdit, DescriptionTooLong, IncidentNotFound, InvalidTransition, MissingLocation,
-    OutsideServiceArea, UnknownAddress, UnknownCategory, UnknownServiceCode,
+    ConcurrentEdit,
+    DescriptionTooLong,
+    IncidentNotFound,
+    InvalidTransition,
+    MissingLocation,
+    OutsideServiceArea,
+    UnknownAddress,
+    UnknownCategory,
+    UnknownServiceCode,
 )
+from incidents.intake import InvalidReport
 from incidents.sla import Rules
 from settings import Settings
 from tests.incidents.conftest import City
@@ -65,7 +73,7 @@ def test_validation_names_every_problem(clean_engine: Engine, city: City, rules:
     with pytest.raises(DescriptionTooLong, match="4001 characters.*; a location is required"):
         service.create_incident(clean_engine, service_code="other", description="x" * 4001, rules=rules,
                                 settings=settings)
-    with pytest.raises(MissingLocation, match="only lat"):
+    with pytest.raises(MissingLocation, match="both lat and long are required together, got only lat"):
         service.create_incident(clean_engine, service_code="other", lat=60.17, rules=rules, settings=settings)
     with pytest.raises(OutsideServiceArea, match="lat=60.3, long=24.94"):
         service.create_incident(clean_engine, service_code="other", lon=24.94, lat=60.3, rules=rules,
@@ -82,14 +90,21 @@ def test_empty_database_uses_the_configured_bbox(empty_db: Engine, rules: Rules)
         service.create_incident(empty_db, service_code="other", lon=30.3, lat=59.9, rules=rules, settings=s)
 
 
-def test_html_is_stored_exactly_and_escaped_for_display(clean_engine: Engine, city: City, rules: Rules,
-                                                        settings: Settings) -> None:
-    evil = '<script>alert("x")</script> & <b>течёт</b>'
-    r = service.create_incident(clean_engine, service_code="repair", lon=24.9405, lat=60.1702, description=evil,
+def test_markup_is_refused_and_ordinary_text_stored_exactly(clean_engine: Engine, city: City, rules: Rules,
+                                                             settings: Settings) -> None:
+    with pytest.raises(InvalidReport, match="^description contains HTML markup '<script>' at position 1") as exc:
+        service.create_incident(clean_engine, service_code="repair", lon=24.9405, lat=60.1702,
+                                description='<script>alert("x")</script> & <b>течёт</b>', reporter_phone="x",
                                 rules=rules, settings=settings)
-    assert service.get_incident(clean_engine, r.incident.id).description == evil
-    shown = service.display_text(evil)
-    assert "<script>" not in shown and "&lt;script&gt;" in shown and "&amp;" in shown
+    assert [(p.field, p.code) for p in exc.value.problems] == [("description", "html"), ("reporter_phone", "bad_phone")]
+    plain = '"ржавая" & <5°C, **срочно**, [фото](https://x.ru), # 3\nвторая строка'
+    r = service.create_incident(clean_engine, service_code="repair", lon=24.9405, lat=60.1702, description=plain,
+                                rules=rules, settings=settings)
+    assert service.get_incident(clean_engine, r.incident.id).description == plain
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 1
+    shown = service.display_text(plain)   # escaping is for HTML output only
+    assert "&lt;5°C" in shown and "&amp;" in shown and "&quot;ржавая&quot;" in shown
 
 
 def test_client_token_stores_a_report_once(clean_engine: Engine, city: City, rules: Rules, settings: Settings) -> None:

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from incidents.errors import InvalidRules, UnknownCategory
-from incidents.sla import Rules, answer_due_at, due_at, interruption_allowance_h, load_rules, sla_state
+from incidents.sla import (
+    Rules,
+    answer_due_at,
+    due_at,
+    interruption_allowance_h,
+    load_rules,
+    sla_state,
+)
 from tests.incidents.conftest import RULES_DIR
 
 T0 = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)      # winter

@@ -6,7 +6,13 @@ from datetime import datetime, timezone
 import pytest
 
 from incidents.errors import InvalidTransition
-from incidents.workflow import ALLOWED, OPEN311_STATUS, OPEN_STATUSES, STATUSES, transition
+from incidents.workflow import (
+    ALLOWED,
+    OPEN311_STATUS,
+    OPEN_STATUSES,
+    STATUSES,
+    transition,
+)
 
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
 ALLOWED_PAIRS = sorted((a, b) for a, targets in ALLOWED.items() for b in targets)

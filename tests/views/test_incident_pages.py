@@ -65,7 +65,39 @@ def test_intake_refuses_bad_input_and_writes_nothing(app_db: Engine) -> None:
     at.text_area[0].input("   ")
     at.button(key="intake_submit").click().run()
     assert any("не может быть пустым" in e.value for e in at.error)
+    # every problem of the typed fields at once, from the shared intake model, in Russian
+    at.text_area[0].input("Течёт <b>сильно</b>\x00")
+    at.text_input(key="intake_name_0").input("И" * 402)
+    at.text_input(key="intake_phone_0").input("звоните вечером")
+    at.button(key="intake_submit").click().run()
+    shown = [e.value for e in at.error]
+    assert any("«Описание со слов заявителя» содержит HTML-разметку" in e for e in shown), shown
+    assert any("«Описание со слов заявителя»: управляющий символ U\\+0000 в позиции 20" in e for e in shown), shown
+    assert any("«Имя заявителя» слишком длинное: 402 символов, допустимо не более 401" in e for e in shown), shown
+    assert any("Телефон указан неверно" in e and "звоните вечером" in e for e in shown), shown
+    # ordinary text with "&", "<5" and Markdown is not a problem
+    at.text_area[0].input('"ржавая" & <5°C, **срочно**')
+    at.text_input(key="intake_name_0").input("Анна")
+    at.text_input(key="intake_phone_0").input("+7 (900) 123-45-67")
+    at.button(key="intake_submit").click().run()
+    assert not any("HTML" in e.value or "Телефон" in e.value for e in at.error), [e.value for e in at.error]
     assert count(app_db) == before
+
+
+def test_every_problem_code_and_field_has_a_text_in_both_languages() -> None:
+    from incidents import intake
+    from views.i18n import CATALOG
+
+    fields = ("service_code", "category", "channel", "priority", "location", "lat", "lon", "building_id", "address",
+              "description", "reporter_name", "reporter_phone", "reporter_email", "media_url", "client_token",
+              "attribute")
+    keys = [f"intake.problem.{c}" for c in intake.PROBLEM_CODES] + [f"intake.field.{f}" for f in fields]
+    for lang in ("ru", "en"):
+        missing = [k for k in keys if not CATALOG[lang].get(k)]
+        assert not missing, (lang, missing)
+    stale = sorted(k for k in CATALOG["ru"] if k.startswith("intake.problem.")
+                   and k.removeprefix("intake.problem.") not in intake.PROBLEM_CODES)
+    assert not stale, stale
 
 
 def test_stale_version_says_changed_by_someone_else(app_db: Engine) -> None:

@@ -120,6 +120,7 @@ TEXTS = {
         "incident.note_text": "Текст заметки",
         "incident.note_save": "Сохранить",
         "incident.note_add": "Добавить заметку",
+        "intake.field.note": "Заметка",
         # data
         "data.import_check": "Проверить файл и показать изменения",
         "data.diff.title": "Что изменится в сети «{network}»",
@@ -260,6 +261,7 @@ TEXTS = {
         "incident.note_text": "Note",
         "incident.note_save": "Save",
         "incident.note_add": "Add a note",
+        "intake.field.note": "Note",
         "data.import_check": "Check the file and show the changes",
         "data.diff.title": "What changes in network “{network}”",
         "data.diff.kind": "Features",
