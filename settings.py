@@ -60,7 +60,6 @@ class Settings(BaseSettings):
     api_threads: int = 4  # worker threads for blocking DB work per API process (more only adds GIL contention)
     api_default_days: int = 90
     api_max_records: int = 1000
-    api_key_cache_s: float = 30.0
 
 
 @lru_cache(maxsize=1)

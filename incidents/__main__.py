@@ -45,16 +45,17 @@ def main(argv: list[str] | None = None) -> int:
                         timeout_keep_alive=30)
             return 0
         if args.command == "api-key":
-            from gis.db import get_engine
-            from incidents.keys import create_api_key, revoke_api_key
+            from auth.model import Actor
+            from ops import api_keys
+            from ops.audit import cli_actor
 
-            engine = get_engine()
+            actor = Actor.cli(cli_actor())
             if args.action == "create":
-                key = create_api_key(engine, args.name)
+                key = api_keys.create(actor, args.name)
                 print(f"API key {args.name!r} created; it is shown only once, store it now:")
                 print(key)
             else:
-                print(f"revoked {revoke_api_key(engine, args.name)} key(s) named {args.name!r}")
+                print(f"revoked {api_keys.revoke(actor, args.name)} key(s) named {args.name!r}")
             return 0
         if args.command == "simulate":
             from incidents.simulate import run

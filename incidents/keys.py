@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine
 
 from incidents import intake, repo
 from incidents.errors import InvalidApiKey
-from incidents.service import connection_for, utcnow
+from incidents.service import connection_for, transaction_for, utcnow
 
 MAX_KEY_CHARS = 200  # issued keys are 46 ASCII characters; anything longer is refused unlooked
 MAX_NAME_CHARS = 200  # the api_keys.name CHECK
@@ -27,7 +27,7 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_api_key(engine: Engine, name: str) -> str:
+def create_api_key(engine: Engine | Connection, name: str) -> str:
     """Issue a key named ``name``; only its SHA-256 is stored, so show the returned key once."""
     if not name or not name.strip():
         raise InvalidApiKey("an API key needs a name, got an empty string")
@@ -35,7 +35,7 @@ def create_api_key(engine: Engine, name: str) -> str:
     if problems:  # the name becomes the actor "api:<name>" of every report the key files
         raise InvalidApiKey("; ".join(p.describe() for p in problems))
     key = "zk_" + secrets.token_urlsafe(32)
-    with engine.begin() as conn:
+    with transaction_for(engine) as conn:
         repo.insert_api_key(conn, name.strip(), hash_api_key(key))
     return key
 
@@ -56,8 +56,8 @@ def verify_api_key(bind: Engine | Connection, key: object) -> VerifiedKey:
     return VerifiedKey(int(row["id"]), str(row["name"]))
 
 
-def revoke_api_key(engine: Engine, name: str, *, now: datetime | None = None) -> int:
+def revoke_api_key(engine: Engine | Connection, name: str, *, now: datetime | None = None) -> int:
     """Revoke every active key named ``name``; the number revoked."""
-    with engine.begin() as conn:
+    with transaction_for(engine) as conn:
         return repo.revoke_api_key(conn, name, now or utcnow())
 

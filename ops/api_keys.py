@@ -1,0 +1,32 @@
+"""Use-cases of Open311 clients' keys (admin): issue one, revoke one. Both audited; the key itself is
+shown once and never stored."""
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from auth.model import Actor
+from incidents import keys
+from ops import audit
+from ops.base import allow, engine, utcnow
+
+
+def create(actor: Actor, name: str, *, bind: Engine | None = None) -> str:
+    """A new key for the client ``name``; its reports will be signed ``api:<name>``."""
+    allow(actor, "users.manage")
+    now = utcnow()
+    with engine(bind).begin() as conn:
+        key = keys.create_api_key(conn, name)
+        audit.record(conn, actor=actor.author, action="api_key.create", object_type="api_key",
+                     object_id=name.strip(), at=now)
+    return key
+
+
+def revoke(actor: Actor, name: str, *, bind: Engine | None = None) -> int:
+    """Revoke every active key of ``name`` (refused from the next request on); how many."""
+    allow(actor, "users.manage")
+    now = utcnow()
+    with engine(bind).begin() as conn:
+        n = keys.revoke_api_key(conn, name, now=now)
+        audit.record(conn, actor=actor.author, action="api_key.revoke", object_type="api_key", object_id=name,
+                     at=now, details={"revoked": n})
+    return n
