@@ -28,6 +28,7 @@ db: setup
 
 load-demo: db
 	$(PY) -m data load-demo --if-missing
+	$(PY) -m auth demo-users
 
 demo: load-demo
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true

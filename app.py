@@ -30,7 +30,6 @@ if "lang" not in st.session_state:
 
     st.session_state["lang"] = get_settings().language if get_settings().language in LANGUAGES else "ru"
 
-session.write_pending_cookie()
 
 
 def language_switch() -> None:
@@ -66,19 +65,29 @@ def main() -> None:
             language_switch()
         errors.page_failed(exc)
         return
+    session.write_cookie()
     if user is None:
+        # every address shows the login form, and after the sign-in the page that was asked for
         with st.sidebar:
             language_switch()
-        session.login_page()
+        st.navigation([st.Page(session.login_page, title=t("login.title"), url_path="home", default=True),
+                       *[st.Page(session.login_page, title=t("login.title"), url_path=p) for p in PAGES]],
+                      position="hidden").run()
         return
     try:
         sidebar(user)
     except Exception as exc:
         errors.page_failed(exc)
         return
-    pages = [st.Page(PAGES[p][0], title=t(PAGES[p][1]), icon=PAGES[p][2], url_path=p, default=(i == 0))
-             for i, p in enumerate(pages_for(user.role))]
-    page = st.navigation(pages)
+    # the role's pages in the navigation; any other address answers with a refusal, not the page
+    own = pages_for(user.role)
+    pages = [st.Page(PAGES[p][0], title=t(PAGES[p][1]), icon=PAGES[p][2], url_path=p) for p in own]
+    # "/" opens the role's first page (Streamlit serves the default page at "" only, so it is a hidden one)
+    home = st.Page(lambda: st.switch_page(pages[0]), title=t(PAGES[own[0]][1]), url_path="home", default=True,
+                   visibility="hidden")
+    pages += [st.Page(session.refusal(p), title=t(PAGES[p][1]), url_path=p, visibility="hidden")
+              for p in PAGES if p not in own]
+    page = st.navigation([home, *pages])
     try:
         page.run()
     except Exception as exc:  # a page never shows a traceback; the database being down is said so

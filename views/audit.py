@@ -34,7 +34,7 @@ def main() -> None:
     otype = c[3].selectbox(t("audit.object_type"), [None, *audit_log.OBJECT_TYPES], key="audit_otype",
                            format_func=lambda o: t(f"audit.object.{o}") if o else t("audit.any"))
     oid = c[4].text_input(t("audit.object_id"), key="audit_oid", max_chars=40)
-    actions = st.multiselect(t("audit.actions"), audit_log.TRAIL_ACTIONS, key="audit_actions",
+    actions = st.multiselect(t("audit.actions"), audit_log.TRAIL_ACTIONS, placeholder=t("common.choose"), key="audit_actions",
                              format_func=lambda a: t(f"audit.action.{a}"))
     flt = audit_log.AuditFilter(
         since=datetime.combine(since, time.min, tzinfo=tz), until=datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz),

@@ -107,6 +107,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "data.import_failed": "Файл не загружен — ничего не записано:",
         "data.counts": "Сейчас в базе",
         "common.progress": "Выполняется: {stage}",
+        "common.choose": "Выберите…",
     },
     "en": {
         "app.title": "Utility Ops Center",
@@ -209,6 +210,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "data.import_failed": "The file was not loaded — nothing was written:",
         "data.counts": "In the database now",
         "common.progress": "Working: {stage}",
+        "common.choose": "Choose…",
     },
 }
 

@@ -132,7 +132,8 @@ def stuck_form(detail: outages.OutageDetail, *, key: str) -> None:
     """A valve the crew cannot close: preview the grown outage, approve it in one step."""
     o = detail.outage
     names = {int(v["id"]): f"{v['order']}. {v.get('ext_id') or v['id']} — {v.get('street') or ''}" for v in detail.valves}
-    picked = st.multiselect(t("outage.stuck_pick"), list(names), format_func=names.get, key=f"{key}_stuck_{o.id}")
+    picked = st.multiselect(t("outage.stuck_pick"), list(names), format_func=names.get, placeholder=t("common.choose"),
+                            key=f"{key}_stuck_{o.id}")
     if not picked:
         st.caption(t("outage.stuck_hint"))
         return

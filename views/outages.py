@@ -27,7 +27,7 @@ def main() -> None:
     st.title(t("outage.title"))
     states = st.multiselect(t("outage.filter.state"), ["planned", "active", "restored", "cancelled"],
                             default=["planned", "active"], format_func=lambda s: t(f"outage.state.{s}"),
-                            key="outages_states")
+                            placeholder=t("common.choose"), key="outages_states")
     all_nets = st.toggle(t("outage.filter.all_networks"), value=True, key="outages_all_nets")
     found = outages.listing(actor(), network_id=None if all_nets else network_id())
     found = [o for o in found if o.state in (states or ["planned", "active", "restored", "cancelled"])]

@@ -46,13 +46,16 @@ def incidents_table(items: list[QueueItem]) -> pd.DataFrame:
 def list_section() -> list[QueueItem]:
     cols = st.columns(4)
     statuses = cols[0].multiselect(t("incident.filter.status"), STATUSES, default=sorted(OPEN_STATUSES),
-                                   format_func=lambda s: label("status", s), key="inc_f_status")
+                                   format_func=lambda s: label("status", s), placeholder=t("common.choose"),
+                                   key="inc_f_status")
     categories = cols[1].multiselect(t("incident.filter.category"), CATEGORIES,
-                                     format_func=lambda c: label("category", c), key="inc_f_category")
+                                     format_func=lambda c: label("category", c), placeholder=t("common.choose"),
+                                     key="inc_f_category")
     priorities = cols[2].multiselect(t("incident.filter.priority"), PRIORITIES,
-                                     format_func=lambda p: label("priority", p), key="inc_f_priority")
+                                     format_func=lambda p: label("priority", p), placeholder=t("common.choose"),
+                                     key="inc_f_priority")
     slas = cols[3].multiselect(t("incident.filter.sla"), SLA_STATES,
-                               format_func=lambda s: label("sla", s), key="inc_f_sla")
+                               format_func=lambda s: label("sla", s), placeholder=t("common.choose"), key="inc_f_sla")
     items = reports.queue(actor(), statuses=statuses or STATUSES, categories=categories or None,
                          sla_states=slas or None, limit=2000)
     if priorities:

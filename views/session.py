@@ -76,16 +76,22 @@ def _set_cookie(value: str | None) -> None:
     st.html(f"<script>{js}</script>", unsafe_allow_javascript=True)
 
 
-def write_pending_cookie() -> None:
-    """Set or clear the session cookie decided by the previous run (after its ``st.rerun``)."""
+def write_cookie() -> None:
+    """Keep the browser's cookie in step with this tab's session (written on every run, in the sidebar:
+    a run interrupted by a page switch may never reach the browser, the next one does)."""
     ss = st.session_state
-    if "cookie" in ss:
-        _set_cookie(ss.pop("cookie"))
+    token = ss.get("session_token")
+    if token:
+        with st.sidebar:
+            _set_cookie(str(token))
+    elif ss.get("signed_out"):
+        with st.sidebar:
+            _set_cookie(None)
 
 
 def _signed_in(user: User, token: str) -> None:
     ss = st.session_state
-    ss["user"], ss["session_token"], ss["cookie"] = user, token, token
+    ss["user"], ss["session_token"] = user, token
     ss.pop("signed_out", None)
     ss.pop("session_note", None)
     st.rerun()
@@ -177,10 +183,19 @@ def logout() -> None:
         del ss[k]
     ss.update(keep)
     ss["signed_out"] = True
-    ss["cookie"] = None
     if _oidc_configured() and st.user.is_logged_in:
         st.logout()
     st.rerun()
+
+
+def refusal(page: str) -> Any:
+    """A stand-in for a page the user's role does not see: it only says so."""
+    def refuse() -> None:
+        guard(page)
+        st.info(t("error.not_in_your_pages"))
+
+    refuse.__name__ = f"refuse_{page}"
+    return refuse
 
 
 def guard(page: str) -> None:

@@ -23,7 +23,7 @@ def pick_main(page, app_url: str) -> None:
     page.get_by_label("Повреждённая труба").click()
     page.keyboard.type("Pohjoisesplanadi, 400")
     page.keyboard.press("Enter")
-    page.get_by_text("Задвижки к закрытию (порядок обхода бригады)").wait_for(timeout=30000)
+    page.get_by_text("Лист бригады: задвижки к закрытию по порядку обхода").wait_for(timeout=30000)
 
 
 def test_isolate_a_main_and_replan_around_a_stuck_valve(page, app_url: str) -> None:
