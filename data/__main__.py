@@ -2,13 +2,17 @@
 
     python -m data load-demo [--seed N] [--if-missing]
     python -m data import FILE [options]     (see ``python -m data import --help``)
+
+A refused command exits 2 with one line on stderr (``error: FILE: the problem``), never a
+traceback; ``import --all-problems`` adds every validation problem, one per line, after it.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from data.errors import DataError
+from data.errors import DataError, ValidationFailed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,13 +26,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_line(exc: DataError, source: str | None) -> str:
+    """The one stderr line of a refused command: it names ``source`` (the file) and the problem."""
+    if isinstance(exc, ValidationFailed):
+        msg = exc.one_line(source or "input")
+    else:
+        msg = str(exc)
+        if source and not msg.startswith(source) and source not in msg.split(":", 1)[0]:
+            msg = f"{source}: {msg}"
+    return "error: " + " ".join(msg.split())  # one line, whatever the message held
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        path = getattr(args, "path", None)
+        print(error_line(exc, Path(path).name if path else None), file=sys.stderr)
+        if isinstance(exc, ValidationFailed) and getattr(args, "all_problems", False):
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
         return 2
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from data import store
+from data.area import area_problem
 from data.errors import DataError, ValidationFailed
 from data.gis_read import KINDS, read_layers
 from data.inp_import import read_inp
@@ -93,11 +94,17 @@ def _prepare(
     warns: list[str] = []
     by_kind: dict[str, list[gpd.GeoDataFrame]] = {k: [] for k in KINDS}
     source_crs: set[str] = set()
+    unusable: set[str] = set()  # kinds of which a layer has no CRS or lies outside its CRS's area
     for i, lay in enumerate(layers):
         frame, p, w = check_layer(lay)
         problems += p
         warns += lay.warnings + w
-        if not lay.crs_missing:
+        area = None if lay.crs_missing else _area_problem(frame, lay.where)
+        if area:
+            problems.append(area)
+        if lay.crs_missing or area:
+            unusable.add(lay.kind)
+        else:
             by_kind[lay.kind].append(frame)
             source_crs.add(frame.crs.to_string())
         progress("read", (i + 1) / len(layers))
@@ -111,8 +118,7 @@ def _prepare(
     out_nodes = out_pipes = out_valves = None
     notes: list[str] = []
     good_pipes = pipes[pipes["_ok"]] if pipes is not None else None
-    pipes_without_crs = any(lay.kind == "pipes" and lay.crs_missing for lay in layers)
-    if merged["valves"] is not None and (pipes is None or not len(pipes)) and not pipes_without_crs:
+    if merged["valves"] is not None and (pipes is None or not len(pipes)) and "pipes" not in unusable:
         problems.append(f"{path.name}: valves need their pipes in the same import (no pipes layer found)")
     elif good_pipes is not None and len(good_pipes):
         metric = good_pipes.to_crs("EPSG:4326").estimate_utm_crs()
@@ -132,10 +138,18 @@ def _prepare(
         raise ValidationFailed(problems)
     buildings = merged["buildings"]
     if buildings is not None:
-        buildings = buildings.to_crs("EPSG:4326").drop(columns=["ext_id", "_where", "_fid", "_ok"])
+        buildings = buildings.to_crs("EPSG:4326").drop(columns=["_where", "_fid", "_ok", "_geom_problem"])
         buildings["address_source"] = "imported"
     return _Prepared(out_nodes, out_pipes, out_valves, buildings,
                      ",".join(sorted(source_crs)) or None, warns, notes)
+
+
+def _area_problem(frame: gpd.GeoDataFrame, where: str) -> str | None:
+    """A problem when the layer's readable features lie outside its CRS's area of use."""
+    good = frame.geometry[frame["_ok"]]
+    if not len(good):
+        return None
+    return area_problem(frame.crs, tuple(float(v) for v in good.total_bounds), where)
 
 
 def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
@@ -221,7 +235,7 @@ class _TqdmProgress:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            self.bar = tqdm(total=100, desc=f"{stage:<11}", unit="%", disable=None, file=sys.stderr,
+            self.bar = tqdm(total=100, desc=f"{stage:<11}", unit="%", disable=None, file=sys.stderr, leave=False,
                             bar_format="{desc} {bar} {percentage:3.0f}%")
         if self.bar is not None:
             self.bar.n = int(round(min(max(fraction, 0.0), 1.0) * 100))
@@ -260,6 +274,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
                    help=".inp only: add DX,DY (in the --crs units) to every coordinate")
     p.add_argument("--valves", type=Path, metavar="CSV", help=".inp only: shutoff valves, link,node[,id,status]")
     p.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+    p.add_argument("--all-problems", action="store_true",
+                   help="on validation problems, list every one (one per line) after the error line")
     p.add_argument("--database-url", help="PostGIS URL (default: DATABASE_URL or the local database)")
     p.set_defaults(func=run)
     return p

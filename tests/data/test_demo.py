@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from data.demo import demo_counts, load_demo
+from tests.conftest import truncate_all
 
 NAME = "demo under test"
 
@@ -30,6 +31,7 @@ def _fingerprint(engine: Engine) -> str:
 
 @pytest.fixture(scope="module")
 def demo(engine: Engine) -> dict:
+    truncate_all(engine)  # buildings left by other modules' tests would get service connections too
     counts = load_demo(engine, seed=7, network_name=NAME)
     return {"counts": counts, "fingerprint": _fingerprint(engine)}
 

@@ -162,9 +162,11 @@ def test_bad_file_names_the_problem_and_writes_nothing(
 
 
 def test_all_problems_are_collected(tmp_path: Path) -> None:
+    x, y = 385000, 6672000  # Helsinki in EPSG:3067
     pipes = gpd.GeoDataFrame(
         {"id": ["A", "A", "C", "D"], "dn": [100, "wide", 100, 100]},
-        geometry=[LineString([(0, 0), (10, 0)]), LineString([(10, 0), (20, 0)]), Point(5, 5), None],
+        geometry=[LineString([(x, y), (x + 10, y)]), LineString([(x + 10, y), (x + 20, y)]), Point(x + 5, y + 5),
+                  None],
         crs="EPSG:3067",
     )
     path = tmp_path / "many.gpkg"
@@ -301,7 +303,7 @@ def test_inp_with_valves_csv_and_offset(clean_engine: Engine, wntr_networks: Pat
 def test_inp_bad_valve_row_is_named(tmp_path: Path, wntr_networks: Path) -> None:
     csv = tmp_path / "v.csv"
     csv.write_text("link,node,id\n10,10,ok\n10,12,wrong\nNOPE,10,\n", encoding="utf-8")
-    problems = validate_file(wntr_networks / "Net1.inp", crs="EPSG:3067", valves=csv)
+    problems = validate_file(wntr_networks / "Net1.inp", crs="EPSG:3067", offset=(385000, 6672000), valves=csv)
     assert problems == [
         "v.csv, row 3, valve wrong: node '12' is not an end of link '10' (10 – 11)",
         "v.csv, row 4, valve 2: unknown link 'NOPE'",
@@ -310,7 +312,8 @@ def test_inp_bad_valve_row_is_named(tmp_path: Path, wntr_networks: Path) -> None
 
 def test_malformed_inp(tmp_path: Path) -> None:
     path = tmp_path / "broken.inp"
-    path.write_text("[JUNCTIONS]\nJ1 abc\n[PIPES]\nP1 J1 J9 100 12 100\n", encoding="utf-8")
+    path.write_text("[JUNCTIONS]\nJ1 abc\n[PIPES]\nP1 J1 J9 100 12 100\n[COORDINATES]\nJ1 385000 6672000\n",
+                    encoding="utf-8")
     with pytest.raises(DataError, match=r"broken\.inp: not a readable EPANET \.inp file"):
         import_file(None, path, crs="EPSG:3067", dry_run=True)
 
