@@ -1,6 +1,6 @@
 """``python -m data``: load the demo city, import a utility's data.
 
-    python -m data load-demo [--seed N] [--if-missing]
+    python -m data load-demo [--seed N] [--if-missing]      (refused when ZHKH_ENV=production)
     python -m data import FILE [options]     (see ``python -m data import --help``)
 
 A refused command exits 2 with one line on stderr (``error: FILE: the problem``), never a
@@ -16,13 +16,13 @@ from data.errors import DataError, ValidationFailed
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from data import demo, importers
+    from data import cli
 
     parser = argparse.ArgumentParser(prog="python -m data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo.add_parser(sub)
-    importers.add_parser(sub)
+    cli.add_demo_parser(sub)
+    cli.add_import_parser(sub)
     return parser
 
 

@@ -46,9 +46,10 @@ class NetworkBusy(DataError):
 class StalePreview(DataError):
     """The network changed after the preview the user confirmed: preview again."""
 
-    def __init__(self, network: str, expected: int, current: int) -> None:
+    def __init__(self, network: str, expected: int, current: int | None) -> None:
         self.network, self.expected, self.current = network, expected, current
-        super().__init__(f'network "{network}" changed since the preview (revision {expected}, now {current}); '
+        now = "it no longer exists" if current is None else f"now {current}"
+        super().__init__(f'network "{network}" changed since the preview (revision {expected}, {now}); '
                          "preview the import again")
 
 

@@ -118,12 +118,20 @@ def test_missing_crs_can_be_given(clean_engine: Engine, samples: Path) -> None:
     assert (lon, lat) == (pytest.approx(P1_START[0], abs=1e-6), pytest.approx(P1_START[1], abs=1e-6))
 
 
-def test_reimport_replaces(clean_engine: Engine, samples: Path, row_counts: Counts) -> None:
+def test_reimport_updates_in_place_and_never_duplicates(clean_engine: Engine, samples: Path, row_counts: Counts) -> None:
     import_file(clean_engine, samples / "helsinki.gpkg", network="same")
     first = row_counts(clean_engine)
-    import_file(clean_engine, samples / "helsinki.gpkg", network="same")
+    ids = "SELECT 'n' || ext_id, id FROM nodes UNION ALL SELECT 'p' || ext_id, id FROM pipes " \
+          "UNION ALL SELECT 'v' || ext_id, id FROM valves UNION ALL SELECT 'b' || ext_id, id FROM buildings"
+    first_ids = dict(_all(clean_engine, ids))
+    report = import_file(clean_engine, samples / "helsinki.gpkg", network="same")
     assert row_counts(clean_engine) == first
     assert first["networks"] == 1 and first["pipes"] == 6
+    assert dict(_all(clean_engine, ids)) == first_ids and len(first_ids) == 19
+    assert report.diff is not None and report.diff.empty
+    # the buildings carry the file's own ids
+    assert sorted(_all(clean_engine, "SELECT ext_id, dataset FROM buildings")) == [
+        ("B1", "same"), ("B2", "same"), ("B3", "same")]
 
 
 def test_dry_run_counts_and_writes_nothing(clean_engine: Engine, samples: Path, row_counts: Counts) -> None:
@@ -183,14 +191,15 @@ def test_all_problems_are_collected(tmp_path: Path) -> None:
 def test_failure_half_way_rolls_everything_back(
     clean_engine: Engine, samples: Path, row_counts: Counts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = data.store.write_buildings
+    real = data.store.apply_buildings
 
-    def write_then_fail(conn, gdf, **kw):  # the network is already written inside the transaction
-        real(conn, gdf, **kw)
+    def write_then_fail(conn, dataset, progress):  # the network is already written in the transaction
+        real(conn, dataset, progress)
         assert conn.execute(text("SELECT count(*) FROM pipes")).scalar_one() == 6
+        assert conn.execute(text("SELECT count(*) FROM buildings")).scalar_one() == 3
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(data.store, "write_buildings", write_then_fail)
+    monkeypatch.setattr(data.store, "apply_buildings", write_then_fail)
     with pytest.raises(RuntimeError, match="disk full"):
         import_file(clean_engine, samples / "helsinki.gpkg")
     assert row_counts(clean_engine) == EMPTY
