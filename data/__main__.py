@@ -26,10 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def error_line(exc: DataError, source: str | None) -> str:
+def error_line(exc: DataError, source: str | None, *, all_problems: bool = False) -> str:
     """The one stderr line of a refused command: it names ``source`` (the file) and the problem."""
     if isinstance(exc, ValidationFailed):
-        msg = exc.one_line(source or "input")
+        msg = exc.one_line(source or "input", hint=not all_problems)
     else:
         msg = str(exc)
         if source and not msg.startswith(source) and source not in msg.split(":", 1)[0]:
@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except DataError as exc:
         path = getattr(args, "path", None)
-        print(error_line(exc, Path(path).name if path else None), file=sys.stderr)
-        if isinstance(exc, ValidationFailed) and getattr(args, "all_problems", False):
+        all_problems = bool(getattr(args, "all_problems", False))
+        print(error_line(exc, Path(path).name if path else None, all_problems=all_problems), file=sys.stderr)
+        if isinstance(exc, ValidationFailed) and all_problems:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
         return 2

@@ -168,8 +168,8 @@ def run_import(args: argparse.Namespace) -> int:
     if preview.target_exists and not preview.diff.empty:
         _show(preview)
     if preview.target_exists and not preview.diff.empty and not args.yes:
-        own_network = preview.network_exists and "pipes" in preview.counts
-        what = f'network "{preview.network}"' if own_network else f'building dataset "{preview.dataset}"'
+        what = f'network "{preview.network}"' if preview.network_part_exists \
+            else f'building dataset "{preview.dataset}"'
         raise ConfirmationNeeded(f"{prep.source}: {what} exists; pass --yes to apply this change "
                                  f"({preview.diff.summary()})")
     bar = TqdmProgress()

@@ -131,16 +131,22 @@ class ImportPreview:
     notes: tuple[str, ...] = ()
 
     @property
+    def network_part_exists(self) -> bool:
+        """The file has a network and a network of that name is in the database."""
+        return self.network_exists and "pipes" in self.counts
+
+    @property
     def target_exists(self) -> bool:
-        """The import changes rows already in place (an existing network, or a non-empty dataset)."""
-        return self.network_exists or bool(self.counts_before.get("buildings"))
+        """The import would change rows already in place: the file's network exists, or its
+        buildings go into a dataset that has some."""
+        return self.network_part_exists or ("buildings" in self.counts and bool(self.counts_before.get("buildings")))
 
     def summary(self) -> str:
         where = [f'network "{self.network}"' + (f" (revision {self.network_revision})" if self.network_exists
                                                  else " (new)")] if self.network else []
         if self.dataset and self.dataset != self.network:
             where.append(f'building dataset "{self.dataset}"')
-        busy = f"; refused while outages {', '.join(map(str, self.busy_outages))} are planned or active" \
+        busy = f"; refused: outages planned or active ({', '.join(map(str, self.busy_outages))})" \
             if self.busy_outages else ""
         return f"{self.source} → {' and '.join(where) or 'nothing'}: {self.diff.summary()}{busy}"
 

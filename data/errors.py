@@ -17,11 +17,11 @@ class ValidationFailed(DataError):
         more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
         super().__init__(f"{len(problems)} problem(s), nothing was written:\n  {shown}{more}")
 
-    def one_line(self, source: str, *, shown: int = 3) -> str:
+    def one_line(self, source: str, *, shown: int = 3, hint: bool = True) -> str:
         """``<source>: N problems, nothing written: p1; p2; p3 … and K more`` (for the CLI)."""
         n = len(self.problems)
         head = "; ".join(self.problems[:shown])
-        more = f" … and {n - shown} more (--all-problems lists them)" if n > shown else ""
+        more = f" … and {n - shown} more" + (" (--all-problems lists them)" if hint else "") if n > shown else ""
         noun = "problem" if n == 1 else "problems"
         return f"{source}: {n} {noun}, nothing written: {head}{more}"
 

@@ -50,13 +50,13 @@ class ImportReport:
 
     def summary(self) -> str:
         what = ", ".join(f"{v} {k}" for k, v in self.counts.items()) or "nothing"
-        net = f' into network "{self.network}"' if self.network else \
-            f' into building dataset "{self.dataset}"' if self.dataset else ""
+        target = f'network "{self.network}"' if self.network else \
+            f'building dataset "{self.dataset}"' if self.dataset else ""
         if self.diff is not None and self.diff.empty and not self.dry_run:
-            return f"{self.source}: nothing changed{net} ({what} already there)"
+            return f"{self.source}: nothing changed in {target} ({what} already there)"
         verb = "would import" if self.dry_run else "imported"
         changes = f" — {self.diff.summary()}" if self.diff is not None else ""
-        return f"{self.source}: {verb} {what}{net}{changes}"
+        return f"{self.source}: {verb} {what}{' into ' + target if target else ''}{changes}"
 
 
 Audit = Callable[[Connection, ImportReport], None]

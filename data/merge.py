@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from data import store
 from data.diff import ImportDiff, KindDiff, OutageImpact, Relink
-from data.errors import NetworkBusy, ResourceMismatch, StalePreview
+from data.errors import DataError, NetworkBusy, ResourceMismatch, StalePreview
 from data.staging import stage_buildings, stage_network
 from data.store import NetworkRow, Progress
 from settings import Settings, get_settings
@@ -85,10 +85,19 @@ class MergeResult:
     counts_after: dict[str, int] = field(default_factory=dict)
 
 
-def _stage_and_diff(conn: Connection, target: Target, load: Load, snap: Snap, *, lock: bool,
-                    progress: Progress) -> Staged:
+@dataclass
+class _Place:
+    """Where the load goes, as found in the database."""
+
+    network: NetworkRow | None
+    dataset: str | None          # the dataset, when the load has buildings
+    busy: list[int]
+    counts_before: dict[str, int]
+
+
+def _locate(conn: Connection, target: Target, load: Load, *, lock: bool) -> _Place:
     net_name = target.touched_network
-    if lock:
+    if lock:  # two loads of one name wait for each other; the network row is locked too
         for key in (f"network:{net_name}" if net_name else None, f"dataset:{target.dataset}" if target.dataset else None):
             if key:
                 store.lock_name(conn, key)
@@ -99,8 +108,14 @@ def _stage_and_diff(conn: Connection, target: Target, load: Load, snap: Snap, *,
                                "another --network name)")
     dataset = target.dataset if load.buildings is not None else None
     net_id = net.id if net else None
-    busy = store.busy_outages(conn, network_id=net_id, dataset=dataset)
-    before = store.counts(conn, network_id=net_id, dataset=dataset, network_part=load.has_network or net is not None)
+    return _Place(network=net, dataset=dataset,
+                  busy=store.busy_outages(conn, network_id=net_id, dataset=dataset),
+                  counts_before=store.counts(conn, network_id=net_id, dataset=dataset,
+                                             network_part=load.has_network or net is not None))
+
+
+def _stage_and_diff(conn: Connection, place: _Place, load: Load, snap: Snap, progress: Progress) -> ImportDiff:
+    net_id = place.network.id if place.network else None
     kinds: list[KindDiff] = []
     relinks: list[Relink] = []
     if load.has_network:
@@ -108,21 +123,23 @@ def _stage_and_diff(conn: Connection, target: Target, load: Load, snap: Snap, *,
         stage_network(conn, load.nodes, load.pipes, load.valves)  # type: ignore[arg-type]
         kinds += [store.diff_kind(conn, k, net_id) for k in ("nodes", "pipes", "valves")]
         relinks += store.pipe_relinks(conn, snap.pipe_m)
-    if load.buildings is not None and dataset is not None:
+    if load.buildings is not None and place.dataset is not None:
         progress("buildings", 0.0)
         stage_buildings(conn, load.buildings)
-        kinds.append(store.diff_kind(conn, "buildings", dataset))
-        relinks += store.building_relinks(conn, dataset, snap.building_m)
-    impacts: list[OutageImpact] = store.outage_impacts(conn, network_id=net_id, dataset=dataset,
+        kinds.append(store.diff_kind(conn, "buildings", place.dataset))
+        relinks += store.building_relinks(conn, place.dataset, snap.building_m)
+    impacts: list[OutageImpact] = store.outage_impacts(conn, network_id=net_id, dataset=place.dataset,
                                                        kinds={k.kind for k in kinds})
     relinks.sort(key=lambda r: (r.incident_id, r.link))
-    return Staged(network=net, diff=ImportDiff(tuple(kinds), tuple(relinks), tuple(impacts)),
-                  counts_before=before, busy=busy)
+    return ImportDiff(tuple(kinds), tuple(relinks), tuple(impacts))
 
 
 def preview(conn: Connection, target: Target, load: Load, snap: Snap) -> Staged:
-    """The diff of ``load`` against the database; writes only temporary tables (roll back after)."""
-    return _stage_and_diff(conn, target, load, snap, lock=False, progress=_noop)
+    """The diff of ``load`` against the database; writes only temporary tables (roll back after)
+    and takes no lock. Raises ResourceMismatch; outages that would refuse the merge are in ``busy``."""
+    place = _locate(conn, target, load, lock=False)
+    return Staged(network=place.network, diff=_stage_and_diff(conn, place, load, snap, _noop),
+                  counts_before=place.counts_before, busy=place.busy)
 
 
 def merge(conn: Connection, target: Target, load: Load, snap: Snap, *, expected_revision: int | None = None,
@@ -133,17 +150,21 @@ def merge(conn: Connection, target: Target, load: Load, snap: Snap, *, expected_
     StalePreview (the network's revision is no longer ``expected_revision``) or ResourceMismatch;
     nothing is written then.
     """
-    st = _stage_and_diff(conn, target, load, snap, lock=True, progress=progress)
-    net = st.network
-    if st.busy:
+    place = _locate(conn, target, load, lock=True)
+    net = place.network
+    if place.busy:  # refused before the load is even staged
         what = f'network "{net.name}"' if net is not None else f'building dataset "{target.dataset}"'
-        raise NetworkBusy(what, st.busy)
+        raise NetworkBusy(what, place.busy)
     if expected_revision is not None and (net is None or net.revision != expected_revision):
         raise StalePreview(target.touched_network or "?", expected_revision, None if net is None else net.revision)
+    st = Staged(network=net, diff=_stage_and_diff(conn, place, load, snap, progress),
+                counts_before=place.counts_before, busy=[])
     net_id = net.id if net else None
     if load.has_network:
         if net_id is None:
-            net_id = store.create_network(conn, name=target.network or "", resource=target.resource,
+            if target.network is None:
+                raise DataError("a load with a network needs the network's name")
+            net_id = store.create_network(conn, name=target.network, resource=target.resource,
                                           source_file=target.source_file, crs=target.crs)
         else:
             store.set_network_source(conn, net_id, source_file=target.source_file, crs=target.crs)

@@ -392,6 +392,7 @@ def test_all_problems_flag_lists_every_one(tmp_path: Path, db_url: str) -> None:
     lines = proc.stderr.splitlines()
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert lines[0].startswith("error: many.gpkg: 7 problems, nothing written:")
+    assert lines[0].endswith("… and 4 more")  # no hint to use the flag that was used
     assert lines[1:] == [f'many.gpkg, layer "pipes", feature id=P{i}: wrong geometry type Point for a pipes layer '
                          "(expected LineString)" for i in range(7)]
 

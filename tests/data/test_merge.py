@@ -188,7 +188,7 @@ def test_identical_reimport_changes_nothing(clean_engine: Engine, district: dict
     before = snapshot(clean_engine)
     report = import_file(clean_engine, district["base"])
     assert report.diff is not None and report.diff.empty and report.diff.summary() == "no changes"
-    assert report.summary() == ('district.gpkg: nothing changed into network "district" (5 nodes, 4 pipes, 2 valves, '
+    assert report.summary() == ('district.gpkg: nothing changed in network "district" (5 nodes, 4 pipes, 2 valves, '
                                 "4 buildings, 4 service_connections already there)")
     assert snapshot(clean_engine) == before
 
@@ -257,7 +257,9 @@ def test_outage_planned_or_active_blocks_the_import(clean_engine: Engine, distri
                                           r"or cancel it before importing$"):
         import_file(clean_engine, district["next"])
     assert snapshot(clean_engine) == before
-    assert preview_import(clean_engine, district["next"]).busy_outages == (oid,)
+    preview = preview_import(clean_engine, district["next"])
+    assert preview.busy_outages == (oid,)
+    assert preview.summary().endswith(f"; refused: outages planned or active ({oid})")
 
 
 def test_finished_outages_do_not_block(clean_engine: Engine, district: dict[str, Path]) -> None:
@@ -379,7 +381,7 @@ def test_cli_asks_before_changing_an_existing_network(clean_engine: Engine, dist
 
     proc = run("import", str(district["next"]), "--database-url", db_url)  # identical: a no-op success
     assert proc.returncode == 0 and proc.stderr == ""
-    assert 'nothing changed into network "district"' in proc.stdout
+    assert 'nothing changed in network "district"' in proc.stdout
 
 
 def test_cli_refuses_a_busy_network(clean_engine: Engine, district: dict[str, Path], db_url: str) -> None:
@@ -390,3 +392,35 @@ def test_cli_refuses_a_busy_network(clean_engine: Engine, district: dict[str, Pa
     assert proc.stderr.splitlines() == [f'error: district.gpkg: network "district" has outage planned or active '
                                         f"({oid}); restore or cancel it before importing"]
     assert snapshot(clean_engine) == before
+
+
+def test_buildings_only_import(clean_engine: Engine, district: dict[str, Path], tmp_path: Path, db_url: str) -> None:
+    path = tmp_path / "district.geojson"  # the next version's buildings only, into the same-named dataset
+    gpd.read_file(district["next"], layer="buildings").to_file(path)
+    rev = scalar(clean_engine, "SELECT revision FROM networks WHERE name = 'district'")
+
+    preview = preview_import(clean_engine, path, kind="buildings")
+    assert (preview.network, preview.dataset, preview.network_part_exists, preview.target_exists) == (
+        "district", "district", False, True)
+    assert [k.kind for k in preview.diff.kinds] == ["buildings"]
+
+    before = snapshot(clean_engine)
+    proc = run("import", str(path), "--kind", "buildings", "--database-url", db_url)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        'error: district.geojson: building dataset "district" exists; pass --yes to apply this change '
+        "(buildings: 1 added, 1 removed)"]
+    assert snapshot(clean_engine) == before
+
+    report = import_file(clean_engine, path, kind="buildings", expected_revision=preview.network_revision)
+    assert (report.network, report.dataset, report.network_id) == (None, "district", None)
+    assert report.counts_after == {"nodes": 5, "pipes": 4, "valves": 2, "service_connections": 4, "buildings": 4}
+    assert scalar(clean_engine, "SELECT count(*) FROM service_connections sc JOIN buildings b ON b.id = sc.building_id "
+                                "WHERE b.ext_id = 'B5'") == 1  # the new building is served by the network
+    assert scalar(clean_engine, "SELECT revision FROM networks WHERE name = 'district'") == rev + 1
+
+    # a new dataset, no network of its name: nothing to confirm, nothing connected
+    annex = tmp_path / "annex.geojson"
+    gpd.read_file(district["next"], layer="buildings").iloc[:1].to_file(annex)
+    proc = run("import", str(annex), "--kind", "buildings", "--database-url", db_url)
+    assert proc.returncode == 0, proc.stderr
+    assert 'annex.geojson: imported 1 buildings into building dataset "annex" — buildings: 1 added' in proc.stdout
