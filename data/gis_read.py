@@ -12,16 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import pyogrio.raw
+import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
+from shapely.errors import GEOSException
 
-from data.errors import DataError
+from data.archive import MAX_LAYERS, check_zip
+from data.errors import DataError, FileTooComplex
 
 GIS_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip")  # .zip: a zipped Shapefile
 KINDS = ("pipes", "valves", "buildings", "nodes")
+MAX_VERTICES = 100_000  # per feature: a pipe or a building outline never needs more
+_MAX_WKB_BYTES = MAX_VERTICES * 32 + 4096  # a larger WKB has more vertices even in XYZM: refused unparsed
 
 # layer-name words that reveal a layer's kind (checked in this order)
 KIND_WORDS: dict[str, tuple[str, ...]] = {
@@ -74,7 +81,7 @@ class Layer:
     file: str
     name: str
     kind: str
-    frame: gpd.GeoDataFrame  # columns of ALIASES[kind] that were found, `_where`, geometry
+    frame: gpd.GeoDataFrame  # columns of ALIASES[kind] that were found, `_where`, `_fid`, `_geom_problem`, geometry
     has_ids: bool
     crs_missing: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -84,14 +91,15 @@ class Layer:
         return f'{self.file}, layer "{self.name}"'
 
 
-def parse_crs(value: str | None) -> CRS | None:
-    """``--crs`` as a pyproj CRS; a DataError naming the option when it is unknown."""
+def parse_crs(value: str | None, source: str) -> CRS | None:
+    """``--crs`` as a pyproj CRS; a DataError naming ``source`` (the file) and the option when
+    it is unknown (``EPSG:999999``, ``foo``)."""
     if value is None:
         return None
     try:
         return CRS.from_user_input(value)
     except CRSError:
-        raise DataError(f"--crs {value!r} is not a known CRS (try e.g. EPSG:3067)") from None
+        raise DataError(f"{source}: --crs {value!r} is not a known CRS (try e.g. EPSG:3067)") from None
 
 
 def parse_layer_options(layers: list[str] | None, kind: str | None) -> dict[str, str | None]:
@@ -115,9 +123,17 @@ def guess_kind(layer_name: str) -> str | None:
 
 
 def list_layers(path: Path) -> list[tuple[str, str]]:
-    """(layer name, geometry type) of every layer; a DataError naming the file if unreadable."""
+    """(layer name, geometry type) of every layer; a DataError naming the file if unreadable.
+
+    A ``.zip`` is looked into first (``data.archive.check_zip``): an archive of thousands of
+    Shapefiles, or one that unpacks to gigabytes, is refused before GDAL opens it.
+    """
     if not path.exists():
         raise DataError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path.name}: the file is empty (0 bytes)")
+    if path.suffix.lower() == ".zip":
+        check_zip(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -156,13 +172,17 @@ def read_layers(
     if path.suffix.lower() not in GIS_SUFFIXES:
         raise DataError(f"{path.name}: unsupported file type {path.suffix!r} "
                         f"(expected {', '.join(GIS_SUFFIXES)} or .inp)")
-    fallback_crs = parse_crs(crs)
+    fallback_crs = parse_crs(crs, path.name)
     available = list_layers(path)
     wanted = parse_layer_options(layers, kind)
     names = [n for n, _ in available]
     for n in wanted:
         if n not in names:
-            raise DataError(f'{path.name}: no layer "{n}" (layers: {", ".join(names)})')
+            shown = ", ".join(names[:20]) + (f", … ({len(names)} in all)" if len(names) > 20 else "")
+            raise DataError(f'{path.name}: no layer "{n}" (layers: {shown})')
+    if not wanted and len(available) > MAX_LAYERS:
+        raise FileTooComplex(f"{path.name}: {len(available)} layers; at most {MAX_LAYERS} are imported at once "
+                             "(choose them with --layer)")
     out: list[Layer] = []
     skipped: list[str] = []
     for name, gtype in available:
@@ -187,10 +207,16 @@ def _read_layer(path: Path, name: str, kind: str, fallback_crs: CRS | None) -> L
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            gdf = pyogrio.read_dataframe(path, layer=name, fid_as_index=True)
+            meta, fids, wkb, field_data = pyogrio.raw.read(path, layer=name, return_fids=True,
+                                                           datetime_as_string=True)
     except (DataSourceError, DataLayerError, OSError, RuntimeError, ValueError) as exc:
         raise DataError(f'{path.name}, layer "{name}": cannot read the layer ({_first_line(exc)})') from None
     layer_warnings = [f'{path.name}, layer "{name}": {w.message}' for w in caught]
+    where = f'{path.name}, layer "{name}"'
+    source_crs = _layer_crs(meta.get("crs"), where)
+    columns = [str(c) for c in meta["fields"]]
+    gdf = pd.DataFrame({c: field_data[i] for i, c in enumerate(columns)}, columns=columns,
+                       index=pd.Index(fids, name="fid"))
     attrs, _found = rename_columns(gdf, kind)
     has_ids = "ext_id" in attrs
     if has_ids:
@@ -203,12 +229,65 @@ def _read_layer(path: Path, name: str, kind: str, fallback_crs: CRS | None) -> L
         labels = [f"fid={f}" for f in gdf.index]
         if kind != "buildings":
             layer_warnings.append(f'{path.name}, layer "{name}": no id column; ids made as "{name}-<fid>"')
-    attrs["_where"] = [f'{path.name}, layer "{name}", feature {lb}' for lb in labels]
+    attrs["_where"] = [f"{where}, feature {lb}" for lb in labels]
     attrs["_fid"] = list(gdf.index)
-    crs_missing = gdf.crs is None and fallback_crs is None
-    frame = gpd.GeoDataFrame(attrs, geometry=gdf.geometry.values, crs=gdf.crs or fallback_crs)
+    geoms, geom_problems = parse_geometries(wkb if wkb is not None else np.full(len(gdf), None, dtype=object))
+    attrs["_geom_problem"] = pd.Series(geom_problems, index=attrs.index, dtype=object)
+    crs_missing = source_crs is None and fallback_crs is None
+    frame = gpd.GeoDataFrame(attrs, geometry=geoms, crs=source_crs or fallback_crs)
     return Layer(file=path.name, name=name, kind=kind, frame=frame, has_ids=has_ids,
                  crs_missing=crs_missing, warnings=layer_warnings)
+
+
+def _layer_crs(value: str | None, where: str) -> CRS | None:
+    if not value:
+        return None
+    try:
+        return CRS.from_user_input(value)
+    except CRSError:
+        raise DataError(f"{where}: the file's CRS is not one pyproj knows ({str(value)[:80]!r})") from None
+
+
+_GEOS_WORDS = {  # GEOS's reasons for refusing a WKB geometry, in the words of this project
+    "point array must contain 0 or >1 elements": "a line needs at least 2 points",
+    "Points of LinearRing do not form a closed linestring": "a polygon ring is not closed "
+                                                           "(its last point differs from its first)",
+    "Invalid number of points in LinearRing": "a polygon ring needs at least 4 points",
+}
+
+
+def parse_geometries(wkb: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+    """Shapely geometries of ``wkb`` (one per feature) and a problem per feature (None if fine).
+
+    A geometry GEOS cannot build (a one-point line, an unclosed ring) or one of more than
+    ``MAX_VERTICES`` vertices becomes None with its problem; a geometry whose WKB alone is far
+    too large is refused without being built at all.
+    """
+    n = len(wkb)
+    problems: list[str | None] = [None] * n
+    sizes = np.fromiter((len(w) if w is not None else 0 for w in wkb), dtype=np.int64, count=n)
+    huge = sizes > _MAX_WKB_BYTES
+    for i in np.flatnonzero(huge):
+        problems[i] = f"geometry too large (about {sizes[i] // 16:,} vertices; at most {MAX_VERTICES:,} per feature)"
+    todo = np.where(huge, None, wkb)
+    present = np.fromiter((w is not None for w in todo), dtype=bool, count=n)
+    geoms = shapely.from_wkb(todo, on_invalid="ignore")
+    for i in np.flatnonzero(shapely.is_missing(geoms) & present):
+        try:
+            shapely.from_wkb(todo[i])
+            reason = "not a geometry GEOS can read"
+        except (GEOSException, ValueError) as exc:
+            reason = str(exc).split(":", 1)[-1].strip() if "Exception:" in str(exc) else str(exc)
+        for words, plain in _GEOS_WORDS.items():
+            if reason.startswith(words):
+                reason = plain
+                break
+        problems[i] = f"unreadable geometry ({reason[:200]})"
+    counts = shapely.get_num_coordinates(geoms)
+    for i in np.flatnonzero(counts > MAX_VERTICES):
+        problems[i] = f"geometry too large ({counts[i]:,} vertices; at most {MAX_VERTICES:,} per feature)"
+        geoms[i] = None
+    return geoms, problems
 
 
 def _id_str(v: object) -> str:

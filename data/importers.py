@@ -2,37 +2,32 @@
 
 Public API (the app's data page calls these)::
 
-    import_file(engine, path, *, kind=None, layer=None, network=None, resource="cold_water",
-                crs=None, dry_run=False, progress=None, offset=None, valves=None) -> ImportReport
     validate_file(path, *, kind=None, layer=None, crs=None, offset=None, valves=None) -> list[str]
+    preview_import(engine, path, *, kind=None, layer=None, network=None, resource="cold_water", crs=None,
+                   offset=None, valves=None, settings=None) -> ImportPreview
+    import_file(engine, path, *, kind=None, layer=None, network=None, resource="cold_water", crs=None,
+                dry_run=False, progress=None, offset=None, valves=None, expected_revision=None, audit=None,
+                settings=None) -> ImportReport
 
-An import validates everything first and raises :class:`ValidationFailed` with all problems
-(nothing written); then writes everything in one transaction. See ``docs/importing.md``.
+The file is validated first (every problem collected; ValidationFailed, nothing written), then
+merged into the network and building dataset of the same name by the source's own ids, in one
+transaction (:mod:`data.merge`). See ``docs/importing.md``.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import geopandas as gpd
-import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from data import store
+from data import merge
+from data.diff import ImportDiff, ImportPreview
 from data.errors import DataError, ValidationFailed
-from data.gis_read import KINDS, read_layers
-from data.inp_import import read_inp
-from data.topology import build_network
-from data.validate import check_layer
+from data.prepare import Prepared, Progress, prepare_file
+from settings import Settings
 
-Progress = Callable[[str, float], None]
 RESOURCES = ("cold_water", "hot_water", "heating", "gas", "sewer")
-SNAP_M = 0.5          # pipe ends closer than this share a node
-VALVE_END_M = 1.0     # a valve this close to a pipe end sits at that end (else it splits the pipe)
-VALVE_MAX_M = 5.0     # a valve farther than this from every pipe is an error
 
 
 @dataclass
@@ -42,109 +37,33 @@ class ImportReport:
     source: str
     network: str | None = None
     network_id: int | None = None
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)   # in the file (+ service connections made)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    checksum: str = ""                                      # SHA-256 of the file
+    dataset: str | None = None
+    network_revision: int | None = None                     # after the import
+    counts_before: dict[str, int] = field(default_factory=dict)  # rows of the network / dataset per kind
+    counts_after: dict[str, int] = field(default_factory=dict)
+    diff: ImportDiff | None = None                          # None: a dry run without a database
 
     def summary(self) -> str:
-        verb = "would import" if self.dry_run else "imported"
         what = ", ".join(f"{v} {k}" for k, v in self.counts.items()) or "nothing"
-        net = f' into network "{self.network}"' if self.network else ""
-        return f"{self.source}: {verb} {what}{net}"
+        target = f'network "{self.network}"' if self.network else \
+            f'building dataset "{self.dataset}"' if self.dataset else ""
+        if self.diff is not None and self.diff.empty and not self.dry_run:
+            return f"{self.source}: nothing changed in {target} ({what} already there)"
+        verb = "would import" if self.dry_run else "imported"
+        changes = f" — {self.diff.summary()}" if self.diff is not None else ""
+        return f"{self.source}: {verb} {what}{' into ' + target if target else ''}{changes}"
 
 
-@dataclass
-class _Prepared:
-    """Validated layers in EPSG:4326, ready for ``data.store``."""
-
-    nodes: gpd.GeoDataFrame | None
-    pipes: gpd.GeoDataFrame | None
-    valves: gpd.GeoDataFrame | None
-    buildings: gpd.GeoDataFrame | None
-    crs: str | None
-    warnings: list[str]
-    notes: list[str]
+Audit = Callable[[Connection, ImportReport], None]
 
 
 def _noop(stage: str, fraction: float) -> None:
     return None
-
-
-def _layer_list(layer: str | list[str] | None) -> list[str] | None:
-    return [layer] if isinstance(layer, str) else layer
-
-
-def _prepare(
-    path: Path, *, kind: str | None, layer: str | list[str] | None, crs: str | None,
-    offset: tuple[float, float] | None, valves: Path | None, progress: Progress,
-) -> _Prepared:
-    if path.suffix.lower() == ".inp":
-        progress("read", 0.0)
-        nodes, pipes, vv, warns = read_inp(path, crs=crs, offset=offset or (0.0, 0.0), valves_csv=valves)
-        progress("read", 1.0)
-        return _Prepared(nodes, pipes, vv, None, crs, warns, [])
-    if valves is not None or offset is not None:
-        raise DataError("--valves and --offset apply to EPANET .inp files only")
-    if kind is not None and kind not in KINDS:
-        raise DataError(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
-    layers = read_layers(path, kind=kind, layers=_layer_list(layer), crs=crs)
-    problems: list[str] = []
-    warns: list[str] = []
-    by_kind: dict[str, list[gpd.GeoDataFrame]] = {k: [] for k in KINDS}
-    source_crs: set[str] = set()
-    for i, lay in enumerate(layers):
-        frame, p, w = check_layer(lay)
-        problems += p
-        warns += lay.warnings + w
-        if not lay.crs_missing:
-            by_kind[lay.kind].append(frame)
-            source_crs.add(frame.crs.to_string())
-        progress("read", (i + 1) / len(layers))
-    merged = {k: _concat(v) for k, v in by_kind.items()}
-    for k, frame in merged.items():  # ids repeated across layers of one kind
-        if frame is not None and len(by_kind[k]) > 1:
-            dup = frame["ext_id"].duplicated(keep="first") & frame["_ok"]
-            problems += [f"{w}: duplicate id {e!r} (in another {k} layer)" for e, w in
-                         zip(frame.loc[dup, "ext_id"], frame.loc[dup, "_where"])]
-    pipes = merged["pipes"]
-    out_nodes = out_pipes = out_valves = None
-    notes: list[str] = []
-    good_pipes = pipes[pipes["_ok"]] if pipes is not None else None
-    pipes_without_crs = any(lay.kind == "pipes" and lay.crs_missing for lay in layers)
-    if merged["valves"] is not None and (pipes is None or not len(pipes)) and not pipes_without_crs:
-        problems.append(f"{path.name}: valves need their pipes in the same import (no pipes layer found)")
-    elif good_pipes is not None and len(good_pipes):
-        metric = good_pipes.to_crs("EPSG:4326").estimate_utm_crs()
-        vm = merged["valves"]
-        nm = merged["nodes"]
-        net = build_network(
-            good_pipes.to_crs(metric),
-            vm[vm["_ok"]].to_crs(metric) if vm is not None else None,
-            nm[nm["_ok"]].to_crs(metric) if nm is not None else None,
-            snap_m=SNAP_M, valve_end_m=VALVE_END_M, valve_max_m=VALVE_MAX_M,
-        )
-        problems += net.problems
-        notes = net.notes
-        out_nodes, out_pipes, out_valves = (f.to_crs("EPSG:4326") for f in (net.nodes, net.pipes, net.valves))
-    progress("validate", 1.0)
-    if problems:
-        raise ValidationFailed(problems)
-    buildings = merged["buildings"]
-    if buildings is not None:
-        buildings = buildings.to_crs("EPSG:4326").drop(columns=["ext_id", "_where", "_fid", "_ok"])
-        buildings["address_source"] = "imported"
-    return _Prepared(out_nodes, out_pipes, out_valves, buildings,
-                     ",".join(sorted(source_crs)) or None, warns, notes)
-
-
-def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
-    if not frames:
-        return None
-    if len(frames) == 1:
-        return frames[0]
-    crs = frames[0].crs
-    return gpd.GeoDataFrame(pd.concat([f.to_crs(crs) for f in frames], ignore_index=True), crs=crs)
 
 
 def validate_file(
@@ -153,8 +72,8 @@ def validate_file(
 ) -> list[str]:
     """Every problem that would stop importing ``path`` (an unreadable file gives one); [] if none."""
     try:
-        _prepare(Path(path), kind=kind, layer=layer, crs=crs, offset=offset,
-                 valves=Path(valves) if valves else None, progress=_noop)
+        prepare_file(Path(path), kind=kind, layer=layer, crs=crs, offset=offset,
+                     valves=Path(valves) if valves else None)
     except ValidationFailed as exc:
         return list(exc.problems)
     except DataError as exc:
@@ -162,131 +81,114 @@ def validate_file(
     return []
 
 
+def read_file(
+    path: str | Path, *, kind: str | None = None, layer: str | list[str] | None = None, crs: str | None = None,
+    offset: tuple[float, float] | None = None, valves: str | Path | None = None, progress: Progress | None = None,
+) -> Prepared:
+    """The validated file, for ``preview_prepared`` and ``import_prepared`` (read once, used twice)."""
+    return prepare_file(Path(path), kind=kind, layer=layer, crs=crs, offset=offset,
+                        valves=Path(valves) if valves else None, progress=progress or _noop)
+
+
+def _target(prep: Prepared, network: str | None, resource: str) -> merge.Target:
+    if resource not in RESOURCES:
+        raise DataError(f"{prep.source}: --resource {resource!r}: expected one of {', '.join(RESOURCES)}")
+    name = network or Path(prep.source).stem
+    return merge.Target(network=name if prep.load.has_network else None,
+                        dataset=name if prep.load.buildings is not None else None,
+                        resource=resource, source_file=prep.source, crs=prep.crs)
+
+
+def preview_prepared(engine: Engine, prep: Prepared, *, network: str | None = None, resource: str = "cold_water",
+                     settings: Settings | None = None) -> ImportPreview:
+    """What importing ``prep`` would change; computed in a transaction that is rolled back."""
+    target = _target(prep, network, resource)
+    with engine.connect() as conn:
+        tx = conn.begin()
+        try:
+            st = merge.preview(conn, target, prep.load, merge.Snap.from_settings(settings))
+        finally:
+            tx.rollback()
+    net = st.network
+    return ImportPreview(
+        source=prep.source, checksum=prep.checksum, network=target.network or (net.name if net else None),
+        dataset=target.dataset,
+        network_exists=net is not None, network_id=net.id if net else None,
+        network_revision=net.revision if net else None, counts=prep.counts(), counts_before=st.counts_before,
+        diff=st.diff, busy_outages=tuple(st.busy), warnings=tuple(prep.warnings), notes=tuple(prep.notes),
+    )
+
+
+def preview_import(
+    engine: Engine, path: str | Path, *, kind: str | None = None, layer: str | list[str] | None = None,
+    network: str | None = None, resource: str = "cold_water", crs: str | None = None,
+    offset: tuple[float, float] | None = None, valves: str | Path | None = None, settings: Settings | None = None,
+) -> ImportPreview:
+    """Validate ``path`` and compute its diff against the database without writing anything.
+
+    Raises ValidationFailed / DataError as ``import_file`` does (ResourceMismatch included).
+    Outages that would refuse the import are listed in ``busy_outages``, not raised. Pass
+    ``network_revision`` to ``import_file(expected_revision=...)`` so that an import confirmed on
+    this preview is refused (StalePreview) if the network changed in between.
+    """
+    prep = read_file(path, kind=kind, layer=layer, crs=crs, offset=offset, valves=valves)
+    return preview_prepared(engine, prep, network=network, resource=resource, settings=settings)
+
+
+def import_prepared(
+    engine: Engine | None, prep: Prepared, *, network: str | None = None, resource: str = "cold_water",
+    dry_run: bool = False, progress: Progress | None = None, expected_revision: int | None = None,
+    audit: Audit | None = None, settings: Settings | None = None,
+) -> ImportReport:
+    """Merge a validated file in one transaction (see ``import_file``)."""
+    progress = progress or _noop
+    target = _target(prep, network, resource)
+    report = ImportReport(source=prep.source, network=target.network, dataset=target.dataset,
+                          counts=prep.counts(), warnings=list(prep.warnings), notes=list(prep.notes),
+                          dry_run=dry_run, checksum=prep.checksum)
+    if dry_run:
+        if engine is not None:
+            pv = preview_prepared(engine, prep, network=network, resource=resource, settings=settings)
+            report.diff, report.counts_before = pv.diff, pv.counts_before
+            report.network_id, report.network_revision = pv.network_id, pv.network_revision
+        return report
+    if engine is None:
+        raise DataError(f"{prep.source}: no database engine given (pass one, or use dry_run)")
+    with engine.begin() as conn:
+        result = merge.merge(conn, target, prep.load, merge.Snap.from_settings(settings), expected_revision=expected_revision,
+                             progress=progress)
+        report.network_id = result.network_id if target.network else None
+        report.network_revision = result.revision if target.network else None
+        report.counts_before, report.counts_after, report.diff = (result.counts_before, result.counts_after,
+                                                                  result.diff)
+        if target.network and target.dataset and "service_connections" in result.counts_after:
+            report.counts["service_connections"] = result.counts_after["service_connections"]
+        if audit is not None:
+            audit(conn, report)  # inside the transaction: if it raises, nothing is written
+    return report
+
+
 def import_file(
     engine: Engine | None, path: str | Path, *, kind: str | None = None, layer: str | list[str] | None = None,
     network: str | None = None, resource: str = "cold_water", crs: str | None = None, dry_run: bool = False,
     progress: Progress | None = None, offset: tuple[float, float] | None = None,
-    valves: str | Path | None = None,
+    valves: str | Path | None = None, expected_revision: int | None = None, audit: Audit | None = None,
+    settings: Settings | None = None,
 ) -> ImportReport:
-    """Validate ``path`` and write it in one transaction (``engine`` may be None with ``dry_run``).
+    """Validate ``path`` and merge it into the database in one transaction.
 
-    ``network`` (default: the file name without suffix) is replaced if it exists; buildings go to
-    the building dataset of the same name and get service connections to this network's pipes.
-    ``progress(stage, fraction)`` is called as the load goes (stages: read, validate, nodes, pipes,
-    valves, buildings, connections). Raises DataError / ValidationFailed; nothing written then.
+    The nodes, pipes and valves go into network ``network`` (default: the file name without its
+    suffix), the buildings into the building dataset of the same name; rows are matched by the
+    source's ids and updated in place (``docs/importing.md``). ``progress(stage, fraction)`` is
+    called as the load goes (read, validate, nodes, pipes, valves, buildings, connections).
+    ``expected_revision``: refuse (StalePreview) unless the network is still at that revision.
+    ``audit(conn, report)`` runs inside the transaction right before the commit.
+    ``dry_run``: validate and count; with an engine, also compute the diff (nothing written).
+
+    Raises ValidationFailed / DataError (NetworkBusy, StalePreview, ResourceMismatch, …);
+    nothing is written then.
     """
-    path = Path(path)
-    if resource not in RESOURCES:
-        raise DataError(f"--resource {resource!r}: expected one of {', '.join(RESOURCES)}")
     progress = progress or _noop
-    prep = _prepare(path, kind=kind, layer=layer, crs=crs, offset=offset,
-                    valves=Path(valves) if valves else None, progress=progress)
-    name = network or path.stem
-    report = ImportReport(source=path.name, warnings=prep.warnings, notes=prep.notes, dry_run=dry_run)
-    if prep.pipes is not None:
-        report.network = name
-        report.counts.update(nodes=len(prep.nodes), pipes=len(prep.pipes), valves=len(prep.valves))
-    if prep.buildings is not None:
-        report.counts["buildings"] = len(prep.buildings)
-    if dry_run:
-        return report
-    if engine is None:
-        raise DataError("no database engine given (pass one, or use dry_run)")
-    with engine.begin() as conn:
-        if prep.pipes is not None:
-            report.network_id = store.write_network(
-                conn, name=name, resource=resource, nodes=prep.nodes, pipes=prep.pipes,
-                valves=prep.valves, source_file=path.name, crs=prep.crs, progress=progress,
-            )
-        if prep.buildings is not None:
-            store.write_buildings(conn, prep.buildings, dataset=name, progress=progress)
-            if report.network_id is not None:
-                report.counts["service_connections"] = store.connect_buildings(conn, report.network_id)
-                progress("connections", 1.0)
-    return report
-
-
-# ---------------------------------------------------------------- command line
-
-class _TqdmProgress:
-    """``progress(stage, fraction)`` as one tqdm bar per stage (silent when stderr is not a terminal)."""
-
-    def __init__(self) -> None:
-        self.stage: str | None = None
-        self.bar = None
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        from tqdm import tqdm
-
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = tqdm(total=100, desc=f"{stage:<11}", unit="%", disable=None, file=sys.stderr,
-                            bar_format="{desc} {bar} {percentage:3.0f}%")
-        if self.bar is not None:
-            self.bar.n = int(round(min(max(fraction, 0.0), 1.0) * 100))
-            self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def _offset(value: str) -> tuple[float, float]:
-    try:
-        dx, dy = (float(v) for v in value.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected DX,DY (two numbers), got {value!r}") from None
-    return dx, dy
-
-
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
-    """Register ``python -m data import``."""
-    p = sub.add_parser(
-        "import", help="import pipes/valves/buildings (GeoPackage, GeoJSON, Shapefile) or an EPANET .inp",
-        description="Validate a utility's file and load it into PostGIS in one transaction. "
-                    "See docs/importing.md.",
-    )
-    p.add_argument("path", type=Path, help=".gpkg, .geojson, .shp or .inp file")
-    p.add_argument("--layer", action="append", metavar="NAME[=KIND]",
-                   help="layer to import (repeatable); =KIND names its kind (pipes|valves|buildings|nodes)")
-    p.add_argument("--kind", choices=KINDS, help="kind of the selected layers (for files with unclear names)")
-    p.add_argument("--network", help="network name (default: the file name); an existing one is replaced")
-    p.add_argument("--resource", choices=RESOURCES, default="cold_water")
-    p.add_argument("--crs", help="CRS of the coordinates (EPSG:XXXX): required for .inp and for files "
-                                 "without a CRS (a Shapefile without .prj); otherwise ignored")
-    p.add_argument("--offset", type=_offset, metavar="DX,DY",
-                   help=".inp only: add DX,DY (in the --crs units) to every coordinate")
-    p.add_argument("--valves", type=Path, metavar="CSV", help=".inp only: shutoff valves, link,node[,id,status]")
-    p.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
-    p.add_argument("--database-url", help="PostGIS URL (default: DATABASE_URL or the local database)")
-    p.set_defaults(func=run)
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """The ``import`` command; DataError propagates to ``data.__main__`` (exit 2)."""
-    engine = None
-    if not args.dry_run:
-        from gis.db import get_engine
-        from gis.errors import DatabaseUnavailable
-
-        try:
-            engine = get_engine(args.database_url)
-        except DatabaseUnavailable as exc:
-            raise DataError(str(exc)) from None
-    bar = _TqdmProgress()
-    try:
-        report = import_file(
-            engine, args.path, kind=args.kind, layer=args.layer, network=args.network, resource=args.resource,
-            crs=args.crs, dry_run=args.dry_run, progress=bar, offset=args.offset, valves=args.valves,
-        )
-    finally:
-        bar.close()
-    for w in report.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    for n in report.notes:
-        print(f"note: {n}")
-    print(report.summary())
-    return 0
+    prep = read_file(path, kind=kind, layer=layer, crs=crs, offset=offset, valves=valves, progress=progress)
+    return import_prepared(engine, prep, network=network, resource=resource, dry_run=dry_run, progress=progress,
+                           expected_revision=expected_revision, audit=audit, settings=settings)

@@ -12,17 +12,19 @@
 from __future__ import annotations
 
 import csv
-import math
 import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from pyproj import Transformer
 from shapely import LineString, Point
 
+from data.area import area_problem, crs_label
 from data.errors import DataError, ValidationFailed
 from data.gis_read import parse_crs
+from data.inp_scan import scan_inp
 from data.validate import VALVE_STATUS
 
 NODE_KIND = {"Junction": "junction", "Reservoir": "reservoir", "Tank": "tank"}
@@ -51,37 +53,60 @@ def read_inp(
     offset: tuple[float, float] = (0.0, 0.0),
     valves_csv: Path | None = None,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, list[str]]:
-    """(nodes, pipes, valves, warnings) of an .inp file, in EPSG:4326, per ``data.store``'s contract."""
+    """(nodes, pipes, valves, warnings) of an .inp file, in EPSG:4326, per ``data.store``'s contract.
+
+    The raw sections are scanned first (``data.inp_scan``: an empty file, duplicate ids, nodes
+    without coordinates); the coordinates (plus ``offset``) must lie in the area of use of
+    ``crs`` (``data.area``).
+    """
+    scan_problems = scan_inp(path)
     if crs is None:
         raise DataError(f"{path.name}: EPANET coordinates carry no CRS; pass --crs "
                         "(e.g. --crs EPSG:3089 for ky10, --crs EPSG:4326 if they are lon/lat)")
-    source_crs = parse_crs(crs)
+    source_crs = parse_crs(crs, path.name)
+    if scan_problems:
+        raise ValidationFailed(scan_problems)
     wn = read_wntr_model(path)
     to_lonlat = Transformer.from_crs(source_crs, "EPSG:4326", always_xy=True)
     dx, dy = offset
 
-    def lonlat(xy: tuple[float, float]) -> tuple[float, float]:
-        return to_lonlat.transform(xy[0] + dx, xy[1] + dy)
-
     problems: list[str] = []
     warns: list[str] = []
+    names = [str(name) for name, _ in wn.nodes()]
+    node_objs = [node for _, node in wn.nodes()]
+    xy = np.array([node.coordinates if node.coordinates is not None else (np.nan, np.nan) for node in node_objs],
+                  dtype=float).reshape(-1, 2) + (dx, dy)
+    with np.errstate(invalid="ignore"):
+        lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1])
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    placed = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    if not placed.all():
+        bad = [f"{n} ({x:g}, {y:g})" for n, (x, y), ok in zip(names, xy, placed) if not ok]
+        problems.append(f"{path.name}: {len(bad)} of {len(names)} nodes cannot be placed in {crs_label(source_crs)} "
+                        f"(coordinates with the offset: {', '.join(bad[:5])}{', …' if len(bad) > 5 else ''})")
+    if placed.any():
+        fx, fy = xy[placed, 0], xy[placed, 1]
+        bounds = (float(fx.min()), float(fy.min()), float(fx.max()), float(fy.max()))
+        hint = " (or is --offset missing?)" if offset == (0.0, 0.0) else " (or --offset?)"
+        area = area_problem(source_crs, bounds, path.name)
+        if area:
+            problems.append(area + hint)
+    if problems:
+        raise ValidationFailed(problems)
+
     nrec: dict[str, list[object]] = {"ext_id": [], "kind": [], "elevation_m": [], "geometry": []}
     xy_of: dict[str, tuple[float, float]] = {}
-    for name, node in wn.nodes():
-        if node.coordinates is None:
-            problems.append(f"{path.name}, node {name}: no coordinates")
-            continue
-        lon, lat = lonlat(node.coordinates)
-        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-            problems.append(f"{path.name}, node {name}: coordinates {node.coordinates} are outside {crs}")
-            continue
+    for name, node, x, y in zip(names, node_objs, lon, lat):
         kind = NODE_KIND.get(node.node_type, "junction")
         elev = node.base_head if kind == "reservoir" else getattr(node, "elevation", None)
-        xy_of[name] = (lon, lat)
-        nrec["ext_id"].append(str(name))
+        xy_of[name] = (float(x), float(y))
+        nrec["ext_id"].append(name)
         nrec["kind"].append(kind)
         nrec["elevation_m"].append(None if elev is None else float(elev))
-        nrec["geometry"].append(Point(lon, lat))
+        nrec["geometry"].append(Point(float(x), float(y)))
+
+    def lonlat(v: tuple[float, float]) -> tuple[float, float]:
+        return to_lonlat.transform(v[0] + dx, v[1] + dy)
 
     prec: dict[str, list[object]] = {k: [] for k in ("ext_id", "from_node", "to_node", "kind", "diameter_mm",
                                                       "geometry")}
@@ -89,8 +114,6 @@ def read_inp(
     for name, link in wn.links():
         a, b = link.start_node_name, link.end_node_name
         links[name] = (a, b)
-        if a not in xy_of or b not in xy_of:
-            continue
         pts = [xy_of[a], *(lonlat(v) for v in (link.vertices or [])), xy_of[b]]
         diameter = getattr(link, "diameter", None)
         prec["ext_id"].append(str(name))

@@ -1,4 +1,5 @@
-"""Writing networks and buildings into PostGIS, each load in one transaction.
+"""Networks and buildings in PostGIS: the diff of a staged load against the rows in place, and
+the merge that applies it (all SQL of the loaders lives here and in :mod:`data.staging`).
 
 Data contract (all GeoDataFrames in EPSG:4326; the caller reprojects):
 
@@ -10,193 +11,376 @@ Data contract (all GeoDataFrames in EPSG:4326; the caller reprojects):
 - ``valves``: ``ext_id``, ``pipe`` (pipe ext_id), ``node`` (node ext_id, an end of that pipe),
   optional ``status`` (open | closed | inoperable), ``kind``, ``diameter_mm``; geometry optional
   (default: a point on the pipe a few metres from the node).
-- ``buildings``: ``address``, ``street``, ``housenumber``, ``name``, ``kind``, ``residents``,
-  ``address_source`` (osm | derived | imported), ``levels``, ``osm_id``; Polygon/MultiPolygon.
+- ``buildings``: ``ext_id`` (the source's id, unique in the dataset), ``address``, ``street``,
+  ``housenumber``, ``name``, ``kind``, ``residents``, ``address_source`` (osm | derived |
+  imported), ``levels``, ``osm_id``; Polygon/MultiPolygon.
 
-Reloading a network of the same name replaces it; a building dataset of the same name likewise.
+A load is a **merge by the source's own ids**: rows are matched on ``(network_id, ext_id)``
+(nodes, pipes, valves) or ``(dataset, ext_id)`` (buildings); a matched row that differs is
+updated in place and keeps its database id, a new one is inserted, one the load no longer
+holds is deleted. Only rows that changed are written. The load is staged in temporary tables
+(:mod:`data.staging`); ``diff`` compares them with the rows in place into ``_d_<kind>`` tables
+(``ext_id``, ``id``, ``op`` = added | removed | changed) that ``apply_*`` then use.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
-import geopandas as gpd
-import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, BOOLEAN, TEXT
+
+from data.diff import SAMPLE, KindDiff, OutageImpact, Relink
 
 Progress = Callable[[str, float], None]
+SERVICE_MAX_M = 300.0  # a building farther than this from every pipe gets no service connection
 
 
 def _noop(stage: str, fraction: float) -> None:  # pragma: no cover - trivial
     return None
 
 
-def _val(v: Any) -> Any:
-    if v is None:
-        return None
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if hasattr(v, "item"):
-        return v.item()
-    return v
+# ---------------------------------------------------------------- networks
+
+@dataclass(frozen=True)
+class NetworkRow:
+    id: int
+    name: str
+    resource: str
+    revision: int
+    source_file: str | None
+    crs: str | None
 
 
-def _rows(df: pd.DataFrame, cols: list[str]) -> list[dict[str, Any]]:
-    out = []
-    for rec in df.to_dict("records"):
-        out.append({c: _val(rec.get(c)) for c in cols})
+def lock_name(conn: Connection, key: str) -> None:
+    """Serialise loads of one network or dataset (two first imports of a name must not race)."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"zhkh.data:{key}"})
+
+
+def find_network(conn: Connection, name: str, *, lock: bool = False) -> NetworkRow | None:
+    """The network called ``name``; with ``lock``, its row is locked (a valve status change, whose
+    trigger bumps the revision, and a new outage on it wait until this transaction ends)."""
+    row = conn.execute(text(
+        "SELECT id, name, resource, revision, source_file, crs FROM networks WHERE name = :n"
+        + (" FOR UPDATE" if lock else "")), {"n": name}).first()
+    return None if row is None else NetworkRow(int(row.id), row.name, row.resource, int(row.revision),
+                                               row.source_file, row.crs)
+
+
+def create_network(conn: Connection, *, name: str, resource: str, source_file: str | None, crs: str | None) -> int:
+    return int(conn.execute(text(
+        "INSERT INTO networks (name, resource, source_file, crs) VALUES (:n, :r, :f, :c) RETURNING id"
+    ), {"n": name, "r": resource, "f": source_file, "c": crs}).scalar_one())
+
+
+def set_network_source(conn: Connection, network_id: int, *, source_file: str | None, crs: str | None) -> None:
+    conn.execute(text(
+        "UPDATE networks SET source_file = :f, crs = :c WHERE id = :n "
+        "AND (source_file, crs) IS DISTINCT FROM (:f, :c)"), {"n": network_id, "f": source_file, "c": crs})
+
+
+def bump_revision(conn: Connection, network_id: int, base: int) -> int:
+    """Set the revision to ``base + 1`` (``base`` read under the row lock; the per-valve trigger's
+    bumps during the merge collapse into this one); returns it."""
+    conn.execute(text("UPDATE networks SET revision = :r WHERE id = :n"), {"r": base + 1, "n": network_id})
+    return base + 1
+
+
+def busy_outages(conn: Connection, *, network_id: int | None, dataset: str | None) -> list[int]:
+    """Outages planned or active on the network, or holding buildings of the dataset."""
+    return [int(v) for v in conn.execute(text("""
+        SELECT o.id FROM outages o
+        WHERE o.state IN ('planned', 'active')
+          AND (o.network_id = :n
+               OR EXISTS (SELECT 1 FROM outage_buildings ob JOIN buildings b ON b.id = ob.building_id
+                          WHERE ob.outage_id = o.id AND b.dataset = :ds))
+        ORDER BY o.id
+    """), {"n": network_id, "ds": dataset}).scalars()]
+
+
+def counts(conn: Connection, *, network_id: int | None, dataset: str | None,
+           network_part: bool = True) -> dict[str, int]:
+    """Rows of the network (nodes, pipes, valves, service connections) and of the dataset (buildings)."""
+    out: dict[str, int] = {}
+    if network_part:
+        row = conn.execute(text("""
+            SELECT (SELECT count(*) FROM nodes WHERE network_id = :n) AS nodes,
+                   (SELECT count(*) FROM pipes WHERE network_id = :n) AS pipes,
+                   (SELECT count(*) FROM valves WHERE network_id = :n) AS valves,
+                   (SELECT count(*) FROM service_connections WHERE network_id = :n) AS service_connections
+        """), {"n": network_id}).mappings().one()
+        out.update({k: int(v) for k, v in row.items()})
+    if dataset is not None:
+        out["buildings"] = int(conn.execute(text("SELECT count(*) FROM buildings WHERE dataset = :d"),
+                                            {"d": dataset}).scalar_one())
     return out
 
 
-def _chunks(rows: list[dict[str, Any]], size: int = 5000):
-    for i in range(0, len(rows), size):
-        yield i, rows[i : i + size]
+# ---------------------------------------------------------------- the diff
+
+# per kind: the staged table, the rows in place (scope = network id or dataset) and the compared columns
+_IN_PLACE = {
+    "nodes": ("_in_nodes", "SELECT id, ext_id, kind, elevation_m, geom FROM nodes WHERE network_id = :scope",
+              ("kind", "elevation_m")),
+    "pipes": ("_in_pipes", """SELECT p.id, p.ext_id, a.ext_id AS from_ext, b.ext_id AS to_ext, p.kind, p.diameter_mm,
+                                     p.material, p.install_year, p.street, p.geom
+                              FROM pipes p JOIN nodes a ON a.id = p.from_node JOIN nodes b ON b.id = p.to_node
+                              WHERE p.network_id = :scope""",
+              ("from_ext", "to_ext", "kind", "diameter_mm", "material", "install_year", "street")),
+    "valves": ("_in_valves", """SELECT v.id, v.ext_id, p.ext_id AS pipe_ext, n.ext_id AS node_ext, v.status, v.kind,
+                                       v.diameter_mm, v.geom
+                                FROM valves v JOIN pipes p ON p.id = v.pipe_id JOIN nodes n ON n.id = v.node_id
+                                WHERE v.network_id = :scope""",
+               ("pipe_ext", "node_ext", "status", "kind", "diameter_mm")),
+    "buildings": ("_in_buildings", """SELECT id, ext_id, osm_id, address, street, housenumber, name, kind, levels,
+                                             residents, address_source, geom FROM buildings WHERE dataset = :scope""",
+                  ("osm_id", "address", "street", "housenumber", "name", "kind", "levels", "residents",
+                   "address_source")),
+}
 
 
-def write_network(
-    conn: Connection,
-    *,
-    name: str,
-    resource: str,
-    nodes: gpd.GeoDataFrame,
-    pipes: gpd.GeoDataFrame,
-    valves: gpd.GeoDataFrame,
-    source_file: str | None = None,
-    crs: str | None = None,
-    progress: Progress = _noop,
-) -> int:
-    """Replace network ``name`` with the given layers; returns its id. Runs inside ``conn``'s transaction."""
-    conn.execute(text("DELETE FROM networks WHERE name = :n"), {"n": name})
-    net_id = conn.execute(
-        text("INSERT INTO networks (name, resource, source_file, crs) VALUES (:n, :r, :f, :c) RETURNING id"),
-        {"n": name, "r": resource, "f": source_file, "c": crs},
-    ).scalar_one()
+def diff_kind(conn: Connection, kind: str, scope: int | str | None) -> KindDiff:
+    """Compare the staged ``kind`` with the rows in place (``scope``: the network id, or the dataset;
+    None: nothing in place) into ``_d_<kind>``; the counts and a sample of ext ids."""
+    staged, in_place, cols = _IN_PLACE[kind]
+    e_cols = ", ".join(f"e.{c}" for c in cols)
+    i_cols = ", ".join(f"i.{c}" for c in cols)
+    conn.execute(text(f"DROP TABLE IF EXISTS _d_{kind}"))
+    conn.execute(text(f"""
+        CREATE TEMP TABLE _d_{kind} ON COMMIT DROP AS
+        SELECT coalesce(i.ext_id, e.ext_id) AS ext_id, e.id AS id,
+               CASE WHEN e.id IS NULL THEN 'added' WHEN i.ext_id IS NULL THEN 'removed' ELSE 'changed' END AS op
+        FROM {staged} i FULL JOIN ({in_place}) e ON e.ext_id = i.ext_id
+        WHERE e.id IS NULL OR i.ext_id IS NULL
+           OR ({e_cols}) IS DISTINCT FROM ({i_cols}) OR NOT (e.geom = i.geom)
+    """), {"scope": scope})
+    conn.execute(text(f"ANALYZE _d_{kind}"))
+    by_op = dict(conn.execute(text(f"SELECT op, count(*) FROM _d_{kind} GROUP BY op")).all())
+    total = int(conn.execute(text(f"SELECT count(*) FROM {staged}")).scalar_one())
 
-    nd = nodes.copy()
-    nd["wkt"] = nd.geometry.to_wkt()
-    if "elevation_m" not in nd:
-        nd["elevation_m"] = None
-    rows = _rows(nd, ["ext_id", "kind", "elevation_m", "wkt"])
-    for i, chunk in _chunks(rows):
-        conn.execute(
-            text(
-                "INSERT INTO nodes (network_id, ext_id, kind, elevation_m, geom) "
-                "VALUES (:net, :ext_id, :kind, :elevation_m, ST_GeomFromText(:wkt, 4326))"
-            ),
-            [{**r, "net": net_id} for r in chunk],
-        )
-        progress("nodes", (i + len(chunk)) / max(len(rows), 1))
-    node_ids = dict(
-        conn.execute(text("SELECT ext_id, id FROM nodes WHERE network_id = :n"), {"n": net_id}).all()
-    )
+    def sample(op: str) -> tuple[str, ...]:
+        if not by_op.get(op):
+            return ()
+        return tuple(conn.execute(text(f"SELECT ext_id FROM _d_{kind} WHERE op = :op ORDER BY ext_id LIMIT :k"),
+                                  {"op": op, "k": SAMPLE}).scalars())
 
-    pp = pipes.copy()
-    pp["wkt"] = pp.geometry.to_wkt()
-    for col in ("kind", "diameter_mm", "material", "install_year", "street"):
-        if col not in pp:
-            pp[col] = None
-    pp["kind"] = pp["kind"].fillna("pipe")
-    pp["from_id"] = pp["from_node"].astype(str).map(node_ids)
-    pp["to_id"] = pp["to_node"].astype(str).map(node_ids)
-    rows = _rows(pp, ["ext_id", "from_id", "to_id", "kind", "diameter_mm", "material", "install_year", "street", "wkt"])
-    for i, chunk in _chunks(rows):
-        conn.execute(
-            text(
-                "INSERT INTO pipes (network_id, ext_id, from_node, to_node, kind, diameter_mm, material, "
-                "install_year, street, length_m, geom) VALUES (:net, :ext_id, :from_id, :to_id, :kind, "
-                ":diameter_mm, :material, :install_year, :street, "
-                "ST_Length(ST_GeomFromText(:wkt, 4326)::geography), ST_GeomFromText(:wkt, 4326))"
-            ),
-            [{**r, "net": net_id} for r in chunk],
-        )
-        progress("pipes", (i + len(chunk)) / max(len(rows), 1))
-
-    if len(valves):
-        vv = pd.DataFrame(valves.drop(columns="geometry", errors="ignore"))
-        has_geom = "geometry" in valves and valves.geometry.notna().any()
-        vv["wkt"] = valves.geometry.to_wkt() if has_geom else None
-        for col, default in (("status", "open"), ("kind", "gate"), ("diameter_mm", None)):
-            if col not in vv:
-                vv[col] = default
-        vv["status"] = vv["status"].fillna("open")
-        vv["kind"] = vv["kind"].fillna("gate")
-        vv["pipe"] = vv["pipe"].astype(str)
-        vv["node"] = vv["node"].astype(str)
-        rows = _rows(vv, ["ext_id", "pipe", "node", "status", "kind", "diameter_mm", "wkt"])
-        for i, chunk in _chunks(rows):
-            conn.execute(
-                text(
-                    """
-                    INSERT INTO valves (network_id, ext_id, pipe_id, node_id, status, kind, diameter_mm, geom)
-                    SELECT :net, :ext_id, p.id, n.id, :status, :kind, coalesce(:diameter_mm, p.diameter_mm),
-                           coalesce(ST_GeomFromText(:wkt, 4326),
-                                    ST_LineInterpolatePoint(p.geom,
-                                        CASE WHEN p.from_node = n.id
-                                             THEN least(0.5, 4.0 / greatest(p.length_m, 0.01))
-                                             ELSE greatest(0.5, 1 - 4.0 / greatest(p.length_m, 0.01)) END))
-                    FROM pipes p, nodes n
-                    WHERE p.network_id = :net AND p.ext_id = :pipe AND n.network_id = :net AND n.ext_id = :node
-                    """
-                ),
-                [{**r, "net": net_id} for r in chunk],
-            )
-            progress("valves", (i + len(chunk)) / max(len(rows), 1))
-    return int(net_id)
+    added, removed, changed = (int(by_op.get(op, 0)) for op in ("added", "removed", "changed"))
+    return KindDiff(kind=kind, added=added, removed=removed, changed=changed, unchanged=total - added - changed,
+                    added_ids=sample("added"), removed_ids=sample("removed"), changed_ids=sample("changed"))
 
 
-def write_buildings(
-    conn: Connection, buildings: gpd.GeoDataFrame, *, dataset: str, progress: Progress = _noop
-) -> int:
-    """Replace the building ``dataset`` with ``buildings``; returns the count written."""
-    conn.execute(text("DELETE FROM buildings WHERE dataset = :d"), {"d": dataset})
-    bd = buildings.copy()
-    bd["wkt"] = bd.geometry.to_wkt()
-    for col, default in (
-        ("address", None), ("street", None), ("housenumber", None), ("name", None), ("kind", "other"),
-        ("residents", 0), ("address_source", "imported"), ("levels", None), ("osm_id", None),
-    ):
-        if col not in bd:
-            bd[col] = default
-    rows = _rows(bd, ["osm_id", "address", "street", "housenumber", "name", "kind", "levels", "residents",
-                      "address_source", "wkt"])
-    for i, chunk in _chunks(rows):
-        conn.execute(
-            text(
-                "INSERT INTO buildings (osm_id, address, street, housenumber, name, kind, levels, residents, "
-                "address_source, dataset, geom) VALUES (:osm_id, :address, :street, :housenumber, :name, :kind, "
-                ":levels, coalesce(:residents, 0), :address_source, :ds, ST_GeomFromText(:wkt, 4326))"
-            ),
-            [{**r, "ds": dataset} for r in chunk],
-        )
-        progress("buildings", (i + len(chunk)) / max(len(rows), 1))
-    return len(rows)
+def pipe_relinks(conn: Connection, snap_m: float) -> list[Relink]:
+    """Reports on pipes the load removes, each with the nearest staged pipe within ``snap_m``
+    (the network's pipes after the merge are exactly the staged ones). Needs ``_d_pipes``."""
+    n = conn.execute(text("SELECT count(*) FROM incidents i JOIN _d_pipes d ON d.op = 'removed' "
+                          "AND i.pipe_id = d.id")).scalar_one()
+    if not n:
+        return []
+    conn.execute(text("CREATE INDEX ON _in_pipes USING gist (geom)"))
+    rows = conn.execute(text("""
+        SELECT i.id, d.id AS old_id, d.ext_id AS old_ext, t.ext_id AS new_ext, t.dist
+        FROM incidents i JOIN _d_pipes d ON d.op = 'removed' AND i.pipe_id = d.id
+        LEFT JOIN LATERAL (
+            SELECT c.ext_id, c.dist FROM (
+                SELECT ext_id, ST_Distance(geom::geography, i.geom::geography, false) AS dist
+                FROM (SELECT ext_id, geom FROM _in_pipes ORDER BY geom <-> i.geom LIMIT 10) near) c
+            WHERE c.dist <= :snap ORDER BY c.dist, c.ext_id LIMIT 1
+        ) t ON true
+        ORDER BY i.id
+    """), {"snap": snap_m}).all()
+    return [Relink(incident_id=int(r.id), link="pipe", old_id=int(r.old_id), old_ext_id=r.old_ext,
+                   new_ext_id=r.new_ext, distance_m=None if r.dist is None else float(r.dist)) for r in rows]
 
 
-def connect_buildings(conn: Connection, network_id: int, *, max_distance_m: float = 300.0) -> int:
-    """Give every building a service connection to its nearest pipe of ``network_id``.
+def building_relinks(conn: Connection, dataset: str, snap_m: float) -> list[Relink]:
+    """Reports on buildings the load removes, each with the nearest building within ``snap_m``
+    after the merge (another dataset's, or a staged one). Needs ``_d_buildings``."""
+    n = conn.execute(text("SELECT count(*) FROM incidents i JOIN _d_buildings d ON d.op = 'removed' "
+                          "AND i.building_id = d.id")).scalar_one()
+    if not n:
+        return []
+    conn.execute(text("CREATE INDEX ON _in_buildings USING gist (geom)"))
+    rows = conn.execute(text("""
+        SELECT i.id, d.id AS old_id, d.ext_id AS old_ext, t.dataset AS new_dataset, t.ext_id AS new_ext, t.dist
+        FROM incidents i JOIN _d_buildings d ON d.op = 'removed' AND i.building_id = d.id
+        LEFT JOIN LATERAL (
+            SELECT c.dataset, c.ext_id, c.dist FROM (
+                SELECT o.dataset, o.ext_id, ST_Distance(o.geom::geography, i.geom::geography, false) AS dist
+                FROM (SELECT dataset, ext_id, geom FROM buildings WHERE dataset <> :ds
+                      ORDER BY geom <-> i.geom LIMIT 3) o
+                UNION ALL
+                SELECT :ds, s.ext_id, ST_Distance(s.geom::geography, i.geom::geography, false)
+                FROM (SELECT ext_id, geom FROM _in_buildings ORDER BY geom <-> i.geom LIMIT 3) s
+            ) c
+            WHERE c.dist <= :snap ORDER BY c.dist, c.dataset, c.ext_id LIMIT 1
+        ) t ON true
+        ORDER BY i.id
+    """), {"snap": snap_m, "ds": dataset}).all()
+    return [Relink(incident_id=int(r.id), link="building", old_id=int(r.old_id), old_ext_id=r.old_ext,
+                   new_ext_id=r.new_ext, new_dataset=r.new_dataset,
+                   distance_m=None if r.dist is None else float(r.dist)) for r in rows]
 
-    The connection runs from the building's nearest point to the nearest point of the pipe.
-    Buildings farther than ``max_distance_m`` from any pipe stay unconnected. Returns the count.
-    """
-    conn.execute(text("DELETE FROM service_connections WHERE network_id = :n"), {"n": network_id})
-    res = conn.execute(
-        text(
-            """
-            INSERT INTO service_connections (building_id, pipe_id, network_id, geom)
-            SELECT b.id, p.id, :n,
-                   ST_MakeLine(ST_ClosestPoint(b.geom, p.geom), ST_ClosestPoint(p.geom, b.geom))
-            FROM buildings b
-            CROSS JOIN LATERAL (
-                SELECT id, geom FROM pipes
-                WHERE network_id = :n AND kind = 'pipe'
-                ORDER BY geom <-> b.geom LIMIT 1
-            ) p
-            WHERE ST_DWithin(b.geom::geography, p.geom::geography, :d)
-            """
-        ),
-        {"n": network_id, "d": max_distance_m},
-    )
-    return int(res.rowcount or 0)
+
+def outage_impacts(conn: Connection, *, network_id: int | None, dataset: str | None,
+                   kinds: set[str]) -> list[OutageImpact]:
+    """Outages (any state) whose pipes, valves or buildings the load removes or changes.
+    ``kinds``: the ``_d_<kind>`` tables that exist."""
+    found: dict[int, dict[str, list[str]]] = {}
+    queries = []
+    if "pipes" in kinds and network_id is not None:
+        queries.append(("pipes", """
+            SELECT o.id, d.ext_id FROM outages o
+            CROSS JOIN LATERAL unnest(o.pipe_ids || o.unintended_pipe_ids || o.break_pipe_ids) AS x(pid)
+            JOIN _d_pipes d ON d.id = x.pid AND d.op <> 'added'
+            WHERE o.network_id = :n"""))
+    if "valves" in kinds and network_id is not None:
+        queries.append(("valves", """
+            SELECT o.id, d.ext_id FROM outages o
+            CROSS JOIN LATERAL unnest(o.valve_ids || o.optional_valve_ids) AS x(vid)
+            JOIN _d_valves d ON d.id = x.vid AND d.op <> 'added'
+            WHERE o.network_id = :n"""))
+    if "buildings" in kinds and dataset is not None:
+        queries.append(("buildings", """
+            SELECT ob.outage_id, d.ext_id FROM outage_buildings ob
+            JOIN _d_buildings d ON d.id = ob.building_id AND d.op <> 'added'"""))
+    for what, sql in queries:
+        for oid, ext in conn.execute(text(sql), {"n": network_id}).all():
+            found.setdefault(int(oid), {}).setdefault(what, []).append(ext)
+    if not found:
+        return []
+    states = dict(conn.execute(text("SELECT id, state FROM outages WHERE id = ANY(:ids)")
+                               .bindparams(bindparam("ids", type_=ARRAY(BIGINT))), {"ids": sorted(found)}).all())
+    return [OutageImpact(outage_id=oid, state=states[oid],
+                         **{k: tuple(sorted(set(v))) for k, v in found[oid].items()}) for oid in sorted(found)]
+
+
+# ---------------------------------------------------------------- the merge
+
+def apply_network(conn: Connection, network_id: int, progress: Progress = _noop) -> None:
+    """Apply ``_d_nodes``, ``_d_pipes``, ``_d_valves`` to the network (removed rows go last, once
+    nothing points at them). Needs the staged tables and the diff."""
+    p = {"n": network_id}
+    conn.execute(text("DELETE FROM valves v USING _d_valves d WHERE d.op = 'removed' AND v.id = d.id"))
+    conn.execute(text("""
+        UPDATE nodes n SET kind = i.kind, elevation_m = i.elevation_m, geom = i.geom
+        FROM _d_nodes d JOIN _in_nodes i ON i.ext_id = d.ext_id WHERE d.op = 'changed' AND n.id = d.id"""))
+    conn.execute(text("""
+        INSERT INTO nodes (network_id, ext_id, kind, elevation_m, geom)
+        SELECT :n, i.ext_id, i.kind, i.elevation_m, i.geom
+        FROM _d_nodes d JOIN _in_nodes i ON i.ext_id = d.ext_id WHERE d.op = 'added' ORDER BY i.ext_id"""), p)
+    progress("nodes", 1.0)
+    ends = """JOIN nodes a ON a.network_id = :n AND a.ext_id = i.from_ext
+              JOIN nodes b ON b.network_id = :n AND b.ext_id = i.to_ext"""
+    conn.execute(text(f"""
+        UPDATE pipes p SET from_node = a.id, to_node = b.id, kind = i.kind, diameter_mm = i.diameter_mm,
+               material = i.material, install_year = i.install_year, street = i.street, geom = i.geom,
+               length_m = ST_Length(i.geom::geography)
+        FROM _d_pipes d JOIN _in_pipes i ON i.ext_id = d.ext_id {ends}
+        WHERE d.op = 'changed' AND p.id = d.id"""), p)
+    conn.execute(text(f"""
+        INSERT INTO pipes (network_id, ext_id, from_node, to_node, kind, diameter_mm, material, install_year, street,
+                           length_m, geom)
+        SELECT :n, i.ext_id, a.id, b.id, i.kind, i.diameter_mm, i.material, i.install_year, i.street,
+               ST_Length(i.geom::geography), i.geom
+        FROM _d_pipes d JOIN _in_pipes i ON i.ext_id = d.ext_id {ends}
+        WHERE d.op = 'added' ORDER BY i.ext_id"""), p)
+    progress("pipes", 1.0)
+    at = """JOIN pipes pp ON pp.network_id = :n AND pp.ext_id = i.pipe_ext
+            JOIN nodes nn ON nn.network_id = :n AND nn.ext_id = i.node_ext"""
+    conn.execute(text(f"""
+        UPDATE valves v SET pipe_id = pp.id, node_id = nn.id, status = i.status, kind = i.kind,
+               diameter_mm = i.diameter_mm, geom = i.geom
+        FROM _d_valves d JOIN _in_valves i ON i.ext_id = d.ext_id {at}
+        WHERE d.op = 'changed' AND v.id = d.id"""), p)
+    conn.execute(text(f"""
+        INSERT INTO valves (network_id, ext_id, pipe_id, node_id, status, kind, diameter_mm, geom)
+        SELECT :n, i.ext_id, pp.id, nn.id, i.status, i.kind, i.diameter_mm, i.geom
+        FROM _d_valves d JOIN _in_valves i ON i.ext_id = d.ext_id {at}
+        WHERE d.op = 'added' ORDER BY i.ext_id"""), p)
+    progress("valves", 1.0)
+    conn.execute(text("DELETE FROM pipes p USING _d_pipes d WHERE d.op = 'removed' AND p.id = d.id"))
+    conn.execute(text("DELETE FROM nodes n USING _d_nodes d WHERE d.op = 'removed' AND n.id = d.id"))
+
+
+def apply_buildings(conn: Connection, dataset: str, progress: Progress = _noop) -> None:
+    """Apply ``_d_buildings`` to the dataset."""
+    cols = "osm_id, address, street, housenumber, name, kind, levels, residents, address_source, geom"
+    conn.execute(text(f"""
+        UPDATE buildings b SET ({cols}) = (i.osm_id, i.address, i.street, i.housenumber, i.name, i.kind, i.levels,
+                                           i.residents, i.address_source, i.geom)
+        FROM _d_buildings d JOIN _in_buildings i ON i.ext_id = d.ext_id
+        WHERE d.op = 'changed' AND b.id = d.id"""))
+    conn.execute(text(f"""
+        INSERT INTO buildings (dataset, ext_id, {cols})
+        SELECT :ds, i.ext_id, {', '.join('i.' + c.strip() for c in cols.split(','))}
+        FROM _d_buildings d JOIN _in_buildings i ON i.ext_id = d.ext_id WHERE d.op = 'added' ORDER BY i.ext_id"""),
+        {"ds": dataset})
+    conn.execute(text("DELETE FROM buildings b USING _d_buildings d WHERE d.op = 'removed' AND b.id = d.id"))
+    progress("buildings", 1.0)
+
+
+def apply_relinks(conn: Connection, network_id: int | None, relinks: list[Relink]) -> int:
+    """Point each report of ``relinks`` at its new pipe (of ``network_id``) and/or building, or at
+    nothing; one update (and one version) per report. Run after the merge; returns the count."""
+    by_incident: dict[int, dict[str, Relink]] = {}
+    for r in relinks:
+        by_incident.setdefault(r.incident_id, {})[r.link] = r
+    if not by_incident:
+        return 0
+    ids = sorted(by_incident)
+    pipe = [by_incident[i].get("pipe") for i in ids]
+    bld = [by_incident[i].get("building") for i in ids]
+    stmt = text("""
+        UPDATE incidents i
+        SET pipe_id = CASE WHEN r.pipe_set THEN p.id ELSE i.pipe_id END,
+            building_id = CASE WHEN r.bld_set THEN b.id ELSE i.building_id END,
+            version = i.version + 1, updated_at = now()
+        FROM unnest(:ids, :pipe_set, :pipe_ext, :bld_set, :bld_ext, :bld_ds)
+             AS r(incident_id, pipe_set, pipe_ext, bld_set, bld_ext, bld_ds)
+        LEFT JOIN pipes p ON p.network_id = :n AND p.ext_id = r.pipe_ext
+        LEFT JOIN buildings b ON b.dataset = r.bld_ds AND b.ext_id = r.bld_ext
+        WHERE i.id = r.incident_id
+    """).bindparams(bindparam("ids", type_=ARRAY(BIGINT)), bindparam("pipe_set", type_=ARRAY(BOOLEAN)),
+                    bindparam("pipe_ext", type_=ARRAY(TEXT)), bindparam("bld_set", type_=ARRAY(BOOLEAN)),
+                    bindparam("bld_ext", type_=ARRAY(TEXT)), bindparam("bld_ds", type_=ARRAY(TEXT)))
+    return int(conn.execute(stmt, {
+        "n": network_id, "ids": ids,
+        "pipe_set": [r is not None for r in pipe], "pipe_ext": [r.new_ext_id if r else None for r in pipe],
+        "bld_set": [r is not None for r in bld], "bld_ext": [r.new_ext_id if r else None for r in bld],
+        "bld_ds": [r.new_dataset if r else None for r in bld],
+    }).rowcount or 0)
+
+
+def connect_buildings(conn: Connection, network_id: int, *, max_distance_m: float = SERVICE_MAX_M) -> tuple[int, bool]:
+    """Give every building a service connection to its nearest pipe of ``network_id`` (within
+    ``max_distance_m``; ties go to the lower pipe id), from the building's nearest point to the
+    pipe's. Only connections that differ are written. Returns (connections of the network, changed?)."""
+    p = {"n": network_id, "d": max_distance_m}
+    conn.execute(text("DROP TABLE IF EXISTS _sc"))
+    conn.execute(text("""
+        CREATE TEMP TABLE _sc ON COMMIT DROP AS
+        SELECT b.id AS building_id, p.id AS pipe_id,
+               ST_MakeLine(ST_ClosestPoint(b.geom, p.geom), ST_ClosestPoint(p.geom, b.geom)) AS geom
+        FROM buildings b
+        CROSS JOIN LATERAL (
+            SELECT c.id, c.geom FROM (
+                SELECT id, geom, geom <-> b.geom AS d FROM pipes
+                WHERE network_id = :n AND kind = 'pipe' ORDER BY geom <-> b.geom LIMIT 4) c
+            ORDER BY c.d, c.id LIMIT 1
+        ) p
+        WHERE ST_DWithin(b.geom::geography, p.geom::geography, :d)
+    """), p)
+    gone = conn.execute(text("""
+        DELETE FROM service_connections s WHERE s.network_id = :n
+          AND NOT EXISTS (SELECT 1 FROM _sc c WHERE c.building_id = s.building_id)"""), p).rowcount
+    moved = conn.execute(text("""
+        UPDATE service_connections s SET pipe_id = c.pipe_id, geom = c.geom FROM _sc c
+        WHERE s.network_id = :n AND s.building_id = c.building_id
+          AND (s.pipe_id <> c.pipe_id OR NOT (s.geom = c.geom))"""), p).rowcount
+    added = conn.execute(text("""
+        INSERT INTO service_connections (building_id, pipe_id, network_id, geom)
+        SELECT c.building_id, c.pipe_id, :n, c.geom FROM _sc c
+        WHERE NOT EXISTS (SELECT 1 FROM service_connections s WHERE s.network_id = :n AND s.building_id = c.building_id)
+        ORDER BY c.building_id"""), p).rowcount
+    total = conn.execute(text("SELECT count(*) FROM service_connections WHERE network_id = :n"), p).scalar_one()
+    return int(total), bool(gone or moved or added)

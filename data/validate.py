@@ -40,8 +40,9 @@ def check_layer(layer: Layer) -> tuple[gpd.GeoDataFrame, list[str], list[str]]:
         problems.append(f"{layer.where}: no CRS{hint}; pass --crs EPSG:XXXX")
     ok = pd.Series(True, index=frame.index)
     geoms = []
-    for i, (geom, where) in enumerate(zip(frame.geometry.values, frame["_where"])):
-        g, problem = _check_geometry(geom, layer.kind)
+    read_problems = frame["_geom_problem"] if "_geom_problem" in frame else [None] * len(frame)
+    for i, (geom, where, read_problem) in enumerate(zip(frame.geometry.values, frame["_where"], read_problems)):
+        g, problem = (geom, read_problem) if isinstance(read_problem, str) else _check_geometry(geom, layer.kind)
         if problem:
             problems.append(f"{where}: {problem}")
             ok.iloc[i] = False

@@ -1,12 +1,19 @@
-"""The demo city from the real Helsinki OSM extract: counts, determinism, replace-not-duplicate."""
+"""The demo city from the real Helsinki OSM extract: counts, determinism, a reload merges and keeps ids."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from data.demo import demo_counts, load_demo
+from data.demo import building_ext_ids, demo_counts, load_demo
+from data.errors import NetworkBusy
+from settings import ROOT
+from tests.conftest import truncate_all
 
 NAME = "demo under test"
 
@@ -30,6 +37,7 @@ def _fingerprint(engine: Engine) -> str:
 
 @pytest.fixture(scope="module")
 def demo(engine: Engine) -> dict:
+    truncate_all(engine)  # buildings left by other modules' tests would get service connections too
     counts = load_demo(engine, seed=7, network_name=NAME)
     return {"counts": counts, "fingerprint": _fingerprint(engine)}
 
@@ -79,7 +87,7 @@ def test_network_topology_is_consistent(engine: Engine, demo: dict) -> None:
     assert kinds.get("source") == 1 and kinds.get("tank") == 1
 
 
-def test_reload_replaces_and_is_deterministic(engine: Engine, demo: dict) -> None:
+def test_reload_is_deterministic_and_never_duplicates(engine: Engine, demo: dict) -> None:
     again = load_demo(engine, seed=7, network_name=NAME)
     assert again["pipes"] == demo["counts"]["pipes"] and again["buildings"] == demo["counts"]["buildings"]
     assert _fingerprint(engine) == demo["fingerprint"]
@@ -94,3 +102,72 @@ def test_another_seed_gives_another_valve_layout(engine: Engine, demo: dict) -> 
         assert demo_counts(engine, NAME)["buildings"] == demo["counts"]["buildings"]
     finally:
         load_demo(engine, seed=7, network_name=NAME)
+
+
+def _ids(engine: Engine) -> dict[str, object]:
+    """Database ids by ext id of everything the demo loads, and its service connections."""
+    with engine.connect() as conn:
+        net = conn.execute(text("SELECT id FROM networks WHERE name = :n"), {"n": NAME}).scalar_one()
+        out: dict[str, object] = {"network": net}
+        for table in ("nodes", "pipes", "valves"):
+            out[table] = dict(conn.execute(text(f"SELECT ext_id, id FROM {table} WHERE network_id = :n"), {"n": net}).all())
+        out["buildings"] = dict(conn.execute(text("SELECT ext_id, id FROM buildings WHERE dataset = 'demo'")).all())
+        out["connections"] = sorted(conn.execute(text(
+            "SELECT building_id, pipe_id FROM service_connections WHERE network_id = :n"), {"n": net}).all())
+        out["revision"] = conn.execute(text("SELECT revision FROM networks WHERE id = :n"), {"n": net}).scalar_one()
+    return out
+
+
+def test_reload_keeps_every_id_and_the_links_of_reports(engine: Engine, demo: dict) -> None:
+    before = _ids(engine)
+    assert len(before["buildings"]) == demo["counts"]["buildings"]  # type: ignore[arg-type]
+    assert all(e.isdigit() for e in before["buildings"])  # type: ignore[union-attr]  # OSM ids, unique here
+    pipe = before["pipes"]["P1"]  # type: ignore[index]
+    building = next(iter(before["buildings"].values()))  # type: ignore[union-attr]
+    with engine.begin() as conn:
+        incident = conn.execute(text(
+            "INSERT INTO incidents (category, service_code, geom, pipe_id, network_id, building_id) "
+            "SELECT 'burst', 'water.burst', ST_LineInterpolatePoint(geom, 0.5), id, network_id, :b "
+            "FROM pipes WHERE id = :p RETURNING id"), {"p": pipe, "b": building}).scalar_one()
+    reports: list = []
+    try:
+        load_demo(engine, seed=7, network_name=NAME, audit=lambda conn, report: reports.append(report))
+        assert _ids(engine) == before  # same ids, same connections, and the revision did not move
+        assert len(reports) == 1 and reports[0].diff.empty and reports[0].checksum
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT pipe_id, building_id, version FROM incidents WHERE id = :i"),
+                               {"i": incident}).one()
+        assert tuple(row) == (pipe, building, 1)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM incidents WHERE id = :i"), {"i": incident})
+
+
+def test_reload_is_refused_while_an_outage_is_planned(engine: Engine, demo: dict) -> None:
+    with engine.begin() as conn:
+        oid = conn.execute(text(
+            "INSERT INTO outages (network_id, state, planned_end, created_by, approved_by) "
+            "SELECT id, 'planned', now() + interval '1 day', 'test', 'test' FROM networks WHERE name = :n "
+            "RETURNING id"), {"n": NAME}).scalar_one()
+    try:
+        before = _ids(engine)
+        with pytest.raises(NetworkBusy, match=rf'^network "{NAME}" has outage planned or active \({oid}\)'):
+            load_demo(engine, seed=8, network_name=NAME)
+        assert _ids(engine) == before
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM outages WHERE id = :o"), {"o": oid})
+
+
+def test_building_ext_ids_are_stable_and_unique() -> None:
+    ids = building_ext_ids(pd.Series([5, 7, 7, 9, 9]), pd.Series(["way", "way", "relation", "way", "way"]))
+    assert ids == ["5", "way/7", "relation/7", "way/9", "way/9.1"]
+
+
+def test_load_demo_is_refused_in_production(db_url: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "data", "load-demo", "--database-url", db_url], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "ZHKH_ENV": "production"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        "error: load-demo: refused in production (ZHKH_ENV=production); the demo city would merge into network "
+        '"Helsinki demo cold water"']

@@ -118,12 +118,20 @@ def test_missing_crs_can_be_given(clean_engine: Engine, samples: Path) -> None:
     assert (lon, lat) == (pytest.approx(P1_START[0], abs=1e-6), pytest.approx(P1_START[1], abs=1e-6))
 
 
-def test_reimport_replaces(clean_engine: Engine, samples: Path, row_counts: Counts) -> None:
+def test_reimport_updates_in_place_and_never_duplicates(clean_engine: Engine, samples: Path, row_counts: Counts) -> None:
     import_file(clean_engine, samples / "helsinki.gpkg", network="same")
     first = row_counts(clean_engine)
-    import_file(clean_engine, samples / "helsinki.gpkg", network="same")
+    ids = "SELECT 'n' || ext_id, id FROM nodes UNION ALL SELECT 'p' || ext_id, id FROM pipes " \
+          "UNION ALL SELECT 'v' || ext_id, id FROM valves UNION ALL SELECT 'b' || ext_id, id FROM buildings"
+    first_ids = dict(_all(clean_engine, ids))
+    report = import_file(clean_engine, samples / "helsinki.gpkg", network="same")
     assert row_counts(clean_engine) == first
     assert first["networks"] == 1 and first["pipes"] == 6
+    assert dict(_all(clean_engine, ids)) == first_ids and len(first_ids) == 19
+    assert report.diff is not None and report.diff.empty
+    # the buildings carry the file's own ids
+    assert sorted(_all(clean_engine, "SELECT ext_id, dataset FROM buildings")) == [
+        ("B1", "same"), ("B2", "same"), ("B3", "same")]
 
 
 def test_dry_run_counts_and_writes_nothing(clean_engine: Engine, samples: Path, row_counts: Counts) -> None:
@@ -162,9 +170,11 @@ def test_bad_file_names_the_problem_and_writes_nothing(
 
 
 def test_all_problems_are_collected(tmp_path: Path) -> None:
+    x, y = 385000, 6672000  # Helsinki in EPSG:3067
     pipes = gpd.GeoDataFrame(
         {"id": ["A", "A", "C", "D"], "dn": [100, "wide", 100, 100]},
-        geometry=[LineString([(0, 0), (10, 0)]), LineString([(10, 0), (20, 0)]), Point(5, 5), None],
+        geometry=[LineString([(x, y), (x + 10, y)]), LineString([(x + 10, y), (x + 20, y)]), Point(x + 5, y + 5),
+                  None],
         crs="EPSG:3067",
     )
     path = tmp_path / "many.gpkg"
@@ -181,14 +191,15 @@ def test_all_problems_are_collected(tmp_path: Path) -> None:
 def test_failure_half_way_rolls_everything_back(
     clean_engine: Engine, samples: Path, row_counts: Counts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = data.store.write_buildings
+    real = data.store.apply_buildings
 
-    def write_then_fail(conn, gdf, **kw):  # the network is already written inside the transaction
-        real(conn, gdf, **kw)
+    def write_then_fail(conn, dataset, progress):  # the network is already written in the transaction
+        real(conn, dataset, progress)
         assert conn.execute(text("SELECT count(*) FROM pipes")).scalar_one() == 6
+        assert conn.execute(text("SELECT count(*) FROM buildings")).scalar_one() == 3
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(data.store, "write_buildings", write_then_fail)
+    monkeypatch.setattr(data.store, "apply_buildings", write_then_fail)
     with pytest.raises(RuntimeError, match="disk full"):
         import_file(clean_engine, samples / "helsinki.gpkg")
     assert row_counts(clean_engine) == EMPTY
@@ -301,7 +312,7 @@ def test_inp_with_valves_csv_and_offset(clean_engine: Engine, wntr_networks: Pat
 def test_inp_bad_valve_row_is_named(tmp_path: Path, wntr_networks: Path) -> None:
     csv = tmp_path / "v.csv"
     csv.write_text("link,node,id\n10,10,ok\n10,12,wrong\nNOPE,10,\n", encoding="utf-8")
-    problems = validate_file(wntr_networks / "Net1.inp", crs="EPSG:3067", valves=csv)
+    problems = validate_file(wntr_networks / "Net1.inp", crs="EPSG:3067", offset=(385000, 6672000), valves=csv)
     assert problems == [
         "v.csv, row 3, valve wrong: node '12' is not an end of link '10' (10 – 11)",
         "v.csv, row 4, valve 2: unknown link 'NOPE'",
@@ -310,7 +321,8 @@ def test_inp_bad_valve_row_is_named(tmp_path: Path, wntr_networks: Path) -> None
 
 def test_malformed_inp(tmp_path: Path) -> None:
     path = tmp_path / "broken.inp"
-    path.write_text("[JUNCTIONS]\nJ1 abc\n[PIPES]\nP1 J1 J9 100 12 100\n", encoding="utf-8")
+    path.write_text("[JUNCTIONS]\nJ1 abc\n[PIPES]\nP1 J1 J9 100 12 100\n[COORDINATES]\nJ1 385000 6672000\n",
+                    encoding="utf-8")
     with pytest.raises(DataError, match=r"broken\.inp: not a readable EPANET \.inp file"):
         import_file(None, path, crs="EPSG:3067", dry_run=True)
 
