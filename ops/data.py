@@ -34,10 +34,10 @@ def preview_import(actor: Actor, path: Path, *, bind: Engine | None = None, **op
 def _audit_import(actor: Actor, action: str, source: str):
     def write(conn: Connection, report: Any) -> None:
         audit.record(conn, actor=actor.author, action=action, object_type="network", object_id=report.network_id,
-                     details={"file": source, "checksum": getattr(report, "checksum", None),
-                              "network": report.network, "counts_before": getattr(report, "counts_before", None),
-                              "counts_after": getattr(report, "counts_after", None),
-                              "diff": report.diff.summary() if getattr(report, "diff", None) is not None else None})
+                     details={"file": source, "checksum": report.checksum, "network": report.network,
+                              "dataset": report.dataset, "counts_before": report.counts_before,
+                              "counts_after": report.counts_after,
+                              "diff": report.diff.summary() if report.diff is not None else None})
     return write
 
 

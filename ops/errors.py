@@ -17,7 +17,7 @@ from auth.errors import (
     PermissionDenied,
     UnknownUser,
 )
-from data.errors import DataError
+from data.errors import DataError, NetworkBusy, RefusedInProduction, StalePreview
 from gis.errors import DatabaseUnavailable, GisError
 from incidents.errors import (
     ConcurrentEdit,
@@ -71,6 +71,9 @@ ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
     (InvalidTransition, 409, "transition"),
     (InvalidOutageTransition, 409, "transition"),
     (ConfirmationMismatch, 400, "confirmation"),
+    (NetworkBusy, 409, "conflict"),
+    (StalePreview, 409, "concurrent"),
+    (RefusedInProduction, 403, "not_allowed_here"),
     (NotAllowedHere, 403, "not_allowed_here"),
     (DatabaseUnavailable, 503, "db_down"),
     (OperationalError, 503, "db_down"),

@@ -33,12 +33,19 @@ def _saved(upload: Any, tmp: str) -> Path:
 
 
 def diff_frame(diff: Any) -> pd.DataFrame:
-    rows = []
-    for kind, d in diff.kinds.items():
-        rows.append({t("data.diff.kind"): t(f"data.kind.{kind}"), t("data.diff.added"): d.added,
-                     t("data.diff.removed"): d.removed, t("data.diff.changed"): d.changed,
-                     t("data.diff.examples"): ", ".join(map(str, d.examples()))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{
+        t("data.diff.kind"): t(f"data.kind.{k.kind}"), t("data.diff.added"): k.added, t("data.diff.removed"): k.removed,
+        t("data.diff.changed"): k.changed, t("data.diff.unchanged"): k.unchanged,
+        t("data.diff.examples"): ", ".join([*k.added_ids[:3], *k.removed_ids[:3], *k.changed_ids[:3]]),
+    } for k in diff.kinds])
+
+
+def relink_frame(diff: Any) -> pd.DataFrame:
+    return pd.DataFrame([{
+        t("data.relink.report"): r.incident_id, t("data.relink.link"): t(f"data.relink.{r.link}"),
+        t("data.relink.old"): r.old_ext_id, t("data.relink.new"): r.new_ext_id or t("data.relink.none"),
+        t("data.relink.distance"): None if r.distance_m is None else round(r.distance_m, 1),
+    } for r in diff.relinks])
 
 
 def import_section() -> None:
@@ -70,20 +77,24 @@ def import_section() -> None:
         return
     preview = seen[1]
     st.info(md_safe(preview.summary()))
-    for w in preview.report.warnings[:20]:
+    for w in list(preview.warnings)[:20]:
         st.caption(md_safe(w))
-    if preview.network_exists:
-        st.markdown(f"**{t('data.diff.title', network=md_safe(preview.report.network))}**")
+    if preview.busy_outages:
+        st.error(t("data.busy", ids=", ".join(f"№{i}" for i in preview.busy_outages)))
+        return
+    target = md_safe(preview.network or preview.dataset or "")
+    if preview.target_exists:
+        st.markdown(f"**{t('data.diff.title', network=target)}**")
         st.dataframe(diff_frame(preview.diff), hide_index=True, use_container_width=True)
-        if preview.diff.incidents_relinked:
-            st.warning(t("data.diff.reports", n=len(preview.diff.incidents_relinked)))
-            st.dataframe(pd.DataFrame(preview.diff.incidents_relinked), hide_index=True, use_container_width=True)
-        if preview.diff.outages_affected:
-            st.warning(t("data.diff.outages", ids=", ".join(f"№{i}" for i in preview.diff.outages_affected)))
+        if preview.diff.relinks:
+            st.warning(t("data.diff.reports", n=len(preview.diff.relinks)))
+            st.dataframe(relink_frame(preview.diff), hide_index=True, use_container_width=True)
+        if preview.diff.outages:
+            st.warning(t("data.diff.outages", ids=", ".join(f"№{o.outage_id}" for o in preview.diff.outages)))
         if preview.diff.empty:
             st.success(t("data.diff.none"))
             return
-        if not st.checkbox(t("data.confirm", network=md_safe(preview.report.network)), key="data_confirm"):
+        if not st.checkbox(t("data.confirm", network=target), key="data_confirm"):
             return
     if st.button(t("data.import_run"), type="primary", key="data_apply"):
         bar = st.progress(0.0)
