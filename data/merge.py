@@ -121,6 +121,8 @@ def _stage_and_diff(conn: Connection, place: _Place, load: Load, snap: Snap, pro
     if load.has_network:
         progress("nodes", 0.0)
         stage_network(conn, load.nodes, load.pipes, load.valves)  # type: ignore[arg-type]
+        if net_id is not None:
+            store.keep_field_valve_marks(conn, net_id)
         kinds += [store.diff_kind(conn, k, net_id) for k in ("nodes", "pipes", "valves")]
         relinks += store.pipe_relinks(conn, snap.pipe_m)
     if load.buildings is not None and place.dataset is not None:

@@ -139,6 +139,16 @@ _IN_PLACE = {
 }
 
 
+def keep_field_valve_marks(conn: Connection, network_id: int) -> int:
+    """A valve a crew found stuck (recorded ``inoperable`` in the database) stays inoperable when the file
+    calls it ``open``: the GIS default does not overwrite what was found in the field (it is marked
+    repaired in the app, audited). A file that says ``closed`` or ``inoperable`` still wins."""
+    return conn.execute(text("""
+        UPDATE _in_valves i SET status = 'inoperable'
+        FROM valves v WHERE v.network_id = :n AND v.ext_id = i.ext_id AND v.status = 'inoperable' AND i.status = 'open'
+    """), {"n": network_id}).rowcount
+
+
 def diff_kind(conn: Connection, kind: str, scope: int | str | None) -> KindDiff:
     """Compare the staged ``kind`` with the rows in place (``scope``: the network id, or the dataset;
     None: nothing in place) into ``_d_<kind>``; the counts and a sample of ext ids."""

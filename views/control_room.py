@@ -119,7 +119,7 @@ def announce(items: list[QueueItem]) -> None:
                 msg = t("control.new_emergency", id=i.id, what=label("category", i.category),
                         address=i.address or t("control.no_address"))
                 banners.append((time.time(), msg))
-                st.toast(md_safe(msg), icon=":material/warning:")  # report text never renders as Markdown
+                st.toast(md_safe(msg), icon=":material/warning:", duration="long")  # report text never renders as Markdown
     ss["cr_last_id"] = max(newest, last or 0)
     ss["cr_banners"] = banners
     for _, msg in reversed(banners):

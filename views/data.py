@@ -32,6 +32,26 @@ def _saved(upload: Any, tmp: str) -> Path:
     return path
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """«узлы 6 · трубы 6 · …» in the page's language (kinds it has no word for are left out)."""
+    from views.i18n import CATALOG
+
+    return " · ".join(f"{t(f'data.kind.{k}')} {n:,}".replace(",", "\u202f") for k, n in counts.items()
+                      if f"data.kind.{k}" in CATALOG["ru"])
+
+
+def preview_text(preview: Any) -> str:
+    target = md_safe(preview.network or preview.dataset or "")
+    key = "data.preview_existing" if preview.target_exists else "data.preview_new"
+    return t(key, source=md_safe(preview.source), target=target, counts=counts_text(preview.counts))
+
+
+def report_text(report: Any) -> str:
+    target = md_safe(report.network or report.dataset or "")
+    return t("data.import_ok", source=md_safe(report.source), target=target,
+             counts=counts_text(report.counts_after or report.counts))
+
+
 def diff_frame(diff: Any) -> pd.DataFrame:
     return pd.DataFrame([{
         t("data.diff.kind"): t(f"data.kind.{k.kind}"), t("data.diff.added"): k.added, t("data.diff.removed"): k.removed,
@@ -76,7 +96,7 @@ def import_section() -> None:
     if not seen or seen[0] != fingerprint:
         return
     preview = seen[1]
-    st.info(md_safe(preview.summary()))
+    st.info(preview_text(preview))
     for w in list(preview.warnings)[:20]:
         st.caption(md_safe(w))
     if preview.busy_outages:
@@ -111,7 +131,7 @@ def import_section() -> None:
                 errors.show(exc)
                 return
         ss.pop("data_preview", None)
-        st.success(t("data.import_ok", report=md_safe(report.summary())))
+        st.success(report_text(report))
 
 
 def demo_section() -> None:

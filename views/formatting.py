@@ -23,10 +23,16 @@ def label(kind: str, value: str | None) -> str:
 _MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$=:")
 
 
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z]):(?=//)|(?<=www)\.|@")
+_WORD_JOINER = "\u2060"
+
+
 def md_safe(value: object) -> str:
-    """Free text for a markdown-rendering element (st.error, st.success…): every markdown and HTML
-    character backslash-escaped, so ``<b>`` or ``**x**`` show literally."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(value or ""))
+    """Free text for a markdown-rendering element (st.error, st.toast…): every markdown and HTML
+    character backslash-escaped, so ``<b>`` or ``**x**`` show literally, and an invisible word joiner
+    inside ``://``, ``www.`` and ``@`` so that a URL or an e-mail address is never made a link."""
+    text = _AUTOLINK.sub(lambda m: m.group(0) + _WORD_JOINER, str(value or ""))
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
 
 
 def service_label(code: str) -> str:

@@ -289,8 +289,10 @@ def test_stale_preview_is_refused(clean_engine: Engine, district: dict[str, Path
         import_file(clean_engine, district["next"], expected_revision=preview.network_revision)
     assert snapshot(clean_engine) == before
     fresh = preview_import(clean_engine, district["next"])
-    assert fresh.diff.kind("valves").changed_ids == ("V1",)  # the file says open again
+    assert fresh.diff.kind("valves").changed_ids == ()  # the file's default "open" does not undo a field record
     import_file(clean_engine, district["next"], expected_revision=fresh.network_revision)
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM valves WHERE ext_id = 'V1'")).scalar_one() == "inoperable"
 
 
 def test_resource_cannot_change(clean_engine: Engine, district: dict[str, Path]) -> None:

@@ -242,3 +242,25 @@ def test_rights_are_checked_by_every_outage_use_case(demo: Demo, actors: dict[st
         assert outages.get(actors[role], o.id, bind=eng).outage.state == "active"
     with pytest.raises(PermissionDenied):
         reports.take_report(actors["inspector"], service_code="burst", lon=lon, lat=lat, bind=eng)
+
+
+def test_a_valve_found_stuck_survives_a_reload_and_a_reload_waits_for_open_outages(demo: Demo,
+                                                                                   actors: dict[str, Actor]) -> None:
+    from data.demo import load_demo
+    from data.errors import NetworkBusy
+    from settings import get_settings
+
+    eng, net = demo.engine, demo.network_id
+    with eng.connect() as conn:
+        valve = conn.execute(text("SELECT id FROM valves WHERE network_id = :n AND status = 'open' ORDER BY id LIMIT 1"),
+                             {"n": net}).scalar_one()
+        ids_before = dict(conn.execute(text("SELECT ext_id, id FROM pipes WHERE network_id = :n"), {"n": net}).all())
+    net_ops.mark_valve(actors["dispatcher"], valve, "stuck", reason="не поворачивается", bind=eng)
+    load_demo(eng, seed=42, network_name=get_settings().demo_network_name)
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT status FROM valves WHERE id = :v"), {"v": valve}).scalar_one() == "inoperable"
+        assert dict(conn.execute(text("SELECT ext_id, id FROM pipes WHERE network_id = :n"), {"n": net}).all()) == ids_before
+    pipe, _, _ = busiest_pipe(eng, net)
+    outages.approve(actors["dispatcher"], network_id=net, break_pipe_ids=[pipe], bind=eng)
+    with pytest.raises(NetworkBusy, match="planned or active"):
+        load_demo(eng, seed=42, network_name=get_settings().demo_network_name)

@@ -40,7 +40,7 @@ def test_import_bad_then_good_file_then_a_confirmed_reimport(page, app_url: str,
 
     page.locator("input[type=file]").set_input_files(str(SAMPLES / "helsinki.gpkg"))
     page.get_by_text("helsinki.gpkg").first.wait_for(timeout=30000)
-    settle_fill(page, page.get_by_label("Имя сети"), "Импорт из GeoPackage")
+    settle_fill(page, page.get_by_label("Имя сети", exact=True), "Импорт из GeoPackage")
     page.get_by_role("button", name="Проверить файл и показать изменения").click()
     page.get_by_role("button", name="Проверить и загрузить").click()
     page.get_by_text("Загружено:").wait_for(timeout=60000)
@@ -58,10 +58,11 @@ def test_import_bad_then_good_file_then_a_confirmed_reimport(page, app_url: str,
     page.get_by_role("button", name="Проверить файл и показать изменения").click()
     expect(page.get_by_text("Файл совпадает с тем, что в базе: менять нечего.")).to_be_visible(timeout=60000)
     # another file under that live network's name: the diff, and nothing happens until it is confirmed
-    page.locator("input[type=file]").set_input_files(str(SAMPLES / "helsinki_lonlat.geojson"))
-    page.get_by_text("helsinki_lonlat.geojson").first.wait_for(timeout=30000)
+    page.locator("input[type=file]").set_input_files(str(SAMPLES / "pipes.geojson"))
+    page.get_by_text("pipes.geojson").first.wait_for(timeout=30000)
     page.get_by_role("button", name="Проверить файл и показать изменения").click()
-    expect(page.get_by_text("Что изменится в сети «Импорт из GeoPackage»")).to_be_visible(timeout=60000)
+    expect(page.get_by_text("Я просмотрел изменения")).to_be_visible(timeout=60000)
+    expect(page.get_by_text("Что изменится в сети «Импорт из GeoPackage»")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "data-diff.png"), full_page=True)
     expect(page.get_by_role("button", name="Проверить и загрузить")).to_have_count(0)
     page.get_by_text("Я просмотрел изменения").click()

@@ -82,7 +82,7 @@ def test_an_inspector_reaches_no_import_and_no_status_change(anonymous_page, app
         assert conn.execute(text("SELECT status FROM incidents WHERE id = :i"), {"i": inc.id}).scalar_one() == "new"
     page.goto(f"{app_url}/audit", wait_until="domcontentloaded")
     expect(page.get_by_role("heading", name="Журнал действий")).to_be_visible(timeout=30000)
-    expect(page.get_by_text("заметка к заявке").first).to_be_visible(timeout=30000)
+    expect(page.get_by_text("заметка к заявке").first).to_be_attached(timeout=30000)  # a grid cell (drawn on a canvas)
     page.screenshot(path=str(ARTIFACTS / "audit.png"), full_page=True)
 
 
@@ -118,14 +118,14 @@ def test_the_admin_pages_create_a_user_who_can_sign_in(anonymous_page, app_url: 
     page.goto(f"{app_url}/users", wait_until="domcontentloaded")
     form = page.locator("[data-testid=stForm]").filter(has_text="Новый пользователь")
     expect(form).to_be_visible(timeout=30000)
-    form.get_by_label("Логин").fill("sidorova")
+    form.get_by_role("textbox", name="Логин").fill("sidorova")
     form.get_by_label("ФИО").fill("Тест sidorova")
     form.get_by_label("Пароль (не короче 10 символов)").fill("short")
     form.get_by_role("button", name="Создать").click()
     expect(page.get_by_text("пароль из 5 знаков, нужно не меньше 10")).to_be_visible(timeout=30000)
     with demo_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM users WHERE login = 'sidorova'")).scalar_one() == 0
-    form.get_by_label("Логин").fill("sidorova")
+    form.get_by_role("textbox", name="Логин").fill("sidorova")
     form.get_by_label("ФИО").fill("Тест sidorova")
     form.get_by_label("Пароль (не короче 10 символов)").fill("long enough 10")
     form.get_by_role("button", name="Создать").click()

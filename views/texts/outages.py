@@ -123,6 +123,8 @@ TEXTS = {
         "intake.field.note": "Заметка",
         # data
         "data.import_check": "Проверить файл и показать изменения",
+        "data.preview_new": "Файл {source} проверен: новая сеть «{target}» — {counts}. Загружать?",
+        "data.preview_existing": "Файл {source} проверен: в файле {counts}; сеть «{target}» уже есть в базе — ниже, что изменится.",
         "data.diff.title": "Что изменится в сети «{network}»",
         "data.diff.kind": "Объекты",
         "data.diff.added": "Добавится",
@@ -273,6 +275,8 @@ TEXTS = {
         "incident.note_add": "Add a note",
         "intake.field.note": "Note",
         "data.import_check": "Check the file and show the changes",
+        "data.preview_new": "{source} checked: a new network “{target}” — {counts}. Load it?",
+        "data.preview_existing": "{source} checked: the file holds {counts}; network “{target}” exists — below is what changes.",
         "data.diff.title": "What changes in network “{network}”",
         "data.diff.kind": "Features",
         "data.diff.added": "Added",
