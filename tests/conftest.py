@@ -61,3 +61,35 @@ def clean_engine(engine: Engine) -> Engine:
     """The session database, emptied of all rows before the test."""
     truncate_all(engine)
     return engine
+
+
+# ---- the demo city for the app's own tests (browser and AppTest), in a database of its own
+
+@pytest.fixture(scope="session")
+def ui_db_url(db_url: str) -> Iterator[str]:
+    """A database of its own for the app under test: other tests truncate the session database."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    ui_url = url.set(database=f"{url.database}_ui").render_as_string(hide_password=False)
+    yield ui_url
+    drop_database(ui_url)
+
+
+@pytest.fixture(scope="session")
+def demo_engine(ui_db_url: str) -> Iterator[Engine]:
+    """The Helsinki demo city, loaded once, in the app's own test database."""
+    from data.demo import load_demo
+    from gis.db import make_engine
+    from settings import get_settings
+
+    eng = make_engine(ui_db_url)
+    load_demo(eng, seed=42, network_name=get_settings().demo_network_name)
+    from auth.model import Actor
+    from ops import users
+    from tests.ui.conftest import PASSWORDS
+
+    for role, password in PASSWORDS.items():
+        users.add_user(Actor.cli("cli:tests"), role, role=role, password=password, display_name=f"Тест {role}", bind=eng)
+    yield eng
+    eng.dispose()

@@ -65,37 +65,6 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def ui_db_url(db_url: str) -> Iterator[str]:
-    """A database of its own for the app under test: other tests truncate the session database."""
-    from sqlalchemy.engine import make_url
-
-    from tests.conftest import drop_database
-
-    url = make_url(db_url)
-    ui_url = url.set(database=f"{url.database}_ui").render_as_string(hide_password=False)
-    yield ui_url
-    drop_database(ui_url)
-
-
-@pytest.fixture(scope="session")
-def demo_engine(ui_db_url: str) -> Iterator[Engine]:
-    """The Helsinki demo city, loaded once, in the app's own test database."""
-    from data.demo import load_demo
-    from gis.db import make_engine
-    from settings import get_settings
-
-    eng = make_engine(ui_db_url)
-    load_demo(eng, seed=42, network_name=get_settings().demo_network_name)
-    from auth.model import Actor
-    from ops import users
-
-    for role, password in PASSWORDS.items():
-        users.add_user(Actor.cli("cli:tests"), role, role=role, password=password, display_name=f"Тест {role}", bind=eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture(scope="session")
 def app_url(demo_engine: Engine, ui_db_url: str) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": ui_db_url,

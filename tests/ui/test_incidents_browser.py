@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
 from sqlalchemy import Engine, text
 
 from scripts.screenshot import map_frame

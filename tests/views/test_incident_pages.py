@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import Engine, text
 
 from settings import ROOT
-from tests.ui.conftest import demo_engine, ui_db_url  # noqa: F401  (the demo city in its own database)
 
 
 @pytest.fixture()
