@@ -32,8 +32,16 @@ if "lang" not in st.session_state:
 
 
 
+def _keep(choice: str, target: str) -> None:
+    st.session_state[target] = st.session_state[choice]
+
+
 def language_switch() -> None:
-    st.radio(t("sidebar.language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang", horizontal=True)
+    # the choice lives in a plain session key: a widget's own state is dropped when the page changes
+    codes = list(LANGUAGES)
+    current = st.session_state.get("lang", "ru")
+    st.radio(t("sidebar.language"), codes, index=codes.index(current) if current in codes else 0,
+             format_func=LANGUAGES.get, key="lang_pick", horizontal=True, on_change=_keep, args=("lang_pick", "lang"))
 
 
 def sidebar(user: object) -> None:
@@ -51,7 +59,9 @@ def sidebar(user: object) -> None:
             if st.session_state.get("network_id") not in ids:
                 st.session_state["network_id"] = ids[0]
             names = {n["id"]: n["name"] for n in nets}
-            st.selectbox(t("sidebar.network"), ids, key="network_id", format_func=lambda i: names.get(i, str(i)))
+            st.selectbox(t("sidebar.network"), ids, index=ids.index(st.session_state["network_id"]),
+                         format_func=lambda i: names.get(i, str(i)), key="network_pick", on_change=_keep,
+                         args=("network_pick", "network_id"))
         else:
             st.session_state["network_id"] = None
             st.info(t("sidebar.no_network"))

@@ -51,7 +51,7 @@ def main() -> None:
         t("audit.col.object"): object_label(r["object_type"], r["object_id"]),
         t("audit.col.reason"): history_note(r["reason"]),
         t("audit.col.details"): json.dumps(r["details"] or {}, ensure_ascii=False, default=str),
-    } for r in rows]), hide_index=True, use_container_width=True, height=560)
+    } for r in rows]), hide_index=True, width="stretch", height=560)
     export = rows if len(rows) < flt.limit else audit_log.events(actor(), replace(flt, limit=audit_log.MAX_ROWS))
     st.download_button(t("audit.csv"), audit_log.to_csv(export, tz=rules().timezone),
                        f"audit-{since:%Y%m%d}-{until:%Y%m%d}.csv", "text/csv", key="audit_csv")

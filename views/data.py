@@ -105,10 +105,10 @@ def import_section() -> None:
     target = md_safe(preview.network or preview.dataset or "")
     if preview.target_exists:
         st.markdown(f"**{t('data.diff.title', network=target)}**")
-        st.dataframe(diff_frame(preview.diff), hide_index=True, use_container_width=True)
+        st.dataframe(diff_frame(preview.diff), hide_index=True, width="stretch")
         if preview.diff.relinks:
             st.warning(t("data.diff.reports", n=len(preview.diff.relinks)))
-            st.dataframe(relink_frame(preview.diff), hide_index=True, use_container_width=True)
+            st.dataframe(relink_frame(preview.diff), hide_index=True, width="stretch")
         if preview.diff.outages:
             st.warning(t("data.diff.outages", ids=", ".join(f"№{o.outage_id}" for o in preview.diff.outages)))
         if preview.diff.empty:
@@ -162,7 +162,7 @@ def main() -> None:
         t("data.col.name"): r["name"], t("data.col.resource"): t(f"incident.resource.{r['resource']}"),
         t("data.col.pipes"): r["pipes"], t("data.col.km"): float(r["km"]), t("data.col.valves"): r["valves"],
         t("data.col.connections"): r["connections"], t("data.col.open_outages"): r["open_outages"],
-    } for r in rows]), hide_index=True, use_container_width=True)
+    } for r in rows]), hide_index=True, width="stretch")
 
 
 main()

@@ -72,3 +72,12 @@ def history_note(note: str | None) -> str:
     if m:
         return t(f"history.outage.{m.group(2).replace(' ', '_')}", id=m.group(1))
     return note or ""
+
+
+def outage_state(outage: object) -> str:
+    """An outage's state in words: a planned one is "approved, crew dispatched" for a break and
+    "scheduled" for planned works."""
+    state, kind = getattr(outage, "state"), getattr(outage, "kind", "emergency")
+    if state == "planned":
+        return t("outage.state.scheduled" if kind == "planned" else "outage.state.approved")
+    return t(f"outage.state.{state}")

@@ -15,7 +15,7 @@ from ops import outages
 from ops.incidents import rules
 from views import errors, plan_map
 from views.common import t
-from views.formatting import fmt_dt, history_note, label, md_safe
+from views.formatting import fmt_dt, history_note, label, md_safe, outage_state
 from views.session import actor, current_user
 
 STATE_ICON = {"planned": ":material/schedule:", "active": ":material/water_drop:", "restored": ":material/check_circle:",
@@ -44,7 +44,7 @@ def when_input(label_key: str, default: datetime, *, key: str) -> datetime:
 def summary(o: Any) -> str:
     """One line: number, kind, state, buildings, residents, expected end (all text escaped)."""
     end = o.actual_end if o.state == "restored" else o.planned_end
-    return md_safe(t("outage.summary", id=o.id, kind=t(f"outage.kind.{o.kind}"), state=t(f"outage.state.{o.state}"),
+    return md_safe(t("outage.summary", id=o.id, kind=t(f"outage.kind.{o.kind}"), state=outage_state(o),
                      buildings=o.buildings, residents=o.residents, end=fmt_dt(end)))
 
 
@@ -74,7 +74,7 @@ def panel(detail: outages.OutageDetail, *, key: str) -> None:
     if o.ended_by:
         facts.append((t("outage.field.ended_by"), o.ended_by))
     st.dataframe(pd.DataFrame(facts, columns=[t("field.field"), t("field.value")]), hide_index=True,
-                 use_container_width=True)
+                 width="stretch")
     actions(detail, key=key)
     shape = plan_map.of_outage(detail, breaks=[(i.lat, i.lon) for i in detail.incidents if i.category == "burst"])
     plan_map.metrics(shape)
@@ -94,7 +94,7 @@ def actions(detail: outages.OutageDetail, *, key: str) -> None:
     a = actor()
     cols = st.columns(3)
     if o.state == "planned" and _may("outages.approve"):
-        if cols[0].button(t("outage.start"), key=f"{key}_start_{o.id}", type="primary", use_container_width=True):
+        if cols[0].button(t("outage.start"), key=f"{key}_start_{o.id}", type="primary", width="stretch"):
             try:
                 done = outages.start(a, o.id)
             except Exception as exc:
@@ -102,7 +102,7 @@ def actions(detail: outages.OutageDetail, *, key: str) -> None:
                 return
             _done(key, t("outage.started", id=done.id, at=fmt_dt(done.actual_start)))
     if o.state == "active" and _may("outages.restore"):
-        if cols[0].button(t("outage.restore"), key=f"{key}_restore_{o.id}", type="primary", use_container_width=True):
+        if cols[0].button(t("outage.restore"), key=f"{key}_restore_{o.id}", type="primary", width="stretch"):
             try:
                 done = outages.restore(a, o.id)
             except Exception as exc:
@@ -110,11 +110,11 @@ def actions(detail: outages.OutageDetail, *, key: str) -> None:
                 return
             _done(key, t("outage.restored", id=done.id, at=fmt_dt(done.actual_end)))
     if _may("outages.approve") and _may("valves.mark"):
-        with cols[1].popover(t("outage.stuck"), use_container_width=True):
+        with cols[1].popover(t("outage.stuck"), width="stretch"):
             stuck_form(detail, key=key)
     may_time = _may("outages.plan") if (o.kind == "planned" and o.state == "planned") else _may("outages.approve")
     if may_time:
-        with cols[2].popover(t("outage.reschedule"), use_container_width=True):
+        with cols[2].popover(t("outage.reschedule"), width="stretch"):
             reschedule_form(detail, key=key)
     if o.state == "planned" and _may("outages.cancel"):
         with st.expander(t("outage.cancel")):
@@ -177,7 +177,7 @@ def linked(detail: outages.OutageDetail) -> None:
         t("incident.col.id"): i.id, t("incident.col.category"): label("category", i.category),
         t("incident.col.status"): label("status", i.status), t("incident.col.address"): i.address or "",
         t("incident.col.created"): fmt_dt(i.created_at),
-    } for i in detail.incidents]), hide_index=True, use_container_width=True)
+    } for i in detail.incidents]), hide_index=True, width="stretch")
 
 
 def history(detail: outages.OutageDetail) -> None:
@@ -187,4 +187,4 @@ def history(detail: outages.OutageDetail) -> None:
         st.dataframe(pd.DataFrame([{
             t("audit.col.at"): fmt_dt(e["at"], seconds=True), t("audit.col.actor"): e["actor"],
             t("audit.col.action"): t(f"audit.action.{e['action']}"), t("audit.col.reason"): history_note(e["reason"]),
-        } for e in detail.history]), hide_index=True, use_container_width=True)
+        } for e in detail.history]), hide_index=True, width="stretch")

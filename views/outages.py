@@ -7,7 +7,7 @@ import streamlit as st
 
 from ops import outages
 from views.common import network_id, t
-from views.formatting import fmt_dt
+from views.formatting import fmt_dt, outage_state
 from views.outage_panel import panel
 from views.session import actor, guard
 
@@ -15,7 +15,7 @@ from views.session import actor, guard
 def table(found: list) -> pd.DataFrame:
     return pd.DataFrame([{
         t("outage.col.id"): o.id, t("outage.col.kind"): t(f"outage.kind.{o.kind}"),
-        t("outage.col.state"): t(f"outage.state.{o.state}"), t("outage.col.reason"): o.reason or "",
+        t("outage.col.state"): outage_state(o), t("outage.col.reason"): o.reason or "",
         t("outage.col.start"): fmt_dt(o.actual_start or o.planned_start),
         t("outage.col.end"): fmt_dt(o.actual_end if o.state in ("restored", "cancelled") else o.planned_end),
         t("outage.col.buildings"): o.buildings, t("outage.col.residents"): o.residents,
@@ -37,7 +37,7 @@ def main() -> None:
     if not found:
         st.info(t("outage.none"))
     else:
-        st.dataframe(table(found), hide_index=True, use_container_width=True)
+        st.dataframe(table(found), hide_index=True, width="stretch")
     ids = [o.id for o in found]
     wanted = st.query_params.get("id")
     if wanted and wanted.isdigit() and int(wanted) not in ids:
@@ -49,7 +49,7 @@ def main() -> None:
     if st.session_state.get("outage_pick") not in ids:
         st.session_state.pop("outage_pick", None)
     pick = st.selectbox(t("outage.open"), ids, key="outage_pick",
-                        format_func=lambda i: next((f"№{o.id} · {t(f'outage.state.{o.state}')} · {o.reason}"
+                        format_func=lambda i: next((f"№{o.id} · {outage_state(o)} · {o.reason}"
                                                     for o in found if o.id == i), f"№{i}"))
     st.query_params["id"] = str(pick)
     st.divider()

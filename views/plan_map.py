@@ -155,13 +155,16 @@ def metrics(shape: PlanShape) -> None:
 
 
 def crew_frame(shape: PlanShape) -> pd.DataFrame:
-    return pd.DataFrame([{
-        t("plan.col.order"): v["order"], t("plan.col.valve"): v.get("ext_id") or v["id"],
-        t("plan.col.street"): v.get("street") or "",
-        t("plan.col.lat"): round(float(v["lat"]), 6) if v.get("lat") is not None else None,
-        t("plan.col.lon"): round(float(v["lon"]), 6) if v.get("lon") is not None else None,
-        t("plan.col.new"): "✓" if str(v["id"]) in shape.new_valves else "",
-    } for v in shape.valves])
+    rows = []
+    for v in shape.valves:
+        row = {t("plan.col.order"): v["order"], t("plan.col.valve"): v.get("ext_id") or v["id"],
+               t("plan.col.street"): v.get("street") or "",
+               t("plan.col.lat"): round(float(v["lat"]), 6) if v.get("lat") is not None else None,
+               t("plan.col.lon"): round(float(v["lon"]), 6) if v.get("lon") is not None else None}
+        if shape.new_valves:
+            row[t("plan.col.new")] = "✓" if str(v["id"]) in shape.new_valves else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def affected_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -176,12 +179,12 @@ def affected_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 def tables(shape: PlanShape, *, key: str, height: int = 260) -> None:
     """The crew sheet (valves in order with coordinates) and the addresses cut off, with downloads."""
     st.markdown(f"**{t('plan.crew')}**")
-    st.dataframe(crew_frame(shape), hide_index=True, use_container_width=True)
+    st.dataframe(crew_frame(shape), hide_index=True, width="stretch")
     if shape.optional:
         st.caption(t("plan.optional", valves=", ".join(str(v.get("ext_id") or v["id"]) for v in shape.optional)))
     st.markdown(f"**{t('plan.affected')}**")
-    st.dataframe(affected_frame(shape.buildings), hide_index=True, use_container_width=True, height=height)
-    cols = st.columns(3)
+    st.dataframe(affected_frame(shape.buildings), hide_index=True, width="stretch", height=height)
+    cols = st.columns(3, gap="small")
     cols[0].download_button(t("plan.export_crew"), _csv(crew_rows(shape)), f"{key}-valves.csv", "text/csv",
                             key=f"{key}_csv_valves")
     cols[1].download_button(t("plan.export_addresses"), _csv([dict(b) for b in shape.buildings]),

@@ -125,11 +125,11 @@ def stuck_whatif(plan: object) -> None:
         pick = st.selectbox(t("planner.stuck"), list(choices), format_func=choices.get,
                             label_visibility="collapsed", key="planner_stuck_pick")
         cols = st.columns(2)
-        if cols[0].button(t("planner.stuck_button"), disabled=pick is None, use_container_width=True):
+        if cols[0].button(t("planner.stuck_button"), disabled=pick is None, width="stretch"):
             ss["planner_stuck"] = sorted(set(ss.get("planner_stuck") or []) | {pick})
             st.rerun()
         if _may("valves.mark") and cols[1].button(t("planner.stuck_save"), disabled=pick is None,
-                                                   use_container_width=True):
+                                                   width="stretch"):
             try:
                 net_ops.mark_valve(actor(), pick, "stuck", reason=t("planner.stuck_reason"))
             except Exception as exc:
@@ -175,14 +175,14 @@ def stuck_tab(net: int) -> None:
         t("plan.col.valve"): r["ext_id"], t("plan.col.street"): r["street"] or "",
         t("planner.register_by"): r["marked_by"] or "—", t("planner.register_at"): fmt_dt(r["marked_at"]) or "—",
         t("planner.register_reason"): r["reason"] or "",
-    } for r in rows]), hide_index=True, use_container_width=True)
+    } for r in rows]), hide_index=True, width="stretch")
     if not _may("valves.mark"):
         return
     names = {r["id"]: f"{r['ext_id']} — {r['street'] or ''}" for r in rows}
     cols = st.columns([2, 3, 1])
     pick = cols[0].selectbox(t("planner.register_pick"), list(names), format_func=names.get, key="repair_pick")
     reason = cols[1].text_input(t("planner.register_note"), key="repair_reason", max_chars=500)
-    if cols[2].button(t("planner.register_repaired"), key="repair_save", use_container_width=True):
+    if cols[2].button(t("planner.register_repaired"), key="repair_save", width="stretch"):
         try:
             net_ops.mark_valve(actor(), pick, "repaired", reason=reason)
         except Exception as exc:
@@ -203,7 +203,7 @@ def criticality_tab(net: int) -> None:
         t("planner.col.status"): t(f"legend.valve.{r.status}"),
         t("planner.crit.extra_residents"): int(r.extra_residents),
         t("planner.crit.extra_pipes"): int(r.extra_links),
-    } for r in valves.itertuples()]), hide_index=True, use_container_width=True)
+    } for r in valves.itertuples()]), hide_index=True, width="stretch")
     st.subheader(t("planner.crit.segments"))
     seg = crit.segments.sort_values("shutoff_residents", ascending=False).head(25)
     st.dataframe(pd.DataFrame({
@@ -211,7 +211,7 @@ def criticality_tab(net: int) -> None:
         t("planner.crit.pipes"): seg["shutoff_links"].astype(int),
         t("planner.crit.km"): (seg["shutoff_length_m"] / 1000).round(2),
         t("planner.crit.valves_to_operate"): seg["valves_to_operate"].astype(int),
-    }), use_container_width=True)
+    }), width="stretch")
     st.caption(t("planner.crit.time", seconds=seconds))
 
 

@@ -62,7 +62,7 @@ def list_section() -> list[QueueItem]:
         items = [q for q in items if q.incident.priority in priorities]
     st.caption(t("incident.count", n=len(items)))
     if items:
-        st.dataframe(incidents_table(items), hide_index=True, use_container_width=True, height=320)
+        st.dataframe(incidents_table(items), hide_index=True, width="stretch", height=320)
     else:
         st.info(t("incident.none"))
     return items
@@ -137,7 +137,7 @@ def actions(q: QueueItem) -> None:
     for col, to in zip(cols, targets):
         if col.button(t("incident.to", status=label("status", to)), key=f"inc_to_{inc.id}_{to}",
                       type="primary" if to not in ("rejected", "duplicate", "cancelled") else "secondary",
-                      use_container_width=True):
+                      width="stretch"):
             try:
                 if to == "duplicate":
                     if dup_of is None:
@@ -202,13 +202,13 @@ def detail_section(incident_id: int) -> None:
     st.header(t("incident.detail", id=inc.id))
     left, right = st.columns([2, 3])
     with left:
-        st.dataframe(detail_table(q), hide_index=True, use_container_width=True, height=38 * 17)
+        st.dataframe(detail_table(q), hide_index=True, width="stretch", height=38 * 17)
     with right:
         st.markdown(f"**{t('incident.description')}**")
         st.text(inc.description or "—")  # free text: shown as text, never as markup
         actions(q)
         st.markdown(f"**{t('incident.history')}**")
-        st.dataframe(history_table(detail.history), hide_index=True, use_container_width=True)
+        st.dataframe(history_table(detail.history), hide_index=True, width="stretch")
         notes_section(detail)
     if inc.category == "burst" or inc.outage_id is not None:
         from views.shutoff import shutoff_panel

@@ -112,7 +112,7 @@ def login_page() -> None:
         login = st.text_input(t("login.login"), max_chars=200, autocomplete="username")
         password = st.text_input(t("login.password"), type="password", max_chars=1024,
                                  autocomplete="current-password")
-        if st.form_submit_button(t("login.submit"), type="primary", use_container_width=True):
+        if st.form_submit_button(t("login.submit"), type="primary", width="stretch"):
             try:
                 user, token = users.sign_in(login, password)
             except LoginRefused as exc:
@@ -153,7 +153,7 @@ def oidc_login() -> None:
     from settings import get_settings
 
     if not st.user.is_logged_in:
-        st.button(t("login.oidc"), on_click=st.login, use_container_width=True)
+        st.button(t("login.oidc"), on_click=st.login, width="stretch")
         return
     claims = dict(st.user)
     role = oidc_role(claims, get_settings().oidc_role_claim)

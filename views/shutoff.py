@@ -12,7 +12,7 @@ from ops import outages
 from ops.errors import OutageConflict
 from views import errors, outage_panel, plan_map
 from views.common import t
-from views.formatting import fmt_dt, md_safe
+from views.formatting import fmt_dt, md_safe, outage_state
 from views.session import actor, current_user
 
 
@@ -55,20 +55,20 @@ def approve_controls(inc: Incident, plan: object) -> None:
     may_approve = user is not None and allowed(user.role, "outages.approve")
     conflicts = outages.preview_conflicts(a, inc.network_id, [inc.pipe_id])  # type: ignore[arg-type]
     for o in conflicts:
-        st.warning(t("shutoff.conflict", id=o.id, state=t(f"outage.state.{o.state}"), reason=md_safe(o.reason or "—"),
+        st.warning(t("shutoff.conflict", id=o.id, state=outage_state(o), reason=md_safe(o.reason or "—"),
                      end=fmt_dt(o.planned_end)))
     if not may_approve:
         st.caption(t("shutoff.approve_not_allowed"))
         return
     cols = st.columns([2, 2, 1])
     if not conflicts and cols[0].button(t("shutoff.approve"), key=f"approve_{inc.id}", type="primary",
-                                        use_container_width=True):
+                                        width="stretch"):
         _approve(inc, plan, merge_into=None)
     for i, o in enumerate(conflicts[:2]):
         if cols[i].button(t("shutoff.merge", id=o.id), key=f"merge_{inc.id}_{o.id}", type="primary",
-                          use_container_width=True):
+                          width="stretch"):
             _approve(inc, plan, merge_into=o.id)
-    if cols[2].button(t("shutoff.hide"), key=f"hide_{inc.id}", use_container_width=True):
+    if cols[2].button(t("shutoff.hide"), key=f"hide_{inc.id}", width="stretch"):
         st.session_state[f"shutoff_open_{inc.id}"] = False
         st.rerun()
 

@@ -25,7 +25,7 @@ def main() -> None:
         t("users.col.active"): t("users.yes") if u.active else t("users.no"),
         t("users.col.last_login"): fmt_dt(u.last_login_at) or t("users.never"),
         t("users.col.created"): fmt_dt(u.created_at), t("users.col.created_by"): u.created_by,
-    } for u in found]), hide_index=True, use_container_width=True)
+    } for u in found]), hide_index=True, width="stretch")
 
     left, right = st.columns(2)
     with left, st.form("user_add", clear_on_submit=True):
