@@ -62,15 +62,19 @@ def fmt_left(minutes: float) -> str:
     return f"{sign}{m // 60}:{m % 60:02d}"
 
 
-_HISTORY_NOTE = re.compile(r"^outage #(\d+) (approved|valves closed|restored|merged|extended)$")
+_HISTORY_NOTE = re.compile(r"^outage #(\d+)(?: (approved|valves closed|restored|merged|extended))?$")
+_DUPLICATE_NOTE = re.compile(r"^duplicate of #(\d+)$")
 
 
 def history_note(note: str | None) -> str:
-    """A history note in the UI language: the outage steps' own notes are translated, people's notes
-    shown as written."""
+    """A history note in the UI language: the notes the system writes itself (outage steps, a report
+    linked to an outage, a duplicate) are translated; people's notes are shown as written."""
     m = _HISTORY_NOTE.match(note or "")
     if m:
-        return t(f"history.outage.{m.group(2).replace(' ', '_')}", id=m.group(1))
+        return t(f"history.outage.{(m.group(2) or 'linked').replace(' ', '_')}", id=m.group(1))
+    m = _DUPLICATE_NOTE.match(note or "")
+    if m:
+        return t("history.duplicate", id=m.group(1))
     return note or ""
 
 

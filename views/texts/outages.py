@@ -96,6 +96,8 @@ TEXTS = {
         "history.outage.restored": "отключение №{id} завершено, вода подана",
         "history.outage.merged": "объединена с отключением №{id}",
         "history.outage.extended": "отключение №{id} расширено",
+        "history.outage.linked": "дом в зоне отключения №{id}",
+        "history.duplicate": "дубликат заявки №{id}",
         # planner: planned works and the register of stuck valves
         "planner.tab.register": "Неисправные задвижки",
         "planner.stuck_reason": "не закрывается (по данным бригады)",
@@ -253,6 +255,8 @@ TEXTS = {
         "history.outage.restored": "outage #{id} ended, water restored",
         "history.outage.merged": "merged into outage #{id}",
         "history.outage.extended": "outage #{id} extended",
+        "history.outage.linked": "the building is in outage #{id}",
+        "history.duplicate": "duplicate of report #{id}",
         "planner.tab.register": "Stuck valves",
         "planner.stuck_reason": "will not close (reported by the crew)",
         "planner.works": "Schedule works with this shutoff",
