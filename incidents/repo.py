@@ -259,6 +259,16 @@ def revoke_api_key(conn: Connection, name: str, at: datetime) -> int:
                         {"n": name, "at": at}).rowcount
 
 
+def list_api_keys(conn: Connection) -> list[dict[str, Any]]:
+    """Every key: name, created, revoked, and how many reports it filed (never the hash)."""
+    rows = conn.execute(text("""
+        SELECT k.id, k.name, k.created_at, k.revoked_at,
+               (SELECT count(*) FROM incidents i WHERE i.api_key_id = k.id) AS reports
+        FROM api_keys k ORDER BY k.revoked_at IS NOT NULL, k.name, k.id
+    """)).mappings().all()
+    return [dict(r) for r in rows]
+
+
 # ---- intake in two round trips (the API's hot path) --------------------------------------------
 
 _LOOKUP_SQL = f"""

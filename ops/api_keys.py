@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 
 from auth.model import Actor
 from incidents import keys
+from incidents import repo as incident_repo
 from ops import audit
 from ops.base import allow, engine, utcnow
 
@@ -30,3 +31,10 @@ def revoke(actor: Actor, name: str, *, bind: Engine | None = None) -> int:
         audit.record(conn, actor=actor.author, action="api_key.revoke", object_type="api_key", object_id=name,
                      at=now, details={"revoked": n})
     return n
+
+
+def listing(actor: Actor, *, bind: Engine | None = None) -> list[dict]:
+    """The clients' keys (name, created, revoked, reports filed)."""
+    allow(actor, "users.manage")
+    with engine(bind).connect() as conn:
+        return incident_repo.list_api_keys(conn)

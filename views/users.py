@@ -8,7 +8,7 @@ from auth.permissions import ROLES
 from ops import users
 from views import errors
 from views.common import t
-from views.formatting import fmt_dt
+from views.formatting import fmt_dt, md_safe
 from views.session import actor, guard
 
 
@@ -66,6 +66,46 @@ def main() -> None:
                 _done(t("users.set_password"))
         except Exception as exc:
             errors.show(exc)
+    st.divider()
+    api_keys_section()
+
+
+def api_keys_section() -> None:
+    """Open311 clients' keys: issue one (shown once), revoke one."""
+    from ops import api_keys
+
+    a = actor()
+    st.subheader(t("keys.title"))
+    st.caption(t("keys.hint"))
+    rows = api_keys.listing(a)
+    if rows:
+        st.dataframe(pd.DataFrame([{
+            t("keys.col.name"): r["name"], t("keys.col.created"): fmt_dt(r["created_at"]),
+            t("keys.col.revoked"): fmt_dt(r["revoked_at"]) or "—", t("keys.col.reports"): r["reports"],
+        } for r in rows]), hide_index=True, width="stretch")
+    fresh = st.session_state.pop("keys_new", None)
+    if fresh:
+        st.success(t("keys.created", name=md_safe(fresh[0])))
+        st.code(fresh[1], language=None)
+    cols = st.columns([2, 1, 2, 1])
+    name = cols[0].text_input(t("keys.name"), key="keys_name", max_chars=200)
+    if cols[1].button(t("keys.create"), key="keys_create", disabled=not name.strip()):
+        try:
+            st.session_state["keys_new"] = (name.strip(), api_keys.create(a, name))
+        except Exception as exc:
+            errors.show(exc)
+        else:
+            st.rerun()
+    active = sorted({r["name"] for r in rows if r["revoked_at"] is None})
+    if active:
+        pick = cols[2].selectbox(t("keys.revoke_pick"), active, key="keys_revoke_pick")
+        if cols[3].button(t("keys.revoke"), key="keys_revoke"):
+            try:
+                api_keys.revoke(a, pick)
+            except Exception as exc:
+                errors.show(exc)
+            else:
+                _done(t("keys.revoke"))
 
 
 def _done(what: str) -> None:
