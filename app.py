@@ -67,22 +67,28 @@ def sidebar(user: object) -> None:
             st.info(t("sidebar.no_network"))
 
 
+def standing_in(show: object) -> None:
+    """One screen (the login form, "the database is down") at every address, so that the address asked
+    for is still there when the real pages come back."""
+    st.navigation([st.Page(show, title=t("app.title"), url_path="home", default=True),  # type: ignore[arg-type]
+                   *[st.Page(show, title=t(PAGES[p][1]), url_path=p) for p in PAGES]],  # type: ignore[arg-type]
+                  position="hidden").run()
+
+
 def main() -> None:
     try:
         user = session.resume()
     except Exception as exc:  # the database is down: nobody can be checked, nothing can be shown
         with st.sidebar:
             language_switch()
-        errors.page_failed(exc)
+        standing_in(lambda failure=exc: errors.page_failed(failure))
         return
     session.write_cookie()
     if user is None:
         # every address shows the login form, and after the sign-in the page that was asked for
         with st.sidebar:
             language_switch()
-        st.navigation([st.Page(session.login_page, title=t("login.title"), url_path="home", default=True),
-                       *[st.Page(session.login_page, title=t("login.title"), url_path=p) for p in PAGES]],
-                      position="hidden").run()
+        standing_in(session.login_page)
         return
     try:
         sidebar(user)

@@ -193,13 +193,17 @@ def main() -> None:
 
     @st.fragment(run_every=timedelta(seconds=every))
     def live() -> None:
-        still_signed_in()
         try:
+            still_signed_in()
             room = reports.control_room(actor())
-        except Exception as exc:  # the wall screen keeps running and says what is wrong
-            from views.errors import page_failed
+        except Exception as exc:  # the wall screen keeps refreshing and says what is wrong meanwhile
+            from ops.errors import is_database_down
+            from views.errors import show
 
-            page_failed(exc)
+            if is_database_down(exc):
+                st.error(t("error.db_down"), icon=":material/cloud_off:")
+            else:
+                show(exc)
             return
         announce(room.queue)
         st.markdown(kpi_html(room.kpis), unsafe_allow_html=True)
