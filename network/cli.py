@@ -1,4 +1,4 @@
-"""``python -m network segments|isolate|criticality`` (contract in docs/network.md and DOMAIN.md).
+"""``python -m network segments|isolate|criticality`` (contract in docs/network.md, semantics in docs/domain.md).
 
 JSON goes to stdout; ``--timings`` writes stage times as JSON to stderr. Every bad input exits 2
 with one line on stderr naming the input, never a traceback.

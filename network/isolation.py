@@ -1,4 +1,4 @@
-"""Isolation of breaks: which valves to close and what goes dry (DOMAIN.md, steps 1–7).
+"""Isolation of breaks: which valves to close and what goes dry (docs/domain.md, steps 1–7).
 
 Work happens on the *segment graph* (segments as vertices, valves as edges between the segment of
 the valve's link and the segment of its node), never on pipes:
