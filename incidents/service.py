@@ -4,8 +4,8 @@ Outages live in ``incidents/outages.py``, API keys in ``incidents/keys.py``; the
 
 Writes take an ``Engine`` and run in one transaction each (the audit event is written in the
 same transaction as the change). Reads take an ``Engine`` or an open ``Connection``.
-Free text (descriptions, addresses) is stored exactly as received; escape it on output
-(``display_text``) — never strip it, never render it raw.
+Free text (descriptions, addresses) is stored exactly as received; it is escaped where it is shown
+(``views.formatting.md_safe``, ``html.escape`` in HTML) — never stripped, never rendered raw.
 """
 from __future__ import annotations
 
@@ -55,11 +55,6 @@ WATER_RESOURCES = ("cold_water", "hot_water")
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def display_text(value: str | None) -> str:
-    """Free text made safe for HTML output (the stored text is never altered)."""
-    return html.escape(value or "", quote=True)
 
 
 @lru_cache(maxsize=8)

@@ -35,8 +35,26 @@ def identify_panel(clicked: dict[str, Any] | None, net: int | None) -> None:
         st.info(t("map.identify_none", lat=lat, lon=lon))
         return
     st.markdown(f"**{t('layer.' + feat['layer'])}** #{md_safe(feat['id'])}")
-    rows = [(t(f"field.{k}"), str(v)) for k, v in feat.items() if k not in ("layer", "geometry", "geojson") and v is not None]
+    rows = [(t(f"field.{k}"), feature_value(feat["layer"], k, v)) for k, v in feat.items()
+            if k not in ("layer", "geometry", "geojson") and v is not None]
+    # st.table renders Markdown in its cells: every value (an imported address…) is escaped
     st.table(pd.DataFrame(rows, columns=[t("field.field"), t("field.value")]).set_index(t("field.field")))
+
+
+VOCAB = {("buildings", "kind"): "legend.kind", ("valves", "status"): "legend.valve", ("valves", "kind"): "vocab.valve",
+         ("nodes", "kind"): "vocab.node", ("pipes", "kind"): "vocab.pipe", ("buildings", "address_source"): "vocab.source"}
+
+
+def feature_value(layer: str, key: str, value: Any) -> str:
+    """A feature's attribute as the page shows it: vocabulary in words, numbers rounded, text escaped."""
+    from views.i18n import CATALOG
+
+    prefix = VOCAB.get((layer, key))
+    if prefix and f"{prefix}.{value}" in CATALOG["ru"]:
+        return t(f"{prefix}.{value}")
+    if isinstance(value, float):
+        return f"{value:,.1f}".replace(",", "\u202f") if key in ("distance_m", "length_m") else f"{value:g}"
+    return md_safe(value)
 
 
 def main() -> None:

@@ -189,3 +189,25 @@ def test_session_timeouts_are_settings() -> None:
     s = settings(session_idle_min=5, login_lock_min=1, login_max_failures=3)
     assert (s.session_idle_min, s.login_lock_min, s.login_max_failures) == (5, 1, 3)
     assert timedelta(minutes=settings().session_idle_min) == timedelta(minutes=30)
+
+
+def test_the_identity_providers_role_claim_decides_the_role(clean_engine: Engine) -> None:
+    from views.session import oidc_role
+
+    assert oidc_role({"zhkh_role": "planner"}, "zhkh_role") == "planner"
+    assert oidc_role({"groups": ["staff", "inspector", "admin"]}, "groups") == "inspector"
+    assert oidc_role({"zhkh_role": "chief"}, "zhkh_role") is None
+    assert oidc_role({}, "zhkh_role") is None
+    user, token = users.sign_in_external(login="Anna@City.example", display_name="Анна", role="inspector",
+                                         provider="https://idp.example", bind=clean_engine)
+    assert (user.login, user.role, user.auth_source) == ("anna@city.example", "inspector", "oidc")
+    assert users.resume(token, bind=clean_engine).login == "anna@city.example"
+    # the claim's role wins at the next sign-in; disabling the account here refuses the person
+    assert users.sign_in_external(login="anna@city.example", display_name="Анна", role="planner",
+                                  provider="https://idp.example", bind=clean_engine)[0].role == "planner"
+    users.set_active(ADMIN, "anna@city.example", False, bind=clean_engine)
+    with pytest.raises(LoginRefused, match="disabled"):
+        users.sign_in_external(login="anna@city.example", display_name="Анна", role="planner",
+                               provider="https://idp.example", bind=clean_engine)
+    with pytest.raises(InvalidUserInput, match="identity provider"):
+        users.set_password(ADMIN, "anna@city.example", "some long password", bind=clean_engine)

@@ -103,8 +103,10 @@ def test_markup_is_refused_and_ordinary_text_stored_exactly(clean_engine: Engine
     assert service.get_incident(clean_engine, r.incident.id).description == plain
     with clean_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM incidents")).scalar() == 1
-    shown = service.display_text(plain)   # escaping is for HTML output only
-    assert "&lt;5°C" in shown and "&amp;" in shown and "&quot;ржавая&quot;" in shown
+    from views.formatting import md_safe   # escaping belongs to the output: Markdown elements of the pages
+
+    shown = md_safe(plain)
+    assert "\\*\\*срочно\\*\\*" in shown and "\\[фото\\]" in shown and "https\\:\u2060//x" in shown
 
 
 def test_client_token_stores_a_report_once(clean_engine: Engine, city: City, rules: Rules, settings: Settings) -> None:
