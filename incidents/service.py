@@ -9,7 +9,6 @@ Free text (descriptions, addresses) is stored exactly as received; it is escaped
 """
 from __future__ import annotations
 
-import html
 import threading
 import time
 from collections import Counter
