@@ -89,8 +89,10 @@ def test_an_inspector_reaches_no_import_and_no_status_change(anonymous_page, app
 def test_a_session_survives_a_reload_and_ends_on_logout(anonymous_page, app_url: str) -> None:
     page = anonymous_page
     login(page, app_url, "operator")
+    page.goto(f"{app_url}/incidents", wait_until="domcontentloaded")  # a page without a map: no rerun after load
     page.reload(wait_until="domcontentloaded")
     expect(page.get_by_text("Тест operator")).to_be_visible(timeout=30000)
+    expect(page.get_by_role("heading", name="Заявки")).to_be_visible(timeout=30000)
     page.get_by_role("button", name="Выйти").click()
     expect(page.get_by_label("Логин")).to_be_visible(timeout=30000)
     page.reload(wait_until="domcontentloaded")
