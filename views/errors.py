@@ -57,6 +57,15 @@ def show(exc: BaseException) -> None:
     st.error(message(exc), icon=":material/error:")
 
 
+def attempt(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a use-case for a button: its result, or None after showing why it was refused."""
+    try:
+        return call(*args, **kwargs)
+    except Exception as exc:  # every refusal and failure becomes the page's message
+        show(exc)
+        return None
+
+
 def page_failed(exc: BaseException) -> None:
     """What a page that raised shows instead of a traceback."""
     if is_database_down(exc):

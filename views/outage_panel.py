@@ -95,20 +95,14 @@ def actions(detail: outages.OutageDetail, *, key: str) -> None:
     cols = st.columns(3)
     if o.state == "planned" and _may("outages.approve"):
         if cols[0].button(t("outage.start"), key=f"{key}_start_{o.id}", type="primary", width="stretch"):
-            try:
-                done = outages.start(a, o.id)
-            except Exception as exc:
-                errors.show(exc)
-                return
-            _done(key, t("outage.started", id=done.id, at=fmt_dt(done.actual_start)))
+            done = errors.attempt(outages.start, a, o.id)
+            if done is not None:
+                _done(key, t("outage.started", id=done.id, at=fmt_dt(done.actual_start)))
     if o.state == "active" and _may("outages.restore"):
         if cols[0].button(t("outage.restore"), key=f"{key}_restore_{o.id}", type="primary", width="stretch"):
-            try:
-                done = outages.restore(a, o.id)
-            except Exception as exc:
-                errors.show(exc)
-                return
-            _done(key, t("outage.restored", id=done.id, at=fmt_dt(done.actual_end)))
+            done = errors.attempt(outages.restore, a, o.id)
+            if done is not None:
+                _done(key, t("outage.restored", id=done.id, at=fmt_dt(done.actual_end)))
     if _may("outages.approve") and _may("valves.mark"):
         with cols[1].popover(t("outage.stuck"), width="stretch"):
             stuck_form(detail, key=key)
@@ -119,12 +113,8 @@ def actions(detail: outages.OutageDetail, *, key: str) -> None:
     if o.state == "planned" and _may("outages.cancel"):
         with st.expander(t("outage.cancel")):
             reason = st.text_input(t("outage.reason"), key=f"{key}_cancel_reason_{o.id}", max_chars=500)
-            if st.button(t("outage.cancel_confirm"), key=f"{key}_cancel_{o.id}"):
-                try:
-                    outages.cancel(a, o.id, reason=reason)
-                except Exception as exc:
-                    errors.show(exc)
-                    return
+            if st.button(t("outage.cancel_confirm"), key=f"{key}_cancel_{o.id}") and \
+                    errors.attempt(outages.cancel, a, o.id, reason=reason) is not None:
                 _done(key, t("outage.cancelled", id=o.id))
 
 
@@ -145,12 +135,9 @@ def stuck_form(detail: outages.OutageDetail, *, key: str) -> None:
     st.warning(t("outage.stuck_preview", valves=len(ext.valves_added), buildings=len(ext.buildings_added),
                  residents=ext.residents_added))
     if st.button(t("outage.stuck_approve"), key=f"{key}_extend_{o.id}", type="primary"):
-        try:
-            grown = outages.extend(actor(), o.id, picked, seen_plan=ext.plan.fingerprint)
-        except Exception as exc:
-            errors.show(exc)
-            return
-        _done(key, t("outage.extended", id=grown.id, buildings=grown.buildings, residents=grown.residents))
+        grown = errors.attempt(outages.extend, actor(), o.id, picked, seen_plan=ext.plan.fingerprint)
+        if grown is not None:
+            _done(key, t("outage.extended", id=grown.id, buildings=grown.buildings, residents=grown.residents))
 
 
 def reschedule_form(detail: outages.OutageDetail, *, key: str) -> None:
@@ -161,12 +148,9 @@ def reschedule_form(detail: outages.OutageDetail, *, key: str) -> None:
     end = when_input("outage.new_end", o.planned_end, key=f"{key}_rs_end_{o.id}")
     reason = st.text_input(t("outage.reason"), key=f"{key}_rs_reason_{o.id}", max_chars=500)
     if st.button(t("outage.reschedule_save"), key=f"{key}_rs_{o.id}"):
-        try:
-            done = outages.reschedule(actor(), o.id, planned_start=start, planned_end=end, reason=reason)
-        except Exception as exc:
-            errors.show(exc)
-            return
-        _done(key, t("outage.rescheduled", id=done.id, end=fmt_dt(done.planned_end)))
+        done = errors.attempt(outages.reschedule, actor(), o.id, planned_start=start, planned_end=end, reason=reason)
+        if done is not None:
+            _done(key, t("outage.rescheduled", id=done.id, end=fmt_dt(done.planned_end)))
 
 
 def linked(detail: outages.OutageDetail) -> None:
