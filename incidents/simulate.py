@@ -92,8 +92,11 @@ def run(*, rate: float, duration_s: float, seed: int | None = None, url: str | N
     """Send about ``rate`` reports per second for ``duration_s`` seconds; the counts."""
     from gis.db import get_engine
 
+    from ops.audit import cli_actor
+
     rng = random.Random(seed)
     engine = engine or get_engine()
+    author = f"{cli_actor()} (simulator)"  # who ran it; the reports are recognisably simulated
     with engine.connect() as conn:
         buildings = repo.random_buildings(conn, 5000)
         pipes = [p for p in repo.random_pipes_with_buildings(conn, 500) if p["building_ids"]]
@@ -133,7 +136,7 @@ def run(*, rate: float, duration_s: float, seed: int | None = None, url: str | N
                         resp = client.post("/requests.json", json=body)
                         ok = resp.status_code in (200, 201)
                     else:
-                        service.create_incident(engine, actor="simulator", **r)
+                        service.create_incident(engine, actor=author, **r)
                         ok = True
                 except IncidentError:
                     ok = False
