@@ -25,3 +25,21 @@ def labels() -> dict[str, str]:
     from views.i18n import CATALOG
 
     return {k.removeprefix("field."): t(k) for k in CATALOG["ru"] if k.startswith("field.")}
+
+
+def pick_record(label: str, ids: list[int], *, key: str, format_func: Any = str) -> int | None:
+    """A picker of one record that follows the page address (``?id=N``): a link to a record opens it
+    even when the list's filters hide it, and the address follows the pick."""
+    wanted = st.query_params.get("id")
+    wanted_id = int(wanted) if wanted and wanted.isdigit() and len(wanted) <= 18 else None
+    if wanted_id is not None and wanted_id not in ids:
+        ids = [wanted_id, *ids]
+    if not ids:
+        return None
+    if wanted_id is not None and key not in st.session_state:
+        st.session_state[key] = wanted_id
+    if st.session_state.get(key) not in ids:
+        st.session_state.pop(key, None)
+    pick = st.selectbox(label, ids, key=key, format_func=format_func)
+    st.query_params["id"] = str(pick)
+    return int(pick)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ops import outages
-from views.common import network_id, t
+from views.common import network_id, pick_record, t
 from views.formatting import fmt_dt, outage_state
 from views.outage_panel import panel
 from views.session import actor, guard
@@ -38,22 +38,13 @@ def main() -> None:
         st.info(t("outage.none"))
     else:
         st.dataframe(table(found), hide_index=True, width="stretch")
-    ids = [o.id for o in found]
-    wanted = st.query_params.get("id")
-    if wanted and wanted.isdigit() and int(wanted) not in ids:
-        ids = [int(wanted), *ids]
-    if not ids:
+    pick = pick_record(t("outage.open"), [o.id for o in found], key="outage_pick",
+                       format_func=lambda i: next((f"№{o.id} · {outage_state(o)} · {o.reason}"
+                                                   for o in found if o.id == i), f"№{i}"))
+    if pick is None:
         return
-    if wanted and wanted.isdigit() and "outage_pick" not in st.session_state:
-        st.session_state["outage_pick"] = int(wanted)
-    if st.session_state.get("outage_pick") not in ids:
-        st.session_state.pop("outage_pick", None)
-    pick = st.selectbox(t("outage.open"), ids, key="outage_pick",
-                        format_func=lambda i: next((f"№{o.id} · {outage_state(o)} · {o.reason}"
-                                                    for o in found if o.id == i), f"№{i}"))
-    st.query_params["id"] = str(pick)
     st.divider()
-    panel(outages.get(actor(), int(pick)), key="outages")
+    panel(outages.get(actor(), pick), key="outages")
 
 
 main()

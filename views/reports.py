@@ -15,7 +15,7 @@ from incidents.sla import CATEGORIES, PRIORITIES
 from incidents.workflow import FINAL_STATUSES, OPEN_STATUSES, STATUSES, allowed_targets
 from ops import incidents as reports
 from views import errors
-from views.common import t
+from views.common import pick_record, t
 from views.formatting import (
     SLA_STATES,
     fmt_dt,
@@ -220,20 +220,11 @@ def main() -> None:
     guard("incidents")
     st.title(t("incident.title"))
     items = list_section()
-    ids = [q.incident.id for q in items]
-    wanted = st.query_params.get("id")
-    if wanted and wanted.isdigit() and int(wanted) not in ids:
-        ids = [int(wanted), *ids]
-    if not ids:
+    pick = pick_record(t("incident.open"), [q.incident.id for q in items], key="inc_pick")
+    if pick is None:
         return
-    if wanted and wanted.isdigit() and "inc_pick" not in st.session_state:
-        st.session_state["inc_pick"] = int(wanted)
-    if st.session_state.get("inc_pick") not in ids:
-        st.session_state.pop("inc_pick", None)
-    pick = st.selectbox(t("incident.open"), ids, key="inc_pick")
-    st.query_params["id"] = str(pick)
     st.divider()
-    detail_section(int(pick))
+    detail_section(pick)
 
 
 if __name__ == "__main__":
