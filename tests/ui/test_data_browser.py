@@ -40,6 +40,7 @@ def test_import_bad_then_good_file_then_a_confirmed_reimport(page, app_url: str,
 
     page.locator("input[type=file]").set_input_files(str(SAMPLES / "helsinki.gpkg"))
     page.get_by_text("helsinki.gpkg").first.wait_for(timeout=30000)
+    expect(page.get_by_text("Файл не загружен — ничего не записано")).to_have_count(0, timeout=30000)
     settle_fill(page, page.get_by_label("Имя сети", exact=True), "Импорт из GeoPackage")
     page.get_by_role("button", name="Проверить файл и показать изменения").click()
     page.get_by_role("button", name="Проверить и загрузить").click()
@@ -60,6 +61,8 @@ def test_import_bad_then_good_file_then_a_confirmed_reimport(page, app_url: str,
     # another file under that live network's name: the diff, and nothing happens until it is confirmed
     page.locator("input[type=file]").set_input_files(str(SAMPLES / "pipes.geojson"))
     page.get_by_text("pipes.geojson").first.wait_for(timeout=30000)
+    # the page has taken the new file when the previous file's verdict is gone
+    expect(page.get_by_text("Файл совпадает с тем, что в базе: менять нечего.")).to_have_count(0, timeout=30000)
     page.get_by_role("button", name="Проверить файл и показать изменения").click()
     expect(page.get_by_text("Я просмотрел изменения")).to_be_visible(timeout=60000)
     expect(page.get_by_text("Что изменится в сети «Импорт из GeoPackage»")).to_be_visible()
