@@ -2,6 +2,8 @@
 PY      := .venv/bin/python
 PORT    ?= 8501
 PYTEST_ARGS ?=
+# the demo city is central Helsinki: its reports, outages and clocks in the city's own time zone
+DEMO_ENV := ZHKH_SLA_RULES_FILE=incidents/rules/helsinki.yaml
 
 .PHONY: demo test setup system venv db load-demo app api bench clean-db help
 
@@ -31,7 +33,7 @@ load-demo: db
 	$(PY) -m auth demo-users
 
 demo: load-demo
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+	env $(DEMO_ENV) $(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
 
 app: venv
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true

@@ -10,7 +10,9 @@ from views import errors, session
 from views.common import t
 from views.i18n import LANGUAGES
 
-st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide")
+st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide",
+                   # the wall screen (/control?kiosk=1) opens full screen, without the sidebar
+                   initial_sidebar_state="collapsed" if st.query_params.get("kiosk") in ("1", "true", "yes") else "auto")
 
 # url path -> (script, title key, icon)
 PAGES: dict[str, tuple[str, str, str]] = {

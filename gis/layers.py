@@ -162,20 +162,26 @@ def numbered_valves_layer(rows: Sequence[Mapping[str, Any]], name: str, color: s
     return fg
 
 
-def legend(title: str, items: Sequence[tuple[str, str, str]]) -> folium.Element:
-    """A fixed legend box; items are (shape: 'fill' | 'line' | 'dot', colour, label)."""
+def legend(title: str, items: Sequence[tuple[str, str, str]], *, scale: float = 1.0) -> folium.Element:
+    """A fixed legend box; items are (shape: 'fill' | 'line' | 'dot', colour, label). ``scale`` makes
+    it readable from afar (the wall screen)."""
     rows = []
+    u = scale
     for shape, color, label in items:
         if shape == "line":
-            sw = f'<span style="display:inline-block;width:18px;height:0;border-top:4px solid {color};vertical-align:middle"></span>'
+            sw = (f'<span style="display:inline-block;width:{18 * u:.0f}px;height:0;border-top:{4 * u:.0f}px solid {color};'
+                  'vertical-align:middle"></span>')
         elif shape == "dot":
-            sw = f'<span style="display:inline-block;width:11px;height:11px;border-radius:50%;background:{color};border:1px solid #222"></span>'
+            sw = (f'<span style="display:inline-block;width:{11 * u:.0f}px;height:{11 * u:.0f}px;border-radius:50%;'
+                  f'background:{color};border:1px solid #222"></span>')
         else:
-            sw = f'<span style="display:inline-block;width:14px;height:11px;background:{color};border:1px solid #555"></span>'
+            sw = (f'<span style="display:inline-block;width:{14 * u:.0f}px;height:{11 * u:.0f}px;background:{color};'
+                  'border:1px solid #555"></span>')
         rows.append(f"<div>{sw} {html.escape(label)}</div>")
     return folium.Element(
         '<div class="zhkh-legend" style="position:absolute;z-index:1000;bottom:46px;left:10px;background:rgba(255,255,255,.92);'
-        'padding:6px 9px;border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.35);max-height:45%;overflow:auto">'
+        f'padding:6px 9px;border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.35);max-height:45%;overflow:auto;'
+        f'font-size:{12 * scale:.0f}px;line-height:1.35">'
         f"<b>{html.escape(title)}</b>{''.join(rows)}</div>"
     )
 

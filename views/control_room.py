@@ -22,13 +22,16 @@ from ops import incidents as reports
 from ops import maps
 from settings import get_settings
 from views.common import network_id, t
-from views.formatting import fmt_dt, fmt_left, label, md_safe
+from views.formatting import fmt_dt, fmt_int, fmt_left, label, md_safe, outage_state
 from views.map_parts import city_bounds_or_message, fit_zoom, viewport_layers
 from views.session import actor, guard, still_signed_in
 
 REFRESH_S = 10
-QUEUE_ROWS = 14
+QUEUE_ROWS = 7          # rows of the queue on one page of the wall screen (1920×1080): the rest turns page by page
+OUTAGE_ROWS = 4
 BANNER_S = 120
+MAP_HEIGHT = 720        # px: with the title and the KPIs it fills the page beside the sidebar
+KIOSK_MAP_HEIGHT = 870  # px: on the wall (1920×1080, no title, no sidebar) the map takes over half the screen
 OUTAGE_BUILDING = "#c51b8a"
 OUTAGE_PIPES = "#f768a1"
 
@@ -46,14 +49,14 @@ CSS = """
 .cr-kpis { display: flex; gap: 14px; margin-bottom: 10px; }
 .cr-kpi { flex: 1; background: #16213a; border-radius: 10px; padding: 8px 16px; border-left: 8px solid #3a7bd5; }
 .cr-kpi .v { font-size: 58px; font-weight: 800; line-height: 1.05; color: #ffffff; }
-.cr-kpi .l { font-size: 19px; color: #b8c4d9 !important; }
+.cr-kpi .l { font-size: 22px; line-height: 1.15; color: #c8d3e6 !important; }
 .cr-kpi.bad { border-left-color: #ff3b30; } .cr-kpi.bad .v { color: #ff6b60 !important; }
 .cr-kpi.warn { border-left-color: #ffb020; } .cr-kpi.warn .v { color: #ffc857 !important; }
 .cr-kpi.water { border-left-color: #c51b8a; }
 table.cr-queue { width: 100%; border-collapse: collapse; font-size: 21px; table-layout: auto; }
 table.cr-queue th { text-align: left; color: #9fb0cc; font-weight: 600; font-size: 17px; padding: 4px 8px;
   border-bottom: 2px solid #2a3957; }
-table.cr-queue td { padding: 6px 6px; border-bottom: 1px solid #1f2b45; color: #e8eef7; vertical-align: top; }
+table.cr-queue td { padding: 4px 6px; border-bottom: 1px solid #1f2b45; color: #e8eef7; vertical-align: top; }
 table.cr-queue td.what small { display: block; font-size: 16px; color: #9fb0cc !important; }
 table.cr-queue td.left { font-family: monospace; font-size: 28px; font-weight: 700; text-align: right; white-space: nowrap; }
 table.cr-queue tr.overdue td.left { color: #ff5b4f !important; }
@@ -61,7 +64,14 @@ table.cr-queue tr.at_risk td.left { color: #ffc857 !important; }
 table.cr-queue tr.on_time td.left { color: #7ee0a1 !important; }
 .cr-chip { display: inline-block; width: 16px; height: 16px; border-radius: 50%; margin-right: 6px;
   vertical-align: middle; border: 2px solid #0b1220; }
-.cr-more { color: #9fb0cc; font-size: 18px; padding-top: 6px; }
+.cr-more { color: #9fb0cc; font-size: 20px; padding-top: 6px; }
+.cr-h { font-size: 28px; font-weight: 700; margin: 4px 0 6px 0; color: #ffffff; }
+table.cr-outages { width: 100%; border-collapse: collapse; font-size: 20px; margin-top: 4px; }
+table.cr-outages td { padding: 5px 6px; border-bottom: 1px solid #1f2b45; color: #e8eef7; vertical-align: top; }
+table.cr-outages td.end { font-family: monospace; font-size: 24px; font-weight: 700; text-align: right; white-space: nowrap; }
+table.cr-outages tr.active td.end { color: #f768a1 !important; }
+table.cr-outages td small { display: block; font-size: 16px; color: #9fb0cc !important; }
+.kiosk [data-testid="stSidebar"], .kiosk [data-testid="stSidebarCollapsedControl"] { display: none !important; }
 .cr-banner { background: #b00020; color: #fff !important; font-size: 30px; font-weight: 800; padding: 14px 20px;
   border-radius: 10px; margin-bottom: 8px; animation: cr-blink 1s step-start 0s 6; }
 @keyframes cr-blink { 50% { background: #ff3b30; } }
@@ -79,31 +89,75 @@ def kpi_html(k: ControlRoomKpis) -> str:
         ("residents", k.residents_without_water, "water" if k.residents_without_water else ""),
     ]
     return '<div class="cr-kpis">' + "".join(
-        f'<div class="cr-kpi cr-kpi-{name} {cls}"><div class="v">{int(value)}</div>'
+        f'<div class="cr-kpi cr-kpi-{name} {cls}"><div class="v">{fmt_int(value)}</div>'
         f'<div class="l">{html.escape(t(f"control.kpi.{name}"))}</div></div>'
         for name, value, cls in cards) + "</div>"
 
 
-def queue_html(items: list[QueueItem]) -> str:
+def must_show(items: list[QueueItem], now: datetime) -> list[QueueItem]:
+    """What the wall screen must show: every open emergency and every report due within the hour
+    (overdue ones included), most urgent first — the queue's own order."""
+    soon = now + timedelta(hours=1)
+    return [q for q in items if q.incident.priority == "emergency" or q.due_at <= soon]
+
+
+def queue_page(items: list[QueueItem], now: datetime, turn: int) -> tuple[list[QueueItem], int, int, int]:
+    """The rows of this refresh: the must-show reports, a page at a time, turning at every refresh
+    when they do not fit (or the most urgent others when nothing must be shown). Returns
+    (rows, page, pages, others not shown)."""
+    must = must_show(items, now)
+    if not must:
+        return items[:QUEUE_ROWS], 1, 1, max(len(items) - QUEUE_ROWS, 0)
+    pages = (len(must) + QUEUE_ROWS - 1) // QUEUE_ROWS
+    page = turn % pages
+    return must[page * QUEUE_ROWS:(page + 1) * QUEUE_ROWS], page + 1, pages, len(items) - len(must)
+
+
+def queue_html(items: list[QueueItem], now: datetime, turn: int = 0) -> str:
     if not items:
         return f'<p class="cr-more">{html.escape(t("control.queue_empty"))}</p>'
+    rows_shown, page, pages, others = queue_page(items, now, turn)
     head = "".join(f"<th>{html.escape(t(f'control.col.{c}'))}</th>"
                    for c in ("id", "what", "address", "status", "left"))
     rows = []
-    for q in items[:QUEUE_ROWS]:
+    for q in rows_shown:
         i = q.incident
         color = L.PRIORITY_COLORS.get(i.priority, "#999999")
         rows.append(
             f'<tr class="cr-row cr-inc-{i.id} {html.escape(q.sla_state)}">'
             f"<td>{i.id}</td>"
-            f'<td class="what"><span class="cr-chip" style="background:{color}"></span>'
-            f"{html.escape(label('category', i.category))}<small>{html.escape(label('priority', i.priority))}</small></td>"
+            f'<td class="what"><span class="cr-chip" style="background:{color}" '
+            f'title="{html.escape(label("priority", i.priority))}"></span>{html.escape(label("category", i.category))}</td>'
             f"<td>{html.escape(i.address or t('control.no_address'))}</td>"
             f"<td>{html.escape(label('status', i.status))}</td>"
             f'<td class="left">{html.escape(fmt_left(q.minutes_left))}</td></tr>')
-    more = (f'<div class="cr-more">{html.escape(t("control.more", n=len(items) - QUEUE_ROWS))}</div>'
-            if len(items) > QUEUE_ROWS else "")
+    foot = []
+    if pages > 1:
+        foot.append(t("control.page", page=page, pages=pages))
+    if others > 0:
+        foot.append(t("control.more", n=others))
+    more = f'<div class="cr-more cr-foot">{html.escape(" · ".join(foot))}</div>' if foot else ""
     return f'<table class="cr-queue"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}'
+
+
+def outages_html(active: list[Outage], planned: list[Outage], now: datetime) -> str:
+    """Active and planned outages with their expected ends (the active ones first)."""
+    found = [*active, *sorted(planned, key=lambda o: o.planned_start)]
+    if not found:
+        return f'<p class="cr-more">{html.escape(t("control.outages_none"))}</p>'
+    rows = []
+    for o in found[:OUTAGE_ROWS]:
+        left = (o.planned_end - now).total_seconds() / 60
+        end = fmt_left(left) if o.state == "active" else fmt_dt(o.planned_start)
+        what = t("control.outage_active") if o.state == "active" else outage_state(o)
+        rows.append(
+            f'<tr class="cr-out cr-out-{o.id} {html.escape(o.state)}"><td>№{o.id}</td>'
+            f"<td>{html.escape(o.reason or '—')}<small>{html.escape(what)} · "
+            f"{html.escape(t('control.outage_people', buildings=o.buildings, residents=fmt_int(o.residents)))}</small></td>"
+            f'<td class="end">{html.escape(end)}<small>{html.escape(t("control.outage_until", end=fmt_dt(o.planned_end)))}</small></td></tr>')
+    more = (f'<div class="cr-more">{html.escape(t("control.more", n=len(found) - OUTAGE_ROWS))}</div>'
+            if len(found) > OUTAGE_ROWS else "")
+    return f'<table class="cr-outages"><tbody>{"".join(rows)}</tbody></table>{more}'
 
 
 def announce(items: list[QueueItem]) -> None:
@@ -154,7 +208,7 @@ def outages_layer(outages: list[Outage], dry_building_ids: list[int]) -> folium.
     if gdf is not None and len(gdf):
         fc = L.to_feature_collection(gdf, ["id", "address", "residents"])
         folium.GeoJson(fc, style_function=lambda _f: {"fillColor": OUTAGE_BUILDING, "color": "#ffffff",
-                                                      "weight": 1, "fillOpacity": 0.85},
+                                                      "weight": 2, "fillOpacity": 0.75},
                        tooltip=folium.GeoJsonTooltip(fields=["address", "residents"],
                                                      aliases=[html.escape(t("field.address")),
                                                               html.escape(t("field.residents"))])).add_to(fg)
@@ -164,18 +218,25 @@ def outages_layer(outages: list[Outage], dry_building_ids: list[int]) -> folium.
 def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float]) -> None:
     s = get_settings()
     center = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
-    zoom = fit_zoom(bounds, 1000, 700)
+    height = KIOSK_MAP_HEIGHT if kiosk() else MAP_HEIGHT
+    zoom = fit_zoom(bounds, 1200, height)
     m = L.base_map(center, zoom, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution, tiles_name=s.tiles_name)
     m.get_root().header.add_child(folium.Element("<style>.leaflet-container{background:#1b2333 !important}</style>"))
     m.get_root().html.add_child(L.legend(t("control.map_legend"), [
         *[("dot", c, label("priority", p)) for p, c in L.PRIORITY_COLORS.items()],
         ("fill", OUTAGE_BUILDING, t("control.legend.outage")), ("line", OUTAGE_PIPES, t("control.legend.outage_pipes")),
-    ]))
+    ], scale=1.6))
     background, _, _ = viewport_layers(bounds, zoom, network_id(), "diameter", {}, layers=("buildings", "pipes"))
-    st_folium(m, key="control_map", height=760, use_container_width=True, center=center, zoom=zoom,
-              feature_group_to_add=[*background, outages_layer(room.active, room.dry_building_ids),
-                                    incidents_layer(room.queue, room.now)],
+    # the dry area is drawn last: it stays visible above the report markers
+    st_folium(m, key="control_map", height=height, use_container_width=True, center=center, zoom=zoom,
+              feature_group_to_add=[*background, incidents_layer(room.queue, room.now),
+                                    outages_layer(room.active, room.dry_building_ids)],
               returned_objects=[])
+
+
+def kiosk() -> bool:
+    """``/control?kiosk=1``: full screen for a wall, no sidebar, no toolbar."""
+    return st.query_params.get("kiosk", "") in ("1", "true", "yes")
 
 
 def refresh_seconds() -> int:
@@ -186,6 +247,11 @@ def refresh_seconds() -> int:
 def main() -> None:
     guard("control")
     st.markdown(CSS, unsafe_allow_html=True)
+    if kiosk():
+        st.markdown("<style>[data-testid=stSidebar], [data-testid=stSidebarCollapsedControl], "
+                    "[data-testid=stHeader], [data-testid=stToolbar] {display: none !important;} "
+                    "[data-testid=stMainBlockContainer] {padding-top: 1rem !important;}</style>",
+                    unsafe_allow_html=True)
     bounds = city_bounds_or_message()
     if bounds is None:
         return
@@ -207,15 +273,19 @@ def main() -> None:
             return
         announce(room.queue)
         st.markdown(kpi_html(room.kpis), unsafe_allow_html=True)
-        left, right = st.columns([1, 1])
+        left, right = st.columns([13, 7] if kiosk() else [11, 9])
         with left:
             live_map(room, bounds)
         with right:
-            st.markdown(f"### {t('control.queue')}")
-            st.markdown(queue_html(room.queue), unsafe_allow_html=True)
+            turn = st.session_state["cr_turn"] = st.session_state.get("cr_turn", -1) + 1
+            st.markdown(f'<div class="cr-h">{html.escape(t("control.queue"))}</div>'
+                        + queue_html(room.queue, room.now, turn), unsafe_allow_html=True)
+            st.markdown(f'<div class="cr-h">{html.escape(t("control.outages"))}</div>'
+                        + outages_html(room.active, room.planned, room.now), unsafe_allow_html=True)
             st.caption(t("control.updated", time=fmt_dt(room.now, seconds=True), seconds=every))
 
-    st.title(t("control.title"))
+    if not kiosk():
+        st.title(t("control.title"))
     live()
 
 

@@ -55,6 +55,20 @@ def fmt_dt(value: datetime | None, *, seconds: bool = False) -> str:
     return value.astimezone(tz).strftime("%d.%m %H:%M:%S" if seconds else "%d.%m %H:%M")
 
 
+def fmt_int(value: int | float | None) -> str:
+    """A whole number for people: thin-space thousands in Russian, commas in English."""
+    if value is None:
+        return ""
+    text = f"{int(round(value)):,}"
+    return text.replace(",", "\u202f") if st_lang() == "ru" else text
+
+
+def st_lang() -> str:
+    from views.common import lang
+
+    return lang()
+
+
 def fmt_left(minutes: float) -> str:
     """Minutes to a deadline as ``h:mm`` (``−h:mm`` past it)."""
     sign = "−" if minutes < 0 else ""

@@ -69,7 +69,9 @@ def app_url(demo_engine: Engine, ui_db_url: str) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": ui_db_url,
            # an unreachable basemap: the page must still render the map
-           "ZHKH_TILES_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png"}
+           "ZHKH_TILES_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",
+           # the demo city's own time zone, as `make demo` runs it
+           "ZHKH_SLA_RULES_FILE": str(ROOT / "incidents" / "rules" / "helsinki.yaml")}
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(

@@ -19,7 +19,7 @@ def incident_count(engine: Engine) -> int:
 
 
 def kpi_value(page, name: str) -> int:
-    return int(page.locator(f".cr-kpi-{name} .v").first.inner_text().strip())
+    return int(page.locator(f".cr-kpi-{name} .v").first.inner_text().replace("\u202f", "").strip())
 
 
 def test_intake_then_control_room(page, app_url: str, demo_engine: Engine) -> None:
