@@ -31,7 +31,7 @@ QUEUE_ROWS = 7          # rows of the queue on one page of the wall screen (1920
 OUTAGE_ROWS = 4
 BANNER_S = 120
 MAP_HEIGHT = 720        # px: with the title and the KPIs it fills the page beside the sidebar
-KIOSK_MAP_HEIGHT = 870  # px: on the wall (1920×1080, no title, no sidebar) the map takes over half the screen
+KIOSK_MAP_HEIGHT = 900  # px: on the wall (1920×1080, no title, no sidebar) the map takes over half the screen
 OUTAGE_BUILDING = "#c51b8a"
 OUTAGE_PIPES = "#f768a1"
 
@@ -250,7 +250,7 @@ def main() -> None:
     if kiosk():
         st.markdown("<style>[data-testid=stSidebar], [data-testid=stSidebarCollapsedControl], "
                     "[data-testid=stHeader], [data-testid=stToolbar] {display: none !important;} "
-                    "[data-testid=stMainBlockContainer] {padding-top: 1rem !important;}</style>",
+                    "[data-testid=stMainBlockContainer] {padding: 1rem 1.2rem 0 1.2rem !important;}</style>",
                     unsafe_allow_html=True)
     bounds = city_bounds_or_message()
     if bounds is None:
@@ -273,7 +273,7 @@ def main() -> None:
             return
         announce(room.queue)
         st.markdown(kpi_html(room.kpis), unsafe_allow_html=True)
-        left, right = st.columns([13, 7] if kiosk() else [11, 9])
+        left, right = st.columns([5, 3] if kiosk() else [11, 9])
         with left:
             live_map(room, bounds)
         with right:
