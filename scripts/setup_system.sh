@@ -26,6 +26,10 @@ fi
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   want+=(chromium fonts-dejavu-core)
 fi
+# pdftoppm / pdftotext: to look at the PDFs the app makes (crew sheets, reports)
+if [ "${1:-}" = "--browser" ] && ! command -v pdftoppm >/dev/null 2>&1; then
+  want+=(poppler-utils)
+fi
 
 if [ ${#want[@]} -gt 0 ]; then
   echo "setup: installing ${want[*]}"

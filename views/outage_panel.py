@@ -12,8 +12,9 @@ import streamlit as st
 
 from auth.permissions import allowed
 from ops import outages
+from ops.base import utcnow
 from ops.incidents import rules
-from views import errors, plan_map
+from views import errors, exports, plan_map
 from views.common import t
 from views.formatting import fmt_dt, history_note, label, md_safe, outage_state
 from views.session import actor, current_user
@@ -82,7 +83,10 @@ def panel(detail: outages.OutageDetail, *, key: str) -> None:
     with left:
         plan_map.draw(shape, key=f"{key}_map_{o.id}_{o.version}", network_id=o.network_id)
     with right:
-        plan_map.tables(shape, key=f"outage-{o.id}")
+        cause = next((i for i in detail.incidents if i.category == "burst"), None)
+        plan_map.tables(shape, key=f"outage-{o.id}", context=exports.SheetContext(
+            made_at=utcnow(), timezone=rules().timezone, outage_id=o.id, incident_id=cause.id if cause else None,
+            where=(cause.address if cause and cause.address else o.reason) or ""))
     linked(detail)
     history(detail)
 

@@ -6,8 +6,6 @@ A plan (computed or stored) becomes a :class:`PlanShape`: isolated (red) and uni
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -176,21 +174,48 @@ def affected_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     } for b in rows])
 
 
-def tables(shape: PlanShape, *, key: str, height: int = 260) -> None:
-    """The crew sheet (valves in order with coordinates) and the addresses cut off, with downloads."""
+def tables(shape: PlanShape, *, key: str, height: int = 260, context: Any = None) -> None:
+    """The crew sheet (valves in order with coordinates) and the addresses cut off, with downloads
+    (``context``: a ``views.exports.SheetContext`` naming the report / outage)."""
     st.markdown(f"**{t('plan.crew')}**")
     st.dataframe(crew_frame(shape), hide_index=True, width="stretch")
     if shape.optional:
         st.caption(t("plan.optional", valves=", ".join(str(v.get("ext_id") or v["id"]) for v in shape.optional)))
     st.markdown(f"**{t('plan.affected')}**")
     st.dataframe(affected_frame(shape.buildings), hide_index=True, width="stretch", height=height)
-    cols = st.columns(3, gap="small")
-    cols[0].download_button(t("plan.export_crew"), _csv(crew_rows(shape)), f"{key}-valves.csv", "text/csv",
-                            key=f"{key}_csv_valves")
-    cols[1].download_button(t("plan.export_addresses"), _csv([dict(b) for b in shape.buildings]),
-                            f"{key}-addresses.csv", "text/csv", key=f"{key}_csv_addr")
-    cols[2].download_button(t("plan.export_geojson"), json.dumps(geojson(shape), ensure_ascii=False, default=str),
-                            f"{key}.geojson", "application/geo+json", key=f"{key}_geojson")
+    downloads(shape, key=key, context=context)
+
+
+def downloads(shape: PlanShape, *, key: str, context: Any = None) -> None:
+    """The crew sheet (PDF to print, CSV), the addresses (CSV) and the plan with its buildings (GeoJSON)."""
+    from ops import maps
+    from views import exports
+    from views.session import actor
+
+    ctx = context or exports.SheetContext(made_at=_now(), timezone=_tz())
+    cols = st.columns(4, gap="small")
+    cols[0].download_button(t("plan.export_pdf"), exports.crew_pdf(shape, ctx), ctx.file_name("crew-sheet", "pdf"),
+                            "application/pdf", key=f"{key}_pdf", type="primary")
+    cols[1].download_button(t("plan.export_crew"), exports.crew_csv(shape, ctx), ctx.file_name("crew-sheet", "csv"),
+                            "text/csv", key=f"{key}_csv_valves")
+    cols[2].download_button(t("plan.export_addresses"), exports.addresses_csv(shape, ctx),
+                            ctx.file_name("addresses", "csv"), "text/csv", key=f"{key}_csv_addr")
+    footprints = maps.buildings_by_id(actor(), [int(b["id"]) for b in shape.buildings]) if shape.buildings else None
+    cols[3].download_button(t("plan.export_geojson"),
+                            json.dumps(exports.plan_geojson(shape, footprints), ensure_ascii=False, default=str),
+                            ctx.file_name("shutoff-plan", "geojson"), "application/geo+json", key=f"{key}_geojson")
+
+
+def _now() -> Any:
+    from ops.base import utcnow
+
+    return utcnow()
+
+
+def _tz() -> str:
+    from ops.incidents import rules
+
+    return rules().timezone
 
 
 def crew_rows(shape: PlanShape) -> list[dict[str, Any]]:
@@ -214,12 +239,3 @@ def geojson(shape: PlanShape) -> dict[str, Any]:
                                   "order": v.get("order"), "street": v.get("street")}}
                   for v in valves if v.get("lon") is not None]
     return {"type": "FeatureCollection", "features": feats}
-
-
-def _csv(rows: list[dict[str, Any]]) -> bytes:
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return buf.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 with a BOM correctly

@@ -9,8 +9,10 @@ from auth.permissions import allowed
 from incidents.model import Incident
 from ops import network as net_ops
 from ops import outages
+from ops.base import utcnow
 from ops.errors import OutageConflict
-from views import errors, outage_panel, plan_map
+from ops.incidents import rules
+from views import errors, exports, outage_panel, plan_map
 from views.common import t
 from views.formatting import fmt_dt, md_safe, outage_state
 from views.session import actor, current_user
@@ -46,7 +48,8 @@ def shutoff_panel(inc: Incident) -> None:
     with left:
         plan_map.draw(shape, key=f"shutoff_map_{inc.id}", network_id=inc.network_id)
     with right:
-        plan_map.tables(shape, key=f"shutoff-{inc.id}")
+        plan_map.tables(shape, key=f"shutoff-{inc.id}", context=exports.SheetContext(
+            made_at=utcnow(), timezone=rules().timezone, incident_id=inc.id, where=inc.address or ""))
 
 
 def approve_controls(inc: Incident, plan: object) -> None:
