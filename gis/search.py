@@ -22,7 +22,7 @@ def escape_like(value: str) -> str:
 def search_addresses(conn: Connection, query: str, limit: int = 10) -> list[dict[str, Any]]:
     """Buildings whose address (or street + house number) contains ``query``, best match first.
 
-    Returns dicts with id, address, kind, lon, lat (centroid, EPSG:4326) and bbox
+    Returns dicts with id, ext_id (the source's code), address, kind, lon, lat (centroid, EPSG:4326) and bbox
     (min_lon, min_lat, max_lon, max_lat). An empty or blank query returns an empty list.
     Whitespace runs in the query count as one space.
     """
@@ -33,14 +33,14 @@ def search_addresses(conn: Connection, query: str, limit: int = 10) -> list[dict
     rows = conn.execute(text(
         r"""
         WITH b AS (
-            SELECT id, coalesce(address, concat_ws(' ', street, housenumber)) AS label, kind, geom,
+            SELECT id, ext_id, coalesce(address, concat_ws(' ', street, housenumber)) AS label, kind, geom,
                    lower(address) AS a,
                    lower(concat_ws(' ', street, housenumber)) AS sh
             FROM buildings
             WHERE lower(address) LIKE :sub ESCAPE '\'
                OR lower(concat_ws(' ', street, housenumber)) LIKE :sub ESCAPE '\'
         )
-        SELECT id, label AS address, kind,
+        SELECT id, ext_id, label AS address, kind,
                ST_X(ST_Centroid(geom)) AS lon, ST_Y(ST_Centroid(geom)) AS lat,
                ST_XMin(geom) AS min_lon, ST_YMin(geom) AS min_lat, ST_XMax(geom) AS max_lon, ST_YMax(geom) AS max_lat,
                CASE WHEN a = :q OR sh = :q THEN 0
@@ -55,7 +55,8 @@ def search_addresses(conn: Connection, query: str, limit: int = 10) -> list[dict
     ), {"q": q, "sub": f"%{esc}%", "prefix": f"{esc}%", "word": f"% {esc}%", "limit": int(limit)}).mappings().all()
     return [
         {
-            "id": r["id"], "address": r["address"], "kind": r["kind"], "lon": r["lon"], "lat": r["lat"],
+            "id": r["id"], "ext_id": r["ext_id"], "address": r["address"], "kind": r["kind"], "lon": r["lon"],
+            "lat": r["lat"],
             "bbox": (r["min_lon"], r["min_lat"], r["max_lon"], r["max_lat"]), "rank": r["rank"],
         }
         for r in rows

@@ -11,6 +11,7 @@ from streamlit_folium import st_folium
 from gis import layers as L
 from ops import maps
 from settings import get_settings
+from views.address_search import address_search
 from views.common import network_id, t
 from views.formatting import md_safe
 from views.map_parts import (
@@ -69,26 +70,19 @@ def main() -> None:
         ss["map_zoom"] = fit_zoom(bounds)
     center = ss.get("map_center") or ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
 
-    top = st.columns([3, 2, 2])
+    top = st.columns([4, 2])
     with top[0]:
-        query = st.text_input(t("map.search"), placeholder=t("map.search_placeholder"), key="addr_query")
+        hit = address_search(t("map.search"), key="map_search")   # suggestions while typing
     highlight: dict[int, str] = {}
-    if query.strip():
-        hits = maps.search(actor(), query, limit=10)
-        with top[1]:
-            if not hits:
-                st.warning(t("map.search_none", query=md_safe(query)))
-            else:
-                pick = st.selectbox(t("map.search_pick"), range(len(hits)), format_func=lambda i: hits[i]["address"])
-                hit = hits[pick]
-                highlight[hit["id"]] = "#00e5ff"
-                if ss.get("map_target") != hit["id"]:
-                    ss["map_target"] = hit["id"]
-                    ss["map_center"] = (hit["lat"], hit["lon"])
-                    ss["map_zoom"] = 18
-                    ss["map_jump"] = True
-                    center = ss["map_center"]
-    with top[2]:
+    if hit:
+        highlight[hit["id"]] = "#00e5ff"
+        if ss.get("map_target") != hit["id"]:
+            ss["map_target"] = hit["id"]
+            ss["map_center"] = (hit["lat"], hit["lon"])
+            ss["map_zoom"] = 18
+            ss["map_jump"] = True
+            center = ss["map_center"]
+    with top[1]:
         color_by = st.radio(t("map.color_by"), ["diameter", "age"], horizontal=True,
                             format_func=lambda c: t(f"map.color_by.{c}"), key="color_by")
 

@@ -40,17 +40,10 @@ def form_key(name: str) -> str:
 
 
 def pick_by_address() -> dict[str, Any] | None:
-    query = st.text_input(t("intake.address"), key=form_key("addr_query"), max_chars=200,
-                          placeholder=t("map.search_placeholder"))
-    if not query.strip():
-        return None
-    hits = maps.search(actor(), query, limit=10)
-    if not hits:
-        st.warning(t("intake.address_none", query=md_safe(query)))
-        return None
-    i = st.selectbox(t("intake.address_pick"), range(len(hits)), format_func=lambda k: hits[k]["address"],
-                     key=form_key("addr_pick"))
-    return hits[i or 0]
+    """The building the caller names: suggestions while the operator types."""
+    from views.address_search import address_search
+
+    return address_search(t("intake.address"), key=form_key("addr_search"))
 
 
 def pick_on_map(focus: dict[str, Any] | None = None) -> tuple[float, float] | None:
@@ -65,7 +58,7 @@ def pick_on_map(focus: dict[str, Any] | None = None) -> tuple[float, float] | No
     if "intake_map_view" not in ss:
         ss["intake_map_view"] = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2), fit_zoom(bounds, 700, 380)
     center, zoom0 = ss["intake_map_view"]
-    state = ss.get("intake_map") or {}
+    state = ss.get(form_key("map")) or {}
     zoom = int(state.get("zoom") or zoom0)
     bbox = bbox_from(state.get("bounds")) or bounds
     highlight: dict[int, str] = {}
@@ -84,7 +77,8 @@ def pick_on_map(focus: dict[str, Any] | None = None) -> tuple[float, float] | No
                    tiles_name=s.tiles_name)
     if focus is None:
         st.caption(t("intake.map_hint"))
-    out = st_folium(m, key="intake_map", height=380, use_container_width=True, center=center, zoom=zoom0,
+    # a map of its own for every report: the previous report's click never comes back as this one's point
+    out = st_folium(m, key=form_key("map"), height=380, use_container_width=True, center=center, zoom=zoom0,
                     feature_group_to_add=[*groups, marker], returned_objects=["last_clicked", "bounds", "zoom"])
     clicked = (out or {}).get("last_clicked")
     if clicked and focus is None:

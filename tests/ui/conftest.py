@@ -44,6 +44,22 @@ def settle_fill(page, box, value: str) -> None:
     raise AssertionError(f"the field never kept {value!r}")
 
 
+def search_address(page, text: str, *, option: str | None = None) -> str:
+    """Type into the address search box (a component in its own frame) and pick the first suggestion
+    (or the one containing ``option``); the suggestion's text."""
+    from playwright.sync_api import expect
+
+    frame = page.frame_locator("iframe[title*='searchbox']").first
+    box = frame.locator("input").first
+    box.click()
+    box.press_sequentially(text, delay=40)
+    choice = frame.locator("[class*='option']", has_text=option or text).first
+    expect(choice).to_be_visible(timeout=20000)
+    picked = choice.inner_text()
+    choice.click()
+    return picked
+
+
 def pick_option(page, label: str, option: str) -> None:
     """Choose ``option`` in the select box ``label``, again if a rerun closed the list under the click."""
     last: Exception | None = None

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from scripts.screenshot import map_frame
-from tests.ui.conftest import ARTIFACTS, pick_option, settle_fill
+from tests.ui.conftest import ARTIFACTS, pick_option, search_address, settle_fill
 
 pytestmark = pytest.mark.browser
 
@@ -27,10 +27,7 @@ def test_intake_then_control_room(page, app_url: str, demo_engine: Engine) -> No
 
     # --- intake: bad input is refused with a message, nothing written; a good report is stored
     page.goto(f"{app_url}/intake", wait_until="domcontentloaded")
-    box = page.get_by_label("Адрес (начните вводить)")
-    box.fill("Mannerheimintie")
-    box.press("Enter")
-    page.get_by_text("Подсказки: выберите здание").wait_for(timeout=20000)
+    search_address(page, "Mannerheimintie")   # suggestions while typing; the first one is picked
     map_frame(page)  # the building's small map: the rerun after the pick is over
     before = incident_count(demo_engine)
     desc = page.get_by_label("Описание со слов заявителя")
@@ -152,10 +149,7 @@ def test_burst_plan_approve_restore(page, app_url: str, demo_engine: Engine) -> 
     # a "no water" call from an affected address is linked to the outage, with its expected end
     first = next(b for b in plan.affected if b.get("address"))
     page.goto(f"{app_url}/intake", wait_until="domcontentloaded")
-    box = page.get_by_label("Адрес (начните вводить)")
-    box.fill(first["address"])
-    box.press("Enter")
-    page.get_by_text("Подсказки: выберите здание").wait_for(timeout=20000)
+    search_address(page, first["address"])
     map_frame(page)  # the rerun after the pick is over
     pick_option(page, "Вид обращения", "Нет холодной воды")
     settle_fill(page, page.get_by_label("Описание со слов заявителя"), "Нет воды с утра")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from scripts.screenshot import COUNT_JS, map_frame
-from tests.ui.conftest import ARTIFACTS
+from tests.ui.conftest import ARTIFACTS, search_address
 
 pytestmark = pytest.mark.browser
 
@@ -44,26 +44,26 @@ def test_map_draws_buildings_and_pipes_offline(page, app_url: str) -> None:
         assert name in overlays
 
 
-def search(page, app_url: str, query: str) -> None:
-    """Open the map page and type ``query`` into the address search."""
+def test_address_search_suggests_while_typing_and_zooms_to_the_building(page, app_url: str) -> None:
     page.goto(f"{app_url}/map", wait_until="domcontentloaded")
     map_frame(page)
-    box = page.get_by_label("Поиск адреса")
-    box.fill(query)
-    box.press("Enter")
-
-
-def test_address_search_zooms_to_the_building(page, app_url: str) -> None:
-    search(page, app_url, "Mannerheimintie")
-    page.get_by_text("Найдено: выберите здание").wait_for(timeout=20000)
+    picked = search_address(page, "Mannerheim")   # no Enter: suggestions come while typing
+    assert picked.startswith("Mannerheimintie")
     center = wait_for_map(page, "() => window.map.getZoom() >= 17 && window.map.getCenter()")
     page.screenshot(path=str(ARTIFACTS / "map-search.png"))
     assert 60.15 < center["lat"] < 60.19 and 24.92 < center["lng"] < 24.96
 
 
 def test_unknown_address_says_so(page, app_url: str) -> None:
-    search(page, app_url, "<script>Nowhere</script>")
-    page.get_by_text("Адрес не найден: «<script>Nowhere</script>»").wait_for(timeout=20000)
+    from playwright.sync_api import expect
+
+    page.goto(f"{app_url}/map", wait_until="domcontentloaded")
+    map_frame(page)
+    frame = page.frame_locator("iframe[title*='searchbox']").first
+    frame.locator("input").first.click()
+    frame.locator("input").first.press_sequentially("<script>Nowhere</script>", delay=30)
+    expect(frame.get_by_text("Адрес не найден: «<script>Nowhere</script>»")).to_be_visible(timeout=20000)
+    expect(frame.get_by_text("No options")).to_have_count(0)
 
 
 def test_click_identifies_the_nearest_feature(page, app_url: str) -> None:
@@ -95,5 +95,5 @@ def test_language_switch_to_english(page, app_url: str) -> None:
     page.goto(f"{app_url}/map", wait_until="domcontentloaded")
     map_frame(page)
     page.get_by_text("English").click()
-    page.get_by_text("Address search").wait_for(timeout=20000)
+    page.frame_locator("iframe[title*='searchbox']").first.get_by_text("Address search").wait_for(timeout=20000)
     assert page.get_by_text("City map").count() >= 1
