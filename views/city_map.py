@@ -35,15 +35,17 @@ def identify_panel(clicked: dict[str, Any] | None, net: int | None) -> None:
     if not feat:
         st.info(t("map.identify_none", lat=lat, lon=lon))
         return
-    st.markdown(f"**{t('layer.' + feat['layer'])}** #{md_safe(feat['id'])}")
+    code = feat.get("ext_id") or feat.get("address") or f"#{feat['id']}"   # the utility's code, not a database id
+    st.markdown(f"**{t('layer.' + feat['layer'])}** {md_safe(code)}")
     rows = [(t(f"field.{k}"), feature_value(feat["layer"], k, v)) for k, v in feat.items()
-            if k not in ("layer", "geometry", "geojson") and v is not None]
+            if k not in ("layer", "geometry", "geojson", "id", "pipe_id", "node_id", "network_id") and v is not None]
     # st.table renders Markdown in its cells: every value (an imported address…) is escaped
     st.table(pd.DataFrame(rows, columns=[t("field.field"), t("field.value")]).set_index(t("field.field")))
 
 
 VOCAB = {("buildings", "kind"): "legend.kind", ("valves", "status"): "legend.valve", ("valves", "kind"): "vocab.valve",
-         ("nodes", "kind"): "vocab.node", ("pipes", "kind"): "vocab.pipe", ("buildings", "address_source"): "vocab.source"}
+         ("nodes", "kind"): "vocab.node", ("pipes", "kind"): "vocab.pipe", ("buildings", "address_source"): "vocab.source",
+         ("pipes", "material"): "vocab.material"}
 
 
 def feature_value(layer: str, key: str, value: Any) -> str:
@@ -51,8 +53,8 @@ def feature_value(layer: str, key: str, value: Any) -> str:
     from views.i18n import CATALOG
 
     prefix = VOCAB.get((layer, key))
-    if prefix and f"{prefix}.{value}" in CATALOG["ru"]:
-        return t(f"{prefix}.{value}")
+    if prefix and f"{prefix}.{str(value).lower()}" in CATALOG["ru"]:
+        return t(f"{prefix}.{str(value).lower()}")
     if isinstance(value, float):
         return f"{value:,.1f}".replace(",", "\u202f") if key in ("distance_m", "length_m") else f"{value:g}"
     return md_safe(value)

@@ -148,7 +148,7 @@ def demo_section() -> None:
         except Exception as exc:
             errors.show(exc)
             return
-        st.success(t("data.demo_done", counts=md_safe(counts)))
+        st.success(t("data.demo_done", counts=counts_text(counts)))
 
 
 def main() -> None:

@@ -70,6 +70,16 @@ def list_section() -> list[QueueItem]:
 
 # ---- detail ------------------------------------------------------------------------------------
 
+def pipe_code(pipe_id: int | None) -> str:
+    """The utility's code of a pipe (and its street), not the database id."""
+    if pipe_id is None:
+        return ""
+    from ops import network as net_ops
+
+    p = net_ops.pipe_details(actor(), [pipe_id]).get(str(pipe_id), {})
+    return " · ".join(str(x) for x in (p.get("ext_id"), p.get("street")) if x) or "—"
+
+
 def detail_table(q: QueueItem) -> pd.DataFrame:
     i = q.incident
     rows = [
@@ -81,7 +91,7 @@ def detail_table(q: QueueItem) -> pd.DataFrame:
         (t("incident.field.channel"), label("channel", i.channel)),
         (t("incident.field.address"), i.address or ""),
         (t("incident.field.coords"), f"{i.lat:.5f}, {i.lon:.5f}"),
-        (t("incident.field.pipe"), "" if i.pipe_id is None else str(i.pipe_id)),
+        (t("incident.field.pipe"), pipe_code(i.pipe_id)),
         (t("incident.field.reporter"), i.reporter_name or ""),
         (t("incident.field.phone"), i.reporter_phone or ""),
         (t("incident.field.created"), fmt_dt(i.created_at)),
@@ -89,7 +99,6 @@ def detail_table(q: QueueItem) -> pd.DataFrame:
         (t("incident.field.sla"), label("sla", q.sla_state)),
         (t("incident.field.duplicate_of"), "" if i.duplicate_of is None else f"#{i.duplicate_of}"),
         (t("incident.field.outage"), "" if i.outage_id is None else f"#{i.outage_id}"),
-        (t("incident.field.version"), str(i.version)),
     ]
     return pd.DataFrame(rows, columns=[t("field.field"), t("field.value")])
 
