@@ -150,7 +150,7 @@ def parse_network_id(raw: str | list[str] | None) -> int | None:
 
 def tile_etag(conn: Connection, tile: TileAddress) -> str:
     """The tile's ETag (quoted, strong) from the versions it depends on, read in one query.
-    Raises UnknownNetwork when ``tile.network_id`` names no network."""
+    Raises UnknownNetwork when ``tile.network_id`` names no network (buildings ignore it)."""
     rep = tile.representation
     names = [OVERVIEWS] if rep != "features" else []
     if tile.layer == "buildings":
@@ -161,7 +161,7 @@ def tile_etag(conn: Connection, tile: TileAddress) -> str:
                (SELECT string_agg(name || ':' || version || ':' || extract(epoch FROM updated_at), ',' ORDER BY name)
                 FROM data_versions WHERE name = ANY(CAST(:names AS text[]))) AS versions
     """), {"n": tile.network_id, "names": names}).one()
-    if tile.network_id is not None and row.nets is None:
+    if tile.network_id is not None and row.nets is None and tile.layer != "buildings":
         raise UnknownNetwork(f"no network with id {tile.network_id}")
     nets = row.nets if tile.layer != "buildings" else ""
     key = f"{FORMAT_VERSION}|{tile.layer}|{tile.z}|{tile.x}|{tile.y}|{tile.network_id}|{nets}|{row.versions}"
