@@ -174,13 +174,7 @@ _ENV = "ST_TileEnvelope(CAST(:z AS integer), CAST(:tx AS integer), CAST(:ty AS i
 _ENV_MARGIN = ("ST_TileEnvelope(CAST(:z AS integer), CAST(:tx AS integer), CAST(:ty AS integer), "
                f"ST_MakeEnvelope({-WORLD_M}, {-WORLD_M}, {WORLD_M}, {WORLD_M}, 3857), {BUFFER / EXTENT})")
 _MVT_GEOM = f"ST_AsMVTGeom({{geom}}, {_ENV}, {EXTENT}, {BUFFER}, true)"
-_FEATURE_COLUMNS: dict[str, str] = {
-    "buildings": "f.id, f.address, f.kind, f.residents, f.address_source",
-    "pipes": "f.id, f.ext_id, f.network_id, f.diameter_mm, f.material, f.install_year, f.street",
-    "valves": "f.id, f.ext_id, f.status, f.kind, f.pipe_id, f.network_id",
-    "hydrants": "f.id, f.ext_id, f.network_id",
-    "sources": "f.id, f.ext_id, f.kind, f.network_id",
-}
+_FEATURE_COLUMNS: dict[str, str] = {layer: ", ".join(ATTRIBUTES[(layer, "features")]) for layer in LAYERS}
 
 
 def _features_sql(tile: TileAddress, params: dict[str, Any], max_features: int) -> str:
@@ -193,15 +187,19 @@ def _features_sql(tile: TileAddress, params: dict[str, Any], max_features: int) 
     geom = _MVT_GEOM.format(geom="ST_Transform(f.geom, 3857)")
     # the cap applies before the transform and keeps the most important features of the tile (the
     # viewport's order); one more row is read to know whether the cap cut anything
+    # (ST_AsMVT skips a row whose geometry clipped away to NULL: no filter, which would be pushed
+    # down and compute every geometry twice)
+    cols = _FEATURE_COLUMNS[tile.layer]
     return f"""
         WITH f AS MATERIALIZED (
-            SELECT *, row_number() OVER () AS rn
-            FROM (SELECT * FROM {table} WHERE {where} ORDER BY {order} LIMIT :cap1) c
+            SELECT {cols}, geom, row_number() OVER () AS rn
+            FROM (SELECT {cols}, geom FROM {table} WHERE {where} ORDER BY {order} LIMIT :cap1) c
         )
         SELECT (SELECT ST_AsMVT(q, :name, {EXTENT}, 'geom', 'fid') FROM (
-                    SELECT {_FEATURE_COLUMNS[tile.layer]}, 'features' AS representation, f.id AS fid, {geom} AS geom
+                    SELECT {', '.join('f.' + c for c in cols.split(', '))}, 'features' AS representation,
+                           f.id AS fid, {geom} AS geom
                     FROM f WHERE f.rn <= :cap
-                ) q WHERE q.geom IS NOT NULL),
+                ) q),
                (SELECT count(*) > :cap FROM f)
     """
 
@@ -218,7 +216,7 @@ def _merged_sql(tile: TileAddress, params: dict[str, Any]) -> str:
             FROM tile_merged_mains
             WHERE zoom = CAST(:z AS integer) AND geom && {_ENV_MARGIN}{net}
             ORDER BY diameter_mm DESC, length_m DESC NULLS LAST, id
-        ) q WHERE q.geom IS NOT NULL
+        ) q
     """
 
 
@@ -239,7 +237,7 @@ def _grid_sql(tile: TileAddress, params: dict[str, Any]) -> str:
             params["network_id"] = tile.network_id
         inner = (f"SELECT sum(count)::integer AS count, 'grid' AS representation, {geom} AS geom "
                  f"FROM tile_grid_cells WHERE {cells}{net} GROUP BY cx, cy, geom")
-    return f"SELECT ST_AsMVT(q, :name, {EXTENT}, 'geom') FROM ({inner}) q WHERE q.geom IS NOT NULL"
+    return f"SELECT ST_AsMVT(q, :name, {EXTENT}, 'geom') FROM ({inner}) q"
 
 
 def tile_sql(tile: TileAddress, max_features: int) -> tuple[str, dict[str, Any]]:

@@ -12,6 +12,8 @@ Create Date: 2026-11-27
   zoom that draws them merged, simplified to half a pixel of that zoom.
 - Both in EPSG:3857 (the tiles' own projection: no transform per request; measured in
   docs/performance.md), GiST-indexed on (zoom, geom) where btree_gist is available.
+- ``nodes_sources_geom_gist``: a partial index for the sources layer (measured: 40 ms → <1 ms
+  for a city-wide tile of 1 M nodes).
 - ``data_versions``: a counter per kind of data, for the tile server's ETags (with
   ``networks.revision``): 'buildings' is bumped by any statement writing ``buildings`` (a
   statement-level trigger: imports, demo loads, hand edits alike), 'overviews' by every refresh.
@@ -59,6 +61,10 @@ CREATE TABLE tile_merged_mains (
 );
 CREATE INDEX tile_merged_mains_network_idx ON tile_merged_mains (network_id, zoom);
 
+-- the sources layer at every zoom: a handful of nodes among a million (the partial index of 0004,
+-- kind <> 'junction', also holds every hydrant)
+CREATE INDEX nodes_sources_geom_gist ON nodes USING gist (geom) WHERE kind IN ('source', 'tank', 'reservoir');
+
 -- any write to buildings bumps its data version: one row update per statement (no per-row cost,
 -- no transition table), so an import of 100 k buildings pays once
 CREATE FUNCTION zhkh_bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -84,6 +90,7 @@ END $$;
 """
 
 DOWN = """
+DROP INDEX IF EXISTS nodes_sources_geom_gist;
 DROP TRIGGER IF EXISTS buildings_data_version ON buildings;
 DROP FUNCTION IF EXISTS zhkh_bump_data_version();
 DROP TABLE IF EXISTS tile_merged_mains;
