@@ -192,8 +192,8 @@ def _features_sql(tile: TileAddress, params: dict[str, Any], max_features: int) 
     cols = _FEATURE_COLUMNS[tile.layer]
     return f"""
         WITH f AS MATERIALIZED (
-            SELECT {cols}, geom, row_number() OVER () AS rn
-            FROM (SELECT {cols}, geom FROM {table} WHERE {where} ORDER BY {order} LIMIT :cap1) c
+            SELECT {cols}, geom, row_number() OVER (ORDER BY {order}) AS rn
+            FROM {table} WHERE {where} ORDER BY rn LIMIT :cap1
         )
         SELECT (SELECT ST_AsMVT(q, :name, {EXTENT}, 'geom', 'fid') FROM (
                     SELECT {', '.join('f.' + c for c in cols.split(', '))}, 'features' AS representation,
