@@ -1,14 +1,16 @@
 # zhkh-ops — the two commands a newcomer needs: `make demo` and `make test`.
 PY      := .venv/bin/python
 PORT    ?= 8501
+TILES_PORT ?= 8512
 PYTEST_ARGS ?=
 # the demo city is central Helsinki: its reports, outages and clocks in the city's own time zone
 DEMO_ENV := ZHKH_SLA_RULES_FILE=incidents/rules/helsinki.yaml
 
-.PHONY: demo test setup system venv db load-demo app api bench clean-db help
+.PHONY: demo test setup system venv db load-demo app api tiles bench clean-db help
 
 help:
 	@echo "make demo   - install what is missing, prepare PostGIS, load the Helsinki demo city, start the app on :$(PORT)"
+	@echo "              (and the vector-tile server on :$(TILES_PORT), stopped with the app; log var/tiles.log)"
 	@echo "make test   - the same set-up, then the whole test suite (real PostGIS, headless Chromium)"
 	@echo "make bench  - run the benchmarks"
 
@@ -33,13 +35,16 @@ load-demo: db
 	$(PY) -m auth demo-users
 
 demo: load-demo
-	env $(DEMO_ENV) $(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+	env $(DEMO_ENV) bash scripts/run_demo.sh $(PORT) $(TILES_PORT)
 
 app: venv
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
 
 api: venv
 	$(PY) -m incidents serve --host 127.0.0.1 --port 8311
+
+tiles: venv
+	$(PY) -m gis serve-tiles --host 127.0.0.1 --port $(TILES_PORT)
 
 test: venv
 	bash scripts/setup_system.sh --browser

@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     login_lock_min: float = 5.0
     oidc_role_claim: str = "zhkh_role"
 
+    # the vector-tile server of the map layers (python -m gis serve-tiles, gis/tile_server.py)
+    tiles_server_url: str = Field(default="http://127.0.0.1:8512",
+                                  description="the tile server's base URL as the browser reaches it")
+    tiles_port: int = 8512
+    tiles_cors_origins: str = Field(default="*", description="comma-separated origins allowed to fetch tiles; "
+                                                             "'*' = any (read-only data)")
+    tiles_threads: int = 4  # worker threads for the blocking tile queries (as api_threads)
+    tiles_max_features: int = 3000  # per tile and layer, the most important first (as max_features_per_layer)
+    tiles_max_age_s: int = 60  # Cache-Control max-age; the ETag revalidates after it
+    tiles_statement_timeout_ms: int = 10000  # a tile query running longer is cancelled (503)
+
     tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tiles_attribution: str = "&copy; OpenStreetMap contributors"
     tiles_name: str = "OpenStreetMap"

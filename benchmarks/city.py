@@ -256,7 +256,10 @@ def _buildings(n: int, blocks_side: int, h_names: np.ndarray, v_names: np.ndarra
     residents = np.where(kind == "residential", np.round(w * h * levels / 35.0), 0).astype(int)
     address = np.char.add(np.char.add(street.astype(str), " "), housenumber)
     return pd.DataFrame({
-        "id": np.arange(1, n + 1), "address": address, "street": street, "housenumber": housenumber,
+        # ext_id: NOT NULL since migration 0005; its default trigger does not fire under the
+        # loader's session_replication_role = replica, so the generator sets it
+        "id": np.arange(1, n + 1), "ext_id": np.char.add("B", np.arange(1, n + 1).astype(str)),
+        "address": address, "street": street, "housenumber": housenumber,
         "kind": kind, "levels": levels, "residents": residents,
         "address_source": np.where(rng.random(n) < 0.7, "osm", "derived"), "dataset": "bench",
         "geom": shapely.to_wkb(polys, hex=True, include_srid=True),

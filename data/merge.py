@@ -4,7 +4,9 @@
 table (the caller rolls back). ``merge`` does the same under locks, refuses when the network is
 busy (outages planned or active) or changed since the preview (``expected_revision``), applies
 the diff (ids kept for unchanged ext ids), re-links reports whose pipe or building went,
-recomputes service connections and bumps the network's revision when anything changed.
+recomputes service connections, bumps the network's revision when anything changed and
+refreshes the tile overviews of what changed (``gis.overviews``: the network's merged mains and
+hydrant grid, the buildings' grid).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from data.diff import ImportDiff, KindDiff, OutageImpact, Relink
 from data.errors import DataError, NetworkBusy, ResourceMismatch, StalePreview
 from data.staging import stage_buildings, stage_network
 from data.store import NetworkRow, Progress
+from gis.overviews import refresh_after_merge
 from settings import Settings, get_settings
 
 
@@ -182,6 +185,11 @@ def merge(conn: Connection, target: Target, load: Load, snap: Snap, *, expected_
         if net is not None and (network_changed or connections_changed):
             revision = store.bump_revision(conn, net_id, net.revision)
         progress("connections", 1.0)
+    # the map's vector-tile overviews (merged mains, grids) follow the data, in this transaction
+    refresh_after_merge(conn, network_id=net_id,
+                        network_changed=load.has_network and any(not st.diff.kind(k).empty
+                                                                 for k in ("nodes", "pipes", "valves")),
+                        buildings_changed=not st.diff.kind("buildings").empty)
     after = store.counts(conn, network_id=net_id, dataset=target.dataset if load.buildings is not None else None,
                          network_part=net_id is not None)
     return MergeResult(network_id=net_id, revision=revision, diff=st.diff, counts_before=st.counts_before,

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make demo`: the vector-tile server in the background, then the app in the foreground. The tile
+# server stops with the app (Ctrl-C, the app exiting, an error), its log is var/tiles.log.
+#   scripts/run_demo.sh [APP_PORT] [TILES_PORT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+APP_PORT="${1:-8501}"
+TILES_PORT="${2:-${ZHKH_TILES_PORT:-8512}}"
+LOG=var/tiles.log
+mkdir -p var
+# the page fetches tiles from this port on the host the browser used for the app
+# (ZHKH_TILES_SERVER_URL, when set, names the server outright, e.g. behind a proxy)
+export ZHKH_TILES_PORT="$TILES_PORT"
+
+"$PY" -m gis serve-tiles --host 127.0.0.1 --port "$TILES_PORT" >"$LOG" 2>&1 &
+TILES_PID=$!
+stop_tiles() {
+  kill "$TILES_PID" 2>/dev/null || true
+  wait "$TILES_PID" 2>/dev/null || true
+}
+trap stop_tiles EXIT
+trap 'exit 130' INT TERM
+
+# wait until it listens (the first start on an older database computes the overviews once)
+for _ in $(seq 1 240); do
+  if ! kill -0 "$TILES_PID" 2>/dev/null; then
+    echo "run_demo: the tile server stopped (port $TILES_PORT taken?); the end of $LOG:" >&2
+    tail -n 5 "$LOG" >&2
+    exit 1
+  fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$TILES_PORT") 2>/dev/null; then
+    break
+  fi
+  sleep 0.5
+done
+echo "run_demo: vector tiles on port $TILES_PORT: /tiles/{layer}/{z}/{x}/{y}.pbf (log: $LOG)"
+
+"$PY" -m streamlit run app.py --server.port "$APP_PORT" --server.headless true
