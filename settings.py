@@ -40,8 +40,8 @@ class Settings(BaseSettings):
     oidc_role_claim: str = "zhkh_role"
 
     # the vector-tile server of the map layers (python -m gis serve-tiles, gis/tile_server.py)
-    tiles_server_url: str = Field(default="http://127.0.0.1:8512",
-                                  description="the tile server's base URL as the browser reaches it")
+    tiles_server_url: str = Field(default="", description="the tile server's base URL as the browser reaches it; "
+                                  "empty = the host the browser used for the app, on tiles_port")
     tiles_port: int = 8512
     tiles_cors_origins: str = Field(default="*", description="comma-separated origins allowed to fetch tiles; "
                                                              "'*' = any (read-only data)")

@@ -300,23 +300,6 @@ def layer_in_bbox(
                        filters, tol)
 
 
-def count_in_bbox(conn: Connection, layer: str, bbox: BBox, *, network_id: int | None = None,
-                  ceiling: int) -> int:
-    """How many features of ``layer`` lie in ``bbox``, counting no further than ``ceiling``.
-
-    A cheap index probe (no geometry leaves the database) for deciding whether a viewport can be
-    drawn in full detail or needs the zoom's policy.
-    """
-    if layer not in LAYERS:
-        raise UnknownLayer(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
-    x0, y0, x1, y1 = check_bbox(bbox)
-    params: dict[str, Any] = {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "ceiling": int(ceiling)}
-    where = _where(layer, LayerPolicy(), network_id, params, (y0 + y1) / 2, 1.0)
-    table = _FEATURE_SQL[layer][0]
-    return int(conn.execute(text(
-        f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT :ceiling) s"), params).scalar_one())
-
-
 def _merged_pipes(conn: Connection, where: str, params: dict[str, Any], zoom: int, limit: int,
                   filters: dict[str, Any], tol: float) -> LayerResult:
     """Low zoom: the big mains in view merged into one line per (street, diameter)."""

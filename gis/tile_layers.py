@@ -21,6 +21,9 @@ TILE_LAYERS = ("buildings", "pipes", "valves", "hydrants", "sources")
 HYDRANT_COLOR = "#41b6c4"
 SOURCE_COLOR = "#253494"
 GRID_COLOR = "#6a51a3"
+# quiet backgrounds, for maps whose subject is drawn on top (a shutoff plan, the wall screen)
+MUTED = {"light": {"building": "#d3d9e2", "edge": "#9aa5b5", "pipe": "#7f9cc4"},
+         "dark": {"building": "#3b4660", "edge": "#56627e", "pipe": "#4f7bb5"}}
 
 
 def use_local_vectorgrid() -> None:
@@ -28,24 +31,25 @@ def use_local_vectorgrid() -> None:
     VectorGridProtobuf.default_js = list(VECTORGRID_JS)
 
 
-def _style_js(layer: str, color_by: str, muted: bool) -> str:
-    """A VectorGrid style function for ``layer`` (``muted``: a quiet background, e.g. the wall screen)."""
+def _style_js(layer: str, color_by: str, muted: str | None) -> str:
+    """A VectorGrid style function for ``layer`` (``muted``: "light" or "dark", a quiet background)."""
     kinds = json.dumps(L.BUILDING_COLORS)
     valves = json.dumps(L.VALVE_COLORS)
     diam = json.dumps([[lo, color, w] for lo, color, w in L.DIAMETER_CLASSES])
     age = json.dumps([[lo, color] for lo, color in L.AGE_CLASSES])
     if layer == "buildings":
         if muted:
-            return ("function(p) { return {fill: true, fillColor: '#3b4660', fillOpacity: 0.85, color: '#56627e', "
-                    "weight: 0.5, opacity: 0.8}; }")
+            c = MUTED[muted]
+            return (f"function(p) {{ return {{fill: true, fillColor: '{c['building']}', fillOpacity: 0.85,"
+                    f" color: '{c['edge']}', weight: 0.5, opacity: 0.8}}; }}")
         return (f"function(p) {{ if (p.representation === 'grid') {{ var a = Math.min(0.15 + (p.count || 0) / 40, 0.8);"
                 f" return {{fill: true, fillColor: '{GRID_COLOR}', fillOpacity: a, color: '{GRID_COLOR}', weight: 0.3}}; }}"
                 f" var k = {kinds}; return {{fill: true, fillColor: k[p.kind] || k.other, fillOpacity: 0.75,"
                 f" color: '#555555', weight: 0.5, opacity: 0.7}}; }}")
     if layer == "pipes":
         if muted:
-            return ("function(p) { var d = p.diameter_mm || 0; return {color: '#4f7bb5', weight: d >= 300 ? 3 : 1.5, "
-                    "opacity: 0.8}; }")
+            return (f"function(p) {{ var d = p.diameter_mm || 0; return {{color: '{MUTED[muted]['pipe']}',"
+                    f" weight: d >= 300 ? 3 : 1.5, opacity: 0.8}}; }}")
         if color_by == "age":
             return (f"function(p) {{ var c = {age}; var y = p.install_year || 0; for (var i = 0; i < c.length; i++)"
                     f" {{ if (y >= c[i][0]) return {{color: c[i][1], weight: 3, opacity: 0.9}}; }}"
@@ -64,7 +68,7 @@ def _style_js(layer: str, color_by: str, muted: bool) -> str:
 
 
 def tile_layer(url_base: str, layer: str, *, name: str, network_id: int | None = None, color_by: str = "diameter",
-               muted: bool = False, show: bool = True, revision: str = "") -> VectorGridProtobuf:
+               muted: str | None = None, show: bool = True, revision: str = "") -> VectorGridProtobuf:
     """One static layer as vector tiles from ``url_base`` (the tile server the browser can reach)."""
     use_local_vectorgrid()
     query = [f"network_id={int(network_id)}"] if network_id is not None and layer != "buildings" else []
@@ -77,7 +81,7 @@ def tile_layer(url_base: str, layer: str, *, name: str, network_id: int | None =
 
 
 def add_tile_layers(m: folium.Map, url_base: str, names: dict[str, str], *, network_id: int | None,
-                    color_by: str = "diameter", muted: bool = False, layers: tuple[str, ...] = TILE_LAYERS,
+                    color_by: str = "diameter", muted: str | None = None, layers: tuple[str, ...] = TILE_LAYERS,
                     revision: str = "") -> None:
     """The static layers of a map (``names``: layer → its name in the layer control)."""
     for layer in layers:

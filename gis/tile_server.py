@@ -40,7 +40,14 @@ from starlette.responses import Response
 
 from gis.errors import DatabaseUnavailable, GisError
 from gis.queries import UnknownLayer
-from gis.tiles import MVT_MEDIA_TYPE, TileAddress, UnknownNetwork, parse_tile, render_tile, tile_etag
+from gis.tiles import (
+    MVT_MEDIA_TYPE,
+    TileAddress,
+    UnknownNetwork,
+    parse_tile,
+    render_tile,
+    tile_etag,
+)
 from settings import Settings, get_settings
 
 RETRY_AFTER_S = 5

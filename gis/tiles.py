@@ -30,8 +30,23 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.errors import GisError
-from gis.overviews import BUILDINGS, GRID_DIVISIONS, MAX_ZOOM, OVERVIEWS, WORLD_M, tile_size_m
-from gis.queries import _FEATURE_SQL, LAYERS, Representation, UnknownLayer, _where, metres_per_pixel, policy_for
+from gis.overviews import (
+    BUILDINGS,
+    GRID_DIVISIONS,
+    MAX_ZOOM,
+    OVERVIEWS,
+    WORLD_M,
+    tile_size_m,
+)
+from gis.queries import (
+    _FEATURE_SQL,
+    LAYERS,
+    Representation,
+    UnknownLayer,
+    _where,
+    metres_per_pixel,
+    policy_for,
+)
 
 __all__ = [
     "ATTRIBUTES", "EXTENT", "MVT_MEDIA_TYPE", "InvalidNetworkId", "InvalidTileAddress", "Tile", "TileAddress", "TileError",

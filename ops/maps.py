@@ -1,9 +1,8 @@
-"""Use-cases of the map pages: the city's extent, what is in a viewport, what was clicked, address search,
+"""Use-cases of the map pages: the city's extent, what was clicked, address search,
 and the buildings to draw for an outage. Reads only (every signed-in role may read the map)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import geopandas as gpd
@@ -22,31 +21,6 @@ def city_bounds(actor: Actor, *, bind: Engine | None = None) -> BBox | None:
     allow(actor, "map.read")
     with engine(bind).connect() as conn:
         return Q.city_bounds(conn)
-
-
-@dataclass(frozen=True)
-class ViewportLayer:
-    """One layer in a viewport: its features (or aggregates) and what was left out."""
-
-    name: str
-    result: Q.LayerResult
-    count: int
-
-
-def viewport(actor: Actor, bbox: BBox, zoom: int, *, network_id: int | None, layers: Sequence[str],
-             cap: int, bind: Engine | None = None) -> list[ViewportLayer]:
-    """Every layer of ``layers`` in ``bbox``: in full when it fits under ``cap`` (a cheap index probe
-    decides), otherwise by the zoom's policy (filters, merged mains, grids)."""
-    allow(actor, "map.read")
-    out = []
-    with engine(bind).connect() as conn:
-        for layer in layers:
-            fits = Q.count_in_bbox(conn, layer, bbox, network_id=network_id, ceiling=cap + 1) <= cap
-            res = Q.layer_in_bbox(conn, layer, bbox, zoom, network_id=network_id,
-                                  policy=Q.LayerPolicy() if fits else None)
-            count = res.total if res.representation == "grid" else len(res.features)
-            out.append(ViewportLayer(name=layer, result=res, count=count))
-    return out
 
 
 def buildings_by_id(actor: Actor, ids: Iterable[int], *, bind: Engine | None = None) -> gpd.GeoDataFrame:

@@ -17,25 +17,29 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 COUNT_JS = """
 () => {
-  const out = {Polygon: 0, MultiPolygon: 0, LineString: 0, MultiLineString: 0, Point: 0, markers: 0, tiles: 0};
+  const out = {Polygon: 0, MultiPolygon: 0, LineString: 0, MultiLineString: 0, Point: 0, markers: 0, tiles: 0, vector: {}};
   if (!window.map) return null;
   window.map.eachLayer(l => {
-    if (l.feature && l.feature.geometry) out[l.feature.geometry.type] = (out[l.feature.geometry.type] || 0) + 1;
+    const m = l._url && l._url.match(/\\/tiles\\/(\\w+)\\//);
+    if (m) out.vector[m[1]] = (out.vector[m[1]] || 0) + (l._container ? l._container.querySelectorAll('path').length : 0);
+    else if (l.feature && l.feature.geometry) out[l.feature.geometry.type] = (out[l.feature.geometry.type] || 0) + 1;
     else if (l.getLatLng && !l.feature) out.markers += 1;
   });
   out.tiles = document.querySelectorAll('img.leaflet-tile').length;
   return out;
 }
 """
+"""What a Leaflet map holds: GeoJSON features by geometry type, markers, basemap images, and the
+shapes drawn from vector tiles per layer (``vector``: {"buildings": n, …})."""
 
 
 def map_frame(page: Any, timeout_ms: int = 60000) -> Any:
-    """The st_folium iframe once its Leaflet map exists and holds features."""
+    """The st_folium iframe once its Leaflet map exists and has loaded its view."""
     page.wait_for_selector("iframe[title*='streamlit_folium']", timeout=timeout_ms)
     frame = page.frame_locator("iframe[title*='streamlit_folium']").first
     frame.locator(".leaflet-container").wait_for(timeout=timeout_ms)
     handle = page.query_selector("iframe[title*='streamlit_folium']").content_frame()
-    handle.wait_for_function("() => window.map && Object.keys(window.map._layers).length > 5", timeout=timeout_ms)
+    handle.wait_for_function("() => window.map && window.map._loaded", timeout=timeout_ms)
     return handle
 
 

@@ -10,17 +10,16 @@ from streamlit_folium import st_folium
 
 from gis import layers as L
 from ops import maps
-from settings import get_settings
 from views.address_search import address_search
 from views.common import network_id, t
 from views.formatting import md_safe
 from views.map_parts import (
-    bbox_from,
+    buildings_overlay,
     city_bounds_or_message,
     fit_zoom,
-    incidents_layer,
     legend_items,
-    viewport_layers,
+    reports_layer,
+    tile_map,
 )
 from views.session import actor, guard
 
@@ -62,54 +61,38 @@ def feature_value(layer: str, key: str, value: Any) -> str:
 
 def main() -> None:
     guard("map")
-    s = get_settings()
     net = network_id()
     bounds = city_bounds_or_message()
     if bounds is None:
         return
     ss = st.session_state
-    if "map_zoom" not in ss:
-        ss["map_zoom"] = fit_zoom(bounds)
-    center = ss.get("map_center") or ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
+    home = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2), fit_zoom(bounds)
+    center, zoom = ss.get("map_view", home)
 
     top = st.columns([4, 2])
     with top[0]:
         hit = address_search(t("map.search"), key="map_search")   # suggestions while typing
     highlight: dict[int, str] = {}
     if hit:
-        highlight[hit["id"]] = "#00e5ff"
+        highlight[int(hit["id"])] = "#00e5ff"
         if ss.get("map_target") != hit["id"]:
             ss["map_target"] = hit["id"]
-            ss["map_center"] = (hit["lat"], hit["lon"])
-            ss["map_zoom"] = 18
-            ss["map_jump"] = True
-            center = ss["map_center"]
+            ss["map_view"] = center, zoom = (hit["lat"], hit["lon"]), 18
     with top[1]:
         color_by = st.radio(t("map.color_by"), ["diameter", "age"], horizontal=True,
                             format_func=lambda c: t(f"map.color_by.{c}"), key="color_by")
 
-    # the map's own state from its last interaction (st_folium keeps it under its key)
-    state = ss.get("city_map") or {}
-    zoom = int(state.get("zoom") or ss["map_zoom"])
-    bbox = bbox_from(state.get("bounds")) or bounds
-    if ss.get("map_jump"):
-        lat, lon = ss["map_center"]
-        zoom = ss["map_zoom"]
-        bbox = (lon - 0.003, lat - 0.0015, lon + 0.003, lat + 0.0015)
-        ss["map_jump"] = False
-    groups, notes, counts = viewport_layers(bbox, zoom, net, color_by, highlight)
-    reports, counts["incidents"] = incidents_layer(bbox, t("map.layer.incidents"))
-    groups.append(reports)
-
-    m = L.base_map(center, ss["map_zoom"], tiles_url=s.tiles_url or None, attribution=s.tiles_attribution,
-                   tiles_name=s.tiles_name)
+    # the static layers come as vector tiles: panning and zooming never rerun this page
+    m = tile_map(home[0], home[1], network_id=net, color_by=color_by)
     m.get_root().html.add_child(L.legend(t("map.legend"), legend_items(color_by)))
-    out = st_folium(
-        m, key="city_map", height=720, use_container_width=True, center=center, zoom=ss["map_zoom"],
-        feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=False),
-        returned_objects=["bounds", "zoom", "last_clicked"],
-    )
-    st.caption(" · ".join([t("map.counts", **counts)] + notes))
+    reports, n_reports = reports_layer(t("map.layer.incidents"))
+    groups = [reports]
+    if highlight:
+        groups.append(buildings_overlay(highlight, t("map.found"), outline="#000000", opacity=0.95))
+    out = st_folium(m, key=f"city_map_{color_by}", height=720, use_container_width=True, center=center, zoom=zoom,
+                    feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=False),
+                    returned_objects=["last_clicked"])
+    st.caption(t("map.open_reports", n=n_reports))
     with st.sidebar:
         identify_panel(out.get("last_clicked") if out else None, net)
 

@@ -20,10 +20,9 @@ from gis import layers as L
 from incidents.model import ControlRoomKpis, Outage, QueueItem
 from ops import incidents as reports
 from ops import maps
-from settings import get_settings
 from views.common import network_id, t
 from views.formatting import fmt_dt, fmt_int, fmt_left, label, md_safe, outage_state
-from views.map_parts import city_bounds_or_message, fit_zoom, viewport_layers
+from views.map_parts import city_bounds_or_message, fit_zoom, legend_items, tile_map
 from views.session import actor, guard, still_signed_in
 
 REFRESH_S = 10
@@ -216,20 +215,21 @@ def outages_layer(outages: list[Outage], dry_building_ids: list[int]) -> folium.
 
 
 def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float]) -> None:
-    s = get_settings()
     center = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
     height = KIOSK_MAP_HEIGHT if kiosk() else MAP_HEIGHT
     zoom = fit_zoom(bounds, 1200, height)
-    m = L.base_map(center, zoom, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution, tiles_name=s.tiles_name)
+    background = ("buildings", "pipes")
+    # the city itself comes as vector tiles (muted, dark): only the live reports and outages travel with the page
+    m = tile_map(center, zoom, network_id=network_id(), layers=background, muted="dark")
     m.get_root().header.add_child(folium.Element("<style>.leaflet-container{background:#1b2333 !important}</style>"))
     m.get_root().html.add_child(L.legend(t("control.map_legend"), [
         *[("dot", c, label("priority", p)) for p, c in L.PRIORITY_COLORS.items()],
         ("fill", OUTAGE_BUILDING, t("control.legend.outage")), ("line", OUTAGE_PIPES, t("control.legend.outage_pipes")),
+        *legend_items("diameter", layers=background, reports=False, muted="dark"),
     ], scale=1.6))
-    background, _, _ = viewport_layers(bounds, zoom, network_id(), "diameter", {}, layers=("buildings", "pipes"))
     # the dry area is drawn last: it stays visible above the report markers
     st_folium(m, key="control_map", height=height, use_container_width=True, center=center, zoom=zoom,
-              feature_group_to_add=[*background, incidents_layer(room.queue, room.now),
+              feature_group_to_add=[incidents_layer(room.queue, room.now),
                                     outages_layer(room.active, room.dry_building_ids)],
               returned_objects=[])
 

@@ -10,18 +10,16 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
-from gis import layers as L
 from incidents import intake
 from incidents.errors import IncidentError, OutsideServiceArea
 from incidents.model import IntakeResult
 from ops import incidents as reports
 from ops import maps
-from settings import get_settings
 from views import errors
 from views.common import network_id, t
 from views.errors import problem_text
 from views.formatting import fmt_dt, label, md_safe, service_label
-from views.map_parts import bbox_from, fit_zoom, viewport_layers
+from views.map_parts import buildings_overlay, fit_zoom, tile_map
 from views.session import actor, guard
 
 
@@ -49,7 +47,6 @@ def pick_by_address() -> dict[str, Any] | None:
 def pick_on_map(focus: dict[str, Any] | None = None) -> tuple[float, float] | None:
     """The small map: click to pick a point; with ``focus`` (a building found by address) it only
     shows that building."""
-    s = get_settings()
     ss = st.session_state
     bounds = maps.city_bounds(actor())
     if bounds is None:
@@ -57,29 +54,25 @@ def pick_on_map(focus: dict[str, Any] | None = None) -> tuple[float, float] | No
         return None
     if "intake_map_view" not in ss:
         ss["intake_map_view"] = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2), fit_zoom(bounds, 700, 380)
-    center, zoom0 = ss["intake_map_view"]
-    state = ss.get(form_key("map")) or {}
-    zoom = int(state.get("zoom") or zoom0)
-    bbox = bbox_from(state.get("bounds")) or bounds
-    highlight: dict[int, str] = {}
+    home, home_zoom = ss["intake_map_view"]
+    center, zoom = home, home_zoom
+    groups = []
     if focus is not None:
-        center, zoom0 = (focus["lat"], focus["lon"]), 17
-        zoom = 17
-        bbox = (focus["lon"] - 0.004, focus["lat"] - 0.002, focus["lon"] + 0.004, focus["lat"] + 0.002)
-        highlight = {int(focus["id"]): "#00e5ff"}
-    groups, _, _ = viewport_layers(bbox, zoom, network_id(), "diameter", highlight, layers=("buildings", "pipes"))
+        center, zoom = (focus["lat"], focus["lon"]), 17
+        groups.append(buildings_overlay({int(focus["id"]): "#00e5ff"}, t("map.found")))
     picked = ss.get("intake_point") if focus is None else (focus["lon"], focus["lat"])
     marker = folium.FeatureGroup(name="point")
     if picked:
         folium.CircleMarker([picked[1], picked[0]], radius=9, color="#000000", weight=3, fill=True,
                             fill_color="#ffff00", fill_opacity=1.0).add_to(marker)
-    m = L.base_map(center, zoom0, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution,
-                   tiles_name=s.tiles_name)
+    groups.append(marker)
+    # buildings and pipes as vector tiles: the browser fetches them as the operator pans and zooms
+    m = tile_map(home, home_zoom, network_id=network_id(), layers=("buildings", "pipes"))
     if focus is None:
         st.caption(t("intake.map_hint"))
     # a map of its own for every report: the previous report's click never comes back as this one's point
-    out = st_folium(m, key=form_key("map"), height=380, use_container_width=True, center=center, zoom=zoom0,
-                    feature_group_to_add=[*groups, marker], returned_objects=["last_clicked", "bounds", "zoom"])
+    out = st_folium(m, key=form_key("map"), height=380, use_container_width=True, center=center, zoom=zoom,
+                    feature_group_to_add=groups, returned_objects=["last_clicked"])
     clicked = (out or {}).get("last_clicked")
     if clicked and focus is None:
         point = (float(clicked["lng"]), float(clicked["lat"]))

@@ -1,34 +1,31 @@
-"""Map building blocks shared by the pages: viewport layers, legend, zoom fitting, map state."""
+"""Map building blocks shared by the pages: a base map whose static layers are vector tiles (fetched by
+the browser from the tile server as the view moves: panning and zooming never rerun the page), the
+small dynamic overlays drawn on top as GeoJSON, legends that list every class drawn, zoom fitting."""
 from __future__ import annotations
 
+import html
 import math
+from collections.abc import Mapping
 from typing import Any
 
+import folium
+
 from gis import layers as L
-from views.common import labels, t
+from gis.tile_layers import (
+    GRID_COLOR,
+    HYDRANT_COLOR,
+    SOURCE_COLOR,
+    TILE_LAYERS,
+    add_tile_layers,
+)
+from settings import get_settings
+from views.common import t
 from views.session import actor
 
-
-def incidents_layer(bbox: tuple[float, float, float, float], name: str) -> tuple[Any, int]:
-    """Open reports in ``bbox`` as circles coloured by priority (tooltip: number, what, address, deadline state)."""
-    import geopandas as gpd
-
-    from ops import incidents
-    from views.formatting import label
-
-    items = incidents.queue(actor(), bbox=bbox, limit=2000)
-    rows = [{"id": q.incident.id, "what": label("priority", q.incident.priority),
-             "category": label("category", q.incident.category), "priority": q.incident.priority,
-             "address": q.incident.address or "", "sla": label("sla", q.sla_state)} for q in items]
-    gdf = gpd.GeoDataFrame(rows, geometry=gpd.points_from_xy([q.incident.lon for q in items],
-                                                             [q.incident.lat for q in items]), crs="EPSG:4326")
-    lab = {"id": t("field.id"), "what": t("field.priority"), "category": t("field.kind"),
-           "address": t("field.address"), "sla": t("field.sla")}
-    return L.points_layer(gdf, lab, name, color_field="priority", colors=L.PRIORITY_COLORS, radius=9,
-                          fields=("id", "what", "category", "address", "sla")), len(rows)
+BBox = tuple[float, float, float, float]
 
 
-def city_bounds_or_message() -> tuple[float, float, float, float] | None:
+def city_bounds_or_message() -> BBox | None:
     """The city's extent for the initial view; None (with a message on the page) when there is none."""
     import streamlit as st
 
@@ -40,15 +37,7 @@ def city_bounds_or_message() -> tuple[float, float, float, float] | None:
     return bounds
 
 
-def bbox_from(bounds: dict[str, Any] | None) -> tuple[float, float, float, float] | None:
-    try:
-        sw, ne = bounds["_southWest"], bounds["_northEast"]
-        return (float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"]))
-    except (TypeError, KeyError, ValueError):
-        return None
-
-
-def fit_zoom(bbox: tuple[float, float, float, float], width_px: int = 1100, height_px: int = 640) -> int:
+def fit_zoom(bbox: BBox, width_px: int = 1100, height_px: int = 640) -> int:
     """The largest zoom at which ``bbox`` fits a map of the given size (web mercator)."""
     lon_span = max(bbox[2] - bbox[0], 1e-6)
     lat_mid = math.radians((bbox[1] + bbox[3]) / 2)
@@ -58,63 +47,125 @@ def fit_zoom(bbox: tuple[float, float, float, float], width_px: int = 1100, heig
     return max(3, min(18, int(math.floor(min(z_lon, z_lat) + 0.2))))
 
 
-def legend_items(color_by: str) -> list[tuple[str, str, str]]:
-    items = [("fill", c, t(f"legend.kind.{k}")) for k, c in L.BUILDING_COLORS.items()
-             if k in ("residential", "hospital", "school", "kindergarten", "commercial", "public")]
-    if color_by == "age":
-        items += [("line", c, t(f"legend.age.{k}")) for k, (_, c) in zip(("new", "mid", "old", "oldest"), L.AGE_CLASSES)]
-    else:
-        items += [("line", L.DIAMETER_CLASSES[0][1], t("legend.pipe.large")),
-                  ("line", L.DIAMETER_CLASSES[2][1], t("legend.pipe.medium")),
-                  ("line", L.DIAMETER_CLASSES[4][1], t("legend.pipe.small"))]
-    items += [("dot", L.VALVE_COLORS[s], t(f"legend.valve.{s}")) for s in ("open", "closed", "inoperable")]
-    items += [("dot", "#41b6c4", t("legend.hydrant")), ("dot", "#253494", t("legend.source"))]
-    items += [("dot", L.PRIORITY_COLORS[p], t(f"legend.priority.{p}")) for p in ("emergency", "urgent", "routine")]
+def tiles_base() -> str:
+    """The tile server as the browser reaches it: ``ZHKH_TILES_SERVER_URL``, else the host the browser
+    used for this page, on ``ZHKH_TILES_PORT``."""
+    s = get_settings()
+    if s.tiles_server_url:
+        return s.tiles_server_url.rstrip("/")
+    from urllib.parse import urlsplit
+
+    import streamlit as st
+
+    try:
+        page = urlsplit(st.context.url or "")
+    except Exception:  # no browser (a test runs the page bare)
+        page = urlsplit("")
+    return f"{page.scheme or 'http'}://{page.hostname or '127.0.0.1'}:{s.tiles_port}"
+
+
+def network_revision(net: int | None) -> str:
+    """The network's revision (a new one makes new tile URLs, so nobody sees an old valve status)."""
+    if net is None:
+        return ""
+    from ops import network as net_ops
+
+    return str(next((n["revision"] for n in net_ops.networks(actor()) if n["id"] == net), ""))
+
+
+def tile_map(center: tuple[float, float], zoom: int, *, network_id: int | None,
+             layers: tuple[str, ...] = TILE_LAYERS, color_by: str = "diameter", muted: str | None = None) -> folium.Map:
+    """A base map with the static layers as vector tiles (no features travel with the page)."""
+    s = get_settings()
+    m = L.base_map(center, zoom, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution, tiles_name=s.tiles_name)
+    add_tile_layers(m, tiles_base(), {layer: t(f"map.layer.{layer}") for layer in layers}, network_id=network_id,
+                    color_by=color_by, muted=muted, layers=layers, revision=network_revision(network_id))
+    return m
+
+
+def reports_layer(name: str) -> tuple[folium.FeatureGroup, int]:
+    """Open reports as circles coloured by priority (tooltip: number, what, address, deadline state)."""
+    import geopandas as gpd
+
+    from ops import incidents
+    from views.formatting import label
+
+    items = incidents.queue(actor(), limit=2000)
+    rows = [{"id": q.incident.id, "what": label("priority", q.incident.priority),
+             "category": label("category", q.incident.category), "priority": q.incident.priority,
+             "address": q.incident.address or "", "sla": label("sla", q.sla_state)} for q in items]
+    gdf = gpd.GeoDataFrame(rows, geometry=gpd.points_from_xy([q.incident.lon for q in items],
+                                                             [q.incident.lat for q in items]), crs="EPSG:4326")
+    lab = {"id": t("field.id"), "what": t("field.priority"), "category": t("field.kind"),
+           "address": t("field.address"), "sla": t("field.sla")}
+    return L.points_layer(gdf, lab, name, color_field="priority", colors=L.PRIORITY_COLORS, radius=9,
+                          fields=("id", "what", "category", "address", "sla")), len(rows)
+
+
+def buildings_overlay(colors: Mapping[int, str], name: str, *, outline: str = "#333333",
+                      opacity: float = 0.85) -> folium.FeatureGroup:
+    """Given buildings drawn over the tiles (a searched building, the ones a shutoff cuts off)."""
+    from ops import maps
+    from views.formatting import label
+
+    fg = folium.FeatureGroup(name=name, show=True)
+    gdf = maps.buildings_by_id(actor(), list(colors)) if colors else None
+    if gdf is None or not len(gdf):
+        return fg
+    gdf = gdf.assign(kind_label=[label("kind", k) for k in gdf["kind"]])
+    fc = L.to_feature_collection(gdf, ["id", "address", "kind_label", "residents"])
+    folium.GeoJson(fc, style_function=lambda f: {"fillColor": colors.get(f["properties"]["id"], "#00e5ff"),
+                                                 "color": outline, "weight": 1.2, "fillOpacity": opacity},
+                   tooltip=folium.GeoJsonTooltip(fields=["address", "kind_label", "residents"],
+                                                 aliases=[html.escape(t("field.address")), html.escape(t("field.kind")),
+                                                          html.escape(t("field.residents"))], localize=True)).add_to(fg)
+    return fg
+
+
+def legend_items(color_by: str, *, layers: tuple[str, ...] = TILE_LAYERS, reports: bool = True,
+                 muted: str | None = None) -> list[tuple[str, str, str]]:
+    """Every class the map draws, in the page's language: buildings by kind (and the grid of low
+    zooms), pipes by diameter or by install year, valves by status, hydrants, sources, reports."""
+    from gis.tile_layers import MUTED
+
+    items: list[tuple[str, str, str]] = []
+    if "buildings" in layers:
+        if muted:
+            items.append(("fill", MUTED[muted]["building"], t("legend.building")))
+        else:
+            items += [("fill", c, t(f"legend.kind.{k}")) for k, c in L.BUILDING_COLORS.items()]
+            items.append(("fill", GRID_COLOR, t("legend.grid")))
+    if "pipes" in layers:
+        if muted:
+            items.append(("line", MUTED[muted]["pipe"], t("legend.pipe.any")))
+        elif color_by == "age":
+            items += [("line", c, t(f"legend.age.{k}")) for k, (_, c) in zip(("new", "mid", "old", "oldest"),
+                                                                             L.AGE_CLASSES)]
+        else:
+            bounds = [lo for lo, _, _ in L.DIAMETER_CLASSES]
+            for i, (lo, color, _) in enumerate(L.DIAMETER_CLASSES):
+                if i == 0:
+                    text = t("legend.pipe.from", mm=lo)
+                elif lo == 0:
+                    text = t("legend.pipe.below", mm=bounds[i - 1])
+                else:
+                    text = t("legend.pipe.range", lo=lo, hi=bounds[i - 1] - 1)
+                items.append(("line", color, text))
+    if "valves" in layers:
+        items += [("dot", L.VALVE_COLORS[s], t(f"legend.valve.{s}")) for s in ("open", "closed", "inoperable")]
+    if "hydrants" in layers:
+        items.append(("dot", HYDRANT_COLOR, t("legend.hydrant")))
+    if "sources" in layers:
+        items.append(("dot", SOURCE_COLOR, t("legend.source")))
+    if reports:
+        items += [("dot", L.PRIORITY_COLORS[p], t(f"legend.priority.{p}")) for p in ("emergency", "urgent", "routine")]
     return items
 
 
-ALL_LAYERS = ("buildings", "pipes", "valves", "hydrants", "sources")
-
-
-def viewport_layers(bbox: tuple[float, float, float, float], zoom: int, net: int | None,
-                    color_by: str, highlight: dict[int, str], *, pipe_override: dict[int, str] | None = None,
-                    layers: tuple[str, ...] = ALL_LAYERS) -> tuple[list[Any], list[str], dict[str, int]]:
-    """Folium feature groups of ``layers`` in ``bbox`` (full detail when it fits the cap), notes, counts.
-
-    ``highlight`` maps building id -> fill colour; ``pipe_override`` maps pipe id -> line colour.
-    """
-    from ops import maps
-    from settings import get_settings
-
-    lab = labels()
-    groups, notes, counts = [], [], {}
-    for part in maps.viewport(actor(), bbox, zoom, network_id=net, layers=layers,
-                              cap=get_settings().max_features_per_layer):
-        layer, res = part.name, part.result
-        gdf = res.features
-        counts[layer] = part.count
-        name = t(f"map.layer.{layer}")
-        if res.truncated:
-            notes.append(t("map.truncated", layer=name, shown=len(gdf), total=res.total))
-        if res.representation != "features":
-            notes.append(t("map.aggregated", layer=name))
-        elif res.filters.get("min_diameter_mm"):
-            notes.append(t("map.filtered_diameter", layer=name, mm=int(res.filters["min_diameter_mm"])))
-        elif res.filters:
-            notes.append(t("map.filtered_small", layer=name))
-        if res.representation == "grid":
-            groups.append(L.grid_layer(gdf, lab, name))
-        elif layer == "buildings":
-            groups.append(L.buildings_layer(gdf, lab, name, highlight=highlight))
-        elif layer == "pipes":
-            groups.append(L.pipes_layer(gdf, lab, name, color_by=color_by, override=pipe_override))
-        elif layer == "valves":
-            groups.append(L.points_layer(gdf, lab, name, color_field="status", colors=L.VALVE_COLORS,
-                                         radius=4, fields=("ext_id", "status", "kind", "pipe_id")))
-        elif layer == "hydrants":
-            groups.append(L.points_layer(gdf, lab, name, color_field=None, colors={},
-                                         default_color="#41b6c4", radius=3.5, fields=("ext_id", "kind")))
-        else:
-            groups.append(L.points_layer(gdf, lab, name, color_field=None, colors={},
-                                         default_color="#253494", radius=8, fields=("ext_id", "kind")))
-    return groups, notes, counts
+def clicked_point(out: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """(lon, lat) of the map's last click, or None."""
+    c = (out or {}).get("last_clicked")
+    try:
+        return (float(c["lng"]), float(c["lat"])) if c else None
+    except (TypeError, KeyError, ValueError):
+        return None

@@ -17,10 +17,9 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import layers as L
-from settings import get_settings
 from views.common import t
 from views.formatting import label
-from views.map_parts import viewport_layers
+from views.map_parts import buildings_overlay, legend_items, tile_map
 
 ISOLATED, UNINTENDED, OPTIONAL = "#d7191c", "#ff8c00", "#9e9e9e"
 BUILDING_ISOLATED, BUILDING_UNINTENDED = "#fb6a4a", "#fdae6b"
@@ -104,42 +103,40 @@ def plan_groups(shape: PlanShape) -> list[folium.FeatureGroup]:
     return groups
 
 
+BACKGROUND = ("buildings", "pipes", "valves", "sources")
+
+
 def legend() -> Any:
+    """The plan's classes, then the background's — each colour with one meaning."""
     return L.legend(t("map.legend"), [
         ("line", ISOLATED, t("plan.legend.isolated")), ("line", UNINTENDED, t("plan.legend.unintended")),
         ("dot", "#111111", t("plan.legend.close")), ("dot", OPTIONAL, t("plan.legend.optional")),
         ("dot", "#ffff00", t("plan.legend.break")), ("fill", BUILDING_ISOLATED, t("plan.legend.buildings")),
-        ("dot", L.VALVE_COLORS["inoperable"], t("legend.valve.inoperable")),
-        ("dot", L.VALVE_COLORS["closed"], t("legend.valve.closed")),
+        ("fill", BUILDING_UNINTENDED, t("plan.legend.buildings_unintended")),
+        *legend_items("diameter", layers=BACKGROUND, reports=False, muted="light"),
     ])
 
 
 def draw(shape: PlanShape | None, *, key: str, network_id: int | None, height: int = 520,
-         center: tuple[float, float] | None = None, zoom: int = 17,
-         view_bbox: tuple[float, float, float, float] | None = None, view_zoom: int | None = None, fit: bool = True,
-         returned_objects: list[str] | None = None) -> dict[str, Any] | None:
-    """The plan over the network and buildings around it. ``fit`` frames the plan; otherwise ``center``,
-    ``zoom`` and ``view_bbox``/``view_zoom`` (the viewport to fill with the background) come from the page."""
-    s = get_settings()
+         center: tuple[float, float] | None = None, zoom: int = 17, home: tuple[tuple[float, float], int] | None = None,
+         fit: bool = True, returned_objects: list[str] | None = None) -> dict[str, Any] | None:
+    """The plan over a quiet background of tiles (buildings, pipes, valves, sources). ``fit`` frames the
+    plan; otherwise the view is ``center``/``zoom`` and the map is built once at ``home``."""
     box = shape.bbox() if shape is not None and fit else None
-    bbox = box or view_bbox
-    if bbox is None:
+    if box is None and center is None:
         return None
-    center = center or ((bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2)
-    highlight: dict[int, str] = {}
-    override: dict[int, str] = {}
-    if shape is not None:
-        highlight = {int(b["id"]): BUILDING_UNINTENDED if b.get("unintended") else BUILDING_ISOLATED
-                     for b in shape.buildings}
-        override = {int(p): UNINTENDED for p in shape.unintended}
-        override.update({int(p): ISOLATED for p in shape.isolated})
-    background, _, _ = viewport_layers(bbox, view_zoom or zoom, network_id, "diameter", highlight, pipe_override=override,
-                                       layers=("buildings", "pipes", "valves", "sources"))
-    m = L.base_map(center, zoom, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution, tiles_name=s.tiles_name)
+    if box is not None:
+        center = ((box[1] + box[3]) / 2, (box[0] + box[2]) / 2)
+    start = home or (center, zoom)
+    m = tile_map(start[0], start[1], network_id=network_id, layers=BACKGROUND, muted="light")
     if box is not None:
         m.fit_bounds([[box[1], box[0]], [box[3], box[2]]])
     m.get_root().html.add_child(legend())
-    groups = [*background, *(plan_groups(shape) if shape is not None else [])]
+    groups = []
+    if shape is not None:
+        colors = {int(b["id"]): BUILDING_UNINTENDED if b.get("unintended") else BUILDING_ISOLATED for b in shape.buildings}
+        groups.append(buildings_overlay(colors, t("plan.legend.buildings"), outline="#7f2704"))
+        groups += plan_groups(shape)
     return st_folium(m, key=key, height=height, use_container_width=True, center=center, zoom=zoom,
                      feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=True),
                      returned_objects=returned_objects or [])

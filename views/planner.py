@@ -17,7 +17,7 @@ from ops.base import utcnow
 from views import errors, plan_map
 from views.common import network_id, t
 from views.formatting import fmt_dt, md_safe
-from views.map_parts import bbox_from, fit_zoom
+from views.map_parts import fit_zoom
 from views.outage_panel import when_input
 from views.session import actor, current_user, guard
 
@@ -47,7 +47,6 @@ def isolate_tab(net: int) -> None:
         mid = net_ops.pipe_details(a, [pick]).get(pick)
         if mid:
             ss["planner_center"], ss["planner_zoom"] = (mid["lat"], mid["lon"]), 17
-            ss["planner_jump"] = True
     if cols[2].button(t("planner.clear")):
         ss["planner_breaks"], ss["planner_stuck"] = [], []
         st.rerun()
@@ -62,14 +61,9 @@ def isolate_tab(net: int) -> None:
     if bounds is None:
         st.info(t("map.no_data"))
         return
-    state = ss.get("planner_map") or {}
     ss.setdefault("planner_zoom", fit_zoom(bounds))
-    zoom = int(state.get("zoom") or ss["planner_zoom"])
-    view = bbox_from(state.get("bounds")) or bounds
-    center = ss.get("planner_center") or ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
-    if ss.pop("planner_jump", False):
-        zoom = ss["planner_zoom"]
-        view = (center[1] - 0.006, center[0] - 0.003, center[1] + 0.006, center[0] + 0.003)
+    home = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2), fit_zoom(bounds)
+    center = ss.get("planner_center") or home[0]
     shape = None
     if plan is not None:
         geoms = net_ops.pipe_geometries(a, list(plan.result.isolated_links) + list(plan.result.unintended_links))
@@ -78,8 +72,8 @@ def isolate_tab(net: int) -> None:
     left, right = st.columns([3, 2]) if shape else (st.container(), None)
     with left:
         out = plan_map.draw(shape, key="planner_map", network_id=net, height=680, center=center,
-                            zoom=ss["planner_zoom"], view_bbox=view, view_zoom=zoom, fit=False,
-                            returned_objects=["bounds", "zoom", "last_clicked", "last_object_clicked"])
+                            zoom=ss["planner_zoom"], home=home, fit=False,
+                            returned_objects=["last_clicked", "last_object_clicked"])
     on_click(out or {}, plan, net, add_mode)
     if shape is not None and right is not None:
         with right:

@@ -362,18 +362,3 @@ def test_extents(clean_engine: Engine) -> None:
     assert only_net == pytest.approx((*at(-1000, 0), *at(0, 0)))
     assert area == pytest.approx((*at(-1000, 0), *at(520, 320)))
     assert view == pytest.approx((*at(0, 0), *at(520, 320)))
-
-
-def test_count_in_bbox_probe_stops_at_the_ceiling(clean_engine) -> None:
-    from sqlalchemy import text as sql
-
-    from gis.queries import count_in_bbox
-
-    with clean_engine.begin() as conn:
-        conn.execute(sql(
-            "INSERT INTO buildings (address, geom) SELECT 'B' || i, "
-            "ST_Expand(ST_SetSRID(ST_MakePoint(24.94 + i * 0.0001, 60.17), 4326), 0.00002) FROM generate_series(1, 30) i"))
-        inside = count_in_bbox(conn, "buildings", (24.9400, 60.16, 24.9416, 60.18), ceiling=100)
-        capped = count_in_bbox(conn, "buildings", (24.93, 60.16, 24.96, 60.18), ceiling=10)
-        none = count_in_bbox(conn, "buildings", (25.5, 61.0, 25.6, 61.1), ceiling=10)
-    assert inside == 16 and capped == 10 and none == 0

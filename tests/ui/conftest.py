@@ -80,10 +80,43 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_up(url: str, proc: subprocess.Popen, log_name: str, what: str) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"{what} did not start; see {log_name}")
+
+
 @pytest.fixture(scope="session")
-def app_url(demo_engine: Engine, ui_db_url: str) -> Iterator[str]:
+def tiles_port(demo_engine: Engine, ui_db_url: str) -> Iterator[int]:
+    """The vector-tile server of the demo city, as `make demo` runs it beside the app."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": ui_db_url,
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / f"tiles-{port}.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "gis", "serve-tiles", "--port", str(port)], cwd=ROOT,
+                            env={**os.environ, "DATABASE_URL": ui_db_url}, stdout=log, stderr=subprocess.STDOUT)
+    wait_until_up(f"http://127.0.0.1:{port}/health", proc, log.name, "the tile server")
+    yield port
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(demo_engine: Engine, ui_db_url: str, tiles_port: int) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": ui_db_url, "ZHKH_TILES_PORT": str(tiles_port),
            # an unreachable basemap: the page must still render the map
            "ZHKH_TILES_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",
            # the demo city's own time zone, as `make demo` runs it
@@ -96,17 +129,7 @@ def app_url(demo_engine: Engine, ui_db_url: str) -> Iterator[str]:
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError(f"streamlit did not start; see {log.name}")
+    wait_until_up(f"{url}/_stcore/health", proc, log.name, "streamlit")
     yield url
     proc.terminate()
     try:
@@ -127,6 +150,9 @@ def anonymous_page(app_url: str) -> Iterator[object]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1600, "height": 1000})
         pg.outside_requests = []  # type: ignore[attr-defined]
+        pg.tile_requests = []  # type: ignore[attr-defined]
+        pg.on("request", lambda r: pg.tile_requests.append(r.url)  # type: ignore[attr-defined]
+              if "/tiles/" in r.url else None)
         pg.on("request", lambda r: pg.outside_requests.append(f"{r.resource_type} {r.url}")  # type: ignore[attr-defined]
               if not r.url.startswith(("http://127.0.0.1", "http://localhost", "data:", "blob:", "about:")) else None)
         yield pg

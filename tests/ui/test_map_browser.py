@@ -26,22 +26,39 @@ def wait_for_map(page, js: str, timeout_s: float = 30.0):
     raise AssertionError(f"map never satisfied {js!r}: {last}")
 
 
-def test_map_draws_buildings_and_pipes_offline(page, app_url: str) -> None:
+def test_map_draws_the_city_from_vector_tiles_offline(page, app_url: str, tiles_port: int) -> None:
     page.goto(f"{app_url}/map", wait_until="domcontentloaded")
     frame = map_frame(page)
-    frame.wait_for_function(
-        "() => { let n = 0; window.map.eachLayer(l => { if (l.feature) n++; }); return n > 300; }", timeout=30000)
-    counts = frame.evaluate(COUNT_JS)
+    counts = wait_for_map(page, f"""() => {{ const c = ({COUNT_JS})();
+        return c && (c.vector.buildings || 0) > 200 && (c.vector.pipes || 0) > 100 && c; }}""")
     page.screenshot(path=str(ARTIFACTS / "map.png"))
-    assert counts["Polygon"] + counts["MultiPolygon"] > 200, counts   # buildings
-    assert counts["LineString"] + counts["MultiLineString"] > 100, counts  # pipes
-    assert counts["markers"] > 50, counts  # valves, hydrants, sources
-    # every script and stylesheet came from the app itself (tiles were unreachable on purpose)
+    # buildings, pipes, valves, hydrants and sources came as vector tiles from the tile server
+    layers = {u.split("/tiles/")[1].split("/")[0] for u in page.tile_requests}
+    assert layers == {"buildings", "pipes", "valves", "hydrants", "sources"}, layers
+    assert all(u.startswith(f"http://127.0.0.1:{tiles_port}/tiles/") for u in page.tile_requests)
+    assert counts["vector"]["valves"] + counts["vector"]["hydrants"] > 50, counts
+    # only the open reports travel with the page (no building or pipe as GeoJSON)
+    assert counts["Polygon"] + counts["MultiPolygon"] + counts["LineString"] + counts["MultiLineString"] == 0, counts
+    # every script and stylesheet came from the app itself (the basemap was unreachable on purpose)
     assert [r for r in page.outside_requests if not r.startswith("image ")] == []
     assert frame.locator(".zhkh-legend").count() == 1
     overlays = frame.locator(".leaflet-control-layers-overlays").inner_text()
     for name in ("Здания", "Трубопроводы", "Задвижки", "Гидранты", "Заявки"):
         assert name in overlays
+
+
+def test_zooming_fetches_tiles_without_rerunning_the_page(page, app_url: str) -> None:
+    sent: list[object] = []     # what the browser tells the app (a rerun is one of these messages)
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.goto(f"{app_url}/map", wait_until="domcontentloaded")
+    wait_for_map(page, f"() => (({COUNT_JS})().vector.buildings || 0) > 200")
+    before, told = len(page.tile_requests), len(sent)
+    frame = map_frame(page)
+    zoom = frame.evaluate("() => { window.map.setZoom(window.map.getZoom() + 2, {animate: false}); return window.map.getZoom(); }")
+    wait_for_map(page, f"() => (({COUNT_JS})().vector.buildings || 0) > 20")
+    zooms = {int(u.split("/tiles/")[1].split("/")[1]) for u in page.tile_requests[before:]}
+    assert zoom in zooms, (zoom, zooms)          # the new zoom's tiles, fetched by the browser itself
+    assert len(sent) == told, sent[told:]                                          # the page was never asked to rerun
 
 
 def test_address_search_suggests_while_typing_and_zooms_to_the_building(page, app_url: str) -> None:
@@ -66,28 +83,26 @@ def test_unknown_address_says_so(page, app_url: str) -> None:
     expect(frame.get_by_text("No options")).to_have_count(0)
 
 
-def test_click_identifies_the_nearest_feature(page, app_url: str) -> None:
+def test_click_identifies_the_nearest_feature(page, app_url: str, demo_engine) -> None:
+    from sqlalchemy import text
+
+    # the middle of a main, 25 m or more from any valve, node or hydrant: a click there means the pipe
+    with demo_engine.connect() as conn:
+        ext_id, lon, lat = conn.execute(text("""
+            SELECT p.ext_id, ST_X(m), ST_Y(m) FROM pipes p, ST_LineInterpolatePoint(p.geom, 0.5) m
+            WHERE p.diameter_mm >= 250
+              AND NOT EXISTS (SELECT 1 FROM valves v WHERE ST_DWithin(v.geom::geography, m::geography, 25))
+              AND NOT EXISTS (SELECT 1 FROM nodes n WHERE ST_DWithin(n.geom::geography, m::geography, 25))
+            ORDER BY p.length_m DESC LIMIT 1""")).one()
     page.goto(f"{app_url}/map", wait_until="domcontentloaded")
     frame = map_frame(page)
-    # click on the middle of a long straight stretch of a main, far from any valve or hydrant
-    xy = frame.evaluate(
-        """() => { let best = null; window.map.eachLayer(l => {
-             if (l.feature && l.feature.geometry.type === 'LineString' && l.feature.properties.diameter_mm >= 250) {
-               const c = l.feature.geometry.coordinates;
-               for (let i = 0; i + 1 < c.length; i++) {
-                 const a = window.map.latLngToContainerPoint([c[i][1], c[i][0]]);
-                 const b = window.map.latLngToContainerPoint([c[i + 1][1], c[i + 1][0]]);
-                 const len = Math.hypot(a.x - b.x, a.y - b.y);
-                 const mid = {x: (a.x + b.x) / 2, y: (a.y + b.y) / 2, len: len};
-                 const size = window.map.getSize();
-                 if (mid.x > 250 && mid.y > 40 && mid.x < size.x - 250 && mid.y < size.y - 40 && (!best || len > best.len)) best = mid;
-               } } });
-           return best; }""")
-    assert xy and xy["len"] > 30, xy
-    iframe = page.query_selector("iframe[title*='streamlit_folium']")
-    box = iframe.bounding_box()
+    frame.evaluate(f"() => window.map.setView([{lat}, {lon}], 18, {{animate: false}})")
+    xy = frame.evaluate(f"() => window.map.latLngToContainerPoint([{lat}, {lon}])")
+    box = page.query_selector("iframe[title*='streamlit_folium']").bounding_box()
     page.mouse.click(box["x"] + xy["x"], box["y"] + xy["y"])
-    page.locator("section[data-testid=stSidebar]").get_by_text("труба", exact=True).first.wait_for(timeout=20000)
+    sidebar = page.locator("section[data-testid=stSidebar]")
+    sidebar.get_by_text("труба", exact=True).first.wait_for(timeout=20000)
+    sidebar.get_by_text(ext_id).first.wait_for(timeout=5000)   # the pipe's own code, not a database id
     page.screenshot(path=str(ARTIFACTS / "map-identify.png"))
 
 
