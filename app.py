@@ -6,9 +6,9 @@ from pathlib import Path
 import streamlit as st
 
 from auth.permissions import pages_for
+from i18n import LANGUAGES
 from views import errors, session
 from views.common import t
-from views.i18n import LANGUAGES
 
 st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide")
 

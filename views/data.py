@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from data.errors import ValidationFailed
+from i18n import has_text
 from ops import data as data_ops
 from settings import get_settings
 from views import errors
@@ -34,10 +35,8 @@ def _saved(upload: Any, tmp: str) -> Path:
 
 def counts_text(counts: dict[str, int]) -> str:
     """«узлы 6 · трубы 6 · …» in the page's language (kinds it has no word for are left out)."""
-    from views.i18n import CATALOG
-
     return " · ".join(f"{t(f'data.kind.{k}')} {n:,}".replace(",", "\u202f") for k, n in counts.items()
-                      if f"data.kind.{k}" in CATALOG["ru"])
+                      if has_text(f"data.kind.{k}"))
 
 
 def preview_text(preview: Any) -> str:

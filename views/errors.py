@@ -8,10 +8,10 @@ from typing import Any
 
 import streamlit as st
 
+from i18n import has_text
 from ops.errors import is_database_down, lookup
 from views.common import t
 from views.formatting import md_safe
-from views.i18n import CATALOG
 
 log = logging.getLogger("zhkh.views")
 
@@ -25,7 +25,7 @@ def problem_text(problem: Any) -> str:
     """One problem of the intake model in the operator's language (``intake.problem.<code>``);
     values the caller typed are Markdown-escaped."""
     label_key = f"intake.field.{problem.field}"
-    field_label = t(label_key) if label_key in CATALOG["ru"] else problem.field
+    field_label = t(label_key) if has_text(label_key) else problem.field
     params = {k: md_safe(v) if isinstance(v, str) else v for k, v in problem.params.items()}
     return t(f"intake.problem.{problem.code}", field=md_safe(field_label), **params)
 
