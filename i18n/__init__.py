@@ -80,10 +80,11 @@ def translate_n(lang: str, key: str, n: Any, **params: Any) -> str:
     return text.format(**{"n": n, **params})
 
 
-def has_text(key: str) -> bool:
-    """Whether the catalogs have a text (plain or plural) for ``key``."""
-    ref = _LANGS[DEFAULT_LANGUAGE]
-    return key in ref.singular or key in ref.plural
+def has_text(key: str, lang: str = DEFAULT_LANGUAGE) -> bool:
+    """Whether the catalog of ``lang`` (by default the reference, Russian) has a text, plain or plural,
+    for ``key``."""
+    own = _LANGS[lang]
+    return key in own.singular or key in own.plural
 
 
 def keys(prefix: str) -> list[str]:

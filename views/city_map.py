@@ -12,7 +12,7 @@ from gis import layers as L
 from i18n import has_text
 from ops import maps
 from settings import get_settings
-from views.common import network_id, t
+from views.common import network_id, t, tn
 from views.formatting import md_safe
 from views.map_parts import (
     bbox_from,
@@ -112,7 +112,9 @@ def main() -> None:
         feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=False),
         returned_objects=["bounds", "zoom", "last_clicked"],
     )
-    st.caption(" · ".join([t("map.counts", **counts)] + notes))
+    st.caption(" · ".join([t("map.counts", buildings=tn("map.n_buildings", counts["buildings"]),
+                             pipes=tn("map.n_pipes", counts["pipes"]), valves=tn("map.n_valves", counts["valves"]),
+                             incidents=tn("map.n_incidents", counts["incidents"]))] + notes))
     with st.sidebar:
         identify_panel(out.get("last_clicked") if out else None, net)
 

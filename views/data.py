@@ -15,7 +15,7 @@ from i18n import has_text
 from ops import data as data_ops
 from settings import get_settings
 from views import errors
-from views.common import t
+from views.common import t, tn
 from views.formatting import md_safe
 from views.session import actor, guard
 
@@ -106,7 +106,7 @@ def import_section() -> None:
         st.markdown(f"**{t('data.diff.title', network=target)}**")
         st.dataframe(diff_frame(preview.diff), hide_index=True, width="stretch")
         if preview.diff.relinks:
-            st.warning(t("data.diff.reports", n=len(preview.diff.relinks)))
+            st.warning(tn("data.diff.reports", len(preview.diff.relinks)))
             st.dataframe(relink_frame(preview.diff), hide_index=True, width="stretch")
         if preview.diff.outages:
             st.warning(t("data.diff.outages", ids=", ".join(f"№{o.outage_id}" for o in preview.diff.outages)))
