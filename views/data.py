@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from data.errors import ValidationFailed
-from i18n import has_text
+from i18n import N_, has_text
 from ops import data as data_ops
 from settings import get_settings
 from views import errors
@@ -41,7 +41,7 @@ def counts_text(counts: dict[str, int]) -> str:
 
 def preview_text(preview: Any) -> str:
     target = md_safe(preview.network or preview.dataset or "")
-    key = "data.preview_existing" if preview.target_exists else "data.preview_new"
+    key = N_("data.preview_existing") if preview.target_exists else N_("data.preview_new")
     return t(key, source=md_safe(preview.source), target=target, counts=counts_text(preview.counts))
 
 
