@@ -60,14 +60,14 @@ def _chain(lang: str) -> tuple[_Language, ...]:
     return (own, ref) if own is not ref else (ref,)
 
 
-def translate(lang: str, key: str, **params: Any) -> str:
+def translate(lang: str, key: str, /, **params: Any) -> str:
     """The text of ``key`` in ``lang`` (falls back to Russian, then to the key itself), formatted with
     ``params``."""
     text = next((c.translations.gettext(key) for c in _chain(lang) if key in c.singular), key)
     return text.format(**params) if params else text
 
 
-def translate_n(lang: str, key: str, n: Any, **params: Any) -> str:
+def translate_n(lang: str, key: str, n: Any, /, **params: Any) -> str:
     """The form of plural entry ``key`` for the count ``n`` in ``lang`` (falls back to Russian, then to
     the key), formatted with ``params`` and ``n`` (a ``n`` in ``params`` — e.g. the count with thousands
     separators — is what the text shows; the bare ``n`` picks the form)."""

@@ -12,12 +12,12 @@ def lang() -> str:
     return st.session_state.get("lang", "ru")
 
 
-def t(key: str, **kwargs: Any) -> str:
+def t(key: str, /, **kwargs: Any) -> str:
     """The text of ``key`` in the page's language (``locale/<lang>/LC_MESSAGES/zhkh.po``)."""
     return translate(lang(), key, **kwargs)
 
 
-def tn(key: str, n: Any, **kwargs: Any) -> str:
+def tn(key: str, n: Any, /, **kwargs: Any) -> str:
     """The plural entry ``key`` in the form for the count ``n`` (``{n}`` in the text; pass ``n=`` too to
     show the count formatted)."""
     return translate_n(lang(), key, n, **kwargs)
