@@ -80,6 +80,7 @@ FAMILIES: tuple[Family, ...] = (
                                "to the rule's name)", _services),
     _open("incident.kind", "building kinds a shutoff plan lists (unknown kinds show as they are)"),
     _closed("intake.problem", "incidents.intake:PROBLEM_CODES"),
+    _closed("api.status_note", "incidents.workflow:STATUSES"),  # the Open311 status_notes (incidents/api.py)
     _open("intake.field", "the fields the intake model names in its problems"),
     # people, rights, errors
     _closed("role", "auth.permissions:ROLES"),

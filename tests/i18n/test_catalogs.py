@@ -186,6 +186,7 @@ def test_translate_formats_and_falls_back() -> None:
     assert "field.address" in keys("field.") and all(k.startswith("field.") for k in keys("field."))
 
 
-def test_the_catalogs_load_without_streamlit() -> None:
-    code = "import sys, i18n; assert i18n.translate('ru', 'app.title'); assert 'streamlit' not in sys.modules"
+def test_the_catalogs_and_the_api_load_without_streamlit() -> None:
+    code = ("import sys, i18n, incidents.api; assert i18n.translate('ru', 'api.status_note.new'); "
+            "assert 'streamlit' not in sys.modules, 'the API imports Streamlit'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
