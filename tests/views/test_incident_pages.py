@@ -84,8 +84,8 @@ def test_intake_refuses_bad_input_and_writes_nothing(app_db: Engine) -> None:
 
 
 def test_every_problem_code_and_field_has_a_text_in_both_languages() -> None:
-    from i18n import keys as text_keys
     from i18n import has_text
+    from i18n import keys as text_keys
     from incidents import intake
 
     fields = ("service_code", "category", "channel", "priority", "location", "lat", "lon", "building_id", "address",
