@@ -6,13 +6,14 @@ PYTEST_ARGS ?=
 # the demo city is central Helsinki: its reports, outages and clocks in the city's own time zone
 DEMO_ENV := ZHKH_SLA_RULES_FILE=incidents/rules/helsinki.yaml
 
-.PHONY: demo test setup system venv db load-demo app api tiles bench clean-db help
+.PHONY: demo test setup system venv db load-demo app api tiles bench clean-db help texts
 
 help:
 	@echo "make demo   - install what is missing, prepare PostGIS, load the Helsinki demo city, start the app on :$(PORT)"
 	@echo "              (and the vector-tile server on :$(TILES_PORT), stopped with the app; log var/tiles.log)"
 	@echo "make test   - the same set-up, then the whole test suite (real PostGIS, headless Chromium)"
 	@echo "make bench  - run the benchmarks"
+	@echo "make texts  - extract the UI texts' keys into locale/zhkh.pot and add the new ones to both .po files (docs/i18n.md)"
 
 venv: .venv/.installed
 
@@ -53,3 +54,11 @@ test: venv
 
 bench: db
 	$(PY) benchmarks/network.py
+
+# the texts' keys from the code (babel.cfg) into the template, then new keys into both catalogs (empty texts
+# to fill in) and texts no code asks for out of them; tests/i18n fails until every text is filled in
+texts: venv
+	$(PY) -m babel.messages.frontend -q extract -F babel.cfg --sort-output --no-wrap --add-location=file \
+		--project=zhkh-ops --version=1 -o locale/zhkh.pot .
+	$(PY) -m babel.messages.frontend -q update -i locale/zhkh.pot -d locale -D zhkh --no-wrap --no-fuzzy-matching \
+		--ignore-obsolete --ignore-pot-creation-date

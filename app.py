@@ -6,9 +6,9 @@ from pathlib import Path
 import streamlit as st
 
 from auth.permissions import pages_for
+from i18n import LANGUAGES, N_
 from views import errors, session
 from views.common import t
-from views.i18n import LANGUAGES
 
 st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide",
                    # the wall screen (/control?kiosk=1) opens full screen, without the sidebar
@@ -16,15 +16,15 @@ st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / 
 
 # url path -> (script, title key, icon)
 PAGES: dict[str, tuple[str, str, str]] = {
-    "control": ("views/control_room.py", "page.control_room", ":material/monitor_heart:"),
-    "incidents": ("views/reports.py", "page.incidents", ":material/list_alt:"),
-    "intake": ("views/intake.py", "page.intake", ":material/call:"),
-    "outages": ("views/outages.py", "page.outages", ":material/water_drop:"),
-    "planner": ("views/planner.py", "page.planner", ":material/valve:"),
-    "map": ("views/city_map.py", "page.map", ":material/map:"),
-    "data": ("views/data.py", "page.data", ":material/database:"),
-    "users": ("views/users.py", "page.users", ":material/group:"),
-    "audit": ("views/audit.py", "page.audit", ":material/history:"),
+    "control": ("views/control_room.py", N_("page.control_room"), ":material/monitor_heart:"),
+    "incidents": ("views/reports.py", N_("page.incidents"), ":material/list_alt:"),
+    "intake": ("views/intake.py", N_("page.intake"), ":material/call:"),
+    "outages": ("views/outages.py", N_("page.outages"), ":material/water_drop:"),
+    "planner": ("views/planner.py", N_("page.planner"), ":material/valve:"),
+    "map": ("views/city_map.py", N_("page.map"), ":material/map:"),
+    "data": ("views/data.py", N_("page.data"), ":material/database:"),
+    "users": ("views/users.py", N_("page.users"), ":material/group:"),
+    "audit": ("views/audit.py", N_("page.audit"), ":material/history:"),
 }
 
 if "lang" not in st.session_state:

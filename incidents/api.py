@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth.model import Actor
 from gis.errors import DatabaseUnavailable
+from i18n import translate, translate_n
 from incidents import intake, service
 from incidents import keys as keys_mod
 from incidents.errors import (
@@ -60,12 +61,17 @@ MAX_LISTED_PROBLEMS = 50   # problems listed in one 400 answer (the rest are cou
 MAX_QUERY_CHARS = 64       # a start_date / end_date
 _REQUEST_ID = re.compile(r"[0-9]{1,18}")
 
-STATUS_NOTES = {
-    "new": "Заявка зарегистрирована", "accepted": "Заявка принята диспетчером",
-    "dispatched": "Бригада направлена", "in_progress": "Бригада на месте, идут работы",
-    "resolved": "Работы выполнены", "closed": "Заявка закрыта", "rejected": "Заявка отклонена",
-    "duplicate": "Дубликат другой заявки", "cancelled": "Заявка отменена",
-}
+NOTICE_LANGUAGE = "ru"  # status notes and notices: the Open311 clients of this service are Russian
+
+
+def _ru(key: str, /, **params: Any) -> str:
+    """An API text of the catalogs (``api.*`` in ``locale/``), in the clients' language."""
+    return translate(NOTICE_LANGUAGE, key, **params)
+
+
+def _ru_n(key: str, n: int, /, **params: Any) -> str:
+    """A plural API text in the form for ``n``."""
+    return translate_n(NOTICE_LANGUAGE, key, n, **params)
 
 
 class ApiError(Exception):
@@ -362,11 +368,11 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
         expected = ends.get(inc.outage_id) if inc.outage_id else None
         if inc.status in OPEN_STATUSES:
             expected = expected or due_at(inc, the_rules)
-        note = STATUS_NOTES[inc.status]
+        note = _ru(f"api.status_note.{inc.status}")
         if inc.duplicate_of:
             note += f": #{inc.duplicate_of}"
         if inc.outage_id:
-            note += f"; связана с отключением #{inc.outage_id}"
+            note = _ru("api.status_note_outage", note=note, id=inc.outage_id)
         return {
             "service_request_id": str(inc.id), "status": OPEN311_STATUS[inc.status], "status_notes": note,
             "service_name": rule.name if rule else inc.service_code, "service_code": inc.service_code,
@@ -464,13 +470,15 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
         report = intake.parse_open311(data, rules=the_rules, idempotency_key=idem_header, repeated=repeated)
         result = reports.take_report(Actor.api_client(key.name), bind=engine, **report.as_kwargs(), api_key_id=key.id,
                                      rules=the_rules, settings=s)
-        notice = f"Заявка принята. Ожидаемый срок: {_iso(result.expected_at)}"
+        notice = _ru("api.notice.accepted", expected=_iso(result.expected_at))
         if result.outage:
-            notice = (f"По вашему адресу идёт отключение #{result.outage.outage_id}"
-                      f"{' (' + result.outage.reason + ')' if result.outage.reason else ''}; "
-                      f"ожидаемое восстановление: {_iso(result.outage.expected_end)}")
+            outage = result.outage
+            notice = (_ru("api.notice.outage_reason", id=outage.outage_id, reason=outage.reason,
+                          expected=_iso(outage.expected_end)) if outage.reason else
+                      _ru("api.notice.outage", id=outage.outage_id, expected=_iso(outage.expected_end)))
         elif result.duplicate_candidates:
-            notice += "; похожая заявка уже есть: #" + ", #".join(str(c.incident_id) for c in result.duplicate_candidates[:3])
+            similar = [f"#{c.incident_id}" for c in result.duplicate_candidates[:3]]
+            notice = _ru_n("api.notice.similar", len(similar), notice=notice, ids=", ".join(similar))
         return Open311Response([{"service_request_id": str(result.incident.id), "service_notice": notice,
                                  "account_id": None}], status_code=201 if result.created else 200)
 

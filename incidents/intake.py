@@ -3,7 +3,7 @@
 
 Problems are structured — ``Problem(field, code, params)`` — so that the API renders them in
 English (``Problem.describe()``) and the hotline form translates them (keys
-``intake.problem.<code>`` in ``views/texts/incidents.py``). Validators collect every problem and
+``intake.problem.<code>`` in ``locale/*/LC_MESSAGES/zhkh.po``). Validators collect every problem and
 raise ``InvalidReport`` once; nothing is stripped or escaped: a value is accepted as sent or refused.
 
 Text policy (every text field): no control characters (tab, newline and CR are allowed in the

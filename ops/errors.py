@@ -1,7 +1,7 @@
 """Where errors become HTTP statuses and UI messages: one table for the whole application.
 
 Each row: an exception class, the HTTP status the API answers with, and the key of the message
-the pages show (``views/texts``: ``error.<key>``, with the exception's text as ``{detail}``).
+the pages show (``locale/*/LC_MESSAGES/zhkh.po``: ``error.<key>``, with the exception's text as ``{detail}``).
 The first row whose class matches wins, so specific classes come before their bases.
 """
 from __future__ import annotations

@@ -13,7 +13,7 @@ import streamlit as st
 from ops import audit_log
 from ops.incidents import rules
 from views import errors
-from views.common import t
+from views.common import t, tn
 from views.formatting import fmt_dt, history_note, label
 from views.session import actor, guard
 
@@ -42,17 +42,19 @@ def details_text(action: str, d: dict[str, Any]) -> str:
     if action.startswith("outage.") and ("buildings" in d or "buildings_added" in d):
         parts = []
         if "buildings" in d:
-            parts.append(t("audit.d.buildings", n=_n(d["buildings"])))
+            parts.append(tn("audit.d.buildings", d["buildings"], n=_n(d["buildings"])))
         if "residents" in d:
-            parts.append(t("audit.d.residents", n=_n(d["residents"])))
+            parts.append(tn("audit.d.residents", d["residents"], n=_n(d["residents"])))
         if d.get("buildings_added"):
-            parts.append(t("audit.d.buildings_added", n=_n(len(d["buildings_added"]))))
+            parts.append(tn("audit.d.buildings_added", len(d["buildings_added"]), n=_n(len(d["buildings_added"]))))
         if d.get("valves_added"):
-            parts.append(t("audit.d.valves_added", n=_n(len(d["valves_added"]))))
+            parts.append(tn("audit.d.valves_added", len(d["valves_added"]), n=_n(len(d["valves_added"]))))
         return ", ".join(parts)
     if action in ("outage.start", "outage.restore") and ("incidents_resolved" in d or "reports_linked" in d):
         n = len(d.get("incidents_resolved") or d.get("reports_linked") or [])
-        return t("audit.d.reports_resolved" if action == "outage.restore" else "audit.d.reports_linked", n=_n(n))
+        if action == "outage.restore":
+            return tn("audit.d.reports_resolved", n, n=_n(n))
+        return tn("audit.d.reports_linked", n, n=_n(n))
     if action in ("incident.note_add", "incident.note_edit"):
         return t("audit.d.note", id=d.get("note_id", ""))
     if action in ("data.import", "demo.reload"):
@@ -88,7 +90,7 @@ def main() -> None:
     except Exception as exc:
         errors.show(exc)
         return
-    st.caption(t("audit.count", n=len(rows)) + (" · " + t("audit.limited", n=len(rows)) if len(rows) >= flt.limit else ""))
+    st.caption(tn("audit.count", len(rows)) + (" · " + tn("audit.limited", len(rows)) if len(rows) >= flt.limit else ""))
     st.dataframe(pd.DataFrame([{
         t("audit.col.at"): fmt_dt(r["at"], seconds=True), t("audit.col.actor"): r["actor"],
         t("audit.col.action"): t(f"audit.action.{r['action']}"),

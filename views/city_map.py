@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import layers as L
+from i18n import has_text
 from ops import maps
 from views.address_search import address_search
 from views.common import network_id, t
@@ -49,10 +50,8 @@ VOCAB = {("buildings", "kind"): "legend.kind", ("valves", "status"): "legend.val
 
 def feature_value(layer: str, key: str, value: Any) -> str:
     """A feature's attribute as the page shows it: vocabulary in words, numbers rounded, text escaped."""
-    from views.i18n import CATALOG
-
     prefix = VOCAB.get((layer, key))
-    if prefix and f"{prefix}.{str(value).lower()}" in CATALOG["ru"]:
+    if prefix and has_text(f"{prefix}.{str(value).lower()}"):
         return t(f"{prefix}.{str(value).lower()}")
     if isinstance(value, float):
         return f"{value:,.1f}".replace(",", "\u202f") if key in ("distance_m", "length_m") else f"{value:g}"

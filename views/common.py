@@ -5,15 +5,22 @@ from typing import Any
 
 import streamlit as st
 
-from views.i18n import translate
+from i18n import keys, translate, translate_n
 
 
 def lang() -> str:
     return st.session_state.get("lang", "ru")
 
 
-def t(key: str, **kwargs: Any) -> str:
+def t(key: str, /, **kwargs: Any) -> str:
+    """The text of ``key`` in the page's language (``locale/<lang>/LC_MESSAGES/zhkh.po``)."""
     return translate(lang(), key, **kwargs)
+
+
+def tn(key: str, n: Any, /, **kwargs: Any) -> str:
+    """The plural entry ``key`` in the form for the count ``n`` (``{n}`` in the text; pass ``n=`` too to
+    show the count formatted)."""
+    return translate_n(lang(), key, n, **kwargs)
 
 
 def network_id() -> int | None:
@@ -22,9 +29,7 @@ def network_id() -> int | None:
 
 def labels() -> dict[str, str]:
     """Field name -> translated label, for tooltips and tables."""
-    from views.i18n import CATALOG
-
-    return {k.removeprefix("field."): t(k) for k in CATALOG["ru"] if k.startswith("field.")}
+    return {k.removeprefix("field."): t(k) for k in keys("field.")}
 
 
 def pick_record(label: str, ids: list[int], *, key: str, format_func: Any = str) -> int | None:

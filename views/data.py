@@ -11,10 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from data.errors import ValidationFailed
+from i18n import N_, has_text
 from ops import data as data_ops
 from settings import get_settings
 from views import errors
-from views.common import t
+from views.common import t, tn
 from views.formatting import md_safe
 from views.session import actor, guard
 
@@ -34,15 +35,13 @@ def _saved(upload: Any, tmp: str) -> Path:
 
 def counts_text(counts: dict[str, int]) -> str:
     """«узлы 6 · трубы 6 · …» in the page's language (kinds it has no word for are left out)."""
-    from views.i18n import CATALOG
-
     return " · ".join(f"{t(f'data.kind.{k}')} {n:,}".replace(",", "\u202f") for k, n in counts.items()
-                      if f"data.kind.{k}" in CATALOG["ru"])
+                      if has_text(f"data.kind.{k}"))
 
 
 def preview_text(preview: Any) -> str:
     target = md_safe(preview.network or preview.dataset or "")
-    key = "data.preview_existing" if preview.target_exists else "data.preview_new"
+    key = N_("data.preview_existing") if preview.target_exists else N_("data.preview_new")
     return t(key, source=md_safe(preview.source), target=target, counts=counts_text(preview.counts))
 
 
@@ -107,7 +106,7 @@ def import_section() -> None:
         st.markdown(f"**{t('data.diff.title', network=target)}**")
         st.dataframe(diff_frame(preview.diff), hide_index=True, width="stretch")
         if preview.diff.relinks:
-            st.warning(t("data.diff.reports", n=len(preview.diff.relinks)))
+            st.warning(tn("data.diff.reports", len(preview.diff.relinks)))
             st.dataframe(relink_frame(preview.diff), hide_index=True, width="stretch")
         if preview.diff.outages:
             st.warning(t("data.diff.outages", ids=", ".join(f"№{o.outage_id}" for o in preview.diff.outages)))

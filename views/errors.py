@@ -8,10 +8,11 @@ from typing import Any
 
 import streamlit as st
 
+from i18n import has_text
+from i18n.families import COUNTED
 from ops.errors import is_database_down, lookup
-from views.common import t
+from views.common import t, tn
 from views.formatting import md_safe
-from views.i18n import CATALOG
 
 log = logging.getLogger("zhkh.views")
 
@@ -21,13 +22,19 @@ def _detail(exc: BaseException) -> str:
     return md_safe(text[:500] + ("…" if len(text) > 500 else ""))
 
 
+def _text(key: str, counts: dict[str, Any], **params: Any) -> str:
+    """``key`` with ``params``; a plural entry (``i18n.families.COUNTED``) in the form for its count in ``counts``."""
+    count = COUNTED.get(key)
+    return tn(key, counts[count], **params) if count else t(key, **params)
+
+
 def problem_text(problem: Any) -> str:
     """One problem of the intake model in the operator's language (``intake.problem.<code>``);
     values the caller typed are Markdown-escaped."""
     label_key = f"intake.field.{problem.field}"
-    field_label = t(label_key) if label_key in CATALOG["ru"] else problem.field
+    field_label = t(label_key) if has_text(label_key) else problem.field
     params = {k: md_safe(v) if isinstance(v, str) else v for k, v in problem.params.items()}
-    return t(f"intake.problem.{problem.code}", field=md_safe(field_label), **params)
+    return _text(f"intake.problem.{problem.code}", problem.params, field=md_safe(field_label), **params)
 
 
 def message(exc: BaseException) -> str:
@@ -49,7 +56,8 @@ def message(exc: BaseException) -> str:
     if problems and all(isinstance(p, tuple) and len(p) == 2 for p in problems):
         # structured problems (accounts): each in the page's language
         return t(f"error.{key}", detail="; ".join(
-            t(f"error.user.{code}", **{k: md_safe(v) for k, v in params.items()}) for code, params in problems))
+            _text(f"error.user.{code}", params, **{k: md_safe(v) for k, v in params.items()})
+            for code, params in problems))
     return t(f"error.{key}", detail=_detail(exc))
 
 

@@ -6,18 +6,19 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from i18n import has_text
 from views.common import t
-from views.i18n import CATALOG
 
 SLA_STATES = ("on_time", "at_risk", "overdue", "met", "breached")
 
 
 def label(kind: str, value: str | None) -> str:
-    """Translated vocabulary word (``incident.<kind>.<value>``), or the value itself when unknown."""
+    """Translated vocabulary word (``incident.<kind>.<value>``; a building's kind: ``legend.kind.<value>``,
+    the words of the map's legend), or the value itself when unknown."""
     if value is None:
         return ""
-    key = f"incident.{kind}.{value}"
-    return t(key) if key in CATALOG["ru"] else str(value)
+    key = f"legend.kind.{value}" if kind == "kind" else f"incident.{kind}.{value}"
+    return t(key) if has_text(key) else str(value)
 
 
 _MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$=:")
@@ -37,7 +38,7 @@ def md_safe(value: object) -> str:
 
 def service_label(code: str) -> str:
     key = f"incident.service.{code}"
-    if key in CATALOG["ru"]:
+    if has_text(key):
         return t(key)
     from ops.incidents import rules
 

@@ -23,6 +23,7 @@ from views.common import t
 from views.session import actor
 
 BBox = tuple[float, float, float, float]
+ALL_LAYERS = (*TILE_LAYERS, "incidents")   # every layer a map can name in its layer control
 
 
 def city_bounds_or_message() -> BBox | None:

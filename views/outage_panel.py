@@ -15,7 +15,7 @@ from ops import outages
 from ops.base import utcnow
 from ops.incidents import rules
 from views import errors, exports, plan_map
-from views.common import t
+from views.common import t, tn
 from views.formatting import fmt_dt, history_note, label, md_safe, outage_state
 from views.session import actor, current_user
 
@@ -46,7 +46,8 @@ def summary(o: Any) -> str:
     """One line: number, kind, state, buildings, residents, expected end (all text escaped)."""
     end = o.actual_end if o.state == "restored" else o.planned_end
     return md_safe(t("outage.summary", id=o.id, kind=t(f"outage.kind.{o.kind}"), state=outage_state(o),
-                     buildings=o.buildings, residents=o.residents, end=fmt_dt(end)))
+                     buildings=tn("outage.n_buildings", o.buildings), residents=tn("outage.n_residents", o.residents),
+                     end=fmt_dt(end)))
 
 
 def flash(key: str) -> None:
@@ -136,12 +137,14 @@ def stuck_form(detail: outages.OutageDetail, *, key: str) -> None:
     except Exception as exc:
         errors.show(exc)
         return
-    st.warning(t("outage.stuck_preview", valves=len(ext.valves_added), buildings=len(ext.buildings_added),
-                 residents=ext.residents_added))
+    st.warning(t("outage.stuck_preview", valves=tn("outage.more_valves", len(ext.valves_added)),
+                 buildings=tn("outage.more_buildings", len(ext.buildings_added)),
+                 residents=tn("outage.more_residents", ext.residents_added)))
     if st.button(t("outage.stuck_approve"), key=f"{key}_extend_{o.id}", type="primary"):
         grown = errors.attempt(outages.extend, actor(), o.id, picked, seen_plan=ext.plan.fingerprint)
         if grown is not None:
-            _done(key, t("outage.extended", id=grown.id, buildings=grown.buildings, residents=grown.residents))
+            _done(key, t("outage.extended", id=grown.id, buildings=tn("outage.n_buildings", grown.buildings),
+                         residents=tn("outage.n_residents", grown.residents)))
 
 
 def reschedule_form(detail: outages.OutageDetail, *, key: str) -> None:

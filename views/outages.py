@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ops import outages
-from views.common import network_id, pick_record, t
+from views.common import network_id, pick_record, t, tn
 from views.formatting import fmt_dt, outage_state
 from views.outage_panel import panel
 from views.session import actor, guard
@@ -33,7 +33,7 @@ def main() -> None:
     found = [o for o in found if o.state in (states or ["planned", "active", "restored", "cancelled"])]
     order = {"active": 0, "planned": 1, "restored": 2, "cancelled": 3}
     found.sort(key=lambda o: (order[o.state], o.planned_end, o.id))
-    st.caption(t("outage.count", n=len(found)))
+    st.caption(tn("outage.count", len(found)))
     if not found:
         st.info(t("outage.none"))
     else:

@@ -15,7 +15,7 @@ from incidents.sla import CATEGORIES, PRIORITIES
 from incidents.workflow import FINAL_STATUSES, OPEN_STATUSES, STATUSES, allowed_targets
 from ops import incidents as reports
 from views import errors
-from views.common import pick_record, t
+from views.common import pick_record, t, tn
 from views.formatting import (
     SLA_STATES,
     fmt_dt,
@@ -60,7 +60,7 @@ def list_section() -> list[QueueItem]:
                          sla_states=slas or None, limit=2000)
     if priorities:
         items = [q for q in items if q.incident.priority in priorities]
-    st.caption(t("incident.count", n=len(items)))
+    st.caption(tn("incident.count", len(items)))
     if items:
         st.dataframe(incidents_table(items), hide_index=True, width="stretch", height=320)
     else:

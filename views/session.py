@@ -13,6 +13,7 @@ import streamlit as st
 
 from auth.errors import LoginRefused
 from auth.model import Actor, User
+from i18n import N_
 from views.common import t
 
 COOKIE = "zhkh_session"
@@ -52,7 +53,7 @@ def resume() -> User | None:
     ss = st.session_state
     if user is None:
         if ss.get("user") is not None:
-            ss["session_note"] = "login.ended"
+            ss["session_note"] = N_("login.ended")
         for k in ("user", "session_token"):
             ss.pop(k, None)
         return None

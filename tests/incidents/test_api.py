@@ -3,6 +3,7 @@ form and JSON bodies, escaping, idempotency, and surviving dropped database conn
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -222,6 +223,19 @@ def test_get_requests_filters(api: tuple[TestClient, str], clean_engine: Engine)
     for path in (f"{B}/requests/999999.json", f"{B}/requests/abc.json", f"{B}/nothing.json"):
         r = client.get(path)
         assert r.status_code == 404 and r.json()[0]["code"] == 404
+
+
+def test_notices_and_status_notes_in_russian(api: tuple[TestClient, str]) -> None:
+    """The API's notices come from the catalogs (api.* in locale/), in Russian; similar reports in the right form."""
+    client, key = api
+    first = _post(client, key).json()[0]
+    assert re.fullmatch(r"Заявка принята\. Ожидаемый срок: \d{4}-\d\d-\d\dT\S+", first["service_notice"])
+    [got] = client.get(f"{B}/requests/{first['service_request_id']}.json").json()
+    assert got["status_notes"] == "Заявка зарегистрирована"
+    second = _post(client, key, description="Опять нет воды").json()[0]
+    assert second["service_notice"].endswith(f"; похожая заявка уже есть: #{first['service_request_id']}")
+    third = _post(client, key, description="И у соседей нет воды").json()[0]
+    assert re.search(r"; похожие заявки уже есть: #\d+, #\d+$", third["service_notice"]), third["service_notice"]
 
 
 def test_known_outage_is_in_the_service_notice(api: tuple[TestClient, str], city: City, clean_engine: Engine) -> None:

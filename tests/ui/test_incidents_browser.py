@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import Engine, text
 
+from i18n import translate_n
 from scripts.screenshot import map_frame
 from tests.ui.conftest import ARTIFACTS, pick_option, search_address, settle_fill
 
@@ -143,7 +144,8 @@ def test_burst_plan_approve_restore(page, app_url: str, demo_engine: Engine) -> 
     page.get_by_text("Лист бригады: задвижки к закрытию по порядку обхода").wait_for(timeout=10000)
     page.get_by_role("button", name="Задвижки закрыты — отключение началось").click()
     page.get_by_text(re.compile(rf"Отключение №{outage_id} действует с")).wait_for(timeout=30000)
-    page.get_by_text(f"домов {counts['buildings']}, жителей {counts['residents']}").first.wait_for(timeout=10000)
+    dry = f"{translate_n('ru', 'outage.n_buildings', counts['buildings'])}, {translate_n('ru', 'outage.n_residents', counts['residents'])}"
+    page.get_by_text(dry).first.wait_for(timeout=10000)  # e.g. "12 домов, 341 житель"
     assert S.get_incident(demo_engine, inc.id).status == "in_progress"
 
     # a "no water" call from an affected address is linked to the outage, with its expected end

@@ -1,0 +1,133 @@
+"""Texts whose keys the code builds at run time (``t(f"incident.status.{s}")``), which extraction
+cannot read from the calls: each family is listed here with the vocabulary its keys come from.
+
+A *closed* family names that vocabulary (every status of ``incidents.workflow.STATUSES`` has
+``incident.status.<s>``): the extraction (``babel.cfg``, ``i18n.extract``) adds every member to the
+template, so a new status without a text fails ``tests/i18n``. An *open* family has no vocabulary in
+the code (the words a page lists for itself, the fields of the identify panel): its members are the
+msgids the Russian catalog holds under the prefix, kept as they are.
+
+``COUNTED``: the members of these families that are plural entries, with the parameter that holds
+their count (``views/errors.py`` passes it to ``tn``).
+"""
+from __future__ import annotations
+
+import importlib
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Family:
+    prefix: str                                   # a member's msgid is prefix + "." + word
+    source: str                                   # where the words come from, in words
+    words: Callable[[], Iterable[str]] | None     # None: an open family
+
+
+def _attr(path: str) -> Callable[[], Iterable[str]]:
+    """The words of ``module:NAME`` (a tuple, or the keys of a dict), imported when asked for."""
+    module, name = path.split(":")
+
+    def words() -> Iterable[str]:
+        return tuple(getattr(importlib.import_module(module), name))
+
+    return words
+
+
+def _closed(prefix: str, path: str) -> Family:
+    return Family(prefix, path.replace(":", "."), _attr(path))
+
+
+def _open(prefix: str, source: str) -> Family:
+    return Family(prefix, source, None)
+
+
+def _error_keys() -> Iterable[str]:
+    from ops.errors import ERRORS
+
+    return (*dict.fromkeys(key for _, _, key in ERRORS), "internal")
+
+
+def _permissions() -> Iterable[str]:
+    from auth.permissions import PERMISSIONS
+
+    return (*PERMISSIONS, "notes.edit_others")
+
+
+def _sla_states() -> Iterable[str]:
+    from incidents.sla import SlaState
+
+    return typing.get_args(SlaState)
+
+
+def _services() -> Iterable[str]:
+    from incidents.sla import load_rules
+    from settings import ROOT
+
+    return tuple(load_rules(ROOT / "incidents" / "rules" / "default.yaml").services)
+
+
+FAMILIES: tuple[Family, ...] = (
+    # incidents: the vocabulary of a report (views/formatting.py label())
+    _closed("incident.status", "incidents.workflow:STATUSES"),
+    _closed("incident.category", "incidents.sla:CATEGORIES"),
+    _closed("incident.priority", "incidents.sla:PRIORITIES"),
+    _closed("incident.resource", "incidents.sla:RESOURCES"),
+    _closed("incident.channel", "incidents.intake:CHANNELS"),
+    Family("incident.sla", "incidents.sla.SlaState", _sla_states),
+    Family("incident.service", "the services of incidents/rules/default.yaml (other rules files fall back "
+                               "to the rule's name)", _services),
+    _closed("intake.problem", "incidents.intake:PROBLEM_CODES"),
+    _closed("api.status_note", "incidents.workflow:STATUSES"),  # the Open311 status_notes (incidents/api.py)
+    _open("intake.field", "the fields the intake model names in its problems"),
+    # people, rights, errors
+    _closed("role", "auth.permissions:ROLES"),
+    Family("perm", "auth.permissions.PERMISSIONS, and notes.edit_others (ops/incidents.py: nobody edits another "
+                   "person's note)", _permissions),
+    Family("error", "the message keys of ops.errors.ERRORS, and 'internal'", _error_keys),
+    _open("error.user", "the problem codes of auth.service and auth.passwords"),
+    _closed("audit.action", "ops.audit_log:TRAIL_ACTIONS"),
+    _closed("audit.object", "ops.audit_log:OBJECT_TYPES"),
+    _open("audit.d.failed", "views/audit.py FAIL_REASONS"),
+    # outages
+    _closed("outage.state", "incidents.outages:STATES"),
+    _closed("outage.kind", "incidents.outages:KINDS"),
+    _open("history.outage", "the outage notes views/formatting.py history_note() recognises"),
+    # the map and the network
+    _closed("map.layer", "views.map_parts:ALL_LAYERS"),
+    _closed("legend.kind", "gis.layers:BUILDING_COLORS"),
+    _closed("legend.valve", "gis.layers:VALVE_COLORS"),
+    _closed("legend.priority", "gis.layers:PRIORITY_COLORS"),
+    _open("legend.age", "the age classes of views/map_parts.py legend_items()"),
+    _open("map.color_by", "the colourings of views/city_map.py"),
+    _open("field", "feature attributes (identify panel, tooltips: views/common.py labels())"),
+    _open("layer", "the layers maps.identify() answers with"),
+    _open("vocab.valve", "valve kinds of the network data"),
+    _open("vocab.node", "node kinds of the network data"),
+    _open("vocab.pipe", "link kinds of the network data"),
+    _open("vocab.source", "where a building's address comes from"),
+    _open("vocab.material", "pipe materials of the network data"),
+    _closed("data.kind", "data.diff:KINDS"),
+    _open("data.relink", "what a relinked report is linked to (views/data.py)"),
+    # pages' own lists
+    _open("control.kpi", "the tiles of views/control_room.py"),
+    _open("control.col", "the queue columns of views/control_room.py"),
+    _open("plan.metric", "the metrics of views/plan_map.py"),
+    _open("intake.where", "the two ways to give a place (views/intake.py)"),
+)
+
+COUNTED: dict[str, str] = {
+    "intake.problem.too_long": "length",
+    "intake.problem.repeated": "count",
+    "error.user.name_long": "n",
+    "error.user.password_short": "n",
+    "error.user.password_long": "n",
+}
+
+
+def members(family: Family, catalog_ids: Iterable[str]) -> list[str]:
+    """The msgids of ``family``: its vocabulary's, or (open) those of ``catalog_ids`` under its prefix."""
+    if family.words is None:
+        return sorted(k for k in catalog_ids if k.startswith(family.prefix + "."))
+    return [f"{family.prefix}.{w}" for w in family.words()]

@@ -1,1 +1,0 @@
-"""Per-page UI texts, merged into ``views.i18n.CATALOG`` (each module: ``TEXTS = {"ru": …, "en": …}``)."""
