@@ -17,14 +17,14 @@ import pandas as pd
 from gis.offline import BLANK_TILE, use_local_assets
 
 BUILDING_COLORS = {
-    "residential": "#9e9ac8", "hospital": "#e31a1c", "school": "#ff7f00", "kindergarten": "#fdbf6f",
-    "commercial": "#80b1d3", "office": "#8dd3c7", "public": "#bc80bd", "religious": "#fccde5",
-    "industrial": "#969696", "other": "#d9d9d9",
+    "residential": "#e5e0d3", "hospital": "#fbb4ae", "school": "#fff2ae", "kindergarten": "#ccebc5",
+    "commercial": "#fed9a6", "office": "#99d8c9", "public": "#decbe4", "religious": "#d8b5a0",
+    "industrial": "#bdbdbd", "other": "#ffffff",
 }
-VALVE_COLORS = {"open": "#1a9850", "closed": "#111111", "inoperable": "#d73027"}
-PRIORITY_COLORS = {"emergency": "#d7191c", "urgent": "#fdae61", "routine": "#2c7bb6"}
+VALVE_COLORS = {"open": "#1a9850", "closed": "#111111", "inoperable": "#7f3b08"}
+PRIORITY_COLORS = {"emergency": "#d7191c", "urgent": "#f16913", "routine": "#984ea3"}
 DIAMETER_CLASSES = [(400, "#08306b", 6), (300, "#2171b5", 5), (250, "#4292c6", 4), (150, "#6baed6", 3), (0, "#9ecae1", 2)]
-AGE_CLASSES = [(2000, "#1a9850"), (1980, "#a6d96a"), (1960, "#fdae61"), (0, "#d73027")]
+AGE_CLASSES = [(2000, "#c994c7"), (1980, "#df65b0"), (1960, "#ce1256"), (0, "#67001f")]
 
 
 def escape_value(value: Any) -> Any:

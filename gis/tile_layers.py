@@ -18,9 +18,9 @@ from gis.offline import STATIC_URL
 
 VECTORGRID_JS = [("vectorGrid", f"{STATIC_URL}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js")]
 TILE_LAYERS = ("buildings", "pipes", "valves", "hydrants", "sources")
-HYDRANT_COLOR = "#41b6c4"
-SOURCE_COLOR = "#253494"
-GRID_COLOR = "#6a51a3"
+HYDRANT_COLOR = "#f0027f"
+SOURCE_COLOR = "#54278f"
+GRID_COLOR = "#a6761d"
 # quiet backgrounds, for maps whose subject is drawn on top (a shutoff plan, the wall screen)
 MUTED = {"light": {"building": "#d3d9e2", "edge": "#9aa5b5", "pipe": "#7f9cc4"},
          "dark": {"building": "#3b4660", "edge": "#56627e", "pipe": "#4f7bb5"}}

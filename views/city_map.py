@@ -15,6 +15,7 @@ from views.address_search import address_search
 from views.common import network_id, t
 from views.formatting import md_safe
 from views.map_parts import (
+    FOUND,
     buildings_overlay,
     city_bounds_or_message,
     fit_zoom,
@@ -73,7 +74,7 @@ def main() -> None:
         hit = address_search(t("map.search"), key="map_search")   # suggestions while typing
     highlight: dict[int, str] = {}
     if hit:
-        highlight[int(hit["id"])] = "#00e5ff"
+        highlight[int(hit["id"])] = FOUND
         if ss.get("map_target") != hit["id"]:
             ss["map_target"] = hit["id"]
             ss["map_view"] = center, zoom = (hit["lat"], hit["lon"]), 18
@@ -83,7 +84,8 @@ def main() -> None:
 
     # the static layers come as vector tiles: panning and zooming never rerun this page
     m = tile_map(home[0], home[1], network_id=net, color_by=color_by)
-    m.get_root().html.add_child(L.legend(t("map.legend"), legend_items(color_by)))
+    found = [("fill", FOUND, t("map.found"))] if highlight else []
+    m.get_root().html.add_child(L.legend(t("map.legend"), legend_items(color_by) + found))
     reports, n_reports = reports_layer(t("map.layer.incidents"))
     groups = [reports]
     if highlight:

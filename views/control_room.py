@@ -214,19 +214,24 @@ def outages_layer(outages: list[Outage], dry_building_ids: list[int]) -> folium.
     return fg
 
 
+BACKGROUND = ("buildings", "pipes")
+
+
+def legend_entries() -> list[tuple[str, str, str]]:
+    """Every class of the wall screen's map: reports by priority, the dry area, the muted city."""
+    return [*[("dot", c, label("priority", p)) for p, c in L.PRIORITY_COLORS.items()],
+            ("fill", OUTAGE_BUILDING, t("control.legend.outage")), ("line", OUTAGE_PIPES, t("control.legend.outage_pipes")),
+            *legend_items("diameter", layers=BACKGROUND, reports=False, muted="dark")]
+
+
 def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float]) -> None:
     center = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
     height = KIOSK_MAP_HEIGHT if kiosk() else MAP_HEIGHT
     zoom = fit_zoom(bounds, 1200, height)
-    background = ("buildings", "pipes")
     # the city itself comes as vector tiles (muted, dark): only the live reports and outages travel with the page
-    m = tile_map(center, zoom, network_id=network_id(), layers=background, muted="dark")
+    m = tile_map(center, zoom, network_id=network_id(), layers=BACKGROUND, muted="dark")
     m.get_root().header.add_child(folium.Element("<style>.leaflet-container{background:#1b2333 !important}</style>"))
-    m.get_root().html.add_child(L.legend(t("control.map_legend"), [
-        *[("dot", c, label("priority", p)) for p, c in L.PRIORITY_COLORS.items()],
-        ("fill", OUTAGE_BUILDING, t("control.legend.outage")), ("line", OUTAGE_PIPES, t("control.legend.outage_pipes")),
-        *legend_items("diameter", layers=background, reports=False, muted="dark"),
-    ], scale=1.6))
+    m.get_root().html.add_child(L.legend(t("control.map_legend"), legend_entries(), scale=1.6))
     # the dry area is drawn last: it stays visible above the report markers
     st_folium(m, key="control_map", height=height, use_container_width=True, center=center, zoom=zoom,
               feature_group_to_add=[incidents_layer(room.queue, room.now),

@@ -19,7 +19,7 @@ from views import errors
 from views.common import network_id, t
 from views.errors import problem_text
 from views.formatting import fmt_dt, label, md_safe, service_label
-from views.map_parts import buildings_overlay, fit_zoom, tile_map
+from views.map_parts import FOUND, buildings_overlay, fit_zoom, tile_map
 from views.session import actor, guard
 
 
@@ -59,7 +59,7 @@ def pick_on_map(focus: dict[str, Any] | None = None) -> tuple[float, float] | No
     groups = []
     if focus is not None:
         center, zoom = (focus["lat"], focus["lon"]), 17
-        groups.append(buildings_overlay({int(focus["id"]): "#00e5ff"}, t("map.found")))
+        groups.append(buildings_overlay({int(focus["id"]): FOUND}, t("map.found")))
     picked = ss.get("intake_point") if focus is None else (focus["lon"], focus["lat"])
     marker = folium.FeatureGroup(name="point")
     if picked:

@@ -24,6 +24,7 @@ from views.session import actor
 
 BBox = tuple[float, float, float, float]
 ALL_LAYERS = (*TILE_LAYERS, "incidents")   # every layer a map can name in its layer control
+FOUND = "#00e5ff"                          # the building an address search found
 
 
 def city_bounds_or_message() -> BBox | None:

@@ -23,7 +23,7 @@ from views.map_parts import buildings_overlay, legend_items, tile_map
 
 ISOLATED, UNINTENDED, OPTIONAL = "#d7191c", "#ff8c00", "#9e9e9e"
 BUILDING_ISOLATED, BUILDING_UNINTENDED = "#fb6a4a", "#fdae6b"
-NEW_VALVE = "#6a3d9a"
+TO_CLOSE, BREAK = "#c51b7d", "#ffff00"   # the numbered valves to close; the break point
 CRITICAL = ("hospital", "school", "kindergarten")
 
 
@@ -92,12 +92,12 @@ def plan_groups(shape: PlanShape) -> list[folium.FeatureGroup]:
         [{"lon": v["lon"], "lat": v["lat"], "label": v["order"],
           "tooltip": f"{v['order']}. {v.get('ext_id') or v['id']} · {v.get('street') or ''}"
                      + (f" · {t('plan.new_valve')}" if str(v["id"]) in shape.new_valves else "")}
-         for v in shape.valves if v.get("lon") is not None], t("plan.legend.close"))
+         for v in shape.valves if v.get("lon") is not None], t("plan.legend.close"), color=TO_CLOSE)
     groups = [pipes, optional, valves]
     if shape.breaks:
         brk = folium.FeatureGroup(name=t("plan.legend.break"))
         for lat, lon in shape.breaks:
-            folium.CircleMarker([lat, lon], radius=9, color="#000000", weight=3, fill=True, fill_color="#ffff00",
+            folium.CircleMarker([lat, lon], radius=9, color="#000000", weight=3, fill=True, fill_color=BREAK,
                                 fill_opacity=1.0, tooltip=t("plan.legend.break")).add_to(brk)
         groups.append(brk)
     return groups
@@ -106,15 +106,19 @@ def plan_groups(shape: PlanShape) -> list[folium.FeatureGroup]:
 BACKGROUND = ("buildings", "pipes", "valves", "sources")
 
 
-def legend() -> Any:
+def legend_entries() -> list[tuple[str, str, str]]:
     """The plan's classes, then the background's — each colour with one meaning."""
-    return L.legend(t("map.legend"), [
+    return [
         ("line", ISOLATED, t("plan.legend.isolated")), ("line", UNINTENDED, t("plan.legend.unintended")),
-        ("dot", "#111111", t("plan.legend.close")), ("dot", OPTIONAL, t("plan.legend.optional")),
-        ("dot", "#ffff00", t("plan.legend.break")), ("fill", BUILDING_ISOLATED, t("plan.legend.buildings")),
+        ("dot", TO_CLOSE, t("plan.legend.close")), ("dot", OPTIONAL, t("plan.legend.optional")),
+        ("dot", BREAK, t("plan.legend.break")), ("fill", BUILDING_ISOLATED, t("plan.legend.buildings")),
         ("fill", BUILDING_UNINTENDED, t("plan.legend.buildings_unintended")),
         *legend_items("diameter", layers=BACKGROUND, reports=False, muted="light"),
-    ])
+    ]
+
+
+def legend() -> Any:
+    return L.legend(t("map.legend"), legend_entries())
 
 
 def draw(shape: PlanShape | None, *, key: str, network_id: int | None, height: int = 520,
