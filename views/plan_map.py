@@ -194,17 +194,21 @@ def downloads(shape: PlanShape, *, key: str, context: Any = None) -> None:
     from views.session import actor
 
     ctx = context or exports.SheetContext(made_at=_now(), timezone=_tz())
+    ids = [int(b["id"]) for b in shape.buildings]
+    a = actor()
     cols = st.columns(4, gap="small")
-    cols[0].download_button(t("plan.export_pdf"), exports.crew_pdf(shape, ctx), ctx.file_name("crew-sheet", "pdf"),
-                            "application/pdf", key=f"{key}_pdf", type="primary")
-    cols[1].download_button(t("plan.export_crew"), exports.crew_csv(shape, ctx), ctx.file_name("crew-sheet", "csv"),
-                            "text/csv", key=f"{key}_csv_valves")
-    cols[2].download_button(t("plan.export_addresses"), exports.addresses_csv(shape, ctx),
-                            ctx.file_name("addresses", "csv"), "text/csv", key=f"{key}_csv_addr")
-    footprints = maps.buildings_by_id(actor(), [int(b["id"]) for b in shape.buildings]) if shape.buildings else None
-    cols[3].download_button(t("plan.export_geojson"),
-                            json.dumps(exports.plan_geojson(shape, footprints), ensure_ascii=False, default=str),
-                            ctx.file_name("shutoff-plan", "geojson"), "application/geo+json", key=f"{key}_geojson")
+    # each file is made when its button is pressed, not on every run of the page
+    cols[0].download_button(t("plan.export_pdf"), lambda: exports.crew_pdf(shape, ctx), ctx.file_name("crew-sheet", "pdf"),
+                            "application/pdf", key=f"{key}_pdf", type="primary", on_click="ignore")
+    cols[1].download_button(t("plan.export_crew"), lambda: exports.crew_csv(shape, ctx), ctx.file_name("crew-sheet", "csv"),
+                            "text/csv", key=f"{key}_csv_valves", on_click="ignore")
+    cols[2].download_button(t("plan.export_addresses"), lambda: exports.addresses_csv(shape, ctx),
+                            ctx.file_name("addresses", "csv"), "text/csv", key=f"{key}_csv_addr", on_click="ignore")
+    cols[3].download_button(
+        t("plan.export_geojson"),
+        lambda: json.dumps(exports.plan_geojson(shape, maps.buildings_by_id(a, ids) if ids else None),
+                           ensure_ascii=False, default=str),
+        ctx.file_name("shutoff-plan", "geojson"), "application/geo+json", key=f"{key}_geojson", on_click="ignore")
 
 
 def _now() -> Any:

@@ -51,16 +51,19 @@ def isolate_tab(net: int) -> None:
         ss["planner_breaks"], ss["planner_stuck"] = [], []
         st.rerun()
     add_mode = cols[1].toggle(t("planner.add"), key="planner_add_mode")
+    if bounds is None:
+        st.info(t("map.no_data"))
+        return
+    # the page keeps one layout with or without a plan: the map stays the same component (no reload),
+    # only its plan layers change
+    notes, summary = st.container(), st.container()
     plan = None
     if ss["planner_breaks"]:
         try:
             plan = net_ops.plan(a, net, ss["planner_breaks"], extra_inoperable=ss["planner_stuck"])
         except NetworkError as exc:
-            st.error(t("planner.error", error=md_safe(exc)))
-        st.caption(t("planner.breaks", pipes=md_safe(", ".join(labels.get(p, p) for p in ss["planner_breaks"]))))
-    if bounds is None:
-        st.info(t("map.no_data"))
-        return
+            notes.error(t("planner.error", error=md_safe(exc)))
+        notes.caption(t("planner.breaks", pipes=md_safe(", ".join(labels.get(p, p) for p in ss["planner_breaks"]))))
     ss.setdefault("planner_zoom", fit_zoom(bounds))
     home = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2), fit_zoom(bounds)
     center = ss.get("planner_center") or home[0]
@@ -68,14 +71,17 @@ def isolate_tab(net: int) -> None:
     if plan is not None:
         geoms = net_ops.pipe_geometries(a, list(plan.result.isolated_links) + list(plan.result.unintended_links))
         shape = plan_map.of_plan(plan, geoms)
-        plan_map.metrics(shape)
-    left, right = st.columns([3, 2]) if shape else (st.container(), None)
+        with summary:
+            plan_map.metrics(shape)
+    left, right = st.columns([3, 2])
     with left:
         out = plan_map.draw(shape, key="planner_map", network_id=net, height=680, center=center,
                             zoom=ss["planner_zoom"], home=home, fit=False,
                             returned_objects=["last_clicked", "last_object_clicked"])
     on_click(out or {}, plan, net, add_mode)
-    if shape is not None and right is not None:
+    if shape is None:
+        right.info(t("planner.empty"))
+    else:
         with right:
             stuck_whatif(plan)
             plan_map.tables(shape, key="shutoff-plan", height=300)

@@ -19,6 +19,40 @@ ARTIFACTS = ROOT / "artifacts"
 PASSWORDS = {role: f"{role}-secret-42" for role in ("operator", "dispatcher", "planner", "inspector", "admin")}
 
 
+def report_timing(name: str, seconds: float) -> None:
+    """A browser timing, reported (artifacts/browser-timings.jsonl and the test log), never asserted."""
+    import json
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(ARTIFACTS / "browser-timings.jsonl", "a") as f:
+        f.write(json.dumps({"name": name, "seconds": round(seconds, 3), "at": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+    print(f"timing: {name}: {seconds:.3f} s")
+
+
+# Timestamps (Date.now(), shared by the page and its frames) of what a person sees, recorded in the
+# browser itself so the figures carry no test-driver overhead: the page shell, the map's first drawn
+# vector tiles, the first numbered valves on a map, the last Enter pressed.
+MILESTONES_JS = """
+(() => {
+  if (window.top !== window) return;           // the page itself; it looks into the map's frame (same origin)
+  const m = window.__milestones = {};
+  document.addEventListener('keydown', e => { if (e.key === 'Enter') m.enter = Date.now(); }, true);
+  const tick = () => {
+    if (!m.shell && document.querySelector('[data-testid=stSidebarNav]')) m.shell = Date.now();
+    const f = document.querySelector('iframe[title*=streamlit_folium]');
+    const d = f && f.contentDocument;
+    if (d) {
+      if (!m.tiles_drawn && d.querySelectorAll('svg.leaflet-tile path').length >= 200) m.tiles_drawn = Date.now();
+      const valves = d.querySelectorAll('.leaflet-marker-icon').length >= 2;
+      if (valves && !m.valves) m.valves = Date.now();
+      if (!valves) m.valves = null;
+    }
+  };
+  setInterval(tick, 10);
+})();
+"""
+
+
 def login(page, app_url: str, role: str, *, password: str | None = None, lang: str = "ru") -> None:
     """Sign in through the login form and wait until the session cookie is set (later page loads keep it)."""
     from playwright.sync_api import expect
@@ -149,6 +183,7 @@ def anonymous_page(app_url: str) -> Iterator[object]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+        pg.add_init_script(MILESTONES_JS)
         pg.outside_requests = []  # type: ignore[attr-defined]
         pg.tile_requests = []  # type: ignore[attr-defined]
         pg.on("request", lambda r: pg.tile_requests.append(r.url)  # type: ignore[attr-defined]

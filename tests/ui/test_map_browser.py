@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from scripts.screenshot import COUNT_JS, map_frame
-from tests.ui.conftest import ARTIFACTS, search_address
+from tests.ui.conftest import ARTIFACTS, report_timing, search_address
 
 pytestmark = pytest.mark.browser
 
@@ -31,6 +31,8 @@ def test_map_draws_the_city_from_vector_tiles_offline(page, app_url: str, tiles_
     frame = map_frame(page)
     counts = wait_for_map(page, f"""() => {{ const c = ({COUNT_JS})();
         return c && (c.vector.buildings || 0) > 200 && (c.vector.pipes || 0) > 100 && c; }}""")
+    shell, drawn = page.evaluate("() => window.__milestones.shell"), page.evaluate("() => window.__milestones.tiles_drawn")
+    report_timing("first map draw after the page shell (demo city, /map)", (drawn - shell) / 1000)
     page.screenshot(path=str(ARTIFACTS / "map.png"))
     # buildings, pipes, valves, hydrants and sources came as vector tiles from the tile server
     layers = {u.split("/tiles/")[1].split("/")[0] for u in page.tile_requests}

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from scripts.screenshot import map_frame
-from tests.ui.conftest import ARTIFACTS
+from tests.ui.conftest import ARTIFACTS, report_timing
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +24,10 @@ def pick_main(page, app_url: str) -> None:
     page.keyboard.type("Pohjoisesplanadi, 400")
     page.keyboard.press("Enter")
     page.get_by_text("Лист бригады: задвижки к закрытию по порядку обхода").wait_for(timeout=30000)
+    # the plan on screen: its numbered valves drawn on the map (the same map: it is not reloaded)
+    page.wait_for_function("() => window.__milestones.valves", timeout=30000)
+    picked, drawn = page.evaluate("() => window.__milestones.enter"), page.evaluate("() => window.__milestones.valves")
+    report_timing("a picked main to its plan on screen (planner)", (drawn - picked) / 1000)
 
 
 def test_isolate_a_main_and_replan_around_a_stuck_valve(page, app_url: str) -> None:
@@ -61,3 +65,20 @@ def test_click_a_numbered_valve_to_report_it_stuck(page, app_url: str) -> None:
     page.get_by_text(re.compile(r"Неисправны по данным бригады: V\d+")).wait_for(timeout=30000)
     page.wait_for_timeout(1000)
     assert metric(page, "Труб без воды") > pipes_before
+
+
+def test_crew_sheet_downloads_as_a_pdf_made_on_the_click(page, app_url: str) -> None:
+    from pypdf import PdfReader
+
+    pick_main(page, app_url)
+    first_valve = page.locator("[data-testid=stDataFrame]").first   # the crew sheet's table is drawn
+    first_valve.wait_for(timeout=20000)
+    with page.expect_download(timeout=30000) as dl:
+        page.get_by_role("button", name="Лист бригады (PDF)").click()
+    download = dl.value
+    assert re.fullmatch(r"crew-sheet_\d{4}-\d\d-\d\d_\d{4}\.pdf", download.suggested_filename), download.suggested_filename
+    path = ARTIFACTS / "planner-crew-sheet.pdf"
+    download.save_as(path)
+    text = "".join(p.extract_text() for p in PdfReader(path).pages)
+    assert "Лист бригады" in text and "Pohjoisesplanadi" in text
+    assert re.search(r"V\d+", text)
