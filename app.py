@@ -30,8 +30,11 @@ PAGES: dict[str, tuple[str, str, str]] = {
 if "lang" not in st.session_state:
     from settings import get_settings
 
-    st.session_state["lang"] = get_settings().language if get_settings().language in LANGUAGES else "ru"
-
+    st.session_state["lang"] = session.initial_language(
+        get_settings().language if get_settings().language in LANGUAGES else "ru")
+# /control?kiosk=1&lang=en: an address that names a language opens in it (once: the switch still works)
+if st.query_params.get("lang", "") in LANGUAGES and st.session_state.get("lang_param") != st.query_params["lang"]:
+    st.session_state["lang"] = st.session_state["lang_param"] = st.query_params["lang"]
 
 
 def _keep(choice: str, target: str) -> None:
@@ -42,6 +45,8 @@ def language_switch() -> None:
     # the choice lives in a plain session key: a widget's own state is dropped when the page changes
     codes = list(LANGUAGES)
     current = st.session_state.get("lang", "ru")
+    if st.session_state.get("lang_pick") not in (None, current):   # the address or the cookie chose another one
+        st.session_state["lang_pick"] = current
     st.radio(t("sidebar.language"), codes, index=codes.index(current) if current in codes else 0,
              format_func=LANGUAGES.get, key="lang_pick", horizontal=True, on_change=_keep, args=("lang_pick", "lang"))
 

@@ -48,3 +48,30 @@ def pick_record(label: str, ids: list[int], *, key: str, format_func: Any = str)
     pick = st.selectbox(label, ids, key=key, format_func=format_func)
     st.query_params["id"] = str(pick)
     return int(pick)
+
+
+def file_uploader(label: str, *, types: list[str], max_mb: int = 200, **kwargs: Any) -> Any:
+    """``st.file_uploader`` in the page's language: Streamlit writes its own button and size note in
+    English only, so a small script in the page replaces those texts (the real text, which screen
+    readers read too) each time the uploader is drawn again."""
+    import json
+
+    upload = st.file_uploader(label, type=types, **kwargs)
+    texts = {"Upload": t("upload.button"),
+             "note": t("upload.note", mb=max_mb, types=", ".join(x.upper() for x in types)),
+             "drop": t("upload.drop")}
+    st.html(f"""<script>(() => {{
+  const tx = {json.dumps(texts, ensure_ascii=False)};
+  const fix = () => document.querySelectorAll('[data-testid=stFileUploaderDropzone]').forEach(z => {{
+    z.querySelectorAll('[data-testid=stBaseButton-secondary] [data-testid=stMarkdownContainer] p').forEach(p => {{
+      if (p.textContent !== tx.Upload) p.textContent = tx.Upload; }});
+    z.querySelectorAll('[data-testid=stFileUploaderDropzoneInstructions] span').forEach(s => {{
+      const want = /drag and drop/i.test(s.textContent) ? tx.drop : tx.note;
+      if (s.textContent !== want) s.textContent = want; }});
+  }});
+  fix();
+  if (window.__zhkhUploadFix) window.__zhkhUploadFix.disconnect();   // the texts of this run's language
+  window.__zhkhUploadFix = new MutationObserver(fix);
+  window.__zhkhUploadFix.observe(document.body, {{childList: true, subtree: true, characterData: true}});
+}})();</script>""", unsafe_allow_javascript=True)
+    return upload

@@ -68,26 +68,48 @@ def still_signed_in() -> None:
         st.rerun(scope="app")
 
 
-def _set_cookie(value: str | None) -> None:
+LANG_COOKIE = "zhkh_lang"
+
+
+def _cookie_js(value: str | None) -> str:
     if value is None:
-        js = f"document.cookie = '{COOKIE}=; path=/; max-age=0; SameSite=Strict';"
-    else:
-        secure = "; Secure" if st.context.url.startswith("https") else ""
-        js = f"document.cookie = '{COOKIE}={value}; path=/; SameSite=Strict{secure}';"
-    st.html(f"<script>{js}</script>", unsafe_allow_javascript=True)
+        return f"document.cookie = '{COOKIE}=; path=/; max-age=0; SameSite=Strict';"
+    secure = "; Secure" if st.context.url.startswith("https") else ""
+    return f"document.cookie = '{COOKIE}={value}; path=/; SameSite=Strict{secure}';"
 
 
 def write_cookie() -> None:
-    """Keep the browser's cookie in step with this tab's session (written on every run, in the sidebar:
-    a run interrupted by a page switch may never reach the browser, the next one does)."""
+    """Keep the browser's cookies in step with this tab's session: the session (written on every run, in
+    the sidebar: a run interrupted by a page switch may never reach the browser, the next one does) and
+    the language chosen (kept for a year, so a reload or a new tab speaks it too)."""
+    from i18n import LANGUAGES
+
     ss = st.session_state
     token = ss.get("session_token")
+    js = []
     if token:
-        with st.sidebar:
-            _set_cookie(str(token))
+        js.append(_cookie_js(str(token)))
     elif ss.get("signed_out"):
-        with st.sidebar:
-            _set_cookie(None)
+        js.append(_cookie_js(None))
+    if ss.get("lang") in LANGUAGES:
+        js.append(f"document.cookie = '{LANG_COOKIE}={ss['lang']}; path=/; max-age=31536000; SameSite=Strict';")
+    with st.sidebar:
+        st.html(f"<script>{' '.join(js)}</script>", unsafe_allow_javascript=True)
+
+
+def initial_language(default: str) -> str:
+    """The language of a new session: ``?lang=`` in the address, else the one this browser chose last
+    time (its cookie), else ``default``."""
+    from i18n import LANGUAGES
+
+    asked = st.query_params.get("lang", "")
+    if asked in LANGUAGES:
+        return asked
+    try:
+        kept = st.context.cookies.get(LANG_COOKIE)
+    except Exception:  # no browser context (tests run pages without one)
+        kept = None
+    return kept if kept in LANGUAGES else default
 
 
 def _signed_in(user: User, token: str) -> None:

@@ -62,7 +62,7 @@ def login(page, app_url: str, role: str, *, password: str | None = None, lang: s
     if lang == "en":
         page.get_by_text("English").click()
     page.get_by_label(labels[0]).fill(role)
-    page.get_by_label(labels[1]).fill(password or PASSWORDS[role])
+    page.get_by_role("textbox", name=labels[1], exact=True).fill(password or PASSWORDS[role])
     page.get_by_role("button", name=labels[2]).click()
     expect(page.get_by_text(f"Тест {role}")).to_be_visible(timeout=30000)
     page.wait_for_function("() => document.cookie.includes('zhkh_session=')", timeout=30000)
