@@ -33,6 +33,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, BOOLEAN, TEXT
 from data.diff import SAMPLE, KindDiff, OutageImpact, Relink
 
 Progress = Callable[[str, float], None]
+# the stages an import reports through ``progress(stage, fraction)`` (pages show them in words)
+STAGES = ("read", "validate", "nodes", "pipes", "valves", "buildings", "connections")
 SERVICE_MAX_M = 300.0  # a building farther than this from every pipe gets no service connection
 
 

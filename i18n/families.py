@@ -89,7 +89,7 @@ FAMILIES: tuple[Family, ...] = (
     _open("error.user", "the problem codes of auth.service and auth.passwords"),
     _closed("audit.action", "ops.audit_log:TRAIL_ACTIONS"),
     _closed("audit.object", "ops.audit_log:OBJECT_TYPES"),
-    _open("audit.d.failed", "views/audit.py FAIL_REASONS"),
+    _open("audit.d.failed", "views/audit_details.py FAIL_REASONS"),
     # outages
     _closed("outage.state", "incidents.outages:STATES"),
     _closed("outage.kind", "incidents.outages:KINDS"),
@@ -109,6 +109,7 @@ FAMILIES: tuple[Family, ...] = (
     _open("vocab.source", "where a building's address comes from"),
     _open("vocab.material", "pipe materials of the network data"),
     _closed("data.kind", "data.diff:KINDS"),
+    _closed("data.stage", "data.store:STAGES"),
     _open("data.relink", "what a relinked report is linked to (views/data.py)"),
     # pages' own lists
     _open("control.kpi", "the tiles of views/control_room.py"),

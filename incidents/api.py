@@ -186,6 +186,13 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds") if dt else None
 
 
+def _local(dt: datetime | None, tz: str) -> str:
+    """A time for the people who read a notice: the service area's own clock, day first (27.11.2026 23:31)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.astimezone(ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M") if dt else "—"
+
+
 def _parse_when(name: str, value: str) -> datetime:
     """An ISO 8601 date/time of a query (UTC when it names no offset); 400 otherwise."""
     try:
@@ -470,12 +477,13 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
         report = intake.parse_open311(data, rules=the_rules, idempotency_key=idem_header, repeated=repeated)
         result = reports.take_report(Actor.api_client(key.name), bind=engine, **report.as_kwargs(), api_key_id=key.id,
                                      rules=the_rules, settings=s)
-        notice = _ru("api.notice.accepted", expected=_iso(result.expected_at))
+        tz = the_rules.timezone
+        notice = _ru("api.notice.accepted", expected=_local(result.expected_at, tz))
         if result.outage:
             outage = result.outage
             notice = (_ru("api.notice.outage_reason", id=outage.outage_id, reason=outage.reason,
-                          expected=_iso(outage.expected_end)) if outage.reason else
-                      _ru("api.notice.outage", id=outage.outage_id, expected=_iso(outage.expected_end)))
+                          expected=_local(outage.expected_end, tz)) if outage.reason else
+                      _ru("api.notice.outage", id=outage.outage_id, expected=_local(outage.expected_end, tz)))
         elif result.duplicate_candidates:
             similar = [f"#{c.incident_id}" for c in result.duplicate_candidates[:3]]
             notice = _ru_n("api.notice.similar", len(similar), notice=notice, ids=", ".join(similar))

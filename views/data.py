@@ -22,7 +22,8 @@ from views.session import actor, guard
 
 def progress_callback(bar: Any):
     def progress(stage: str, fraction: float) -> None:
-        bar.progress(min(max(fraction, 0.0), 1.0), text=t("common.progress", stage=stage))
+        words = t(f"data.stage.{stage}") if has_text(f"data.stage.{stage}") else stage
+        bar.progress(min(max(fraction, 0.0), 1.0), text=t("common.progress", stage=words))
 
     return progress
 

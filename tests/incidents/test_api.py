@@ -225,12 +225,16 @@ def test_get_requests_filters(api: tuple[TestClient, str], clean_engine: Engine)
         assert r.status_code == 404 and r.json()[0]["code"] == 404
 
 
-def test_notices_and_status_notes_in_russian(api: tuple[TestClient, str]) -> None:
-    """The API's notices come from the catalogs (api.* in locale/), in Russian; similar reports in the right form."""
+def test_notices_and_status_notes_in_russian(api: tuple[TestClient, str], rules: Rules) -> None:
+    """The API's notices come from the catalogs (api.* in locale/), in Russian, with times on the service
+    area's clock (not UTC ISO); similar reports in the right plural form."""
+    from zoneinfo import ZoneInfo
+
     client, key = api
     first = _post(client, key).json()[0]
-    assert re.fullmatch(r"Заявка принята\. Ожидаемый срок: \d{4}-\d\d-\d\dT\S+", first["service_notice"])
     [got] = client.get(f"{B}/requests/{first['service_request_id']}.json").json()
+    local = datetime.fromisoformat(got["expected_datetime"]).astimezone(ZoneInfo(rules.timezone))
+    assert first["service_notice"] == f"Заявка принята. Ожидаемый срок: {local:%d.%m.%Y %H:%M} по местному времени"
     assert got["status_notes"] == "Заявка зарегистрирована"
     second = _post(client, key, description="Опять нет воды").json()[0]
     assert second["service_notice"].endswith(f"; похожая заявка уже есть: #{first['service_request_id']}")
