@@ -12,6 +12,7 @@ from typing import Any
 
 import folium
 import geopandas as gpd
+import jinja2
 import pandas as pd
 
 from gis.offline import BLANK_TILE, use_local_assets
@@ -59,12 +60,22 @@ def to_feature_collection(gdf: gpd.GeoDataFrame, fields: Sequence[str]) -> dict[
     return {"type": "FeatureCollection", "features": feats}
 
 
+class MetricScale(folium.MacroElement):
+    """A scale bar in metres only (Leaflet's default adds miles and feet)."""
+
+    _template = jinja2.Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.scale({imperial: false, metric: true}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}")
+
+
 def base_map(center: tuple[float, float], zoom: int, *, tiles_url: str | None, attribution: str,
              tiles_name: str = "OpenStreetMap", height_px: int | None = None) -> folium.Map:
     """A map with local Leaflet assets, a plain background, and tiles that fail quietly."""
     use_local_assets()
-    m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
+    m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=False,
                    prefer_canvas=True, max_zoom=20)
+    MetricScale().add_to(m)
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=attribution, name=tiles_name, max_zoom=20, max_native_zoom=19,
                          error_tile_url=BLANK_TILE, overlay=False, control=True).add_to(m)
@@ -163,8 +174,8 @@ def numbered_valves_layer(rows: Sequence[Mapping[str, Any]], name: str, color: s
 
 
 def legend(title: str, items: Sequence[tuple[str, str, str]], *, scale: float = 1.0) -> folium.Element:
-    """A fixed legend box; items are (shape: 'fill' | 'line' | 'dot', colour, label). ``scale`` makes
-    it readable from afar (the wall screen)."""
+    """A fixed legend box; items are (shape: 'fill' | 'line' | 'dot' | 'note', colour, label); a note is
+    a line of text (colour unused). ``scale`` makes it readable from afar (the wall screen)."""
     rows = []
     u = scale
     for shape, color, label in items:
@@ -177,12 +188,15 @@ def legend(title: str, items: Sequence[tuple[str, str, str]], *, scale: float = 
         else:
             sw = (f'<span style="display:inline-block;width:{14 * u:.0f}px;height:{11 * u:.0f}px;background:{color};'
                   'border:1px solid #555"></span>')
-        rows.append(f"<div>{sw} {html.escape(label)}</div>")
+        rows.append(f'<div style="break-inside:avoid">{sw} {html.escape(label)}</div>' if shape != "note" else
+                    f'<div style="break-inside:avoid;color:#555;font-style:italic">{html.escape(label)}</div>')
+    # a long legend in two columns: every class stays in view without scrolling
+    columns = "column-count:2;column-gap:14px;" if len(items) > 12 else ""
     return folium.Element(
         '<div class="zhkh-legend" style="position:absolute;z-index:1000;bottom:46px;left:10px;background:rgba(255,255,255,.92);'
-        f'padding:6px 9px;border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.35);max-height:45%;overflow:auto;'
+        f'padding:6px 9px;border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.35);max-height:60%;overflow:auto;'
         f'font-size:{12 * scale:.0f}px;line-height:1.35">'
-        f"<b>{html.escape(title)}</b>{''.join(rows)}</div>"
+        f'<b>{html.escape(title)}</b><div style="{columns}">{"".join(rows)}</div></div>'
     )
 
 

@@ -353,6 +353,7 @@ def _grid(conn: Connection, layer: str, pol: LayerPolicy, where: str, params: di
 _NEAREST: dict[str, tuple[str, str, bool]] = {
     # layer: (table, attribute select, is a point layer)
     "valves": ("valves", "id, ext_id, status, kind, pipe_id, node_id, diameter_mm", True),
+    # a plain junction is where two pipes meet, not something a person clicks for: the pipe wins
     "nodes": ("nodes", "id, ext_id, kind", True),
     "pipes": ("pipes", "id, ext_id, diameter_mm, material, install_year, length_m, street, kind", False),
     "buildings": ("buildings", "id, address, kind, residents, address_source", False),
@@ -383,6 +384,8 @@ def nearest_feature(
     best_any: dict[str, Any] | None = None
     for layer, (table, select, is_point) in _NEAREST.items():
         net = " AND network_id = :net" if network_id is not None and layer != "buildings" else ""
+        if layer == "nodes":
+            net += " AND kind <> 'junction'"
         row = conn.execute(text(
             f"""
             WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),

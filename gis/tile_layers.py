@@ -18,6 +18,9 @@ from gis.offline import STATIC_URL
 
 VECTORGRID_JS = [("vectorGrid", f"{STATIC_URL}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js")]
 TILE_LAYERS = ("buildings", "pipes", "valves", "hydrants", "sources")
+# valves and hydrants from street level only: at city zooms tens of thousands of dots hide the
+# city (and would be most of the bytes); their tiles are not even fetched below this zoom
+MIN_ZOOM = {"valves": 14, "hydrants": 14}
 HYDRANT_COLOR = "#f0027f"
 SOURCE_COLOR = "#54278f"
 GRID_COLOR = "#a6761d"
@@ -42,7 +45,9 @@ def _style_js(layer: str, color_by: str, muted: str | None) -> str:
             c = MUTED[muted]
             return (f"function(p) {{ return {{fill: true, fillColor: '{c['building']}', fillOpacity: 0.85,"
                     f" color: '{c['edge']}', weight: 0.5, opacity: 0.8}}; }}")
-        return (f"function(p) {{ if (p.representation === 'grid') {{ var a = Math.min(0.15 + (p.count || 0) / 40, 0.8);"
+        # grid cells (low zooms): opacity grows with the log of the buildings in the cell (1 … 1000+)
+        return (f"function(p) {{ if (p.representation === 'grid') {{"
+                f" var a = 0.12 + 0.68 * Math.min(Math.log10(1 + (p.count || 0)) / 3, 1);"
                 f" return {{fill: true, fillColor: '{GRID_COLOR}', fillOpacity: a, color: '{GRID_COLOR}', weight: 0.3}}; }}"
                 f" var k = {kinds}; return {{fill: true, fillColor: k[p.kind] || k.other, fillOpacity: 0.75,"
                 f" color: '#555555', weight: 0.5, opacity: 0.7}}; }}")
@@ -58,11 +63,12 @@ def _style_js(layer: str, color_by: str, muted: str | None) -> str:
                 f" {{ if (d >= c[i][0]) return {{color: c[i][1], weight: c[i][2], opacity: 0.9}}; }}"
                 f" return {{color: c[c.length - 1][1], weight: 2, opacity: 0.9}}; }}")
     if layer == "valves":
-        return (f"function(p, z) {{ var v = {valves}; return {{radius: z >= 17 ? 5 : 3.5, fill: true,"
+        return (f"function(p, z) {{ if (p.representation === 'grid') return []; var v = {valves}; return {{radius: z >= 17 ? 5 : 3.5, fill: true,"
                 f" fillColor: v[p.status] || v.open, fillOpacity: 1, color: '#222222', weight: 1}}; }}")
-    if layer == "hydrants":
-        return (f"function(p, z) {{ return {{radius: z >= 17 ? 4 : 3, fill: true, fillColor: '{HYDRANT_COLOR}',"
-                f" fillOpacity: 1, color: '#0b4f5c', weight: 1}}; }}")
+    if layer == "hydrants":   # hydrants one by one only (a grid of them would cover the city)
+        return (f"function(p, z) {{ if (p.representation === 'grid') return [];"
+                f" return {{radius: z >= 17 ? 4 : 3, fill: true, fillColor: '{HYDRANT_COLOR}',"
+                f" fillOpacity: 1, color: '#5c0a33', weight: 1}}; }}")
     return (f"function(p, z) {{ return {{radius: 8, fill: true, fillColor: '{SOURCE_COLOR}', fillOpacity: 1,"
             f" color: '#ffffff', weight: 2}}; }}")
 
@@ -76,7 +82,8 @@ def tile_layer(url_base: str, layer: str, *, name: str, network_id: int | None =
         query.append(f"v={revision}")  # a new revision, new URLs: the browser does not reuse old tiles
     url = f"{url_base.rstrip('/')}/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf" + ("?" + "&".join(query) if query else "")
     options = (f'{{"vectorTileLayerStyles": {{"{layer}": {_style_js(layer, color_by, muted)}}},'
-               f' "interactive": false, "maxNativeZoom": 18, "maxZoom": 20, "pane": "tilePane"}}')
+               f' "interactive": false, "maxNativeZoom": 18, "maxZoom": 20, "minZoom": {MIN_ZOOM.get(layer, 0)},'
+               f' "pane": "tilePane"}}')
     return VectorGridProtobuf(url, name, options, show=show)
 
 

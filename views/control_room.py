@@ -22,7 +22,13 @@ from ops import incidents as reports
 from ops import maps
 from views.common import network_id, t
 from views.formatting import fmt_dt, fmt_int, fmt_left, label, md_safe, outage_state
-from views.map_parts import city_bounds_or_message, fit_zoom, legend_items, tile_map
+from views.map_parts import (
+    city_bounds_or_message,
+    fit_zoom,
+    legend_items,
+    map_key,
+    tile_map,
+)
 from views.session import actor, guard, still_signed_in
 
 REFRESH_S = 10
@@ -233,7 +239,7 @@ def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float
     m.get_root().header.add_child(folium.Element("<style>.leaflet-container{background:#1b2333 !important}</style>"))
     m.get_root().html.add_child(L.legend(t("control.map_legend"), legend_entries(), scale=1.6))
     # the dry area is drawn last: it stays visible above the report markers
-    st_folium(m, key="control_map", height=height, use_container_width=True, center=center, zoom=zoom,
+    st_folium(m, key=map_key("control_map", m), height=height, use_container_width=True, center=center, zoom=zoom,
               feature_group_to_add=[incidents_layer(room.queue, room.now),
                                     outages_layer(room.active, room.dry_building_ids)],
               returned_objects=[])

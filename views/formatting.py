@@ -32,7 +32,7 @@ def md_safe(value: object) -> str:
     """Free text for a markdown-rendering element (st.error, st.toast…): every markdown and HTML
     character backslash-escaped, so ``<b>`` or ``**x**`` show literally, and an invisible word joiner
     inside ``://``, ``www.`` and ``@`` so that a URL or an e-mail address is never made a link."""
-    text = _AUTOLINK.sub(lambda m: m.group(0) + _WORD_JOINER, str(value or ""))
+    text = _AUTOLINK.sub(lambda m: m.group(0) + _WORD_JOINER, "" if value is None else str(value))
     return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
 
 

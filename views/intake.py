@@ -19,7 +19,7 @@ from views import errors
 from views.common import network_id, t
 from views.errors import problem_text
 from views.formatting import fmt_dt, label, md_safe, service_label
-from views.map_parts import FOUND, buildings_overlay, fit_zoom, tile_map
+from views.map_parts import FOUND, buildings_overlay, fit_zoom, map_key, tile_map
 from views.session import actor, guard
 
 
@@ -71,7 +71,7 @@ def pick_on_map(focus: dict[str, Any] | None = None) -> tuple[float, float] | No
     if focus is None:
         st.caption(t("intake.map_hint"))
     # a map of its own for every report: the previous report's click never comes back as this one's point
-    out = st_folium(m, key=form_key("map"), height=380, use_container_width=True, center=center, zoom=zoom,
+    out = st_folium(m, key=map_key(form_key("map"), m), height=380, use_container_width=True, center=center, zoom=zoom,
                     feature_group_to_add=groups, returned_objects=["last_clicked"])
     clicked = (out or {}).get("last_clicked")
     if clicked and focus is None:

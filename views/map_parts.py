@@ -14,12 +14,13 @@ from gis import layers as L
 from gis.tile_layers import (
     GRID_COLOR,
     HYDRANT_COLOR,
+    MIN_ZOOM,
     SOURCE_COLOR,
     TILE_LAYERS,
     add_tile_layers,
 )
 from settings import get_settings
-from views.common import t
+from views.common import lang, t
 from views.session import actor
 
 BBox = tuple[float, float, float, float]
@@ -80,9 +81,18 @@ def tile_map(center: tuple[float, float], zoom: int, *, network_id: int | None,
     """A base map with the static layers as vector tiles (no features travel with the page)."""
     s = get_settings()
     m = L.base_map(center, zoom, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution, tiles_name=s.tiles_name)
+    revision = network_revision(network_id)
     add_tile_layers(m, tiles_base(), {layer: t(f"map.layer.{layer}") for layer in layers}, network_id=network_id,
-                    color_by=color_by, muted=muted, layers=layers, revision=network_revision(network_id))
+                    color_by=color_by, muted=muted, layers=layers, revision=revision)
+    # what makes this map's page differ: st_folium builds a map once per key, so the key must change
+    # with it (a new language, colouring, network or revision draws a new map, not the old one)
+    m._zhkh_variant = f"{lang()}_{network_id}_{revision}_{color_by}_{muted or ''}"  # type: ignore[attr-defined]
     return m
+
+
+def map_key(base: str, m: folium.Map) -> str:
+    """The st_folium key of ``m``: ``base`` and everything its base map depends on."""
+    return f"{base}_{getattr(m, '_zhkh_variant', lang())}"
 
 
 def reports_layer(name: str) -> tuple[folium.FeatureGroup, int]:
@@ -161,6 +171,9 @@ def legend_items(color_by: str, *, layers: tuple[str, ...] = TILE_LAYERS, report
         items.append(("dot", SOURCE_COLOR, t("legend.source")))
     if reports:
         items += [("dot", L.PRIORITY_COLORS[p], t(f"legend.priority.{p}")) for p in ("emergency", "urgent", "routine")]
+    later = sorted({MIN_ZOOM[x] for x in layers if x in MIN_ZOOM})
+    if later:   # what appears only closer in says so
+        items.append(("note", "", t("legend.zoom_note", z=later[0])))
     return items
 
 

@@ -19,7 +19,7 @@ from streamlit_folium import st_folium
 from gis import layers as L
 from views.common import t
 from views.formatting import label
-from views.map_parts import buildings_overlay, legend_items, tile_map
+from views.map_parts import buildings_overlay, legend_items, map_key, tile_map
 
 ISOLATED, UNINTENDED, OPTIONAL = "#d7191c", "#ff8c00", "#9e9e9e"
 BUILDING_ISOLATED, BUILDING_UNINTENDED = "#fb6a4a", "#fdae6b"
@@ -141,7 +141,7 @@ def draw(shape: PlanShape | None, *, key: str, network_id: int | None, height: i
         colors = {int(b["id"]): BUILDING_UNINTENDED if b.get("unintended") else BUILDING_ISOLATED for b in shape.buildings}
         groups.append(buildings_overlay(colors, t("plan.legend.buildings"), outline="#7f2704"))
         groups += plan_groups(shape)
-    return st_folium(m, key=key, height=height, use_container_width=True, center=center, zoom=zoom,
+    return st_folium(m, key=map_key(key, m), height=height, use_container_width=True, center=center, zoom=zoom,
                      feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=True),
                      returned_objects=returned_objects or [])
 

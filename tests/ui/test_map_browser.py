@@ -105,6 +105,10 @@ def test_click_identifies_the_nearest_feature(page, app_url: str, demo_engine) -
     sidebar = page.locator("section[data-testid=stSidebar]")
     sidebar.get_by_text("труба", exact=True).first.wait_for(timeout=20000)
     sidebar.get_by_text(ext_id).first.wait_for(timeout=5000)   # the pipe's own code, not a database id
+    # and the pipe is outlined on the map
+    map_frame(page).wait_for_function(
+        "() => { let hit = false; window.map.eachLayer(l => { if (l.options && l.options.color === '#00e5ff') hit = true; });"
+        " return hit; }", timeout=20000)
     page.screenshot(path=str(ARTIFACTS / "map-identify.png"))
 
 
