@@ -63,8 +63,12 @@ def _style_js(layer: str, color_by: str, muted: str | None) -> str:
                 f" {{ if (d >= c[i][0]) return {{color: c[i][1], weight: c[i][2], opacity: 0.9}}; }}"
                 f" return {{color: c[c.length - 1][1], weight: 2, opacity: 0.9}}; }}")
     if layer == "valves":
-        return (f"function(p, z) {{ if (p.representation === 'grid') return []; var v = {valves}; return {{radius: z >= 17 ? 5 : 3.5, fill: true,"
-                f" fillColor: v[p.status] || v.open, fillOpacity: 1, color: '#222222', weight: 1}}; }}")
+        # open valves small (there is one at nearly every junction), closed and stuck ones stand out
+        return (f"function(p, z) {{ if (p.representation === 'grid') return []; var v = {valves};"
+                f" var open = !p.status || p.status === 'open';"
+                f" var r = open ? (z >= 18 ? 4 : z >= 17 ? 3 : 2) : (z >= 17 ? 5.5 : 4.5);"
+                f" return {{radius: r, fill: true, fillColor: v[p.status] || v.open, fillOpacity: 1,"
+                f" color: '#222222', weight: open ? 0.5 : 1.2}}; }}")
     if layer == "hydrants":   # hydrants one by one only (a grid of them would cover the city)
         return (f"function(p, z) {{ if (p.representation === 'grid') return [];"
                 f" return {{radius: z >= 17 ? 4 : 3, fill: true, fillColor: '{HYDRANT_COLOR}',"
