@@ -8,7 +8,7 @@ import streamlit as st
 from auth.permissions import pages_for
 from i18n import LANGUAGES, N_
 from views import errors, session
-from views.common import t
+from views.common import streamlit_texts, t
 
 st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide",
                    # the wall screen (/control?kiosk=1) opens full screen, without the sidebar
@@ -91,6 +91,8 @@ def main() -> None:
         standing_in(lambda failure=exc: errors.page_failed(failure))
         return
     session.write_cookie()
+    with st.sidebar:
+        streamlit_texts()   # Streamlit's own English (running…, the file uploader) in the page's language
     if user is None:
         # every address shows the login form, and after the sign-in the page that was asked for
         with st.sidebar:

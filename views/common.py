@@ -50,28 +50,30 @@ def pick_record(label: str, ids: list[int], *, key: str, format_func: Any = str)
     return int(pick)
 
 
-def file_uploader(label: str, *, types: list[str], max_mb: int = 200, **kwargs: Any) -> Any:
-    """``st.file_uploader`` in the page's language: Streamlit writes its own button and size note in
-    English only, so a small script in the page replaces those texts (the real text, which screen
-    readers read too) each time the uploader is drawn again."""
+def streamlit_texts() -> None:
+    """Streamlit's own English in the page's language: the running indicator and the file uploader's
+    button and notes are written by Streamlit in English only, so a small script in the page replaces
+    those texts (the real text, which screen readers read too) whenever Streamlit draws them again.
+    Called once per run by app.py."""
     import json
 
-    upload = st.file_uploader(label, type=types, **kwargs)
-    texts = {"Upload": t("upload.button"),
-             "note": t("upload.note", mb=max_mb, types=", ".join(x.upper() for x in types)),
-             "drop": t("upload.drop")}
+    exact = {"Running...": t("streamlit.running"), "Stop": t("streamlit.stop"), "Upload": t("upload.button"),
+             "Drag and drop a file here": t("upload.drop"), "Drag and drop files here": t("upload.drop")}
+    note = t("upload.note", mb="{mb}", types="{types}")
     st.html(f"""<script>(() => {{
-  const tx = {json.dumps(texts, ensure_ascii=False)};
-  const fix = () => document.querySelectorAll('[data-testid=stFileUploaderDropzone]').forEach(z => {{
-    z.querySelectorAll('[data-testid=stBaseButton-secondary] [data-testid=stMarkdownContainer] p').forEach(p => {{
-      if (p.textContent !== tx.Upload) p.textContent = tx.Upload; }});
-    z.querySelectorAll('[data-testid=stFileUploaderDropzoneInstructions] span').forEach(s => {{
-      const want = /drag and drop/i.test(s.textContent) ? tx.drop : tx.note;
-      if (s.textContent !== want) s.textContent = want; }});
+  const exact = {json.dumps(exact, ensure_ascii=False)}, note = {json.dumps(note, ensure_ascii=False)};
+  const scope = '[data-testid=stStatusWidget], [data-testid=stFileUploaderDropzone]';
+  const fix = () => document.querySelectorAll(scope).forEach(root => {{
+    const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {{
+      const text = n.nodeValue.trim();
+      if (exact[text] && n.nodeValue !== exact[text]) n.nodeValue = exact[text];
+      const m = text.match(/^(\\d+)\\s*MB per file(?: • (.*))?$/);
+      if (m) n.nodeValue = note.replace('{{mb}}', m[1]).replace('{{types}}', m[2] || '').replace(/ · $/, '');
+    }}
   }});
   fix();
-  if (window.__zhkhUploadFix) window.__zhkhUploadFix.disconnect();   // the texts of this run's language
-  window.__zhkhUploadFix = new MutationObserver(fix);
-  window.__zhkhUploadFix.observe(document.body, {{childList: true, subtree: true, characterData: true}});
+  if (window.__zhkhTexts) window.__zhkhTexts.disconnect();   // this run's language
+  window.__zhkhTexts = new MutationObserver(fix);
+  window.__zhkhTexts.observe(document.body, {{childList: true, subtree: true, characterData: true}});
 }})();</script>""", unsafe_allow_javascript=True)
-    return upload

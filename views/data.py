@@ -15,7 +15,7 @@ from i18n import N_, has_text
 from ops import data as data_ops
 from settings import get_settings
 from views import errors
-from views.common import file_uploader, t, tn
+from views.common import t, tn
 from views.formatting import md_safe
 from views.session import actor, guard
 
@@ -70,7 +70,7 @@ def relink_frame(diff: Any) -> pd.DataFrame:
 
 def import_section() -> None:
     st.subheader(t("data.import"))
-    upload = file_uploader(t("data.import_help"), types=["gpkg", "geojson", "json", "zip", "inp"])
+    upload = st.file_uploader(t("data.import_help"), type=["gpkg", "geojson", "json", "zip", "inp"])
     cols = st.columns(2)
     crs = cols[0].text_input(t("data.import_crs"), value="", max_chars=40)
     net_name = cols[1].text_input(t("data.import_network"), value="", max_chars=200)

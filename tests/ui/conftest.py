@@ -19,6 +19,17 @@ ARTIFACTS = ROOT / "artifacts"
 PASSWORDS = {role: f"{role}-secret-42" for role in ("operator", "dispatcher", "planner", "inspector", "admin")}
 
 
+# the page has run: the navigation is there, the page wrote something, the app is not running any more
+READY = """() => document.querySelector('[data-testid=stSidebarNav]')
+    && (document.querySelector('[data-testid=stMainBlockContainer]')?.innerText || '').trim().length > 40
+    && !document.querySelector('[data-testid=stStatusWidget]')
+    && !document.querySelector('[data-testid=stSkeleton], [data-testid=stFileUploader]:empty')
+    && (!document.querySelector('[data-testid=stFileUploader]') || document.querySelector('[data-testid=stFileUploaderDropzone]'))
+    && [...document.querySelectorAll('iframe')].every(f => f.contentDocument && f.contentDocument.readyState === 'complete'
+        && (f.contentDocument.body?.innerText || '').trim().length > 0
+           + f.contentDocument.querySelectorAll('input, .leaflet-container').length > 0)"""
+
+
 def report_timing(name: str, seconds: float) -> None:
     """A browser timing, reported (artifacts/browser-timings.jsonl and the test log), never asserted."""
     import json

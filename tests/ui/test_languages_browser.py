@@ -8,7 +8,7 @@ import re
 import pytest
 
 from auth.permissions import ROLE_PAGES
-from tests.ui.conftest import ARTIFACTS, login
+from tests.ui.conftest import ARTIFACTS, READY, login
 
 pytestmark = pytest.mark.browser
 
@@ -21,17 +21,6 @@ CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 LATIN_OK = {"English", "PDF", "CSV", "GeoJSON", "OpenStreetMap", "Leaflet", "Open311", "API", "ID", "OIDC", "SLA",
             "mm", "m", "ft", "km", "DN", "GIS", "MVT", "EPANET", "GeoPackage", "Shapefile", "inp", "zip", "EPSG"}
 PYTHON_VALUES = re.compile(r"\b(None|True|False|nan|NaN|NaT)\b|\b[a-z]+_[a-z_]+\b|\{[a-z_]+\}")
-
-
-# the page has run: the navigation is there, the page wrote something, the app is not running any more
-READY = """() => document.querySelector('[data-testid=stSidebarNav]')
-    && (document.querySelector('[data-testid=stMainBlockContainer]')?.innerText || '').trim().length > 40
-    && !document.querySelector('[data-testid=stStatusWidget]')
-    && !document.querySelector('[data-testid=stSkeleton], [data-testid=stFileUploader]:empty')
-    && (!document.querySelector('[data-testid=stFileUploader]') || document.querySelector('[data-testid=stFileUploaderDropzone]'))
-    && [...document.querySelectorAll('iframe')].every(f => f.contentDocument && f.contentDocument.readyState === 'complete'
-        && (f.contentDocument.body?.innerText || '').trim().length > 0
-           + f.contentDocument.querySelectorAll('input, .leaflet-container').length > 0)"""
 
 
 def catalog_keys() -> set[str]:
@@ -51,7 +40,7 @@ TEXTS_JS = """(sel) => [...document.querySelectorAll(sel)].filter(el => el.offse
 PLACEHOLDERS_JS = ("() => [...document.querySelectorAll('input[placeholder]:not([role=combobox]), textarea[placeholder]')]"
                    ".filter(i => !i.value).map(i => i.placeholder)")
 # Streamlit's own English words, which a Russian page must not show
-STREAMLIT_ENGLISH = ("Choose an option", "No options to select", "No results", "Drag and drop", "per file",
+STREAMLIT_ENGLISH = ("Running...", "Choose an option", "No options to select", "No results", "Drag and drop", "per file",
                      "Browse files", "Press Enter to apply", "Press Enter to submit")
 
 
@@ -87,6 +76,7 @@ def problems(whole: str, chrome: list[str], lang: str, keys: set[str], names: se
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_every_page_speaks_one_language(anonymous_page, app_url: str, lang: str, demo_engine) -> None:
+    from playwright.sync_api import expect
     from sqlalchemy import text
 
     with demo_engine.connect() as conn:   # data may stand in a label ("type the network's name: …")
@@ -101,6 +91,8 @@ def test_every_page_speaks_one_language(anonymous_page, app_url: str, lang: str,
         if page.locator("iframe[title*='streamlit_folium']").count():
             page.frame_locator("iframe[title*='streamlit_folium']").first.locator(".zhkh-legend").wait_for(timeout=30000)
         page.screenshot(path=str(ARTIFACTS / f"lang-{lang}-{name}.png"), full_page=True)
+        if name == "data":   # Streamlit's own uploader button, in the page's language
+            expect(page.get_by_role("button", name={"ru": "Выбрать файл", "en": "Choose a file"}[lang])).to_be_visible()
         found = problems(*page_texts(page), lang, keys, names)
         if found:
             report[name] = sorted(set(found))

@@ -82,3 +82,24 @@ def test_crew_sheet_downloads_as_a_pdf_made_on_the_click(page, app_url: str) -> 
     text = "".join(p.extract_text() for p in PdfReader(path).pages)
     assert "Лист бригады" in text and "Pohjoisesplanadi" in text
     assert re.search(r"V\d+", text)
+
+
+def test_a_click_on_a_main_isolates_it(page, app_url: str, demo_engine) -> None:
+    from sqlalchemy import text
+
+    # the middle of a main, 25 m or more from any valve: a click there means this pipe breaks
+    with demo_engine.connect() as conn:
+        ext_id, lon, lat = conn.execute(text("""
+            SELECT p.ext_id, ST_X(m), ST_Y(m) FROM pipes p, ST_LineInterpolatePoint(p.geom, 0.5) m
+            WHERE p.diameter_mm >= 250
+              AND NOT EXISTS (SELECT 1 FROM valves v WHERE ST_DWithin(v.geom::geography, m::geography, 25))
+            ORDER BY p.length_m DESC LIMIT 1""")).one()
+    page.goto(f"{app_url}/planner", wait_until="domcontentloaded")
+    frame = map_frame(page)
+    frame.evaluate(f"() => window.map.setView([{lat}, {lon}], 18, {{animate: false}})")
+    xy = frame.evaluate(f"() => window.map.latLngToContainerPoint([{lat}, {lon}])")
+    box = page.query_selector("iframe[title*='streamlit_folium']").bounding_box()
+    page.mouse.click(box["x"] + xy["x"], box["y"] + xy["y"])
+    page.get_by_text(re.compile(rf"Аварии: {re.escape(ext_id)} —")).wait_for(timeout=30000)
+    page.get_by_text("Лист бригады: задвижки к закрытию по порядку обхода").wait_for(timeout=30000)
+    assert metric(page, "Закрыть") >= 1

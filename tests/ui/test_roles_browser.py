@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from sqlalchemy import Engine, text
 
 from auth.permissions import ROLE_PAGES
-from tests.ui.conftest import ARTIFACTS, PASSWORDS, login
+from tests.ui.conftest import ARTIFACTS, PASSWORDS, READY, login
 
 pytestmark = pytest.mark.browser
 
@@ -108,6 +108,7 @@ def test_an_admin_disabling_an_account_ends_its_session(anonymous_page, app_url:
     users.add_user(Actor.cli("cli:tests"), "temp-planner", role="planner", password="temporary pass 1",
                    display_name="Тест temp-planner", bind=demo_engine)
     login(page, app_url, "temp-planner", password="temporary pass 1")
+    page.wait_for_function(READY, timeout=30000)   # the landing page (its map) has settled: no run in flight
     users.set_active(Actor.cli("cli:tests"), "temp-planner", False, bind=demo_engine)
     page.get_by_text("Карта города").click()          # the next action
     expect(page.get_by_label("Логин")).to_be_visible(timeout=30000)
