@@ -36,6 +36,15 @@ def suggestions(query: str) -> list[tuple[str, dict[str, Any] | None]]:
 
 def address_search(label_text: str, *, key: str) -> dict[str, Any] | None:
     """A search box with suggestions; the building chosen (id, address, kind, lon, lat, bbox) or None."""
-    return st_searchbox(suggestions, label=label_text, placeholder=t("map.search_placeholder"), key=key,
-                        clear_on_submit=False, debounce=250, rerun_scope="app",
-                        style_overrides={"wrapper": {"backgroundColor": "transparent"}})
+    import streamlit as st
+
+    try:
+        return st_searchbox(suggestions, label=label_text, placeholder=t("map.search_placeholder"), key=key,
+                            clear_on_submit=False, debounce=250, rerun_scope="app",
+                            style_overrides={"wrapper": {"backgroundColor": "transparent"}})
+    except IndexError:
+        # a suggestion was clicked while a newer search replaced the list (the box sends the position
+        # of the line clicked): nothing is chosen, the box starts again and says so
+        st.session_state.pop(key, None)
+        st.warning(t("search.changed"))
+        return None

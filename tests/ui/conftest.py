@@ -100,6 +100,10 @@ def search_address(page, text: str, *, option: str | None = None) -> str:
     box.press_sequentially(text, delay=40)
     choice = frame.locator("[class*='option']", has_text=option or text).first
     expect(choice).to_be_visible(timeout=20000)
+    # the list shown is the last search's: no search still running on the server (as a person waits
+    # for the list to stop changing)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=20000)
+    expect(choice).to_be_visible(timeout=20000)
     picked = choice.inner_text()
     choice.click()
     return picked
