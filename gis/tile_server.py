@@ -20,13 +20,9 @@ caps its own): more threads only queue on the two cores and stretch the tail.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import threading
-from collections.abc import AsyncIterator
 
-import anyio.to_thread
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,6 +36,7 @@ from starlette.responses import Response
 
 from gis.errors import DatabaseUnavailable, GisError
 from gis.queries import UnknownLayer
+from gis.serving import lazy_engine, thread_pool_lifespan
 from gis.tiles import (
     MVT_MEDIA_TYPE,
     TileAddress,
@@ -106,22 +103,8 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
     """The tile app. Without ``engine`` it uses ``gis.db.get_engine()`` lazily, so the server
     starts while the database is down and answers 503 until it is back."""
     s = settings or get_settings()
-    engine_box: dict[str, Engine] = {}
-    engine_lock = threading.Lock()
-    if engine is not None:
-        engine_box["e"] = engine
-
-    def db() -> Engine:
-        with engine_lock:
-            if "e" not in engine_box:
-                from gis.db import get_engine
-                engine_box["e"] = get_engine(s.database_url) if s.database_url else get_engine()
-            return engine_box["e"]
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = s.tiles_threads
-        yield
+    db = lazy_engine(engine, s.database_url)
+    lifespan = thread_pool_lifespan(s.tiles_threads)
 
     app = FastAPI(lifespan=lifespan, title="zhkh-ops vector tiles", docs_url=None, redoc_url=None,
                   openapi_url=None)

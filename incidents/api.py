@@ -10,20 +10,16 @@ to whoever renders HTML). The API key is verified on every write (one indexed lo
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
-import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio
-import anyio.to_thread
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth.model import Actor
 from gis.errors import DatabaseUnavailable
+from gis.serving import lazy_engine, thread_pool_lifespan
 from i18n import translate, translate_n
 from incidents import intake, service
 from incidents import keys as keys_mod
@@ -305,23 +302,8 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
     starts even while the database is down and answers 503 until it is back)."""
     s = settings or get_settings()
     the_rules = rules or service.rules_from_settings(s)
-    engine_box: dict[str, Engine] = {}
-    engine_lock = threading.Lock()
-    if engine is not None:
-        engine_box["e"] = engine
-
-    def db() -> Engine:
-        with engine_lock:
-            if "e" not in engine_box:
-                from gis.db import get_engine
-                engine_box["e"] = get_engine(s.database_url) if s.database_url else get_engine()
-            return engine_box["e"]
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # a few threads for the blocking DB work: dozens only fight over the GIL and stretch the tail
-        anyio.to_thread.current_default_thread_limiter().total_tokens = s.api_threads
-        yield
+    db = lazy_engine(engine, s.database_url)
+    lifespan = thread_pool_lifespan(s.api_threads)
 
     app = FastAPI(lifespan=lifespan, title="zhkh-ops Open311 GeoReport v2", docs_url=f"{PREFIX}/docs",
                   openapi_url=f"{PREFIX}/openapi.json", redoc_url=None, default_response_class=Open311Response)

@@ -1,6 +1,7 @@
 """A real app for browser tests: the demo city in the session database, Streamlit on a free port."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -28,6 +29,20 @@ READY = """() => document.querySelector('[data-testid=stSidebarNav]')
     && [...document.querySelectorAll('iframe')].every(f => f.contentDocument && f.contentDocument.readyState === 'complete'
         && (f.contentDocument.body?.innerText || '').trim().length > 0
            + f.contentDocument.querySelectorAll('input, .leaflet-container').length > 0)"""
+
+
+def quiet_main(engine: Engine) -> tuple[str, float, float]:
+    """A main's code and the (lon, lat) of its middle, 25 m or more from any valve or node: a click
+    there means the pipe."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return tuple(conn.execute(text("""
+            SELECT p.ext_id, ST_X(m), ST_Y(m) FROM pipes p, ST_LineInterpolatePoint(p.geom, 0.5) m
+            WHERE p.diameter_mm >= 250
+              AND NOT EXISTS (SELECT 1 FROM valves v WHERE ST_DWithin(v.geom::geography, m::geography, 25))
+              AND NOT EXISTS (SELECT 1 FROM nodes n WHERE ST_DWithin(n.geom::geography, m::geography, 25))
+            ORDER BY p.length_m DESC LIMIT 1""")).one())  # type: ignore[return-value]
 
 
 def report_timing(name: str, seconds: float) -> None:
@@ -129,37 +144,40 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until_up(url: str, proc: subprocess.Popen, log_name: str, what: str) -> None:
-    deadline = time.time() + 60
-    while time.time() < deadline:
+@contextlib.contextmanager
+def service(args: list[str], env: dict[str, str], log_name: str, health_url: str, what: str) -> Iterator[None]:
+    """A server of the app's own, as `make demo` runs it: started, waited for until ``health_url``
+    answers 200, stopped afterwards (its output in artifacts/``log_name``)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(ARTIFACTS / log_name, "w") as log:
+        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"{what} did not start; see {log_name}")
+            deadline = time.time() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(health_url, timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    if proc.poll() is not None or time.time() > deadline:
+                        raise RuntimeError(f"{what} did not start; see {log.name}") from None
+                    time.sleep(0.3)
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @pytest.fixture(scope="session")
 def tiles_port(demo_engine: Engine, ui_db_url: str) -> Iterator[int]:
     """The vector-tile server of the demo city, as `make demo` runs it beside the app."""
     port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / f"tiles-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "gis", "serve-tiles", "--port", str(port)], cwd=ROOT,
-                            env={**os.environ, "DATABASE_URL": ui_db_url}, stdout=log, stderr=subprocess.STDOUT)
-    wait_until_up(f"http://127.0.0.1:{port}/health", proc, log.name, "the tile server")
-    yield port
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with service(["-m", "gis", "serve-tiles", "--port", str(port)], {**os.environ, "DATABASE_URL": ui_db_url},
+                 f"tiles-{port}.log", f"http://127.0.0.1:{port}/health", "the tile server"):
+        yield port
 
 
 @pytest.fixture(scope="session")
@@ -170,22 +188,11 @@ def app_url(demo_engine: Engine, ui_db_url: str, tiles_port: int) -> Iterator[st
            "ZHKH_TILES_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",
            # the demo city's own time zone, as `make demo` runs it
            "ZHKH_SLA_RULES_FILE": str(ROOT / "incidents" / "rules" / "helsinki.yaml")}
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(f"{url}/_stcore/health", proc, log.name, "streamlit")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with service(["-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+                  "--server.fileWatcherType", "none"], env, f"streamlit-{port}.log", f"{url}/_stcore/health",
+                 "streamlit"):
+        yield url
 
 
 @pytest.fixture()

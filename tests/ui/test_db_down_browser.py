@@ -3,10 +3,6 @@ traceback, and recovers by itself once the database answers again."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +10,7 @@ from playwright.sync_api import expect
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from tests.ui.conftest import ARTIFACTS, ROOT, free_port, login
+from tests.ui.conftest import ARTIFACTS, free_port, login, service
 from tests.ui.proxy import Proxy
 
 pytestmark = pytest.mark.browser
@@ -28,22 +24,11 @@ def proxied_app(demo_engine: Engine, ui_db_url: str) -> Iterator[tuple[str, Prox
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
            "ZHKH_TILES_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png"}
-    log = open(ARTIFACTS / f"streamlit-dbdown-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.3)
-    yield base, proxy
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with service(["-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+                  "--server.fileWatcherType", "none"], env, f"streamlit-dbdown-{port}.log", f"{base}/_stcore/health",
+                 "streamlit"):
+        yield base, proxy
     proxy.down()
 
 

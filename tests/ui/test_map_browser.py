@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from scripts.screenshot import COUNT_JS, map_frame
-from tests.ui.conftest import ARTIFACTS, report_timing, search_address
+from tests.ui.conftest import ARTIFACTS, quiet_main, report_timing, search_address
 
 pytestmark = pytest.mark.browser
 
@@ -86,16 +86,7 @@ def test_unknown_address_says_so(page, app_url: str) -> None:
 
 
 def test_click_identifies_the_nearest_feature(page, app_url: str, demo_engine) -> None:
-    from sqlalchemy import text
-
-    # the middle of a main, 25 m or more from any valve, node or hydrant: a click there means the pipe
-    with demo_engine.connect() as conn:
-        ext_id, lon, lat = conn.execute(text("""
-            SELECT p.ext_id, ST_X(m), ST_Y(m) FROM pipes p, ST_LineInterpolatePoint(p.geom, 0.5) m
-            WHERE p.diameter_mm >= 250
-              AND NOT EXISTS (SELECT 1 FROM valves v WHERE ST_DWithin(v.geom::geography, m::geography, 25))
-              AND NOT EXISTS (SELECT 1 FROM nodes n WHERE ST_DWithin(n.geom::geography, m::geography, 25))
-            ORDER BY p.length_m DESC LIMIT 1""")).one()
+    ext_id, lon, lat = quiet_main(demo_engine)   # a click there means this main
     page.goto(f"{app_url}/map", wait_until="domcontentloaded")
     frame = map_frame(page)
     frame.evaluate(f"() => window.map.setView([{lat}, {lon}], 18, {{animate: false}})")

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from scripts.screenshot import map_frame
-from tests.ui.conftest import ARTIFACTS, report_timing
+from tests.ui.conftest import ARTIFACTS, quiet_main, report_timing
 
 pytestmark = pytest.mark.browser
 
@@ -85,15 +85,7 @@ def test_crew_sheet_downloads_as_a_pdf_made_on_the_click(page, app_url: str) -> 
 
 
 def test_a_click_on_a_main_isolates_it(page, app_url: str, demo_engine) -> None:
-    from sqlalchemy import text
-
-    # the middle of a main, 25 m or more from any valve: a click there means this pipe breaks
-    with demo_engine.connect() as conn:
-        ext_id, lon, lat = conn.execute(text("""
-            SELECT p.ext_id, ST_X(m), ST_Y(m) FROM pipes p, ST_LineInterpolatePoint(p.geom, 0.5) m
-            WHERE p.diameter_mm >= 250
-              AND NOT EXISTS (SELECT 1 FROM valves v WHERE ST_DWithin(v.geom::geography, m::geography, 25))
-            ORDER BY p.length_m DESC LIMIT 1""")).one()
+    ext_id, lon, lat = quiet_main(demo_engine)   # a click there means this main
     page.goto(f"{app_url}/planner", wait_until="domcontentloaded")
     frame = map_frame(page)
     frame.evaluate(f"() => window.map.setView([{lat}, {lon}], 18, {{animate: false}})")

@@ -1,0 +1,41 @@
+"""What the two HTTP services (the Open311 API, the tile server) share: an engine made on first use,
+so a server starts while the database is down (and answers 503 until it is back), and a small
+thread pool for the blocking database work."""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import Engine
+
+
+def lazy_engine(engine: Engine | None, database_url: str | None) -> Callable[[], Engine]:
+    """``engine`` if given, else the process's engine for ``database_url`` (default: the settings'),
+    made at the first call."""
+    box: dict[str, Engine] = {"e": engine} if engine is not None else {}
+    lock = threading.Lock()
+
+    def db() -> Engine:
+        with lock:
+            if "e" not in box:
+                from gis.db import get_engine
+
+                box["e"] = get_engine(database_url) if database_url else get_engine()
+            return box["e"]
+
+    return db
+
+
+def thread_pool_lifespan(threads: int) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """A FastAPI lifespan that runs the blocking database work on ``threads`` threads: a few, since
+    dozens only fight over the GIL and stretch the latency's tail."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return lifespan
