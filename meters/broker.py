@@ -2,6 +2,7 @@
 be stopped and restarted without touching the system broker (``ZHKH_MQTT_URL``) others use."""
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -32,6 +33,7 @@ class Mosquitto:
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            f"user {getpass.getuser()}\n"  # run as root, mosquitto would drop to 'mosquitto' and not write here
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.dir}/\n"
