@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     api_default_days: int = 90
     api_max_records: int = 1000
 
+    # smart-meter readings over MQTT (python -m meters listen|simulate, docs/meters.md)
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    meters_client_id: str = "zhkh-meters-listener"  # fixed: the broker keeps this session's messages
+    meters_batch_size: int = 2000
+    meters_flush_ms: int = 100
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -82,3 +82,22 @@ class Publisher:
             self.client.disconnect()
         finally:
             self.client.loop_stop()
+
+
+def publish_series(mqtt_url: str, serials: list[str], per_meter: int, t0: datetime, step_s: float = 60.0,
+                   max_inflight: int = 100) -> int:
+    """Publish ``per_meter`` increasing readings of every serial (round-robin, one ``step_s`` apart from
+    ``t0``) and wait for the broker's acknowledgements; for benchmarks and load tests. Returns the count."""
+    from datetime import timedelta
+
+    topics = [topic_of(s) for s in serials]
+    pub = Publisher(mqtt_url, max_inflight=max_inflight).connect()
+    try:
+        for i in range(per_meter):
+            ts = t0 + timedelta(seconds=i * step_s)
+            for k, topic in enumerate(topics):
+                pub.publish_raw(topic, payload_of(ts, 1000.0 + k + i * 0.5))
+        pub.flush(timeout=600)
+    finally:
+        pub.close()
+    return per_meter * len(topics)

@@ -1,0 +1,187 @@
+"""Ingestion rate of ``python -m meters listen``: readings/s from MQTT into meter_readings, end to end.
+
+    .venv/bin/python benchmarks/meters.py [--readings 100000] [--meters 1000] [--baseline 20000]
+                                          [--mqtt-url URL]
+
+A scratch database (created, migrated, dropped) and a private Mosquitto on a free port (unless
+``--mqtt-url``). A separate process publishes the readings with QoS 1 as fast as it can; the clock runs
+from the first publish until the last reading is committed. Then the same is done with a baseline
+subscriber storing one reading per INSERT and commit (auto-acknowledged, as a naive client would).
+Both runs are checked: as many rows as distinct readings published, none doubled, no rejects.
+Target: >= 5,000 readings/s on the 2-core machine.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def publish_all(mqtt_url: str, serials: list[str], per_meter: int, offset_min: int, started: mp.Event,
+                done: mp.Event) -> None:  # noqa: D401
+    """The publisher process: every meter's readings, round-robin, QoS 1, waiting for the broker's acks."""
+    from meters.publisher import Publisher, payload_of
+    from meters.validate import topic_of
+
+    topics = [topic_of(s) for s in serials]
+    pub = Publisher(mqtt_url, max_inflight=100).connect()
+    started.set()
+    for i in range(per_meter):
+        ts = T0 + timedelta(minutes=offset_min + i)
+        for k, topic in enumerate(topics):
+            pub.publish_raw(topic, payload_of(ts, 1000.0 + k + i * 0.5))
+    pub.flush(timeout=600)
+    pub.close()
+    done.set()
+
+
+def readings_count(engine) -> tuple[int, int, int]:  # noqa: ANN001
+    with engine.connect() as conn:
+        n, distinct = conn.execute(text("SELECT count(*), count(DISTINCT (meter_id, ts)) FROM meter_readings")).one()
+        rejects = conn.execute(text("SELECT count(*) FROM meter_rejects")).scalar_one()
+    return int(n), int(distinct), int(rejects)
+
+
+def run_batched(db_url: str, mqtt_url: str, serials: list[str], per_meter: int) -> tuple[float, int]:
+    from meters.listen import Listener, ListenerConfig
+
+    listener = Listener(ListenerConfig(db_url=db_url, mqtt_url=mqtt_url, client_id=f"bench-{uuid.uuid4().hex[:6]}"),
+                        log=lambda _l: None).start(wait_s=10)
+    expected = len(serials) * per_meter
+    started, done = mp.Event(), mp.Event()
+    proc = mp.Process(target=publish_all, args=(mqtt_url, serials, per_meter, 0, started, done))
+    proc.start()
+    started.wait(30)
+    t0 = time.perf_counter()
+    while listener.stats.stored + listener.stats.duplicates < expected:
+        if time.perf_counter() - t0 > 600:
+            break
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - t0
+    proc.join(60)
+    listener.stop()
+    return elapsed, listener.stats.stored
+
+
+def run_baseline(db_url: str, mqtt_url: str, serials: list[str], per_meter: int) -> tuple[float, int]:
+    """One INSERT and one commit per message (validation as the listener's, without batching)."""
+    import paho.mqtt.client as mqtt
+    import psycopg
+
+    from meters import repo
+    from meters.listen import parse_mqtt_url
+    from meters.validate import SUBSCRIPTION, parse
+
+    conn = repo.connect(db_url)
+    conn.autocommit = True
+    ids = repo.meter_ids(conn, serials)
+    stored = 0
+    subscribed = mp.Event()
+
+    def on_message(_c, _u, m):  # noqa: ANN001
+        nonlocal stored
+        r = parse(m.topic, m.payload, datetime.now(UTC))
+        cur = conn.execute("INSERT INTO meter_readings (meter_id, ts, total) VALUES (%s, %s, %s) "
+                           "ON CONFLICT (meter_id, ts) DO NOTHING", (ids[r.serial], r.ts, r.total))
+        stored += cur.rowcount
+
+    host, port, *_ = parse_mqtt_url(mqtt_url)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"baseline-{uuid.uuid4().hex[:6]}",
+                    protocol=mqtt.MQTTv5)
+    c.on_message = on_message
+    c.on_subscribe = lambda *_a: subscribed.set()
+    c.on_connect = lambda cl, *_a: cl.subscribe(SUBSCRIPTION, qos=1)
+    c.connect(host, port)
+    c.loop_start()
+    subscribed.wait(10)
+    expected = len(serials) * per_meter
+    started, done = mp.Event(), mp.Event()
+    proc = mp.Process(target=publish_all, args=(mqtt_url, serials, per_meter, 200_000, started, done))
+    proc.start()
+    started.wait(30)
+    t0 = time.perf_counter()
+    while stored < expected and time.perf_counter() - t0 < 600:
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - t0
+    proc.join(60)
+    c.disconnect()
+    c.loop_stop()
+    conn.close()
+    del psycopg
+    return elapsed, stored
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--readings", type=int, default=100_000)
+    ap.add_argument("--meters", type=int, default=1000)
+    ap.add_argument("--baseline", type=int, default=20_000, help="readings in the baseline run (0: skip)")
+    ap.add_argument("--mqtt-url", default=None, help="an existing broker (default: a private Mosquitto)")
+    args = ap.parse_args()
+
+    from gis.db import database_url, make_engine
+    from meters.broker import Mosquitto
+
+    url = make_url(database_url()).set(database=f"zhkh_bench_meters_{uuid.uuid4().hex[:6]}")
+    db_url = url.render_as_string(hide_password=False)
+    engine = make_engine(db_url)
+    broker = None
+    try:
+        serials = [f"BENCH-{i:05d}" for i in range(args.meters)]
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO meters (serial, resource, kind, install_date) "
+                              "SELECT s, 'cold_water', 'source', '2020-01-01' FROM unnest(CAST(:s AS text[])) s"),
+                         {"s": serials})
+        if args.mqtt_url:
+            mqtt_url = args.mqtt_url
+        else:
+            broker = Mosquitto().start()
+            mqtt_url = broker.url
+        per_meter = max(1, args.readings // args.meters)
+        n = per_meter * args.meters
+        print(f"meters ingestion: {n} readings of {args.meters} meters, QoS 1, broker {mqtt_url}, "
+              f"{os.cpu_count()} CPUs")
+        elapsed, stored = run_batched(db_url, mqtt_url, serials, per_meter)
+        rows, distinct, rejects = readings_count(engine)
+        ok = rows == distinct == n and stored == n and rejects == 0
+        rate = n / elapsed
+        print(f"  batched listener   : {n} in {elapsed:.2f} s = {rate:,.0f} readings/s; rows {rows}, distinct {distinct}, "
+              f"rejects {rejects} -> {'nothing lost or doubled' if ok else 'MISMATCH'}")
+        if args.baseline > 0:
+            with engine.begin() as conn:
+                conn.execute(text("TRUNCATE meter_readings"))
+            b_per_meter = max(1, args.baseline // args.meters)
+            bn = b_per_meter * args.meters
+            b_elapsed, b_stored = run_baseline(db_url, mqtt_url, serials, b_per_meter)
+            b_rows, b_distinct, _ = readings_count(engine)
+            b_rate = bn / b_elapsed
+            print(f"  baseline (1 INSERT+commit per message): {bn} in {b_elapsed:.2f} s = {b_rate:,.0f} readings/s; "
+                  f"rows {b_rows}, distinct {b_distinct}")
+            print(f"  ratio batched / baseline: {rate / b_rate:.1f}x")
+        print(f"  target >= 5,000 readings/s: {'met' if rate >= 5000 else 'NOT met'}")
+        return 0 if ok else 1
+    finally:
+        if broker is not None:
+            broker.close()
+        engine.dispose()
+        admin = make_engine(make_url(db_url).set(database="postgres").render_as_string(hide_password=False),
+                            prepare=False)
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
