@@ -95,7 +95,8 @@ def _run(args: argparse.Namespace) -> dict:
 
         Listener(cfg, log=lambda _line: None)  # the settings are checked before anything starts
         return run(cfg, duration_s=args.duration, report_s=args.report_s).as_dict()
-    from meters.simulate import parse_injection, run as simulate
+    from meters.simulate import parse_injection
+    from meters.simulate import run as simulate
 
     if not 0 <= args.faults <= 1:
         raise BadArgument(f"--faults must be a probability in [0, 1], got {args.faults}")

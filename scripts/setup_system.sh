@@ -2,6 +2,7 @@
 # Installs the system packages zhkh-ops needs when they are missing (Debian/Ubuntu).
 #   scripts/setup_system.sh            PostgreSQL + PostGIS
 #   scripts/setup_system.sh --browser  also Chromium (for the browser tests)
+# Both: Mosquitto (the MQTT broker of the meter readings, docs/meters.md), started if not running.
 set -euo pipefail
 
 SUDO=""
@@ -31,6 +32,11 @@ if [ "${1:-}" = "--browser" ] && ! command -v pdftoppm >/dev/null 2>&1; then
   want+=(poppler-utils)
 fi
 
+# mosquitto: the MQTT broker the meter readings arrive on (ZHKH_MQTT_URL, default mqtt://127.0.0.1:1883)
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  want+=(mosquitto)
+fi
+
 if [ ${#want[@]} -gt 0 ]; then
   echo "setup: installing ${want[*]}"
   $SUDO apt-get update -q
@@ -43,4 +49,30 @@ if [ ${#want[@]} -gt 0 ]; then
   done
 else
   echo "setup: system packages present"
+fi
+
+# the broker running on 127.0.0.1:1883 (persistence on: QoS 1 sessions survive its restart), unless
+# ZHKH_MQTT_URL names another one
+if [ -z "${ZHKH_MQTT_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+  echo "setup: starting mosquitto on 127.0.0.1:1883"
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+    $SUDO systemctl enable --now mosquitto || true
+  elif command -v service >/dev/null 2>&1 && [ -x /etc/init.d/mosquitto ]; then
+    $SUDO service mosquitto start || true
+  fi
+  if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+    conf=/etc/mosquitto/mosquitto.conf
+    [ -r "$conf" ] || conf="$(dirname "$0")/mosquitto.conf"
+    $SUDO mkdir -p /run/mosquitto /var/lib/mosquitto /var/log/mosquitto 2>/dev/null || true
+    $SUDO chown mosquitto /run/mosquitto /var/lib/mosquitto /var/log/mosquitto 2>/dev/null || true
+    $SUDO mosquitto -d -c "$conf"
+  fi
+  for _ in $(seq 1 50); do
+    if (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+    echo "setup: mosquitto does not listen on 127.0.0.1:1883 (see /var/log/mosquitto/mosquitto.log)" >&2
+    exit 1
+  fi
 fi
