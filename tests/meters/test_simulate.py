@@ -12,7 +12,14 @@ from sqlalchemy import text
 from meters.cli import main
 from meters.errors import BadArgument
 from meters.shapes import demand_factor
-from meters.simulate import Injection, MeterState, next_reading, parse_injection, run, volume
+from meters.simulate import (
+    Injection,
+    MeterState,
+    next_reading,
+    parse_injection,
+    run,
+    volume,
+)
 from tests.meters.conftest import count, wait_for
 
 TZ = ZoneInfo("Europe/Moscow")
