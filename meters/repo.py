@@ -57,16 +57,40 @@ LEFT JOIN LATERAL (SELECT r.ts, r.total FROM meter_readings r WHERE r.meter_id =
 """
 
 
+_LATEST = """
+SELECT c.m, l.ts, l.total
+FROM unnest(%s::bigint[]) AS c(m)
+JOIN LATERAL (SELECT r.ts, r.total FROM meter_readings r WHERE r.meter_id = c.m ORDER BY r.ts DESC LIMIT 1) l ON true
+"""
+
+
 def neighbours(conn: psycopg.Connection[Any], keys: Sequence[int], meter_ids_: Sequence[int],
                times: Sequence[datetime]) -> dict[int, Neighbours]:
-    """For each candidate ``(key, meter, ts)``: the stored total at ts, the one before and the one after."""
+    """For each candidate ``(key, meter, ts)``: the stored total at ts, the one before and the one after.
+
+    The usual reading is newer than everything stored for its meter: one probe per meter (its latest
+    reading) answers for all those; only the others (late or repeated) are looked up one by one.
+    """
     if not keys:
         return {}
+    latest = {int(m): (ts, total) for m, ts, total in conn.execute(_LATEST, (sorted(set(meter_ids_)),))}
     out: dict[int, Neighbours] = {}
-    for k, same, pts, ptot, nts, ntot in conn.execute(_NEIGHBOURS, (list(keys), list(meter_ids_), list(times))):
-        if same is None and pts is None and nts is None:
+    late_k: list[int] = []
+    late_m: list[int] = []
+    late_t: list[datetime] = []
+    for k, m, t in zip(keys, meter_ids_, times):
+        last = latest.get(m)
+        if last is None:
             continue
-        out[k] = Neighbours(same, pts, ptot, nts, ntot)
+        if t > last[0]:
+            out[k] = Neighbours(None, last[0], last[1], None, None)
+        else:
+            late_k.append(k)
+            late_m.append(m)
+            late_t.append(t)
+    if late_k:
+        for k, same, pts, ptot, nts, ntot in conn.execute(_NEIGHBOURS, (late_k, late_m, late_t)):
+            out[k] = Neighbours(same, pts, ptot, nts, ntot)
     return out
 
 
