@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     api_default_days: int = 90
     api_max_records: int = 1000
 
+    # billing: tariffs and normatives (python -m billing run; billing/tariffs.py)
+    billing_tariffs_file: Path = ROOT / "billing" / "rules" / "tariffs_default.yaml"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -33,6 +33,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "demo.reload": frozenset({"admin"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"inspector", "admin"}),
+    # billing: a month's charges (run, close) and the ГИС ЖКХ outage export
+    "billing.run": frozenset({"admin"}),
+    "billing.close": frozenset({"admin"}),
+    "billing.export": frozenset({"dispatcher", "admin"}),
 }
 PERMISSIONS: tuple[str, ...] = tuple(MATRIX)
 
