@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from billing.errors import BillingError, InvalidInterval, InvalidPeriod, InvalidRules, UnknownService
+from billing.errors import (
+    BillingError,
+    InvalidInterval,
+    InvalidPeriod,
+    InvalidRules,
+    UnknownService,
+)
 from billing.rule import (
     allowance_h,
     canonical_service,
