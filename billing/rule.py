@@ -204,9 +204,9 @@ def hours_of(duration_us: int) -> Fraction:
 
 def round_half_up(value: Fraction | Decimal | int, places: int) -> Decimal:
     """``value`` rounded to ``places`` decimals, halves away from zero (0.125 → 0.13)."""
-    x = Fraction(value)
-    scaled = abs(x) * 10**places
-    n = math.floor(scaled + Fraction(1, 2))
+    x = value if isinstance(value, Fraction) else Fraction(value)
+    num, den = abs(x.numerator), x.denominator
+    n = (2 * num * 10**places + den) // (2 * den)  # floor(|x| · 10^places + 1/2), in integers
     return Decimal(-n if x < 0 else n).scaleb(-places)
 
 
