@@ -30,7 +30,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -45,6 +45,7 @@ __all__ = ["Charge", "Line", "PeriodResult", "compute_period", "period_first_day
 
 _METERED = ("cold_water", "hot_water", "electricity", "gas")
 _Q4 = Decimal("0.0001")
+_KOP = Decimal("0.01")
 
 
 @dataclass
@@ -69,6 +70,18 @@ class Charge:
     price: Decimal
     area: Decimal = Decimal("0")
     lines: list[Line] = field(default_factory=list)
+
+    def sums(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """(charged, reduction, correction, total) in one pass over the lines."""
+        charged = reduction = correction = Decimal("0")
+        for ln in self.lines:
+            if ln.kind == "reduction":
+                reduction -= ln.amount
+            elif ln.kind == "correction":
+                correction += ln.amount
+            else:
+                charged += ln.amount
+        return charged, reduction, correction, charged - reduction + correction
 
     @property
     def charged(self) -> Decimal:
@@ -95,12 +108,13 @@ class PeriodResult:
 
     def totals(self) -> dict[str, Any]:
         c = self.charges
+        sums = [x.sums() for x in c]
         return {"period": self.period, "accounts": len({x.account_id for x in c}), "charges": len(c),
-                "charged_rub": str(sum((x.charged for x in c), Decimal("0"))),
-                "reduction_rub": str(sum((x.reduction for x in c), Decimal("0"))),
-                "correction_rub": str(sum((x.correction for x in c), Decimal("0"))),
-                "total_rub": str(sum((x.total for x in c), Decimal("0"))),
-                "reduced_charges": sum(1 for x in c if x.reduction > 0),
+                "charged_rub": str(sum((x[0] for x in sums), Decimal("0.00"))),
+                "reduction_rub": str(sum((x[1] for x in sums), Decimal("0.00"))),
+                "correction_rub": str(sum((x[2] for x in sums), Decimal("0.00"))),
+                "total_rub": str(sum((x[3] for x in sums), Decimal("0.00"))),
+                "reduced_charges": sum(1 for x in sums if x[1] > 0),
                 "outage_ids": sorted({o for x in c for ln in x.lines for o in ln.outage_ids}),
                 "corrections_without_charge": self.corrections_without_charge}
 
@@ -112,11 +126,15 @@ def period_first_day(period: str, rules: BillingRules) -> date:
 
 
 def _q4(x: Decimal | Fraction) -> Decimal:
-    return round_half_up(Fraction(x), 4)
+    if isinstance(x, Decimal):
+        return x.quantize(_Q4, rounding=ROUND_HALF_UP)
+    return round_half_up(x, 4)
 
 
 def _rub(x: Decimal | Fraction) -> Decimal:
-    return round_half_up(Fraction(x), 2)
+    if isinstance(x, Decimal):
+        return x.quantize(_KOP, rounding=ROUND_HALF_UP)
+    return round_half_up(x, 2)
 
 
 def _meter_volumes(conn: Connection, start: datetime, end: datetime, first: date, last: date) -> list[Any]:
@@ -206,7 +224,7 @@ def compute_period(conn: Connection, period: str, book: TariffBook, rules: Billi
             if service not in volumes:
                 metered = flat_vol.get((pid, service)) if service in _METERED else None
                 if metered is not None:
-                    volumes[service] = (_q4(metered * area / premises_area[pid]), "meter")
+                    volumes[service] = (_q4(Fraction(metered) * Fraction(area) / Fraction(premises_area[pid])), "meter")
                 else:
                     volumes[service] = (_q4((norms[service].normative_per_person or 0) * residents), "normative")
             return volumes[service]
@@ -316,10 +334,11 @@ def write_period(conn: Connection, first: date, result: PeriodResult, *, actor: 
         with cur.copy("COPY charges (id, period, account_id, service, basis, quantity, unit, price_rub, charged_rub, "
                       "reduction_rub, correction_rub, total_rub) FROM STDIN") as copy:
             for cid, c in zip(ids, result.charges):
-                if c.reduction > c.charged:
+                charged, reduction, correction, total = c.sums()
+                if reduction > charged:
                     raise BillingError(f"account {c.account_id} {c.service}: reduction exceeds the charge")
                 copy.write_row((cid, first, c.account_id, c.service, c.basis, c.quantity, c.unit, c.price,
-                                c.charged, c.reduction, c.correction, c.total))
+                                charged, reduction, correction, total))
         with cur.copy("COPY charge_lines (charge_id, kind, quantity, unit, amount_rub, outage_ids, details) "
                       "FROM STDIN") as copy:
             for cid, c in zip(ids, result.charges):

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from billing.errors import BillingError
+from billing.run_cli import COMMANDS as RUN_COMMANDS
+from billing.run_cli import run_command
 
 __all__ = ["build_parser", "main", "rules_path"]
 
@@ -35,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     recalc.add_argument("file", metavar="FILE.json", help="JSON list of items ('-' = stdin)")
     recalc.add_argument("--rules", default=None, help="billing rules YAML (default: ZHKH_BILLING_RULES_FILE "
                                                       "or billing/rules/default.yaml)")
+    from billing.run_cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -70,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "recalc":
             out = _recalc(args)
+        elif args.command in RUN_COMMANDS:
+            out = run_command(args)
         else:  # pragma: no cover - argparse rejects unknown commands
             return 2
     except BillingError as exc:
