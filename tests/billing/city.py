@@ -112,3 +112,23 @@ def build_small(engine: Engine) -> Small:
             "september": add_outage(conn, net, [b1], msk(2026, 9, 5, 0), msk(2026, 9, 6, 0)),
         }
     return Small(int(net), int(b1), int(b2), {k: int(v) for k, v in accounts.items()}, outages)
+
+
+def run_cli(monkeypatch, capsys, db_url: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """``python -m billing ARGS`` in this process against the test database: (exit code, stdout, stderr)."""
+    from billing.cli import main
+    from settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for k, v in (env or {}).items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    try:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    finally:
+        get_settings.cache_clear()

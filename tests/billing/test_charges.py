@@ -14,7 +14,14 @@ from auth.model import Actor
 from billing.rules_file import DEFAULT_RULES_FILE
 from ops import billing as ops_billing
 from settings import ROOT
-from tests.billing.city import Small, add_outage, build_small, msk, write_tariffs
+from tests.billing.city import (
+    Small,
+    add_outage,
+    build_small,
+    msk,
+    run_cli,
+    write_tariffs,
+)
 
 ACTOR = Actor.cli("cli:tests")
 D = Decimal
@@ -164,13 +171,13 @@ def test_a_closed_month_is_never_changed_and_corrections_go_to_the_next(
         _run(clean_engine, tariffs, period="2026-09")
 
 
-def test_bad_input_exits_2_with_one_line(clean_engine: Engine, db_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": db_url}
+def test_bad_input_exits_2_with_one_line(clean_engine: Engine, db_url: str, tmp_path: Path, monkeypatch,
+                                         capsys) -> None:
     for args in (["run", "--period", "2026-13"], ["run", "--period", "oct"], ["close", "--period", "2026-10"],
-                 ["run", "--period", "2026-10", "--tariffs", str(tmp_path / "missing.yaml")]):
-        out = subprocess.run([sys.executable, "-m", "billing", *args], cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=60)
-        assert out.returncode == 2, (args, out.stderr)
-        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
+                 ["run", "--period", "2026-10", "--tariffs", str(tmp_path / "missing.yaml")], ["run"],
+                 ["demo-code", "42"], ["demo"]):
+        code, _, err = run_cli(monkeypatch, capsys, db_url, *args)
+        assert code == 2, (args, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     with clean_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM billing_periods")).scalar() == 0
