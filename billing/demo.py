@@ -116,6 +116,12 @@ def load_billing_demo(conn: Connection, *, seed: int, book: TariffBook, now: dat
     buildings = conn.execute(text(
         "SELECT id, kind, levels, residents FROM buildings ORDER BY id")).mappings().all()
     months = _months_until(now)
+    # buildings whose flats came from elsewhere (not this demo) are left as they are
+    foreign = {int(r[0]) for r in conn.execute(text("""
+        SELECT p.building_id FROM premises p LEFT JOIN accounts a ON a.premises_id = p.id
+        GROUP BY p.building_id
+        HAVING NOT bool_or(coalesce(a.number LIKE '77' || lpad(p.building_id::text, 5, '0') || '____', false))
+    """))}
     premises_rows: list[dict[str, Any]] = []
     account_rows: list[dict[str, Any]] = []
     flat_meters: list[dict[str, Any]] = []   # serial, resource, building, flat number, monthly use
@@ -124,7 +130,7 @@ def load_billing_demo(conn: Connection, *, seed: int, book: TariffBook, now: dat
         bid = int(b["id"])
         rng = random.Random(f"{seed}:billing:{bid}")
         billed_by_month = [0.0] * len(months)
-        if b["kind"] == "residential" and b["residents"] > 0:
+        if b["kind"] == "residential" and b["residents"] > 0 and bid not in foreign:
             for f in _flats(rng, int(b["residents"]), b["levels"]):
                 number = f"77{bid:05d}{int(f['number']):04d}"
                 premises_rows.append({"building_id": bid, "number": f["number"], "floor": f["floor"],
