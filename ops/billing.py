@@ -32,11 +32,11 @@ def _lock(conn: Connection) -> None:
 
 
 def _rules(rules_file: str | Path | None):  # -> BillingRules
-    from billing.rules_file import DEFAULT_RULES_FILE, load_billing_rules
-    from settings import get_settings
+    """The billing rules: ``rules_file``, else the setting (a relative path also from the project root)."""
+    from billing.cli import rules_path
+    from billing.rules_file import load_billing_rules
 
-    path = rules_file or getattr(get_settings(), "billing_rules_file", DEFAULT_RULES_FILE)
-    return load_billing_rules(path)
+    return load_billing_rules(rules_path(str(rules_file) if rules_file else None))
 
 
 def _state(conn: Connection, first) -> str | None:
