@@ -181,3 +181,16 @@ def test_bad_input_exits_2_with_one_line(clean_engine: Engine, db_url: str, tmp_
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     with clean_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM billing_periods")).scalar() == 0
+
+
+def test_an_active_outage_counts_until_now(clean_engine: Engine, small: Small, tariffs: Path) -> None:
+    with clean_engine.begin() as conn:
+        active = add_outage(conn, small.network_id, [small.building_id], msk(2026, 11, 27, 0), None, state="active")
+    # now = 27 Nov 12:00 → 12 h, 4 h beyond the allowance → 0.6 %; November has no readings: all
+    # normative (flat 1: 2 × 5 m³ × 50 ₽ = 500 ₽) and no common share (no building volume)
+    _run(clean_engine, tariffs, period="2026-11")
+    ch = _charges(clean_engine, "2026-11-01")[(small.accounts["1"], "cold_water")]
+    assert (ch["basis"], ch["charged_rub"], ch["reduction_rub"]) == ("normative", D("500.00"), D("3.00"))
+    red = _line(ch, "reduction")
+    assert red["outage_ids"] == [active] and red["details"]["outages"][0]["end"] is None
+    assert _line(ch, "common") is None
