@@ -177,7 +177,8 @@ def test_planned_works_announced_and_lead_time_warned(city: City, clean_engine: 
 
 
 def test_working_days_count_the_russian_calendar() -> None:
-    # Friday 1 May 2026 (holiday) → Monday 11 May (holiday): 4–8 May are working days
-    assert working_days_between(date(2026, 4, 30), date(2026, 5, 12), RULES) == 4
+    # after Thursday 30 April 2026: 1 May (holiday), the weekend, 4–8 May (working), the weekend,
+    # 11 May (the holiday of Saturday 9 May moved): five working days before Tuesday 12 May
+    assert working_days_between(date(2026, 4, 30), date(2026, 5, 12), RULES) == 5
     # a plain fortnight: 10 working days between two Mondays two weeks apart, minus the start day
     assert working_days_between(date(2026, 9, 7), date(2026, 9, 21), RULES) == 9
