@@ -111,6 +111,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         here = request.url.path
         other = "en" if lang == "ru" else "ru"
         keep = {k: v for k, v in request.query_params.items() if k != "lang"}
+        if request.method != "GET":  # the answer to a form: switch the language on the page it came from
+            here, keep = ctx.get("switch_path") or "/", {}
         html = env.get_template(template).render(
             t=tx.t, tn=tx.tn, tx=tx, lang=lang, csrf=token, other_lang=other,
             other_lang_url=f"{here}?{urlencode({**keep, 'lang': other})}", languages=LANGUAGES, **ctx)
@@ -244,7 +246,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         except InvalidReport as exc:
             tx = Texts(lang, zone())
             ctx = address_context(int(building_id), utcnow())
-            return render(request, "address.html", status=400, lang=lang, **ctx,
+            return render(request, "address.html", status=400, lang=lang, **ctx, switch_path=f"/address/{building_id}",
                           form_errors=[tx.problem(p) for p in exc.problems], form_description=description,
                           form_service=service_code)
         return RedirectResponse(f"/report/{result.incident.id}?{urlencode({'lang': lang, 'new': 1})}", status_code=303)
@@ -266,7 +268,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
             key = "resident.sub.bad_phone" if "phone" in str(exc) else (
                 "resident.err.no_address" if "building" in str(exc) else "resident.sub.bad_email")
             ctx = address_context(int(building_id), utcnow())
-            return render(request, "address.html", status=400, lang=lang, **ctx, sub_error=key, sub_email=email)
+            return render(request, "address.html", status=400, lang=lang, **ctx, switch_path=f"/address/{building_id}",
+                          sub_error=key, sub_email=email)
         return RedirectResponse(f"/address/{building_id}?{urlencode({'lang': lang, 'done': 'subscribed'})}#subscribe",
                                 status_code=303)
 
@@ -328,10 +331,12 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
             raise Page(404, "resident.err.no_report_title", "resident.err.no_report", number=incident_id) from None
         except resident_reports.ReopenRefused as exc:
             ctx = report_context(int(incident_id), utcnow())
-            return render(request, "report.html", status=409, lang=lang, **ctx, refused=REOPEN_REFUSED[exc.reason])
+            return render(request, "report.html", status=409, lang=lang, **ctx, switch_path=f"/report/{incident_id}",
+                          refused=REOPEN_REFUSED[exc.reason])
         except ConcurrentEdit:
             ctx = report_context(int(incident_id), utcnow())
-            return render(request, "report.html", status=409, lang=lang, **ctx, refused="resident.reopen.busy")
+            return render(request, "report.html", status=409, lang=lang, **ctx, switch_path=f"/report/{incident_id}",
+                          refused="resident.reopen.busy")
         return RedirectResponse(f"/report/{incident_id}?{urlencode({'lang': lang, 'reopened': 1})}", status_code=303)
 
     @app.post("/account", response_class=HTMLResponse)
@@ -354,7 +359,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         stored = (acc or {}).get("access_code_hash") or _DUMMY_HASH
         ok = hmac.compare_digest(given.encode(), stored.encode()) and acc is not None and bool(code.strip())
         if not ok:
-            return render(request, "account_refused.html", status=403, lang=lang, back=back if _safe_back(back) else "/")
+            back = back if _safe_back(back) else "/"
+            return render(request, "account_refused.html", status=403, lang=lang, back=back, switch_path=back)
         with db().connect() as conn:
             period, charges = queries.latest_charges(conn, acc["id"])
         tx = Texts(lang, zone())
@@ -364,7 +370,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
                 line["explain"] = _explain(line, tx)
                 line["unit_word"] = tx.t(UNITS[line["unit"]]) if line.get("unit") in UNITS else (line.get("unit") or "")
             c["unit_word"] = tx.t(UNITS[c["unit"]]) if c["unit"] in UNITS else c["unit"]
-        return render(request, "account.html", lang=lang, acc=acc, period=period, charges=charges,
+        return render(request, "account.html", lang=lang, switch_path=f"/address/{acc['building_id']}", acc=acc,
+                      period=period, charges=charges,
                       total=sum((c["total_rub"] for c in charges), start=0))
 
     def _report_row(r: dict[str, Any], rules: Any, now: datetime) -> dict[str, Any]:

@@ -208,6 +208,7 @@ def test_account_charges_with_the_reduction_explained(scene: Scene, clean_engine
     assert "Снижение за перерывы" in html and "−4,34" in html and "477,83" in html
     assert f"−0,9 %: 6 ч сверх допустимых 8 ч, отключение №{scene.reduction_outage}" in html
     assert "Петрова" not in html                     # not even the holder's own name
+    assert f'href="/address/{scene.city.building_ids[1]}?lang=en"' in html   # the language switch of a form's answer
     en = c.post("/account", data={"csrf": token, "number": scene.account, "code": scene.code, "lang": "en"}).text
     assert f"−0.9 %: 6 h beyond the 8 h allowance, outage №{scene.reduction_outage}" in en
 
