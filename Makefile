@@ -47,6 +47,12 @@ api: venv
 tiles: venv
 	$(PY) -m gis serve-tiles --host 127.0.0.1 --port $(TILES_PORT)
 
+resident: venv
+	$(PY) -m resident serve --host 127.0.0.1 --port 8520
+
+notify-worker: venv
+	$(PY) -m notify worker
+
 test: venv
 	bash scripts/setup_system.sh --browser
 	$(PY) -m gis.local_pg
