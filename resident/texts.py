@@ -76,10 +76,10 @@ class Texts:
     def duration(self, minutes: int) -> str:
         """``5 h 40 min`` / ``5 ч 40 мин`` (``8 h`` when whole)."""
         h, m = divmod(max(0, int(minutes)), 60)
-        if m == 0:
-            return self.t("resident.dur.h", h=h)
         if h == 0:
             return self.t("resident.dur.m", m=m)
+        if m == 0:
+            return self.t("resident.dur.h", h=h)
         return self.t("resident.dur.hm", h=h, m=m)
 
     def status(self, status: str) -> str:

@@ -235,3 +235,15 @@ def test_pages_never_trace_back_with_nul_bytes(scene: Scene, clean_engine: Engin
     c = client(clean_engine)
     r = c.get(path, params={"q": "a\x00b", "lang": "\x00"})
     assert r.status_code in (200, 404) and "Traceback" not in r.text
+
+
+def test_durations_and_money_in_the_page_language() -> None:
+    from zoneinfo import ZoneInfo
+
+    from resident.texts import Texts
+
+    ru, en = Texts("ru", ZoneInfo("Europe/Moscow")), Texts("en", ZoneInfo("Europe/Moscow"))
+    assert [ru.duration(m) for m in (0, 40, 340, 480)] == ["0 мин", "40 мин", "5 ч 40 мин", "8 ч"]
+    assert [en.duration(m) for m in (0, 340, 480)] == ["0 min", "5 h 40 min", "8 h"]
+    assert ru.money("-1234.5") == "−1\u202f234,50\u00a0₽" and en.money("1234.5") == "1,234.50\u00a0₽"
+    assert ru.number("0.900000") == "0,9" and en.number("6.0000") == "6"
