@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -131,7 +131,7 @@ def _records(records: Iterable[Any]) -> list[tuple[datetime, datetime, Decimal, 
 def hot_water_temperature_reduction(
     records: Iterable[TemperatureRecord | tuple[datetime, datetime, Any]],
     *,
-    period: str,
+    period: str | date,
     charge_rub: Decimal | int | float,
     rules: BillingRules,
 ) -> HotWaterTemperatureResult:

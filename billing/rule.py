@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -60,12 +60,15 @@ def _quote(text: str, limit: int = 60) -> str:
     return shown + ("…" if len(text) > limit else "")
 
 
-def month_bounds(period: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """Start (inclusive) and end (exclusive) of month ``period`` (``YYYY-MM``) in ``zone``, in UTC.
+def month_bounds(period: str | date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Start (inclusive) and end (exclusive) of month ``period`` (``YYYY-MM``, or a ``date`` in
+    the month, e.g. ``billing_periods.period``) in ``zone``, in UTC.
 
     Local midnights are taken with the zone's rules, so a month with a daylight-saving change is
     an hour shorter (March) or longer (October) than its days × 24.
     """
+    if isinstance(period, date) and not isinstance(period, datetime):
+        period = f"{period.year:04d}-{period.month:02d}"
     m = _PERIOD.fullmatch(period) if isinstance(period, str) else None
     if m is None:
         shown = _quote(period) if isinstance(period, str) else json.dumps(period, default=str)[:60]
@@ -165,7 +168,7 @@ def union_in_period(
 
 def outage_union(
     intervals: Iterable[Sequence[Any]],
-    period: str,
+    period: str | date,
     rules: BillingRules,
     *,
     now: datetime | None = None,
@@ -204,9 +207,9 @@ def hours_of(duration_us: int) -> Fraction:
 
 def round_half_up(value: Fraction | Decimal | int, places: int) -> Decimal:
     """``value`` rounded to ``places`` decimals, halves away from zero (0.125 → 0.13)."""
-    x = Fraction(value)
-    scaled = abs(x) * 10**places
-    n = math.floor(scaled + Fraction(1, 2))
+    x = value if isinstance(value, Fraction) else Fraction(value)
+    num, den = abs(x.numerator), x.denominator
+    n = (2 * num * 10**places + den) // (2 * den)  # floor(|x| · 10^places + 1/2), in integers
     return Decimal(-n if x < 0 else n).scaleb(-places)
 
 
@@ -229,7 +232,7 @@ class Recalculation:
     """
 
     service: str
-    period: str
+    period: str | date
     charge_rub: Decimal
     interruption_h: Fraction
     allowance_h: Fraction
@@ -268,7 +271,7 @@ def check_charge(charge_rub: Any) -> Decimal:
 def recalculate(
     *,
     service: str,
-    period: str,
+    period: str | date,
     charge_rub: Decimal | int | float,
     intervals: Iterable[Sequence[Any]],
     rules: BillingRules,

@@ -1,7 +1,7 @@
 """The pure ПП 354 rule (billing/rule.py) and its rules files, on hand-computed cases."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -149,6 +149,8 @@ def test_month_bounds_of_moscow_are_utc_plus_3() -> None:
 
     start, end = month_bounds("2024-12", ZoneInfo("Europe/Moscow"))
     assert start == datetime(2024, 11, 30, 21, tzinfo=UTC) and end == datetime(2024, 12, 31, 21, tzinfo=UTC)
+    # a date (billing_periods.period is the month's first day) means its month
+    assert month_bounds(date(2024, 12, 1), ZoneInfo("Europe/Moscow")) == (start, end)
 
 
 @pytest.mark.parametrize("period", ["2024-1", "2024-13", "2024-00", "24-01", "2024/01", "", "2024-01-01",
