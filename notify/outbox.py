@@ -9,6 +9,7 @@ second notice, whoever calls twice.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -25,13 +26,15 @@ def _marker(event: str, outage: dict[str, Any]) -> str:
     if event == "extended":
         return f"v{outage['version']}@{outage['planned_end'].isoformat()}"
     if event == "planned":
-        return f"start@{outage['planned_start'].isoformat()}"
+        return f"start@{outage['planned_start'].isoformat()}-{outage['planned_end'].isoformat()}"
     return "once"
 
 
-def enqueue(conn: Connection, outage_id: int, event: str, *, now: datetime) -> int:
-    """Queue ``event`` of outage ``outage_id`` for every subscribed building inside it; the number of
-    notices queued (0 when none, or when this change was queued already)."""
+def enqueue(conn: Connection, outage_id: int, event: str, *, now: datetime,
+            building_ids: Iterable[int] | None = None) -> int:
+    """Queue ``event`` of outage ``outage_id`` for every subscribed building inside it (or only those of
+    ``building_ids``: the buildings an outage grew to); the number of notices queued (0 when none, or
+    when this change was queued already)."""
     if event not in EVENTS:
         raise ValueError(f"unknown notice event {event!r}; expected one of {', '.join(EVENTS)}")
     outage = conn.execute(text("""
@@ -47,9 +50,9 @@ def enqueue(conn: Connection, outage_id: int, event: str, *, now: datetime) -> i
         FROM outage_buildings ob
         JOIN subscriptions s ON s.building_id = ob.building_id AND s.unsubscribed_at IS NULL
         JOIN buildings b ON b.id = ob.building_id
-        WHERE ob.outage_id = :o
+        WHERE ob.outage_id = :o AND (CAST(:only AS bigint[]) IS NULL OR ob.building_id = ANY(CAST(:only AS bigint[])))
         ORDER BY s.id
-    """), {"o": outage_id}).mappings().all()
+    """), {"o": outage_id, "only": None if building_ids is None else [int(b) for b in building_ids]}).mappings().all()
     queued = 0
     marker = _marker(event, dict(outage))
     for s in subs:

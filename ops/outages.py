@@ -165,7 +165,8 @@ def _merge(conn: Connection, actor: Actor, idx: Any, network_id: int, breaks: li
     if found:
         raise _conflict_error(found, f"outage #{target.id} grown by this break")
     outage, added = domain.replace_plan(conn, target.id, oplan, now=now)
-    notices.enqueue(conn, outage.id, "extended", now=now)
+    if added:  # the buildings it grew to are cut off now: their subscribers hear of it as of a new outage
+        notices.enqueue(conn, outage.id, "approved", now=now, building_ids=added)
     moved: list[int] = []
     if inc is not None:
         outage_repo.set_incident_outage(conn, inc.id, target.id, now)
@@ -374,7 +375,8 @@ def extend(actor: Actor, outage_id: int, stuck_valve_ids: Iterable[int | str], *
             net_ops.mark_valve_on(conn, actor, v, "stuck", reason=reason or f"found stuck during outage #{outage.id}",
                                   now=now, outage_id=outage.id)
         grown, added = domain.replace_plan(conn, outage.id, oplan, now=now)
-        notices.enqueue(conn, outage.id, "extended", now=now)
+        if added:
+            notices.enqueue(conn, outage.id, "approved", now=now, building_ids=added)
         audit.record(conn, actor=actor.author, action="outage.extend", object_type="outage", object_id=outage.id,
                      at=now, reason=reason, details={
                          "stuck_valves": stuck, "valves": oplan.valve_ids,

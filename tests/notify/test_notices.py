@@ -182,3 +182,33 @@ def test_working_days_count_the_russian_calendar() -> None:
     assert working_days_between(date(2026, 4, 30), date(2026, 5, 12), RULES) == 5
     # a plain fortnight: 10 working days between two Mondays two weeks apart, minus the start day
     assert working_days_between(date(2026, 9, 7), date(2026, 9, 21), RULES) == 9
+
+
+def test_an_outage_grown_by_a_second_break_tells_only_the_buildings_it_reached(
+        city: City, clean_engine: Engine, smtp_server: SmtpServer) -> None:
+    b1, b2 = city.building_ids[:2]
+    subscribe(clean_engine, b1, "first@example.org")
+    subscribe(clean_engine, b2, "second@example.org")
+    outage = approve_p2(clean_engine, city)
+    grown = outages.approve(DISPATCHER, network_id=city.network_id, break_pipe_ids=[city.pipe_ids[0]],
+                            merge_into=outage.id, reason="второй прорыв", bind=clean_engine)
+    assert grown.id == outage.id
+    with clean_engine.connect() as conn:
+        inside = {int(r[0]) for r in conn.execute(text("SELECT building_id FROM outage_buildings WHERE outage_id = :o"),
+                                                  {"o": outage.id})}
+    assert b1 in inside
+    assert deliver(clean_engine, smtp_server).sent == 2
+    assert len(smtp_server.box.to("second@example.org")) == 1       # told once, at the approval
+    [mail] = smtp_server.box.to("first@example.org")                 # told when the outage reached it
+    assert mail["X-Zhkh-Notice"] == f"{outage.id}/approved" and "Mannerheimintie 1" in mail.get_content()
+
+
+def test_planned_works_moved_are_announced_again(city: City, clean_engine: Engine, smtp_server: SmtpServer) -> None:
+    subscribe(clean_engine, city.building_ids[1], "anna@example.org")
+    start = datetime.now(timezone.utc) + timedelta(days=30)
+    o = outages.schedule(PLANNER, network_id=city.network_id, break_pipe_ids=[city.pipe_ids[1]], planned_start=start,
+                         planned_end=start + timedelta(hours=6), reason="Замена задвижки", bind=clean_engine)
+    outages.reschedule(PLANNER, o.id, planned_end=start + timedelta(hours=9), reason="дольше", bind=clean_engine)
+    assert deliver(clean_engine, smtp_server).sent == 2
+    last = smtp_server.box.to("anna@example.org")[-1].get_content()
+    assert (start + timedelta(hours=9)).astimezone(ZoneInfo("Europe/Moscow")).strftime("%d.%m.%Y %H:%M") in last
