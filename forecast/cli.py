@@ -39,6 +39,9 @@ def read_csv_table(path: str | Path, what: str) -> pd.DataFrame:
     if not numbered:
         raise InputFileError(f"{path}: empty {what} CSV (need a header line)")
     (_, header), body = numbered[0], numbered[1:]
+    for lineno, r in numbered:
+        if any("\x00" in cell for cell in r):
+            raise InputFileError(f"{path}:{lineno}: contains a NUL byte")
     for lineno, r in body:
         if len(r) != len(header):
             raise InputFileError(f"{path}:{lineno}: {len(r)} fields, expected {len(header)} as in the header")

@@ -29,8 +29,9 @@ def renewal_plan(scores: pd.DataFrame, *, first_year: int, years: int = 5, km_pe
 
     ``scores``: the frame of :func:`forecast.model.score` (needs ``pipe, expected_breaks, material,
     diameter_mm, length_m``). Pipes are ranked by ``expected_breaks`` per km (the breaks avoided per
-    km renewed), ties by more expected breaks, then input order; each year takes pipes in that order
-    while they fit its budget (a pipe that does not fit waits for the next year, so the order holds).
+    km renewed), ties by more expected breaks, then input order; each year goes down that order and
+    takes every pipe that still fits its budget (one that does not fit comes first the next year; a
+    pipe larger than a whole year's budget gets a year of its own).
     Exactly one of ``km_per_year`` / ``budget_per_year`` must be given.
 
     Returns ``(pipes, years)``: ``pipes`` = the chosen pipes in order with ``year, length_m,
@@ -57,20 +58,24 @@ def renewal_plan(scores: pd.DataFrame, *, first_year: int, years: int = 5, km_pe
     order = order[expected[order] > 0]
     size = length / 1000.0 if km_per_year is not None else cost
     year_of = np.full(length.size, -1)
-    pos = 0
+    remaining = order
     for k in range(years):
+        if remaining.size == 0:
+            break
         room = float(limit)
-        taken = []
-        while pos < order.size and size[order[pos]] <= room + 1e-9:
-            room -= size[order[pos]]
-            taken.append(order[pos])
-            pos += 1
-        if not taken and pos < order.size:
-            # a single pipe bigger than a whole year's budget: it gets a year of its own
-            taken.append(order[pos])
-            pos += 1
-        year_of[taken] = first_year + k
+        take = np.zeros(remaining.size, dtype=bool)
+        for j, i in enumerate(remaining):
+            if size[i] <= room + 1e-9:
+                take[j] = True
+                room -= size[i]
+                if room <= 1e-9:
+                    break
+        if not take.any():
+            take[0] = True   # a single pipe larger than a whole year's budget gets a year of its own
+        year_of[remaining[take]] = first_year + k
+        remaining = remaining[~take]
     chosen = order[year_of[order] >= 0]
+    chosen = chosen[np.argsort(year_of[chosen], kind="stable")]
     pipes = pd.DataFrame({
         "pipe": scores["pipe"].to_numpy()[chosen],
         "year": year_of[chosen],
