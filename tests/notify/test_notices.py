@@ -212,3 +212,24 @@ def test_planned_works_moved_are_announced_again(city: City, clean_engine: Engin
     assert deliver(clean_engine, smtp_server).sent == 2
     last = smtp_server.box.to("anna@example.org")[-1].get_content()
     assert (start + timedelta(hours=9)).astimezone(ZoneInfo("Europe/Moscow")).strftime("%d.%m.%Y %H:%M") in last
+
+
+def test_two_workers_at_once_never_send_a_notice_twice(city: City, clean_engine: Engine,
+                                                       smtp_server: SmtpServer) -> None:
+    import threading
+
+    for i in range(12):
+        subscribe(clean_engine, city.building_ids[1 + i % 2], f"r{i}@example.org")
+    approve_p2(clean_engine, city)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(deliver(clean_engine, smtp_server))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sum(r.sent for r in results) == 12
+    ids = [m["Message-ID"] for _, m in smtp_server.box.mails]
+    assert len(ids) == 12 and len(set(ids)) == 12
+    with clean_engine.connect() as conn:
+        outbox_ids = {f"<notice-{r[0]}@zhkh.test>" for r in conn.execute(text("SELECT id FROM notice_outbox"))}
+    assert set(ids) == outbox_ids            # the Message-ID is the outbox row's: a resend would repeat it
