@@ -48,6 +48,12 @@ api: venv
 tiles: venv
 	$(PY) -m gis serve-tiles --host 127.0.0.1 --port $(TILES_PORT)
 
+resident: venv
+	$(PY) -m resident serve --host 127.0.0.1 --port 8520
+
+notify-worker: venv
+	$(PY) -m notify worker
+
 test: venv
 	bash scripts/setup_system.sh --browser
 	$(PY) -m gis.local_pg
@@ -55,6 +61,7 @@ test: venv
 
 bench: db
 	$(PY) benchmarks/network.py
+	$(PY) benchmarks/forecast.py
 
 # the texts' keys from the code (babel.cfg) into the template, then new keys into both catalogs (empty texts
 # to fill in) and texts no code asks for out of them; tests/i18n fails until every text is filled in

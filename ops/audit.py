@@ -23,6 +23,7 @@ ACTIONS: tuple[str, ...] = (
     "outage.merge", "outage.restore", "outage.cancel",
     "valve.status",
     "data.import", "demo.reload",
+    "incident.reopen", "notice.subscribe", "notice.unsubscribe",
     "billing.run", "billing.close", "billing.demo",
 )
 
