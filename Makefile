@@ -4,7 +4,7 @@ PORT    ?= 8501
 TILES_PORT ?= 8512
 PYTEST_ARGS ?=
 # the demo city is central Helsinki: its reports, outages and clocks in the city's own time zone
-DEMO_ENV := ZHKH_SLA_RULES_FILE=incidents/rules/helsinki.yaml
+DEMO_ENV := ZHKH_SLA_RULES_FILE=incidents/rules/helsinki.yaml ZHKH_BILLING_RULES_FILE=billing/rules/helsinki.yaml
 
 .PHONY: demo test setup system venv db load-demo app api tiles bench clean-db help texts
 
