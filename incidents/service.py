@@ -244,9 +244,8 @@ def create_incident(
         incident, created = repo.insert_incident_with_event(
             conn, fields, actor=actor or channel, note=f"outage #{outage.outage_id}" if outage else "")
         if created:
-            from reports.orgs import (
-                assign_at_intake,  # who answers for it: docs/inspection.md
-            )
+            # who answers for it (docs/inspection.md)
+            from reports.orgs import assign_at_intake
 
             assign_at_intake(conn, incident.id)
     assert incident is not None
