@@ -57,3 +57,27 @@ def set_responsible_org(actor: Actor, incident_id: int, org_id: int | None, reas
                      object_id=incident_id, at=now, reason=reason or "",
                      details={"before": before, "after": after})
     return after
+
+
+def building_companies(actor: Actor, *, bind: Engine | None = None) -> dict[int, int | None]:
+    """Each building's management company (for the map of zones)."""
+    allow(actor, "map.read")
+    from sqlalchemy import text
+
+    with engine(bind).connect() as conn:
+        return dict(conn.execute(text("SELECT id, management_company_id FROM buildings")).all())
+
+
+def reports_by_ids(actor: Actor, ids: list[int], *, bind: Engine | None = None) -> list[Any]:
+    """The reports behind a figure (drill-down), oldest first."""
+    allow(actor, "reports.read")
+    return incidents.list_incidents(engine(bind), ids=list(ids), limit=len(ids) + 1, newest_first=False) if ids else []
+
+
+def responsible_of(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> int | None:
+    """The id of the organisation responsible for a report (None: nobody yet)."""
+    allow(actor, "reports.read")
+    from sqlalchemy import text
+
+    with engine(bind).connect() as conn:
+        return conn.execute(text("SELECT responsible_org_id FROM incidents WHERE id = :i"), {"i": incident_id}).scalar()
