@@ -360,3 +360,12 @@ def strip_ids(data: Any) -> Any:
 
 
 __all__ = ["compute", "period", "Period", "strip_ids", "FORMULAS", "UnknownOrganisation", "InvalidPeriod"]
+
+
+def ranking(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The organisations of a ``compute`` result that have anything to judge (reports, buildings),
+    best zone first (no zone last), then the larger share closed on time, then the name."""
+    rank = {"green": 0, "yellow": 1, "red": 2, None: 3}
+    orgs = [o for o in data["organisations"] if o["id"] is not None and (
+        o["kpis"]["counts"]["created"] or o["kpis"]["counts"]["closed"] or o["kpis"]["counts"]["buildings"])]
+    return sorted(orgs, key=lambda o: (rank[o["zone"]], -(o["kpis"]["on_time"]["value"] or 0), o["name"]))

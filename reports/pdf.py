@@ -190,6 +190,9 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
     def dt(v: datetime | None) -> str:
         return v.astimezone(tz).strftime("%d.%m.%Y %H:%M") if v else "—"
 
+    def dts(v: datetime | None) -> str:
+        return v.astimezone(tz).strftime("%d.%m.%y %H:%M") if v else "—"
+
     with engine.connect() as conn:
         org = orgs.get_organisation(conn, org_id) if org_id is not None else None
         area = _area(conn, org, bbox, p)
@@ -236,7 +239,8 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
     base = ParagraphStyle("base", fontName="DejaVu", fontSize=8.5, leading=10.5)
     small = ParagraphStyle("small", parent=base, fontSize=7, leading=8.5)
     h1 = ParagraphStyle("h1", parent=base, fontName="DejaVu-Bold", fontSize=20, leading=26, alignment=TA_CENTER)
-    h2 = ParagraphStyle("h2", parent=base, fontName="DejaVu-Bold", fontSize=13, leading=17, spaceAfter=6)
+    h2 = ParagraphStyle("h2", parent=base, fontName="DejaVu-Bold", fontSize=13, leading=17, spaceAfter=6,
+                        keepWithNext=1)
     body = ParagraphStyle("body", parent=base, fontSize=11, leading=15)
     if org is not None:
         area_text = f"{_esc(org['name'])} ({kind_text[org['kind']]}, {t('inspection.inn')} {_esc(org['inn'] or '—')})"
@@ -302,7 +306,7 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
             labels["answer_5min"][0], labels["reopened"][0], labels["repeat_per_1000"][0],
             labels["outage_excess_h"][0])]]
         rstyles = list(styles[:3])
-        for i, o in enumerate(data["organisations"][1:], start=1):
+        for i, o in enumerate(K.ranking(data), start=1):
             k = o["kpis"]
             rrow.append([Paragraph(_esc(o["name"]), small),
                          Paragraph(zone_text[o["zone"]], small)] +
@@ -337,8 +341,8 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
         lrows.append([Paragraph(f"№{r['id']}", small), Paragraph(translate(lang, f"incident.category.{r['category']}"), small),
                       Paragraph(translate(lang, f"incident.priority.{r['priority']}"), small),
                       Paragraph(_esc(r["address"] or "—"), small), Paragraph(_esc(r["short_name"] or "—"), small),
-                      Paragraph(dt(r["created_at"]), small), Paragraph(dt(due), small),
-                      Paragraph(dt(closed) if closed else translate(lang, f"incident.status.{r['status']}"), small),
+                      Paragraph(dts(r["created_at"]), small), Paragraph(dts(due), small),
+                      Paragraph(dts(closed) if closed else translate(lang, f"incident.status.{r['status']}"), small),
                       Paragraph(late_txt, small)])
     story.append(LongTable(lrows, repeatRows=1, colWidths=[16 * mm, 34 * mm, 22 * mm, 60 * mm, 32 * mm, 26 * mm,
                                                             26 * mm, 26 * mm, 24 * mm], style=TableStyle(lstyles)))

@@ -14,6 +14,7 @@ from streamlit_folium import st_folium
 from gis import layers as L
 from ops import inspection
 from ops.incidents import rules
+from reports.kpis import ranking
 from settings import get_settings
 from views import errors
 from views.common import lang, t
@@ -22,7 +23,6 @@ from views.map_parts import buildings_overlay, fit_zoom
 from views.session import actor, current_user, guard
 
 ZONE_COLOURS = {"green": "#43a047", "yellow": "#fdd835", "red": "#e53935", None: "#9e9e9e"}
-ZONE_RANK = {"green": 0, "yellow": 1, "red": 2, None: 3}
 PERCENT = {"on_time", "answer_5min", "reopened"}
 
 
@@ -47,13 +47,6 @@ def cell(key: str, fig: dict[str, Any]) -> str:
         str(fig["numerator"]) if key == "overdue_open" else f"{fig['value']:.2f}")
     mark = "" if fig["status"] == "ok" else f" · {t('inspection.not_enough')}"
     return f"{v} ({num(fig['numerator'])}/{num(fig['denominator'])}){mark}"
-
-
-def ranking(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Organisations with at least one figure, best zone first, then the share closed on time."""
-    orgs = [o for o in data["organisations"] if o["id"] is not None and
-            (o["kpis"]["counts"]["created"] or o["kpis"]["counts"]["closed"] or o["kpis"]["counts"]["buildings"])]
-    return sorted(orgs, key=lambda o: (ZONE_RANK[o["zone"]], -(o["kpis"]["on_time"]["value"] or 0), o["name"]))
 
 
 def main() -> None:
