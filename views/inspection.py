@@ -78,6 +78,9 @@ def main() -> None:
             for i, o in enumerate(ranked, start=1)]
     rows.append({t("inspection.col.rank"): None, t("inspection.col.org"): t("inspection.whole_service"),
                  t("inspection.col.zone"): zone_name(service["zone"]), **{names[k]: cell(k, service["kpis"][k]) for k in keys}})
+    counts = {z: sum(1 for o in ranked if o["zone"] == z) for z in ("green", "yellow", "red", None)}
+    st.markdown(t("inspection.zone_counts", green=counts["green"], yellow=counts["yellow"], red=counts["red"],
+                  none=counts[None]))
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="insp_ranking")
     st.caption(t("inspection.guard", n=data["min_count"]))
     with st.expander(t("inspection.formulas")):
