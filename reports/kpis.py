@@ -312,7 +312,14 @@ def org_figures(reports: list[Report], buildings: dict[int, Any], excess: dict[i
 ZONE_ORDER = {"green": 0, "yellow": 1, "red": 2}
 
 
+REPORT_FIGURES = ("on_time", "median_close_h", "answer_5min", "reopened", "repeat_per_1000")
+
+
 def overall_zone(figs: dict[str, Any]) -> str | None:
+    """The worst zone among the figures with enough data; not rated (None) while no figure drawn
+    from reports has enough data (outage hours alone do not rate an organisation)."""
+    if not any(figs[k]["zone"] in ZONE_ORDER for k in REPORT_FIGURES):
+        return None
     zones = [f["zone"] for k, f in figs.items() if isinstance(f, dict) and f.get("zone") in ZONE_ORDER]
     return max(zones, key=ZONE_ORDER.__getitem__) if zones else None
 

@@ -73,10 +73,10 @@ def main() -> None:
     st.subheader(t("inspection.ranking"))
     keys = ["on_time", "median_close_h", "p90_close_h", "answer_5min", "reopened", "repeat_per_1000",
             "overdue_open", "outage_excess_h"]
-    rows = [{t("inspection.col.rank"): i, t("inspection.col.org"): o["name"],
+    rows = [{t("inspection.col.rank"): str(i), t("inspection.col.org"): o["name"],
              t("inspection.col.zone"): zone_name(o["zone"]), **{names[k]: cell(k, o["kpis"][k]) for k in keys}}
             for i, o in enumerate(ranked, start=1)]
-    rows.append({t("inspection.col.rank"): None, t("inspection.col.org"): t("inspection.whole_service"),
+    rows.append({t("inspection.col.rank"): "", t("inspection.col.org"): t("inspection.whole_service"),
                  t("inspection.col.zone"): zone_name(service["zone"]), **{names[k]: cell(k, service["kpis"][k]) for k in keys}})
     counts = {z: sum(1 for o in ranked if o["zone"] == z) for z in ("green", "yellow", "red", None)}
     st.markdown(t("inspection.zone_counts", green=counts["green"], yellow=counts["yellow"], red=counts["red"],
@@ -137,10 +137,11 @@ def main() -> None:
     pdf_lang = p[1].selectbox(t("inspection.pdf_lang"), ["ru", "en"], index=0 if lang() == "ru" else 1,
                               key="insp_pdf_lang")
     user = current_user()
-    author = (user.display_name or user.login) if user else actor().author
+    who = actor()                     # the callable runs outside the page's run: take the actor now
+    author = (user.display_name or user.login) if user else who.author
 
     def make_pdf() -> bytes:
-        return inspection.inspection_pdf(actor(), first, last, org_id=target, lang=pdf_lang, author=author)
+        return inspection.inspection_pdf(who, first, last, org_id=target, lang=pdf_lang, author=author)
 
     p[2].download_button(t("inspection.pdf_button"), data=make_pdf, mime="application/pdf",
                          file_name=f"inspection-{first:%Y%m%d}-{last:%Y%m%d}{'-org' + str(target) if target else ''}.pdf",

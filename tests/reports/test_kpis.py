@@ -146,8 +146,10 @@ def test_outage_hours_beyond_the_allowance_per_building(town: Town, clean_engine
     assert per[b1]["hours"] == pytest.approx(10.0) and per[b1]["excess_h"] == pytest.approx(2.0)
     assert per[b2]["excess_h"] == pytest.approx(2.0) and per[b3]["excess_h"] == 0
     assert service["numerator"] == pytest.approx(4.0) and service["denominator"] == 3
-    mc = next(o for o in data["organisations"] if o["id"] == town.mc)["kpis"]["outage_excess_h"]
-    assert (mc["numerator"], mc["denominator"]) == (4.0, 2)
+    company = next(o for o in data["organisations"] if o["id"] == town.mc)
+    mc = company["kpis"]["outage_excess_h"]
+    assert (mc["numerator"], mc["denominator"]) == (4.0, 2) and mc["zone"] == "yellow"   # 2 h per building
+    assert company["zone"] is None        # no report figure with enough data: outages alone do not rate it
     util = next(o for o in data["organisations"] if o["id"] == town.utility)["kpis"]["outage_excess_h"]
     assert util["denominator"] == 3
 
