@@ -55,6 +55,7 @@ test: venv
 
 bench: db
 	$(PY) benchmarks/network.py
+	$(PY) benchmarks/forecast.py
 
 # the texts' keys from the code (babel.cfg) into the template, then new keys into both catalogs (empty texts
 # to fill in) and texts no code asks for out of them; tests/i18n fails until every text is filled in

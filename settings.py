@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     language: str = "ru"
     max_features_per_layer: int = 3000
     sla_rules_file: Path = ROOT / "incidents" / "rules" / "default.yaml"
+    billing_rules_file: Path = ROOT / "billing" / "rules" / "default.yaml"  # ZHKH_BILLING_RULES_FILE
+    forecast_rules_file: Path = ROOT / "forecast" / "rules" / "default.yaml"  # pipe-break forecast (docs/forecast.md)
     demo_seed: int = 42
     demo_network_name: str = "Helsinki demo cold water"
 
