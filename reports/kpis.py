@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
-from incidents.sla import Rules, answer_due_at, due_at, interruption_allowance_h
+from incidents.sla import Rules, answer_due_at, due_at
 from incidents.workflow import OPEN_STATUSES
 from reports.errors import InvalidPeriod, UnknownOrganisation
 from reports.rules import ReportRules
@@ -36,8 +36,9 @@ FORMULAS = {
     "reopened": "reports closed in the period and reopened (resolved/closed → open) within 30 days / closed",
     "repeat_per_1000": "second reports of the same category from the same building within 30 days "
                        "× 1000 / flats (premises, else residents ÷ 2.1)",
-    "outage_excess_h": "hours without the resource beyond the ПП № 354 allowance (per interruption and per "
-                       "month), summed over buildings / buildings",
+    "outage_excess_h": "hours without the resource beyond the ПП № 354 monthly allowance (union of the "
+                       "interruptions per building, resource and month, as the fee recalculation), summed over "
+                       "buildings / buildings",
 }
 
 
@@ -198,55 +199,58 @@ def _durations(rs: list[Report], rules: ReportRules, key: str, q: float) -> dict
                    zone_key=key if key == "median_close_h" else "")
 
 
-def _month_starts(p: Period) -> list[datetime]:
-    tz = ZoneInfo(p.zone)
-    d = date(p.first_day.year, p.first_day.month, 1)
-    out = []
-    while datetime.combine(d, time(), tz) < p.end:
-        out.append(datetime.combine(d, time(), tz))
-        d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-    out.append(datetime.combine(d, time(), tz))
-    return out
+def billing_rules() -> Any:
+    """The ПП 354 billing rules in force (``ZHKH_BILLING_RULES_FILE``): the same allowances and union
+    the residents' fee reductions use."""
+    from billing.rules_file import load_billing_rules
+    from settings import get_settings
+
+    return load_billing_rules(get_settings().billing_rules_file)
 
 
-def outage_excess(spans: list[dict[str, Any]], p: Period, sla: Rules) -> dict[int, dict[str, Any]]:
+def outage_excess(spans: list[dict[str, Any]], p: Period, sla: Rules, brules: Any = None) -> dict[int, dict[str, Any]]:
     """Per building: hours without a resource and hours beyond the ПП 354 allowance.
 
-    Per building and resource, the interruptions are merged (union); in each calendar month the
-    excess is the larger of (total − month allowance) and Σ max(0, interruption − single
-    allowance). Resources without an allowance in the SLA rules are left out."""
+    The rule of the fee recalculation (``billing.rule``): per building, resource and calendar month
+    (the billing rules' time zone), the interruptions' union clipped to the month and to the period;
+    excess = union − the monthly allowance (whole hours when the rules say so). Resources the
+    billing rules do not regulate are left out. ``sla`` is kept for the callers' symmetry."""
+    from fractions import Fraction
+
+    from billing.errors import BillingError
+    from billing.rule import allowance_h, union_in_period
+
+    brules = brules or billing_rules()
     by: dict[tuple[int, str], list[tuple[datetime, datetime, int]]] = defaultdict(list)
     for s in spans:
         if s["resource"]:
             by[(s["building_id"], s["resource"])].append((s["s"], s["e"], s["outage_id"]))
-    months = _month_starts(p)
+    tz = brules.zone
     out: dict[int, dict[str, Any]] = {}
     for (b, res), ivs in by.items():
-        once = interruption_allowance_h(res, sla)
-        month_a = sla.allowances.get(res, {}).get("month_h") if isinstance(sla.allowances.get(res), dict) else None
-        if once is None and month_a is None:
+        try:
+            allowance = allowance_h(res, brules)
+        except BillingError:
             continue
-        merged: list[list[Any]] = []
-        for s, e, oid in sorted(ivs):
-            if merged and s <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], e)
-                merged[-1][2].add(oid)
-            else:
-                merged.append([s, e, {oid}])
-        excess = total = 0.0
-        for m0, m1 in zip(months, months[1:], strict=False):
-            parts = [(max(s, m0), min(e, m1)) for s, e, _ in merged if min(e, m1) > max(s, m0)]
-            hrs = [(e - s).total_seconds() / 3600 for s, e in parts]
-            total += sum(hrs)
-            per_once = sum(max(0.0, h - once) for h in hrs) if once is not None else 0.0
-            per_month = max(0.0, sum(hrs) - float(month_a)) if month_a is not None else 0.0
-            excess += max(per_once, per_month)
+        total = excess = Fraction(0)
+        sources: set[int] = set()
+        d = date(p.start.astimezone(tz).year, p.start.astimezone(tz).month, 1)
+        while datetime.combine(d, time(), tz) < p.end:
+            nxt = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+            m0, m1 = datetime.combine(d, time(), tz), datetime.combine(nxt, time(), tz)
+            u = union_in_period(ivs, max(m0, p.start), min(m1, p.end))
+            month_ex = max(Fraction(0), u.hours - allowance)
+            if brules.excess_whole_hours:
+                month_ex = Fraction(math.floor(month_ex))
+            total += u.hours
+            excess += month_ex
+            sources |= set(u.sources)
+            d = nxt
         rec = out.setdefault(b, {"hours": 0.0, "excess_h": 0.0, "outage_ids": set(), "resources": set()})
-        rec["hours"] += total
-        rec["excess_h"] += excess
+        rec["hours"] += float(total)
+        rec["excess_h"] += float(excess)
         rec["resources"].add(res)
-        for _s, _e, oids in merged:
-            rec["outage_ids"] |= oids
+        rec["outage_ids"] |= sources
     return out
 
 

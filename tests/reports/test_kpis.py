@@ -135,20 +135,22 @@ def test_outage_hours_beyond_the_allowance_per_building(town: Town, clean_engine
             for b in buildings:
                 conn.execute(text("INSERT INTO outage_buildings (outage_id, building_id) VALUES (:o, :b)"), {"o": oid, "b": b})
 
-    outage(T0, 6, [b1, b2])                                  # 6 h at once: 2 h beyond the 4 h
-    outage(T0 + timedelta(days=3), 3, [b1])                  # b1: 9 h in March: max(2 + 0, 9 − 8) = 2
-    outage(T0 + timedelta(days=3, hours=1), 3, [b1])         # overlaps the last one: union 4 h → b1 10 h
+    outage(T0, 6, [b1, b2])                                  # 6 h: within the 8 h a month
+    outage(T0 + timedelta(days=3), 3, [b1])                  # b1: 3 more hours …
+    outage(T0 + timedelta(days=3, hours=1), 3, [b1])         # … overlapping: the union is 4 h → b1 10 h in March
     outage(T0 + timedelta(days=10), 2, [b3])                 # within the allowance
+    outage(datetime(2026, 2, 28, 20, 0, tzinfo=MSK), 13, [b3])   # 9 h of it in March: b3 11 h in March
     data = inspection.kpis(CLI, FIRST, LAST, now=NOW, bind=clean_engine)
     service = data["organisations"][0]["kpis"]["outage_excess_h"]
     per = {b["building_id"]: b for b in service["buildings"]}
-    # b1: interruptions 6 h and 4 h (union) = 10 h: single excess 2 h, monthly 10 − 8 = 2 h → 2 h
+    # ПП 354 as the fee recalculation (billing.rule): union per month − 8 h of cold water
     assert per[b1]["hours"] == pytest.approx(10.0) and per[b1]["excess_h"] == pytest.approx(2.0)
-    assert per[b2]["excess_h"] == pytest.approx(2.0) and per[b3]["excess_h"] == 0
-    assert service["numerator"] == pytest.approx(4.0) and service["denominator"] == 3
+    assert b2 not in per or per[b2]["excess_h"] == 0
+    assert per[b3]["hours"] == pytest.approx(11.0) and per[b3]["excess_h"] == pytest.approx(3.0)
+    assert service["numerator"] == pytest.approx(5.0) and service["denominator"] == 3
     company = next(o for o in data["organisations"] if o["id"] == town.mc)
     mc = company["kpis"]["outage_excess_h"]
-    assert (mc["numerator"], mc["denominator"]) == (4.0, 2) and mc["zone"] == "yellow"   # 2 h per building
+    assert (mc["numerator"], mc["denominator"]) == (2.0, 2) and mc["zone"] == "yellow"   # 1 h per building
     assert company["zone"] is None        # no report figure with enough data: outages alone do not rate it
     util = next(o for o in data["organisations"] if o["id"] == town.utility)["kpis"]["outage_excess_h"]
     assert util["denominator"] == 3
