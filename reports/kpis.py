@@ -307,7 +307,7 @@ def org_figures(reports: list[Report], buildings: dict[int, Any], excess: dict[i
     figs["outage_excess_h"]["buildings"] = sorted(
         ({"building_id": b, "address": buildings.get(b, {}).get("address"), "hours": round(excess[b]["hours"], 2),
           "excess_h": round(excess[b]["excess_h"], 2), "outage_ids": sorted(excess[b]["outage_ids"])}
-         for b in building_ids if b in excess), key=lambda x: -x["excess_h"])
+         for b in building_ids if b in excess), key=lambda x: (-x["excess_h"], -x["hours"], x["address"] or ""))
     figs["counts"] = {"created": len(created), "closed": len(closed), "open_at_end": len(open_end),
                       "buildings": len(building_ids), "flats": round(flats, 1)}
     return figs
