@@ -37,8 +37,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scipy.sparse.csgraph import dijkstra  # noqa: E402
+
 from network.inp import read_inp_topology  # noqa: E402
-from network.locate import check_complaints, locate, pipe_distance  # noqa: E402
+from network.locate import _hop_graph, check_complaints, locate, pipe_distance  # noqa: E402
 
 NO_WATER_M = 10.0
 LOW_DROP = 0.30
@@ -96,28 +98,26 @@ def naive_ranking(coords: dict[str, tuple[float, float]], pipes: list[tuple[str,
     return [pid for _, pid in sorted(dists)]
 
 
-def run_net(name: str, n_bursts: int, seed: int, share: float) -> dict[str, float]:
+def scenarios(name: str, n_bursts: int, seed: int, share: float) -> tuple[list[tuple[str, dict[str, str]]], int]:
+    """``n_bursts`` noticed bursts as (burst pipe, complaints), and how many were unnoticed."""
     wntr = _wntr()
     path = library_inp(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wn = wntr.network.WaterNetworkModel(str(path))
-    coords = {n: tuple(wn.get_node(n).coordinates) for n in wn.node_name_list}
-    pipes = [(p, wn.get_link(p).start_node_name, wn.get_link(p).end_node_name) for p in wn.pipe_name_list]
+    pipes = list(wn.pipe_name_list)
     customers = [n for n in wn.junction_name_list if (wn.get_node(n).base_demand or 0) > 0]
     _prepare(wn)
     tmp = tempfile.mkdtemp(prefix="locate-bench-")
     p0 = _pressures(wn, f"{tmp}/base")
     model = read_inp_topology(path)
-    hop = None
+    hops = _hop_graph(model)
+    cust_idx = model.node_indices(customers)
     rng = np.random.default_rng(seed)
-    ranks: list[int] = []
-    top1 = top5 = near = n_top1 = n_top5 = n_near = 0
-    secs: list[float] = []
-    unnoticed = done = 0
-    callers_n: list[int] = []
-    while done < n_bursts:
-        pipe = pipes[int(rng.integers(len(pipes)))][0]
+    out: list[tuple[str, dict[str, str]]] = []
+    unnoticed = 0
+    while len(out) < n_bursts:
+        pipe = pipes[int(rng.integers(len(pipes)))]
         frac = float(rng.uniform(0.3, 1.0))
         p = simulate_burst(path, pipe, frac, f"{tmp}/b")
         reports: dict[str, str] = {}
@@ -137,24 +137,36 @@ def run_net(name: str, n_bursts: int, seed: int, share: float) -> dict[str, floa
         if not reports:
             unnoticed += 1
             continue
-        if hop is None:
-            from scipy.sparse.csgraph import dijkstra
-
-            from network.locate import _hop_graph
-            hop = (_hop_graph(model), dijkstra)
-        g, dij = hop
         li = int(model.link_indices([pipe])[0])
-        d = dij(g, unweighted=True, indices=[int(model.link_start[li]), int(model.link_end[li])]).min(axis=0)
-        cust_idx = model.node_indices(customers)
-        near_ok = [customers[i] for i in np.argsort(d[cust_idx], kind="stable")[:30]
-                   if customers[i] not in affected]
-        for n in rng.permutation(near_ok)[:3] if near_ok else []:
+        d = dijkstra(hops, unweighted=True, indices=[int(model.link_start[li]), int(model.link_end[li])]).min(axis=0)
+        near_ok = [customers[i] for i in np.argsort(d[cust_idx], kind="stable")[:30] if customers[i] not in affected]
+        for n in (rng.permutation(near_ok)[:3] if near_ok else []):
             reports[str(n)] = "ok"
         if rng.random() < 0.2:
             calm = [n for n in customers if n not in affected and n not in reports]
             if calm:
                 reports[calm[int(rng.integers(len(calm)))]] = "low_pressure"
-        complaints = check_complaints(model, reports.items())
+        out.append((pipe, check_complaints(model, reports.items())))
+    return out, unnoticed
+
+
+def run_net(name: str, n_bursts: int, seed: int, share: float,
+            cases: list[tuple[str, dict[str, str]]] | None = None, unnoticed: int = 0) -> dict[str, float]:
+    wntr = _wntr()
+    path = library_inp(name)
+    if cases is None:
+        cases, unnoticed = scenarios(name, n_bursts, seed, share)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wn = wntr.network.WaterNetworkModel(str(path))
+    coords = {n: tuple(wn.get_node(n).coordinates) for n in wn.node_name_list}
+    pipes = [(p, wn.get_link(p).start_node_name, wn.get_link(p).end_node_name) for p in wn.pipe_name_list]
+    model = read_inp_topology(path)
+    ranks: list[int] = []
+    top1 = top5 = near = n_top1 = n_top5 = n_near = 0
+    secs: list[float] = []
+    callers_n: list[int] = []
+    for pipe, complaints in cases:
         callers_n.append(sum(k != "ok" for k in complaints.values()))
         t = time.perf_counter()
         out, _method = locate(path, model, complaints, top=10)
@@ -169,19 +181,19 @@ def run_net(name: str, n_bursts: int, seed: int, share: float) -> dict[str, floa
         n_top1 += naive[0] == pipe
         n_top5 += pipe in naive[:5]
         n_near += pipe_distance(model, pipe, [naive[0]])[naive[0]] in (0, 1, 2)
-        done += 1
-    k = float(n_bursts)
+    k = float(len(cases))
     s = np.array(secs)
-    print(f"{name}: {len(pipes)} pipes, {len(customers)} customers; {n_bursts} bursts "
+    print(f"{name}: {len(pipes)} pipes; {len(cases)} bursts "
           f"({unnoticed} more unnoticed and redrawn), callers per burst median {int(np.median(callers_n))} "
           f"(min {min(callers_n)}, max {max(callers_n)})")
     print(f"  locate: top-1 {top1 / k:.0%}, top-5 {top5 / k:.0%}, top-1 within 2 pipes {near / k:.0%}; "
-          f"median rank {int(np.median(ranks))}")
+          f"median rank {int(np.median(ranks))} (99 = not in the top 10)")
     print(f"  naive (pipes nearest the callers' centroid): top-1 {n_top1 / k:.0%}, top-5 {n_top5 / k:.0%}, "
           f"top-1 within 2 pipes {n_near / k:.0%}")
     print(f"  seconds per locate: mean {s.mean():.3f}, max {s.max():.3f}")
     return {"top1": top1 / k, "top5": top5 / k, "near": near / k, "naive_top1": n_top1 / k,
-            "naive_top5": n_top5 / k, "naive_near": n_near / k, "mean_s": float(s.mean()), "max_s": float(s.max())}
+            "naive_top5": n_top5 / k, "naive_near": n_near / k, "mean_s": float(s.mean()),
+            "max_s": float(s.max()), "ranks": ranks}
 
 
 def cli_time(name: str) -> None:

@@ -8,7 +8,7 @@ Two methods (docs/network.md, "Locating a burst"):
   A burst on pipe ``p`` is an emitter (orifice ``Q = Cd·A·sqrt(2·g·p)``) split between the
   pipe's two end nodes. Each report is scored by how likely it is under the simulated pressure
   (``no_water`` ↔ pressure near zero, ``low_pressure`` ↔ a clear drop, ``ok`` ↔ little change,
-  with a share of misreports); the score of a pipe is its posterior probability among the
+  with a confusion matrix for misreports); the score of a pipe is its posterior probability among the
   simulated candidates (uniform prior, best leak size).
 - **topology** (no hydraulics, or ``method="topology"``): which pipe's failure leaves exactly
   these buildings dry — with a valve layer, the nodes its isolation shuts off (its segment plus
@@ -61,10 +61,17 @@ P_DRY_M = 5.0          # below this the tap runs dry ...
 P_DRY_SCALE_M = 2.0    # ... with this softness
 DROP_LOW = 0.25        # a drop of this share of the baseline pressure is noticed as "low pressure"
 DROP_SCALE = 0.08
-MISREPORT = 0.10       # share of reports that do not match the pressure (wrong words, other causes)
+# P(report | state) (rows: state ok, low, dry; columns: report ok, low_pressure, no_water): callers
+# often mix up "no water" and "low pressure" (a trickle on the upper floors), rarely ok vs a fault.
+CONFUSION = np.array([[0.94, 0.04, 0.02],
+                      [0.03, 0.82, 0.15],
+                      [0.03, 0.15, 0.82]])
 # Model settings of the hydraulic method.
 REQUIRED_PRESSURE_M = 20.0   # PDD: full demand at or above this pressure, none at 0
-LEAK_FRACTIONS = (0.05, 0.2, 0.6)   # tried leak areas, as shares of the pipe's cross-section
+LEAK_FRACTIONS = (0.1, 0.3, 1.0)    # tried leak areas, as shares of the pipe's cross-section
+CALL_SHARES = (0.05, 0.1, 0.2, 0.35, 0.6, 0.9)  # share of affected customers who call (profiled)
+SILENT_WEIGHT = False  # count customers who did not call as evidence (measured: worse, so off)
+SMOOTH_RADIUS = 0      # >0: rank by the posterior mass within this many pipes (measured: worse)
 DISCHARGE_COEFF = 0.75
 SCREEN_K = 150         # candidates simulated (nearest to the callers)
 MAX_CALLERS_FOR_DISTANCES = 300
@@ -322,6 +329,26 @@ class Hydraulics:
         lib.EN_getlinkvalue(ph, i.value, 0, ctypes.byref(d))  # EN_DIAMETER
         return i.value, a.value, b.value, d.value * self.diam_to_m
 
+    def customers(self) -> list[int]:
+        """EPANET indices of junctions with a base demand (the customers)."""
+        lib, ph = self._lib, self._ph
+        n, t, k = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+        v = ctypes.c_double()
+        lib.EN_getcount(ph, 0, ctypes.byref(n))  # EN_NODECOUNT
+        out = []
+        for i in range(1, n.value + 1):
+            lib.EN_getnodetype(ph, i, ctypes.byref(t))
+            if t.value != 0:
+                continue
+            lib.EN_getnumdemands(ph, i, ctypes.byref(k))
+            total = 0.0
+            for d in range(1, k.value + 1):
+                lib.EN_getbasedemand(ph, i, d, ctypes.byref(v))
+                total += v.value
+            if total > 0:
+                out.append(i)
+        return out
+
     def _node_value(self, index: int, prop: int) -> float:
         v = ctypes.c_double()
         self._lib.EN_getnodevalue(self._ph, index, prop, ctypes.byref(v))
@@ -349,15 +376,31 @@ class Hydraulics:
                 lib.EN_setnodevalue(ph, n, 3, ctypes.c_double(c))
 
 
-def _report_loglik(p: np.ndarray, p0: np.ndarray, kinds: np.ndarray) -> float:
-    """Sum over reports of log P(report | simulated pressure p, baseline p0)."""
+def _report_probs(p: np.ndarray, p0: np.ndarray) -> np.ndarray:
+    """P(ok), P(low_pressure), P(no_water) (rows) at each node given simulated pressure ``p`` and
+    baseline ``p0`` (m), before misreports."""
     with np.errstate(over="ignore"):
         q_dry = 1.0 / (1.0 + np.exp(-(P_DRY_M - p) / P_DRY_SCALE_M))
         drop = (p0 - p) / np.maximum(p0, 1.0)
         q_low = 1.0 / (1.0 + np.exp(-(drop - DROP_LOW) / DROP_SCALE))
-    probs = np.stack([(1 - q_dry) * (1 - q_low), (1 - q_dry) * q_low, q_dry])  # ok, low, no_water
-    probs = (1 - MISREPORT) * probs + MISREPORT / 3
-    return float(np.log(probs[kinds, np.arange(kinds.size)]).sum())
+    return np.stack([(1 - q_dry) * (1 - q_low), (1 - q_dry) * q_low, q_dry])
+
+
+def _loglik(p: np.ndarray, p0: np.ndarray, kinds: np.ndarray, n_reported: int) -> float:
+    """log P(reports, silence | burst): the first ``n_reported`` nodes reported ``kinds``; the
+    rest are customers who did not call. An affected customer calls with an unknown probability
+    ``s`` (profiled over :data:`CALL_SHARES`); ``ok`` reports were asked for, so carry no ``s``."""
+    probs = _report_probs(p, p0)
+    rep = CONFUSION.T @ probs[:, :n_reported]
+    ll_rep = np.log(rep[kinds, np.arange(n_reported)])
+    complained = kinds > 0
+    affected_silent = 1.0 - probs[0, n_reported:]
+    best = -math.inf
+    for share in CALL_SHARES:
+        ll = ll_rep.sum() + complained.sum() * math.log(share)
+        ll += float(np.log1p(-share * affected_silent).sum()) if SILENT_WEIGHT else 0.0
+        best = max(best, ll)
+    return best
 
 
 def _hydraulic_scores(hyd: Hydraulics, model: NetworkModel, complaints: Mapping[str, str],
@@ -365,8 +408,10 @@ def _hydraulic_scores(hyd: Hydraulics, model: NetworkModel, complaints: Mapping[
     """Posterior probability of each candidate pipe (those EPANET could solve)."""
     nodes = list(complaints)
     watch = [hyd.node_index(n) for n in nodes]
+    silent = [i for i in hyd.customers() if i not in set(watch)] if SILENT_WEIGHT else []
     kinds = np.array([SEVERITY[complaints[n]] for n in nodes])
-    p0 = hyd.pressure_m(watch)  # baseline solved last by the constructor or restored below
+    all_watch = watch + silent
+    p0 = hyd.pressure_m(all_watch)  # baseline: solved last by the constructor (emitters restored)
     logliks: dict[str, float] = {}
     for pipe in candidates:
         _, a, b, diam = hyd.link(pipe)
@@ -376,9 +421,9 @@ def _hydraulic_scores(hyd: Hydraulics, model: NetworkModel, complaints: Mapping[
         best = -math.inf
         for frac in LEAK_FRACTIONS:
             c = hyd.emitter_coefficient(frac * math.pi * diam * diam / 4) / len(ends)
-            p = hyd.leak_pressure_m({n: c for n in ends}, watch)
+            p = hyd.leak_pressure_m({n: c for n in ends}, all_watch)
             if p is not None:
-                best = max(best, _report_loglik(p, p0, kinds))
+                best = max(best, _loglik(p, p0, kinds, len(watch)))
         if best > -math.inf:
             logliks[pipe] = best
     if not logliks:
@@ -387,6 +432,22 @@ def _hydraulic_scores(hyd: Hydraulics, model: NetworkModel, complaints: Mapping[
     w = {k: math.exp(v - top) for k, v in logliks.items()}
     total = sum(w.values())
     return {k: v / total for k, v in w.items()}
+
+
+def _smooth(model: NetworkModel, post: dict[str, float], radius: int) -> dict[str, float]:
+    """Posterior mass of the candidates within ``radius`` pipes of each candidate: neighbouring
+    pipes explain the calls almost equally, so a pipe in the middle of a likely stretch wins."""
+    if radius <= 0 or len(post) < 2:
+        return post
+    ids = list(post)
+    li = model.link_indices(ids)
+    ends = np.concatenate([model.link_start[li], model.link_end[li]])
+    d = dijkstra(_hop_graph(model), unweighted=True, indices=ends, limit=radius)
+    d = np.minimum(d[: len(ids)], d[len(ids):])  # candidate x node
+    near = np.minimum(d[:, model.link_start[li]], d[:, model.link_end[li]]) + 1  # pipe distance
+    np.fill_diagonal(near, 0)
+    mass = (near <= radius).astype(float) @ np.array([post[i] for i in ids])
+    return dict(zip(ids, (mass / mass.sum()).tolist()))
 
 
 # -------------------------------------------------------------------------------------- topology
@@ -421,7 +482,8 @@ def locate_topology(model: NetworkModel, complaints: Mapping[str, str], *, top: 
         pid = str(model.link_ids[li])
         r = isolate(index, pid)
         dry = set(model.node_indices(r.isolated_nodes + r.unintended_nodes).tolist())
-        dry.update((int(model.link_start[li]), int(model.link_end[li])))
+        if not use_valves:  # the burst site itself loses pressure (with valves it is in the segment)
+            dry.update((int(model.link_start[li]), int(model.link_end[li])))
         tp = sum(1.0 if reported[n] == "no_water" else 0.5 for n in dry if reported.get(n, "ok") != "ok")
         ok_hit = sum(1 for n in dry if reported.get(n) == "ok")
         silent = sum(1 for n in dry if n not in reported and not model.is_source[n])
@@ -482,6 +544,7 @@ def locate(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, s
         lap("topology")
         return out, "topology"
     rank = {p: i for i, p in enumerate(order)}
+    post = _smooth(model, post, SMOOTH_RADIUS)
     ranked = sorted(post, key=lambda p: (-post[p], rank[p]))
     rest = [p for p in order if p not in post]
     out = [Candidate(p, _round(post[p])) for p in ranked] + [Candidate(p, 0.0) for p in rest]
