@@ -48,6 +48,7 @@ __all__ = [
     "UnknownNode",
     "locate",
     "locate_topology",
+    "locate_buildings",
     "check_complaints",
     "read_complaints_csv",
     "pipe_distance",
@@ -74,6 +75,7 @@ SILENT_WEIGHT = False  # count customers who did not call as evidence (measured:
 SMOOTH_RADIUS = 0      # >0: rank by the posterior mass within this many pipes (measured: worse)
 DISCHARGE_COEFF = 0.75
 SCREEN_K = 150         # candidates simulated (nearest to the callers)
+TOPOLOGY_SCREEN_K = 5000  # candidates scored by the topology method
 MAX_CALLERS_FOR_DISTANCES = 300
 
 _FLOW_TO_SI = {0: 0.0283168, 1: 6.30902e-5, 2: 0.0438126, 3: 0.0526168, 4: 0.0142764,
@@ -221,10 +223,15 @@ def pipe_distance(model: NetworkModel, pipe: str, others: Iterable[str]) -> dict
 def _screen(model: NetworkModel, complaints: Mapping[str, str], pipe_idx: np.ndarray) -> np.ndarray:
     """``pipe_idx`` ordered by the weighted mean network distance (m) to the callers, nearest first."""
     callers = [(n, k) for n, k in complaints.items() if k != "ok"]
-    callers.sort(key=lambda nk: (-SEVERITY[nk[1]], nk[0]))
-    callers = callers[:MAX_CALLERS_FOR_DISTANCES]
     nodes = model.node_indices([n for n, _ in callers])
-    weights = np.array([2.0 if k == "no_water" else 1.0 for _, k in callers])
+    return _screen_nodes(model, nodes, [k for _, k in callers], pipe_idx)
+
+
+def _screen_nodes(model: NetworkModel, nodes: np.ndarray, kinds: list[str], pipe_idx: np.ndarray) -> np.ndarray:
+    order = sorted(range(len(kinds)), key=lambda i: (-SEVERITY[kinds[i]], int(model.node_rank[nodes[i]])))
+    order = order[:MAX_CALLERS_FOR_DISTANCES]
+    nodes = np.asarray(nodes)[order]
+    weights = np.array([2.0 if kinds[i] == "no_water" else 1.0 for i in order])
     dist = dijkstra(_node_graph(model), indices=nodes)  # callers x nodes
     big = np.nanmax(np.where(np.isfinite(dist), dist, np.nan)) if np.isfinite(dist).any() else 1.0
     dist = np.where(np.isfinite(dist), dist, 10.0 * (big + 1.0))
@@ -232,8 +239,7 @@ def _screen(model: NetworkModel, complaints: Mapping[str, str], pipe_idx: np.nda
     per_pipe = np.minimum(dist[:, a], dist[:, b])  # callers x pipes
     mean = weights @ per_pipe / weights.sum()
     nearest = per_pipe.min(axis=0)
-    order = np.lexsort((model.link_rank[pipe_idx], nearest, mean))
-    return pipe_idx[order]
+    return pipe_idx[np.lexsort((model.link_rank[pipe_idx], nearest, mean))]
 
 
 # ------------------------------------------------------------------------------------ hydraulics
@@ -460,35 +466,71 @@ def _every_pipe_valved(model: NetworkModel) -> NetworkModel:
 
 
 def locate_topology(model: NetworkModel, complaints: Mapping[str, str], *, top: int = 10,
-                    pipes: Iterable[str] | None = None, use_valves: bool | None = None) -> list[Candidate]:
+                    pipes: Iterable[str] | None = None, use_valves: bool | None = None,
+                    screen_k: int = TOPOLOGY_SCREEN_K) -> list[Candidate]:
     """Rank pipes by how well "what goes dry if this pipe fails" matches the reports.
 
     ``model`` may carry a valve layer (then a failure dries what its isolation shuts off);
-    ``complaints`` as from :func:`check_complaints`; ``pipes``: candidate link ids (default all).
-    Usable on a network loaded from PostGIS (``gis.network_repo.load_network``).
+    ``complaints``: ``{node id: report}`` as from :func:`check_complaints`; ``pipes``: candidate
+    link ids (default all); only the ``screen_k`` nearest the callers are scored.
     """
+    complaints = dict(complaints)
+    pipe_idx = model.link_indices(list(pipes) if pipes is not None else model.link_ids.tolist())
+    reported = dict(zip(model.node_indices(list(complaints)).tolist(), complaints.values()))
+    order = _screen(model, complaints, pipe_idx)[:screen_k]
+    return _topology_rank(model, reported, "node", order, top, use_valves)
+
+
+def locate_buildings(model: NetworkModel, reports: Mapping[str, str], *, top: int = 10,
+                     screen_k: int = TOPOLOGY_SCREEN_K) -> list[Candidate]:
+    """The app's entry point (network from PostGIS, no hydraulic model): ``reports`` maps the
+    *service pipe* of each calling building (``service_connections.pipe_id`` as str, the model's
+    link id) to its report; several buildings on one pipe keep the most severe report. A pipe's
+    failure dries the links its isolation shuts off (valve layer of the model) — a building is
+    dry when its service pipe is. Raises :class:`UnknownPipe` / :class:`InputFileError`.
+    """
+    merged: dict[str, str] = {}
+    for pipe, kind in reports.items():
+        kind = str(kind).strip().lower()
+        if kind not in SEVERITY:
+            raise InputFileError(f"pipe {pipe!r}: unknown report {kind!r} (expected no_water|low_pressure|ok)")
+        if str(pipe) not in merged or SEVERITY[kind] > SEVERITY[merged[str(pipe)]]:
+            merged[str(pipe)] = kind
+    if not any(k != "ok" for k in merged.values()):
+        raise InputFileError("no complaint (need at least one no_water or low_pressure report)")
+    idx = model.link_indices(list(merged))
+    reported = dict(zip(idx.tolist(), merged.values()))
+    callers = [(i, k) for i, k in reported.items() if k != "ok"]
+    nodes = model.link_start[np.array([i for i, _ in callers])]
+    order = _screen_nodes(model, nodes, [k for _, k in callers], np.arange(model.n_links))[:screen_k]
+    return _topology_rank(model, reported, "link", order, top, None)
+
+
+def _topology_rank(model: NetworkModel, reported: dict[int, str], unit: str, order: np.ndarray, top: int,
+                   use_valves: bool | None) -> list[Candidate]:
+    """Score candidate links ``order`` (screening order breaks ties) against reports on nodes or links."""
     from network.isolation import isolate, isolation_index
 
-    complaints = dict(complaints)
     use_valves = model.n_valves > 0 if use_valves is None else use_valves
     index = isolation_index(model if use_valves else _every_pipe_valved(model))
-    pipe_idx = model.link_indices(list(pipes) if pipes is not None else model.link_ids.tolist())
-    order = _screen(model, complaints, pipe_idx)
-    node_pos = {n: i for i, n in enumerate(model.node_ids.tolist())}
-    reported = {node_pos[n]: k for n, k in complaints.items()}
-    w_total = sum(1.0 if k == "no_water" else 0.5 for k in complaints.values() if k != "ok")
+    w_total = sum(1.0 if k == "no_water" else 0.5 for k in reported.values() if k != "ok")
+    customer = ~model.is_source if unit == "node" else np.ones(model.n_links, dtype=bool)
     scored: list[tuple[float, int, str]] = []
     for rank, li in enumerate(order):
         pid = str(model.link_ids[li])
         r = isolate(index, pid)
-        dry = set(model.node_indices(r.isolated_nodes + r.unintended_nodes).tolist())
-        if not use_valves:  # the burst site itself loses pressure (with valves it is in the segment)
-            dry.update((int(model.link_start[li]), int(model.link_end[li])))
+        if unit == "node":
+            dry = set(model.node_indices(r.isolated_nodes + r.unintended_nodes).tolist())
+            if not use_valves:  # the burst site itself loses pressure (with valves it is in the segment)
+                dry.update((int(model.link_start[li]), int(model.link_end[li])))
+        else:
+            dry = set(model.link_indices(r.isolated_links + r.unintended_links).tolist())
+            dry.add(int(li))
         tp = sum(1.0 if reported[n] == "no_water" else 0.5 for n in dry if reported.get(n, "ok") != "ok")
         ok_hit = sum(1 for n in dry if reported.get(n) == "ok")
-        silent = sum(1 for n in dry if n not in reported and not model.is_source[n])
-        # recall of the reports x a soft precision: "ok" inside the dry set weighs like a miss,
-        # silent dry nodes a little (only a share of the affected call).
+        silent = sum(1 for n in dry if n not in reported and customer[n])
+        # recall of the reports x a soft precision: "ok" inside the dry set weighs like two misses,
+        # silent dry places a little (only a share of the affected call).
         recall = tp / w_total
         precision = tp / (tp + 2.0 * ok_hit + 0.05 * silent) if tp > 0 else 0.0
         score = 0.0 if tp == 0 else 2 * recall * precision / (recall + precision)

@@ -24,6 +24,7 @@ from network.locate import (
     UnknownNode,
     check_complaints,
     locate,
+    locate_buildings,
     locate_topology,
     pipe_distance,
 )
@@ -193,3 +194,18 @@ def test_unknown_node_error_type() -> None:
     model = read_inp_topology(TREE)
     with pytest.raises(UnknownNode, match="'X1'"):
         check_complaints(model, [("X1", "no_water")])
+
+
+def test_locate_buildings_by_service_pipe() -> None:
+    # the app's entry: buildings call, keyed by their service pipe; valves at J1 on P2 and P3
+    from tests.network.nets import net
+
+    model = net("P1:S-J1 P2:J1-J2 P3:J1-J3 P4:J2-J4 P5:J2-J5 P6:J3-J6", "A:P2@J1 B:P3@J1 C:P6@J3")
+    out = locate_buildings(model, {"P6": "no_water", "P3": "ok"}, top=2)
+    assert out[0].pipe == "P6" and out[0].score > out[1].score
+    out = locate_buildings(model, {"P4": "no_water", "P5": "low_pressure", "P6": "ok"}, top=3)
+    assert {c.pipe for c in out} == {"P2", "P4", "P5"}  # one segment: any of them shuts the J2 side
+    with pytest.raises(InputFileError, match="no complaint"):
+        locate_buildings(model, {"P4": "ok"})
+    with pytest.raises(InputFileError, match="unknown report"):
+        locate_buildings(model, {"P4": "dry"})
