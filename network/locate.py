@@ -74,7 +74,7 @@ CALL_SHARES = (0.05, 0.1, 0.2, 0.35, 0.6, 0.9)  # share of affected customers wh
 SILENT_WEIGHT = False  # count customers who did not call as evidence (measured: worse, so off)
 SMOOTH_RADIUS = 0      # >0: rank by the posterior mass within this many pipes (measured: worse)
 DISCHARGE_COEFF = 0.75
-SCREEN_K = 150         # candidates simulated (nearest to the callers)
+SCREEN_K = 100         # candidates simulated (nearest to the callers; 60, 150, all: same hit rates)
 TOPOLOGY_SCREEN_K = 5000  # candidates scored by the topology method
 MAX_CALLERS_FOR_DISTANCES = 300
 
