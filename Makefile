@@ -35,6 +35,7 @@ load-demo: db
 	$(PY) -m data load-demo --if-missing
 	$(PY) -m auth demo-users
 	$(PY) -m billing demo --if-missing
+	env $(DEMO_ENV) $(PY) -m billing demo-month --if-missing
 
 demo: load-demo
 	env $(DEMO_ENV) bash scripts/run_demo.sh $(PORT) $(TILES_PORT)
