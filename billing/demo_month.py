@@ -229,7 +229,10 @@ def load_demo_month(*, actor: Actor | None = None, rules_file: str | Path | None
     from ops import audit
     from ops import billing as ops_billing
     from ops.base import engine, utcnow
+    from settings import get_settings
 
+    if get_settings().env == "production":   # made-up outages and time travel: never on a real database
+        raise BillingError("demo-month: refused in production (ZHKH_ENV=production); it makes up outages")
     actor = actor or Actor.cli(DEMO_AUTHOR)
     eng = engine(bind)
     rules = load_billing_rules(rules_path(str(rules_file) if rules_file else None))

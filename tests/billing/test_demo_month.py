@@ -172,3 +172,10 @@ def test_demo_month_outages_reductions_and_rerun(star: dict[str, list[int]], cle
     with clean_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM outages")).scalar() == 5
         assert conn.execute(text("SELECT count(*) FROM audit_events WHERE action = 'billing.run'")).scalar() == 1
+
+
+def test_demo_month_is_refused_in_production(clean_engine: Engine, db_url: str, monkeypatch, capsys) -> None:
+    code, _, err = run_cli(monkeypatch, capsys, db_url, "demo-month", env={"ZHKH_ENV": "production"})
+    assert code == 2 and "refused in production" in err and err.count("\n") == 1
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM outages")).scalar() == 0
