@@ -36,8 +36,9 @@ def _square(lon: float, lat: float, half: float = 0.0001) -> str:
 
 @pytest.fixture()
 def star(clean_engine: Engine) -> Iterator[dict[str, list[int]]]:
-    """A source S with three dead-end pipes, each behind its own valve at S: pipe A feeds three
-    residential buildings, B two, C one (so A, B, C are the demo month's areas, in that order)."""
+    """A source S with four dead-end pipes, each behind its own valve at S: pipe A feeds three
+    residential buildings, B two, C one, D one (so A, B, C are the demo month's areas, in that order;
+    D is the spare)."""
     from ops import network as net_ops
 
     net_ops._indexes.clear()   # the isolation index is cached per (database, network id, revision)
@@ -47,7 +48,8 @@ def star(clean_engine: Engine) -> Iterator[dict[str, list[int]]]:
         point = "ST_SetSRID(ST_MakePoint(:x, :y), 4326)"
         s = conn.execute(text(f"INSERT INTO nodes (network_id, ext_id, kind, geom) VALUES (:n, 'S', 'source', {point}) "
                               "RETURNING id"), {"n": net, "x": 24.94, "y": 60.17}).scalar_one()
-        for k, (name, dx, dy, count) in enumerate((("A", 0.004, 0, 3), ("B", -0.004, 0, 2), ("C", 0, 0.003, 1))):
+        for k, (name, dx, dy, count) in enumerate((("A", 0.004, 0, 3), ("B", -0.004, 0, 2), ("C", 0, 0.003, 1),
+                                                         ("D", 0, -0.003, 1))):
             end = conn.execute(text(f"INSERT INTO nodes (network_id, ext_id, kind, geom) VALUES (:n, :e, 'junction', "
                                     f"{point}) RETURNING id"), {"n": net, "e": f"N{name}", "x": 24.94 + dx,
                                                                "y": 60.17 + dy}).scalar_one()
@@ -69,6 +71,7 @@ def star(clean_engine: Engine) -> Iterator[dict[str, list[int]]]:
                              {"b": b, "p": pipe, "n": net, "x": lon, "y": lat})
                 ids.append(int(b))
             areas[name] = ids
+            areas[f"pipe{name}"] = [int(pipe)]
         load_billing_demo(conn, seed=SEED, book=load_tariffs())
         # a subscriber in area A: the past outages' notices are dropped, the active one's stays pending
         conn.execute(text("INSERT INTO subscriptions (building_id, email, unsubscribe_token) VALUES (:b, 'a@example.org', "
@@ -179,3 +182,21 @@ def test_demo_month_is_refused_in_production(clean_engine: Engine, db_url: str, 
     assert code == 2 and "refused in production" in err and err.count("\n") == 1
     with clean_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM outages")).scalar() == 0
+
+
+def test_an_outage_left_open_is_not_crossed(star: dict[str, list[int]], clean_engine: Engine) -> None:
+    """On a demo database someone used, an open outage keeps its area: the demo month takes the next
+    pipes (B, C, D) instead of refusing to start."""
+    with clean_engine.begin() as conn:
+        oid = conn.execute(text("""
+            INSERT INTO outages (network_id, state, kind, reason, pipe_ids, planned_start, planned_end, actual_start,
+                                 created_by, approved_by)
+            SELECT id, 'active', 'emergency', 'left open', ARRAY[:p]::bigint[], now(), now() + interval '4 hours',
+                   now(), 'ivanova', 'ivanova' FROM networks RETURNING id"""), {"p": star["pipeA"][0]}).scalar_one()
+        conn.execute(text("INSERT INTO outage_buildings (outage_id, building_id) SELECT :o, unnest(CAST(:b AS bigint[]))"),
+                     {"o": oid, "b": star["A"]})
+    out = load_demo_month(rules_file=RULES, bind=clean_engine)
+    assert [out["areas"][k]["pipe"] for k in "ABC"] == [star["pipeB"][0], star["pipeC"][0], star["pipeD"][0]]
+    assert out["guide"]["building_id"] in star["B"]
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT state FROM outages WHERE id = :o"), {"o": oid}).scalar() == "active"
