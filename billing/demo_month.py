@@ -45,6 +45,8 @@ from sqlalchemy import Connection, Engine, text
 
 from auth.model import Actor
 from billing.errors import BillingError
+from billing.rule import month_bounds
+from incidents.workflow import OPEN_STATUSES
 
 __all__ = ["DEMO_AUTHOR", "DemoOutage", "demo_outages", "guide", "load_demo_month", "previous_period"]
 
@@ -102,7 +104,7 @@ def _network(conn: Connection) -> int:
     return int(found)
 
 
-def _areas(actor: Actor, eng: Engine, network_id: int) -> dict[str, dict[str, Any]]:
+def _areas(actor: Actor, eng: Engine, network_id: int, since: datetime) -> dict[str, dict[str, Any]]:
     """Three disjoint areas A, B, C: {pipe, buildings (ids), residential (ids with accounts, most
     residents first), address}."""
     from ops import network as net_ops
@@ -118,22 +120,23 @@ def _areas(actor: Actor, eng: Engine, network_id: int) -> dict[str, dict[str, An
                                            WHERE p.building_id = b.id)
         """))}
         residents = {int(r[0]): int(r[1] or 0) for r in conn.execute(text("SELECT id, residents FROM buildings"))}
-        # an outage someone left open (planned or active) is not crossed: its area is not chosen
-        busy = conn.execute(text("""
-            SELECT coalesce(array_agg(DISTINCT p) FILTER (WHERE p IS NOT NULL), '{}'),
-                   coalesce(array_agg(DISTINCT v) FILTER (WHERE v IS NOT NULL), '{}'),
-                   coalesce((SELECT array_agg(DISTINCT ob.building_id) FROM outage_buildings ob JOIN outages o
-                             ON o.id = ob.outage_id WHERE o.state IN ('planned', 'active')
-                               AND o.created_by <> :demo), '{}')
-            FROM outages o
-            LEFT JOIN LATERAL unnest(o.pipe_ids || o.unintended_pipe_ids) p ON true
-            LEFT JOIN LATERAL unnest(o.valve_ids) v ON true
-            WHERE o.state IN ('planned', 'active') AND o.network_id = :n AND o.created_by <> :demo
-        """), {"n": network_id, "demo": actor.author}).one()
+        # the story stays exact on a demo database others wrote to: an area is not one that an outage
+        # not made here (open, or off since the month began) touches, nor one with open water reports
+        # (starting an outage links those, restoring it would resolve them)
+        others = """FROM outages o WHERE o.network_id = :n AND o.created_by <> :demo AND o.state <> 'cancelled'
+                    AND (o.state IN ('planned', 'active') OR o.actual_end >= :since)"""
+        busy_p = {int(r[0]) for r in conn.execute(text(
+            f"SELECT DISTINCT unnest(o.pipe_ids || o.unintended_pipe_ids) {others}"),
+            {"n": network_id, "demo": actor.author, "since": since})}
+        busy_v = {int(r[0]) for r in conn.execute(text(f"SELECT DISTINCT unnest(o.valve_ids) {others}"),
+                                                  {"n": network_id, "demo": actor.author, "since": since})}
+        busy_b = {int(r[0]) for r in conn.execute(text(f"""
+            SELECT ob.building_id FROM outage_buildings ob WHERE ob.outage_id IN (SELECT o.id {others})
+            UNION SELECT i.building_id FROM incidents i WHERE i.building_id IS NOT NULL AND i.outage_id IS NULL
+              AND i.category IN ('no_water', 'low_pressure') AND i.status = ANY(:open)
+        """), {"n": network_id, "demo": actor.author, "since": since, "open": sorted(OPEN_STATUSES)})}
     chosen: list[dict[str, Any]] = []
-    used_p: set[int] = {int(p) for p in busy[0]}
-    used_v: set[int] = {int(v) for v in busy[1]}
-    used_b: set[int] = {int(b) for b in busy[2]}
+    used_p, used_v, used_b = busy_p, busy_v, busy_b
     for pipe in pipes:
         plan = net_ops.plan(actor, network_id, [pipe], bind=eng)
         buildings = {int(b["id"]) for b in plan.affected}
@@ -258,7 +261,7 @@ def load_demo_month(*, actor: Actor | None = None, rules_file: str | Path | None
         done = _done(conn)
     now = now or utcnow()
     period = previous_period(now, rules.zone)
-    areas = _areas(actor, eng, network_id)
+    areas = _areas(actor, eng, network_id, month_bounds(period, rules.zone)[0])
     specs = demo_outages(period, rules.zone, {k: v["address"] for k, v in areas.items()})
     made = dict(done)
     for spec in specs:
