@@ -184,19 +184,22 @@ def test_demo_month_is_refused_in_production(clean_engine: Engine, db_url: str, 
         assert conn.execute(text("SELECT count(*) FROM outages")).scalar() == 0
 
 
-def test_an_outage_left_open_is_not_crossed(star: dict[str, list[int]], clean_engine: Engine) -> None:
-    """On a demo database someone used, an open outage keeps its area: the demo month takes the next
-    pipes (B, C, D) instead of refusing to start."""
+@pytest.mark.parametrize("state", ["active", "restored"])
+def test_an_area_someone_else_cut_off_is_not_taken(state: str, star: dict[str, list[int]], clean_engine: Engine) -> None:
+    """On a demo database others wrote to (an outage left open, one restored this month), the demo month
+    takes the next pipes (B, C, D), so its figures stay the hand-computed ones."""
     with clean_engine.begin() as conn:
         oid = conn.execute(text("""
             INSERT INTO outages (network_id, state, kind, reason, pipe_ids, planned_start, planned_end, actual_start,
-                                 created_by, approved_by)
-            SELECT id, 'active', 'emergency', 'left open', ARRAY[:p]::bigint[], now(), now() + interval '4 hours',
-                   now(), 'ivanova', 'ivanova' FROM networks RETURNING id"""), {"p": star["pipeA"][0]}).scalar_one()
+                                 actual_end, created_by, approved_by)
+            SELECT id, :state, 'emergency', 'not the demo', ARRAY[:p]::bigint[], now() - interval '3 hours',
+                   now() + interval '4 hours', now() - interval '2 hours',
+                   CASE WHEN :state = 'restored' THEN now() - interval '1 hour' END, 'ivanova', 'ivanova'
+            FROM networks RETURNING id"""), {"p": star["pipeA"][0], "state": state}).scalar_one()
         conn.execute(text("INSERT INTO outage_buildings (outage_id, building_id) SELECT :o, unnest(CAST(:b AS bigint[]))"),
                      {"o": oid, "b": star["A"]})
     out = load_demo_month(rules_file=RULES, bind=clean_engine)
     assert [out["areas"][k]["pipe"] for k in "ABC"] == [star["pipeB"][0], star["pipeC"][0], star["pipeD"][0]]
     assert out["guide"]["building_id"] in star["B"]
     with clean_engine.connect() as conn:
-        assert conn.execute(text("SELECT state FROM outages WHERE id = :o"), {"o": oid}).scalar() == "active"
+        assert conn.execute(text("SELECT state FROM outages WHERE id = :o"), {"o": oid}).scalar() == state
