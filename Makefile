@@ -36,6 +36,7 @@ load-demo: db
 	$(PY) -m auth demo-users
 	$(PY) -m billing demo --if-missing
 	$(PY) -m reports demo --if-missing --history-days 45
+	env $(DEMO_ENV) $(PY) -m billing demo-month --if-missing
 
 demo: load-demo
 	env $(DEMO_ENV) bash scripts/run_demo.sh $(PORT) $(TILES_PORT)

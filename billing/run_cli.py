@@ -2,6 +2,7 @@
 
     python -m billing demo [--if-missing] [--seed N]
     python -m billing demo-code ACCOUNT [--seed N]
+    python -m billing demo-month [--if-missing] [--show] [--seed N] [--json]
     python -m billing run --period YYYY-MM [--close] [--json]
     python -m billing close --period YYYY-MM [--json]
     python -m billing outage-report --from YYYY-MM-DD --to YYYY-MM-DD --out FILE.xml [--json]
@@ -16,7 +17,7 @@ from typing import Any
 
 __all__ = ["COMMANDS", "add_parsers", "run_command"]
 
-COMMANDS = ("demo", "demo-code", "run", "close", "outage-report")
+COMMANDS = ("demo", "demo-code", "demo-month", "run", "close", "outage-report")
 
 
 def add_parsers(sub: Any) -> None:
@@ -27,6 +28,13 @@ def add_parsers(sub: Any) -> None:
     code = sub.add_parser("demo-code", help="the access code printed on a demo account's bill")
     code.add_argument("account", metavar="ACCOUNT", help="the account number")
     code.add_argument("--seed", type=int, default=None)
+    month = sub.add_parser("demo-month", help="outages of the previous month and one now, the month billed "
+                                              "and closed (billing.demo_month); prints what to try")
+    month.add_argument("--if-missing", action="store_true", help="accepted for symmetry: a rerun never adds twice")
+    month.add_argument("--show", action="store_true", help="only print what to try (change nothing)")
+    month.add_argument("--seed", type=int, default=None, help="the demo seed of the access code printed")
+    month.add_argument("--rules", default=None, help="billing rules YAML (default: ZHKH_BILLING_RULES_FILE)")
+    month.add_argument("--json", action="store_true")
     for name, what in (("run", "compute a month's charges for every account (a draft; rerun replaces it)"),
                        ("close", "close a computed month (its charges never change again)")):
         p = sub.add_parser(name, help=what)
@@ -63,6 +71,8 @@ def run_command(args: argparse.Namespace) -> str:
         if "skipped" in counts:
             return "billing demo: accounts exist already, nothing added"
         return "billing demo: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    if args.command == "demo-month":
+        return _demo_month(args)
     if args.command == "demo-code":
         from sqlalchemy import text
 
@@ -100,6 +110,35 @@ def run_command(args: argparse.Namespace) -> str:
             text_ += f"; {out['without_house_guid']} outage(s) left out: none of their houses has a house GUID"
         return json.dumps(out, ensure_ascii=False) if args.json else text_
     raise BillingError(f"unknown command {args.command!r}")
+
+
+def _demo_month(args: argparse.Namespace) -> str:
+    from billing.demo_month import guide, load_demo_month
+
+    out: dict[str, Any] = {}
+    if not args.show:
+        out = load_demo_month(rules_file=args.rules)
+    g = guide(seed=_seed(args.seed))
+    if args.json:
+        return json.dumps({**out, "guide": g}, ensure_ascii=False, default=str)
+    lines = []
+    if not args.show:
+        if "skipped" in out:
+            lines.append(f"billing demo-month: {out['skipped']} (period {out.get('period')}), nothing added")
+        else:
+            b = out.get("billing") or {}
+            lines.append(f"billing demo-month: outages {', '.join(f'{k} #{v}' for k, v in out['outages'].items())}; "
+                         f"period {out['period']} {b.get('state')}: charged {b.get('charged_rub')} ₽, "
+                         f"reduced {b.get('reduction_rub')} ₽ ({b.get('reduced_charges')} charges)")
+    if g is None:
+        lines.append("billing demo-month: no demo month yet (python -m billing demo-month)")
+    else:
+        lines.append(f"  try the residents' page: address {g['address']}"
+                     + (" (an outage is active there now)" if g["active"] else ""))
+        if g.get("code"):
+            lines.append(f"  and the charges of {g['period']}: account {g['account']}, access code {g['code']} "
+                         "(demo data)")
+    return "\n".join(lines)
 
 
 def _show(out: dict[str, Any], as_json: bool, template: str) -> str:

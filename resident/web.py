@@ -407,6 +407,23 @@ def _safe_back(back: str) -> bool:
     return bool(re.fullmatch(r"/address/[0-9]{1,12}", back or ""))
 
 
+def _when_off(details: dict[str, Any], outage_id: int, tx: Texts) -> str:
+    """" (08.10.2026 21:10 – 09.10.2026 09:40)": when outage ``outage_id`` of a charge line's details was
+    off, in the region's time; the end as a time only on the same day; "" when the details lack it."""
+    found = next((o for o in details.get("outages") or [] if isinstance(o, dict) and o.get("id") == outage_id), None)
+    try:
+        start = datetime.fromisoformat(str(found["start"])) if found else None
+        end = datetime.fromisoformat(str(found["end"])) if found and found.get("end") else None
+    except (TypeError, ValueError, KeyError):
+        return ""
+    if start is None or start.tzinfo is None or (end is not None and end.tzinfo is None):
+        return ""
+    if end is None:
+        return f" ({tx.when(start)} –)"
+    same_day = start.astimezone(tx.zone).date() == end.astimezone(tx.zone).date()
+    return f" ({tx.when(start)} – {end.astimezone(tx.zone):%H:%M})" if same_day else f" ({tx.when(start)} – {tx.when(end)})"
+
+
 def _explain(line: dict[str, Any], tx: Texts) -> str:
     """A reduction or correction line in words: "−0.9 %: 6 h beyond the 8 h allowance, outage №12"."""
     d = line.get("details") or {}
@@ -424,8 +441,8 @@ def _explain(line: dict[str, Any], tx: Texts) -> str:
     pct, excess = first("pct", "reduction_pct"), first("excess_h", "excess", "hours_over")
     allowance, hours = first("allowance_h", "allowance"), first("interruption_h", "hours")
     ids = [int(i) for i in (line.get("outage_ids") or [])]
-    outs = ", ".join(f"№{i}" for i in ids)
+    outs = ", ".join(f"№{i}{_when_off(d, i, tx)}" for i in ids)
     if pct is None or excess is None or allowance is None:
         return tx.tn("resident.explain.outages", len(ids), outages=outs) if ids else ""
-    return tx.tn("resident.explain.reduction", len(ids), pct=tx.number(pct, 2), excess=tx.number(excess, 2),
+    return tx.tn("resident.explain.reduction", len(ids), pct=tx.number(pct, 3), excess=tx.number(excess, 2),
                  allowance=tx.number(allowance, 2), hours=tx.number(hours or 0, 2), outages=outs)

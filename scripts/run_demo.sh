@@ -41,5 +41,7 @@ for _ in $(seq 1 240); do
 done
 echo "run_demo: vector tiles on port $TILES_PORT: /tiles/{layer}/{z}/{x}/{y}.pbf (log: $LOG)"
 echo "run_demo: the residents' page on http://127.0.0.1:$RESIDENT_PORT/ (no login; log: var/resident.log)"
+# what a newcomer can try there: the demo address with an active outage, a demo account and its code
+"$PY" -m billing demo-month --show 2>/dev/null || true
 
 "$PY" -m streamlit run app.py --server.port "$APP_PORT" --server.headless true
