@@ -33,6 +33,13 @@ MATRIX: dict[str, frozenset[str]] = {
     "demo.reload": frozenset({"admin"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"inspector", "admin"}),
+    # billing: a month's charges (run, close) and the ГИС ЖКХ outage export
+    "billing.run": frozenset({"admin"}),
+    "billing.close": frozenset({"admin"}),
+    "billing.export": frozenset({"dispatcher", "admin"}),
+    # the inspectorate: KPIs, signed PDF reports; who answers for a report
+    "inspection.read": frozenset({"dispatcher", "inspector", "admin"}),
+    "reports.assign_org": frozenset({"dispatcher", "admin"}),
 }
 PERMISSIONS: tuple[str, ...] = tuple(MATRIX)
 
@@ -47,14 +54,15 @@ PAGES: dict[str, str] = {
     "data": "data.import",
     "users": "users.manage",
     "audit": "audit.read",
+    "inspection": "inspection.read",
 }
 # the pages each role sees, in navigation order (a role's first page is its start page)
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "operator": ("intake", "incidents", "outages", "map"),
-    "dispatcher": ("control", "incidents", "intake", "outages", "planner", "map"),
+    "dispatcher": ("control", "incidents", "intake", "outages", "planner", "map", "inspection"),
     "planner": ("planner", "outages", "map", "incidents"),
-    "inspector": ("incidents", "outages", "map", "control", "planner", "audit"),
-    "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "audit"),
+    "inspector": ("inspection", "incidents", "outages", "map", "control", "planner", "audit"),
+    "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "audit", "inspection"),
 }
 
 
