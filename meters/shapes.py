@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-__all__ = ["WEEKDAY", "WEEKEND", "NIGHT_MINIMUM_HOURS", "demand_factor", "mean_factor"]
+__all__ = ["WEEKDAY", "WEEKEND", "NIGHT_MINIMUM_HOURS", "demand_factor", "demand_hours", "mean_factor"]
 
 # flow relative to the day's own average, at hh:00 local time (index = hour)
 WEEKDAY: tuple[float, ...] = (
@@ -76,3 +76,35 @@ def demand_factor(ts_local: datetime) -> float:
 def mean_factor() -> float:
     """The mean of :func:`demand_factor` over a week (1.0 by construction; for tests and callers)."""
     return _week_mean() / _NORM
+
+
+# the integral of demand_factor from Monday 00:00 to each minute of the week, in factor x hours
+# (exact: the factor is linear within each hour, so trapezoids over minutes add up exactly)
+def _prefix() -> list[float]:
+    from datetime import timedelta
+
+    monday = datetime(2024, 1, 1)  # a Monday
+    values = [demand_factor(monday + timedelta(minutes=m)) for m in range(7 * 1440 + 1)]
+    out = [0.0]
+    for m in range(7 * 1440):
+        out.append(out[-1] + (values[m] + values[m + 1]) / 2 / 60)
+    return out
+
+
+_PREFIX = _prefix()
+_WEEK = _PREFIX[-1]  # 168.0: the mean over a week is 1
+
+
+def _cumulative(ts_local: datetime) -> float:
+    ordinal = ts_local.toordinal() - 1  # date(1, 1, 1) is a Monday
+    weeks, weekday = divmod(ordinal, 7)
+    minute = weekday * 1440 + ts_local.hour * 60 + ts_local.minute
+    frac = (ts_local.second + ts_local.microsecond / 1e6) / 60
+    return weeks * _WEEK + _PREFIX[minute] + (_PREFIX[minute + 1] - _PREFIX[minute]) * frac
+
+
+def demand_hours(a_local: datetime, b_local: datetime) -> float:
+    """The integral of :func:`demand_factor` from ``a_local`` to ``b_local`` (local wall-clock times), in
+    hours: the volume a meter of mean flow ``q`` per hour passes meanwhile is ``q * demand_hours(a, b)``.
+    Over a whole week it is 168. O(1) (a prefix table over the minutes of a week)."""
+    return _cumulative(b_local) - _cumulative(a_local)

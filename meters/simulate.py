@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from meters.errors import BadArgument, NoMeters
-from meters.shapes import demand_factor
+from meters.shapes import demand_hours
 
 __all__ = ["Injection", "parse_injection", "SimStats", "MeterState", "make_states", "run", "PER_FLAT_PER_DAY"]
 
@@ -38,7 +38,6 @@ PER_FLAT_PER_DAY: dict[str, float] = {
 SHAPED = {"cold_water", "hot_water", "sewer", "electricity", "gas"}  # heating follows the weather, not the clock
 COMMON_USE = 0.03  # a building meter's share above its flats (cleaning, leaks in the building)
 BACKGROUND_LEAKAGE = 0.08  # a DMA inlet's share above its buildings, as a constant flow
-SUBSTEP = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -144,17 +143,13 @@ def make_states(meters: list[dict[str, Any]], latest: dict[int, tuple[datetime, 
 
 
 def volume(s: MeterState, a: datetime, b: datetime, tz: ZoneInfo, injections: list[Injection]) -> float:
-    """What flows through meter ``s`` between ``a`` and ``b`` (no noise), by 15-minute substeps."""
-    vol = 0.0
-    t = a
-    shaped = s.resource in SHAPED
-    while t < b:
-        nxt = min(b, t + SUBSTEP)
-        hours = (nxt - t).total_seconds() / 3600
-        mid = t + (nxt - t) / 2
-        factor = demand_factor(mid.astimezone(tz)) if shaped else 1.0
-        vol += (s.mean_per_h * factor + s.leakage_per_h) * hours
-        t = nxt
+    """What flows through meter ``s`` between ``a`` and ``b`` (no noise): the shape integrated exactly."""
+    hours = (b - a).total_seconds() / 3600
+    if s.resource in SHAPED:
+        vol = s.mean_per_h * demand_hours(a.astimezone(tz), b.astimezone(tz))
+    else:
+        vol = s.mean_per_h * hours
+    vol += s.leakage_per_h * hours
     for inj in injections:
         if (s.kind == "dma_inlet" and s.dma_id == inj.dma_id and s.resource == "cold_water") or \
                 (s.kind == "source" and s.resource == "cold_water"):

@@ -90,3 +90,15 @@ def test_cli_bad_input_exits_2(capsys):
     assert "DMA_ID@ISO_TIME:LITRES_PER_SECOND" in capsys.readouterr().err
     assert main(["listen", "--mqtt-url", "http://nowhere"]) == 2
     assert "MQTT URL" in capsys.readouterr().err
+
+
+def test_demand_hours_is_the_integral_of_the_factor():
+    from meters.shapes import demand_hours
+
+    a = datetime(2026, 11, 20, 22, 10, 30)  # a Friday night into the weekend
+    b = a + timedelta(days=2, hours=5, minutes=7)
+    minutes = int((b - a).total_seconds() // 60)
+    numeric = sum(demand_factor(a + timedelta(minutes=m + 0.5)) for m in range(minutes)) / 60
+    assert demand_hours(a, b) == pytest.approx(numeric, rel=1e-4)
+    assert demand_hours(a, a + timedelta(days=7)) == pytest.approx(168.0, rel=1e-9)
+    assert demand_hours(a, a) == 0.0
