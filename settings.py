@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     language: str = "ru"
     max_features_per_layer: int = 3000
     sla_rules_file: Path = ROOT / "incidents" / "rules" / "default.yaml"
+    dma_rules_file: Path = ROOT / "dma" / "rules" / "default.yaml"
     demo_seed: int = 42
     demo_network_name: str = "Helsinki demo cold water"
 
