@@ -23,6 +23,7 @@ ACTIONS: tuple[str, ...] = (
     "outage.merge", "outage.restore", "outage.cancel",
     "valve.status",
     "data.import", "demo.reload",
+    "dma.derive", "dma.draw", "dma.alarm_raise", "dma.alarm_clear", "dma.demo",
 )
 
 

@@ -9,6 +9,7 @@ Create Date: 2026-11-27
 - ``dma_inlets``: where a ``dma_inlet`` meter sits: on ``pipe_id`` at its end ``node_id``, counting
   water that flows from the node into the pipe (the DMA is on the pipe's side). Derivation cuts the
   network there as it does at normally-closed valves.
+- ``dma_flows``: which inlet meters feed a DMA (+1) or carry water on out of it to another (-1).
 - ``dma_nights``: the minimum night flow of a DMA and night, its baseline and the verdict.
 - ``dma_alarms``: a leak alarm (open while the night flow stays high), with its incident; at most
   one open alarm per DMA.
@@ -42,6 +43,13 @@ CREATE TABLE dma_inlets (
 );
 CREATE INDEX dma_inlets_pipe_idx ON dma_inlets (pipe_id);
 
+CREATE TABLE dma_flows (
+    dma_id    integer NOT NULL REFERENCES dmas(id) ON DELETE CASCADE,
+    meter_id  bigint NOT NULL REFERENCES meters(id) ON DELETE CASCADE,
+    sign      smallint NOT NULL CONSTRAINT dma_flows_sign_check CHECK (sign IN (-1, 1)),
+    PRIMARY KEY (dma_id, meter_id)
+);
+
 CREATE TABLE dma_nights (
     dma_id        integer NOT NULL REFERENCES dmas(id) ON DELETE CASCADE,
     day           date NOT NULL,
@@ -73,6 +81,7 @@ CREATE INDEX dma_alarms_incident_idx ON dma_alarms (incident_id);
 DOWN = """
 DROP TABLE IF EXISTS dma_alarms;
 DROP TABLE IF EXISTS dma_nights;
+DROP TABLE IF EXISTS dma_flows;
 DROP TABLE IF EXISTS dma_inlets;
 DROP TABLE IF EXISTS dma_buildings;
 DROP TABLE IF EXISTS dma_pipes;
