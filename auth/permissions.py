@@ -33,6 +33,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "demo.reload": frozenset({"admin"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"inspector", "admin"}),
+    "balance.read": frozenset({"dispatcher", "planner", "inspector", "admin"}),   # DMA water balance, night flow
 }
 PERMISSIONS: tuple[str, ...] = tuple(MATRIX)
 
@@ -47,14 +48,15 @@ PAGES: dict[str, str] = {
     "data": "data.import",
     "users": "users.manage",
     "audit": "audit.read",
+    "balance": "balance.read",
 }
 # the pages each role sees, in navigation order (a role's first page is its start page)
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "operator": ("intake", "incidents", "outages", "map"),
-    "dispatcher": ("control", "incidents", "intake", "outages", "planner", "map"),
-    "planner": ("planner", "outages", "map", "incidents"),
-    "inspector": ("incidents", "outages", "map", "control", "planner", "audit"),
-    "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "audit"),
+    "dispatcher": ("control", "incidents", "intake", "outages", "planner", "map", "balance"),
+    "planner": ("planner", "outages", "map", "incidents", "balance"),
+    "inspector": ("incidents", "outages", "map", "control", "planner", "audit", "balance"),
+    "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "audit", "balance"),
 }
 
 

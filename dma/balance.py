@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 from dma.rules import DmaRules
 
 Reading = tuple[datetime, float]   # (time, cumulative total m³), sorted by time
+VERDICTS: tuple[str, ...] = ("no_data", "learning", "normal", "high")
+ALARM_STATES: tuple[str, ...] = ("open", "cleared")
 
 
 def total_at(readings: Sequence[Reading], t: datetime, *, max_gap: timedelta) -> float | None:
@@ -115,8 +117,9 @@ def nrw(inflow: float | None, billed: float | None) -> tuple[float | None, float
 
 def baseline(history: Sequence[float | None], rules: DmaRules) -> float | None:
     """Median of the last ``baseline_nights`` known values of ``history`` (oldest first; the caller
-    leaves out nights judged high); ``None`` with fewer than ``min_history_nights`` of them."""
-    known = [v for v in history[-rules.baseline_nights:] if v is not None]
+    passes ``None`` for nights without data and for nights judged high, so a lasting leak never
+    becomes its own baseline); ``None`` with fewer than ``min_history_nights`` of them."""
+    known = [v for v in history if v is not None][-rules.baseline_nights:]
     if len(known) < rules.min_history_nights:
         return None
     return float(statistics.median(known))

@@ -224,7 +224,8 @@ def check_night(conn: Connection, day: date, *, rules: DmaRules | None = None, t
     gap = timedelta(hours=rules.max_gap_h)
     fl = store.flows(conn)
     results = []
-    first = day - timedelta(days=rules.baseline_nights)
+    # look back up to three times the baseline: nights without data or judged high are skipped
+    first = day - timedelta(days=3 * rules.baseline_nights)
     win_a, _ = day_bounds(first, tz)
     _, win_b = day_bounds(day, tz)
     for d in store.list_dmas(conn):
@@ -285,7 +286,7 @@ def _lang(lang: str | None) -> str:
 
 def _raise(conn: Connection, d: dict[str, Any], day: date, mnf: float, base: float, *, now: datetime,
            lang: str | None) -> int:
-    from i18n import translate
+    from i18n import N_, translate
     from incidents import service as incidents
     from incidents.sla import ServiceAttribute
 
@@ -299,7 +300,7 @@ def _raise(conn: Connection, d: dict[str, Any], day: date, mnf: float, base: flo
         svc = svc.model_copy(update={"attributes": [*svc.attributes, ServiceAttribute(code="dma_id", datatype="number")]})
         rules = rules.model_copy(update={"services": {**rules.services, INCIDENT_SERVICE: svc}})
     lg = _lang(lang)
-    description = translate(lg, "dma.incident.description", dma=d["name"], day=day.isoformat(),
+    description = translate(lg, N_("dma.incident.description"), dma=d["name"], day=day.isoformat(),
                             mnf=_fmt(mnf), baseline=_fmt(base))
     # located at the DMA's centre; the member building nearest to it names the address (and, given,
     # spares the service-area lookup, which needs an engine rather than this transaction)
@@ -331,21 +332,21 @@ def _note(conn: Connection, incident_id: int | None, body: str, now: datetime) -
 
 def _persist(conn: Connection, alarm: dict[str, Any], d: dict[str, Any], day: date, mnf: float, base: float, *,
              now: datetime, lang: str | None) -> None:
-    from i18n import translate
+    from i18n import N_, translate
 
     _exec(conn, """UPDATE dma_alarms SET last_high_on = :day, normal_nights = 0,
                    peak_mnf_m3h = greatest(peak_mnf_m3h, :m) WHERE id = :i""", day=day, m=mnf, i=alarm["id"])
-    _note(conn, alarm["incident_id"], translate(_lang(lang), "dma.incident.still_high", dma=d["name"],
+    _note(conn, alarm["incident_id"], translate(_lang(lang), N_("dma.incident.still_high"), dma=d["name"],
                                                 day=day.isoformat(), mnf=_fmt(mnf), baseline=_fmt(base)), now)
 
 
 def _clear(conn: Connection, alarm: dict[str, Any], d: dict[str, Any], day: date, mnf: float | None,
            base: float | None, *, now: datetime, lang: str | None) -> None:
-    from i18n import translate
+    from i18n import N_, translate
 
     _exec(conn, """UPDATE dma_alarms SET state = 'cleared', cleared_on = :day, normal_nights = normal_nights + 1
                    WHERE id = :i""", day=day, i=alarm["id"])
-    _note(conn, alarm["incident_id"], translate(_lang(lang), "dma.incident.cleared", dma=d["name"],
+    _note(conn, alarm["incident_id"], translate(_lang(lang), N_("dma.incident.cleared"), dma=d["name"],
                                                 day=day.isoformat(), mnf=_fmt(mnf), baseline=_fmt(base)), now)
     audit.record(conn, actor=SENSOR_AUTHOR, action="dma.alarm_clear", object_type="dma", object_id=d["id"], at=now,
                  details={"alarm_id": alarm["id"], "incident_id": alarm["incident_id"], "day": day.isoformat()})

@@ -81,7 +81,9 @@ def test_flow_rates_net_of_outflow_and_minimum_night_flow() -> None:
 
 def test_baseline_median_of_last_n_known_nights() -> None:
     r = DmaRules(baseline_nights=5, min_history_nights=3)
-    assert baseline([9.0, 1.0, 2.0, None, 3.0, 100.0], r) == 2.5      # last 5: 1,2,None,3,100
+    assert baseline([9.0, 1.0, 2.0, None, 3.0, 100.0], r) == 3.0      # last 5 known: 9,1,2,3,100
+    assert baseline([7.0, 1.0, 2.0, 3.0, 4.0, 5.0], r) == 3.0         # the 7 is older than the last 5
+    assert baseline([1.0, 2.0, 3.0, None, None, None, None, None], r) == 2.0   # unknown nights are skipped
     assert baseline([1.0, None, 2.0], r) is None                       # 2 known < 3
     assert baseline([], r) is None
 
