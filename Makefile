@@ -34,6 +34,7 @@ db: setup
 load-demo: db
 	$(PY) -m data load-demo --if-missing
 	$(PY) -m auth demo-users
+	$(PY) -m dma demo --if-missing
 
 demo: load-demo
 	env $(DEMO_ENV) bash scripts/run_demo.sh $(PORT) $(TILES_PORT)

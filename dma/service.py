@@ -272,8 +272,14 @@ def _exec(conn: Connection, sql: str, **params: Any) -> Any:
     return conn.execute(text(sql), params)
 
 
-def _fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:.2f}"
+def _fmt(x: float | None, lang: str = "en") -> str:
+    if x is None:
+        return "—"
+    return f"{x:.2f}".replace(".", ",") if lang == "ru" else f"{x:.2f}"
+
+
+def _day(d: date, lang: str) -> str:
+    return d.strftime("%d.%m.%Y") if lang == "ru" else d.isoformat()
 
 
 def _lang(lang: str | None) -> str:
@@ -300,8 +306,8 @@ def _raise(conn: Connection, d: dict[str, Any], day: date, mnf: float, base: flo
         svc = svc.model_copy(update={"attributes": [*svc.attributes, ServiceAttribute(code="dma_id", datatype="number")]})
         rules = rules.model_copy(update={"services": {**rules.services, INCIDENT_SERVICE: svc}})
     lg = _lang(lang)
-    description = translate(lg, N_("dma.incident.description"), dma=d["name"], day=day.isoformat(),
-                            mnf=_fmt(mnf), baseline=_fmt(base))
+    description = translate(lg, N_("dma.incident.description"), dma=d["name"], day=_day(day, lg),
+                            mnf=_fmt(mnf, lg), baseline=_fmt(base, lg))
     # located at the DMA's centre; the member building nearest to it names the address (and, given,
     # spares the service-area lookup, which needs an engine rather than this transaction)
     near = _exec(conn, """SELECT b.id FROM dma_buildings db JOIN buildings b ON b.id = db.building_id
@@ -336,8 +342,9 @@ def _persist(conn: Connection, alarm: dict[str, Any], d: dict[str, Any], day: da
 
     _exec(conn, """UPDATE dma_alarms SET last_high_on = :day, normal_nights = 0,
                    peak_mnf_m3h = greatest(peak_mnf_m3h, :m) WHERE id = :i""", day=day, m=mnf, i=alarm["id"])
-    _note(conn, alarm["incident_id"], translate(_lang(lang), N_("dma.incident.still_high"), dma=d["name"],
-                                                day=day.isoformat(), mnf=_fmt(mnf), baseline=_fmt(base)), now)
+    lg = _lang(lang)
+    _note(conn, alarm["incident_id"], translate(lg, N_("dma.incident.still_high"), dma=d["name"],
+                                                day=_day(day, lg), mnf=_fmt(mnf, lg), baseline=_fmt(base, lg)), now)
 
 
 def _clear(conn: Connection, alarm: dict[str, Any], d: dict[str, Any], day: date, mnf: float | None,
@@ -346,8 +353,9 @@ def _clear(conn: Connection, alarm: dict[str, Any], d: dict[str, Any], day: date
 
     _exec(conn, """UPDATE dma_alarms SET state = 'cleared', cleared_on = :day, normal_nights = normal_nights + 1
                    WHERE id = :i""", day=day, i=alarm["id"])
-    _note(conn, alarm["incident_id"], translate(_lang(lang), N_("dma.incident.cleared"), dma=d["name"],
-                                                day=day.isoformat(), mnf=_fmt(mnf), baseline=_fmt(base)), now)
+    lg = _lang(lang)
+    _note(conn, alarm["incident_id"], translate(lg, N_("dma.incident.cleared"), dma=d["name"],
+                                                day=_day(day, lg), mnf=_fmt(mnf, lg), baseline=_fmt(base, lg)), now)
     audit.record(conn, actor=SENSOR_AUTHOR, action="dma.alarm_clear", object_type="dma", object_id=d["id"], at=now,
                  details={"alarm_id": alarm["id"], "incident_id": alarm["incident_id"], "day": day.isoformat()})
 

@@ -206,7 +206,8 @@ def open_alarm(conn: Connection, dma_id: int) -> dict[str, Any] | None:
 
 def alarms(conn: Connection, *, open_only: bool = False) -> list[dict[str, Any]]:
     rows = conn.execute(text(f"""
-        SELECT a.*, d.name AS dma_name FROM dma_alarms a JOIN dmas d ON d.id = a.dma_id
+        SELECT a.*, d.name AS dma_name, i.status AS incident_status
+        FROM dma_alarms a JOIN dmas d ON d.id = a.dma_id LEFT JOIN incidents i ON i.id = a.incident_id
         {"WHERE a.state = 'open'" if open_only else ""} ORDER BY a.opened_on DESC, a.id DESC"""))
     return [dict(r._mapping) for r in rows]
 

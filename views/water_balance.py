@@ -11,7 +11,7 @@ import streamlit as st
 
 from dma import usecases
 from views.common import lang, t
-from views.formatting import md_safe
+from views.formatting import label, md_safe
 from views.session import actor, guard
 
 PERIODS = (7, 14, 30)
@@ -29,6 +29,12 @@ def day_text(d: date | None) -> str:
     if d is None:
         return "—"
     return d.strftime("%d.%m.%Y") if lang() == "ru" else d.strftime("%Y-%m-%d")
+
+
+def y_axis(title: str) -> alt.Axis:
+    """A value axis whose numbers follow the page's language (thin-space thousands, decimal comma in Russian)."""
+    expr = "replace(replace(datum.label, ',', '\u202f'), '.', ',')" if lang() == "ru" else "datum.label"
+    return alt.Axis(title=title, labelExpr=expr)
 
 
 def _frame(ov: usecases.Overview) -> pd.DataFrame:
@@ -81,15 +87,15 @@ def dma_map(ov: usecases.Overview, df: pd.DataFrame) -> None:
     alarmed = {a["dma_id"] for a in ov.alarms if a["state"] == "open"}
     cmap = matplotlib.colormaps["RdYlGn_r"]
     norm = matplotlib.colors.Normalize(vmin=0, vmax=40)
-    fig, ax = plt.subplots(figsize=(7, 5.2))
-    for d in ov.dmas:
+    fig, ax = plt.subplots(figsize=(6, 7))
+    for d in sorted(ov.dmas, key=lambda d: d["id"] in alarmed):
         if not d["outline"]:
             continue
         g = json.loads(d["outline"])
         polys = g["coordinates"] if g["type"] == "MultiPolygon" else [g["coordinates"]]
         face = cmap(norm(pct[d["id"]])) if d["id"] in pct else (0.8, 0.8, 0.8, 1)
         patches = [Polygon(poly[0], closed=True) for poly in polys]
-        ax.add_collection(PatchCollection(patches, facecolor=face, alpha=0.75,
+        ax.add_collection(PatchCollection(patches, facecolor=face, alpha=0.6,
                                           edgecolor="#d00000" if d["id"] in alarmed else "#333333",
                                           linewidth=3 if d["id"] in alarmed else 0.8))
         label = d["name"] + (f"\n{num(pct[d['id']])} %" if d["id"] in pct else "")
@@ -102,7 +108,7 @@ def dma_map(ov: usecases.Overview, df: pd.DataFrame) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     sm = matplotlib.cm.ScalarMappable(cmap=cmap, norm=norm)
-    fig.colorbar(sm, ax=ax, shrink=0.7, label=t("balance.map.legend"))
+    fig.colorbar(sm, ax=ax, shrink=0.6, orientation="horizontal", pad=0.03, label=t("balance.map.legend"))
     ax.set_title(t("balance.map.title"), fontsize=10)
     st.pyplot(fig, clear_figure=True)
     plt.close(fig)
@@ -117,19 +123,18 @@ def charts(ov: usecases.Overview, df: pd.DataFrame, dma_id: int) -> None:
     vol["what"] = vol["what"].map({"inflow": t("balance.series.inflow"), "billed": t("balance.series.billed")})
     x = alt.X("day:T", title=t("balance.axis.day"), axis=alt.Axis(format="%d.%m"))
     c1 = alt.Chart(vol).mark_line(point=True).encode(
-        x=x, y=alt.Y("m3:Q", title=t("balance.axis.m3_day")),
-        color=alt.Color("what:N", title=None, legend=alt.Legend(orient="bottom"))).properties(
+        x=x, y=alt.Y("m3:Q", axis=y_axis(t("balance.axis.m3_day")), scale=alt.Scale(zero=False)),
+        color=alt.Color("what:N", title=None, legend=alt.Legend(orient="top", labelLimit=400))).properties(
         title=t("balance.chart.volumes"), height=260)
     c2 = alt.Chart(part).mark_bar().encode(
-        x=x, y=alt.Y("nrw_pct:Q", title=t("balance.axis.nrw_pct")),
+        x=x, y=alt.Y("nrw_pct:Q", axis=y_axis(t("balance.axis.nrw_pct"))),
         color=alt.condition(alt.datum.nrw_pct > 25, alt.value("#d00000"), alt.value("#4c78a8"))).properties(
         title=t("balance.chart.nrw"), height=200)
     nights = pd.DataFrame([n for n in ov.nights if n["dma_id"] == dma_id])
-    left, right = st.columns(2)
-    left.altair_chart(c1, use_container_width=True)
-    left.altair_chart(c2, use_container_width=True)
+    st.altair_chart(c1, use_container_width=True)
+    st.altair_chart(c2, use_container_width=True)
     if nights.empty:
-        right.info(t("balance.no_nights"))
+        st.info(t("balance.no_nights"))
         return
     nights["day"] = pd.to_datetime(nights["day"])
     nights["limit"] = nights["baseline_m3h"] * (1 + ov.rules.rise_pct / 100.0)
@@ -138,18 +143,18 @@ def charts(ov: usecases.Overview, df: pd.DataFrame, dma_id: int) -> None:
     nights["verdict_text"] = nights["verdict"].map(lambda v: t(f"balance.verdict.{v}"))
     base = alt.Chart(nights).encode(x=x)
     band = base.mark_area(opacity=0.25, color="#4c78a8").encode(
-        y=alt.Y("baseline_m3h:Q", title=t("balance.axis.m3h")), y2="limit:Q")
+        y=alt.Y("baseline_m3h:Q", axis=y_axis(t("balance.axis.m3h"))), y2="limit:Q")
     bl = base.mark_line(strokeDash=[4, 3], color="#4c78a8").encode(y="baseline_m3h:Q")
     mnf = base.mark_line(color="#222222").encode(y="mnf_m3h:Q")
     pts = base.mark_point(filled=True, size=60).encode(
         y="mnf_m3h:Q",
-        color=alt.Color("verdict_text:N", title=None, legend=alt.Legend(orient="bottom"),
+        color=alt.Color("verdict_text:N", title=None, legend=alt.Legend(orient="top"),
                         scale=alt.Scale(domain=[t(f"balance.verdict.{v}") for v in ("normal", "high", "learning", "no_data")],
                                         range=["#2ca02c", "#d00000", "#999999", "#cccccc"])),
         tooltip=[alt.Tooltip("day:T", format="%d.%m.%Y"), alt.Tooltip("mnf_m3h:Q", format=".2f"),
                  alt.Tooltip("baseline_m3h:Q", format=".2f")])
-    right.altair_chart((band + bl + mnf + pts).properties(title=t("balance.chart.mnf"), height=500),
-                       use_container_width=True)
+    st.altair_chart((band + bl + mnf + pts).properties(title=t("balance.chart.mnf"), height=300),
+                    use_container_width=True)
 
 
 def alarm_list(ov: usecases.Overview) -> None:
@@ -159,7 +164,8 @@ def alarm_list(ov: usecases.Overview) -> None:
         return
     for a in ov.alarms:
         state = t(f"balance.alarm.{a['state']}")
-        link = f"[{t('balance.alarm.incident', id=a['incident_id'])}](/incidents?id={a['incident_id']})" if a["incident_id"] else "—"
+        link = (f"[{t('balance.alarm.incident', id=a['incident_id'])}](/incidents?id={a['incident_id']}) "
+                f"({label('status', a['incident_status'])})" if a["incident_id"] else "—")
         text = t("balance.alarm.line", dma=md_safe(a["dma_name"]), opened=day_text(a["opened_on"]),
                  last=day_text(a["last_high_on"]), baseline=num(a["baseline_m3h"], 2), peak=num(a["peak_mnf_m3h"], 2))
         box = st.error if a["state"] == "open" else st.success
@@ -190,7 +196,7 @@ def main() -> None:
         alarmed = [a["dma_id"] for a in ov.alarms if a["state"] == "open"]
         pick = st.selectbox(t("balance.pick"), ids, index=ids.index(alarmed[0]) if alarmed and alarmed[0] in ids else 0,
                             format_func=lambda i: names.get(i, str(i)), key="balance_pick")
-    charts(ov, df, pick)
+        charts(ov, df, pick)
     st.caption(t("balance.rules", pct=num(ov.rules.rise_pct, 0), abs=num(ov.rules.rise_abs_m3h, 1),
                  n=ov.rules.baseline_nights, m=ov.rules.clear_after_nights,
                  start=ov.rules.night_start.strftime("%H:%M"), end=ov.rules.night_end.strftime("%H:%M")))

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, text
 
 from dma import service, store
 from dma.rules import DmaRules
+from tests.dma.nets import build_net
+from tests.dma.nets import write_hourly as _write
 
 TZ = "Europe/Helsinki"           # UTC+2 in March (before the DST change on 29 March)
 UTC = timezone.utc
@@ -19,63 +21,9 @@ D0 = date(2026, 3, 1)            # first day of readings
 RULES = DmaRules(baseline_nights=3, min_history_nights=2, rise_pct=30, rise_abs_m3h=0.5, clear_after_nights=2)
 
 
-def _sql(conn, sql: str, **p):
-    return conn.execute(text(sql), p)
-
-
 @pytest.fixture()
 def net(clean_engine: Engine) -> dict:
-    """S —p1— n1 —p2— n2 —p3— n3 —p4— n4, and p5: n1 — n3.
-    p3 has a normally-closed valve at n2; inlet meter M1 on p1 at S, M2 on p5 at n1.
-    So A = {p1, p2} (fed by M1, passes M2 on), B = {p3, p4, p5} (fed by M2). Buildings b1 on p2, b2 on p4."""
-    ids: dict = {}
-    with clean_engine.begin() as c:
-        ids["net"] = _sql(c, "INSERT INTO networks (name, resource) VALUES ('t', 'cold_water') RETURNING id").scalar()
-        xy = {"S": (24.930, 60.170), "n1": (24.935, 60.170), "n2": (24.940, 60.170), "n3": (24.940, 60.173),
-              "n4": (24.945, 60.173)}
-        for k, (x, y) in xy.items():
-            ids[k] = _sql(c, """INSERT INTO nodes (network_id, ext_id, kind, geom)
-                                VALUES (:n, :e, :k, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id""",
-                          n=ids["net"], e=k, k="source" if k == "S" else "junction", x=x, y=y).scalar()
-        for p, a, b in (("p1", "S", "n1"), ("p2", "n1", "n2"), ("p3", "n2", "n3"), ("p4", "n3", "n4"), ("p5", "n1", "n3")):
-            ids[p] = _sql(c, """INSERT INTO pipes (network_id, ext_id, from_node, to_node, geom)
-                                SELECT :n, :e, a.id, b.id, ST_MakeLine(a.geom, b.geom) FROM nodes a, nodes b
-                                WHERE a.id = :a AND b.id = :b RETURNING id""",
-                          n=ids["net"], e=p, a=ids[a], b=ids[b]).scalar()
-        _sql(c, """INSERT INTO valves (network_id, ext_id, pipe_id, node_id, status, geom)
-                   SELECT :n, 'V3', :p, :node, 'closed', geom FROM nodes WHERE id = :node""",
-             n=ids["net"], p=ids["p3"], node=ids["n2"])
-        for b, pipe, (x, y) in (("b1", "p2", (24.9375, 60.1702)), ("b2", "p4", (24.9425, 60.1732))):
-            ids[b] = _sql(c, """INSERT INTO buildings (address, residents, geom)
-                                VALUES (:a, 50, ST_Buffer(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 0.0001)) RETURNING id""",
-                          a=f"Testikatu {b}", x=x, y=y).scalar()
-            _sql(c, """INSERT INTO service_connections (building_id, pipe_id, network_id, geom)
-                       SELECT :b, :p, :n, ST_MakeLine(ST_Centroid(bb.geom), ST_LineInterpolatePoint(pp.geom, 0.5))
-                       FROM buildings bb, pipes pp WHERE bb.id = :b AND pp.id = :p""", b=ids[b], p=ids[pipe], n=ids["net"])
-        for m, kind, bld in (("M1", "dma_inlet", None), ("M2", "dma_inlet", None), ("B1", "building", "b1"),
-                             ("B2", "building", "b2")):
-            ids[m] = _sql(c, """INSERT INTO meters (serial, resource, kind, building_id, install_date)
-                                VALUES (:s, 'cold_water', :k, :b, '2026-01-01') RETURNING id""",
-                          s=m, k=kind, b=ids.get(bld)).scalar()
-        _sql(c, "INSERT INTO dma_inlets (meter_id, pipe_id, node_id) VALUES (:m, :p, :n)", m=ids["M1"], p=ids["p1"], n=ids["S"])
-        _sql(c, "INSERT INTO dma_inlets (meter_id, pipe_id, node_id) VALUES (:m, :p, :n)", m=ids["M2"], p=ids["p5"], n=ids["n1"])
-    return ids
-
-
-def _write(engine: Engine, meter: int, rate_m3h, days: int, start_total: float = 1000.0, skip=()) -> None:
-    """Hourly cumulative readings from local midnight of D0 for ``days`` days; ``rate_m3h(local dt)``
-    is the flow during the hour that ends at the reading."""
-    t0 = datetime(2026, 3, 1, tzinfo=UTC) - timedelta(hours=2)     # 00:00 Helsinki
-    total = start_total
-    rows = []
-    for h in range(days * 24 + 1):
-        t = t0 + timedelta(hours=h)
-        if h:
-            total += rate_m3h(t + timedelta(hours=2))
-        if t not in skip:
-            rows.append({"m": meter, "t": t, "v": total})
-    with engine.begin() as c:
-        c.execute(text("INSERT INTO meter_readings (meter_id, ts, total) VALUES (:m, :t, :v)"), rows)
+    return build_net(clean_engine)
 
 
 def test_derive_cuts_at_closed_valves_and_inlets_and_signs_the_flows(net: dict, clean_engine: Engine) -> None:
