@@ -47,6 +47,20 @@ def demand_factor(local_hour: float, weekday: int) -> float:
     return float(v * (0.9 if weekday >= 5 and 6 <= local_hour <= 10 else 1.0))
 
 
+def _recorded(conn: Connection, meter_id: int, hours: list[datetime]) -> np.ndarray:
+    """A meter's consumption in each hour ending at ``hours`` (totals interpolated; 0 outside its readings)."""
+    rows = conn.execute(text("SELECT ts, total FROM meter_readings WHERE meter_id = :m AND ts BETWEEN :a AND :b ORDER BY ts"),
+                        {"m": meter_id, "a": hours[0] - timedelta(hours=6), "b": hours[-1] + timedelta(hours=6)}).all()
+    if len(rows) < 2:
+        return np.zeros(len(hours))
+    x = np.array([r.ts.timestamp() for r in rows])
+    y = np.array([float(r.total) for r in rows])
+    at = np.array([h.timestamp() for h in hours])
+    tot = np.interp(at, x, y)
+    q = np.diff(tot, prepend=tot[0])
+    return np.clip(q, 0, None)
+
+
 def _network_id(conn: Connection) -> int | None:
     from settings import get_settings
 
@@ -135,7 +149,9 @@ def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = Fal
         q = per_hour * shape * noise                       # m³ in the hour ending at hours[i]
         q[0] = 0.0
         if r.has_readings:
-            continue     # someone else's readings: the balance uses them as they are
+            # someone else's readings (e.g. the billing demo's): the inlets carry what they recorded
+            own[r.dma_id] += _recorded(conn, r.meter_id, hours)
+            continue
         own[r.dma_id] += q
         total = np.cumsum(q) + float(rng.uniform(100, 5000))
         for t, v in zip(hours, total):
@@ -190,7 +206,10 @@ def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = Fal
 
     # 5. judge every night of the window in order (the first ones only learn the baseline)
     conn.execute(text("DELETE FROM dma_nights WHERE dma_id = ANY(CAST(:d AS int[]))"), {"d": ids})
-    conn.execute(text("DELETE FROM dma_alarms WHERE dma_id = ANY(CAST(:d AS int[])) AND state = 'open'"), {"d": ids})
+    # a rerun replaces the demo's alarms, and the sensor incidents they had opened
+    conn.execute(text("""DELETE FROM incidents WHERE channel = 'sensor' AND id IN (
+                             SELECT incident_id FROM dma_alarms WHERE dma_id = ANY(CAST(:d AS int[])))"""), {"d": ids})
+    conn.execute(text("DELETE FROM dma_alarms WHERE dma_id = ANY(CAST(:d AS int[]))"), {"d": ids})
     day = first_day + timedelta(days=1)
     last = service.default_night(tz, rules, now)
     actions: dict[str, int] = defaultdict(int)
