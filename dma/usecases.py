@@ -42,3 +42,17 @@ def overview(actor: Actor, *, days: int = 30, until: date | None = None, bind: E
         nights = store.all_nights(conn, since, until + timedelta(days=1))
         alarms = store.alarms(conn)
     return Overview(since, until, rules_from_settings(), dmas, rows, nights, alarms)
+
+
+def alarm_outlines(actor: Actor, *, bind: Engine | None = None) -> list[dict[str, Any]]:
+    """The outlines of the DMAs in alarm, with their incident: drawn with the reports on the map (every
+    role that reads reports sees them)."""
+    allow(actor, "reports.read")
+    from sqlalchemy import text
+
+    with engine(bind).connect() as conn:
+        rows = conn.execute(text("""
+            SELECT d.id, d.name, a.incident_id, a.opened_on, ST_AsGeoJSON(d.geom, 6) AS outline
+            FROM dma_alarms a JOIN dmas d ON d.id = a.dma_id
+            WHERE a.state = 'open' AND d.geom IS NOT NULL ORDER BY d.id"""))
+        return [dict(r._mapping) for r in rows]
