@@ -62,7 +62,9 @@ class ZonePlan:
 def plan_zones(model: NetworkModel, node_xy: Mapping[str, tuple[float, float]], k: int) -> ZonePlan:
     """Zones of whole valve segments (deterministic). Already closed valves stay closed and are
     never crossed; a zone that cannot be fed through an inlet from a zone with a source is merged
-    into a neighbour."""
+    into a neighbour; inoperable valves are never closed. A segment's position is the mean of its
+    junctions, so the zoning suits networks with N−1 valves per junction (segments holding pipes only,
+    between valves at both ends, all sit at the origin and make coarse zones)."""
     seg = compute_segments(model)
     n_seg = seg.n_segments
     link_ids = [str(x) for x in model.link_ids]
@@ -133,6 +135,7 @@ def plan_zones(model: NetworkModel, node_xy: Mapping[str, tuple[float, float]], 
             zone_of[s] = len(seeds)
             seeds.append(s)
     roots = {int(zone_of[s]) for s in source_segs}
+    islands: set[int] = set()      # zones that touch no other over an open valve: left unfed
     # feed tree: zone B is fed from zone A through a valve whose pipe is in B and node in A
     while True:
         n_z = int(zone_of.max()) + 1
@@ -155,7 +158,7 @@ def plan_zones(model: NetworkModel, node_xy: Mapping[str, tuple[float, float]], 
                     parent_valve[b] = v
                     q.append(b)
         has_pipes = {int(zone_of[int(s)]) for s in seg.link_segment}
-        orphan = [z for z in range(n_z) if z not in seen and z in has_pipes]
+        orphan = [z for z in range(n_z) if z not in seen and z in has_pipes and z not in islands]
         if not orphan:
             break
         z = orphan[0]
@@ -163,7 +166,8 @@ def plan_zones(model: NetworkModel, node_xy: Mapping[str, tuple[float, float]], 
         touching = sorted({int(zone_of[b]) for s in np.flatnonzero(zone_of == z) for b, _v in adj[int(s)]} - {z},
                           key=lambda t: (t not in seen, t))
         if not touching:
-            break   # an island without a source: it stays unfed (no inlet), reported as such
+            islands.add(z)   # an island without a source: it stays unfed (no inlet)
+            continue
         zone_of[zone_of == z] = touching[0]
     # renumber zones with pipes 0..m-1
     link_zone = zone_of[seg.link_segment]
@@ -178,6 +182,8 @@ def plan_zones(model: NetworkModel, node_xy: Mapping[str, tuple[float, float]], 
         ls, ns = int(seg.valve_link_segment[v]), int(seg.valve_node_segment[v])
         if status[v] == "closed" or zone_of[ls] == zone_of[ns]:
             continue
+        if status[v] == "inoperable":
+            continue    # it cannot be closed: the zones it joins merge when derived
         if v in inlet_valves:
             inlets.append((str(model.valve_ids[v]), link_ids[int(model.valve_link[v])],
                            node_ids[int(model.valve_node[v])], renum[int(zone_of[ls])]))
