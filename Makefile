@@ -4,7 +4,7 @@ PORT    ?= 8501
 TILES_PORT ?= 8512
 PYTEST_ARGS ?=
 # the demo city is central Helsinki: its reports, outages and clocks in the city's own time zone
-DEMO_ENV := ZHKH_SLA_RULES_FILE=incidents/rules/helsinki.yaml
+DEMO_ENV := ZHKH_SLA_RULES_FILE=incidents/rules/helsinki.yaml ZHKH_BILLING_RULES_FILE=billing/rules/helsinki.yaml
 
 .PHONY: demo test setup system venv db load-demo app api tiles bench clean-db help texts
 
@@ -34,6 +34,9 @@ db: setup
 load-demo: db
 	$(PY) -m data load-demo --if-missing
 	$(PY) -m auth demo-users
+	$(PY) -m billing demo --if-missing
+	$(PY) -m reports demo --if-missing --history-days 45
+	env $(DEMO_ENV) $(PY) -m billing demo-month --if-missing
 	$(PY) -m dma demo --if-missing
 
 demo: load-demo
@@ -48,6 +51,12 @@ api: venv
 tiles: venv
 	$(PY) -m gis serve-tiles --host 127.0.0.1 --port $(TILES_PORT)
 
+resident: venv
+	$(PY) -m resident serve --host 127.0.0.1 --port 8520
+
+notify-worker: venv
+	$(PY) -m notify worker
+
 test: venv
 	bash scripts/setup_system.sh --browser
 	$(PY) -m gis.local_pg
@@ -55,6 +64,7 @@ test: venv
 
 bench: db
 	$(PY) benchmarks/network.py
+	$(PY) benchmarks/forecast.py
 
 # the texts' keys from the code (babel.cfg) into the template, then new keys into both catalogs (empty texts
 # to fill in) and texts no code asks for out of them; tests/i18n fails until every text is filled in

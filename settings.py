@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     language: str = "ru"
     max_features_per_layer: int = 3000
     sla_rules_file: Path = ROOT / "incidents" / "rules" / "default.yaml"
+    billing_rules_file: Path = ROOT / "billing" / "rules" / "default.yaml"  # ZHKH_BILLING_RULES_FILE
+    forecast_rules_file: Path = ROOT / "forecast" / "rules" / "default.yaml"  # pipe-break forecast (docs/forecast.md)
     dma_rules_file: Path = ROOT / "dma" / "rules" / "default.yaml"
     demo_seed: int = 42
     demo_network_name: str = "Helsinki demo cold water"
@@ -72,6 +74,25 @@ class Settings(BaseSettings):
     api_threads: int = 4  # worker threads for blocking DB work per API process (more only adds GIL contention)
     api_default_days: int = 90
     api_max_records: int = 1000
+
+    # residents' notices (python -m notify worker) and the resident's page (python -m resident serve)
+    notify_rules_file: Path = ROOT / "notify" / "rules" / "default.yaml"  # ZHKH_NOTIFY_RULES_FILE
+    smtp_host: str = ""  # empty = the worker refuses to start (nothing is sent)
+    smtp_port: int = 25
+    smtp_from: str = "ЖКХ <noreply@zhkh.local>"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 20.0
+    resident_url: str = Field(default="http://127.0.0.1:8520", description="the resident's page as residents "
+                              "reach it (the unsubscribe link in every notice)")
+    resident_port: int = 8520
+    resident_rate_per_min: float = 60.0  # requests per IP and minute (a burst of as many)
+    resident_code_tries_per_hour: float = 10.0  # account-code tries per IP and hour
+    resident_trust_proxy: bool = False  # take the client's IP from X-Forwarded-For (behind a proxy only)
+
+    # billing: tariffs and normatives (python -m billing run; billing/tariffs.py)
+    billing_tariffs_file: Path = ROOT / "billing" / "rules" / "tariffs_default.yaml"
 
 
 @lru_cache(maxsize=1)

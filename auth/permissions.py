@@ -33,6 +33,13 @@ MATRIX: dict[str, frozenset[str]] = {
     "demo.reload": frozenset({"admin"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"inspector", "admin"}),
+    # billing: a month's charges (run, close) and the ГИС ЖКХ outage export
+    "billing.run": frozenset({"admin"}),
+    "billing.close": frozenset({"admin"}),
+    "billing.export": frozenset({"dispatcher", "admin"}),
+    # the inspectorate: KPIs, signed PDF reports; who answers for a report
+    "inspection.read": frozenset({"dispatcher", "inspector", "admin"}),
+    "reports.assign_org": frozenset({"dispatcher", "admin"}),
     "balance.read": frozenset({"dispatcher", "planner", "inspector", "admin"}),   # DMA water balance, night flow
 }
 PERMISSIONS: tuple[str, ...] = tuple(MATRIX)
@@ -48,15 +55,16 @@ PAGES: dict[str, str] = {
     "data": "data.import",
     "users": "users.manage",
     "audit": "audit.read",
+    "inspection": "inspection.read",
     "balance": "balance.read",
 }
 # the pages each role sees, in navigation order (a role's first page is its start page)
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "operator": ("intake", "incidents", "outages", "map"),
-    "dispatcher": ("control", "incidents", "intake", "outages", "planner", "map", "balance"),
+    "dispatcher": ("control", "incidents", "intake", "outages", "planner", "map", "inspection", "balance"),
     "planner": ("planner", "outages", "map", "incidents", "balance"),
-    "inspector": ("incidents", "outages", "map", "control", "planner", "audit", "balance"),
-    "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "audit", "balance"),
+    "inspector": ("inspection", "incidents", "outages", "map", "control", "planner", "audit", "balance"),
+    "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "audit", "inspection", "balance"),
 }
 
 

@@ -243,6 +243,11 @@ def create_incident(
         }
         incident, created = repo.insert_incident_with_event(
             conn, fields, actor=actor or channel, note=f"outage #{outage.outage_id}" if outage else "")
+        if created:
+            # who answers for it (docs/inspection.md)
+            from reports.orgs import assign_at_intake
+
+            assign_at_intake(conn, incident.id)
     assert incident is not None
     return IntakeResult(incident=incident, created=created, duplicate_candidates=candidates if created else [],
                         outage=outage, due_at=due_at(incident, rules))

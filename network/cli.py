@@ -1,4 +1,4 @@
-"""``python -m network segments|isolate|criticality`` (contract in docs/network.md, semantics in docs/domain.md).
+"""``python -m network segments|isolate|criticality|locate`` (contract in docs/network.md, semantics in docs/domain.md).
 
 JSON goes to stdout; ``--timings`` writes stage times as JSON to stderr. Every bad input exits 2
 with one line on stderr naming the input, never a traceback.
@@ -83,6 +83,14 @@ def _build_parser() -> argparse.ArgumentParser:
     crit = sub.add_parser("criticality", parents=[common], help="segment and valve criticality")
     crit.add_argument("--top", type=int, default=None, help="keep only the N most critical segments/valves")
     crit.add_argument("--rank-by", default="links", help="measure ranking the valves (links|nodes|length_m)")
+    loc = sub.add_parser("locate", help="rank the pipes that best explain no-water/low-pressure calls")
+    loc.add_argument("--inp", required=True, help="EPANET .inp file")
+    loc.add_argument("--complaints", required=True, help="CSV node,report (no_water|low_pressure|ok)")
+    loc.add_argument("--valves", default=None, help="optional valve layer CSV: link,node[,id][,status]")
+    loc.add_argument("--top", type=int, default=10, help="number of candidate pipes (default 10)")
+    loc.add_argument("--method", default="auto", choices=["auto", "hydraulic", "topology"],
+                     help="auto: simulate with EPANET when the file allows it, else topology")
+    loc.add_argument("--timings", action="store_true", help="stage times as JSON on stderr")
     return parser
 
 
@@ -103,6 +111,10 @@ def _run(args: argparse.Namespace, timings: dict[str, float]) -> Any:
         timings[stage] = round(now - t, 6)
         t = now
 
+    if args.command == "locate":
+        from network.locate import run_cli
+
+        return run_cli(args, lap)
     model = read_inp_topology(args.inp)
     lap("read_inp")
     model = read_valves_csv(args.valves, model)
@@ -159,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
         return 2
     except Exception as exc:  # noqa: BLE001 - the contract is: one line, never a traceback
-        sys.stderr.write(f"error: cannot process {args.inp} / {args.valves}: {type(exc).__name__}: "
+        sys.stderr.write(f"error: cannot process {args.inp} / {getattr(args, 'complaints', None) or args.valves}: "
+                         f"{type(exc).__name__}: "
                          f"{' '.join(str(exc).split())[:300]}\n")
         return 2
     started = time.perf_counter()

@@ -19,10 +19,13 @@ ACTIONS: tuple[str, ...] = (
     "user.add", "user.set_role", "user.disable", "user.enable", "user.passwd",
     "api_key.create", "api_key.revoke",
     "incident.note_add", "incident.note_edit",
+    "incident.set_org",
     "outage.schedule", "outage.approve", "outage.start", "outage.extend", "outage.reschedule",
     "outage.merge", "outage.restore", "outage.cancel",
     "valve.status",
     "data.import", "demo.reload",
+    "incident.reopen", "notice.subscribe", "notice.unsubscribe",
+    "billing.run", "billing.close", "billing.demo",
     "dma.derive", "dma.draw", "dma.alarm_raise", "dma.alarm_clear", "dma.demo",
 )
 

@@ -31,6 +31,7 @@ from incidents.errors import IncidentNotFound, InvalidOutage
 from incidents.model import Incident, Outage
 from incidents.outages import OutagePlan
 from network.plan import ShutoffPlan
+from notify import outbox as notices
 from ops import audit
 from ops import network as net_ops
 from ops.base import allow, engine, utcnow
@@ -129,6 +130,7 @@ def approve(actor: Actor, *, network_id: int, break_pipe_ids: Iterable[int | str
                                actor=actor.author, planned_start=now, planned_end=end, now=now, rules=rules,
                                incident_id=inc.id if inc else None)
         moved = _follow(conn, [inc] if inc else [], "dispatched", actor, f"outage #{outage.id} approved", now)
+        notices.enqueue(conn, outage.id, "approved", now=now)
         audit.record(conn, actor=actor.author, action="outage.approve", object_type="outage", object_id=outage.id,
                      at=now, reason=text_reason, details={
                          "network_id": network_id, "break_pipe_ids": breaks, "incident_id": inc.id if inc else None,
@@ -163,6 +165,8 @@ def _merge(conn: Connection, actor: Actor, idx: Any, network_id: int, breaks: li
     if found:
         raise _conflict_error(found, f"outage #{target.id} grown by this break")
     outage, added = domain.replace_plan(conn, target.id, oplan, now=now)
+    if added:  # the buildings it grew to are cut off now: their subscribers hear of it as of a new outage
+        notices.enqueue(conn, outage.id, "approved", now=now, building_ids=added)
     moved: list[int] = []
     if inc is not None:
         outage_repo.set_incident_outage(conn, inc.id, target.id, now)
@@ -211,11 +215,23 @@ def schedule(actor: Actor, *, network_id: int, break_pipe_ids: Iterable[int | st
         outage = domain.insert(conn, network_id=network_id, kind="planned", plan=oplan, reason=reason.strip(),
                                actor=actor.author, planned_start=planned_start, planned_end=planned_end, now=now,
                                rules=incidents.rules_from_settings())
+        notices.enqueue(conn, outage.id, "planned", now=now)
         audit.record(conn, actor=actor.author, action="outage.schedule", object_type="outage", object_id=outage.id,
                      at=now, reason=reason.strip(), details={
                          "network_id": network_id, "break_pipe_ids": breaks, "planned_start": planned_start,
                          "planned_end": planned_end, "buildings": outage.buildings, "residents": outage.residents})
         return outage
+
+
+def notice_days_short(planned_start: datetime, *, now: datetime | None = None) -> tuple[int, int] | None:
+    """Planned works starting at ``planned_start`` and announced now: (working days of notice they get,
+    working days the notices rules file asks for) when too few — the planner's warning; None when enough."""
+    from notify.messages import region_zone
+    from notify.rules import lead_time_short, rules_from_settings
+
+    rules = rules_from_settings()
+    days = lead_time_short(planned_start, now or utcnow(), rules, region_zone())
+    return None if days is None else (days, rules.lead_working_days)
 
 
 # ---- the steps of an outage ----------------------------------------------------------------------------
@@ -243,6 +259,7 @@ def restore(actor: Actor, outage_id: int, *, note: str = "", bind: Engine | None
         cause_ids = {c.id for c in causes}
         reports = [i for i in linked if i.category in WATER_CATEGORIES and i.id not in cause_ids]
         moved = _follow(conn, causes + reports, "resolved", actor, f"outage #{outage.id} restored", now)
+        notices.enqueue(conn, outage.id, "restored", now=now)
         audit.record(conn, actor=actor.author, action="outage.restore", object_type="outage", object_id=outage.id,
                      at=now, reason=note, details={"incidents_resolved": moved,
                                                    "hours": round((now - (outage.actual_start or now)).total_seconds() / 3600, 2)})
@@ -275,6 +292,10 @@ def reschedule(actor: Actor, outage_id: int, *, planned_end: datetime, planned_s
         current = domain.get(conn, outage_id)
         allow(actor, "outages.plan" if current.kind == "planned" and current.state == "planned" else "outages.approve")
         before, after = domain.reschedule(conn, outage_id, planned_start=planned_start, planned_end=planned_end, now=now)
+        if after.kind == "planned" and after.state == "planned":
+            notices.enqueue(conn, outage_id, "planned", now=now)
+        elif after.planned_end != before.planned_end:
+            notices.enqueue(conn, outage_id, "extended", now=now)
         audit.record(conn, actor=actor.author, action="outage.reschedule", object_type="outage", object_id=outage_id,
                      at=now, reason=reason.strip(), details={
                          "from": {"start": before.planned_start, "end": before.planned_end},
@@ -354,6 +375,8 @@ def extend(actor: Actor, outage_id: int, stuck_valve_ids: Iterable[int | str], *
             net_ops.mark_valve_on(conn, actor, v, "stuck", reason=reason or f"found stuck during outage #{outage.id}",
                                   now=now, outage_id=outage.id)
         grown, added = domain.replace_plan(conn, outage.id, oplan, now=now)
+        if added:
+            notices.enqueue(conn, outage.id, "approved", now=now, building_ids=added)
         audit.record(conn, actor=actor.author, action="outage.extend", object_type="outage", object_id=outage.id,
                      at=now, reason=reason, details={
                          "stuck_valves": stuck, "valves": oplan.valve_ids,
@@ -465,4 +488,4 @@ def preview_conflicts(actor: Actor, network_id: int, break_pipe_ids: Iterable[in
 
 __all__ = ["approve", "schedule", "start", "restore", "cancel", "reschedule", "preview_extension", "extend",
            "get", "of_incident", "listing", "affected_now", "crew_sheet", "Extension", "OutageDetail", "PlanChanged",
-           "outage_plan", "preview_conflicts"]
+           "outage_plan", "preview_conflicts", "notice_days_short"]

@@ -15,9 +15,14 @@ export ZHKH_TILES_PORT="$TILES_PORT"
 
 "$PY" -m gis serve-tiles --host 127.0.0.1 --port "$TILES_PORT" >"$LOG" 2>&1 &
 TILES_PID=$!
+# the residents' page (python -m resident serve), stopped with the app as well; its log is var/resident.log
+RESIDENT_PORT="${ZHKH_RESIDENT_PORT:-8520}"
+"$PY" -m resident serve --host 127.0.0.1 --port "$RESIDENT_PORT" >var/resident.log 2>&1 &
+RESIDENT_PID=$!
 stop_tiles() {
-  kill "$TILES_PID" 2>/dev/null || true
+  kill "$TILES_PID" "$RESIDENT_PID" 2>/dev/null || true
   wait "$TILES_PID" 2>/dev/null || true
+  wait "$RESIDENT_PID" 2>/dev/null || true
 }
 trap stop_tiles EXIT
 trap 'exit 130' INT TERM
@@ -35,5 +40,8 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 echo "run_demo: vector tiles on port $TILES_PORT: /tiles/{layer}/{z}/{x}/{y}.pbf (log: $LOG)"
+echo "run_demo: the residents' page on http://127.0.0.1:$RESIDENT_PORT/ (no login; log: var/resident.log)"
+# what a newcomer can try there: the demo address with an active outage, a demo account and its code
+"$PY" -m billing demo-month --show 2>/dev/null || true
 
 "$PY" -m streamlit run app.py --server.port "$APP_PORT" --server.headless true

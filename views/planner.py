@@ -163,6 +163,9 @@ def schedule_form(net: int, plan: object) -> None:
                 errors.show(exc)
             else:
                 st.success(t("planner.works_saved", id=o.id, start=fmt_dt(o.planned_start), end=fmt_dt(o.planned_end)))
+                short = outages.notice_days_short(o.planned_start)
+                if short is not None:
+                    st.warning(t("planner.works_notice_short", days=short[0], need=short[1]))
 
 
 def stuck_tab(net: int) -> None:

@@ -216,6 +216,9 @@ def detail_section(incident_id: int) -> None:
         st.markdown(f"**{t('incident.description')}**")
         st.text(inc.description or "—")  # free text: shown as text, never as markup
         actions(q)
+        from views.responsible import responsible_control
+
+        responsible_control(inc.id)
         st.markdown(f"**{t('incident.history')}**")
         st.dataframe(history_table(detail.history), hide_index=True, width="stretch")
         notes_section(detail)

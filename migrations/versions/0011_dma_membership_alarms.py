@@ -1,7 +1,7 @@
 """District metered areas: membership, inlet points, nights and leak alarms (issue 10 §2).
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-27
 
 - ``dma_pipes`` / ``dma_buildings``: what a DMA holds (a building belongs to the DMA of the pipe
@@ -17,7 +17,7 @@ Create Date: 2026-11-27
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,149 @@
+"""The money commands of ``python -m billing`` (added to :func:`billing.cli.build_parser`):
+
+    python -m billing demo [--if-missing] [--seed N]
+    python -m billing demo-code ACCOUNT [--seed N]
+    python -m billing demo-month [--if-missing] [--show] [--seed N] [--json]
+    python -m billing run --period YYYY-MM [--close] [--json]
+    python -m billing close --period YYYY-MM [--json]
+    python -m billing outage-report --from YYYY-MM-DD --to YYYY-MM-DD --out FILE.xml [--json]
+
+They act as ``cli:<os user>`` (an admin); each write is audited. Bad input exits 2 with one line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["COMMANDS", "add_parsers", "run_command"]
+
+COMMANDS = ("demo", "demo-code", "demo-month", "run", "close", "outage-report")
+
+
+def add_parsers(sub: Any) -> None:
+    """Add the money commands to the sub-parsers ``sub`` of ``python -m billing``."""
+    demo = sub.add_parser("demo", help="flats, accounts, meters and readings for the loaded demo city")
+    demo.add_argument("--if-missing", action="store_true", help="do nothing when accounts exist")
+    demo.add_argument("--seed", type=int, default=None, help="default: the setting demo_seed")
+    code = sub.add_parser("demo-code", help="the access code printed on a demo account's bill")
+    code.add_argument("account", metavar="ACCOUNT", help="the account number")
+    code.add_argument("--seed", type=int, default=None)
+    month = sub.add_parser("demo-month", help="outages of the previous month and one now, the month billed "
+                                              "and closed (billing.demo_month); prints what to try")
+    month.add_argument("--if-missing", action="store_true", help="accepted for symmetry: a rerun never adds twice")
+    month.add_argument("--show", action="store_true", help="only print what to try (change nothing)")
+    month.add_argument("--seed", type=int, default=None, help="the demo seed of the access code printed")
+    month.add_argument("--rules", default=None, help="billing rules YAML (default: ZHKH_BILLING_RULES_FILE)")
+    month.add_argument("--json", action="store_true")
+    for name, what in (("run", "compute a month's charges for every account (a draft; rerun replaces it)"),
+                       ("close", "close a computed month (its charges never change again)")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("--period", required=True, metavar="YYYY-MM")
+        if name == "run":
+            p.add_argument("--close", action="store_true", help="close the month after computing it")
+            p.add_argument("--tariffs", default=None, help="tariffs YAML (default: ZHKH_BILLING_TARIFFS_FILE)")
+        p.add_argument("--rules", default=None, help="billing rules YAML (default: ZHKH_BILLING_RULES_FILE)")
+        p.add_argument("--json", action="store_true")
+    rep = sub.add_parser("outage-report", help="outages as ГИС ЖКХ importOutageReportRequest XML (≤100 per file)")
+    rep.add_argument("--from", dest="day_from", required=True, metavar="YYYY-MM-DD")
+    rep.add_argument("--to", dest="day_to", required=True, metavar="YYYY-MM-DD")
+    rep.add_argument("--out", required=True, metavar="FILE.xml")
+    rep.add_argument("--rules", default=None)
+    rep.add_argument("--json", action="store_true")
+
+
+def _seed(value: int | None) -> int:
+    from settings import get_settings
+
+    return get_settings().demo_seed if value is None else value
+
+
+def run_command(args: argparse.Namespace) -> str:
+    """Run one of :data:`COMMANDS`; the text to print. ``BillingError`` on bad input."""
+    from auth.model import Actor
+    from billing.errors import BillingError
+    from ops import billing as ops_billing
+    from ops.audit import cli_actor
+
+    actor = Actor.cli(cli_actor())
+    if args.command == "demo":
+        counts = ops_billing.load_demo(actor, seed=_seed(args.seed), if_missing=args.if_missing)
+        if "skipped" in counts:
+            return "billing demo: accounts exist already, nothing added"
+        return "billing demo: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    if args.command == "demo-month":
+        return _demo_month(args)
+    if args.command == "demo-code":
+        from sqlalchemy import text
+
+        from billing.demo import access_code, code_hash
+        from gis.db import get_engine
+
+        with get_engine().connect() as conn:
+            stored = conn.execute(text("SELECT access_code_hash FROM accounts WHERE number = :n"),
+                                  {"n": args.account}).scalar()
+            found = conn.execute(text("SELECT 1 FROM accounts WHERE number = :n"), {"n": args.account}).scalar()
+        if not found:
+            raise BillingError(f"no account {args.account!r}")
+        code = access_code(_seed(args.seed), args.account)
+        if stored != code_hash(code):
+            raise BillingError(f"account {args.account}: its access code is not the demo code of seed "
+                               f"{_seed(args.seed)}")
+        return code
+    if args.command == "run":
+        out = ops_billing.run_period(actor, args.period, close=args.close, tariffs_file=args.tariffs,
+                                     rules_file=args.rules)
+        return _show(out, args.json, "period {period} ({state}): {charges} charges of {accounts} accounts; "
+                     "charged {charged_rub} ₽, reduced {reduction_rub} ₽ ({reduced_charges} charges, outages "
+                     "{outages}), corrections {correction_rub} ₽, total {total_rub} ₽")
+    if args.command == "close":
+        out = ops_billing.close_period(actor, args.period, rules_file=args.rules)
+        return _show(out, args.json, "period {period} closed: {charges} charges, total {total_rub} ₽")
+    if args.command == "outage-report":
+        out = ops_billing.export_outage_reports(actor, day_from=args.day_from, day_to=args.day_to, out=args.out,
+                                                rules_file=args.rules)
+        if not out["files"]:
+            text_ = f"no outages from {args.day_from} to {args.day_to}: no file written"
+        else:
+            text_ = f"{out['reports']} outage report(s) in {len(out['files'])} file(s): {', '.join(out['files'])}"
+        if out["without_house_guid"]:
+            text_ += f"; {out['without_house_guid']} outage(s) left out: none of their houses has a house GUID"
+        return json.dumps(out, ensure_ascii=False) if args.json else text_
+    raise BillingError(f"unknown command {args.command!r}")
+
+
+def _demo_month(args: argparse.Namespace) -> str:
+    from billing.demo_month import guide, load_demo_month
+
+    out: dict[str, Any] = {}
+    if not args.show:
+        out = load_demo_month(rules_file=args.rules)
+    g = guide(seed=_seed(args.seed))
+    if args.json:
+        return json.dumps({**out, "guide": g}, ensure_ascii=False, default=str)
+    lines = []
+    if not args.show:
+        if "skipped" in out:
+            lines.append(f"billing demo-month: {out['skipped']} (period {out.get('period')}), nothing added")
+        else:
+            b = out.get("billing") or {}
+            lines.append(f"billing demo-month: outages {', '.join(f'{k} #{v}' for k, v in out['outages'].items())}; "
+                         f"period {out['period']} {b.get('state')}: charged {b.get('charged_rub')} ₽, "
+                         f"reduced {b.get('reduction_rub')} ₽ ({b.get('reduced_charges')} charges)")
+    if g is None:
+        lines.append("billing demo-month: no demo month yet (python -m billing demo-month)")
+    else:
+        lines.append(f"  try the residents' page: address {g['address']}"
+                     + (" (an outage is active there now)" if g["active"] else ""))
+        if g.get("code"):
+            lines.append(f"  and the charges of {g['period']}: account {g['account']}, access code {g['code']} "
+                         "(demo data)")
+    return "\n".join(lines)
+
+
+def _show(out: dict[str, Any], as_json: bool, template: str) -> str:
+    if as_json:
+        return json.dumps(out, ensure_ascii=False)
+    ids = out.get("outage_ids") or []
+    outages = ", ".join(f"#{i}" for i in ids[:20]) + (" …" if len(ids) > 20 else "") if ids else "none"
+    return template.format(outages=outages, **out)

@@ -1,0 +1,183 @@
+"""Tariffs and normatives: a validated YAML (``billing/rules/tariffs_default.yaml``) and the
+``tariffs`` table it is loaded into.
+
+Per service: the unit, the region's normative (per registered resident and month, or per m² and
+month for heating) and the price in roubles per unit from a date on (a price holds until the next
+one). A region file names its parent in ``extends`` and repeats only what differs. Which file is
+used is the setting ``billing_tariffs_file`` (``ZHKH_BILLING_TARIFFS_FILE``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Connection, text
+
+from billing.errors import BillingError, InvalidRules
+
+__all__ = ["DEFAULT_TARIFFS_FILE", "Tariff", "TariffBook", "UNITS", "load_tariffs", "tariffs_path",
+           "sync_tariffs"]
+
+DEFAULT_TARIFFS_FILE = Path(__file__).resolve().parent / "rules" / "tariffs_default.yaml"
+SERVICES: tuple[str, ...] = ("cold_water", "hot_water", "sewer", "heating", "electricity", "gas")
+UNITS: dict[str, str] = {"cold_water": "m3", "hot_water": "m3", "sewer": "m3", "gas": "m3",
+                         "heating": "gcal", "electricity": "kwh"}
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """The price of one service from ``valid_from`` to ``valid_to`` (inclusive; ``None`` open)."""
+
+    service: str
+    unit: str
+    valid_from: date
+    valid_to: date | None
+    price_rub: Decimal
+    normative_per_person: Decimal | None
+    normative_per_m2: Decimal | None
+
+
+@dataclass(frozen=True)
+class TariffBook:
+    """A validated tariffs file."""
+
+    region: str
+    source: str
+    services: tuple[str, ...]
+    tariffs: tuple[Tariff, ...]
+
+    def at(self, service: str, day: date) -> Tariff:
+        """The tariff of ``service`` in force on ``day``; ``BillingError`` when there is none."""
+        for t in self.tariffs:
+            if t.service == service and t.valid_from <= day and (t.valid_to is None or day <= t.valid_to):
+                return t
+        raise BillingError(f"no tariff for {service} on {day.isoformat()} in the tariffs file ({self.region})")
+
+
+def tariffs_path(explicit: str | Path | None = None) -> Path:
+    """The tariffs file: ``explicit``, else the setting ``billing_tariffs_file``."""
+    if explicit:
+        return Path(explicit)
+    from settings import get_settings
+
+    return Path(getattr(get_settings(), "billing_tariffs_file", DEFAULT_TARIFFS_FILE))
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        raise InvalidRules(f"{path}: 'extends' forms a cycle")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidRules(f"cannot read tariffs file {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InvalidRules(f"{path}: not a valid YAML tariffs file: {' '.join(str(exc).split())[:200]}") from None
+    if not isinstance(raw, dict):
+        raise InvalidRules(f"{path}: expected a mapping at the top, got {type(raw).__name__}")
+    parent = raw.pop("extends", None)
+    if parent:
+        return _merge(_read(path.parent / str(parent), (*seen, path)), raw)
+    return raw
+
+
+def _decimal(value: Any, where: str) -> Decimal:
+    if isinstance(value, bool):
+        raise InvalidRules(f"{where}: expected a number, got {value!r}")
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidRules(f"{where}: expected a number, got {value!r}") from None
+    if not d.is_finite() or d < 0:
+        raise InvalidRules(f"{where}: expected a number ≥ 0, got {value!r}")
+    return d
+
+
+def _date(value: Any, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidRules(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def load_tariffs(path: str | Path | None = None) -> TariffBook:
+    """Read and validate a tariffs file; ``InvalidRules`` names the file and the field."""
+    path = tariffs_path(path)
+    raw = _read(path)
+    where = str(path)
+    services = raw.get("services") or []
+    if not isinstance(services, list) or not all(s in SERVICES for s in services):
+        raise InvalidRules(f"{where}: services must be a list of {', '.join(SERVICES)}, got {services!r}")
+    table = raw.get("tariffs")
+    if not isinstance(table, dict):
+        raise InvalidRules(f"{where}: 'tariffs' must be a mapping of service to its tariff")
+    out: list[Tariff] = []
+    for service, spec in table.items():
+        at = f"{where}: tariffs.{service}"
+        if service not in SERVICES:
+            raise InvalidRules(f"{at}: unknown service (expected one of {', '.join(SERVICES)})")
+        if not isinstance(spec, dict):
+            raise InvalidRules(f"{at}: expected a mapping")
+        unknown = set(spec) - {"unit", "normative_per_person", "normative_per_m2", "prices"}
+        if unknown:
+            raise InvalidRules(f"{at}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        unit = spec.get("unit", UNITS[service])
+        if unit != UNITS[service]:
+            raise InvalidRules(f"{at}.unit: {service} is billed in {UNITS[service]}, got {unit!r}")
+        per_person = spec.get("normative_per_person")
+        per_m2 = spec.get("normative_per_m2")
+        per_person = None if per_person is None else _decimal(per_person, f"{at}.normative_per_person")
+        per_m2 = None if per_m2 is None else _decimal(per_m2, f"{at}.normative_per_m2")
+        if service == "heating" and per_m2 is None:
+            raise InvalidRules(f"{at}: heating needs normative_per_m2 (it is billed by area)")
+        if service not in ("heating",) and per_person is None:
+            raise InvalidRules(f"{at}: needs normative_per_person")
+        prices = spec.get("prices")
+        if not isinstance(prices, dict) or not prices:
+            raise InvalidRules(f"{at}.prices: expected a mapping of date to price, at least one")
+        dated = sorted((_date(k, f"{at}.prices"), _decimal(v, f"{at}.prices.{k}")) for k, v in prices.items())
+        for i, (start, price) in enumerate(dated):
+            end = dated[i + 1][0] - timedelta(days=1) if i + 1 < len(dated) else None
+            out.append(Tariff(service, unit, start, end, price, per_person, per_m2))
+    missing = [s for s in services if s not in table]
+    if missing:
+        raise InvalidRules(f"{where}: services {', '.join(missing)} have no tariff")
+    return TariffBook(region=str(raw.get("region", "")), source=str(raw.get("source", "")),
+                      services=tuple(services), tariffs=tuple(out))
+
+
+def sync_tariffs(conn: Connection, book: TariffBook) -> int:
+    """Write the book's tariffs into the ``tariffs`` table (insert or update by service and start
+    date; rows of a service's start dates no longer in the file are removed). The number written."""
+    for t in book.tariffs:
+        conn.execute(text("""
+            INSERT INTO tariffs (service, valid_from, valid_to, unit, price_rub, normative_per_person,
+                                 normative_per_m2, source)
+            VALUES (:service, :valid_from, :valid_to, :unit, :price, :npp, :npm, :source)
+            ON CONFLICT (service, valid_from) DO UPDATE SET valid_to = EXCLUDED.valid_to, unit = EXCLUDED.unit,
+                price_rub = EXCLUDED.price_rub, normative_per_person = EXCLUDED.normative_per_person,
+                normative_per_m2 = EXCLUDED.normative_per_m2, source = EXCLUDED.source
+        """), {"service": t.service, "valid_from": t.valid_from, "valid_to": t.valid_to, "unit": t.unit,
+               "price": t.price_rub, "npp": t.normative_per_person, "npm": t.normative_per_m2,
+               "source": book.source or book.region})
+    for service in {t.service for t in book.tariffs}:
+        keep = [t.valid_from for t in book.tariffs if t.service == service]
+        conn.execute(text("DELETE FROM tariffs WHERE service = :s AND NOT (valid_from = ANY(:keep))"),
+                     {"s": service, "keep": keep})
+    return len(book.tariffs)

@@ -1,0 +1,143 @@
+"""``python -m forecast risk`` (contract in docs/forecast.md).
+
+JSON goes to stdout; ``--info`` writes the model summary and stage times as JSON to stderr. Every
+bad input exits 2 with one line on stderr naming the input, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import pandas as pd
+
+from forecast.errors import ForecastError, InputFileError
+
+__all__ = ["main", "read_csv_table"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+def read_csv_table(path: str | Path, what: str) -> pd.DataFrame:
+    """A CSV with a header as a frame of stripped strings (blank lines skipped; every row must have
+    as many fields as the header)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh, strict=True))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputFileError(f"{path}: cannot read {what} CSV: {getattr(exc, 'strerror', None) or exc}") from None
+    numbered = [(n, r) for n, r in enumerate(rows, start=1) if any(cell.strip() for cell in r)]
+    if not numbered:
+        raise InputFileError(f"{path}: empty {what} CSV (need a header line)")
+    (_, header), body = numbered[0], numbered[1:]
+    for lineno, r in numbered:
+        if any("\x00" in cell for cell in r):
+            raise InputFileError(f"{path}:{lineno}: contains a NUL byte")
+    for lineno, r in body:
+        if len(r) != len(header):
+            raise InputFileError(f"{path}:{lineno}: {len(r)} fields, expected {len(header)} as in the header")
+    names = [h.strip() for h in header]
+    frame = pd.DataFrame([[c.strip() for c in r] for _, r in body], columns=names, dtype=object)
+    if frame.empty:
+        frame = pd.DataFrame({n: pd.Series(dtype=object) for n in names})
+    frame.attrs["lines"] = [n for n, _ in body]
+    return frame
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m forecast", description="Pipe break forecasts.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    risk = sub.add_parser("risk", help="expected breaks per pipe within a horizon")
+    risk.add_argument("--pipes", required=True, help="CSV with id,material,diameter_mm,install_year,length_m")
+    risk.add_argument("--breaks", required=True, help="CSV with pipe,date (YYYY-MM-DD)")
+    risk.add_argument("--as-of", required=True, dest="as_of", help="YYYY-MM-DD: breaks after it are ignored")
+    risk.add_argument("--horizon-days", dest="horizon_days", default="365", help="horizon in days (> 0), default 365")
+    risk.add_argument("--history-start", dest="history_start", default=None,
+                      help="YYYY-MM-DD when break records began (default: the first break in the file)")
+    risk.add_argument("--rules", default=None, help="forecast rules YAML (default: settings.forecast_rules_file)")
+    risk.add_argument("--info", action="store_true", help="model summary and stage times as JSON on stderr")
+    return parser
+
+
+def _horizon(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputFileError(f"--horizon-days {text[:40]!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise InputFileError(f"--horizon-days {text[:40]!r} must be > 0")
+    if value > 365.25 * 100:
+        raise InputFileError(f"--horizon-days {text[:40]!r} is more than 100 years")
+    return value
+
+
+def _rules(path: str | None):
+    from forecast.rules import load_rules
+
+    if path is None:
+        try:
+            from settings import get_settings
+
+            path = getattr(get_settings(), "forecast_rules_file", None)
+        except Exception:  # noqa: BLE001 - no settings: the default rules
+            path = None
+    return load_rules(path)
+
+
+def _run(args: argparse.Namespace, info: dict) -> list[dict]:
+    from forecast.model import as_of_year, fit, predict, prepare_breaks, prepare_pipes
+
+    started = time.perf_counter()
+    horizon = _horizon(args.horizon_days)
+    as_of = as_of_year(args.as_of)
+    history_start = None
+    if args.history_start is not None:
+        try:
+            history_start = as_of_year(args.history_start)
+        except ForecastError as exc:
+            raise InputFileError(str(exc).replace("--as-of", "--history-start")) from None
+    rules = _rules(args.rules)
+    pipes = read_csv_table(args.pipes, "pipes")
+    breaks = read_csv_table(args.breaks, "breaks")
+    info["read_s"] = round(time.perf_counter() - started, 4)
+    inv = prepare_pipes(pipes, rules, source=str(args.pipes))
+    br = prepare_breaks(breaks, inv, source=str(args.breaks), pipes_source=str(args.pipes))
+    info["validate_s"] = round(time.perf_counter() - started - info["read_s"], 4)
+    fitted = fit(inv, br, as_of, rules=rules, history_start=history_start)
+    expected = predict(inv, br, fitted, horizon)
+    info.update(model=fitted.kind, note=fitted.note, pipes=inv.n, breaks_used=int((br.t <= as_of).sum()),
+                breaks_ignored_after_as_of=int((br.t > as_of).sum()), fit_s=round(fitted.fit_seconds, 4),
+                expected_total=round(float(expected.sum()), 4))
+    return [{"pipe": pid, "expected_breaks": round(float(e), 6)} for pid, e in zip(inv.ids.tolist(), expected)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (0 ok, 2 bad input)."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    info: dict = {}
+    started = time.perf_counter()
+    try:
+        out = _run(args, info)
+    except ForecastError as exc:
+        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the contract is: one line, never a traceback
+        sys.stderr.write(f"error: cannot forecast from {args.pipes} / {args.breaks}: {type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:300]}\n")
+        return 2
+    json.dump(out, sys.stdout, separators=(",", ":"))
+    sys.stdout.write("\n")
+    if args.info:
+        info["total_s"] = round(time.perf_counter() - started, 4)
+        sys.stderr.write(json.dumps(info) + "\n")
+    return 0

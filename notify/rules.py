@@ -1,0 +1,112 @@
+"""The notices' rules file: the lead time of planned works in working days, the calendar that counts
+them, and the worker's retry schedule. ``ZHKH_NOTIFY_RULES_FILE`` picks a region's file; a file may
+name its parent in ``extends`` and repeat only what differs (as ``incidents/sla.py``)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from notify.errors import InvalidRules
+
+DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "rules" / "default.yaml"
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_s: list[float] = Field(default_factory=lambda: [30.0, 120.0, 600.0])
+    batch: int = Field(default=50, ge=1, le=10000)
+    poll_s: float = Field(default=5.0, gt=0)
+
+    def delay_after(self, attempts: int) -> float:
+        """Seconds to wait after the ``attempts``-th failed attempt (the last figure repeats)."""
+        if not self.backoff_s:
+            return 60.0
+        return float(self.backoff_s[min(max(attempts, 1), len(self.backoff_s)) - 1])
+
+
+class NotifyRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    lead_working_days: int = Field(default=10, ge=0, le=100)
+    holidays: list[date] = Field(default_factory=list)
+    workdays: list[date] = Field(default_factory=list)
+    delivery: Delivery = Field(default_factory=Delivery)
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in seen:
+        raise InvalidRules(f"{path}: 'extends' loops back to itself")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidRules(f"cannot read notices rules file {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise InvalidRules(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise InvalidRules(f"{path}: expected a mapping at the top, got {type(raw).__name__}")
+    parent = raw.pop("extends", None)
+    if parent:
+        return _deep_merge(_read((path.parent / str(parent)).resolve(), (*seen, path)), raw)
+    return raw
+
+
+def load_rules(path: str | Path = DEFAULT_RULES_FILE) -> NotifyRules:
+    p = Path(path).resolve()
+    try:
+        return NotifyRules.model_validate(_read(p))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise InvalidRules(f"{p}: {where}: {first['msg']}") from None
+
+
+@lru_cache(maxsize=8)
+def _cached(path: str, mtime: float) -> NotifyRules:
+    return load_rules(path)
+
+
+def rules_from_settings() -> NotifyRules:
+    from settings import get_settings
+
+    path = Path(get_settings().notify_rules_file)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    return _cached(str(path), mtime)
+
+
+def working_days_between(announced: date, start: date, rules: NotifyRules) -> int:
+    """Full working days of notice: working days after the day of the announcement and before the
+    day the works start (neither end counts)."""
+    n, day = 0, announced + timedelta(days=1)
+    while day < start:
+        n += rules.is_working_day(day)
+        day += timedelta(days=1)
+    return n
+
+
+def lead_time_short(planned_start: datetime, now: datetime, rules: NotifyRules, zone: ZoneInfo) -> int | None:
+    """The working days of notice planned works starting at ``planned_start`` get when announced at
+    ``now`` (dates in the region's ``zone``) if fewer than the rules ask; None when enough."""
+    days = working_days_between(now.astimezone(zone).date(), planned_start.astimezone(zone).date(), rules)
+    return days if days < rules.lead_working_days else None

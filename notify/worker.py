@@ -1,0 +1,193 @@
+"""Delivering the outbox over SMTP: ``python -m notify worker [--once]``.
+
+One notice at a time, each in its own transaction: the row is claimed with ``FOR UPDATE SKIP
+LOCKED`` (two workers never take the same notice), the mail handed to the SMTP server, and the row
+marked ``sent`` in that same transaction only after the server accepted it. A refusal or a server
+that cannot be reached is logged (``notice_deliveries``), the attempt counted and the notice tried
+again later (``delivery.backoff_s`` of the rules file), until ``delivery.max_attempts`` → ``failed``.
+
+Exactly once? The database can promise "never queued twice" (the outbox's unique key) and "never
+sent again once marked sent"; the one gap is a crash after the server accepted the mail and before
+the commit: the notice is still ``pending`` and goes again. The mail's Message-ID is derived from
+the outbox id alone, so the second copy is the same message (mail stores and clients drop a repeated
+Message-ID) — at-least-once delivery of an idempotent message. See docs/notices.md.
+"""
+from __future__ import annotations
+
+import smtplib
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from notify.errors import SmtpNotConfigured
+from notify.rules import NotifyRules
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def message_id(outbox_id: int, sender: str) -> str:
+    """The Message-ID of notice ``outbox_id``: the same on every attempt."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "zhkh.local"
+    return f"<notice-{int(outbox_id)}@{domain}>"
+
+
+def build_message(row: dict[str, Any], sender: str, resident_url: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = row["email"]
+    msg["Subject"] = row["subject"]
+    msg["Message-ID"] = message_id(row["id"], sender)
+    msg["Date"] = format_datetime(row["created_at"])
+    msg["List-Unsubscribe"] = f"<{resident_url.rstrip('/')}/unsubscribe/{row['unsubscribe_token']}>"
+    msg["X-Zhkh-Notice"] = f"{row['outage_id']}/{row['event']}"
+    msg.set_content(row["body"], charset="utf-8")
+    return msg
+
+
+@dataclass
+class Smtp:
+    """One SMTP session, opened when the first notice of a round needs it."""
+
+    host: str
+    port: int
+    user: str = ""
+    password: str = ""
+    starttls: bool = False
+    timeout_s: float = 20.0
+    _conn: smtplib.SMTP | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Smtp:
+        if not settings.smtp_host:
+            raise SmtpNotConfigured("no SMTP server: set ZHKH_SMTP_HOST (and ZHKH_SMTP_PORT) to deliver notices")
+        return cls(host=settings.smtp_host, port=int(settings.smtp_port), user=settings.smtp_user,
+                   password=settings.smtp_password, starttls=bool(settings.smtp_starttls),
+                   timeout_s=float(settings.smtp_timeout_s))
+
+    def send(self, msg: EmailMessage) -> None:
+        if self._conn is None:
+            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+            try:
+                if self.starttls:
+                    conn.starttls()
+                if self.user:
+                    conn.login(self.user, self.password)
+            except Exception:
+                conn.close()
+                raise
+            self._conn = conn
+        try:
+            self._conn.send_message(msg)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (smtplib.SMTPException, OSError):
+                self._conn.close()
+            self._conn = None
+
+
+@dataclass
+class Round:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"sent": self.sent, "retried": self.retried, "failed": self.failed, "dropped": self.dropped}
+
+
+_CLAIM = text("""
+    SELECT n.id, n.outage_id, n.event, n.subject, n.body, n.attempts, n.created_at,
+           s.email, s.unsubscribe_token, s.unsubscribed_at
+    FROM notice_outbox n JOIN subscriptions s ON s.id = n.subscription_id
+    WHERE n.state = 'pending' AND n.next_attempt_at <= :now
+    ORDER BY n.next_attempt_at, n.id
+    LIMIT 1
+    FOR UPDATE OF n SKIP LOCKED
+""")
+
+
+def _log(conn: Any, row: dict[str, Any], *, ok: bool, mid: str, error: str | None, now: datetime) -> None:
+    conn.execute(text("""
+        INSERT INTO notice_deliveries (outbox_id, at, recipient, ok, message_id, error)
+        VALUES (:o, :at, :r, :ok, :m, :e)
+    """), {"o": row["id"], "at": now, "r": row["email"], "ok": ok, "m": mid, "e": error})
+
+
+def _short(exc: BaseException) -> str:
+    text_ = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    return text_[:500]
+
+
+def run_once(engine: Engine, smtp: Smtp, rules: NotifyRules, *, sender: str, resident_url: str,
+             now: datetime | None = None) -> Round:
+    """Deliver the notices due at ``now`` (at most ``delivery.batch``); what happened to them. A
+    server that cannot be reached ends the round early (the rest wait for the next one)."""
+    result = Round()
+    try:
+        for _ in range(rules.delivery.batch):
+            at = now or utcnow()
+            with engine.begin() as conn:
+                found = conn.execute(_CLAIM, {"now": at}).mappings().first()
+                if found is None:
+                    break
+                row = dict(found)
+                mid = message_id(row["id"], sender)
+                if row["unsubscribed_at"] is not None:
+                    conn.execute(text("UPDATE notice_outbox SET state = 'dropped', last_error = 'unsubscribed' "
+                                      "WHERE id = :i"), {"i": row["id"]})
+                    result.dropped += 1
+                    continue
+                try:
+                    smtp.send(build_message(row, sender, resident_url))
+                except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+                    attempts = row["attempts"] + 1
+                    error = _short(exc)
+                    final = attempts >= rules.delivery.max_attempts or isinstance(exc, smtplib.SMTPRecipientsRefused)
+                    conn.execute(text("""
+                        UPDATE notice_outbox SET attempts = :a, last_error = :e, state = :s,
+                               next_attempt_at = :next WHERE id = :i
+                    """), {"a": attempts, "e": error, "s": "failed" if final else "pending", "i": row["id"],
+                           "next": at + timedelta(seconds=rules.delivery.delay_after(attempts))})
+                    _log(conn, row, ok=False, mid=mid, error=error, now=at)
+                    if final:
+                        result.failed += 1
+                    else:
+                        result.retried += 1
+                    if not isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)):
+                        break  # the server is down or the session broke: the rest wait for the next round
+                    continue
+                conn.execute(text("""
+                    UPDATE notice_outbox SET state = 'sent', attempts = attempts + 1, sent_at = :at, last_error = NULL
+                    WHERE id = :i
+                """), {"at": at, "i": row["id"]})
+                _log(conn, row, ok=True, mid=mid, error=None, now=at)
+                result.sent += 1
+    finally:
+        smtp.close()
+    return result
+
+
+def run_forever(engine: Engine, smtp: Smtp, rules: NotifyRules, *, sender: str, resident_url: str,
+                log: Any = print) -> None:
+    """Rounds until interrupted; sleeps ``delivery.poll_s`` when a round found nothing to do."""
+    while True:
+        r = run_once(engine, smtp, rules, sender=sender, resident_url=resident_url)
+        if r.sent or r.retried or r.failed or r.dropped:
+            log(f"notify: {r.as_dict()}")
+        if not (r.sent or r.dropped):
+            time.sleep(rules.delivery.poll_s)

@@ -1,0 +1,150 @@
+"""Use-cases of billing: compute a month's charges, close the month, load the demo accounts.
+
+Each checks the actor's permission, runs in one transaction under one advisory lock (two runs of
+the same month cannot interleave), and writes its audit event in that transaction.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from auth.model import Actor
+from billing.errors import BillingError
+from ops import audit
+from ops.base import allow, engine, utcnow
+
+_LOCK_CLASS = 774413  # pg_advisory_xact_lock(class, 0): one billing write at a time
+
+
+class PeriodClosed(BillingError):
+    """The month is closed: its charges are never changed (corrections go to a later month)."""
+
+
+class PeriodNotComputed(BillingError):
+    """Closing a month that has no charges computed yet."""
+
+
+def _lock(conn: Connection) -> None:
+    conn.execute(text("SELECT pg_advisory_xact_lock(:c, 0)"), {"c": _LOCK_CLASS})
+
+
+def _rules(rules_file: str | Path | None):  # -> BillingRules
+    """The billing rules: ``rules_file``, else the setting (a relative path also from the project root)."""
+    from billing.cli import rules_path
+    from billing.rules_file import load_billing_rules
+
+    return load_billing_rules(rules_path(str(rules_file) if rules_file else None))
+
+
+def _state(conn: Connection, first) -> str | None:
+    return conn.execute(text("SELECT state FROM billing_periods WHERE period = :p"), {"p": first}).scalar()
+
+
+def run_period(actor: Actor, period: str, *, close: bool = False, tariffs_file: str | Path | None = None,
+               rules_file: str | Path | None = None, bind: Engine | None = None,
+               now: datetime | None = None) -> dict[str, Any]:
+    """Compute month ``period`` (``YYYY-MM``) for every account, replacing its draft; with ``close``
+    also close it. ``PeriodClosed`` for a closed month or when a later month is already closed."""
+    allow(actor, "billing.run")
+    if close:
+        allow(actor, "billing.close")
+    from billing.charges import compute_period, period_first_day, write_period
+    from billing.tariffs import load_tariffs, sync_tariffs
+
+    rules = _rules(rules_file)
+    first = period_first_day(period, rules)
+    book = load_tariffs(tariffs_file)
+    now = now or utcnow()
+    with engine(bind).begin() as conn:
+        _lock(conn)
+        if _state(conn, first) == "closed":
+            raise PeriodClosed(f"period {period} is closed; its charges are never changed "
+                               "(corrections go to the next open period)")
+        later = conn.execute(text("SELECT max(period) FROM billing_periods WHERE state = 'closed' AND period > :p"),
+                             {"p": first}).scalar()
+        if later is not None:
+            raise PeriodClosed(f"period {later:%Y-%m} after {period} is already closed; compute the month after it")
+        sync_tariffs(conn, book)
+        result = compute_period(conn, period, book, rules, now=now)
+        write_period(conn, first, result, actor=actor.author, now=now)
+        totals = result.totals()
+        if close:
+            _close(conn, first, actor, now)
+        totals["state"] = "closed" if close else "draft"
+        audit.record(conn, actor=actor.author, action="billing.run", object_type="billing_period",
+                     object_id=period, at=now, details={**totals, "tariffs": book.region, "rules": rules.region,
+                                                         "outage_ids": totals["outage_ids"][:200]})
+        if close:
+            audit.record(conn, actor=actor.author, action="billing.close", object_type="billing_period",
+                         object_id=period, at=now, details={"charges": totals["charges"]})
+        return totals
+
+
+def _close(conn: Connection, first, actor: Actor, now: datetime) -> None:
+    conn.execute(text("UPDATE billing_periods SET state = 'closed', closed_at = :now, closed_by = :who "
+                      "WHERE period = :p"), {"p": first, "now": now, "who": actor.author})
+
+
+def close_period(actor: Actor, period: str, *, rules_file: str | Path | None = None, bind: Engine | None = None,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """Close month ``period`` (computed before by :func:`run_period`)."""
+    allow(actor, "billing.close")
+    from billing.charges import period_first_day
+
+    first = period_first_day(period, _rules(rules_file))
+    now = now or utcnow()
+    with engine(bind).begin() as conn:
+        _lock(conn)
+        state = _state(conn, first)
+        if state == "closed":
+            raise PeriodClosed(f"period {period} is already closed")
+        if state is None:
+            raise PeriodNotComputed(f"period {period} has not been computed; run 'billing run --period {period}' first")
+        _close(conn, first, actor, now)
+        row = conn.execute(text("SELECT count(*), coalesce(sum(total_rub), 0) FROM charges WHERE period = :p"),
+                           {"p": first}).one()
+        details = {"period": period, "charges": int(row[0]), "total_rub": str(row[1]), "state": "closed"}
+        audit.record(conn, actor=actor.author, action="billing.close", object_type="billing_period",
+                     object_id=period, at=now, details=details)
+        return details
+
+
+def load_demo(actor: Actor, *, seed: int, if_missing: bool = False, tariffs_file: str | Path | None = None,
+              bind: Engine | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Flats, accounts, meters and readings for the demo city (see :mod:`billing.demo`)."""
+    allow(actor, "demo.reload")
+    from billing.demo import load_billing_demo
+    from billing.tariffs import load_tariffs
+
+    book = load_tariffs(tariffs_file)
+    with engine(bind).begin() as conn:
+        _lock(conn)
+        if not conn.execute(text("SELECT count(*) FROM buildings")).scalar():
+            raise BillingError("no buildings: load the demo city first (python -m data load-demo)")
+        if if_missing and conn.execute(text("SELECT EXISTS (SELECT 1 FROM accounts)")).scalar():
+            return {"skipped": "accounts exist already"}
+        counts = load_billing_demo(conn, seed=seed, book=book, now=now)
+        audit.record(conn, actor=actor.author, action="billing.demo", object_type="billing_demo",
+                     details={"seed": seed, **counts})
+        return counts
+
+
+def export_outage_reports(actor: Actor, *, day_from: str, day_to: str, out: str | Path,
+                          rules_file: str | Path | None = None, bind: Engine | None = None) -> dict[str, Any]:
+    """Write the outages of ``day_from``..``day_to`` as ГИС ЖКХ request files (see
+    :mod:`billing.outage_report`); what was written."""
+    allow(actor, "billing.export")
+    from billing.outage_report import outages_between, parse_day, write_reports
+
+    a, b = parse_day(day_from, "--from"), parse_day(day_to, "--to")
+    if b < a:
+        raise BillingError(f"--to {day_to} is before --from {day_from}")
+    zone = _rules(rules_file).zone
+    with engine(bind).connect() as conn:
+        outages, skipped = outages_between(conn, a, b, zone)
+    files = write_reports(outages, Path(out), zone)
+    return {"from": day_from, "to": day_to, "reports": len(outages), "without_house_guid": skipped,
+            "files": [str(p) for p in files]}

@@ -1,0 +1,83 @@
+"""Use-cases of the inspectorate: KPIs of the organisations, the signed PDF report, and the
+dispatcher's change of a report's responsible organisation (audited)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from auth.model import Actor
+from incidents import service as incidents
+from ops import audit
+from ops.base import allow, engine, utcnow
+from reports import kpis as kpi_mod
+from reports import orgs
+from reports import rules as report_rules
+
+
+def organisations(actor: Actor, *, bind: Engine | None = None) -> list[dict[str, Any]]:
+    allow(actor, "reports.read")
+    with engine(bind).connect() as conn:
+        return orgs.list_organisations(conn)
+
+
+def kpis(actor: Actor, first: date | str, last: date | str, *, org_id: int | None = None,
+         now: datetime | None = None, bind: Engine | None = None) -> dict[str, Any]:
+    """KPIs of the period (days ``first``…``last`` in the region's time zone) per organisation."""
+    allow(actor, "inspection.read")
+    sla = incidents.rules_from_settings()
+    p = kpi_mod.period(first, last, sla.timezone)
+    with engine(bind).connect() as conn:
+        return kpi_mod.compute(conn, p, sla, report_rules.current(), org_id=org_id, now=now)
+
+
+def inspection_pdf(actor: Actor, first: date | str, last: date | str, *, org_id: int | None = None,
+                   bbox: tuple[float, float, float, float] | None = None, lang: str = "ru",
+                   author: str | None = None, now: datetime | None = None, bind: Engine | None = None) -> bytes:
+    """The signed map report (PDF bytes) of an organisation, an area or the whole service."""
+    allow(actor, "inspection.read")
+    from reports.pdf import build_report
+
+    return build_report(engine(bind), first, last, org_id=org_id, bbox=bbox, lang=lang,
+                        author=author or actor.display_name or actor.author, now=now)
+
+
+def set_responsible_org(actor: Actor, incident_id: int, org_id: int | None, reason: str = "", *,
+                        bind: Engine | None = None) -> int | None:
+    """Name another organisation responsible for a report (audited with the reason)."""
+    allow(actor, "reports.assign_org")
+    from ops.incidents import _text_or_raise
+
+    _text_or_raise("reason", reason or "", allow_empty=True, max_chars=1000)
+    now = utcnow()
+    with engine(bind).begin() as conn:
+        before, after = orgs.set_responsible(conn, incident_id, org_id)
+        audit.record(conn, actor=actor.author, action="incident.set_org", object_type="incident",
+                     object_id=incident_id, at=now, reason=reason or "",
+                     details={"before": before, "after": after})
+    return after
+
+
+def building_companies(actor: Actor, *, bind: Engine | None = None) -> dict[int, int | None]:
+    """Each building's management company (for the map of zones)."""
+    allow(actor, "map.read")
+    from sqlalchemy import text
+
+    with engine(bind).connect() as conn:
+        return dict(conn.execute(text("SELECT id, management_company_id FROM buildings")).all())
+
+
+def reports_by_ids(actor: Actor, ids: list[int], *, bind: Engine | None = None) -> list[Any]:
+    """The reports behind a figure (drill-down), oldest first."""
+    allow(actor, "reports.read")
+    return incidents.list_incidents(engine(bind), ids=list(ids), limit=len(ids) + 1, newest_first=False) if ids else []
+
+
+def responsible_of(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> int | None:
+    """The id of the organisation responsible for a report (None: nobody yet)."""
+    allow(actor, "reports.read")
+    from sqlalchemy import text
+
+    with engine(bind).connect() as conn:
+        return conn.execute(text("SELECT responsible_org_id FROM incidents WHERE id = :i"), {"i": incident_id}).scalar()

@@ -1,0 +1,87 @@
+"""The reports rules file (``reports/rules/default.yaml``; a region file names its parent in
+``extends``; ``ZHKH_REPORTS_RULES_FILE`` selects one)."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from incidents.errors import InvalidRules as _SlaInvalid
+from incidents.sla import CATEGORIES
+from incidents.sla import _read_raw as _read_sla_raw
+from reports.errors import InvalidRules
+
+DEFAULT_FILE = Path(__file__).parent / "rules" / "default.yaml"
+ENV = "ZHKH_REPORTS_RULES_FILE"
+KPI_ZONES = ("on_time", "median_close_h", "answer_5min", "reopened", "repeat_per_1000", "outage_excess_h")
+
+
+class Zone(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    better: Literal["higher", "lower"]
+    green: float
+    yellow: float
+
+    def of(self, value: float) -> str:
+        if self.better == "higher":
+            return "green" if value >= self.green else "yellow" if value >= self.yellow else "red"
+        return "green" if value <= self.green else "yellow" if value <= self.yellow else "red"
+
+
+class ReportRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    responsibility: dict[str, Literal["building", "network"]]
+    min_count: int = Field(default=20, ge=1)
+    reopen_window_days: float = Field(default=30, gt=0)
+    repeat_window_days: float = Field(default=30, gt=0)
+    answer_priority: Literal["emergency", "urgent", "routine"] = "emergency"
+    residents_per_flat: float = Field(default=2.1, gt=0)
+    zones: dict[str, Zone]
+
+    @field_validator("responsibility")
+    @classmethod
+    def _categories(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(CATEGORIES))
+        missing = [c for c in CATEGORIES if c not in v]
+        if unknown or missing:
+            raise ValueError(f"categories unknown: {unknown or '-'}; missing: {missing or '-'}")
+        return v
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, v: dict[str, Zone]) -> dict[str, Zone]:
+        missing = [k for k in KPI_ZONES if k not in v]
+        if missing:
+            raise ValueError(f"zones missing: {', '.join(missing)}")
+        return v
+
+
+def load(path: str | Path) -> ReportRules:
+    path = Path(path)
+    try:
+        raw = _read_sla_raw(path)
+    except _SlaInvalid as exc:
+        raise InvalidRules(str(exc)) from None
+    try:
+        return ReportRules.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise InvalidRules(f"{path}: {problems}") from None
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime: float) -> ReportRules:
+    return load(path)
+
+
+def current() -> ReportRules:
+    """The rules in force (``ZHKH_REPORTS_RULES_FILE`` or the default), re-read when changed."""
+    path = Path(os.environ.get(ENV) or DEFAULT_FILE)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        raise InvalidRules(f"cannot read reports rules file {path}") from None
+    return _cached(str(path), mtime)

@@ -1,0 +1,128 @@
+"""What the resident's page reads. Nothing here returns a reporter's name, phone or e-mail, nor an
+account holder's name: the page shows no personal data of anybody, the looker included."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from gis.search import search_addresses
+
+REPORT_DAYS = 90
+# what a resident may see of a report: no reporter, no operator's free notes
+_PUBLIC_REPORT = """
+    i.id, i.category, i.resource, i.priority, i.status, i.channel, i.service_code, i.address, i.building_id,
+    i.description, i.outage_id, i.version, i.created_at, i.updated_at, i.accepted_at, i.resolved_at, i.closed_at,
+    i.attributes
+"""
+
+
+def suggestions(conn: Connection, query: str, limit: int = 8) -> list[dict[str, Any]]:
+    """Addresses for the search box (id and address only)."""
+    return [{"id": int(r["id"]), "address": r["address"]} for r in search_addresses(conn, query, limit)]
+
+
+def building(conn: Connection, building_id: int) -> dict[str, Any] | None:
+    row = conn.execute(text("""
+        SELECT id, coalesce(address, concat_ws(' ', street, housenumber)) AS address, kind
+        FROM buildings WHERE id = :b
+    """), {"b": int(building_id)}).mappings().first()
+    return dict(row) if row else None
+
+
+def building_services(conn: Connection, building_id: int) -> list[str]:
+    """The resources of the networks that supply the building (its service connections)."""
+    return [r[0] for r in conn.execute(text("""
+        SELECT DISTINCT n.resource FROM service_connections sc JOIN networks n ON n.id = sc.network_id
+        WHERE sc.building_id = :b ORDER BY 1
+    """), {"b": int(building_id)})]
+
+
+def outages_of_building(conn: Connection, building_id: int) -> list[dict[str, Any]]:
+    """Planned and active outages that include the building: state, kind, reason, times, resource."""
+    rows = conn.execute(text("""
+        SELECT o.id, o.state, o.kind, o.reason, o.planned_start, o.planned_end, o.actual_start, n.resource
+        FROM outage_buildings ob JOIN outages o ON o.id = ob.outage_id
+        LEFT JOIN networks n ON n.id = o.network_id
+        WHERE ob.building_id = :b AND o.state IN ('planned', 'active')
+        ORDER BY (o.state = 'active') DESC, o.planned_start, o.id
+    """), {"b": int(building_id)}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def interruptions(conn: Connection, building_id: int, start: datetime, end: datetime) -> dict[str, list[tuple]]:
+    """service → the (start, end, outage id) of outages that cut the building off within [start, end) —
+    the same intervals the bill's recalculation takes (actual start to actual end; still active = open)."""
+    rows = conn.execute(text("""
+        SELECT n.resource, o.actual_start, o.actual_end, o.id
+        FROM outage_buildings ob JOIN outages o ON o.id = ob.outage_id JOIN networks n ON n.id = o.network_id
+        WHERE ob.building_id = :b AND o.actual_start IS NOT NULL AND o.actual_start < :end
+          AND (o.actual_end IS NULL OR o.actual_end > :start) AND o.state <> 'cancelled'
+        ORDER BY o.id
+    """), {"b": int(building_id), "start": start, "end": end}).all()
+    out: dict[str, list[tuple]] = {}
+    for resource, a, b, oid in rows:
+        out.setdefault(resource, []).append((a, b, int(oid)))
+    return out
+
+
+def reports_of_building(conn: Connection, building_id: int, now: datetime, days: int = REPORT_DAYS,
+                        limit: int = 50) -> list[dict[str, Any]]:
+    rows = conn.execute(text(f"""
+        SELECT {_PUBLIC_REPORT} FROM incidents i
+        WHERE i.building_id = :b AND i.created_at >= :since AND i.status NOT IN ('duplicate')
+        ORDER BY i.created_at DESC, i.id DESC LIMIT :limit
+    """), {"b": int(building_id), "since": now - timedelta(days=days), "limit": limit}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def report(conn: Connection, incident_id: int) -> dict[str, Any] | None:
+    row = conn.execute(text(f"SELECT {_PUBLIC_REPORT} FROM incidents i WHERE i.id = :i"),
+                       {"i": int(incident_id)}).mappings().first()
+    return dict(row) if row else None
+
+
+def timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    """Status changes (time, from, to, the note) — never who made them."""
+    rows = conn.execute(text("""
+        SELECT at, from_status, to_status, note FROM incident_events WHERE incident_id = :i ORDER BY at, id
+    """), {"i": int(incident_id)}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+# ---- the account holder's charges ---------------------------------------------------------------------
+
+def account_by_number(conn: Connection, number: str) -> dict[str, Any] | None:
+    row = conn.execute(text("""
+        SELECT a.id, a.number, a.access_code_hash, a.residents, a.area_m2, p.number AS premises,
+               p.building_id, coalesce(b.address, concat_ws(' ', b.street, b.housenumber)) AS address
+        FROM accounts a JOIN premises p ON p.id = a.premises_id JOIN buildings b ON b.id = p.building_id
+        WHERE a.number = :n
+    """), {"n": number}).mappings().first()
+    return dict(row) if row else None
+
+
+def latest_charges(conn: Connection, account_id: int) -> tuple[Any, list[dict[str, Any]]]:
+    """(period, charges of the account's latest period with their lines); (None, []) when none."""
+    period = conn.execute(text("SELECT max(period) FROM charges WHERE account_id = :a"),
+                          {"a": int(account_id)}).scalar()
+    if period is None:
+        return None, []
+    charges = [dict(r) for r in conn.execute(text("""
+        SELECT c.id, c.service, c.basis, c.quantity, c.unit, c.price_rub, c.charged_rub, c.reduction_rub,
+               c.correction_rub, c.total_rub, bp.state AS period_state
+        FROM charges c JOIN billing_periods bp ON bp.period = c.period
+        WHERE c.account_id = :a AND c.period = :p ORDER BY c.service
+    """), {"a": int(account_id), "p": period}).mappings()]
+    ids = [c["id"] for c in charges]
+    lines: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if ids:
+        for r in conn.execute(text("""
+            SELECT id, charge_id, kind, quantity, unit, amount_rub, outage_ids, details
+            FROM charge_lines WHERE charge_id = ANY(:ids) ORDER BY charge_id, id
+        """), {"ids": ids}).mappings():
+            lines[r["charge_id"]].append(dict(r))
+    for c in charges:
+        c["lines"] = lines[c["id"]]
+    return period, charges

@@ -1,0 +1,211 @@
+"""``network locate``: ranking burst pipes from residents' calls (docs/network.md, "Locating a burst").
+
+The hand-made tree (tests/network/locate_tree.inp, metric units):
+
+    R -P1- J1 -P2- J2 -P4- J4
+            |       `-P5- J5
+            `-P3- J3 -P6- J6
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from network.cli import main
+from network.errors import InputFileError
+from network.inp import read_inp_topology
+from network.locate import (
+    Hydraulics,
+    UnknownNode,
+    check_complaints,
+    locate,
+    locate_buildings,
+    locate_topology,
+    pipe_distance,
+)
+from tests.network.test_segments import NETWORKS
+
+ROOT = Path(__file__).resolve().parents[2]
+TREE = str(Path(__file__).with_name("locate_tree.inp"))
+NET1 = str(NETWORKS / "Net1.inp")
+PIPES = {"P1", "P2", "P3", "P4", "P5", "P6"}
+
+
+def csv_file(tmp_path: Path, text: str, name: str = "calls.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["locate", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ----------------------------------------------------------------------------- by construction
+
+def test_topology_picks_the_pipe_whose_failure_dries_exactly_the_callers() -> None:
+    model = read_inp_topology(TREE)
+    calls = {"J2": "no_water", "J4": "no_water", "J5": "no_water", "J3": "ok", "J6": "ok"}
+    out = locate_topology(model, check_complaints(model, calls.items()), top=6)
+    assert [c.pipe for c in out][0] == "P2"
+    assert {c.pipe for c in out} == PIPES
+    # J3 and J6 say water is fine: the P3 branch and the trunk P1 (which dries them) rank below P2's subtree
+    assert [c.pipe for c in out].index("P1") > [c.pipe for c in out].index("P4")
+    # without valves a failure dries what it cuts off plus its own two ends: P6 -> exactly {J3, J6}
+    calls = {"J3": "no_water", "J6": "no_water", "J2": "ok"}
+    assert [c.pipe for c in locate_topology(model, calls, top=2)] == ["P6", "P3"]
+    calls = {"J6": "no_water", "J3": "ok"}
+    assert locate_topology(model, calls, top=1)[0].pipe == "P6"
+
+
+def test_topology_with_valves_uses_the_isolated_segment(tmp_path: Path) -> None:
+    # valves only at J1 on P2 and P3: a break on P4 shuts P2 P4 P5 (the whole J2 side) — J2, J4, J5 dry;
+    # then P2, P4, P5 explain the calls equally and the tie goes to the pipe nearest the callers.
+    from network.cli import read_valves_csv
+
+    valves = csv_file(tmp_path, "link,node\nP2,J1\nP3,J1\n", "valves.csv")
+    model = read_valves_csv(valves, read_inp_topology(TREE))
+    calls = {"J2": "no_water", "J4": "no_water", "J5": "low_pressure", "J3": "ok"}
+    out = locate_topology(model, calls, top=6)
+    assert {c.pipe for c in out[:3]} == {"P2", "P4", "P5"}
+    assert out[0].score == out[1].score == out[2].score > out[3].score
+
+
+def test_hydraulic_burst_on_a_branch_is_ranked_first() -> None:
+    model = read_inp_topology(TREE)
+    with Hydraulics(TREE) as hyd:  # simulate a real burst on P4 and build the calls from it
+        watch = [hyd.node_index(n) for n in ("J1", "J2", "J3", "J4", "J5", "J6")]
+        _, a, b, diam = hyd.link("P4")
+        c = hyd.emitter_coefficient(0.8 * 3.14159 * diam * diam / 4)
+        p0 = hyd.pressure_m(watch)
+        p = hyd.leak_pressure_m({b: c}, watch)  # leak at the far end, not split as the locator does
+    assert p is not None and p[3] < p0[3] - 20  # J4 loses most
+    calls = {"J4": "no_water", "J2": "low_pressure", "J5": "low_pressure", "J3": "ok", "J6": "ok"}
+    out, method = locate(TREE, model, calls, top=6)
+    assert method == "hydraulic"
+    assert out[0].pipe == "P4"
+    assert [c.score for c in out] == sorted((c.score for c in out), reverse=True)
+    assert abs(sum(c.score for c in out) - 1) < 1e-3  # posterior over the 6 simulated pipes
+    calls = {"J6": "no_water", "J3": "low_pressure", "J2": "ok", "J4": "ok"}
+    assert locate(TREE, model, calls, top=1)[0][0].pipe == "P6"
+
+
+def test_unsimulatable_inp_falls_back_to_topology(tmp_path: Path) -> None:
+    text = Path(TREE).read_text().replace("P6   J3  J6  200  100  100  0  Open", "P6   J3  J6  200  100  100  0  Bogus")
+    inp = csv_file(tmp_path, text, "broken.inp")
+    model = read_inp_topology(inp)
+    out, method = locate(inp, model, {"J6": "no_water", "J3": "ok"}, top=2)
+    assert method == "topology" and out[0].pipe == "P6"
+    with pytest.raises(InputFileError, match="cannot simulate"):
+        locate(inp, model, {"J6": "no_water"}, method="hydraulic")
+
+
+def test_duplicate_node_keeps_the_most_severe_report() -> None:
+    model = read_inp_topology(TREE)
+    got = check_complaints(model, [("J2", "ok"), ("J2", "no_water"), ("J2", "low_pressure"), (" J4 ", "LOW_PRESSURE")])
+    assert got == {"J2": "no_water", "J4": "low_pressure"}
+
+
+def test_pipe_distance() -> None:
+    model = read_inp_topology(TREE)
+    assert pipe_distance(model, "P4", ["P4", "P5", "P2", "P3", "P6"]) == {"P4": 0, "P5": 1, "P2": 1, "P3": 2, "P6": 3}
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+def test_cli_output_format_top_and_timings(tmp_path: Path) -> None:
+    calls = csv_file(tmp_path, "node,report\n11,no_water\n12,low_pressure\n21,ok\n")
+    res = subprocess.run([sys.executable, "-m", "network", "locate", "--inp", NET1, "--complaints", str(calls),
+                          "--timings"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    pipes = set(read_inp_topology(NET1).link_ids.tolist()) - {"9"}  # link 9 of Net1 is a pump
+    assert len(out) == 10 and all(set(o) == {"pipe", "score"} for o in out)
+    assert all(isinstance(o["pipe"], str) and o["pipe"] in pipes for o in out)
+    assert all(isinstance(o["score"], (int, float)) for o in out)
+    assert [o["score"] for o in out] == sorted((o["score"] for o in out), reverse=True)
+    assert len({o["pipe"] for o in out}) == 10
+    stages = json.loads(res.stderr)
+    assert {"read_inp", "read_complaints", "simulate", "write"} <= set(stages)
+
+
+def test_cli_top_valves_and_method(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    calls = csv_file(tmp_path, "node,report\nJ6,no_water\nJ3,ok\n")
+    code, out, err = cli(capsys, "--inp", TREE, "--complaints", str(calls), "--top", "3")
+    assert code == 0 and err == ""
+    assert [o["pipe"] for o in json.loads(out)][0] == "P6" and len(json.loads(out)) == 3
+    code, out, _ = cli(capsys, "--inp", TREE, "--complaints", str(calls), "--top", "50")
+    assert code == 0 and {o["pipe"] for o in json.loads(out)} == PIPES  # never more than the pipes
+    valves = csv_file(tmp_path, "id,link,node\nA,P2,J1\nB,P3,J1\n", "valves.csv")
+    code, out, _ = cli(capsys, "--inp", TREE, "--complaints", str(calls), "--valves", str(valves),
+                       "--method", "topology", "--top", "1")
+    assert code == 0 and json.loads(out) == [{"pipe": "P6", "score": json.loads(out)[0]["score"]}]
+    code, out, _ = cli(capsys, "--inp", TREE, "--complaints", str(calls), "--top", "0")
+    assert code == 0 and json.loads(out) == []
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("node,report\nJ9,no_water\n", "J9"),                          # unknown node
+    ("node,report\nJ2,flooded\n", "flooded"),                      # unknown report kind
+    ("node,report\nJ2,ok\nJ3,ok\n", "no complaint"),               # only "ok"
+    ("node,report\n", "no complaint"),                             # header only
+    ("", "empty"),                                                 # empty file
+    ("J2,no_water\n", "header"),                                   # missing header
+    ("node,kind\nJ2,no_water\n", "header"),                        # bad header
+    ("node,report,extra\nJ2,no_water,1\n", "header"),              # extra column
+    ("node,report\nJ2,no_water,1\n", "fields"),                    # ragged row
+    ("node,report\nR,no_water\n", "reservoir"),                    # a source is not a junction
+    ("node,report\nJ2,no_water\x00\n", "NUL"),                     # NUL byte
+    ("node,report\n,no_water\n", "empty node"),                    # empty node id
+])
+def test_bad_complaints_exit_2_with_one_line(text: str, needle: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    calls = csv_file(tmp_path, text)
+    code, out, err = cli(capsys, "--inp", TREE, "--complaints", str(calls))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_other_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    calls = csv_file(tmp_path, "node,report\nJ2,no_water\n")
+    for args, needle in [
+        (["--inp", TREE, "--complaints", str(tmp_path / "missing.csv")], "missing.csv"),
+        (["--inp", str(tmp_path / "none.inp"), "--complaints", str(calls)], "none.inp"),
+        (["--inp", TREE, "--complaints", str(calls), "--top", "-1"], "--top"),
+        (["--inp", TREE, "--complaints", str(calls), "--valves", str(csv_file(tmp_path, "link,node\nP9,J1\n", "v.csv"))],
+         "P9"),
+    ]:
+        code, out, err = cli(capsys, *args)
+        assert code == 2 and out == "" and err.count("\n") == 1 and needle in err, (args, err)
+    with pytest.raises(SystemExit) as exc:  # usage error: argparse, one line, exit 2
+        main(["locate", "--inp", TREE])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_unknown_node_error_type() -> None:
+    model = read_inp_topology(TREE)
+    with pytest.raises(UnknownNode, match="'X1'"):
+        check_complaints(model, [("X1", "no_water")])
+
+
+def test_locate_buildings_by_service_pipe() -> None:
+    # the app's entry: buildings call, keyed by their service pipe; valves at J1 on P2 and P3
+    from tests.network.nets import net
+
+    model = net("P1:S-J1 P2:J1-J2 P3:J1-J3 P4:J2-J4 P5:J2-J5 P6:J3-J6", "A:P2@J1 B:P3@J1 C:P6@J3")
+    out = locate_buildings(model, {"P6": "no_water", "P3": "ok"}, top=2)
+    assert out[0].pipe == "P6" and out[0].score > out[1].score
+    out = locate_buildings(model, {"P4": "no_water", "P5": "low_pressure", "P6": "ok"}, top=3)
+    assert {c.pipe for c in out} == {"P2", "P4", "P5"}  # one segment: any of them shuts the J2 side
+    with pytest.raises(InputFileError, match="no complaint"):
+        locate_buildings(model, {"P4": "ok"})
+    with pytest.raises(InputFileError, match="unknown report"):
+        locate_buildings(model, {"P4": "dry"})
