@@ -96,10 +96,10 @@ def test_a_planner_sees_the_balance_and_the_alarm_that_became_an_incident(balanc
     page, url, incident = browser_page, balance_app["url"], balance_app["incident"]
     login(page, url, "planner")
     page.locator("[data-testid=stSidebarNav] a", has_text="Баланс воды").click()
-    expect(page.get_by_role("heading", name="Баланс воды и ночной расход")).to_be_visible(timeout=30000)
+    expect(page.get_by_role("heading", name="Баланс воды и ночной расход")).to_be_visible(timeout=60000)
     # the alarm, with the link to its incident
     alarm = page.locator("[data-testid=stAlert]", has_text="Тревога")
-    expect(alarm).to_contain_text("ночной расход выше нормы", timeout=30000)
+    expect(alarm).to_contain_text("ночной расход выше нормы", timeout=60000)
     expect(alarm.get_by_role("link", name=f"заявка №{incident}")).to_be_visible()
     # both DMAs in the table, numbers in Russian (decimal comma), the one in alarm says so
     table = page.locator("[data-testid=stDataFrame]")
@@ -109,20 +109,20 @@ def test_a_planner_sees_the_balance_and_the_alarm_that_became_an_incident(balanc
     expect(cells).to_contain_text("DMA 2")
     expect(cells).to_contain_text("тревога утечки")
     # the plots: volumes, NRW, night flow (Vega) and the map of the areas (an image)
-    expect(page.locator("[data-testid=stVegaLiteChart]")).to_have_count(3, timeout=30000)
+    expect(page.locator("[data-testid=stVegaLiteChart]")).to_have_count(3, timeout=60000)
     expect(page.locator("[data-testid=stImage] img, [data-testid=stPyplot] img").first).to_be_visible()
     expect(page.get_by_text("Минимальный ночной расход (02–04) и его база")).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.wait_for_function(READY, timeout=30000)
+    page.wait_for_function(READY, timeout=60000)
     page.screenshot(path=str(ARTIFACTS / "balance.png"), full_page=True)
     # the incident: on the sensor channel, opened by sensor:dma, with the night flow in its text
     with page.context.expect_page() as opened:        # Streamlit opens a markdown link in a new tab
         alarm.get_by_role("link", name=f"заявка №{incident}").click()
     tab = opened.value
-    expect(tab).to_have_url(re.compile(rf"/incidents\?id={incident}"), timeout=30000)
+    expect(tab).to_have_url(re.compile(rf"/incidents\?id={incident}"), timeout=60000)
     expect(tab.get_by_text(re.compile(r"Возможная скрытая утечка в зоне учёта DMA \d: минимальный ночной расход 5,00 м³/ч"))
-           .first).to_be_visible(timeout=30000)
-    tab.wait_for_function(READY, timeout=30000)
+           .first).to_be_visible(timeout=60000)
+    tab.wait_for_function(READY, timeout=60000)
     tab.screenshot(path=str(ARTIFACTS / "balance-incident.png"), full_page=True)
 
 
@@ -130,10 +130,10 @@ def test_the_page_speaks_english_and_is_refused_to_an_operator(balance_app: dict
     page, url = browser_page, balance_app["url"]
     login(page, url, "planner", lang="en")
     page.goto(f"{url}/balance", wait_until="domcontentloaded")
-    expect(page.get_by_role("heading", name="Water balance and night flow")).to_be_visible(timeout=30000)
-    expect(page.locator("[data-testid=stAlert]", has_text="Alarm")).to_contain_text("night flow high since", timeout=30000)
+    expect(page.get_by_role("heading", name="Water balance and night flow")).to_be_visible(timeout=60000)
+    expect(page.locator("[data-testid=stAlert]", has_text="Alarm")).to_contain_text("night flow high since", timeout=60000)
     expect(page.get_by_role("heading", name="Leak alarms")).to_be_visible()
     page.context.clear_cookies()
     login(page, url, "operator")
     page.goto(f"{url}/balance", wait_until="domcontentloaded")
-    expect(page.get_by_text(re.compile("balance.read|Недостаточно прав|нет прав", re.I)).first).to_be_visible(timeout=30000)
+    expect(page.get_by_text(re.compile("balance.read|Недостаточно прав|нет прав", re.I)).first).to_be_visible(timeout=60000)
