@@ -37,6 +37,7 @@ load-demo: db
 	$(PY) -m billing demo --if-missing
 	$(PY) -m reports demo --if-missing --history-days 45
 	env $(DEMO_ENV) $(PY) -m billing demo-month --if-missing
+	$(PY) -m dma demo --if-missing
 
 demo: load-demo
 	env $(DEMO_ENV) bash scripts/run_demo.sh $(PORT) $(TILES_PORT)

@@ -26,6 +26,7 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "users": ("views/users.py", N_("page.users"), ":material/group:"),
     "audit": ("views/audit.py", N_("page.audit"), ":material/history:"),
     "inspection": ("views/inspection.py", N_("page.inspection"), ":material/fact_check:"),
+    "balance": ("views/water_balance.py", N_("page.balance"), ":material/monitoring:"),
 }
 
 if "lang" not in st.session_state:

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     sla_rules_file: Path = ROOT / "incidents" / "rules" / "default.yaml"
     billing_rules_file: Path = ROOT / "billing" / "rules" / "default.yaml"  # ZHKH_BILLING_RULES_FILE
     forecast_rules_file: Path = ROOT / "forecast" / "rules" / "default.yaml"  # pipe-break forecast (docs/forecast.md)
+    dma_rules_file: Path = ROOT / "dma" / "rules" / "default.yaml"
     demo_seed: int = 42
     demo_network_name: str = "Helsinki demo cold water"
 

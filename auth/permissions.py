@@ -40,6 +40,7 @@ MATRIX: dict[str, frozenset[str]] = {
     # the inspectorate: KPIs, signed PDF reports; who answers for a report
     "inspection.read": frozenset({"dispatcher", "inspector", "admin"}),
     "reports.assign_org": frozenset({"dispatcher", "admin"}),
+    "balance.read": frozenset({"dispatcher", "planner", "inspector", "admin"}),   # DMA water balance, night flow
 }
 PERMISSIONS: tuple[str, ...] = tuple(MATRIX)
 
@@ -55,14 +56,15 @@ PAGES: dict[str, str] = {
     "users": "users.manage",
     "audit": "audit.read",
     "inspection": "inspection.read",
+    "balance": "balance.read",
 }
 # the pages each role sees, in navigation order (a role's first page is its start page)
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "operator": ("intake", "incidents", "outages", "map"),
-    "dispatcher": ("control", "incidents", "intake", "outages", "planner", "map", "inspection"),
-    "planner": ("planner", "outages", "map", "incidents"),
-    "inspector": ("inspection", "incidents", "outages", "map", "control", "planner", "audit"),
-    "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "audit", "inspection"),
+    "dispatcher": ("control", "incidents", "intake", "outages", "planner", "map", "inspection", "balance"),
+    "planner": ("planner", "outages", "map", "incidents", "balance"),
+    "inspector": ("inspection", "incidents", "outages", "map", "control", "planner", "audit", "balance"),
+    "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "audit", "inspection", "balance"),
 }
 
 

@@ -26,6 +26,7 @@ ACTIONS: tuple[str, ...] = (
     "data.import", "demo.reload",
     "incident.reopen", "notice.subscribe", "notice.unsubscribe",
     "billing.run", "billing.close", "billing.demo",
+    "dma.derive", "dma.draw", "dma.alarm_raise", "dma.alarm_clear", "dma.demo",
 )
 
 

@@ -16,7 +16,8 @@ from ops.audit import ACTIONS
 from ops.base import allow, engine
 
 TRAIL_ACTIONS: tuple[str, ...] = (*ACTIONS, "incident.create", "incident.status")
-OBJECT_TYPES = ("incident", "outage", "valve", "network", "user", "api_key", "dataset", "note")
+OBJECT_TYPES = ("incident", "outage", "valve", "network", "user", "api_key", "dataset", "note",
+                "dma")
 MAX_ROWS = 20_000
 
 

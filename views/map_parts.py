@@ -110,8 +110,24 @@ def reports_layer(name: str) -> tuple[folium.FeatureGroup, int]:
                                                              [q.incident.lat for q in items]), crs="EPSG:4326")
     lab = {"id": t("field.id"), "what": t("field.priority"), "category": t("field.kind"),
            "address": t("field.address"), "sla": t("field.sla")}
-    return L.points_layer(gdf, lab, name, color_field="priority", colors=L.PRIORITY_COLORS, radius=9,
-                          fields=("id", "what", "category", "address", "sla")), len(rows)
+    fg = L.points_layer(gdf, lab, name, color_field="priority", colors=L.PRIORITY_COLORS, radius=9,
+                        fields=("id", "what", "category", "address", "sla"))
+    dma_alarm_outlines(fg)
+    return fg, len(rows)
+
+
+def dma_alarm_outlines(fg: folium.FeatureGroup) -> None:
+    """The outline of every DMA in a night-flow alarm, round its incident (a red dashed edge, no fill, so
+    that the reports inside stay clickable)."""
+    import json
+
+    from dma.usecases import alarm_outlines
+
+    for a in alarm_outlines(actor()):
+        tip = html.escape(t("map.dma_alarm", dma=a["name"], id=a["incident_id"] or "—"))
+        folium.GeoJson(json.loads(a["outline"]), tooltip=tip,
+                       style_function=lambda f: {"color": "#d00000", "weight": 3, "dashArray": "8 5",
+                                                 "fill": False}).add_to(fg)
 
 
 def buildings_overlay(colors: Mapping[int, str], name: str, *, outline: str = "#333333",

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 
 TITLES = {"control": "Диспетчерская", "incidents": "Заявки", "intake": "Приём заявки", "outages": "Отключения",
           "planner": "Планирование отключений", "map": "Карта города", "data": "Данные", "users": "Пользователи",
-          "audit": "Журнал действий", "inspection": "Инспекция"}
+          "audit": "Журнал действий", "inspection": "Инспекция", "balance": "Баланс воды"}
 
 
 def nav_titles(page) -> list[str]:

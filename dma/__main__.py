@@ -1,0 +1,3 @@
+from dma.cli import main
+
+raise SystemExit(main())
