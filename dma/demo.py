@@ -47,19 +47,6 @@ def demand_factor(local_hour: float, weekday: int) -> float:
     return float(v * (0.9 if weekday >= 5 and 6 <= local_hour <= 10 else 1.0))
 
 
-def _recorded(conn: Connection, meter_id: int, hours: list[datetime]) -> np.ndarray:
-    """A meter's consumption in each hour ending at ``hours`` (totals interpolated; 0 outside its readings)."""
-    rows = conn.execute(text("SELECT ts, total FROM meter_readings WHERE meter_id = :m AND ts BETWEEN :a AND :b ORDER BY ts"),
-                        {"m": meter_id, "a": hours[0] - timedelta(hours=6), "b": hours[-1] + timedelta(hours=6)}).all()
-    if len(rows) < 2:
-        return np.zeros(len(hours))
-    x = np.array([r.ts.timestamp() for r in rows])
-    y = np.array([float(r.total) for r in rows])
-    at = np.array([h.timestamp() for h in hours])
-    tot = np.interp(at, x, y)
-    q = np.diff(tot, prepend=tot[0])
-    return np.clip(q, 0, None)
-
 
 def _network_id(conn: Connection) -> int | None:
     from settings import get_settings
@@ -136,6 +123,11 @@ def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = Fal
         JOIN meters m ON m.building_id = b.id AND m.kind = 'building' AND m.resource = 'cold_water' AND m.removed_on IS NULL
         ORDER BY db.dma_id, b.id, m.id"""), {"n": net, "a": start}).all()
     own = defaultdict(lambda: np.zeros(len(hours)))       # DMA -> m³ per hour (billed demand)
+    before = {m: float(t) for m, t in conn.execute(text("""
+        SELECT DISTINCT ON (meter_id) meter_id, total FROM meter_readings
+        WHERE meter_id = ANY(CAST(:m AS bigint[])) AND ts < :a ORDER BY meter_id, ts DESC"""),
+        {"m": sorted({r.meter_id for r in members}), "a": start})}
+    replaced: list[int] = []
     buf = io.StringIO()
     written_buildings = 0
     seen_building: set[int] = set()
@@ -148,12 +140,14 @@ def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = Fal
         noise = rng.lognormal(0.0, 0.15, len(hours))
         q = per_hour * shape * noise                       # m³ in the hour ending at hours[i]
         q[0] = 0.0
-        if r.has_readings:
-            # someone else's readings (e.g. the billing demo's): the inlets carry what they recorded
-            own[r.dma_id] += _recorded(conn, r.meter_id, hours)
-            continue
+        start_total = float(rng.uniform(100, 5000))
+        if r.has_readings or r.meter_id in before:
+            # someone else's readings (the billing demo's, once a month): the hourly series continues
+            # from the last one before the window and replaces theirs inside it (a register never goes back)
+            start_total = max(start_total, before.get(r.meter_id, 0.0))
+            replaced.append(r.meter_id)
         own[r.dma_id] += q
-        total = np.cumsum(q) + float(rng.uniform(100, 5000))
+        total = np.cumsum(q) + start_total
         for t, v in zip(hours, total):
             buf.write(f"{r.meter_id}\t{t.isoformat()}\t{v:.4f}\n")
         written_buildings += 1
@@ -194,6 +188,8 @@ def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = Fal
         return memo[m]
 
     inlet_ids = sorted(feeds)
+    conn.execute(text("DELETE FROM meter_readings WHERE meter_id = ANY(CAST(:m AS bigint[])) AND ts >= :a"),
+                 {"m": replaced, "a": start})
     conn.execute(text("DELETE FROM meter_readings WHERE meter_id = ANY(CAST(:m AS bigint[])) AND ts >= :a"),
                  {"m": inlet_ids, "a": start})
     for m in inlet_ids:
