@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.numbers import format_decimal
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, landscape
@@ -79,13 +81,21 @@ def fmt_value(key: str, fig: dict[str, Any], t: Callable[..., str]) -> str:
         return "—"
     if key == "overdue_open":
         return str(fig["numerator"])
-    v = f"{fig['value'] * 100:.1f} %" if key in PERCENT else f"{fig['value']:.2f}"
+    v = f"{_dec(fig['value'] * 100, '#,##0.0')} %" if key in PERCENT else _dec(fig["value"], "#,##0.00")
     return v if fig["status"] == "ok" else f"{v} ({t('inspection.not_enough')})"
+
+
+_LANG: ContextVar[str] = ContextVar("report_lang", default="ru")
+
+
+def _dec(v: float, pattern: str = "#,##0.0") -> str:
+    """A number in the report's language (decimal comma in Russian)."""
+    return format_decimal(v, pattern, locale=_LANG.get())
 
 
 def _num(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:g}"
+        return _dec(v, "#,##0.##")
     return str(v)
 
 
@@ -178,6 +188,7 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
                  now: datetime | None = None) -> bytes:
     """The PDF (bytes) of the period (days, region's time zone) for an organisation, a bbox or everything."""
     _fonts()
+    _LANG.set(lang)
     sla = incidents.rules_from_settings()
     rules = report_rules.current()
     tz = ZoneInfo(sla.timezone)
@@ -334,7 +345,7 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
             ("rejected", "duplicate", "cancelled"))
         if late and due is not None:
             over = ((closed or min(now, p.end)) - due).total_seconds() / 3600
-            late_txt = t("inspection.overdue_h", h=f"{over:.1f}")
+            late_txt = t("inspection.overdue_h", h=_dec(over))
             lstyles.append(("BACKGROUND", (8, i), (8, i), colors.HexColor("#ffcdd2")))
         else:
             late_txt = t("inspection.no")
@@ -357,7 +368,7 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
         orow.append([Paragraph(f"№{o['id']}", small), Paragraph(_esc(o["network"] or "—"), small),
                      Paragraph(dt(o["actual_start"]), small),
                      Paragraph(dt(o["actual_end"]) if o["actual_end"] else t("inspection.ongoing"), small),
-                     Paragraph(f"{hours:.1f}", small), Paragraph(f"{o['buildings']} ({o['residents']})", small),
+                     Paragraph(_dec(hours), small), Paragraph(f"{o['buildings']} ({o['residents']})", small),
                      Paragraph(_esc(o["addresses"] or "—") + (" …" if o["buildings"] > 6 else ""), small)])
     story.append(LongTable(orow, repeatRows=1, colWidths=[16 * mm, 45 * mm, 28 * mm, 28 * mm, 18 * mm, 24 * mm,
                                                           107 * mm], style=TableStyle(styles[:3])))
@@ -366,8 +377,8 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
         erow = [[Paragraph(f"<b>{x}</b>", small) for x in (t("inspection.col.address"), t("inspection.col.hours"),
                                                            t("inspection.col.excess"), t("inspection.col.number"))]]
         for b in ex[:200]:
-            erow.append([Paragraph(_esc(b["address"] or f"#{b['building_id']}"), small), Paragraph(f"{b['hours']:.1f}", small),
-                         Paragraph(f"{b['excess_h']:.1f}", small),
+            erow.append([Paragraph(_esc(b["address"] or f"#{b['building_id']}"), small), Paragraph(_dec(b['hours']), small),
+                         Paragraph(_dec(b['excess_h']), small),
                          Paragraph(", ".join(f"№{i}" for i in b["outage_ids"]), small)])
         story += [Spacer(1, 4 * mm), Paragraph(t("inspection.pdf.excess"), h2),
                   LongTable(erow, repeatRows=1, colWidths=[90 * mm, 25 * mm, 35 * mm, 60 * mm],

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
+from babel.numbers import format_decimal
 from streamlit_folium import st_folium
 
 from gis import layers as L
@@ -18,7 +19,7 @@ from reports.kpis import ranking
 from settings import get_settings
 from views import errors
 from views.common import lang, t
-from views.formatting import fmt_dt, label
+from views.formatting import fmt_dt, label, st_lang
 from views.map_parts import buildings_overlay, fit_zoom
 from views.session import actor, current_user, guard
 
@@ -42,9 +43,10 @@ def zone_name(zone: str | None) -> str:
 def cell(key: str, fig: dict[str, Any]) -> str:
     if fig["value"] is None:
         return "—"
-    num = lambda v: f"{v:g}" if isinstance(v, float) else str(v)  # noqa: E731
-    v = f"{fig['value'] * 100:.1f} %" if key in PERCENT else (
-        str(fig["numerator"]) if key == "overdue_open" else f"{fig['value']:.2f}")
+    loc = st_lang()
+    num = lambda v: format_decimal(v, "#,##0.#", locale=loc)  # noqa: E731
+    v = f"{format_decimal(fig['value'] * 100, '#,##0.0', locale=loc)} %" if key in PERCENT else (
+        num(fig["numerator"]) if key == "overdue_open" else format_decimal(fig["value"], "#,##0.00", locale=loc))
     mark = "" if fig["status"] == "ok" else f" · {t('inspection.not_enough')}"
     return f"{v} ({num(fig['numerator'])}/{num(fig['denominator'])}){mark}"
 

@@ -110,7 +110,7 @@ def test_the_pdf_has_numbered_pages_a_map_and_every_report_of_the_period(town: T
     for i in ids:
         assert f"№{i}\n" in everything or f"№{i} " in everything, i
     assert "Формула" in everything and "В срок" in everything
-    assert f"№{oid}" in everything and "6.5" in everything               # the outage with its hours
+    assert f"№{oid}" in everything and "6,5" in everything               # the outage with its hours (decimal comma in ru)
     english = inspection.inspection_pdf(Actor.cli("cli:tests"), FIRST, LAST, org_id=town.mc, lang="en",
                                         bind=clean_engine)
     en = pypdf.PdfReader(io.BytesIO(english))
