@@ -73,7 +73,7 @@ class SuspectedBurst:
     """One cluster of calls, its ranked candidate pipes and the shutoff of the top one."""
 
     calls: list[Call]
-    candidates: list[dict[str, Any]]    # pipe, ext_id, street, diameter_mm, score, lon, lat, geometry
+    candidates: list[dict[str, Any]]    # pipe, ext_id, street, diameter_mm, score, lon, lat, geometry (score > 0)
     plan: Any = None                    # network.plan.ShutoffPlan of candidates[0] (None if it failed)
     segment: list[str] = field(default_factory=list)     # pipes the top candidate's shutoff isolates
     segment_geometries: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -166,6 +166,7 @@ def _locate(conn: Any, idx: Any, network_id: int, group: list[Call], top: int) -
     except (NetworkError, KeyError) as exc:   # a pipe unknown to the model (edited since): say so, no crash
         burst.error = str(exc)
         return burst
+    ranked = [c for c in ranked if c.score > 0]   # a pipe whose failure dries none of the callers is no candidate
     ids = [c.pipe for c in ranked]
     details = repo.pipe_midpoints(conn, ids)
     geoms = repo.pipe_geojson(conn, ids)

@@ -17,12 +17,14 @@ from views.session import actor
 RANK_COLORS = ("#ff1f1f", "#ff8c1a", "#ffd21a", "#b8e05a", "#7cc8ff")
 SEGMENT_COLOR = "#00e5ff"
 PANEL_ROWS = 5
+BANNERS = 2          # at most this many banners on the wall screen (the largest clusters)
+BANNER_PX = 70       # the wall screen's map gives up this much height per banner
 
 CSS = """
 <style>
 .cr-burst { background: #5a1e00; border: 3px solid #ff8c1a; color: #fff !important; font-size: 26px; font-weight: 700;
-  padding: 10px 18px; border-radius: 10px; margin-bottom: 8px; }
-.cr-burst small { display: block; font-size: 19px; font-weight: 400; color: #ffd9b3 !important; }
+  padding: 6px 18px; border-radius: 10px; margin-bottom: 8px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.cr-burst span.top { font-weight: 400; color: #ffd9b3 !important; margin-left: 14px; }
 table.cr-cand { width: 100%; border-collapse: collapse; font-size: 19px; margin: 2px 0 6px 0; }
 table.cr-cand td, table.cr-cand th { padding: 3px 6px; border-bottom: 1px solid #1f2b45; text-align: left; }
 table.cr-cand th { color: #9fb0cc; font-size: 15px; font-weight: 600; }
@@ -50,11 +52,11 @@ def pipe_name(c: dict[str, Any]) -> str:
 def banner_html(bursts: list[locate_ops.SuspectedBurst]) -> str:
     """One line per suspected burst (the wall screen)."""
     out = []
-    for b in bursts:
+    for b in bursts[:BANNERS]:
         top = b.top
         what = (t("burst.kiosk_top", pipe=pipe_name(top), score=pct(top["score"])) if top else (b.error or ""))
         out.append(f'<div class="cr-burst">{html.escape(t("burst.title", n=len(b.calls)))}'
-                   f"<small>{html.escape(what)}</small></div>")
+                   f'<span class="top">{html.escape(what)}</span></div>')
     return CSS + "".join(out)
 
 

@@ -235,13 +235,17 @@ def legend_entries() -> list[tuple[str, str, str]]:
 def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float], bursts: list | None = None) -> None:
     center = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
     height = KIOSK_MAP_HEIGHT if kiosk() else MAP_HEIGHT
+    if kiosk() and bursts:  # the banners above take their room from the map: nothing below the fold
+        height -= burst_panel.BANNER_PX * min(len(bursts), burst_panel.BANNERS)
     zoom = fit_zoom(bounds, 1200, height)
     # the city itself comes as vector tiles (muted, dark): only the live reports and outages travel with the page
     m = tile_map(center, zoom, network_id=network_id(), layers=BACKGROUND, muted="dark")
     m.get_root().header.add_child(folium.Element("<style>.leaflet-container{background:#1b2333 !important}</style>"))
     m.get_root().html.add_child(L.legend(t("control.map_legend"), legend_entries(), scale=1.6))
     # the dry area is drawn last: it stays visible above the report markers
-    st_folium(m, key=map_key("control_map", m), height=height, use_container_width=True, center=center, zoom=zoom,
+    # a suspected burst: the map centres on it (the base map stays the same; st_folium pans when the centre changes)
+    view = (bursts[0].center, zoom) if bursts else (center, zoom)
+    st_folium(m, key=map_key("control_map", m), height=height, use_container_width=True, center=view[0], zoom=view[1],
               feature_group_to_add=[incidents_layer(room.queue, room.now),
                                     outages_layer(room.active, room.dry_building_ids),
                                     burst_panel.layer(bursts or [])],
