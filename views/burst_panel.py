@@ -18,13 +18,13 @@ RANK_COLORS = ("#ff1f1f", "#ff8c1a", "#ffd21a", "#b8e05a", "#7cc8ff")
 SEGMENT_COLOR = "#00e5ff"
 PANEL_ROWS = 5
 BANNERS = 2          # at most this many banners on the wall screen (the largest clusters)
-BANNER_PX = 70       # the wall screen's map gives up this much height per banner
 
 CSS = """
 <style>
-.cr-burst { background: #5a1e00; border: 3px solid #ff8c1a; color: #fff !important; font-size: 26px; font-weight: 700;
-  padding: 6px 18px; border-radius: 10px; margin-bottom: 8px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.cr-burst span.top { font-weight: 400; color: #ffd9b3 !important; margin-left: 14px; }
+.cr-burst { background: #5a1e00; border: 3px solid #ff8c1a; color: #fff !important; font-size: 24px; font-weight: 700;
+  padding: 4px 14px; border-radius: 10px; margin-bottom: 6px; line-height: 1.25; }
+.cr-burst span.top { display: block; font-size: 20px; font-weight: 400; color: #ffd9b3 !important;
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 table.cr-cand { width: 100%; border-collapse: collapse; font-size: 19px; margin: 2px 0 6px 0; }
 table.cr-cand td, table.cr-cand th { padding: 3px 6px; border-bottom: 1px solid #1f2b45; text-align: left; }
 table.cr-cand th { color: #9fb0cc; font-size: 15px; font-weight: 600; }

@@ -235,8 +235,6 @@ def legend_entries() -> list[tuple[str, str, str]]:
 def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float], bursts: list | None = None) -> None:
     center = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
     height = KIOSK_MAP_HEIGHT if kiosk() else MAP_HEIGHT
-    if kiosk() and bursts:  # the banners above take their room from the map: nothing below the fold
-        height -= burst_panel.BANNER_PX * min(len(bursts), burst_panel.BANNERS)
     zoom = fit_zoom(bounds, 1200, height)
     # the city itself comes as vector tiles (muted, dark): only the live reports and outages travel with the page
     m = tile_map(center, zoom, network_id=network_id(), layers=BACKGROUND, muted="dark")
@@ -297,14 +295,14 @@ def main() -> None:
 
             show(exc)
             bursts = []
-        if bursts and kiosk():
-            st.markdown(burst_panel.banner_html(bursts), unsafe_allow_html=True)
         st.markdown(kpi_html(room.kpis), unsafe_allow_html=True)
         left, right = st.columns([5, 3] if kiosk() else [11, 9])
         with left:
             live_map(room, bounds, bursts)
         with right:
-            if bursts and not kiosk():
+            if bursts and kiosk():   # the wall: a compact banner beside the map (the map keeps its size)
+                st.markdown(burst_panel.banner_html(bursts), unsafe_allow_html=True)
+            elif bursts:
                 burst_panel.panel(bursts)
             turn = st.session_state["cr_turn"] = st.session_state.get("cr_turn", -1) + 1
             st.markdown(f'<div class="cr-h">{html.escape(t("control.queue"))}</div>'
