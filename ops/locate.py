@@ -10,8 +10,8 @@ Decisions (docs/network.md, "Locating a burst" → "In the app"):
   calling building's service pipe (``service_connections``), else the pipe the intake snapped the
   call to (``incidents.pipe_id``, same network). A "burst" call (water on the street) is evidence
   that the pipe next to it is dry: it counts as ``no_water`` on that pipe.
-- Clusters: calls closer than ``radius_m`` to one another (single linkage, on the map) form one;
-  a cluster with at least ``min_calls`` calls is a suspected burst.
+- Clusters: seeded on the map (the call with the most others within ``radius_m`` takes them all,
+  repeat; see :func:`clusters`); a cluster with at least ``min_calls`` calls is a suspected burst.
 - Only the calls are evidence; buildings of the area that did not call are not "ok" reports (a
   share of the affected never call) — the locator already weighs silent customers a little.
 """
@@ -98,24 +98,19 @@ def distance_m(a: Call, b: Call) -> float:
 
 
 def clusters(calls: list[Call], radius_m: float) -> list[list[Call]]:
-    """Single-linkage clusters: calls within ``radius_m`` of one another (transitively) together;
-    largest first, then the earliest call."""
-    parent = list(range(len(calls)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(len(calls)):
-        for j in range(i + 1, len(calls)):
-            if distance_m(calls[i], calls[j]) <= radius_m:
-                parent[find(i)] = find(j)
-    groups: dict[int, list[Call]] = {}
-    for i, c in enumerate(calls):
-        groups.setdefault(find(i), []).append(c)
-    return sorted(groups.values(), key=lambda g: (-len(g), min(c.id for c in g)))
+    """Seeded clusters on the map: the call with the most others within ``radius_m`` (ties: the
+    earliest) takes every call still free within ``radius_m`` of it; repeat with what is left. A
+    cluster is at most ``2 × radius_m`` across, so scattered calls over a city never chain into one
+    (single linkage, or DBSCAN with a core of 3, would). Largest first, then the earliest call."""
+    free = set(range(len(calls)))
+    near = {i: {j for j in free if j != i and distance_m(calls[i], calls[j]) <= radius_m} for i in free}
+    out: list[list[Call]] = []
+    while free:
+        seed = max(free, key=lambda i: (len(near[i] & free), -calls[i].id))
+        members = sorted({seed} | (near[seed] & free))
+        free -= set(members)
+        out.append([calls[i] for i in members])
+    return sorted(out, key=lambda g: (-len(g), min(c.id for c in g)))
 
 
 def open_calls(conn_or_engine: Any, network_id: int, now: datetime, window_h: float) -> list[Call]:

@@ -149,3 +149,17 @@ def test_rights(net: Net) -> None:
         call(net, b)
     a = Actor(author="ivanova", role="dispatcher", display_name="ivanova")
     assert len(locate.bursts(a, net.network_id, now=NOW, bind=net.engine)) == 1
+
+
+def test_scattered_calls_do_not_chain_across_the_city() -> None:
+    """Calls 300 m apart along a street (each within reach of the next): single linkage would make
+    one 3 km "cluster"; seeded clusters stay at most 2 × the radius across."""
+    calls = [locate.Call(i + 1, "no_water", "no_water", str(i), 24.90 + i * 0.0054, 60.17, None, NOW)
+             for i in range(11)]   # 0.0054° lon ≈ 300 m at 60.17° N
+    groups = locate.clusters(calls, 400)
+    assert sum(len(g) for g in groups) == 11
+    for g in groups:
+        assert max(locate.distance_m(a, b) for a in g for b in g) <= 800
+    assert max(len(g) for g in groups) == 3
+    tight = [locate.Call(i + 1, "no_water", "no_water", str(i), 24.90 + i * 0.0005, 60.17, None, NOW) for i in range(3)]
+    assert [len(g) for g in locate.clusters(tight + calls[5:6], 400)] == [3, 1]
