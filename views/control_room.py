@@ -20,6 +20,7 @@ from gis import layers as L
 from incidents.model import ControlRoomKpis, Outage, QueueItem
 from ops import incidents as reports
 from ops import maps
+from views import burst_panel
 from views.common import network_id, t
 from views.formatting import fmt_dt, fmt_int, fmt_left, label, md_safe, outage_state
 from views.map_parts import (
@@ -227,10 +228,11 @@ def legend_entries() -> list[tuple[str, str, str]]:
     """Every class of the wall screen's map: reports by priority, the dry area, the muted city."""
     return [*[("dot", c, label("priority", p)) for p, c in L.PRIORITY_COLORS.items()],
             ("fill", OUTAGE_BUILDING, t("control.legend.outage")), ("line", OUTAGE_PIPES, t("control.legend.outage_pipes")),
+            *burst_panel.legend_entries(),
             *legend_items("diameter", layers=BACKGROUND, reports=False, muted="dark")]
 
 
-def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float]) -> None:
+def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float], bursts: list | None = None) -> None:
     center = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
     height = KIOSK_MAP_HEIGHT if kiosk() else MAP_HEIGHT
     zoom = fit_zoom(bounds, 1200, height)
@@ -239,9 +241,12 @@ def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float
     m.get_root().header.add_child(folium.Element("<style>.leaflet-container{background:#1b2333 !important}</style>"))
     m.get_root().html.add_child(L.legend(t("control.map_legend"), legend_entries(), scale=1.6))
     # the dry area is drawn last: it stays visible above the report markers
-    st_folium(m, key=map_key("control_map", m), height=height, use_container_width=True, center=center, zoom=zoom,
+    # a suspected burst: the map centres on it (the base map stays the same; st_folium pans when the centre changes)
+    view = (bursts[0].center, zoom) if bursts else (center, zoom)
+    st_folium(m, key=map_key("control_map", m), height=height, use_container_width=True, center=view[0], zoom=view[1],
               feature_group_to_add=[incidents_layer(room.queue, room.now),
-                                    outages_layer(room.active, room.dry_building_ids)],
+                                    outages_layer(room.active, room.dry_building_ids),
+                                    burst_panel.layer(bursts or [])],
               returned_objects=[])
 
 
@@ -283,11 +288,22 @@ def main() -> None:
                 show(exc)
             return
         announce(room.queue)
+        try:
+            bursts = burst_panel.found()
+        except Exception as exc:  # the locator never takes the wall screen down
+            from views.errors import show
+
+            show(exc)
+            bursts = []
         st.markdown(kpi_html(room.kpis), unsafe_allow_html=True)
         left, right = st.columns([5, 3] if kiosk() else [11, 9])
         with left:
-            live_map(room, bounds)
+            live_map(room, bounds, bursts)
         with right:
+            if bursts and kiosk():   # the wall: a compact banner beside the map (the map keeps its size)
+                st.markdown(burst_panel.banner_html(bursts), unsafe_allow_html=True)
+            elif bursts:
+                burst_panel.panel(bursts)
             turn = st.session_state["cr_turn"] = st.session_state.get("cr_turn", -1) + 1
             st.markdown(f'<div class="cr-h">{html.escape(t("control.queue"))}</div>'
                         + queue_html(room.queue, room.now, turn), unsafe_allow_html=True)

@@ -1,0 +1,189 @@
+"""Suspected bursts from residents' calls: the open "no water" / "low pressure" / "burst" reports of
+the last hours that cluster on the map, each cluster located on the network (``network.locate``'s
+topology method) with the shutoff plan of its top candidate. A what-if: nothing is stored.
+
+Decisions (docs/network.md, "Locating a burst" → "In the app"):
+
+- A call counts for network ``N`` when it is open, of category ``no_water``, ``low_pressure`` or
+  ``burst``, created within ``window_h`` hours before ``now``, about ``N``'s resource (or ``none``),
+  not already explained by an outage (``outage_id`` empty), and it hangs on a pipe of ``N``: the
+  calling building's service pipe (``service_connections``), else the pipe the intake snapped the
+  call to (``incidents.pipe_id``, same network). A "burst" call (water on the street) is evidence
+  that the pipe next to it is dry: it counts as ``no_water`` on that pipe.
+- Clusters: seeded on the map (the call with the most others within ``radius_m`` takes them all,
+  repeat; see :func:`clusters`); a cluster with at least ``min_calls`` calls is a suspected burst.
+- Only the calls are evidence; buildings of the area that did not call are not "ok" reports (a
+  share of the affected never call) — the locator already weighs silent customers a little.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from auth.model import Actor
+from gis import network_repo as repo
+from network.errors import NetworkError
+from network.locate import locate_buildings
+from ops import network as net_ops
+from ops.base import allow, engine, utcnow
+
+CATEGORIES = {"no_water": "no_water", "low_pressure": "low_pressure", "burst": "no_water"}
+WINDOW_H = 6.0
+MIN_CALLS = 3
+RADIUS_M = 400.0
+TOP = 5
+_EARTH_M = 6_371_000.0
+
+_CALLS = text("""
+    SELECT i.id, i.category, i.created_at, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.address,
+           coalesce(sc.pipe_id, CASE WHEN i.network_id = :n THEN i.pipe_id END) AS pipe_id
+    FROM incidents i
+    JOIN networks n ON n.id = :n
+    LEFT JOIN service_connections sc ON sc.building_id = i.building_id AND sc.network_id = :n
+    WHERE i.status IN ('new', 'accepted', 'dispatched', 'in_progress')
+      AND i.category IN ('no_water', 'low_pressure', 'burst')
+      AND i.created_at >= :since AND i.created_at <= :now
+      AND i.outage_id IS NULL
+      AND (i.resource = n.resource OR i.resource = 'none')
+      AND coalesce(sc.pipe_id, CASE WHEN i.network_id = :n THEN i.pipe_id END) IS NOT NULL
+    ORDER BY i.id
+""")
+
+
+@dataclass(frozen=True)
+class Call:
+    id: int
+    report: str          # no_water | low_pressure (a "burst" call counts as no_water)
+    category: str
+    pipe: str            # the model's link id (pipes.id as str)
+    lon: float
+    lat: float
+    address: str | None
+    created_at: datetime
+
+
+@dataclass
+class SuspectedBurst:
+    """One cluster of calls, its ranked candidate pipes and the shutoff of the top one."""
+
+    calls: list[Call]
+    candidates: list[dict[str, Any]]    # pipe, ext_id, street, diameter_mm, score, lon, lat, geometry (score > 0)
+    plan: Any = None                    # network.plan.ShutoffPlan of candidates[0] (None if it failed)
+    segment: list[str] = field(default_factory=list)     # pipes the top candidate's shutoff isolates
+    segment_geometries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def top(self) -> dict[str, Any] | None:
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """(lat, lon) of the calls' centre."""
+        return (sum(c.lat for c in self.calls) / len(self.calls), sum(c.lon for c in self.calls) / len(self.calls))
+
+
+def distance_m(a: Call, b: Call) -> float:
+    """Great-circle distance (equirectangular: < 0.1 % off within a few km)."""
+    lat = math.radians((a.lat + b.lat) / 2)
+    dx = math.radians(b.lon - a.lon) * math.cos(lat)
+    dy = math.radians(b.lat - a.lat)
+    return _EARTH_M * math.hypot(dx, dy)
+
+
+def clusters(calls: list[Call], radius_m: float) -> list[list[Call]]:
+    """Seeded clusters on the map: the call with the most others within ``radius_m`` (ties: the
+    earliest) takes every call still free within ``radius_m`` of it; repeat with what is left. A
+    cluster is at most ``2 × radius_m`` across, so scattered calls over a city never chain into one
+    (single linkage, or DBSCAN with a core of 3, would). Largest first, then the earliest call."""
+    free = set(range(len(calls)))
+    near = {i: {j for j in free if j != i and distance_m(calls[i], calls[j]) <= radius_m} for i in free}
+    out: list[list[Call]] = []
+    while free:
+        seed = max(free, key=lambda i: (len(near[i] & free), -calls[i].id))
+        members = sorted({seed} | (near[seed] & free))
+        free -= set(members)
+        out.append([calls[i] for i in members])
+    return sorted(out, key=lambda g: (-len(g), min(c.id for c in g)))
+
+
+def open_calls(conn_or_engine: Any, network_id: int, now: datetime, window_h: float) -> list[Call]:
+    rows = repo._rows(conn_or_engine, _CALLS, n=int(network_id), since=now - timedelta(hours=window_h), now=now)
+    return [Call(int(r.id), CATEGORIES[r.category], r.category, str(r.pipe_id), float(r.lon), float(r.lat),
+                 r.address, r.created_at) for r in rows]
+
+
+_lock = threading.Lock()
+_results: OrderedDict[tuple[Any, ...], list[SuspectedBurst]] = OrderedDict()
+_MAX_CACHED = 32
+
+
+def suspected_bursts(eng: Engine, network_id: int, now: datetime, *, window_h: float = WINDOW_H,
+                     min_calls: int = MIN_CALLS, radius_m: float = RADIUS_M, top: int = TOP) -> list[SuspectedBurst]:
+    """The suspected bursts of ``network_id`` at ``now`` (no rights check: see :func:`bursts`).
+
+    The result is cached per network revision and set of calls, so the control room's refresh every
+    few seconds costs one query while nothing changes."""
+    calls = open_calls(eng, network_id, now, window_h)
+    groups = [g for g in clusters(calls, radius_m) if len(g) >= min_calls]
+    if not groups:
+        return []
+    rev = repo.network_revision(eng, network_id)
+    key = (eng.url.render_as_string(hide_password=True), int(network_id), rev, top,
+           tuple(tuple((c.id, c.report, c.pipe) for c in g) for g in groups))
+    with _lock:
+        if key in _results:
+            _results.move_to_end(key)
+            return _results[key]
+    idx = net_ops.index(network_id, bind=eng)
+    out: list[SuspectedBurst] = []
+    with eng.connect() as conn:
+        for g in groups:
+            out.append(_locate(conn, idx, network_id, g, top))
+    with _lock:
+        _results[key] = out
+        while len(_results) > _MAX_CACHED:
+            _results.popitem(last=False)
+    return out
+
+
+def _locate(conn: Any, idx: Any, network_id: int, group: list[Call], top: int) -> SuspectedBurst:
+    reports = {c.pipe: c.report for c in group}
+    burst = SuspectedBurst(calls=group, candidates=[])
+    try:
+        ranked = locate_buildings(idx.model, reports, top=top)
+    except (NetworkError, KeyError) as exc:   # a pipe unknown to the model (edited since): say so, no crash
+        burst.error = str(exc)
+        return burst
+    ranked = [c for c in ranked if c.score > 0]   # a pipe whose failure dries none of the callers is no candidate
+    ids = [c.pipe for c in ranked]
+    details = repo.pipe_midpoints(conn, ids)
+    geoms = repo.pipe_geojson(conn, ids)
+    burst.candidates = [{"pipe": c.pipe, "score": c.score, "ext_id": details.get(c.pipe, {}).get("ext_id", c.pipe),
+                         "street": details.get(c.pipe, {}).get("street"),
+                         "diameter_mm": details.get(c.pipe, {}).get("diameter_mm"),
+                         "lon": details.get(c.pipe, {}).get("lon"), "lat": details.get(c.pipe, {}).get("lat"),
+                         "geometry": geoms.get(c.pipe)} for c in ranked]
+    if ranked:
+        try:
+            burst.plan = net_ops.plan_on(conn, idx, network_id, [ranked[0].pipe])
+        except NetworkError as exc:
+            burst.error = str(exc)
+        else:
+            burst.segment = [str(p) for p in (*burst.plan.result.isolated_links, *burst.plan.result.unintended_links)]
+            burst.segment_geometries = repo.pipe_geojson(conn, burst.segment)
+    return burst
+
+
+def bursts(actor: Actor, network_id: int, *, now: datetime | None = None, bind: Engine | None = None,
+           **options: Any) -> list[SuspectedBurst]:
+    """Use-case: the suspected bursts the dispatcher should see now (``network.read``; nothing stored)."""
+    allow(actor, "network.read")
+    allow(actor, "reports.read")
+    return suspected_bursts(engine(bind), network_id, now or utcnow(), **options)
