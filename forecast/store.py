@@ -24,7 +24,7 @@ from forecast.model import score
 from forecast.rules import ForecastRules
 from ops import audit
 
-__all__ = ["RISK_VERSION", "inventory", "breaks", "sync_incident_breaks", "refresh", "today", "networks_with_pipes"]
+__all__ = ["RISK_VERSION", "inventory", "breaks", "sync_incident_breaks", "refresh", "today", "networks_with_pipes", "region_rules"]
 
 RISK_VERSION = "pipe_risk"     # data_versions row bumped by every refresh
 # incidents that were not a real break on the network
@@ -46,6 +46,14 @@ def today() -> date:
     from datetime import datetime
 
     return datetime.now(ZoneInfo(_zone())).date()
+
+
+def region_rules() -> ForecastRules:
+    """The region's forecast rules (``settings.forecast_rules_file``)."""
+    from forecast.rules import load_rules
+    from settings import get_settings
+
+    return load_rules(get_settings().forecast_rules_file)
 
 
 def networks_with_pipes(conn: Connection) -> list[int]:
@@ -108,6 +116,7 @@ def refresh(conn: Connection, *, actor: str, network_id: int | None = None, as_o
     if not (isinstance(horizon_days, int) and 0 < horizon_days <= 36525):
         raise ForecastError(f"horizon {horizon_days!r} days must be an integer from 1 to 36525")
     as_of = as_of or today()
+    rules = rules or region_rules()
     nets = networks_with_pipes(conn) if network_id is None else [int(network_id)]
     if network_id is not None and not conn.execute(text("SELECT 1 FROM networks WHERE id = :n"),
                                                    {"n": network_id}).first():
