@@ -38,6 +38,7 @@ load-demo: db
 	$(PY) -m reports demo --if-missing --history-days 45
 	env $(DEMO_ENV) $(PY) -m billing demo-month --if-missing
 	$(PY) -m dma demo --if-missing
+	$(PY) -m forecast demo --if-missing
 
 demo: load-demo
 	env $(DEMO_ENV) bash scripts/run_demo.sh $(PORT) $(TILES_PORT)

@@ -65,7 +65,61 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="YYYY-MM-DD when break records began (default: the first break in the file)")
     risk.add_argument("--rules", default=None, help="forecast rules YAML (default: settings.forecast_rules_file)")
     risk.add_argument("--info", action="store_true", help="model summary and stage times as JSON on stderr")
+    demo = sub.add_parser("demo", help="a generated break history for the demo city, then its risk scores")
+    demo.add_argument("--if-missing", dest="if_missing", action="store_true",
+                      help="do nothing when the demo network already has a generated history")
+    demo.add_argument("--seed", type=int, default=None, help="random seed (default: settings.demo_seed)")
+    refresh = sub.add_parser("refresh", help="record breaks of burst incidents, recompute pipe_risk from the database")
+    refresh.add_argument("--network", type=int, default=None, help="network id (default: every network)")
+    refresh.add_argument("--as-of", dest="as_of", default=None, help="YYYY-MM-DD (default: today)")
+    refresh.add_argument("--horizon-days", dest="horizon_days", default="365", help="horizon in days, default 365")
     return parser
+
+
+def _db_command(args: argparse.Namespace) -> int:
+    """``demo`` and ``refresh``: one transaction each, JSON summary on stdout."""
+    from datetime import date
+
+    from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+    from ops.audit import cli_actor
+    from ops.base import engine
+
+    try:
+        actor = cli_actor()
+        if args.command == "demo":
+            from forecast.demo import demo
+            from settings import get_settings
+
+            seed = args.seed if args.seed is not None else get_settings().demo_seed
+            with engine().begin() as conn:
+                out = demo(conn, actor=actor, seed=seed, if_missing=args.if_missing)
+        else:
+            from forecast.store import refresh
+
+            horizon = _horizon(args.horizon_days)
+            if horizon != int(horizon):
+                raise InputFileError(f"--horizon-days {args.horizon_days[:40]!r} must be a whole number of days")
+            as_of = None
+            if args.as_of is not None:
+                try:
+                    as_of = date.fromisoformat(args.as_of.strip())
+                except ValueError:
+                    raise InputFileError(f"--as-of {args.as_of[:40]!r} is not a date YYYY-MM-DD") from None
+            with engine().begin() as conn:
+                out = refresh(conn, actor=actor, network_id=args.network, as_of=as_of, horizon_days=int(horizon))
+    except ForecastError as exc:
+        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
+        return 2
+    except (DataError, IntegrityError) as exc:
+        sys.stderr.write(f"error: the database refused the change: {str(exc.orig).splitlines()[0]}\n")
+        return 2
+    except OperationalError as exc:
+        sys.stderr.write(f"error: cannot reach the database: {str(exc.orig).splitlines()[0] if exc.orig else exc}\n")
+        return 2
+    json.dump(out, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
 
 
 def _horizon(text: str) -> float:
@@ -124,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input)."""
     parser = _build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("demo", "refresh"):
+        return _db_command(args)
     info: dict = {}
     started = time.perf_counter()
     try:

@@ -26,6 +26,9 @@ VALVE_COLORS = {"open": "#1a9850", "closed": "#111111", "inoperable": "#7f3b08"}
 PRIORITY_COLORS = {"emergency": "#d7191c", "urgent": "#f16913", "routine": "#984ea3"}
 DIAMETER_CLASSES = [(400, "#08306b", 6), (300, "#2171b5", 5), (250, "#4292c6", 4), (150, "#6baed6", 3), (0, "#9ecae1", 2)]
 AGE_CLASSES = [(2000, "#c994c7"), (1980, "#df65b0"), (1960, "#ce1256"), (0, "#67001f")]
+# expected breaks per km and year (pipe_risk.per_km_year), highest class first; pipes without a score grey
+RISK_CLASSES = [(0.5, "#a50026"), (0.25, "#f46d43"), (0.1, "#ffd92f"), (0.0, "#3288bd")]
+RISK_NONE = "#878787"
 
 
 def escape_value(value: Any) -> Any:

@@ -55,6 +55,12 @@ def _style_js(layer: str, color_by: str, muted: str | None) -> str:
         if muted:
             return (f"function(p) {{ var d = p.diameter_mm || 0; return {{color: '{MUTED[muted]['pipe']}',"
                     f" weight: d >= 300 ? 3 : 1.5, opacity: 0.8}}; }}")
+        if color_by == "risk":   # stored scores on single pipes (zoom 15+); merged mains have none: grey
+            risk = json.dumps([[lo, color] for lo, color in L.RISK_CLASSES])
+            return (f"function(p) {{ var c = {risk}; var r = p.risk; var w = (p.diameter_mm || 0) >= 300 ? 4 : 3;"
+                    f" if (r === undefined || r === null) return {{color: '{L.RISK_NONE}', weight: 1.5, opacity: 0.8}};"
+                    f" for (var i = 0; i < c.length; i++) {{ if (r >= c[i][0]) return {{color: c[i][1], weight: w,"
+                    f" opacity: 0.95}}; }} return {{color: c[c.length - 1][1], weight: w, opacity: 0.95}}; }}")
         if color_by == "age":
             return (f"function(p) {{ var c = {age}; var y = p.install_year || 0; for (var i = 0; i < c.length; i++)"
                     f" {{ if (y >= c[i][0]) return {{color: c[i][1], weight: 3, opacity: 0.9}}; }}"

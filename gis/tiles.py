@@ -56,7 +56,7 @@ __all__ = [
 EXTENT = 4096                     # MVT coordinate units per tile side
 BUFFER = 64                       # units drawn beyond the tile's edge (no seams at line joins)
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
-FORMAT_VERSION = 1                # part of every ETag: bump when the SQL or the attributes change
+FORMAT_VERSION = 2                # part of every ETag: bump when the SQL or the attributes change
 MAX_NETWORK_ID = 2**31 - 1        # networks.id is a PostgreSQL integer
 _DIGITS = re.compile(r"[0-9]{1,10}")
 _R = 6378137.0                    # Web Mercator sphere radius (m)
@@ -65,7 +65,7 @@ _R = 6378137.0                    # Web Mercator sphere radius (m)
 ATTRIBUTES: dict[tuple[str, str], tuple[str, ...]] = {
     ("buildings", "features"): ("id", "address", "kind", "residents", "address_source"),
     ("buildings", "grid"): ("count", "residents"),
-    ("pipes", "features"): ("id", "ext_id", "network_id", "diameter_mm", "material", "install_year", "street"),
+    ("pipes", "features"): ("id", "ext_id", "network_id", "diameter_mm", "material", "install_year", "street", "risk"),
     ("pipes", "merged"): ("id", "network_id", "street", "diameter_mm", "pipes", "length_m"),
     ("valves", "features"): ("id", "ext_id", "status", "kind", "pipe_id", "network_id"),
     ("hydrants", "features"): ("id", "ext_id", "network_id"),
@@ -170,6 +170,8 @@ def tile_etag(conn: Connection, tile: TileAddress) -> str:
     names = [OVERVIEWS] if rep != "features" else []
     if tile.layer == "buildings":
         names.append(BUILDINGS)
+    if tile.layer == "pipes" and rep == "features":
+        names.append(RISK_VERSION)
     row = conn.execute(text("""
         SELECT (SELECT string_agg(id || ':' || revision || ':' || extract(epoch FROM created_at), ',' ORDER BY id)
                 FROM networks WHERE CAST(:n AS integer) IS NULL OR id = :n) AS nets,
@@ -190,6 +192,12 @@ _ENV_MARGIN = ("ST_TileEnvelope(CAST(:z AS integer), CAST(:tx AS integer), CAST(
                f"ST_MakeEnvelope({-WORLD_M}, {-WORLD_M}, {WORLD_M}, {WORLD_M}, 3857), {BUFFER / EXTENT})")
 _MVT_GEOM = f"ST_AsMVTGeom({{geom}}, {_ENV}, {EXTENT}, {BUFFER}, true)"
 _FEATURE_COLUMNS: dict[str, str] = {layer: ", ".join(ATTRIBUTES[(layer, "features")]) for layer in LAYERS}
+# attributes that are not columns of the layer's table: their SQL (pipes: the stored break risk,
+# expected breaks per km and year, from forecast.store.refresh)
+_COMPUTED = {("pipes", "risk"): "(SELECT r.per_km_year FROM pipe_risk r WHERE r.pipe_id = pipes.id) AS risk"}
+_INNER_COLUMNS: dict[str, str] = {layer: ", ".join(_COMPUTED.get((layer, c), c) for c in ATTRIBUTES[(layer, "features")])
+                                  for layer in LAYERS}
+RISK_VERSION = "pipe_risk"        # data_versions row bumped by forecast.store.refresh
 
 
 def _features_sql(tile: TileAddress, params: dict[str, Any], max_features: int) -> str:
@@ -207,7 +215,7 @@ def _features_sql(tile: TileAddress, params: dict[str, Any], max_features: int) 
     cols = _FEATURE_COLUMNS[tile.layer]
     return f"""
         WITH f AS MATERIALIZED (
-            SELECT {cols}, geom, row_number() OVER (ORDER BY {order}) AS rn
+            SELECT {_INNER_COLUMNS[tile.layer]}, geom, row_number() OVER (ORDER BY {order}) AS rn
             FROM {table} WHERE {where} ORDER BY rn LIMIT :cap1
         )
         SELECT (SELECT ST_AsMVT(q, :name, {EXTENT}, 'geom', 'fid') FROM (

@@ -101,6 +101,8 @@ FAMILIES: tuple[Family, ...] = (
     _closed("legend.priority", "gis.layers:PRIORITY_COLORS"),
     _open("legend.age", "the age classes of views/map_parts.py legend_items()"),
     _open("map.color_by", "the colourings of views/city_map.py"),
+    _open("risk.material", "the material levels of views/risk_panel.py MATERIALS (forecast rules)"),
+    _open("risk.by", "the renewal budget kinds of views/risk_panel.py"),
     _open("field", "feature attributes (identify panel, tooltips: views/common.py labels())"),
     _open("layer", "the layers maps.identify() answers with"),
     _open("vocab.valve", "valve kinds of the network data"),

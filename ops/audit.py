@@ -27,6 +27,7 @@ ACTIONS: tuple[str, ...] = (
     "incident.reopen", "notice.subscribe", "notice.unsubscribe",
     "billing.run", "billing.close", "billing.demo",
     "dma.derive", "dma.draw", "dma.alarm_raise", "dma.alarm_clear", "dma.demo",
+    "forecast.refresh", "forecast.demo",
 )
 
 

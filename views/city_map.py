@@ -104,7 +104,7 @@ def main() -> None:
     with top[1]:
         # the choice lives in a plain session key: the widget's own is dropped when its label changes
         # with the language
-        modes = ["diameter", "age"]
+        modes = ["diameter", "age", "risk"]
         ss.setdefault("map_color_by", "diameter")
         color_by = st.radio(t("map.color_by"), modes, index=modes.index(ss["map_color_by"]), horizontal=True,
                             format_func=lambda c: t(f"map.color_by.{c}"), key=f"color_by_{lang()}",

@@ -82,6 +82,10 @@ def tile_map(center: tuple[float, float], zoom: int, *, network_id: int | None,
     s = get_settings()
     m = L.base_map(center, zoom, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution, tiles_name=s.tiles_name)
     revision = network_revision(network_id)
+    if color_by == "risk" and revision:   # a refresh of the scores makes new tile URLs too
+        from ops.risk import risk_version
+
+        revision = f"{revision}r{risk_version()}"
     add_tile_layers(m, tiles_base(), {layer: t(f"map.layer.{layer}") for layer in layers}, network_id=network_id,
                     color_by=color_by, muted=muted, layers=layers, revision=revision)
     # what makes this map's page differ: st_folium builds a map once per key, so the key must change
@@ -166,6 +170,16 @@ def legend_items(color_by: str, *, layers: tuple[str, ...] = TILE_LAYERS, report
     if "pipes" in layers:
         if muted:
             items.append(("line", MUTED[muted]["pipe"], t("legend.pipe.any")))
+        elif color_by == "risk":
+            from babel.numbers import format_decimal
+
+            bounds = [format_decimal(lo, format="0.0#", locale=lang()) for lo, _ in L.RISK_CLASSES]
+            for i, (value, color) in enumerate(L.RISK_CLASSES):
+                lo = bounds[i]
+                text = (t("legend.risk.from", v=lo) if i == 0 else t("legend.risk.below", v=bounds[i - 1]) if value == 0
+                        else t("legend.risk.range", lo=lo, hi=bounds[i - 1]))
+                items.append(("line", color, text))
+            items.append(("line", L.RISK_NONE, t("legend.risk.none")))
         elif color_by == "age":
             items += [("line", c, t(f"legend.age.{k}")) for k, (_, c) in zip(("new", "mid", "old", "oldest"),
                                                                              L.AGE_CLASSES)]

@@ -19,6 +19,7 @@ from views.common import network_id, t
 from views.formatting import fmt_dt, md_safe
 from views.map_parts import fit_zoom
 from views.outage_panel import when_input
+from views.risk_panel import risk_tab
 from views.session import actor, current_user, guard
 
 VALVE_CLICK_M = 6.0  # a click this close to a numbered valve marks it stuck (in the what-if)
@@ -225,14 +226,16 @@ def main() -> None:
     if net is None:
         st.info(t("planner.no_network"))
         return
-    tab_iso, tab_stuck, tab_crit = st.tabs([t("planner.tab.isolate"), t("planner.tab.register"),
-                                            t("planner.tab.criticality")])
+    tab_iso, tab_stuck, tab_crit, tab_risk = st.tabs([t("planner.tab.isolate"), t("planner.tab.register"),
+                                                      t("planner.tab.criticality"), t("risk.tab")])
     with tab_iso:
         isolate_tab(net)
     with tab_stuck:
         stuck_tab(net)
     with tab_crit:
         criticality_tab(net)
+    with tab_risk:
+        risk_tab(net)
 
 
 main()

@@ -37,6 +37,7 @@ def map_legends() -> dict[str, list[tuple[str, str, str]]]:
     return {
         "city map by diameter": legend_items("diameter") + found,
         "city map by age": legend_items("age") + found,
+        "city map by risk": legend_items("risk") + found,
         "shutoff plan": plan_map.legend_entries(),
         "wall screen": control_room.legend_entries(),
     }
