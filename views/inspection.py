@@ -108,10 +108,12 @@ def main() -> None:
         m = L.base_map(center, fit_zoom(bounds, 1000, 460), tiles_url=s.tiles_url or None,
                        attribution=s.tiles_attribution, tiles_name=s.tiles_name)
         buildings_overlay(colours, t("inspection.map_layer"), opacity=0.75).add_to(m)
+        # the zones' colours named in a legend on the map (never as colour codes)
+        m.get_root().html.add_child(L.legend(t("inspection.map_layer"), [
+            *(("fill", ZONE_COLOURS[z], zone_name(z)) for z in ("green", "yellow", "red")),
+            ("fill", ZONE_COLOURS[None], t("inspection.no_company"))]))
         st_folium(m, key=f"insp_map_{lang()}_{first}_{last}", height=460, use_container_width=True,
                   returned_objects=[])
-        st.caption(" · ".join(f"{zone_name(z)}: {ZONE_COLOURS[z]}" for z in ("green", "yellow", "red")) +
-                   f" · {t('inspection.no_company')}: {ZONE_COLOURS[None]}")
 
     st.subheader(t("inspection.drill"))
     choices = [None, *[o["id"] for o in ranked]]
