@@ -9,24 +9,22 @@ over the parent (as the incidents rules files are). Which file is used is a sett
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import (
     AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from billing.errors import InvalidRules
+from rules_yaml import read_rules_yaml, validated
 
 __all__ = ["BillingRules", "ElectricityAllowance", "HotWaterTemperature", "MonthlyAllowances",
            "DEFAULT_RULES_FILE", "load_billing_rules"]
@@ -110,34 +108,8 @@ class BillingRules(BaseModel):
         return ZoneInfo(self.time_zone)
 
 
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    path = path.resolve()
-    if path in seen:
-        raise InvalidRules(f"{path}: 'extends' forms a cycle")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidRules(f"cannot read billing rules file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InvalidRules(f"{path}: billing rules file is not UTF-8") from None
-    except yaml.YAMLError as exc:
-        raise InvalidRules(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
-    if not isinstance(raw, dict):
-        raise InvalidRules(f"{path}: expected a mapping at the top, got {type(raw).__name__}")
-    parent = raw.pop("extends", None)
-    if parent:
-        return _deep_merge(_read_raw(path.parent / str(parent), (*seen, path)), raw)
-    return raw
+def _read_raw(path: Path) -> dict[str, Any]:
+    return read_rules_yaml(path, what="billing rules file", error=InvalidRules)
 
 
 def load_billing_rules(path: str | Path = DEFAULT_RULES_FILE) -> BillingRules:
@@ -146,11 +118,4 @@ def load_billing_rules(path: str | Path = DEFAULT_RULES_FILE) -> BillingRules:
     ``InvalidRules`` names the file and every problem (on one line).
     """
     path = Path(path)
-    raw = _read_raw(path)
-    try:
-        return BillingRules.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise InvalidRules(f"{path}: {problems}") from None
+    return validated(BillingRules, _read_raw(path), path, error=InvalidRules)

@@ -14,10 +14,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Connection, text
 
 from billing.errors import BillingError, InvalidRules
+from rules_yaml import read_rules_yaml
 
 __all__ = ["DEFAULT_TARIFFS_FILE", "Tariff", "TariffBook", "UNITS", "load_tariffs", "tariffs_path",
            "sync_tariffs"]
@@ -67,32 +67,8 @@ def tariffs_path(explicit: str | Path | None = None) -> Path:
     return Path(getattr(get_settings(), "billing_tariffs_file", DEFAULT_TARIFFS_FILE))
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    path = path.resolve()
-    if path in seen:
-        raise InvalidRules(f"{path}: 'extends' forms a cycle")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidRules(f"cannot read tariffs file {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InvalidRules(f"{path}: not a valid YAML tariffs file: {' '.join(str(exc).split())[:200]}") from None
-    if not isinstance(raw, dict):
-        raise InvalidRules(f"{path}: expected a mapping at the top, got {type(raw).__name__}")
-    parent = raw.pop("extends", None)
-    if parent:
-        return _merge(_read(path.parent / str(parent), (*seen, path)), raw)
-    return raw
+def _read(path: Path) -> dict[str, Any]:
+    return read_rules_yaml(path, what="tariffs file", error=InvalidRules)
 
 
 def _decimal(value: Any, where: str) -> Decimal:

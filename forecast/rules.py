@@ -3,15 +3,14 @@ renewal unit costs. A region file names its parent in ``extends`` and repeats on
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from forecast.errors import InvalidRules
+from rules_yaml import read_rules_yaml
 
 __all__ = ["DEFAULT_RULES", "CostBand", "ForecastRules", "RenewalRules", "load_rules", "default_rules",
            "normalise_material"]
@@ -99,32 +98,8 @@ def normalise_material(names: list[str], rules: ForecastRules) -> list[str]:
     return [amap.get(_key(n), "other") for n in names]
 
 
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    path = path.resolve()
-    if path in seen:
-        raise InvalidRules(f"{path}: 'extends' forms a cycle")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRules(f"cannot read forecast rules file {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidRules(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
-    if not isinstance(raw, dict):
-        raise InvalidRules(f"{path}: expected a mapping at the top, got {type(raw).__name__}")
-    parent = raw.pop("extends", None)
-    if parent:
-        return _deep_merge(_read_raw(path.parent / str(parent), (*seen, path)), raw)
-    return raw
+def _read_raw(path: Path) -> dict[str, Any]:
+    return read_rules_yaml(path, what="forecast rules file", error=InvalidRules)
 
 
 def load_rules(path: str | Path | None = None) -> ForecastRules:

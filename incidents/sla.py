@@ -14,17 +14,16 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
 
 from incidents.errors import InvalidRules, UnknownCategory, UnknownServiceCode
+from rules_yaml import read_rules_yaml, validated
 
 CATEGORIES: tuple[str, ...] = (
     "burst", "no_water", "low_pressure", "no_heating", "sewer", "electricity", "elevator", "repair", "other",
@@ -122,45 +121,14 @@ class Rules(BaseModel):
             ) from None
 
 
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and key != "resolve_h":
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    path = path.resolve()
-    if path in seen:
-        raise InvalidRules(f"{path}: 'extends' forms a cycle")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidRules(f"cannot read rules file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidRules(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise InvalidRules(f"{path}: expected a mapping at the top, got {type(raw).__name__}")
-    parent = raw.pop("extends", None)
-    if parent:
-        return _deep_merge(_read_raw(path.parent / str(parent), (*seen, path)), raw)
-    return raw
+def _read_raw(path: Path) -> dict[str, Any]:
+    return read_rules_yaml(path, what="rules file", error=InvalidRules, replace=frozenset({"resolve_h"}))
 
 
 def load_rules(path: str | Path) -> Rules:
     """Read and validate a rules file (following ``extends``); ``InvalidRules`` names every problem."""
     path = Path(path)
-    raw = _read_raw(path)
-    try:
-        return Rules.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise InvalidRules(f"{path}: {problems}") from None
+    return validated(Rules, _read_raw(path), path, error=InvalidRules)
 
 
 def _field(incident: Any, name: str) -> Any:

@@ -3,17 +3,16 @@ them, and the worker's retry schedule. ``ZHKH_NOTIFY_RULES_FILE`` picks a region
 name its parent in ``extends`` and repeat only what differs (as ``incidents/sla.py``)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from notify.errors import InvalidRules
+from rules_yaml import read_rules_yaml
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "rules" / "default.yaml"
 
@@ -45,28 +44,8 @@ class NotifyRules(BaseModel):
         return day.weekday() < 5 and day not in self.holidays
 
 
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
-    return out
-
-
-def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    if path in seen:
-        raise InvalidRules(f"{path}: 'extends' loops back to itself")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidRules(f"cannot read notices rules file {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidRules(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise InvalidRules(f"{path}: expected a mapping at the top, got {type(raw).__name__}")
-    parent = raw.pop("extends", None)
-    if parent:
-        return _deep_merge(_read((path.parent / str(parent)).resolve(), (*seen, path)), raw)
-    return raw
+def _read(path: Path) -> dict[str, Any]:
+    return read_rules_yaml(path, what="notices rules file", error=InvalidRules)
 
 
 def load_rules(path: str | Path = DEFAULT_RULES_FILE) -> NotifyRules:
