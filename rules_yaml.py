@@ -63,3 +63,14 @@ def validated(model: Any, raw: Mapping[str, Any], path: str | Path, *, error: ty
             f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
         )
         raise error(f"{path}: {problems}") from None
+
+
+def time_zone_name(value: str) -> str:
+    """``value`` when it names a time zone zoneinfo knows (for a rules file's validator); else ValueError."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(value)
+    except Exception:
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value

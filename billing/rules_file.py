@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from billing.errors import InvalidRules
-from rules_yaml import read_rules_yaml, validated
+from rules_yaml import read_rules_yaml, time_zone_name, validated
 
 __all__ = ["BillingRules", "ElectricityAllowance", "HotWaterTemperature", "MonthlyAllowances",
            "DEFAULT_RULES_FILE", "load_billing_rules"]
@@ -90,11 +90,7 @@ class BillingRules(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except Exception:
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
+        return time_zone_name(v)
 
     @field_validator("electricity_sources_default")
     @classmethod

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from incidents.errors import InvalidRules, UnknownCategory, UnknownServiceCode
-from rules_yaml import read_rules_yaml, validated
+from rules_yaml import read_rules_yaml, time_zone_name, validated
 
 CATEGORIES: tuple[str, ...] = (
     "burst", "no_water", "low_pressure", "no_heating", "sewer", "electricity", "elevator", "repair", "other",
@@ -105,11 +105,7 @@ class Rules(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except Exception:
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
+        return time_zone_name(v)
 
     def service(self, code: str) -> ServiceRule:
         """The rule of service ``code``; ``UnknownServiceCode`` names the known ones."""
