@@ -1,6 +1,7 @@
 """Benchmark of ``network locate``: simulated bursts on WNTR's shipped networks.
 
-Run: ``.venv/bin/python benchmarks/locate.py [--nets Net3,ky4,ky10] [--bursts 30] [--seed 7]``
+Run: ``.venv/bin/python benchmarks/locate.py [--nets Net3,ky4,ky10] [--bursts 30] [--seed 7] [--share 0.3]
+[--misreport 0.10] [--unrelated 0.2]`` (0 and 0: the issue's own setting, a random share of the affected call)
 Prints figures only (no assertions); targets and the last run are in docs/network.md.
 
 Ground truth per burst (seeded):
@@ -12,9 +13,9 @@ Ground truth per burst (seeded):
 - customers = junctions with a base demand; *no water* if the burst pressure < 10 m, *low
   pressure* if not and the pressure fell by >= 30 % of its normal value and >= 7 m (the locator's
   own likelihood uses other thresholds: 5 m soft, 25 % soft);
-- noise: each affected customer calls with probability ``--share`` (0.3); 10 % of callers say
+- noise: each affected customer calls with probability ``--share`` (0.3); ``--misreport`` (10 %) of callers say
   the other complaint (no water <-> low pressure); 3 unaffected customers among the 30 nearest
-  to the burst report ``ok``; with probability 0.2 one unaffected customer anywhere reports
+  to the burst report ``ok``; with probability ``--unrelated`` (0.2) one unaffected customer anywhere reports
   ``low_pressure`` (an unrelated call). A burst that nobody would call about is redrawn
   (counted as "unnoticed").
 
@@ -98,7 +99,8 @@ def naive_ranking(coords: dict[str, tuple[float, float]], pipes: list[tuple[str,
     return [pid for _, pid in sorted(dists)]
 
 
-def scenarios(name: str, n_bursts: int, seed: int, share: float) -> tuple[list[tuple[str, dict[str, str]]], int]:
+def scenarios(name: str, n_bursts: int, seed: int, share: float, misreport: float = 0.10,
+              unrelated: float = 0.2) -> tuple[list[tuple[str, dict[str, str]]], int]:
     """``n_bursts`` noticed bursts as (burst pipe, complaints), and how many were unnoticed."""
     wntr = _wntr()
     path = library_inp(name)
@@ -131,7 +133,7 @@ def scenarios(name: str, n_bursts: int, seed: int, share: float) -> tuple[list[t
                 continue
             affected.add(n)
             if rng.random() < share:
-                if rng.random() < 0.10:
+                if rng.random() < misreport:
                     kind = "low_pressure" if kind == "no_water" else "no_water"
                 reports[n] = kind
         if not reports:
@@ -142,7 +144,7 @@ def scenarios(name: str, n_bursts: int, seed: int, share: float) -> tuple[list[t
         near_ok = [customers[i] for i in np.argsort(d[cust_idx], kind="stable")[:30] if customers[i] not in affected]
         for n in (rng.permutation(near_ok)[:3] if near_ok else []):
             reports[str(n)] = "ok"
-        if rng.random() < 0.2:
+        if rng.random() < unrelated:
             calm = [n for n in customers if n not in affected and n not in reports]
             if calm:
                 reports[calm[int(rng.integers(len(calm)))]] = "low_pressure"
@@ -150,12 +152,12 @@ def scenarios(name: str, n_bursts: int, seed: int, share: float) -> tuple[list[t
     return out, unnoticed
 
 
-def run_net(name: str, n_bursts: int, seed: int, share: float,
+def run_net(name: str, n_bursts: int, seed: int, share: float, misreport: float = 0.10, unrelated: float = 0.2,
             cases: list[tuple[str, dict[str, str]]] | None = None, unnoticed: int = 0) -> dict[str, float]:
     wntr = _wntr()
     path = library_inp(name)
     if cases is None:
-        cases, unnoticed = scenarios(name, n_bursts, seed, share)
+        cases, unnoticed = scenarios(name, n_bursts, seed, share, misreport, unrelated)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wn = wntr.network.WaterNetworkModel(str(path))
@@ -217,10 +219,13 @@ def main() -> None:
     ap.add_argument("--nets", default="Net3,ky4,ky10")
     ap.add_argument("--bursts", type=int, default=30)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--share", type=float, default=0.3)
+    ap.add_argument("--share", type=float, default=0.3, help="share of the affected customers who call")
+    ap.add_argument("--misreport", type=float, default=0.10, help="share of callers who give the other complaint")
+    ap.add_argument("--unrelated", type=float, default=0.2, help="chance of one unrelated low-pressure call per burst")
     args = ap.parse_args()
+    print(f"calls: share {args.share}, misreport {args.misreport}, unrelated {args.unrelated}")
     for i, name in enumerate(args.nets.split(",")):
-        run_net(name, args.bursts, args.seed + i, args.share)
+        run_net(name, args.bursts, args.seed + i, args.share, args.misreport, args.unrelated)
     cli_time("ky10")
 
 
