@@ -7,12 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from incidents.errors import InvalidRules as _SlaInvalid
 from incidents.sla import CATEGORIES
-from incidents.sla import _read_raw as _read_sla_raw
 from reports.errors import InvalidRules
+from rules_yaml import read_rules_yaml, validated
 
 DEFAULT_FILE = Path(__file__).parent / "rules" / "default.yaml"
 ENV = "ZHKH_REPORTS_RULES_FILE"
@@ -61,15 +60,8 @@ class ReportRules(BaseModel):
 
 def load(path: str | Path) -> ReportRules:
     path = Path(path)
-    try:
-        raw = _read_sla_raw(path)
-    except _SlaInvalid as exc:
-        raise InvalidRules(str(exc)) from None
-    try:
-        return ReportRules.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise InvalidRules(f"{path}: {problems}") from None
+    raw = read_rules_yaml(path, what="reports rules file", error=InvalidRules)
+    return validated(ReportRules, raw, path, error=InvalidRules)
 
 
 @lru_cache(maxsize=4)
