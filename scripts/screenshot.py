@@ -34,11 +34,13 @@ shapes drawn from vector tiles per layer (``vector``: {"buildings": n, …})."""
 
 
 def map_frame(page: Any, timeout_ms: int = 60000) -> Any:
-    """The st_folium iframe once its Leaflet map exists and has loaded its view."""
-    page.wait_for_selector("iframe[title*='streamlit_folium']", timeout=timeout_ms)
-    frame = page.frame_locator("iframe[title*='streamlit_folium']").first
+    """The first visible st_folium iframe once its Leaflet map exists and has loaded its view (a map in a
+    hidden tab, or one a page rerun is replacing, is not the one on screen)."""
+    selector = "iframe[title*='streamlit_folium']:visible"
+    page.wait_for_selector(selector, timeout=timeout_ms)
+    frame = page.frame_locator(selector).first
     frame.locator(".leaflet-container").wait_for(timeout=timeout_ms)
-    handle = page.query_selector("iframe[title*='streamlit_folium']").content_frame()
+    handle = page.query_selector(selector).content_frame()
     handle.wait_for_function("() => window.map && window.map._loaded", timeout=timeout_ms)
     return handle
 
