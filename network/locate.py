@@ -6,10 +6,14 @@ Two methods (docs/network.md, "Locating a burst"):
   package, called through ``ctypes`` without importing wntr, which alone costs ~3 s) runs a
   pressure-driven steady state once for the baseline and once per candidate burst and leak size.
   A burst on pipe ``p`` is an emitter (orifice ``Q = Cd·A·sqrt(2·g·p)``) split between the
-  pipe's two end nodes. Each report is scored by how likely it is under the simulated pressure
-  (``no_water`` ↔ pressure near zero, ``low_pressure`` ↔ a clear drop, ``ok`` ↔ little change,
-  with a confusion matrix for misreports); the score of a pipe is its posterior probability among the
-  simulated candidates (uniform prior, best leak size).
+  pipe's two end nodes. Every customer counts: a report is likely or not under the simulated
+  pressure (``no_water`` ↔ pressure near zero, ``low_pressure`` ↔ a clear drop, ``ok`` ↔ little
+  change, with a small confusion matrix), and a customer who did not call is evidence too (an
+  affected customer calls with an unknown, profiled share). How people perceive a drop is not
+  known, so the likelihood is averaged over a grid of perception thresholds. The score of a pipe
+  is its posterior probability among the simulated candidates (uniform prior, best leak size);
+  the first answer is the pipe with the most posterior within 2 pipes of it (plus half its own),
+  and its score is that nearby mass.
 - **topology** (no hydraulics, or ``method="topology"``): which pipe's failure leaves exactly
   these buildings dry — with a valve layer, the nodes its isolation shuts off (its segment plus
   the unintended part); without one, the nodes it alone cuts off from every source plus its two
@@ -36,6 +40,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
+from scipy.special import logsumexp
 
 from network.errors import InputFileError, NetworkError
 from network.model import NetworkModel, with_valve_layer
@@ -57,24 +62,32 @@ __all__ = [
 REPORTS = ("no_water", "low_pressure", "ok")
 SEVERITY = {"ok": 0, "low_pressure": 1, "no_water": 2}
 
-# Likelihood of a report given the simulated pressure p (m) and the baseline p0 (m).
-P_DRY_M = 5.0          # below this the tap runs dry ...
-P_DRY_SCALE_M = 2.0    # ... with this softness
-DROP_LOW = 0.25        # a drop of this share of the baseline pressure is noticed as "low pressure"
-DROP_SCALE = 0.08
-# P(report | state) (rows: state ok, low, dry; columns: report ok, low_pressure, no_water): callers
-# often mix up "no water" and "low pressure" (a trickle on the upper floors), rarely ok vs a fault.
-CONFUSION = np.array([[0.94, 0.04, 0.02],
-                      [0.03, 0.82, 0.15],
-                      [0.03, 0.15, 0.82]])
+# How residents perceive a pressure p (m) against the normal p0 (m) is not known in advance, so the
+# likelihood averages over a grid of perception models (Bayesian model averaging, uniform prior):
+# "no water" below DRY_M (soft by DRY_SCALE_M); "low pressure" when the drop is at least DROP_SHARE
+# of p0 *and* DROP_M metres (soft by DROP_SHARE_SCALE / DROP_M_SCALE).
+DRY_M = (5.0, 10.0, 15.0)
+DROP_SHARE = (0.2, 0.3, 0.4)
+DROP_M = (2.0, 5.0, 10.0)
+DRY_SCALE_M = 1.0
+DROP_SHARE_SCALE = 0.03
+DROP_M_SCALE = 1.0
+# P(report | state): a caller says "low pressure" for "no water" (or back) with MIXUP; a report
+# that contradicts the state ("ok" at a fault, a complaint where nothing changed) with UNRELATED.
+MIXUP = 0.03
+UNRELATED = 0.002
+CONFUSION = np.array([[1 - 2 * UNRELATED, UNRELATED, UNRELATED],
+                      [UNRELATED, 1 - MIXUP - UNRELATED, MIXUP],
+                      [UNRELATED, MIXUP, 1 - MIXUP - UNRELATED]])
 # Model settings of the hydraulic method.
 REQUIRED_PRESSURE_M = 20.0   # PDD: full demand at or above this pressure, none at 0
-LEAK_FRACTIONS = (0.1, 0.3, 1.0)    # tried leak areas, as shares of the pipe's cross-section
-CALL_SHARES = (0.05, 0.1, 0.2, 0.35, 0.6, 0.9)  # share of affected customers who call (profiled)
-SILENT_WEIGHT = False  # count customers who did not call as evidence (measured: worse, so off)
-SMOOTH_RADIUS = 0      # >0: rank by the posterior mass within this many pipes (measured: worse)
+LEAK_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 1.0)  # tried leak areas, as shares of the pipe's cross-section
+CALL_SHARES = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9)  # share of affected customers who call (profiled)
+NEAR_PIPES = 2         # the first answer: the most posterior mass within this many pipes of it ...
+EXACT_BONUS = 0.5      # ... plus this weight on its own posterior (a hub next to everything must not win
+                       # over a pipe the calls point at)
 DISCHARGE_COEFF = 0.75
-SCREEN_K = 100         # candidates simulated (nearest to the callers; 60, 150, all: same hit rates)
+SCREEN_K = 100         # candidates simulated (nearest to the callers)
 TOPOLOGY_SCREEN_K = 5000  # candidates scored by the topology method
 MAX_CALLERS_FOR_DISTANCES = 300
 
@@ -308,8 +321,12 @@ class Hydraulics:
             self._open = False
 
     def _solve(self) -> bool:
+        """One steady state from a clean start. EN_initH alone keeps some solver state (demand and
+        emitter flows of the last solve): on ky10 a sweep of bursts then drifted by a median 24 m
+        from a fresh project's answer. Re-opening the solver costs ~1 ms and matches it exactly."""
         lib, ph = self._lib, self._ph
-        if lib.EN_initH(ph, 0) > 100:
+        lib.EN_closeH(ph)
+        if lib.EN_openH(ph) > 100 or lib.EN_initH(ph, 1) > 100:
             return False
         t = ctypes.c_long()
         return lib.EN_runH(ph, ctypes.byref(t)) <= 100
@@ -382,31 +399,47 @@ class Hydraulics:
                 lib.EN_setnodevalue(ph, n, 3, ctypes.c_double(c))
 
 
-def _report_probs(p: np.ndarray, p0: np.ndarray) -> np.ndarray:
-    """P(ok), P(low_pressure), P(no_water) (rows) at each node given simulated pressure ``p`` and
-    baseline ``p0`` (m), before misreports."""
+def _sigmoid(x: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
-        q_dry = 1.0 / (1.0 + np.exp(-(P_DRY_M - p) / P_DRY_SCALE_M))
-        drop = (p0 - p) / np.maximum(p0, 1.0)
-        q_low = 1.0 / (1.0 + np.exp(-(drop - DROP_LOW) / DROP_SCALE))
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def _perception_models() -> list[tuple[float, float, float]]:
+    return [(dry, share, metres) for dry in DRY_M for share in DROP_SHARE for metres in DROP_M]
+
+
+def _report_probs(p: np.ndarray, p0: np.ndarray, dry_m: float, drop_share: float, drop_m: float) -> np.ndarray:
+    """P(ok), P(low_pressure), P(no_water) (first axis) at each node given the simulated pressure
+    ``p`` and the baseline ``p0`` (m, broadcastable), under one perception model, before misreports."""
+    q_dry = _sigmoid((dry_m - p) / DRY_SCALE_M)
+    drop = p0 - p
+    q_low = (_sigmoid((drop / np.maximum(p0, 1.0) - drop_share) / DROP_SHARE_SCALE)
+             * _sigmoid((drop - drop_m) / DROP_M_SCALE))
     return np.stack([(1 - q_dry) * (1 - q_low), (1 - q_dry) * q_low, q_dry])
 
 
-def _loglik(p: np.ndarray, p0: np.ndarray, kinds: np.ndarray, n_reported: int) -> float:
-    """log P(reports, silence | burst): the first ``n_reported`` nodes reported ``kinds``; the
-    rest are customers who did not call. An affected customer calls with an unknown probability
-    ``s`` (profiled over :data:`CALL_SHARES`); ``ok`` reports were asked for, so carry no ``s``."""
-    probs = _report_probs(p, p0)
-    rep = CONFUSION.T @ probs[:, :n_reported]
-    ll_rep = np.log(rep[kinds, np.arange(n_reported)])
-    complained = kinds > 0
-    affected_silent = 1.0 - probs[0, n_reported:]
-    best = -math.inf
-    for share in CALL_SHARES:
-        ll = ll_rep.sum() + complained.sum() * math.log(share)
-        ll += float(np.log1p(-share * affected_silent).sum()) if SILENT_WEIGHT else 0.0
-        best = max(best, ll)
-    return best
+def _logliks(pressures: np.ndarray, p0: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """log P(reports, silence | burst on each candidate), averaged over the perception models.
+
+    ``pressures``: candidates x leak sizes x nodes (NaN where EPANET did not solve); the first
+    ``len(kinds)`` nodes reported ``kinds`` (0 ok, 1 low, 2 dry), the rest are customers who did not
+    call. An affected customer calls with an unknown share ``s`` (profiled over :data:`CALL_SHARES`);
+    ``ok`` reports were asked for, so carry no ``s``. Per candidate the best leak size counts.
+    """
+    n_rep = kinds.size
+    n_calls = int((kinds > 0).sum())
+    per_model = []
+    for dry, share, metres in _perception_models():
+        st = _report_probs(pressures, p0, dry, share, metres)  # 3 x C x S x N
+        rep = np.einsum("rk,rcsn->kcsn", CONFUSION, st[..., :n_rep])
+        with np.errstate(divide="ignore"):
+            ll = np.log(np.take_along_axis(rep, kinds[None, None, None, :], axis=0)[0]).sum(-1)  # C x S
+        affected_silent = 1.0 - st[0][..., n_rep:]
+        silence = np.max([n_calls * math.log(s) + np.log1p(-s * affected_silent).sum(-1) for s in CALL_SHARES],
+                         axis=0)
+        ll = np.where(np.isnan(ll + silence), -np.inf, ll + silence)
+        per_model.append(ll.max(axis=1))
+    return logsumexp(np.array(per_model), axis=0) - math.log(len(per_model))
 
 
 def _hydraulic_scores(hyd: Hydraulics, model: NetworkModel, complaints: Mapping[str, str],
@@ -414,38 +447,44 @@ def _hydraulic_scores(hyd: Hydraulics, model: NetworkModel, complaints: Mapping[
     """Posterior probability of each candidate pipe (those EPANET could solve)."""
     nodes = list(complaints)
     watch = [hyd.node_index(n) for n in nodes]
-    silent = [i for i in hyd.customers() if i not in set(watch)] if SILENT_WEIGHT else []
+    seen = set(watch)
+    silent = [i for i in hyd.customers() if i not in seen]
     kinds = np.array([SEVERITY[complaints[n]] for n in nodes])
     all_watch = watch + silent
     p0 = hyd.pressure_m(all_watch)  # baseline: solved last by the constructor (emitters restored)
-    logliks: dict[str, float] = {}
+    solved: list[str] = []
+    rows: list[np.ndarray] = []
     for pipe in candidates:
         _, a, b, diam = hyd.link(pipe)
         ends = [n for n in (a, b) if hyd.node_type(n) == 0]  # emitters only at junctions
         if not ends:
             continue
-        best = -math.inf
-        for frac in LEAK_FRACTIONS:
+        sizes = np.full((len(LEAK_FRACTIONS), len(all_watch)), np.nan)
+        for k, frac in enumerate(LEAK_FRACTIONS):
             c = hyd.emitter_coefficient(frac * math.pi * diam * diam / 4) / len(ends)
             p = hyd.leak_pressure_m({n: c for n in ends}, all_watch)
             if p is not None:
-                best = max(best, _loglik(p, p0, kinds, len(watch)))
-        if best > -math.inf:
-            logliks[pipe] = best
-    if not logliks:
+                sizes[k] = p
+        if not np.isnan(sizes).all():
+            solved.append(pipe)
+            rows.append(sizes)
+    if not solved:
         return {}
-    top = max(logliks.values())
-    w = {k: math.exp(v - top) for k, v in logliks.items()}
-    total = sum(w.values())
-    return {k: v / total for k, v in w.items()}
+    ll = _logliks(np.array(rows), p0, kinds)
+    if not np.isfinite(ll).any():
+        return {}
+    w = np.exp(ll - ll[np.isfinite(ll)].max())
+    w = np.where(np.isfinite(ll), w, 0.0)
+    return dict(zip(solved, (w / w.sum()).tolist()))
 
 
-def _smooth(model: NetworkModel, post: dict[str, float], radius: int) -> dict[str, float]:
-    """Posterior mass of the candidates within ``radius`` pipes of each candidate: neighbouring
-    pipes explain the calls almost equally, so a pipe in the middle of a likely stretch wins."""
-    if radius <= 0 or len(post) < 2:
-        return post
+def _near_mass(model: NetworkModel, post: dict[str, float], radius: int) -> dict[str, float]:
+    """Posterior mass of the candidates within ``radius`` pipes of each candidate (itself included):
+    neighbouring pipes explain the calls almost equally, so this is the chance that the burst is
+    within ``radius`` pipes of the one a crew is sent to."""
     ids = list(post)
+    if radius <= 0 or len(ids) < 2:
+        return dict(post)
     li = model.link_indices(ids)
     ends = np.concatenate([model.link_start[li], model.link_end[li]])
     d = dijkstra(_hop_graph(model), unweighted=True, indices=ends, limit=radius)
@@ -453,7 +492,7 @@ def _smooth(model: NetworkModel, post: dict[str, float], radius: int) -> dict[st
     near = np.minimum(d[:, model.link_start[li]], d[:, model.link_end[li]]) + 1  # pipe distance
     np.fill_diagonal(near, 0)
     mass = (near <= radius).astype(float) @ np.array([post[i] for i in ids])
-    return dict(zip(ids, (mass / mass.sum()).tolist()))
+    return dict(zip(ids, mass.tolist()))
 
 
 # -------------------------------------------------------------------------------------- topology
@@ -586,10 +625,16 @@ def locate(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, s
         lap("topology")
         return out, "topology"
     rank = {p: i for i, p in enumerate(order)}
-    post = _smooth(model, post, SMOOTH_RADIUS)
     ranked = sorted(post, key=lambda p: (-post[p], rank[p]))
+    # The first answer is where a crew goes: the pipe that maximises P(burst within NEAR_PIPES of
+    # it) + EXACT_BONUS x P(burst on it). Its score is the former, which is never below any later
+    # pipe's own posterior; the rest follow by posterior probability.
+    mass = _near_mass(model, post, NEAR_PIPES)
+    first = min(ranked, key=lambda p: (-(mass[p] + EXACT_BONUS * post[p]), -post[p], rank[p]))
+    ranked = [first] + [p for p in ranked if p != first]
     rest = [p for p in order if p not in post]
-    out = [Candidate(p, _round(post[p])) for p in ranked] + [Candidate(p, 0.0) for p in rest]
+    out = ([Candidate(first, _round(mass[first]))] + [Candidate(p, _round(post[p])) for p in ranked[1:]]
+           + [Candidate(p, 0.0) for p in rest])
     return out[: max(top, 0)], "hydraulic"
 
 
