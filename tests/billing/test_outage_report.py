@@ -202,7 +202,8 @@ def _result(entries: list[tuple[str, str | None, str | None]]) -> bytes:
             f'{uuid.uuid4()}</base:MessageGUID>{"".join(items)}</getStateResult>').encode()
 
 
-def test_placing_edit_annulment_round_trip(clean_engine: Engine, small: Small, db_url: str, tmp_path: Path) -> None:
+def test_placing_edit_annulment_round_trip(clean_engine: Engine, small: Small, db_url: str, tmp_path: Path,
+                                           monkeypatch, capsys) -> None:
     """A planned outage placed; the service's GUID recorded; a new end and a grown area → an edit with that
     GUID; cancelled → an annulment with the reason; every file valid with both validators."""
     from auth.model import Actor
@@ -219,8 +220,12 @@ def test_placing_edit_annulment_round_trip(clean_engine: Engine, small: Small, d
                      {"o": oid, "b": small.building_id})
     args = ["--from", "2026-12-01", "--to", "2026-12-31"]
 
+    def cli(*argv: str, command: str = "outage-report") -> subprocess.CompletedProcess:
+        code, stdout, stderr = run_cli(monkeypatch, capsys, db_url, command, *argv, env=ENV)
+        return subprocess.CompletedProcess([command, *argv], code, stdout, stderr)
+
     # 1. placing
-    r1 = _cli(db_url, *args, "--out", str(tmp_path / "1.xml"))
+    r1 = cli(*args, "--out", str(tmp_path / "1.xml"))
     assert r1.returncode == 0 and "placing 1, edit 0, annulment 0" in r1.stdout, r1.stdout + r1.stderr
     _both_accept(tmp_path / "1.xml")
     (placing,) = _reports(tmp_path / "1.xml")
@@ -230,7 +235,7 @@ def test_placing_edit_annulment_round_trip(clean_engine: Engine, small: Small, d
     # 2. the outage changes before the service answered: listed, not sent (its GUID is the service's)
     outage_ops.reschedule(Actor.cli("cli:test"), oid, planned_end=msk(2026, 12, 20, 18), reason="больше работ",
                           bind=clean_engine)
-    r2 = _cli(db_url, *args, "--out", str(tmp_path / "2.xml"))
+    r2 = cli(*args, "--out", str(tmp_path / "2.xml"))
     assert r2.returncode == 0 and not (tmp_path / "2.xml").exists(), r2.stderr
     assert f"note: outage #{oid} changed" in r2.stderr and "outage-report-result" in r2.stderr
 
@@ -238,7 +243,7 @@ def test_placing_edit_annulment_round_trip(clean_engine: Engine, small: Small, d
     report_guid = "c0ffee00-1111-4222-8333-444455556666"
     (tmp_path / "state1.xml").write_bytes(_result([(transport1, report_guid, None)]))
     _both_accept(tmp_path / "state1.xml")
-    r3 = _cli(db_url, str(tmp_path / "state1.xml"), command="outage-report-result")
+    r3 = cli(str(tmp_path / "state1.xml"), command="outage-report-result")
     assert r3.returncode == 0 and "1 report(s) accepted" in r3.stdout, r3.stderr
     assert str(_sent(clean_engine)[oid]["report_guid"]) == report_guid
 
@@ -246,7 +251,7 @@ def test_placing_edit_annulment_round_trip(clean_engine: Engine, small: Small, d
     with clean_engine.begin() as conn:
         conn.execute(text("INSERT INTO outage_buildings (outage_id, building_id) VALUES (:o, :b)"),
                      {"o": oid, "b": small.other_building_id})
-    r4 = _cli(db_url, *args, "--out", str(tmp_path / "4.xml"))
+    r4 = cli(*args, "--out", str(tmp_path / "4.xml"))
     assert r4.returncode == 0 and "placing 0, edit 1, annulment 0" in r4.stdout, r4.stdout + r4.stderr
     _both_accept(tmp_path / "4.xml")
     (edit,) = _reports(tmp_path / "4.xml")
@@ -261,21 +266,21 @@ def test_placing_edit_annulment_round_trip(clean_engine: Engine, small: Small, d
     assert (row["operation"], row["sent_version"], str(row["transport_guid"])) == ("edit", 2, transport4)
 
     # a rerun sends nothing
-    r5 = _cli(db_url, *args, "--out", str(tmp_path / "5.xml"))
+    r5 = cli(*args, "--out", str(tmp_path / "5.xml"))
     assert r5.returncode == 0 and "nothing to send" in r5.stdout and not (tmp_path / "5.xml").exists()
 
     # 5. the service refuses the edit: the next export sends it again, same GUID
     (tmp_path / "state2.xml").write_bytes(_result([(transport4, None, "INT002012")]))
-    r6 = _cli(db_url, str(tmp_path / "state2.xml"), command="outage-report-result")
+    r6 = cli(str(tmp_path / "state2.xml"), command="outage-report-result")
     assert r6.returncode == 0 and "1 refused" in r6.stdout and "INT002012" in r6.stderr, r6.stderr
-    r7 = _cli(db_url, *args, "--out", str(tmp_path / "7.xml"))
+    r7 = cli(*args, "--out", str(tmp_path / "7.xml"))
     assert "edit 1" in r7.stdout, r7.stdout + r7.stderr
     (edit_again,) = _reports(tmp_path / "7.xml")
     assert edit_again.findtext("o:EditOutageReport/o:OutageReportGUID", namespaces=X) == report_guid
 
     # 6. cancelled → AnnulmentOutageReport with the reason of the cancellation
     outage_ops.cancel(Actor.cli("cli:test"), oid, reason="Работы перенесены на весну", bind=clean_engine)
-    r8 = _cli(db_url, *args, "--out", str(tmp_path / "8.xml"))
+    r8 = cli(*args, "--out", str(tmp_path / "8.xml"))
     assert r8.returncode == 0 and "placing 0, edit 0, annulment 1" in r8.stdout, r8.stdout + r8.stderr
     _both_accept(tmp_path / "8.xml")
     (ann,) = _reports(tmp_path / "8.xml")
@@ -283,7 +288,7 @@ def test_placing_edit_annulment_round_trip(clean_engine: Engine, small: Small, d
     assert a.findtext("o:OutageReportGUID", namespaces=X) == report_guid
     assert a.findtext("o:AnnulmentReason", namespaces=X) == "Работы перенесены на весну"
     assert _sent(clean_engine)[oid]["operation"] == "annulment"
-    r9 = _cli(db_url, *args, "--out", str(tmp_path / "9.xml"))
+    r9 = cli(*args, "--out", str(tmp_path / "9.xml"))
     assert r9.returncode == 0 and "nothing to send" in r9.stdout and not (tmp_path / "9.xml").exists()
     with clean_engine.connect() as conn:
         exports = conn.execute(text("SELECT count(*) FROM audit_events WHERE action = 'billing.export'")).scalar()
