@@ -144,7 +144,7 @@ def _export_text(out: dict[str, Any]) -> str:
         text_ += (f"; {len(out['awaiting_report_guid'])} changed outage(s) wait for ГИС ЖКХ's OutageReportGUID "
                   "(python -m billing outage-report-result)")
     if out["without_house_guid"]:
-        text_ += f"; {out['without_house_guid']} outage(s) left out: none of their houses has a house GUID"
+        text_ += f"; {out['without_house_guid']} outage(s) left out: no house they cut off has a house GUID"
     return text_
 
 

@@ -162,6 +162,9 @@ def test_hand_made_invalid_documents_are_refused_by_both_validators() -> None:
     assert wrong_version["xmlschema"] and "13.2.2.0" in wrong_version["xmlschema"], wrong_version
     # libxml2 alone lets the wrong version through: that is why the export runs both
     assert wrong_version["lxml"] is None
+    # both defects at once: refused by both
+    both = schema_errors(_hand_made(version="13.2.1.0", house_tag="FIASHouseGuid"))
+    assert both["lxml"] and both["xmlschema"], both
     # the nsiRef/Code pattern and the xs:key on TransportGUID
     bad_code = schema_errors(_hand_made(code="Плановый"))
     assert bad_code["lxml"] and bad_code["xmlschema"], bad_code
