@@ -93,6 +93,8 @@ class Settings(BaseSettings):
 
     # billing: tariffs and normatives (python -m billing run; billing/tariffs.py)
     billing_tariffs_file: Path = ROOT / "billing" / "rules" / "tariffs_default.yaml"
+    # ГИС ЖКХ НСИ 360/361 for the outage export (billing/gis_nsi.py); the shipped file is a marked demo excerpt
+    gis_nsi_file: Path = ROOT / "billing" / "rules" / "gis_nsi_demo.json"  # ZHKH_GIS_NSI_FILE
 
     # smart-meter readings over MQTT (python -m meters listen|simulate, docs/meters.md)
     mqtt_url: str = "mqtt://127.0.0.1:1883"

@@ -5,7 +5,8 @@
     python -m billing demo-month [--if-missing] [--show] [--seed N] [--json]
     python -m billing run --period YYYY-MM [--close] [--json]
     python -m billing close --period YYYY-MM [--json]
-    python -m billing outage-report --from YYYY-MM-DD --to YYYY-MM-DD --out FILE.xml [--json]
+    python -m billing outage-report --from YYYY-MM-DD --to YYYY-MM-DD --out FILE.xml [--nsi FILE.json] [--json]
+    python -m billing outage-report-result FILE.xml [--json]
 
 They act as ``cli:<os user>`` (an admin); each write is audited. Bad input exits 2 with one line.
 """
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 __all__ = ["COMMANDS", "add_parsers", "run_command"]
 
-COMMANDS = ("demo", "demo-code", "demo-month", "run", "close", "outage-report")
+COMMANDS = ("demo", "demo-code", "demo-month", "run", "close", "outage-report", "outage-report-result")
 
 
 def add_parsers(sub: Any) -> None:
@@ -44,12 +46,19 @@ def add_parsers(sub: Any) -> None:
             p.add_argument("--tariffs", default=None, help="tariffs YAML (default: ZHKH_BILLING_TARIFFS_FILE)")
         p.add_argument("--rules", default=None, help="billing rules YAML (default: ZHKH_BILLING_RULES_FILE)")
         p.add_argument("--json", action="store_true")
-    rep = sub.add_parser("outage-report", help="outages as ГИС ЖКХ importOutageReportRequest XML (≤100 per file)")
+    rep = sub.add_parser("outage-report", help="what changed among the outages as ГИС ЖКХ importOutageReportRequest "
+                                               "XML (≤100 per file), valid against the official schema")
     rep.add_argument("--from", dest="day_from", required=True, metavar="YYYY-MM-DD")
     rep.add_argument("--to", dest="day_to", required=True, metavar="YYYY-MM-DD")
     rep.add_argument("--out", required=True, metavar="FILE.xml")
     rep.add_argument("--rules", default=None)
+    rep.add_argument("--nsi", default=None, metavar="FILE.json",
+                     help="НСИ 360/361 registry export (default: ZHKH_GIS_NSI_FILE, the demo excerpt)")
     rep.add_argument("--json", action="store_true")
+    res = sub.add_parser("outage-report-result", help="record ГИС ЖКХ's getStateResult for sent outage reports "
+                                                      "(the OutageReportGUIDs it assigned, what it refused)")
+    res.add_argument("file", metavar="FILE.xml")
+    res.add_argument("--json", action="store_true")
 
 
 def _seed(value: int | None) -> int:
@@ -101,15 +110,52 @@ def run_command(args: argparse.Namespace) -> str:
         return _show(out, args.json, "period {period} closed: {charges} charges, total {total_rub} ₽")
     if args.command == "outage-report":
         out = ops_billing.export_outage_reports(actor, day_from=args.day_from, day_to=args.day_to, out=args.out,
-                                                rules_file=args.rules)
-        if not out["files"]:
-            text_ = f"no outages from {args.day_from} to {args.day_to}: no file written"
-        else:
-            text_ = f"{out['reports']} outage report(s) in {len(out['files'])} file(s): {', '.join(out['files'])}"
-        if out["without_house_guid"]:
-            text_ += f"; {out['without_house_guid']} outage(s) left out: none of their houses has a house GUID"
-        return json.dumps(out, ensure_ascii=False) if args.json else text_
+                                                rules_file=args.rules, nsi_file=args.nsi)
+        _list_for_operator(out)
+        return json.dumps(out, ensure_ascii=False) if args.json else _export_text(out)
+    if args.command == "outage-report-result":
+        out = ops_billing.record_outage_report_results(actor, file=args.file)
+        for r in out["refused"]:
+            sys.stderr.write(f"note: ГИС ЖКХ refused the {r['operation']} of outage #{r['outage_id']}: {r['error']}"
+                             " (the next export sends it again)\n")
+        if args.json:
+            return json.dumps(out, ensure_ascii=False)
+        return (f"{args.file}: {out['accepted']} report(s) accepted, {len(out['refused'])} refused"
+                + (f", {out['unknown']} unknown transport GUID(s)" if out["unknown"] else ""))
     raise BillingError(f"unknown command {args.command!r}")
+
+
+def _export_text(out: dict[str, Any]) -> str:
+    if not out["outages_in_range"]:
+        return f"no outages from {out['from']} to {out['to']}: no file written"
+    if not out["files"]:
+        text_ = (f"nothing to send from {out['from']} to {out['to']}: no file written "
+                 f"({out['unchanged']} unchanged since the last export)")
+    else:
+        text_ = (f"{out['reports']} outage report(s) in {len(out['files'])} file(s): {', '.join(out['files'])} "
+                 f"(placing {out['placing']}, edit {out['edit']}, annulment {out['annulment']}; "
+                 f"unchanged {out['unchanged']}); valid against the official ГИС ЖКХ schema (lxml, xmlschema)")
+        if out["demo"]:
+            text_ += "; DEMO: placeholder НСИ/house GUIDs, not for submission"
+    if out["emergency_not_sent"]:
+        text_ += (f"; {len(out['emergency_not_sent'])} emergency outage(s) not sent (the service places only "
+                  "OutageKind 1 «Плановый»), listed on stderr")
+    if out["awaiting_report_guid"]:
+        text_ += (f"; {len(out['awaiting_report_guid'])} changed outage(s) wait for ГИС ЖКХ's OutageReportGUID "
+                  "(python -m billing outage-report-result)")
+    if out["without_house_guid"]:
+        text_ += f"; {out['without_house_guid']} outage(s) left out: no house they cut off has a house GUID"
+    return text_
+
+
+def _list_for_operator(out: dict[str, Any]) -> None:
+    for o in out["emergency_not_sent"]:
+        sys.stderr.write(f"note: emergency outage #{o['outage_id']} ({o['start']} – {o['end'] or 'open'}, "
+                         f"{o['houses']} house(s)) not sent: ГИС ЖКХ places only planned outages "
+                         "(НСИ 361 code 1); report it by other means\n")
+    for oid in out["awaiting_report_guid"]:
+        sys.stderr.write(f"note: outage #{oid} changed but ГИС ЖКХ's OutageReportGUID of its placing is not "
+                         "recorded yet: load the service's result (python -m billing outage-report-result FILE.xml)\n")
 
 
 def _demo_month(args: argparse.Namespace) -> str:

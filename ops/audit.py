@@ -25,7 +25,7 @@ ACTIONS: tuple[str, ...] = (
     "valve.status",
     "data.import", "demo.reload",
     "incident.reopen", "notice.subscribe", "notice.unsubscribe",
-    "billing.run", "billing.close", "billing.demo",
+    "billing.run", "billing.close", "billing.demo", "billing.export",
     "dma.derive", "dma.draw", "dma.alarm_raise", "dma.alarm_clear", "dma.demo",
     "forecast.refresh", "forecast.demo",
 )

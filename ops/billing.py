@@ -132,19 +132,98 @@ def load_demo(actor: Actor, *, seed: int, if_missing: bool = False, tariffs_file
         return counts
 
 
+def _nsi(nsi_file: str | Path | None):  # -> billing.gis_nsi.Nsi
+    """The НСИ 360/361 file: ``nsi_file``, else the setting ``gis_nsi_file`` (a relative path also from the root)."""
+    from billing.gis_nsi import load_nsi
+    from settings import ROOT, get_settings
+
+    path = Path(nsi_file) if nsi_file else Path(get_settings().gis_nsi_file)
+    if not path.is_absolute() and not path.exists() and (ROOT / path).exists():
+        path = ROOT / path
+    return load_nsi(path)
+
+
+_EXPORT_LOCK = 774414  # pg_advisory_xact_lock(class, 0): one ГИС ЖКХ export at a time
+
+
 def export_outage_reports(actor: Actor, *, day_from: str, day_to: str, out: str | Path,
-                          rules_file: str | Path | None = None, bind: Engine | None = None) -> dict[str, Any]:
-    """Write the outages of ``day_from``..``day_to`` as ГИС ЖКХ request files (see
-    :mod:`billing.outage_report`); what was written."""
+                          rules_file: str | Path | None = None, nsi_file: str | Path | None = None,
+                          bind: Engine | None = None) -> dict[str, Any]:
+    """Write what changed among the outages of ``day_from``..``day_to`` as ГИС ЖКХ request files (see
+    :mod:`billing.outage_report`) and remember what was sent, in one transaction; what was written.
+    Every document is validated (two validators, the official schema) before anything is written."""
     allow(actor, "billing.export")
-    from billing.outage_report import outages_between, parse_day, write_reports
+    from billing.outage_report import (
+        documents,
+        load_sent,
+        outages_between,
+        parse_day,
+        plan_export,
+        record_sent,
+        write_files,
+    )
 
     a, b = parse_day(day_from, "--from"), parse_day(day_to, "--to")
     if b < a:
         raise BillingError(f"--to {day_to} is before --from {day_from}")
     zone = _rules(rules_file).zone
-    with engine(bind).connect() as conn:
+    nsi = _nsi(nsi_file)
+    out = Path(out)
+    now = utcnow()
+    with engine(bind).begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:c, 0)"), {"c": _EXPORT_LOCK})
         outages, skipped = outages_between(conn, a, b, zone)
-    files = write_reports(outages, Path(out), zone)
-    return {"from": day_from, "to": day_to, "reports": len(outages), "without_house_guid": skipped,
-            "files": [str(p) for p in files]}
+        plan = plan_export(outages, load_sent(conn, [o.id for o in outages]), nsi, zone)
+        docs = documents(plan) if plan.operations else []
+        if docs and not out.parent.is_dir():
+            raise BillingError(f"--out {out}: directory {out.parent} does not exist")
+        paths = write_files([d for _, d in docs], out) if docs else []
+        try:
+            record_sent(conn, [(ops, p) for (ops, _), p in zip(docs, paths)], actor=actor.author, now=now,
+                        nsi_demo=nsi.demo)
+            counts = {k: sum(1 for o in plan.operations if o.operation == k) for k in ("placing", "edit", "annulment")}
+            result = {"from": day_from, "to": day_to, "reports": len(plan.operations), **counts,
+                      "unchanged": plan.unchanged, "without_house_guid": skipped,
+                      "emergency_not_sent": [_brief(o, zone) for o in plan.emergency],
+                      "awaiting_report_guid": [o.id for o in plan.awaiting_guid],
+                      "outages_in_range": len(outages) + skipped,
+                      "demo": plan.demo, "nsi_file": nsi.path, "nsi_demo": nsi.demo,
+                      "files": [str(p) for p in paths]}
+            if paths:
+                audit.record(conn, actor=actor.author, action="billing.export", object_type="gis_outage_report",
+                             at=now, details={k: v for k, v in result.items() if k != "emergency_not_sent"}
+                             | {"outage_ids": [o.outage.id for o in plan.operations][:500]})
+        except BaseException:
+            for p in paths:
+                p.unlink(missing_ok=True)
+            raise
+    return result
+
+
+def _brief(o: Any, zone: Any) -> dict[str, Any]:
+    end = o.end.astimezone(zone).isoformat(timespec="minutes") if o.end else None
+    return {"outage_id": o.id, "start": o.start.astimezone(zone).isoformat(timespec="minutes"), "end": end,
+            "houses": len(o.houses)}
+
+
+def record_outage_report_results(actor: Actor, *, file: str | Path, bind: Engine | None = None) -> dict[str, Any]:
+    """Record the service's ``getStateResult`` for sent outage reports (the GUIDs it assigned, what it
+    refused); checked against the official schema with both validators first."""
+    allow(actor, "billing.export")
+    from billing.outage_report import read_results
+
+    path = Path(file)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BillingError(f"result file {path} does not exist") from None
+    except OSError as exc:
+        raise BillingError(f"cannot read {path}: {exc.strerror or exc}") from None
+    now = utcnow()
+    with engine(bind).begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:c, 0)"), {"c": _EXPORT_LOCK})
+        out = read_results(conn, data, now=now)
+        audit.record(conn, actor=actor.author, action="billing.export", object_type="gis_outage_result", at=now,
+                     details={"file": str(path), "accepted": out["accepted"], "refused": out["refused"][:100],
+                              "unknown": out["unknown"]})
+    return {"file": str(path), **out}
