@@ -150,8 +150,15 @@ def _log(conn: Any, row: dict[str, Any], *, ok: bool, mid: str, error: str | Non
 
 
 def _short(exc: BaseException) -> str:
-    text_ = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-    return text_[:500]
+    """The reason of a failed attempt as stored: one line, no NUL or control character (a server's
+    answer may hold any byte), at most 500 characters."""
+    from incidents.intake import one_line
+
+    try:
+        described = f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001 - an exception whose text cannot be made
+        described = type(exc).__name__
+    return one_line(described, 500)
 
 
 def _set(conn: Any, row_id: int, state: str, reason: str) -> None:
