@@ -54,6 +54,15 @@ def _texts(df: pd.DataFrame, name: str) -> list[str | None]:
     return [None if v is None else str(v) for v in _column(df, name)]
 
 
+def _lines(df: pd.DataFrame, name: str) -> list[str | None]:
+    """A text attribute as one line (``incidents.intake.one_line``): whatever the loader (a GIS file
+    checked by :mod:`data.validate`, the demo's OpenStreetMap extract), an address or a name stored
+    here never holds a line break or a control character."""
+    from incidents.intake import one_line
+
+    return [None if v is None else (one_line(v) or None) for v in _column(df, name)]
+
+
 def _ewkb(geoms: gpd.GeoSeries | Sequence[Any]) -> list[str | None]:
     arr = np.asarray(geoms, dtype=object)
     present = ~shapely.is_missing(arr)
@@ -99,8 +108,8 @@ def stage_network(conn: Connection, nodes: gpd.GeoDataFrame, pipes: gpd.GeoDataF
     _copy(conn, "_in_pipes", ("ext_id", "from_ext", "to_ext", "kind", "diameter_mm", "material", "install_year",
                               "street", "geom"),
           zip(ids, _texts(pipes, "from_node"), _texts(pipes, "to_node"), _column(pipes, "kind", "pipe"),
-              _column(pipes, "diameter_mm"), _texts(pipes, "material"), _column(pipes, "install_year", integer=True),
-              _texts(pipes, "street"), _ewkb(pipes.geometry)))
+              _column(pipes, "diameter_mm"), _lines(pipes, "material"), _column(pipes, "install_year", integer=True),
+              _lines(pipes, "street"), _ewkb(pipes.geometry)))
     if valves is not None and len(valves):
         ids = _unique(valves, "valves")
         geoms = valves.geometry if "geometry" in valves and isinstance(valves, gpd.GeoDataFrame) \
@@ -138,8 +147,8 @@ def stage_buildings(conn: Connection, buildings: gpd.GeoDataFrame) -> None:
     ids = _unique(buildings, "buildings")
     _copy(conn, "_in_buildings", ("ext_id", "osm_id", "address", "street", "housenumber", "name", "kind", "levels",
                                   "residents", "address_source", "geom"),
-          zip(ids, _column(buildings, "osm_id", integer=True), _texts(buildings, "address"),
-              _texts(buildings, "street"), _texts(buildings, "housenumber"), _texts(buildings, "name"),
+          zip(ids, _column(buildings, "osm_id", integer=True), _lines(buildings, "address"),
+              _lines(buildings, "street"), _lines(buildings, "housenumber"), _lines(buildings, "name"),
               _column(buildings, "kind", "other"), _column(buildings, "levels", integer=True),
               _column(buildings, "residents", 0, integer=True), _column(buildings, "address_source", "imported"),
               _ewkb(buildings.geometry)))

@@ -147,8 +147,27 @@ def _elevation(v: Any) -> Checked:
     return _number(v, "elevation_m", low=-1000, high=10000)
 
 
-def _text(v: Any) -> Checked:
-    return (None if _missing(v) else str(v).strip()), None, None
+def _text_of(name: str) -> Any:
+    """A text attribute under the intake's text policy (``incidents.intake``): line breaks and tabs
+    become one space (a warning says so: an address is one line), other control characters,
+    bidirectional overrides, lone surrogates, HTML markup and values over the field's limit are
+    problems — as the Open311 intake refuses them."""
+    from incidents.intake import LIMITS, has_line_break, one_line, text_problems
+
+    limit = LIMITS.get(name, 200)
+
+    def check(v: Any) -> Checked:
+        if _missing(v):
+            return None, None, None
+        value, warning = str(v).strip(), None
+        if has_line_break(value):
+            value = " ".join(re.sub("[\t\n\v\f\r\x85\u2028\u2029]+", " ", value).split())
+            warning = f"{name} {str(v)[:60]!r} had a line break or tab; stored as one line {one_line(value, 60)!r}"
+        found = text_problems(name, value, max_chars=limit)
+        if found:
+            return None, found[0].describe(), None
+        return value, None, warning
+    return check
 
 
 def _valve_status(v: Any) -> Checked:
@@ -182,11 +201,12 @@ def _node_kind(v: Any) -> Checked:
 
 
 _CHECKS = {
-    "pipes": {"diameter_mm": _diameter, "install_year": _year, "material": _text, "street": _text},
+    "pipes": {"diameter_mm": _diameter, "install_year": _year, "material": _text_of("material"),
+              "street": _text_of("street")},
     "valves": {"status": _valve_status, "diameter_mm": _diameter,
                "kind": _enum(VALVE_KINDS, {"gate valve": "gate"}, "gate", "valve kind")},
     "nodes": {"kind": _node_kind, "elevation_m": _elevation},
     "buildings": {"kind": _enum(BUILDING_KINDS, BUILDING_SYNONYMS, "other", "building kind"),
-                  "residents": _residents, "levels": _levels, "address": _text, "street": _text,
-                  "housenumber": _text, "name": _text},
+                  "residents": _residents, "levels": _levels, "address": _text_of("address"),
+                  "street": _text_of("street"), "housenumber": _text_of("housenumber"), "name": _text_of("name")},
 }

@@ -219,6 +219,27 @@ def text_problems(name: str, value: str, *, max_chars: int, multiline: bool = Fa
     return out
 
 
+_LINE_BREAKS = re.compile("[\t\n\v\f\r\x85\u2028\u2029]+")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def has_line_break(value: str) -> bool:
+    """Whether ``value`` holds a line break or a tab (what a single-line field may not)."""
+    return _LINE_BREAKS.search(value) is not None
+
+
+def one_line(value: Any, max_chars: int | None = None) -> str:
+    """``value`` as one line of plain text — for a mail header, a subject, an imported address:
+    line breaks and tabs become one space, other control and bidirectional-override characters and
+    lone surrogates are dropped, runs of spaces collapse, the ends are stripped, and at most
+    ``max_chars`` characters are kept (the last one an ellipsis when cut)."""
+    text = _UNPRINTABLE.sub("", _LINE_BREAKS.sub(" ", "" if value is None else str(value)))
+    text = " ".join(text.split())
+    if max_chars is not None and len(text) > max_chars:
+        text = text[:max(max_chars - 1, 0)].rstrip() + "…"
+    return text
+
+
 def _text(problems: list[Problem], name: str, value: Any, *, max_chars: int, multiline: bool = False,
           strip: bool = True) -> str | None:
     """``value`` as checked text (None when absent or blank); problems go to ``problems``."""

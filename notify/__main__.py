@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.once:
             r = run_once(engine, smtp, rules, sender=settings.smtp_from, resident_url=settings.resident_url)
             print(json.dumps(r.as_dict()) if args.json else
-                  f"sent {r.sent}, retry later {r.retried}, failed {r.failed}, dropped {r.dropped}")
+                  f"sent {r.sent}, retry later {r.retried}, failed {r.failed}, dropped {r.dropped}, "
+                  f"withdrawn {r.withdrawn}")
             return 0
         print(f"notify: delivering to {smtp.host}:{smtp.port} (Ctrl-C stops)", flush=True)
         try:

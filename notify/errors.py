@@ -16,3 +16,19 @@ class InvalidSubscription(NotifyError):
 
 class SmtpNotConfigured(NotifyError):
     """The worker has no SMTP host to deliver to."""
+
+
+class TooManySubscriptions(InvalidSubscription):
+    """An e-mail address that follows as many buildings as the rules allow."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class TooManyConfirmations(InvalidSubscription):
+    """An e-mail address that got as many confirmation mails this hour as the rules allow."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit

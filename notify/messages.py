@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from i18n import N_, translate
+from incidents.intake import one_line
 
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -38,32 +39,56 @@ SUBJECTS = {
     "extended": N_("notice.extended.subject"),
     "restored": N_("notice.restored.subject"),
     "planned": N_("notice.planned.subject"),
+    "cancelled": N_("notice.cancelled.subject"),
 }
 BODIES = {
     "approved": N_("notice.approved.body"),
     "extended": N_("notice.extended.body"),
     "restored": N_("notice.restored.body"),
     "planned": N_("notice.planned.body"),
+    "cancelled": N_("notice.cancelled.body"),
 }
+#: The longest subject composed (the worker cuts any header to one line of at most 250 characters).
+SUBJECT_CHARS = 200
 
 
-def compose(event: str, outage: dict[str, Any], *, address: str, lang: str, unsubscribe_token: str,
-            zone: ZoneInfo | None = None) -> tuple[str, str]:
-    """(subject, body) of ``event`` of ``outage`` (a row: id, reason, planned_start/end, actual_end,
-    resource) for a subscriber at ``address``."""
+def _link(path: str) -> str:
     from settings import get_settings
 
+    return f"{get_settings().resident_url.rstrip('/')}{path}"
+
+
+def compose(event: str, outage: dict[str, Any], *, places: list[tuple[str, str]], lang: str,
+            zone: ZoneInfo | None = None) -> tuple[str, str]:
+    """(subject, body) of ``event`` of ``outage`` (a row: id, reason, planned_start/end, actual_end,
+    resource) for a subscriber of ``places`` — (address, unsubscribe token) of each of their
+    subscribed buildings inside the outage (one mail names them all). Addresses go in as one line of
+    plain text: an address imported with a line break cannot start a header or a paragraph."""
     lang = lang if lang in ("ru", "en") else "ru"
     zone = zone or region_zone()
+    addresses = [one_line(a, 200) or "—" for a, _ in places]
     params = {
-        "id": outage["id"], "address": address, "resource": resource_word(outage.get("resource"), lang),
-        "reason": (outage.get("reason") or "").strip() or translate(lang, N_("notice.no_reason")),
+        "id": outage["id"], "address": "; ".join(addresses),
+        "resource": resource_word(outage.get("resource"), lang),
+        "reason": one_line(outage.get("reason"), 500) or translate(lang, N_("notice.no_reason")),
         "start": fmt_when(outage.get("planned_start"), lang, zone),
         "end": fmt_when(outage.get("planned_end"), lang, zone),
         "restored": fmt_when(outage.get("actual_end"), lang, zone),
     }
-    subject = translate(lang, SUBJECTS[event], **params)
+    subject = one_line(translate(lang, SUBJECTS[event], **params), SUBJECT_CHARS)
     body = translate(lang, BODIES[event], **params)
-    link = f"{get_settings().resident_url.rstrip('/')}/unsubscribe/{unsubscribe_token}"
-    footer = translate(lang, N_("notice.footer"), link=link)
+    if len(places) == 1:
+        footer = translate(lang, N_("notice.footer"), link=_link(f"/unsubscribe/{places[0][1]}"))
+    else:
+        links = "\n".join(f"- {a}: {_link(f'/unsubscribe/{t}')}" for a, (_, t) in zip(addresses, places))
+        footer = translate(lang, N_("notice.footer_many"), links=links)
     return subject, f"{body}\n\n{footer}\n"
+
+
+def compose_confirm(*, address: str, lang: str, token: str, valid_h: int) -> tuple[str, str]:
+    """(subject, body) of the mail asking the owner of an address to confirm a subscription."""
+    lang = lang if lang in ("ru", "en") else "ru"
+    addr = one_line(address, 200) or "—"
+    subject = one_line(translate(lang, N_("notice.confirm.subject"), address=addr), SUBJECT_CHARS)
+    body = translate(lang, N_("notice.confirm.body"), address=addr, link=_link(f"/confirm/{token}?lang={lang}"), hours=valid_h)
+    return subject, f"{body}\n"

@@ -17,24 +17,32 @@ from sqlalchemy import Connection, text
 
 from notify import messages
 
-EVENTS = ("approved", "extended", "restored", "planned")
+EVENTS = ("approved", "extended", "restored", "planned", "cancelled")
+#: Events that tell of a shutoff to come or under way: who got one of these is told of a cancellation.
+TOLD = ("approved", "extended", "planned")
 
 
-def _marker(event: str, outage: dict[str, Any]) -> str:
+def _marker(event: str, outage: dict[str, Any], building_ids: list[int] | None) -> str:
     """What makes one notice of an event different from another of the same outage: an outage is
-    approved, planned and restored once (per announced start), but extended or moved many times."""
+    approved, planned, cancelled and restored once (per announced start), but extended or moved many
+    times; an outage that grows tells the buildings it reached (once per set of them)."""
     if event == "extended":
         return f"v{outage['version']}@{outage['planned_end'].isoformat()}"
     if event == "planned":
         return f"start@{outage['planned_start'].isoformat()}-{outage['planned_end'].isoformat()}"
+    if building_ids is not None:
+        return "grown:" + ",".join(str(b) for b in sorted(set(building_ids)))
     return "once"
 
 
 def enqueue(conn: Connection, outage_id: int, event: str, *, now: datetime,
-            building_ids: Iterable[int] | None = None) -> int:
-    """Queue ``event`` of outage ``outage_id`` for every subscribed building inside it (or only those of
-    ``building_ids``: the buildings an outage grew to); the number of notices queued (0 when none, or
-    when this change was queued already)."""
+            building_ids: Iterable[int] | None = None, emails: Iterable[str] | None = None) -> int:
+    """Queue ``event`` of outage ``outage_id`` for every confirmed subscription of a building inside it
+    (or only those of ``building_ids``: the buildings an outage grew to; or only the addresses of
+    ``emails``); the number of notices queued (0 when none, or when this change was queued already).
+
+    One mail per e-mail address and event: a resident who follows three buildings inside the outage
+    gets one notice naming the three, with an unsubscribe link for each."""
     if event not in EVENTS:
         raise ValueError(f"unknown notice event {event!r}; expected one of {', '.join(EVENTS)}")
     outage = conn.execute(text("""
@@ -44,28 +52,58 @@ def enqueue(conn: Connection, outage_id: int, event: str, *, now: datetime,
     """), {"o": outage_id}).mappings().first()
     if outage is None:
         return 0
+    only = None if building_ids is None else sorted({int(b) for b in building_ids})
     subs = conn.execute(text("""
         SELECT s.id, s.email, s.lang, s.unsubscribe_token, b.id AS building_id,
                coalesce(b.address, concat_ws(' ', b.street, b.housenumber)) AS address
         FROM outage_buildings ob
-        JOIN subscriptions s ON s.building_id = ob.building_id AND s.unsubscribed_at IS NULL
+        JOIN subscriptions s ON s.building_id = ob.building_id
+                            AND s.unsubscribed_at IS NULL AND s.confirmed_at IS NOT NULL
         JOIN buildings b ON b.id = ob.building_id
         WHERE ob.outage_id = :o AND (CAST(:only AS bigint[]) IS NULL OR ob.building_id = ANY(CAST(:only AS bigint[])))
-        ORDER BY s.id
-    """), {"o": outage_id, "only": None if building_ids is None else [int(b) for b in building_ids]}).mappings().all()
-    queued = 0
-    marker = _marker(event, dict(outage))
+          AND (CAST(:emails AS text[]) IS NULL OR s.email = ANY(CAST(:emails AS text[])))
+        ORDER BY s.email, b.id, s.id
+    """), {"o": outage_id, "only": only,
+           "emails": None if emails is None else sorted({str(e) for e in emails})}).mappings().all()
+    by_email: dict[str, list[dict[str, Any]]] = {}
     for s in subs:
-        subject, body = messages.compose(event, dict(outage), address=s["address"] or f"#{s['building_id']}",
-                                         lang=s["lang"], unsubscribe_token=s["unsubscribe_token"])
+        by_email.setdefault(s["email"], []).append(dict(s))
+    queued = 0
+    marker = _marker(event, dict(outage), only)
+    for email, group in by_email.items():
+        first = group[0]
+        places = [(s["address"] or f"#{s['building_id']}", s["unsubscribe_token"]) for s in group]
+        subject, body = messages.compose(event, dict(outage), places=places, lang=first["lang"])
         queued += conn.execute(text("""
-            INSERT INTO notice_outbox (subscription_id, outage_id, event, dedupe_key, subject, body, next_attempt_at,
-                                       created_at)
-            VALUES (:s, :o, :e, :k, :subject, :body, :now, :now)
+            INSERT INTO notice_outbox (subscription_id, subscription_ids, outage_id, event, dedupe_key, subject, body,
+                                       next_attempt_at, created_at)
+            VALUES (:s, :ids, :o, :e, :k, :subject, :body, :now, :now)
             ON CONFLICT (dedupe_key) DO NOTHING
-        """), {"s": s["id"], "o": outage_id, "e": event, "k": f"{s['id']}:{outage_id}:{event}:{marker}",
-               "subject": subject, "body": body, "now": now}).rowcount
+        """), {"s": first["id"], "ids": [s["id"] for s in group], "o": outage_id, "e": event,
+               "k": f"mail:{email}:{outage_id}:{event}:{marker}", "subject": subject, "body": body,
+               "now": now}).rowcount
     return queued
+
+
+def cancel(conn: Connection, outage_id: int, *, now: datetime) -> tuple[int, int]:
+    """Outage ``outage_id`` was cancelled (call in the cancelling transaction): its notices not yet
+    sent are ``withdrawn``, and every address already told of it gets one ``cancelled`` notice.
+    Returns (withdrawn, cancellation notices queued).
+
+    Safe against a worker sending at the same moment: the worker holds its notice's row lock from
+    the claim to the commit of ``sent``, and the UPDATE here waits for that lock and then sees the
+    row as the worker left it — a notice is either withdrawn (never sent) or sent (its address is then
+    among those told, read after the UPDATE)."""
+    withdrawn = conn.execute(text("""
+        UPDATE notice_outbox SET state = 'withdrawn', last_error = 'outage cancelled'
+        WHERE outage_id = :o AND state = 'pending' AND event <> 'cancelled'
+    """), {"o": outage_id}).rowcount
+    told = [r[0] for r in conn.execute(text("""
+        SELECT DISTINCT s.email FROM notice_outbox n JOIN subscriptions s ON s.id = n.subscription_id
+        WHERE n.outage_id = :o AND n.state = 'sent' AND n.event = ANY(CAST(:told AS text[]))
+    """), {"o": outage_id, "told": list(TOLD)})]
+    queued = enqueue(conn, outage_id, "cancelled", now=now, emails=told) if told else 0
+    return withdrawn, queued
 
 
 def outbox_rows(conn: Connection, outage_id: int | None = None) -> list[dict[str, Any]]:

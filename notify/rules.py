@@ -31,12 +31,20 @@ class Delivery(BaseModel):
         return float(self.backoff_s[min(max(attempts, 1), len(self.backoff_s)) - 1])
 
 
+class SubscriptionLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_buildings_per_email: int = Field(default=5, ge=1, le=1000)
+    confirmations_per_hour: int = Field(default=3, ge=1, le=100)
+    confirm_valid_h: int = Field(default=72, ge=1, le=24 * 30)
+
+
 class NotifyRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     lead_working_days: int = Field(default=10, ge=0, le=100)
     holidays: list[date] = Field(default_factory=list)
     workdays: list[date] = Field(default_factory=list)
     delivery: Delivery = Field(default_factory=Delivery)
+    subscriptions: SubscriptionLimits = Field(default_factory=SubscriptionLimits)
 
     def is_working_day(self, day: date) -> bool:
         if day in self.workdays:

@@ -15,7 +15,6 @@ Message-ID) — at-least-once delivery of an idempotent message. See docs/notice
 from __future__ import annotations
 
 import smtplib
-import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -40,14 +39,19 @@ def message_id(outbox_id: int, sender: str) -> str:
 
 
 def build_message(row: dict[str, Any], sender: str, resident_url: str) -> EmailMessage:
+    """The mail of outbox row ``row``. Every header is one line of plain text (``one_line``): a line
+    break in a subject (an address imported with one, say) can never add a header or break the mail."""
+    from incidents.intake import one_line
+
     msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = row["email"]
-    msg["Subject"] = row["subject"]
+    msg["From"] = one_line(sender, 300)
+    msg["To"] = one_line(row["email"], 254)
+    msg["Subject"] = one_line(row["subject"], 250) or "—"
     msg["Message-ID"] = message_id(row["id"], sender)
     msg["Date"] = format_datetime(row["created_at"])
-    msg["List-Unsubscribe"] = f"<{resident_url.rstrip('/')}/unsubscribe/{row['unsubscribe_token']}>"
-    msg["X-Zhkh-Notice"] = f"{row['outage_id']}/{row['event']}"
+    if row.get("event") != "confirm":
+        msg["List-Unsubscribe"] = one_line(f"<{resident_url.rstrip('/')}/unsubscribe/{row['unsubscribe_token']}>")
+    msg["X-Zhkh-Notice"] = one_line(f"{row['outage_id'] or '-'}/{row['event']}")
     msg.set_content(row["body"], charset="utf-8")
     return msg
 
@@ -105,20 +109,37 @@ class Round:
     retried: int = 0
     failed: int = 0
     dropped: int = 0
+    withdrawn: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"sent": self.sent, "retried": self.retried, "failed": self.failed, "dropped": self.dropped}
+        return {"sent": self.sent, "retried": self.retried, "failed": self.failed, "dropped": self.dropped,
+                "withdrawn": self.withdrawn}
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.sent or self.retried or self.failed or self.dropped or self.withdrawn)
 
 
 _CLAIM = text("""
     SELECT n.id, n.outage_id, n.event, n.subject, n.body, n.attempts, n.created_at,
-           s.email, s.unsubscribe_token, s.unsubscribed_at
+           s.email, s.unsubscribe_token, o.state AS outage_state,
+           EXISTS (SELECT 1 FROM subscriptions a
+                   WHERE a.id = ANY(coalesce(n.subscription_ids, ARRAY[n.subscription_id]))
+                     AND a.unsubscribed_at IS NULL AND a.confirmed_at IS NOT NULL) AS wanted
     FROM notice_outbox n JOIN subscriptions s ON s.id = n.subscription_id
+    LEFT JOIN outages o ON o.id = n.outage_id
     WHERE n.state = 'pending' AND n.next_attempt_at <= :now
     ORDER BY n.next_attempt_at, n.id
     LIMIT 1
     FOR UPDATE OF n SKIP LOCKED
 """)
+
+#: Errors of the mail itself (a header that cannot be written, a recipient SMTP cannot carry): no
+#: later attempt can succeed, so the notice is failed at once, with the reason.
+_PERMANENT = (ValueError, TypeError, UnicodeError, LookupError, smtplib.SMTPRecipientsRefused,
+              smtplib.SMTPNotSupportedError)
+#: The server's answer about this one mail: the session stays usable for the next.
+_ONE_MAIL = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPNotSupportedError)
 
 
 def _log(conn: Any, row: dict[str, Any], *, ok: bool, mid: str, error: str | None, now: datetime) -> None:
@@ -129,14 +150,32 @@ def _log(conn: Any, row: dict[str, Any], *, ok: bool, mid: str, error: str | Non
 
 
 def _short(exc: BaseException) -> str:
-    text_ = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-    return text_[:500]
+    """The reason of a failed attempt as stored: one line, no NUL or control character (a server's
+    answer may hold any byte), at most 500 characters."""
+    from incidents.intake import one_line
+
+    try:
+        described = f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001 - an exception whose text cannot be made
+        described = type(exc).__name__
+    return one_line(described, 500)
+
+
+def _set(conn: Any, row_id: int, state: str, reason: str) -> None:
+    conn.execute(text("UPDATE notice_outbox SET state = :s, last_error = :r WHERE id = :i"),
+                 {"s": state, "r": reason, "i": row_id})
 
 
 def run_once(engine: Engine, smtp: Smtp, rules: NotifyRules, *, sender: str, resident_url: str,
              now: datetime | None = None) -> Round:
-    """Deliver the notices due at ``now`` (at most ``delivery.batch``); what happened to them. A
-    server that cannot be reached ends the round early (the rest wait for the next one)."""
+    """Deliver the notices due at ``now`` (at most ``delivery.batch``); what happened to them.
+
+    Each notice stands alone: a mail that cannot be built or that the server refuses is ``failed``
+    with its reason (a bad header, a refused recipient at once; anything else after
+    ``delivery.max_attempts``) and the round goes on with the next one. Only a server that cannot be
+    reached, or a session that broke, ends the round early (the rest wait for the next one). A
+    notice of a cancelled outage (other than the cancellation itself) is ``withdrawn``; one whose
+    subscriptions all ended is ``dropped``."""
     result = Round()
     try:
         for _ in range(rules.delivery.batch):
@@ -147,17 +186,20 @@ def run_once(engine: Engine, smtp: Smtp, rules: NotifyRules, *, sender: str, res
                     break
                 row = dict(found)
                 mid = message_id(row["id"], sender)
-                if row["unsubscribed_at"] is not None:
-                    conn.execute(text("UPDATE notice_outbox SET state = 'dropped', last_error = 'unsubscribed' "
-                                      "WHERE id = :i"), {"i": row["id"]})
+                if row["event"] != "confirm" and not row["wanted"]:
+                    _set(conn, row["id"], "dropped", "unsubscribed")
                     result.dropped += 1
+                    continue
+                if row["outage_state"] == "cancelled" and row["event"] not in ("cancelled", "restored"):
+                    _set(conn, row["id"], "withdrawn", "outage cancelled")
+                    result.withdrawn += 1
                     continue
                 try:
                     smtp.send(build_message(row, sender, resident_url))
-                except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+                except Exception as exc:  # noqa: BLE001 - one notice's fault must never stop the others
                     attempts = row["attempts"] + 1
                     error = _short(exc)
-                    final = attempts >= rules.delivery.max_attempts or isinstance(exc, smtplib.SMTPRecipientsRefused)
+                    final = attempts >= rules.delivery.max_attempts or isinstance(exc, _PERMANENT)
                     conn.execute(text("""
                         UPDATE notice_outbox SET attempts = :a, last_error = :e, state = :s,
                                next_attempt_at = :next WHERE id = :i
@@ -168,8 +210,10 @@ def run_once(engine: Engine, smtp: Smtp, rules: NotifyRules, *, sender: str, res
                         result.failed += 1
                     else:
                         result.retried += 1
-                    if not isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)):
+                    if isinstance(exc, OSError) and not isinstance(exc, _ONE_MAIL):
                         break  # the server is down or the session broke: the rest wait for the next round
+                    if not isinstance(exc, _ONE_MAIL):
+                        smtp.close()  # not the server's answer: start the next mail on a fresh session
                     continue
                 conn.execute(text("""
                     UPDATE notice_outbox SET state = 'sent', attempts = attempts + 1, sent_at = :at, last_error = NULL
@@ -187,7 +231,7 @@ def run_forever(engine: Engine, smtp: Smtp, rules: NotifyRules, *, sender: str, 
     """Rounds until interrupted; sleeps ``delivery.poll_s`` when a round found nothing to do."""
     while True:
         r = run_once(engine, smtp, rules, sender=sender, resident_url=resident_url)
-        if r.sent or r.retried or r.failed or r.dropped:
+        if r.busy:
             log(f"notify: {r.as_dict()}")
-        if not (r.sent or r.dropped):
+        if not (r.sent or r.dropped or r.withdrawn or r.failed):
             time.sleep(rules.delivery.poll_s)

@@ -267,15 +267,18 @@ def restore(actor: Actor, outage_id: int, *, note: str = "", bind: Engine | None
 
 
 def cancel(actor: Actor, outage_id: int, *, reason: str, bind: Engine | None = None) -> Outage:
-    """A planned outage that will not happen (the valves were never closed)."""
+    """A planned outage that will not happen (the valves were never closed). Its notices not yet sent
+    are withdrawn and the residents already told get a cancellation notice (``notify.outbox.cancel``)."""
     allow(actor, "outages.cancel")
     if not reason.strip():
         raise InvalidOutage("cancelling an outage needs a reason")
     now = utcnow()
     with engine(bind).begin() as conn:
         outage = domain.cancel(conn, outage_id, actor=actor.author, now=now)
+        withdrawn, told = notices.cancel(conn, outage.id, now=now)
         audit.record(conn, actor=actor.author, action="outage.cancel", object_type="outage", object_id=outage.id,
-                     at=now, reason=reason.strip())
+                     at=now, reason=reason.strip(), details={"notices_withdrawn": withdrawn,
+                                                             "cancellation_notices": told})
         return outage
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.serving import lazy_engine, thread_pool_lifespan
-from i18n import LANGUAGES
+from i18n import LANGUAGES, N_
 from resident import clock, queries
 from resident import reports as resident_reports
 from resident.ratelimit import Buckets
@@ -254,24 +254,58 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     @app.post("/address/{building_id}/subscribe")
     def subscribe(request: Request, building_id: str, csrf: str = Form(""), email: str = Form(""),
                   phone: str = Form(""), lang: str = Form("ru")) -> Response:
+        """A subscription request: the confirmation mail goes to the address (double opt-in); the
+        answer is the same whether the address was new, waiting, unsubscribed or subscribed already."""
         check_csrf(request, csrf)
         from notify import subscriptions
-        from notify.errors import InvalidSubscription
+        from notify.errors import InvalidSubscription, TooManyConfirmations, TooManySubscriptions
 
         if not _DIGITS.fullmatch(building_id):
             raise Page(404, "resident.err.not_found_title", "resident.err.no_address")
+        lang = lang if lang in LANGUAGES else "ru"
         actor = resident_reports.resident_actor(client_ip(request), salt)
         try:
             subscriptions.subscribe(db(), building_id=int(building_id), email=email, phone=phone or None,
-                                    lang=lang if lang in LANGUAGES else "ru", actor=actor.author, now=utcnow())
+                                    lang=lang, actor=actor.author, now=utcnow())
         except InvalidSubscription as exc:
-            key = "resident.sub.bad_phone" if "phone" in str(exc) else (
-                "resident.err.no_address" if "building" in str(exc) else "resident.sub.bad_email")
+            params: dict[str, Any] = {}
+            if isinstance(exc, TooManySubscriptions):
+                key, params = N_("resident.sub.too_many"), {"max": exc.limit}
+            elif isinstance(exc, TooManyConfirmations):
+                key, params = N_("resident.sub.too_often"), {"max": exc.limit}
+            elif "building" in str(exc):
+                raise Page(404, "resident.err.not_found_title", "resident.err.no_address") from None
+            else:
+                key = "resident.sub.bad_phone" if "phone" in str(exc) else "resident.sub.bad_email"
             ctx = address_context(int(building_id), utcnow())
-            return render(request, "address.html", status=400, lang=lang, **ctx, switch_path=f"/address/{building_id}",
-                          sub_error=key, sub_email=email)
+            status = 429 if isinstance(exc, (TooManySubscriptions, TooManyConfirmations)) else 400
+            return render(request, "address.html", status=status, lang=lang, **ctx,
+                          switch_path=f"/address/{building_id}", sub_error=key, sub_error_params=params,
+                          sub_email=email)
         return RedirectResponse(f"/address/{building_id}?{urlencode({'lang': lang, 'done': 'subscribed'})}#subscribe",
                                 status_code=303)
+
+    @app.get("/confirm/{token}", response_class=HTMLResponse)
+    def confirm_form(request: Request, token: str) -> HTMLResponse:
+        """The link of the confirmation mail: a page with a button (a GET changes nothing, so a mail
+        scanner that opens links cannot subscribe anybody)."""
+        from notify import subscriptions
+
+        address = subscriptions.pending_address(db(), token, now=utcnow())
+        if address is None:
+            raise Page(404, "resident.err.not_found_title", "resident.confirm.unknown")
+        return render(request, "confirm.html", token=token, address=address, done=False)
+
+    @app.post("/confirm/{token}", response_class=HTMLResponse)
+    def confirm(request: Request, token: str, csrf: str = Form("")) -> HTMLResponse:
+        check_csrf(request, csrf)
+        from notify import subscriptions
+
+        row = subscriptions.confirm(db(), token, actor="resident:confirm", now=utcnow())
+        if row is None:
+            raise Page(404, "resident.err.not_found_title", "resident.confirm.unknown")
+        return render(request, "confirm.html", token="", address=row["address"], done=True,
+                      switch_path="/")
 
     @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
     def unsubscribe_form(request: Request, token: str) -> HTMLResponse:

@@ -74,8 +74,8 @@ def star(clean_engine: Engine) -> Iterator[dict[str, list[int]]]:
             areas[f"pipe{name}"] = [int(pipe)]
         load_billing_demo(conn, seed=SEED, book=load_tariffs())
         # a subscriber in area A: the past outages' notices are dropped, the active one's stays pending
-        conn.execute(text("INSERT INTO subscriptions (building_id, email, unsubscribe_token) VALUES (:b, 'a@example.org', "
-                          "'tok-demo-month')"), {"b": areas["A"][0]})
+        conn.execute(text("INSERT INTO subscriptions (building_id, email, unsubscribe_token, confirmed_at) VALUES (:b, 'a@example.org', "
+                          "'tok-demo-month', now())"), {"b": areas["A"][0]})
     yield areas
     net_ops._indexes.clear()
 

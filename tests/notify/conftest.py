@@ -23,8 +23,16 @@ class Mailbox:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.mails: list[tuple[list[str], Message]] = []
+        #: when set, a mail's DATA waits for ``gate`` (a worker caught mid-send); ``entered`` says it arrived
+        self.gate: threading.Event | None = None
+        self.entered = threading.Event()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        if self.gate is not None:
+            import asyncio
+
+            self.entered.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.gate.wait, 60)
         msg = message_from_bytes(envelope.original_content or envelope.content, policy=default_policy)
         with self.lock:
             self.mails.append((list(envelope.rcpt_tos), msg))
@@ -48,9 +56,12 @@ class SmtpServer:
         self.port = free_port()
         self.box = Mailbox()
         self.controller: Controller | None = None
+        #: False: a server that does not offer SMTPUTF8 (many do not), so a non-ASCII address cannot go
+        self.smtputf8 = True
 
     def start(self) -> None:
-        self.controller = Controller(self.box, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.box, hostname="127.0.0.1", port=self.port,
+                                     enable_SMTPUTF8=self.smtputf8)
         self.controller.start()
 
     def stop(self) -> None:

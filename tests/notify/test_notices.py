@@ -3,6 +3,8 @@ a second worker round sends nothing more, a server that is down gets the notice 
 and restore notices follow, an unsubscribed address gets nothing; the lead time of planned works."""
 from __future__ import annotations
 
+import re
+
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -28,16 +30,27 @@ def deliver(engine: Engine, server: SmtpServer, *, now: datetime | None = None):
                     resident_url="http://resident.test", now=now)
 
 
-def subscribe(engine: Engine, building_id: int, email: str, lang: str = "ru") -> subscriptions.Subscription:
-    return subscriptions.subscribe(engine, building_id=building_id, email=email, lang=lang, actor="resident:test",
-                                   now=datetime.now(timezone.utc))
+def subscribe(engine: Engine, server: SmtpServer, building_id: int, email: str,
+              lang: str = "ru") -> subscriptions.Subscription:
+    """Subscribe as a resident does: ask, get the confirmation mail through the SMTP server, open its
+    link and confirm; the mailbox is emptied afterwards."""
+    req = subscriptions.subscribe(engine, building_id=building_id, email=email, lang=lang, actor="resident:test",
+                                  now=datetime.now(timezone.utc))
+    if req.state == "pending":
+        assert deliver(engine, server).sent == 1
+        [mail] = server.box.to(email.lower())
+        token = re.search(r"/confirm/([A-Za-z0-9_-]+)", mail.get_content()).group(1)
+        assert subscriptions.confirm(engine, token, actor="resident:test", now=datetime.now(timezone.utc))
+        with server.box.lock:
+            server.box.mails.clear()
+    return req
 
 
 def outbox(engine: Engine) -> list[dict]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(text(
-            "SELECT n.id, s.email, n.event, n.state, n.attempts FROM notice_outbox n "
-            "JOIN subscriptions s ON s.id = n.subscription_id ORDER BY n.id")).mappings()]
+            "SELECT n.id, s.email, n.event, n.state, n.attempts, n.last_error FROM notice_outbox n "
+            "JOIN subscriptions s ON s.id = n.subscription_id WHERE n.event <> 'confirm' ORDER BY n.id")).mappings()]
 
 
 def approve_p2(engine: Engine, city: City):
@@ -49,9 +62,9 @@ def approve_p2(engine: Engine, city: City):
 def test_approved_outage_mails_each_subscribed_building_once(city: City, clean_engine: Engine,
                                                              smtp_server: SmtpServer) -> None:
     b1, b2, b3 = city.building_ids[:3]
-    subscribe(clean_engine, b1, "outside@example.org")
-    subscribe(clean_engine, b2, "anna@example.org")
-    subscribe(clean_engine, b3, "boris@example.org", lang="en")
+    subscribe(clean_engine, smtp_server, b1, "outside@example.org")
+    subscribe(clean_engine, smtp_server, b2, "anna@example.org")
+    subscribe(clean_engine, smtp_server, b3, "boris@example.org", lang="en")
     outage = approve_p2(clean_engine, city)
     with clean_engine.connect() as conn:
         inside = {int(r[0]) for r in conn.execute(text("SELECT building_id FROM outage_buildings WHERE outage_id = :o"),
@@ -73,7 +86,8 @@ def test_approved_outage_mails_each_subscribed_building_once(city: City, clean_e
     assert ru["Message-ID"] != en["Message-ID"] and ru["Message-ID"].startswith("<notice-")
     assert "/unsubscribe/" in body
     with clean_engine.connect() as conn:
-        log = conn.execute(text("SELECT count(*) FILTER (WHERE ok), count(*) FROM notice_deliveries")).one()
+        log = conn.execute(text("SELECT count(*) FILTER (WHERE ok), count(*) FROM notice_deliveries d "
+                                "JOIN notice_outbox n ON n.id = d.outbox_id WHERE n.event <> 'confirm'")).one()
     assert tuple(log) == (2, 2)
     assert {r["state"] for r in outbox(clean_engine)} == {"sent"}
 
@@ -82,7 +96,7 @@ def test_a_change_enqueued_twice_is_still_one_notice(city: City, clean_engine: E
                                                      smtp_server: SmtpServer) -> None:
     from notify.outbox import enqueue
 
-    subscribe(clean_engine, city.building_ids[1], "anna@example.org")
+    subscribe(clean_engine, smtp_server, city.building_ids[1], "anna@example.org")
     outage = approve_p2(clean_engine, city)
     with clean_engine.begin() as conn:
         assert enqueue(conn, outage.id, "approved", now=datetime.now(timezone.utc)) == 0
@@ -92,7 +106,7 @@ def test_a_change_enqueued_twice_is_still_one_notice(city: City, clean_engine: E
 
 def test_server_down_the_notice_waits_and_goes_once(city: City, clean_engine: Engine,
                                                     smtp_server: SmtpServer) -> None:
-    subscribe(clean_engine, city.building_ids[1], "anna@example.org")
+    subscribe(clean_engine, smtp_server, city.building_ids[1], "anna@example.org")
     approve_p2(clean_engine, city)
     smtp_server.stop()
     r = deliver(clean_engine, smtp_server)
@@ -106,12 +120,13 @@ def test_server_down_the_notice_waits_and_goes_once(city: City, clean_engine: En
     assert deliver(clean_engine, smtp_server, now=later + timedelta(hours=1)).sent == 0
     assert len(smtp_server.box.to("anna@example.org")) == 1
     with clean_engine.connect() as conn:
-        oks = [r[0] for r in conn.execute(text("SELECT ok FROM notice_deliveries ORDER BY id"))]
+        oks = [r[0] for r in conn.execute(text("SELECT d.ok FROM notice_deliveries d JOIN notice_outbox n "
+                                               "ON n.id = d.outbox_id WHERE n.event <> 'confirm' ORDER BY d.id"))]
     assert oks == [False, True]
 
 
 def test_extension_and_restore_notices(city: City, clean_engine: Engine, smtp_server: SmtpServer) -> None:
-    subscribe(clean_engine, city.building_ids[1], "anna@example.org", lang="en")
+    subscribe(clean_engine, smtp_server, city.building_ids[1], "anna@example.org", lang="en")
     outage = approve_p2(clean_engine, city)
     outages.start(DISPATCHER, outage.id, bind=clean_engine)
     later = outage.planned_end + timedelta(hours=3)
@@ -126,8 +141,8 @@ def test_extension_and_restore_notices(city: City, clean_engine: Engine, smtp_se
 
 
 def test_unsubscribed_gets_nothing(city: City, clean_engine: Engine, smtp_server: SmtpServer) -> None:
-    gone = subscribe(clean_engine, city.building_ids[1], "gone@example.org")
-    subscribe(clean_engine, city.building_ids[2], "stays@example.org")
+    gone = subscribe(clean_engine, smtp_server, city.building_ids[1], "gone@example.org")
+    subscribe(clean_engine, smtp_server, city.building_ids[2], "stays@example.org")
     now = datetime.now(timezone.utc)
     assert subscriptions.unsubscribe(clean_engine, gone.unsubscribe_token, actor="resident:test", now=now)
     assert subscriptions.unsubscribe(clean_engine, "no-such-token", actor="resident:test", now=now) is None
@@ -139,7 +154,7 @@ def test_unsubscribed_gets_nothing(city: City, clean_engine: Engine, smtp_server
 
 def test_unsubscribing_after_queueing_drops_the_notice(city: City, clean_engine: Engine,
                                                        smtp_server: SmtpServer) -> None:
-    sub = subscribe(clean_engine, city.building_ids[1], "late@example.org")
+    sub = subscribe(clean_engine, smtp_server, city.building_ids[1], "late@example.org")
     approve_p2(clean_engine, city)
     subscriptions.unsubscribe(clean_engine, sub.unsubscribe_token, actor="resident:test",
                               now=datetime.now(timezone.utc))
@@ -147,24 +162,24 @@ def test_unsubscribing_after_queueing_drops_the_notice(city: City, clean_engine:
     assert (r.sent, r.dropped) == (0, 1) and smtp_server.box.mails == []
 
 
-def test_bad_subscriptions_are_refused(city: City, clean_engine: Engine) -> None:
+def test_bad_subscriptions_are_refused(city: City, clean_engine: Engine, smtp_server: SmtpServer) -> None:
     for email in ("not-an-email", "a@b", "<x>@example.org", "x@example.org\x00"):
         with pytest.raises(InvalidSubscription):
-            subscribe(clean_engine, city.building_ids[0], email)
+            subscribe(clean_engine, smtp_server, city.building_ids[0], email)
     with pytest.raises(InvalidSubscription, match="no building"):
-        subscribe(clean_engine, 999999, "a@example.org")
+        subscribe(clean_engine, smtp_server, 999999, "a@example.org")
     with pytest.raises(InvalidSubscription, match="phone"):
         subscriptions.subscribe(clean_engine, building_id=city.building_ids[0], email="a@example.org",
                                 phone="call me", actor="t", now=datetime.now(timezone.utc))
     # the same address twice is one subscription
-    a = subscribe(clean_engine, city.building_ids[0], "A@Example.org")
-    b = subscribe(clean_engine, city.building_ids[0], "a@example.org")
+    a = subscribe(clean_engine, smtp_server, city.building_ids[0], "A@Example.org")
+    b = subscribe(clean_engine, smtp_server, city.building_ids[0], "a@example.org")
     assert a.id == b.id and a.created and not b.created
 
 
 def test_planned_works_announced_and_lead_time_warned(city: City, clean_engine: Engine,
                                                       smtp_server: SmtpServer) -> None:
-    subscribe(clean_engine, city.building_ids[1], "anna@example.org")
+    subscribe(clean_engine, smtp_server, city.building_ids[1], "anna@example.org")
     start = datetime.now(timezone.utc) + timedelta(days=3)
     o = outages.schedule(PLANNER, network_id=city.network_id, break_pipe_ids=[city.pipe_ids[1]], planned_start=start,
                          planned_end=start + timedelta(hours=6), reason="Замена задвижки", bind=clean_engine)
@@ -187,8 +202,8 @@ def test_working_days_count_the_russian_calendar() -> None:
 def test_an_outage_grown_by_a_second_break_tells_only_the_buildings_it_reached(
         city: City, clean_engine: Engine, smtp_server: SmtpServer) -> None:
     b1, b2 = city.building_ids[:2]
-    subscribe(clean_engine, b1, "first@example.org")
-    subscribe(clean_engine, b2, "second@example.org")
+    subscribe(clean_engine, smtp_server, b1, "first@example.org")
+    subscribe(clean_engine, smtp_server, b2, "second@example.org")
     outage = approve_p2(clean_engine, city)
     grown = outages.approve(DISPATCHER, network_id=city.network_id, break_pipe_ids=[city.pipe_ids[0]],
                             merge_into=outage.id, reason="второй прорыв", bind=clean_engine)
@@ -204,7 +219,7 @@ def test_an_outage_grown_by_a_second_break_tells_only_the_buildings_it_reached(
 
 
 def test_planned_works_moved_are_announced_again(city: City, clean_engine: Engine, smtp_server: SmtpServer) -> None:
-    subscribe(clean_engine, city.building_ids[1], "anna@example.org")
+    subscribe(clean_engine, smtp_server, city.building_ids[1], "anna@example.org")
     start = datetime.now(timezone.utc) + timedelta(days=30)
     o = outages.schedule(PLANNER, network_id=city.network_id, break_pipe_ids=[city.pipe_ids[1]], planned_start=start,
                          planned_end=start + timedelta(hours=6), reason="Замена задвижки", bind=clean_engine)
@@ -219,7 +234,7 @@ def test_two_workers_at_once_never_send_a_notice_twice(city: City, clean_engine:
     import threading
 
     for i in range(12):
-        subscribe(clean_engine, city.building_ids[1 + i % 2], f"r{i}@example.org")
+        subscribe(clean_engine, smtp_server, city.building_ids[1 + i % 2], f"r{i}@example.org")
     approve_p2(clean_engine, city)
     results = []
     threads = [threading.Thread(target=lambda: results.append(deliver(clean_engine, smtp_server))) for _ in range(2)]
@@ -231,5 +246,6 @@ def test_two_workers_at_once_never_send_a_notice_twice(city: City, clean_engine:
     ids = [m["Message-ID"] for _, m in smtp_server.box.mails]
     assert len(ids) == 12 and len(set(ids)) == 12
     with clean_engine.connect() as conn:
-        outbox_ids = {f"<notice-{r[0]}@zhkh.test>" for r in conn.execute(text("SELECT id FROM notice_outbox"))}
+        outbox_ids = {f"<notice-{r[0]}@zhkh.test>" for r in conn.execute(text(
+            "SELECT id FROM notice_outbox WHERE event <> 'confirm'"))}
     assert set(ids) == outbox_ids            # the Message-ID is the outbox row's: a resend would repeat it

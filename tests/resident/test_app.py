@@ -180,7 +180,7 @@ def test_subscription_form(scene: Scene, clean_engine: Engine) -> None:
     assert bad.status_code == 400 and "не похоже" in bad.text
     ok = c.post(f"/address/{b2}/subscribe", data={"csrf": token, "email": "anna@example.org", "phone": "+7 999 123-45-67",
                                                   "lang": "en"})
-    assert ok.status_code == 200 and "notices for this address will come" in ok.text
+    assert ok.status_code == 200 and "confirm the subscription" in ok.text      # double opt-in: a link is mailed
     with clean_engine.connect() as conn:
         row = conn.execute(text("SELECT building_id, email, phone, lang, unsubscribe_token FROM subscriptions")).one()
     assert tuple(row)[:4] == (b2, "anna@example.org", "+79991234567", "en")
