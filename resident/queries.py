@@ -84,15 +84,21 @@ def report(conn: Connection, incident_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def outage(conn: Connection, outage_id: int) -> dict[str, Any] | None:
+def outage(conn: Connection, outage_id: int, building_id: int | None = None) -> dict[str, Any] | None:
     """What a resident may see of an outage a report is linked to: number, state, kind, resource,
-    planned and actual times (the reason is public on the address page too)."""
+    planned and actual times (the reason is public on the address page too), and ``since``: when
+    ``building_id`` lost the service in it (``incidents.interruptions.span``: from its join if it
+    joined a grown outage later)."""
     row = conn.execute(text("""
         SELECT o.id, o.state, o.kind, o.reason, o.planned_start, o.planned_end, o.actual_start, o.actual_end,
-               n.resource
+               n.resource, (SELECT ob.added_at FROM outage_buildings ob
+                            WHERE ob.outage_id = o.id AND ob.building_id = :b) AS added_at
         FROM outages o LEFT JOIN networks n ON n.id = o.network_id WHERE o.id = :o
-    """), {"o": int(outage_id)}).mappings().first()
-    return dict(row) if row else None
+    """), {"o": int(outage_id), "b": building_id}).mappings().first()
+    if row is None:
+        return None
+    found = cutoffs.span(row["actual_start"], row["actual_end"], row["added_at"])
+    return {**dict(row), "since": found[0] if found else row["actual_start"]}
 
 
 def timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]]:

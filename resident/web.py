@@ -302,7 +302,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
             if r is None:
                 raise Page(404, "resident.err.no_report_title", "resident.err.no_report", number=incident_id)
             events = queries.timeline(conn, incident_id)
-            linked = queries.outage(conn, r["outage_id"]) if r["outage_id"] is not None else None
+            linked = queries.outage(conn, r["outage_id"], r["building_id"]) if r["outage_id"] is not None else None
         rules = rules_from_settings(s)
         row = _report_row(r, rules, now)
         reopen_ok = (r["status"] == "resolved" and not (r["attributes"] or {}).get("reopened_at")

@@ -205,10 +205,13 @@ def test_reports_an_outage_explains_follow_it(grown, actors: dict[str, Actor]) -
     from settings import Settings
 
     zone = ZoneInfo(rules.timezone)
+    now = datetime.now(timezone.utc)
+    joined = now - timedelta(hours=1, minutes=17)
+    pin_times(eng, o.id, grown["added"], start=now - timedelta(hours=3), joined=joined, end=None)
     with TestClient(create_app(eng, Settings())) as c:  # type: ignore[call-arg]
         page = c.get(f"/report/{grown['late_report']}?lang=ru").text
         page_en = c.get(f"/report/{grown['late_report']}?lang=en").text
-    assert f"№{o.id} (холодная вода): отключено с" in page
+    assert f"№{o.id} (холодная вода): отключено с {fmt_when(joined, 'ru', zone)}, бригада работает" in page
     assert f"Ожидаемое включение: {fmt_when(later, 'ru', zone)}" in page
     assert f"ожидаемое окончание отключения №{o.id}" in page and "просрочена" not in page
     assert f"the expected end of outage №{o.id}" in page_en and "Отключение" not in page_en

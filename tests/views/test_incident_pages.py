@@ -190,6 +190,9 @@ def test_ones_own_approve_and_valves_closed_are_not_someone_elses_change(app_db:
         assert not at.exception
         assert S.get_incident(app_db, inc.id).status == "in_progress"
         assert not warned(at), [w.value for w in at.warning]            # and so was "valves closed"
+        # the report names its outage, the outage's state and its expected end
+        facts = {str(r[0]): str(r[1]) for df in at.dataframe for r in df.value.itertuples(index=False) if len(r) == 2}
+        assert facts["Отключение"].startswith(f"№{outage_id} · ") and "ожидаемое окончание" in facts["Отключение"], facts
         at.run()
         assert not warned(at)
         # someone else resolves it meanwhile: that is a change to warn about
