@@ -40,6 +40,7 @@ from billing.errors import BillingError
 from billing.rule import month_bounds, recalculate, round_half_up
 from billing.rules_file import BillingRules
 from billing.tariffs import TariffBook
+from incidents import interruptions as cutoffs
 
 __all__ = ["Charge", "Line", "PeriodResult", "compute_period", "period_first_day", "write_period"]
 
@@ -153,18 +154,9 @@ def _meter_volumes(conn: Connection, start: datetime, end: datetime, first: date
 
 
 def _intervals(conn: Connection, start: datetime, end: datetime) -> dict[tuple[int, str], list[tuple]]:
-    """(building, service) → the outages that cut it off within the month: (start, end, id)."""
-    rows = conn.execute(text("""
-        SELECT ob.building_id, n.resource, o.actual_start, o.actual_end, o.id
-        FROM outages o JOIN networks n ON n.id = o.network_id JOIN outage_buildings ob ON ob.outage_id = o.id
-        WHERE o.actual_start IS NOT NULL AND o.actual_start < :end
-          AND (o.actual_end IS NULL OR o.actual_end > :start) AND o.state <> 'cancelled'
-        ORDER BY o.id
-    """), {"start": start, "end": end}).all()
-    out: dict[tuple[int, str], list[tuple]] = defaultdict(list)
-    for bid, resource, a, b, oid in rows:
-        out[(int(bid), resource)].append((a, b, int(oid)))
-    return out
+    """(building, service) → the outages that cut it off within the month: (start, end, id). A building
+    that joined a grown outage counts from when it joined (``incidents.interruptions``)."""
+    return defaultdict(list, cutoffs.by_building_service(cutoffs.interruptions(conn, start, end)))
 
 
 def _reduction_line(charge: Charge, period: str, intervals: list[tuple], rules: BillingRules,

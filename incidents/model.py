@@ -38,6 +38,7 @@ class Incident:
     resolved_at: datetime | None
     closed_at: datetime | None
     client_token: str | None = None
+    outage_end: datetime | None = None   # the expected end of the outage it is linked to (read, not stored)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from incidents import outage_repo as repo
 from incidents.errors import InvalidOutage, InvalidOutageTransition, OutageNotFound
 from incidents.model import Outage
+from incidents.service import advance_incident
 from incidents.sla import Rules, interruption_allowance_h
 
 KINDS = ("emergency", "planned")
@@ -131,12 +132,24 @@ def _move(conn: Connection, outage_id: int, *, allowed_from: tuple[str, ...], to
     return get(conn, outage_id)
 
 
+def link_reports(conn: Connection, outage: Outage, *, actor: str, note: str, now: datetime) -> list[int]:
+    """Link the open "no water" / "low pressure" reports of the outage's buildings to it, and answer
+    the new ones: ``new → accepted`` now, by ``actor`` (whose step linked them), with ``note``. From
+    then on a report shows the outage and is due when the outage is expected to end; it is resolved
+    with the outage (``accepted → resolved``), never dispatched on its own. The ids linked."""
+    resource = repo.network_resource(conn, outage.network_id) if outage.network_id else None
+    linked = repo.link_open_reports_to_outage(conn, outage.id, resource, now)
+    for incident_id in linked:
+        advance_incident(conn, incident_id, "accepted", actor=actor, note=note, now=now)
+    return linked
+
+
 def start(conn: Connection, outage_id: int, *, actor: str, now: datetime) -> tuple[Outage, list[int]]:
     """planned → active (the crew closed the valves): ``actual_start`` = now; open water reports of
-    its buildings are linked to it. Returns the outage and the ids of the reports linked."""
+    its buildings are linked to it and accepted by ``actor``. Returns the outage and the ids of the
+    reports linked."""
     outage = _move(conn, outage_id, allowed_from=("planned",), to="active", actor=actor, now=now, start=True)
-    resource = repo.network_resource(conn, outage.network_id) if outage.network_id else None
-    return outage, repo.link_open_reports_to_outage(conn, outage_id, resource, now)
+    return outage, link_reports(conn, outage, actor=actor.strip(), note=f"outage #{outage_id} valves closed", now=now)
 
 
 def restore(conn: Connection, outage_id: int, *, actor: str, now: datetime) -> Outage:
@@ -149,10 +162,12 @@ def cancel(conn: Connection, outage_id: int, *, actor: str, now: datetime) -> Ou
     return _move(conn, outage_id, allowed_from=("planned",), to="cancelled", actor=actor, now=now)
 
 
-def replace_plan(conn: Connection, outage_id: int, plan: OutagePlan, *, now: datetime) -> tuple[Outage, list[int]]:
+def replace_plan(conn: Connection, outage_id: int, plan: OutagePlan, *, now: datetime, actor: str = "system",
+                 note: str = "") -> tuple[Outage, list[int]]:
     """Grow an open outage to ``plan`` (a valve found stuck, a second break merged in): its lists are
-    replaced, new buildings join it — from now when it is active — and none leaves. Returns the
-    outage and the buildings added."""
+    replaced, new buildings join it — from now when it is active — and none leaves; the water reports
+    of the new buildings are linked and accepted by ``actor`` (``note``, default "outage #N extended").
+    Returns the outage and the buildings added."""
     current = get(conn, outage_id, for_update=True)
     if current.state not in OPEN_STATES:
         raise InvalidOutageTransition(f"outage {outage_id} is {current.state}; only a planned or active one can grow")
@@ -160,8 +175,7 @@ def replace_plan(conn: Connection, outage_id: int, plan: OutagePlan, *, now: dat
     added = repo.insert_outage_buildings(conn, outage_id, plan.building_ids, plan.unintended_building_ids,
                                          added_at=now if current.state == "active" else None)
     if current.state == "active" and added:
-        resource = repo.network_resource(conn, current.network_id) if current.network_id else None
-        repo.link_open_reports_to_outage(conn, outage_id, resource, now)
+        link_reports(conn, current, actor=actor, note=note or f"outage #{outage_id} extended", now=now)
     return get(conn, outage_id), added
 
 

@@ -21,7 +21,8 @@ INCIDENT_COLUMNS = """
     ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.address, i.building_id, i.pipe_id, i.network_id,
     i.description, i.reporter_name, i.reporter_phone, i.reporter_email, i.media_url, i.attributes,
     i.duplicate_of, i.outage_id, i.version, i.created_at, i.updated_at, i.accepted_at,
-    i.resolved_at, i.closed_at, i.client_token
+    i.resolved_at, i.closed_at, i.client_token,
+    (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
 """
 
 
@@ -236,7 +237,9 @@ def incident_events(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
 
 def open_incident_deadline_inputs(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(text(f"""
-        SELECT id, status, category, service_code, created_at FROM incidents WHERE status IN {_OPEN}
+        SELECT i.id, i.status, i.category, i.service_code, i.created_at, i.outage_id,
+               (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
+        FROM incidents i WHERE i.status IN {_OPEN}
     """)).mappings().all()
     return [dict(r) for r in rows]
 

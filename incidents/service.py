@@ -50,6 +50,7 @@ from settings import Settings, get_settings
 MAX_DESCRIPTION_CHARS = intake.LIMITS["description"]
 CHANNELS = intake.CHANNELS
 WATER_RESOURCES = ("cold_water", "hot_water")
+SYSTEM_ACTOR = "system"   # the author of what the service decides by itself (a report answered by a known outage)
 
 
 def utcnow() -> datetime:
@@ -248,6 +249,11 @@ def create_incident(
             from reports.orgs import assign_at_intake
 
             assign_at_intake(conn, incident.id)
+            if outage is not None:
+                # the outage explains it: answered at once, due when the outage is expected to end
+                advance_incident(conn, incident.id, "accepted", actor=SYSTEM_ACTOR, note=f"outage #{outage.outage_id}",
+                                 now=now)
+                incident = repo.get_incident(conn, incident.id)
     assert incident is not None
     return IntakeResult(incident=incident, created=created, duplicate_candidates=candidates if created else [],
                         outage=outage, due_at=due_at(incident, rules))

@@ -156,13 +156,23 @@ def resolve_hours(rule: ServiceRule, created_at: datetime, rules: Rules) -> floa
     return float(rule.resolve_h)
 
 
+# Reports that an outage explains: their deadline is the outage's expected end (docs/incidents.md).
+OUTAGE_EXPLAINED_CATEGORIES: tuple[str, ...] = ("no_water", "low_pressure")
+
+
 def due_at(incident: Any, rules: Rules) -> datetime:
     """The resolution deadline of ``incident`` (a mapping or object with ``created_at``,
-    ``service_code`` and/or ``category``)."""
+    ``service_code`` and/or ``category``). A "no water" / "low pressure" report linked to an outage
+    (``outage_id`` with the outage's expected end ``outage_end``) is due when the outage is expected
+    to end: the water is off for a known reason, and extending the outage moves the deadline."""
     created_at = _field(incident, "created_at")
     if not isinstance(created_at, datetime) or created_at.tzinfo is None:
         raise ValueError(f"due_at needs a time zone-aware created_at, got {created_at!r}")
     rule = service_of(incident, rules)
+    outage_end = _field(incident, "outage_end")
+    if (_field(incident, "outage_id") is not None and isinstance(outage_end, datetime)
+            and rule.category in OUTAGE_EXPLAINED_CATEGORIES):
+        return outage_end
     return created_at + timedelta(hours=resolve_hours(rule, created_at, rules))
 
 

@@ -5,6 +5,9 @@
     new ─► accepted ─► dispatched ─► in_progress ─► resolved ─► closed
      └──────┴────────────┴──────────────┴─► rejected | duplicate | cancelled
                                       resolved ─► in_progress (reopened: the leak is back)
+              accepted ─────────────────────────► resolved   (nothing to send a crew for: a report
+                                                              explained by an outage is accepted when
+                                                              it is linked and resolved with the outage)
 
 ``rejected``, ``duplicate``, ``cancelled`` and ``closed`` are final.
 """
@@ -25,7 +28,7 @@ _ABANDON = frozenset({"rejected", "duplicate", "cancelled"})
 
 ALLOWED: dict[str, frozenset[str]] = {
     "new": frozenset({"accepted"}) | _ABANDON,
-    "accepted": frozenset({"dispatched"}) | _ABANDON,
+    "accepted": frozenset({"dispatched", "resolved"}) | _ABANDON,
     "dispatched": frozenset({"in_progress"}) | _ABANDON,
     "in_progress": frozenset({"resolved"}) | _ABANDON,
     "resolved": frozenset({"closed", "in_progress"}),
@@ -78,11 +81,18 @@ FORWARD: tuple[str, ...] = ("new", "accepted", "dispatched", "in_progress", "res
 
 def path_to(status: str, target: str) -> list[str]:
     """The statuses an incident passes through to reach ``target`` going forward (each one a
-    history event), or [] when it is there already, past it, or in a final state."""
+    history event), or [] when it is there already, past it, or in a final state. The shortest way:
+    an accepted report reaches ``resolved`` in one step (a report explained by an outage is never
+    dispatched on its own — the outage's crew works on its cause)."""
     if status in FINAL_STATUSES or status not in FORWARD or target not in FORWARD:
         return []
     here, there = FORWARD.index(status), FORWARD.index(target)
-    return list(FORWARD[here + 1:there + 1]) if there > here else []
+    if there <= here:
+        return []
+    path = list(FORWARD[here + 1:there + 1])
+    if status == "accepted" and there >= FORWARD.index("resolved"):
+        path = [s for s in path if s not in ("dispatched", "in_progress")]
+    return path
 
 
 def creation_event(actor: str, now: datetime, note: str = "") -> Event:

@@ -39,6 +39,7 @@ class ReportDetail:
     item: QueueItem
     history: list[dict[str, Any]]
     notes: list[dict[str, Any]]
+    outage: Outage | None = None      # the outage it is linked to (its state and expected end)
 
     @property
     def incident(self) -> Incident:
@@ -51,8 +52,9 @@ def report(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> Rep
         inc = service.get_incident(conn, incident_id)
         history = service.incident_history(conn, incident_id)
         notes = incident_repo.notes_of(conn, incident_id)
+        linked = outage_repo.get_outage(conn, inc.outage_id) if inc.outage_id is not None else None
     item = service.queue_item(inc, service.rules_from_settings(), service.utcnow())
-    return ReportDetail(item=item, history=history, notes=notes)
+    return ReportDetail(item=item, history=history, notes=notes, outage=linked)
 
 
 def transition(actor: Actor, incident_id: int, to: str, *, expected_version: int, note: str = "",

@@ -164,7 +164,8 @@ def _merge(conn: Connection, actor: Actor, idx: Any, network_id: int, breaks: li
     found = _conflicts(conn, network_id, oplan, start, end, now, exclude_id=target.id)
     if found:
         raise _conflict_error(found, f"outage #{target.id} grown by this break")
-    outage, added = domain.replace_plan(conn, target.id, oplan, now=now)
+    outage, added = domain.replace_plan(conn, target.id, oplan, now=now, actor=actor.author,
+                                        note=f"outage #{target.id} merged")
     if added:  # the buildings it grew to are cut off now: their subscribers hear of it as of a new outage
         notices.enqueue(conn, outage.id, "approved", now=now, building_ids=added)
     moved: list[int] = []
@@ -377,7 +378,8 @@ def extend(actor: Actor, outage_id: int, stuck_valve_ids: Iterable[int | str], *
         for v in stuck:
             net_ops.mark_valve_on(conn, actor, v, "stuck", reason=reason or f"found stuck during outage #{outage.id}",
                                   now=now, outage_id=outage.id)
-        grown, added = domain.replace_plan(conn, outage.id, oplan, now=now)
+        grown, added = domain.replace_plan(conn, outage.id, oplan, now=now, actor=actor.author,
+                                           note=f"outage #{outage.id} extended")
         if added:
             notices.enqueue(conn, outage.id, "approved", now=now, building_ids=added)
         audit.record(conn, actor=actor.author, action="outage.extend", object_type="outage", object_id=outage.id,

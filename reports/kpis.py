@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
+from incidents import interruptions as cutoffs
 from incidents.sla import Rules, answer_due_at, due_at
 from incidents.workflow import OPEN_STATUSES
 from reports.errors import InvalidPeriod, UnknownOrganisation
@@ -113,14 +114,16 @@ def load_reports(conn: Connection, p: Period, sla: Rules, window_days: float) ->
     look-back window, or with an event since its start, or still open)."""
     rows = conn.execute(text("""
         SELECT i.id, i.category, i.service_code, i.priority, i.status, i.building_id,
-               i.responsible_org_id AS org_id, i.created_at, i.address, i.duplicate_of
+               i.responsible_org_id AS org_id, i.created_at, i.address, i.duplicate_of, i.outage_id,
+               (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
         FROM incidents i
         WHERE i.created_at < :end AND (i.created_at >= :back OR i.status = ANY(:open)
               OR EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = i.id AND e.at >= :start))
         ORDER BY i.id
     """), {"end": p.end, "start": p.start, "back": p.start - timedelta(days=window_days + 1),
            "open": sorted(OPEN_STATUSES)}).mappings().all()
-    out = {r["id"]: Report(**r) for r in rows}
+    links = {r["id"]: {"outage_id": r["outage_id"], "outage_end": r["outage_end"]} for r in rows}
+    out = {r["id"]: Report(**{k: v for k, v in r.items() if k not in ("outage_id", "outage_end")}) for r in rows}
     if out:
         for e in conn.execute(text("""
             SELECT incident_id, at, from_status, to_status FROM incident_events
@@ -128,7 +131,9 @@ def load_reports(conn: Connection, p: Period, sla: Rules, window_days: float) ->
         """), {"ids": list(out)}):
             out[e.incident_id].events.append((e.at, e.from_status, e.to_status))
     for r in out.values():
-        r.due = due_at({"created_at": r.created_at, "service_code": r.service_code, "category": r.category}, sla)
+        # the same deadline as the queue and the residents' page (a report an outage explains: its end)
+        r.due = due_at({"created_at": r.created_at, "service_code": r.service_code, "category": r.category,
+                        **links[r.id]}, sla)
     return list(out.values())
 
 
@@ -150,20 +155,14 @@ def load_buildings(conn: Connection, rules: ReportRules) -> dict[int, dict[str, 
 
 
 def load_outage_spans(conn: Connection, p: Period, now: datetime) -> list[dict[str, Any]]:
-    """Each (outage, building) interruption overlapping the period, clipped to it."""
-    rows = conn.execute(text("""
-        SELECT o.id AS outage_id, n.resource, n.utility_id, ob.building_id,
-               greatest(o.actual_start, coalesce(ob.added_at, o.actual_start)) AS s,
-               coalesce(o.actual_end, :now) AS e
-        FROM outages o JOIN outage_buildings ob ON ob.outage_id = o.id
-        LEFT JOIN networks n ON n.id = o.network_id
-        WHERE o.actual_start IS NOT NULL AND o.actual_start < :end AND coalesce(o.actual_end, :now) > :start
-    """), {"start": p.start, "end": p.end, "now": now}).mappings().all()
+    """Each (outage, building) interruption overlapping the period, clipped to it — the same intervals
+    the bill counts (``incidents.interruptions``: a building that joined late counts from then)."""
     out = []
-    for r in rows:
-        s, e = max(r["s"], p.start), min(r["e"], p.end, max(now, p.start))
+    for i in cutoffs.interruptions(conn, p.start, p.end):
+        s, e = max(i.start, p.start), min(i.end if i.end is not None else now, p.end, max(now, p.start))
         if e > s:
-            out.append({**dict(r), "s": s, "e": e})
+            out.append({"outage_id": i.outage_id, "resource": i.resource, "utility_id": i.utility_id,
+                        "building_id": i.building_id, "s": s, "e": e})
     return out
 
 

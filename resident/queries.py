@@ -8,13 +8,15 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.search import search_addresses
+from incidents import interruptions as cutoffs
 
 REPORT_DAYS = 90
 # what a resident may see of a report: no reporter, no operator's free notes
 _PUBLIC_REPORT = """
     i.id, i.category, i.resource, i.priority, i.status, i.channel, i.service_code, i.address, i.building_id,
     i.description, i.outage_id, i.version, i.created_at, i.updated_at, i.accepted_at, i.resolved_at, i.closed_at,
-    i.attributes
+    i.attributes,
+    (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
 """
 
 
@@ -40,31 +42,30 @@ def building_services(conn: Connection, building_id: int) -> list[str]:
 
 
 def outages_of_building(conn: Connection, building_id: int) -> list[dict[str, Any]]:
-    """Planned and active outages that include the building: state, kind, reason, times, resource."""
+    """Planned and active outages that include the building: state, kind, reason, times, resource, and
+    ``since`` — when this building lost the service (``incidents.interruptions.span``: a building that
+    joined a grown outage is off from when it joined, not from the outage's start)."""
     rows = conn.execute(text("""
-        SELECT o.id, o.state, o.kind, o.reason, o.planned_start, o.planned_end, o.actual_start, n.resource
+        SELECT o.id, o.state, o.kind, o.reason, o.planned_start, o.planned_end, o.actual_start, o.actual_end,
+               ob.added_at, n.resource
         FROM outage_buildings ob JOIN outages o ON o.id = ob.outage_id
         LEFT JOIN networks n ON n.id = o.network_id
         WHERE ob.building_id = :b AND o.state IN ('planned', 'active')
         ORDER BY (o.state = 'active') DESC, o.planned_start, o.id
     """), {"b": int(building_id)}).mappings().all()
-    return [dict(r) for r in rows]
+    out = []
+    for r in rows:
+        found = cutoffs.span(r["actual_start"], r["actual_end"], r["added_at"])
+        out.append({**dict(r), "since": found[0] if found else None})
+    return out
 
 
 def interruptions(conn: Connection, building_id: int, start: datetime, end: datetime) -> dict[str, list[tuple]]:
     """service → the (start, end, outage id) of outages that cut the building off within [start, end) —
-    the same intervals the bill's recalculation takes (actual start to actual end; still active = open)."""
-    rows = conn.execute(text("""
-        SELECT n.resource, o.actual_start, o.actual_end, o.id
-        FROM outage_buildings ob JOIN outages o ON o.id = ob.outage_id JOIN networks n ON n.id = o.network_id
-        WHERE ob.building_id = :b AND o.actual_start IS NOT NULL AND o.actual_start < :end
-          AND (o.actual_end IS NULL OR o.actual_end > :start) AND o.state <> 'cancelled'
-        ORDER BY o.id
-    """), {"b": int(building_id), "start": start, "end": end}).all()
-    out: dict[str, list[tuple]] = {}
-    for resource, a, b, oid in rows:
-        out.setdefault(resource, []).append((a, b, int(oid)))
-    return out
+    the same intervals the bill's recalculation takes (``incidents.interruptions``: from the valves
+    closing, or from when the building joined a grown outage, to the water back; still active = open)."""
+    found = cutoffs.by_building_service(cutoffs.interruptions(conn, start, end, building_ids=[building_id]))
+    return {service: iv for (_, service), iv in found.items()}
 
 
 def reports_of_building(conn: Connection, building_id: int, now: datetime, days: int = REPORT_DAYS,
@@ -81,6 +82,23 @@ def report(conn: Connection, incident_id: int) -> dict[str, Any] | None:
     row = conn.execute(text(f"SELECT {_PUBLIC_REPORT} FROM incidents i WHERE i.id = :i"),
                        {"i": int(incident_id)}).mappings().first()
     return dict(row) if row else None
+
+
+def outage(conn: Connection, outage_id: int, building_id: int | None = None) -> dict[str, Any] | None:
+    """What a resident may see of an outage a report is linked to: number, state, kind, resource,
+    planned and actual times (the reason is public on the address page too), and ``since``: when
+    ``building_id`` lost the service in it (``incidents.interruptions.span``: from its join if it
+    joined a grown outage later)."""
+    row = conn.execute(text("""
+        SELECT o.id, o.state, o.kind, o.reason, o.planned_start, o.planned_end, o.actual_start, o.actual_end,
+               n.resource, (SELECT ob.added_at FROM outage_buildings ob
+                            WHERE ob.outage_id = o.id AND ob.building_id = :b) AS added_at
+        FROM outages o LEFT JOIN networks n ON n.id = o.network_id WHERE o.id = :o
+    """), {"o": int(outage_id), "b": building_id}).mappings().first()
+    if row is None:
+        return None
+    found = cutoffs.span(row["actual_start"], row["actual_end"], row["added_at"])
+    return {**dict(row), "since": found[0] if found else row["actual_start"]}
 
 
 def timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]]:

@@ -336,12 +336,13 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
             if r is None:
                 raise Page(404, "resident.err.no_report_title", "resident.err.no_report", number=incident_id)
             events = queries.timeline(conn, incident_id)
+            linked = queries.outage(conn, r["outage_id"], r["building_id"]) if r["outage_id"] is not None else None
         rules = rules_from_settings(s)
         row = _report_row(r, rules, now)
         reopen_ok = (r["status"] == "resolved" and not (r["attributes"] or {}).get("reopened_at")
                      and r["resolved_at"] is not None
                      and (now - r["resolved_at"]).days < resident_reports.REOPEN_DAYS)
-        return {"r": row, "events": [_event_row(e) for e in events], "reopen_ok": reopen_ok}
+        return {"r": row, "events": [_event_row(e) for e in events], "reopen_ok": reopen_ok, "outage": linked}
 
     @app.get("/report/{incident_id}", response_class=HTMLResponse)
     def report_page(request: Request, incident_id: str) -> HTMLResponse:
@@ -420,6 +421,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         rule = rules.services.get(r["service_code"])
         return {**r, "due": due, "overdue": state in ("overdue", "breached") and r["status"] not in
                 ("rejected", "duplicate", "cancelled"), "sla": state, "closed": closed,
+                "due_by_outage": r.get("outage_id") is not None and r.get("outage_end") is not None
+                and due == r.get("outage_end"),
                 "service_name": rule.name if rule else r["service_code"],
                 "reopened": bool((r["attributes"] or {}).get("reopened_at"))}
 

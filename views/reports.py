@@ -22,6 +22,7 @@ from views.formatting import (
     history_note,
     label,
     md_safe,
+    outage_state,
     service_label,
 )
 from views.session import actor, current_user, guard
@@ -80,8 +81,20 @@ def pipe_code(pipe_id: int | None) -> str:
     return " · ".join(str(x) for x in (p.get("ext_id"), p.get("street")) if x) or "—"
 
 
-def detail_table(q: QueueItem) -> pd.DataFrame:
+def outage_line(o: Any) -> str:
+    """The linked outage in one line: number, state, and its expected end (or when it ended)."""
+    if o is None:
+        return ""
+    if o.state in ("planned", "active"):
+        return t("incident.outage_line", id=o.id, state=outage_state(o), end=fmt_dt(o.planned_end))
+    return t("incident.outage_line_ended", id=o.id, state=outage_state(o), end=fmt_dt(o.actual_end) or "—")
+
+
+def detail_table(q: QueueItem, outage: Any = None) -> pd.DataFrame:
     i = q.incident
+    due = fmt_dt(q.due_at)
+    if i.outage_id is not None and i.outage_end is not None and q.due_at == i.outage_end:
+        due = t("incident.due_outage", due=due, id=i.outage_id)
     rows = [
         (t("incident.field.service"), service_label(i.service_code)),
         (t("incident.field.category"), label("category", i.category)),
@@ -95,10 +108,11 @@ def detail_table(q: QueueItem) -> pd.DataFrame:
         (t("incident.field.reporter"), i.reporter_name or ""),
         (t("incident.field.phone"), i.reporter_phone or ""),
         (t("incident.field.created"), fmt_dt(i.created_at)),
-        (t("incident.field.due"), fmt_dt(q.due_at)),
+        (t("incident.field.due"), due),
         (t("incident.field.sla"), label("sla", q.sla_state)),
         (t("incident.field.duplicate_of"), "" if i.duplicate_of is None else f"#{i.duplicate_of}"),
-        (t("incident.field.outage"), "" if i.outage_id is None else f"#{i.outage_id}"),
+        (t("incident.field.outage"), outage_line(outage) if outage is not None else
+         ("" if i.outage_id is None else f"#{i.outage_id}")),
     ]
     return pd.DataFrame(rows, columns=[t("field.field"), t("field.value")])
 
@@ -117,11 +131,33 @@ def _seen_key(incident_id: int) -> str:
     return f"incident_seen_version_{incident_id}"
 
 
-def actions(q: QueueItem) -> None:
+def seen_version(detail: reports.ReportDetail) -> tuple[int, bool]:
+    """(the version this user's buttons write against, whether someone else changed the report since
+    this user saw it). What the user saw is kept as its version and the number of history events then;
+    a newer version whose new events are all this user's own (approving the shutoff, "valves closed",
+    a status button, on this page or another) is their own doing, not a change to warn about: it
+    becomes the version seen. A change with another author's event, or with no event at all, warns."""
+    inc, ss = detail.incident, st.session_state
+    key = _seen_key(inc.id)
+    seen = ss.get(key)
+    if not isinstance(seen, dict):  # the first look at this report in this session
+        seen = ss[key] = {"version": inc.version, "events": len(detail.history)}
+    elif seen["version"] == inc.version:
+        if seen.get("events") is None:
+            seen["events"] = len(detail.history)
+    elif seen.get("events") is not None:
+        me = actor().author
+        new = detail.history[seen["events"]:]
+        if new and all(e["actor"] == me for e in new):
+            seen = ss[key] = {"version": inc.version, "events": len(detail.history)}
+    return int(seen["version"]), seen["version"] != inc.version
+
+
+def actions(detail: reports.ReportDetail) -> None:
     """Buttons for the allowed transitions; the version the user saw is the one we write against."""
-    inc = q.incident
+    inc = detail.incident
     ss = st.session_state
-    seen = ss.setdefault(_seen_key(inc.id), inc.version)
+    seen, stale = seen_version(detail)
     user = current_user()
     if user is None or not allowed(user.role, "reports.edit"):
         return
@@ -129,10 +165,10 @@ def actions(q: QueueItem) -> None:
     flash = ss.pop("incident_flash", None)
     if flash:
         (st.success if flash[0] == "ok" else st.error)(flash[1])
-    if seen != inc.version:
+    if stale:
         st.warning(t("incident.stale", status=label("status", inc.status)))
         if st.button(t("incident.reload"), key="inc_reload"):
-            ss[_seen_key(inc.id)] = inc.version
+            ss[_seen_key(inc.id)] = {"version": inc.version, "events": len(detail.history)}
             st.rerun()
     targets = sorted(allowed_targets(inc.status), key=STATUSES.index)
     if not targets:
@@ -162,7 +198,7 @@ def actions(q: QueueItem) -> None:
             except Exception as exc:
                 errors.show(exc)
                 return
-            ss[_seen_key(inc.id)] = updated.version
+            ss[_seen_key(inc.id)] = {"version": updated.version, "events": None}
             ss["incident_flash"] = ("ok", t("incident.moved", id=inc.id, status=label("status", updated.status)))
             st.rerun()
 
@@ -211,11 +247,11 @@ def detail_section(incident_id: int) -> None:
     st.header(t("incident.detail", id=inc.id))
     left, right = st.columns([2, 3])
     with left:
-        st.dataframe(detail_table(q), hide_index=True, width="stretch", height=38 * 17)
+        st.dataframe(detail_table(q, detail.outage), hide_index=True, width="stretch", height=38 * 17)
     with right:
         st.markdown(f"**{t('incident.description')}**")
         st.text(inc.description or "—")  # free text: shown as text, never as markup
-        actions(q)
+        actions(detail)
         from views.responsible import responsible_control
 
         responsible_control(inc.id)

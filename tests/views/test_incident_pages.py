@@ -149,3 +149,63 @@ def test_an_inspector_reads_a_report_but_gets_no_status_buttons(app_db: Engine) 
     assert not [b for b in at.button if b.key and b.key.startswith(f"inc_to_{inc.id}_")]
     assert any(t.value == "lift **stuck**" for t in at.text)          # free text as text, not Markdown
     assert any(b.label == "Добавить заметку" for b in at.button)     # inspectors may write notes
+
+
+def test_ones_own_approve_and_valves_closed_are_not_someone_elses_change(app_db: Engine) -> None:
+    """The dispatcher approves the shutoff and reports the valves closed on the report's own page: no
+    «Заявка изменилась, пока вы её смотрели»; another person's change afterwards still says so."""
+    from incidents import service as S
+    from ops import outages as O
+    from ops.base import utcnow
+
+    with app_db.connect() as conn:
+        lon, lat = conn.execute(text(
+            """SELECT ST_X(ST_LineInterpolatePoint(p.geom, 0.5)), ST_Y(ST_LineInterpolatePoint(p.geom, 0.5))
+               FROM pipes p JOIN service_connections sc ON sc.pipe_id = p.id
+               WHERE NOT EXISTS (SELECT 1 FROM outages o WHERE o.state IN ('planned', 'active')
+                                 AND (p.id = ANY(o.pipe_ids) OR p.id = ANY(o.unintended_pipe_ids)))
+               GROUP BY p.id ORDER BY count(*) DESC, p.id LIMIT 1""")).one()
+    inc = S.create_incident(app_db, service_code="burst", lon=lon, lat=lat, description="Прорыв у дома",
+                            actor="orlova").incident
+    stale = "Заявка изменилась, пока вы её смотрели"
+
+    def warned(at) -> bool:
+        return any(stale in w.value for w in at.warning)
+
+    at = page("reports")
+    at.session_state["lang"] = "ru"
+    at.query_params["id"] = str(inc.id)
+    at.run()
+    outage_id = None
+    try:
+        assert not at.exception and not warned(at)
+        at.button(key=f"plan_{inc.id}").click().run()
+        at.button(key=f"approve_{inc.id}").click().run()
+        assert not at.exception
+        got = S.get_incident(app_db, inc.id)
+        assert got.status == "dispatched" and got.outage_id is not None
+        outage_id = got.outage_id
+        assert not warned(at), [w.value for w in at.warning]            # approving was this user's own write
+        at.button(key=f"inc{inc.id}_start_{outage_id}").click().run()   # «Задвижки закрыты»
+        assert not at.exception
+        assert S.get_incident(app_db, inc.id).status == "in_progress"
+        assert not warned(at), [w.value for w in at.warning]            # and so was "valves closed"
+        # the report names its outage, the outage's state and its expected end
+        facts = {str(r[0]): str(r[1]) for df in at.dataframe for r in df.value.itertuples(index=False) if len(r) == 2}
+        assert facts["Отключение"].startswith(f"№{outage_id} · ") and "ожидаемое окончание" in facts["Отключение"], facts
+        at.run()
+        assert not warned(at)
+        # someone else resolves it meanwhile: that is a change to warn about
+        S.transition_incident(app_db, inc.id, "resolved", actor="other", expected_version=S.get_incident(
+            app_db, inc.id).version, now=utcnow())
+        at.run()
+        assert warned(at), [w.value for w in at.warning]
+    finally:
+        if outage_id is not None:
+            from auth.model import Actor
+
+            detail = O.get(Actor.cli("cli:tests"), outage_id, bind=app_db)
+            if detail.outage.state == "active":
+                O.restore(Actor.cli("cli:tests"), outage_id, bind=app_db)
+            elif detail.outage.state == "planned":
+                O.cancel(Actor.cli("cli:tests"), outage_id, reason="test", bind=app_db)
