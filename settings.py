@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     meters_client_id: str = "zhkh-meters-listener"  # fixed: the broker keeps this session's messages
     meters_batch_size: int = 2000
     meters_flush_ms: int = 100
+    # the simulator's own persistent session (as a meter's): run one simulator per id at a time
+    meters_simulator_client_id: str = "zhkh-meters-simulator"
 
 
 @lru_cache(maxsize=1)
