@@ -93,6 +93,12 @@ class Settings(BaseSettings):
 
     # billing: tariffs and normatives (python -m billing run; billing/tariffs.py)
     billing_tariffs_file: Path = ROOT / "billing" / "rules" / "tariffs_default.yaml"
+    # long billing jobs (run, close, demo): a statement running longer is cancelled and nothing is written;
+    # waiting longer for the billing lock (another job) gives up; a dead client's query is noticed
+    # (and the lock released) within the check interval instead of when the query would have ended
+    billing_statement_timeout_s: float = 600.0
+    billing_lock_timeout_s: float = 30.0
+    db_client_check_interval_s: float = 2.0
 
     # smart-meter readings over MQTT (python -m meters listen|simulate, docs/meters.md)
     mqtt_url: str = "mqtt://127.0.0.1:1883"
