@@ -68,6 +68,7 @@ class Publisher:
         self.acked = 0  # PUBACKs received
         self.resent = 0  # acknowledged readings published again after a lost connection
         self.reconnects = 0
+        self.session_present = False
         self._ever_connected = False
         self._lost_at: float | None = None  # monotonic time the connection was lost, until resent
         self._resend_due = False
@@ -78,9 +79,10 @@ class Publisher:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
 
-    def _on_connect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+    def _on_connect(self, _c: Any, _u: Any, flags: Any, reason: Any, _props: Any) -> None:
         if getattr(reason, "is_failure", False):
             return
+        self.session_present = bool(getattr(flags, "session_present", False))  # the broker kept our session
         with self._lock:
             if self._ever_connected:
                 self.reconnects += 1

@@ -83,3 +83,18 @@ def test_acknowledged_but_not_saved_is_resent_after_a_crash(meters_db, make_list
     assert count(meters_db, "SELECT count(DISTINCT ts) FROM meter_readings WHERE meter_id = "
                             "(SELECT id FROM meters WHERE serial = 'M-2')") == 50
     assert count(meters_db, "SELECT count(*) FROM meter_rejects") == 0
+
+
+def test_the_publisher_has_a_persistent_session_of_its_own(broker):
+    cid = client_id()
+    first = Publisher(broker.url, client_id=cid).connect()
+    assert not first.session_present  # new
+    first.close()
+    again = Publisher(broker.url, client_id=cid).connect()
+    try:
+        assert again.session_present  # clean_start false + a session expiry: the broker kept it
+    finally:
+        again.close()
+    anonymous = Publisher(broker.url).connect()
+    anonymous.close()
+    assert not anonymous.session_present
