@@ -95,12 +95,20 @@ class Settings(BaseSettings):
     billing_tariffs_file: Path = ROOT / "billing" / "rules" / "tariffs_default.yaml"
     # ГИС ЖКХ НСИ 360/361 for the outage export (billing/gis_nsi.py); the shipped file is a marked demo excerpt
     gis_nsi_file: Path = ROOT / "billing" / "rules" / "gis_nsi_demo.json"  # ZHKH_GIS_NSI_FILE
+    # long billing jobs (run, close, demo): a statement running longer is cancelled and nothing is written;
+    # waiting longer for the billing lock (another job) gives up; a dead client's query is noticed
+    # (and the lock released) within the check interval instead of when the query would have ended
+    billing_statement_timeout_s: float = 600.0
+    billing_lock_timeout_s: float = 30.0
+    db_client_check_interval_s: float = 2.0
 
     # smart-meter readings over MQTT (python -m meters listen|simulate, docs/meters.md)
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     meters_client_id: str = "zhkh-meters-listener"  # fixed: the broker keeps this session's messages
     meters_batch_size: int = 2000
     meters_flush_ms: int = 100
+    # the simulator's own persistent session (as a meter's): run one simulator per id at a time
+    meters_simulator_client_id: str = "zhkh-meters-simulator"
 
 
 @lru_cache(maxsize=1)

@@ -42,7 +42,8 @@ from billing.rules_file import BillingRules
 from billing.tariffs import TariffBook
 from incidents import interruptions as cutoffs
 
-__all__ = ["Charge", "Line", "PeriodResult", "compute_period", "period_first_day", "write_period"]
+__all__ = ["Charge", "Line", "PeriodResult", "compute_period", "period_first_day", "write_period",
+           "CORRECTIONS_SQL", "analyze_charges"]
 
 _METERED = ("cold_water", "hot_water", "electricity", "gas")
 _Q4 = Decimal("0.0001")
@@ -266,6 +267,26 @@ def compute_period(conn: Connection, period: str, book: TariffBook, rules: Billi
     return result
 
 
+# The charges of closed month :q with what was corrected for it since (correction lines of later months
+# but the one being computed, :p). One pass over charge_lines, grouped, then joined — not a correlated
+# subquery per charge: on tables never analysed (autovacuum off) the planner ran that subquery as a
+# parallel full scan of charge_lines for every charge (a rerun over 15 minutes, issue 22). MATERIALIZED
+# makes "once" a guarantee whatever the statistics say.
+CORRECTIONS_SQL = """
+    WITH corrected AS MATERIALIZED (
+        SELECT c2.account_id, c2.service, sum(l.amount_rub) AS amount
+        FROM charge_lines l JOIN charges c2 ON c2.id = l.charge_id
+        WHERE l.kind = 'correction' AND l.details->>'for_period' = :qp AND c2.period > :q AND c2.period <> :p
+        GROUP BY c2.account_id, c2.service
+    )
+    SELECT c.account_id, c.service, c.charged_rub, c.reduction_rub, p.building_id, a.electricity_sources,
+           COALESCE(k.amount, 0) AS corrected
+    FROM charges c JOIN accounts a ON a.id = c.account_id JOIN premises p ON p.id = a.premises_id
+    LEFT JOIN corrected k ON k.account_id = c.account_id AND k.service = c.service
+    WHERE c.period = :q AND c.charged_rub > 0
+"""
+
+
 def _corrections(conn: Connection, result: PeriodResult, first: date, book: TariffBook, rules: BillingRules,
                  now: datetime) -> None:
     """Correction lines in ``result`` for closed earlier months whose reduction is due differently now."""
@@ -278,15 +299,7 @@ def _corrections(conn: Connection, result: PeriodResult, first: date, book: Tari
         qp = f"{q.year:04d}-{q.month:02d}"
         qs, qe = month_bounds(qp, rules.zone)
         intervals = _intervals(conn, qs, qe)
-        rows = conn.execute(text("""
-            SELECT c.account_id, c.service, c.charged_rub, c.reduction_rub, p.building_id, a.electricity_sources,
-                   COALESCE((SELECT sum(l.amount_rub) FROM charge_lines l JOIN charges c2 ON c2.id = l.charge_id
-                             WHERE c2.account_id = c.account_id AND c2.service = c.service AND c2.period <> :p
-                               AND c2.period > c.period AND l.kind = 'correction'
-                               AND l.details->>'for_period' = :qp), 0) AS corrected
-            FROM charges c JOIN accounts a ON a.id = c.account_id JOIN premises p ON p.id = a.premises_id
-            WHERE c.period = :q AND c.charged_rub > 0
-        """), {"q": q, "p": first, "qp": qp}).all()
+        rows = conn.execute(text(CORRECTIONS_SQL), {"q": q, "p": first, "qp": qp}).all()
         for aid, service, charged, reduced, bid, sources, corrected in rows:
             iv = intervals.get((int(bid), service))
             due = Decimal("0")
@@ -337,3 +350,9 @@ def write_period(conn: Connection, first: date, result: PeriodResult, *, actor: 
                 for ln in c.lines:
                     copy.write_row((cid, ln.kind, ln.quantity, ln.unit, ln.amount, list(ln.outage_ids),
                                     json.dumps(ln.details, ensure_ascii=False)))
+
+
+def analyze_charges(conn: Connection) -> None:
+    """Statistics for the planner after a bulk write of charges (autovacuum may be off: nothing else would
+    ever analyse them, and plans over never-analysed tables are guesses)."""
+    conn.execute(text("ANALYZE charges, charge_lines, billing_periods"))

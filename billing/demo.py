@@ -208,4 +208,5 @@ def copy_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: li
             copy.write_row(row)
     added = conn.execute(text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {tmp} {conflict}")).rowcount
     conn.execute(text(f"DROP TABLE {tmp}"))
+    conn.execute(text(f"ANALYZE {table}"))  # a bulk write: the planner's statistics (autovacuum may be off)
     return int(added)

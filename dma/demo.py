@@ -199,6 +199,7 @@ def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = Fal
     raw = conn.connection.driver_connection
     with raw.cursor().copy("COPY meter_readings (meter_id, ts, total) FROM STDIN") as cp:  # type: ignore[union-attr]
         cp.write(buf.getvalue())
+    conn.execute(text("ANALYZE meter_readings"))  # a bulk write, read below: statistics (autovacuum may be off)
 
     # 5. judge every night of the window in order (the first ones only learn the baseline)
     conn.execute(text("DELETE FROM dma_nights WHERE dma_id = ANY(CAST(:d AS int[]))"), {"d": ids})

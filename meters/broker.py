@@ -19,11 +19,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+AUTOSAVE_INTERVAL_S = 1  # as scripts/mosquitto.conf: the broker's state on disk is at most ~2 s old
+
+
 class Mosquitto:
     """``mosquitto -c <tmp>/mosquitto.conf`` on a free port; persistence on (sessions and queued QoS 1
-    messages survive :meth:`restart`), no limit on queued messages."""
+    messages survive :meth:`restart`, and a crash (:meth:`kill`) loses at most the last autosave interval,
+    which the publishers resend: docs/meters.md), no limit on queued messages."""
 
-    def __init__(self, port: int | None = None, workdir: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, workdir: Path | None = None,
+                 autosave_interval_s: int = AUTOSAVE_INTERVAL_S) -> None:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(exe).exists():
             raise RuntimeError("mosquitto is not installed: run scripts/setup_system.sh")
@@ -38,6 +43,10 @@ class Mosquitto:
             "persistence true\n"
             f"persistence_location {self.dir}/\n"
             "persistence_file mosquitto.db\n"
+            # written every autosave_interval seconds, not only at a clean exit: a crash (kill -9, OOM) used
+            # to lose every session and queued message since the broker started
+            f"autosave_interval {int(autosave_interval_s)}\n"
+            "autosave_on_changes false\n"  # seconds, not changes: a dump per change is O(queue) each time
             "max_queued_messages 0\n"  # 0 = no limit: a slow or absent listener loses nothing
             "max_inflight_messages 0\n"
             f"log_dest file {self.dir}/mosquitto.log\n")
@@ -70,6 +79,13 @@ class Mosquitto:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        self.proc = None
+
+    def kill(self) -> None:
+        """A crash (SIGKILL): nothing written on the way out; the next :meth:`start` loads the last autosave."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
         self.proc = None
 
     def restart(self) -> Mosquitto:

@@ -4,6 +4,7 @@
                             [--duration S] [--json]
     python -m meters simulate --rate N [--duration S] [--start ISO] [--speed X]
                               [--leak DMA_ID@ISO:LPS] [--burst DMA_ID@ISO:LPS] [--faults P] [--seed N]
+                              [--client-id ID]
 
 The broker is ``ZHKH_MQTT_URL`` (default mqtt://127.0.0.1:1883), the database ``DATABASE_URL``. Bad input
 exits 2 with one line on stderr, never a traceback.
@@ -19,7 +20,7 @@ from datetime import datetime
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from meters.errors import BadArgument, MetersError
+from meters.errors import BadArgument, BrokerUnavailable, MetersError
 
 __all__ = ["main"]
 
@@ -63,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--burst", action="append", default=[], metavar="DMA_ID@ISO:LPS", help="a burst from that time")
     sim.add_argument("--faults", type=float, default=0.001, help="probability of a meter fault per reading")
     sim.add_argument("--seed", type=int, default=None)
+    sim.add_argument("--client-id", default=None,
+                     help="the simulator's MQTT client id: its own persistent session (default: the setting "
+                          "meters_simulator_client_id)")
     return p
 
 
@@ -117,9 +121,14 @@ def _run(args: argparse.Namespace) -> dict:
 
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     stats = simulate(db_url=database_url(), mqtt_url=mqtt_url, rate=args.rate, duration_s=args.duration,
-                     start=start, speed=args.speed, injections=injections, faults=args.faults, seed=seed, tz=tz)
+                     start=start, speed=args.speed, injections=injections, faults=args.faults, seed=seed, tz=tz,
+                     client_id=args.client_id or s.meters_simulator_client_id)
     print(stats, file=sys.stderr)
+    if stats.unacknowledged:
+        raise BrokerUnavailable(f"{stats.unacknowledged} of {stats.published} readings were not acknowledged by "
+                                "the broker when the run ended (is it down?)")
     return {"published": stats.published, "meters": stats.meters, "faults": stats.faults,
+            "resent": stats.resent,
             "sim_from": stats.sim_from, "sim_to": stats.sim_to, "elapsed_s": round(stats.elapsed_s, 3), "seed": seed}
 
 

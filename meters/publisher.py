@@ -1,19 +1,40 @@
-"""Publishing readings with QoS 1 (the simulator, tests, the benchmark): a thin paho client that counts
-the broker's acknowledgements, so a caller can wait until everything it sent is held by the broker."""
+"""Publishing readings with QoS 1 (the simulator, tests, the benchmark): a paho client that counts the
+broker's acknowledgements, so a caller can wait until everything it sent is held by the broker, and that
+behaves as a smart meter does across a broker crash (docs/meters.md, "Broker crash"):
+
+- a reading is kept until the broker acknowledges it (PUBACK); unacknowledged ones are resent after a
+  reconnect (paho's in-flight queue; readings published while the broker is away wait there);
+- with ``client_id`` set, an MQTT v5 session of its own (``clean_start=False``, a session expiry);
+- a PUBACK only means the reading is in the broker's memory; Mosquitto writes its memory to disk every
+  ``autosave_interval`` (1 s), so a crash loses what it acknowledged since its last save. The publisher
+  therefore keeps what was acknowledged in the last ``resend_window_s`` seconds before the connection was
+  lost and publishes it again after the reconnect. The listener stores a (meter, time) once, so a copy
+  that did survive costs nothing but a ``duplicate``.
+"""
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections import deque
 from datetime import datetime
+from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from meters.errors import BrokerUnavailable
 from meters.listen import parse_mqtt_url
 from meters.validate import topic_of
 
-__all__ = ["Publisher", "payload_of"]
+__all__ = ["Publisher", "payload_of", "RESEND_WINDOW_S"]
+
+# > the broker's autosave interval (1 s, i.e. up to ~2 s between saves) plus its restart and our
+# reconnect delay: what was acknowledged this long before the connection broke may be gone from a
+# broker that crashed, and is published again
+RESEND_WINDOW_S = 10.0
+MAX_PENDING = 60000  # paho numbers messages 1..65535: more unacknowledged than this and numbers would clash
 
 
 def payload_of(ts: datetime, total: float) -> bytes:
@@ -22,13 +43,17 @@ def payload_of(ts: datetime, total: float) -> bytes:
 
 
 class Publisher:
-    """A QoS 1 publisher; ``client_id`` set = a persistent session (unacknowledged messages are resent
-    after a reconnect, e.g. across a broker restart)."""
+    """A QoS 1 publisher (MQTT v5). ``client_id`` set = a persistent session of its own (``clean_start``
+    false, ``session_expiry_s``); either way unacknowledged messages are resent after a reconnect, and what
+    the broker acknowledged in the last ``resend_window_s`` before a lost connection is published again."""
 
-    def __init__(self, mqtt_url: str, client_id: str | None = None, max_inflight: int = 1000) -> None:
+    def __init__(self, mqtt_url: str, client_id: str | None = None, max_inflight: int = 1000,
+                 resend_window_s: float = RESEND_WINDOW_S, session_expiry_s: int = 7 * 86400) -> None:
         self.host, self.port, tls, user, password = parse_mqtt_url(mqtt_url)
+        self.client_id = client_id
+        self.session_expiry_s = session_expiry_s
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "",
-                                  clean_session=client_id is None, protocol=mqtt.MQTTv311)
+                                  protocol=mqtt.MQTTv5)
         if tls:
             self.client.tls_set()
         if user:
@@ -36,30 +61,107 @@ class Publisher:
         self.client.max_inflight_messages_set(max_inflight)
         self.client.max_queued_messages_set(0)
         self.client.reconnect_delay_set(1, 2)
+        self.resend_window_s = resend_window_s
         self._connected = threading.Event()
         self._lock = threading.Lock()
-        self.sent = 0
-        self.acked = 0
-        self.client.on_connect = lambda *a: self._connected.set()
-        self.client.on_disconnect = lambda *a: self._connected.clear()
+        self.sent = 0  # publishes, resends included
+        self.acked = 0  # PUBACKs received
+        self.resent = 0  # acknowledged readings published again after a lost connection
+        self.reconnects = 0
+        self.session_present = False
+        self._ever_connected = False
+        self._lost_at: float | None = None  # monotonic time the connection was lost, until resent
+        self._resend_due = False
+        self._unacked: dict[int, tuple[str, bytes]] = {}  # mid -> message, until its PUBACK
+        self._early: set[int] = set()  # PUBACKs that came before publish() returned the mid
+        self._recent: deque[tuple[float, str, bytes]] = deque()  # (acked at, topic, payload)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
 
-    def _on_publish(self, *_a: object) -> None:
+    def _on_connect(self, _c: Any, _u: Any, flags: Any, reason: Any, _props: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            return
+        self.session_present = bool(getattr(flags, "session_present", False))  # the broker kept our session
+        with self._lock:
+            if self._ever_connected:
+                self.reconnects += 1
+                self._resend_due = True
+            self._ever_connected = True
+        self._connected.set()
+
+    def _on_disconnect(self, *_a: object) -> None:
+        with self._lock:
+            if self._connected.is_set() and self._lost_at is None:
+                self._lost_at = time.monotonic()
+        self._connected.clear()
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, *_a: object) -> None:
+        now = time.monotonic()
         with self._lock:
             self.acked += 1
+            msg = self._unacked.pop(mid, None)
+            if msg is None:
+                self._early.add(mid)
+                return
+            self._recent.append((now, *msg))
+            self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        if self._lost_at is not None:
+            return  # kept until resent
+        limit = now - self.resend_window_s
+        while self._recent and self._recent[0][0] < limit:
+            self._recent.popleft()
 
     def connect(self, wait_s: float = 10.0) -> Publisher:
-        self.client.connect_async(self.host, self.port, keepalive=30)
+        kw: dict[str, Any] = {"clean_start": True}  # no id: a fresh session each time (paho still resends)
+        if self.client_id:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry_s
+            kw = {"clean_start": False, "properties": props}
+        self.client.connect_async(self.host, self.port, keepalive=30, **kw)
         self.client.loop_start()
         if not self._connected.wait(wait_s):
             self.close()
             raise BrokerUnavailable(f"cannot connect to the MQTT broker at {self.host}:{self.port} within {wait_s:g} s")
         return self
 
-    def publish_raw(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        self.client.publish(topic, payload, qos=qos)
+    def _send(self, topic: str, payload: bytes) -> None:
+        while self.pending() >= MAX_PENDING:  # the broker is away for long: hold the caller, keep what we have
+            time.sleep(0.05)
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: queued, sent on reconnect
+            raise BrokerUnavailable(f"publishing to {topic}: {mqtt.error_string(info.rc)}")
+        now = time.monotonic()
         with self._lock:
             self.sent += 1
+            if info.mid in self._early:
+                self._early.discard(info.mid)
+                self._recent.append((now, topic, payload))
+            else:
+                self._unacked[info.mid] = (topic, payload)
+
+    def _resend_if_due(self) -> None:
+        """After a reconnect: publish again what was acknowledged shortly before the connection was lost."""
+        with self._lock:
+            if not self._resend_due or not self._connected.is_set():
+                return
+            lost = self._lost_at if self._lost_at is not None else time.monotonic()
+            again = [(t, p) for at, t, p in self._recent if at >= lost - self.resend_window_s]
+            self._recent.clear()
+            self._resend_due = False
+            self._lost_at = None
+            self.resent += len(again)
+        for topic, payload in again:
+            self._send(topic, payload)
+
+    def publish_raw(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self._resend_if_due()
+        if qos != 1:
+            self.client.publish(topic, payload, qos=qos)
+            return
+        self._send(topic, payload)
 
     def publish(self, serial: str, ts: datetime, total: float) -> None:
         self.publish_raw(topic_of(serial), payload_of(ts, total))
@@ -69,13 +171,18 @@ class Publisher:
             return self.sent - self.acked
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until the broker acknowledged every message sent; False on timeout."""
+        """Wait until the broker acknowledged every message sent (and any resend after a reconnect is
+        done); False on timeout."""
         end = time.monotonic() + timeout
-        while self.pending() > 0:
+        while True:
+            self._resend_if_due()
+            with self._lock:
+                done = self.sent == self.acked and not self._resend_due and self._lost_at is None
+            if done:
+                return True
             if time.monotonic() > end:
                 return False
             time.sleep(0.005)
-        return True
 
     def close(self) -> None:
         try:

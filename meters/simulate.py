@@ -95,12 +95,17 @@ class SimStats:
     sim_from: str = ""
     sim_to: str = ""
     elapsed_s: float = 0.0
+    resent: int = 0  # acknowledged shortly before a lost connection, published again after it
+    unacknowledged: int = 0  # not acknowledged by the broker when the run ended (lost with the process)
 
     def __str__(self) -> str:
         rate = self.published / self.elapsed_s if self.elapsed_s else 0.0
+        extra = f"; resent after a reconnect {self.resent}" if self.resent else ""
+        if self.unacknowledged:
+            extra += f"; NOT acknowledged by the broker at the end: {self.unacknowledged}"
         return (f"published {self.published} readings of {self.meters} meters in {self.elapsed_s:.1f} s "
                 f"({rate:.0f}/s), simulated {self.sim_from} .. {self.sim_to}; faults {self.faults}; "
-                f"leaks/bursts {self.injections}")
+                f"leaks/bursts {self.injections}{extra}")
 
 
 def make_states(meters: list[dict[str, Any]], latest: dict[int, tuple[datetime, float]],
@@ -185,8 +190,12 @@ def next_reading(s: MeterState, ts: datetime, tz: ZoneInfo, injections: list[Inj
 
 
 def run(*, db_url: str, mqtt_url: str, rate: float, duration_s: float, start: datetime | None, speed: float,
-        injections: list[Injection], faults: float, seed: int, tz: ZoneInfo) -> SimStats:
-    """Publish readings for ``duration_s`` seconds of wall time at ``rate`` per second."""
+        injections: list[Injection], faults: float, seed: int, tz: ZoneInfo,
+        client_id: str | None = None, flush_timeout_s: float = 120.0) -> SimStats:
+    """Publish readings for ``duration_s`` seconds of wall time at ``rate`` per second, then wait up to
+    ``flush_timeout_s`` for the broker to acknowledge them all (a broker that is away meanwhile gets
+    them on its return: the meters keep what is not acknowledged, :class:`meters.publisher.Publisher`).
+    ``client_id``: the publisher's own persistent MQTT session (None: a clean one)."""
     from meters import repo
     from meters.publisher import Publisher
 
@@ -206,7 +215,7 @@ def run(*, db_url: str, mqtt_url: str, rate: float, duration_s: float, start: da
     wall0 = datetime.now(UTC)
     sim0 = start or wall0 - timedelta(seconds=duration_s * (speed - 1))
     stats = SimStats(meters=len(states), injections=len(injections), sim_from=sim0.isoformat(timespec="seconds"))
-    pub = Publisher(mqtt_url).connect()
+    pub = Publisher(mqtt_url, client_id=client_id).connect()
     t0 = time.monotonic()
     i = 0
     try:
@@ -235,9 +244,11 @@ def run(*, db_url: str, mqtt_url: str, rate: float, duration_s: float, start: da
                 stats.published += 1
             if skipped >= len(states):
                 time.sleep(0.05)
-        pub.flush(timeout=60)
+        if not pub.flush(timeout=flush_timeout_s):
+            stats.unacknowledged = pub.pending()
     finally:
         pub.close()
+    stats.resent = pub.resent
     stats.elapsed_s = time.monotonic() - t0
     end = min(sim0 + timedelta(seconds=stats.elapsed_s * speed), datetime.now(UTC))
     stats.sim_to = end.isoformat(timespec="seconds")

@@ -1,8 +1,6 @@
 """Reading the audit trail (inspectors and admins): filters, and CSV for export."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from auth.model import Actor
+from csv_safe import csv_bytes
 from ops import repo
 from ops.audit import ACTIONS
 from ops.base import allow, engine
@@ -55,20 +54,12 @@ def events_of(conn: Connection, object_type: str, object_id: int | str, limit: i
 
 
 def to_csv(rows: list[dict[str, Any]], *, tz: str) -> bytes:
-    """CSV (UTF-8 with BOM, so spreadsheets read Cyrillic) with times in the region's zone."""
+    """CSV (UTF-8 with BOM, so spreadsheets read Cyrillic) with times in the region's zone; every text
+    cell guarded against formulas (:func:`csv_safe.safe_cell`: a login typed by anyone lands here)."""
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(tz)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["at", "actor", "action", "object_type", "object_id", "reason", "details"])
-    for r in rows:
-        w.writerow([r["at"].astimezone(zone).isoformat(timespec="seconds"), r["actor"], r["action"],
-                    r["object_type"] or "", r["object_id"] or "", _cell(r["reason"] or ""),
-                    _cell(json.dumps(r["details"] or {}, ensure_ascii=False, default=str))])
-    return buf.getvalue().encode("utf-8-sig")
-
-
-def _cell(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula (=, +, -, @ at the start)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return csv_bytes(["at", "actor", "action", "object_type", "object_id", "reason", "details"],
+                     ([r["at"].astimezone(zone).isoformat(timespec="seconds"), r["actor"], r["action"],
+                       r["object_type"] or "", r["object_id"] or "", r["reason"] or "",
+                       json.dumps(r["details"] or {}, ensure_ascii=False, default=str)] for r in rows))

@@ -5,6 +5,8 @@ the same month cannot interleave), and writes its audit event in that transactio
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,76 @@ class PeriodNotComputed(BillingError):
     """Closing a month that has no charges computed yet."""
 
 
+class BillingTimeout(BillingError):
+    """A billing job ran past its statement timeout, or waited past its lock timeout; nothing was written."""
+
+
 def _lock(conn: Connection) -> None:
+    """The job's limits (:func:`job_limits`), then the billing lock: a transaction-level advisory lock,
+    released at commit, rollback, or the end of the backend."""
+    job_limits(conn)
     conn.execute(text("SELECT pg_advisory_xact_lock(:c, 0)"), {"c": _LOCK_CLASS})
+
+
+def job_limits(conn: Connection, settings: Any = None) -> dict[str, str]:
+    """``SET LOCAL`` (this transaction only) statement_timeout, lock_timeout and
+    client_connection_check_interval from the settings ``billing_statement_timeout_s``,
+    ``billing_lock_timeout_s``, ``db_client_check_interval_s``. The last one makes a backend whose
+    client died (a killed ``billing run``) notice it during a long query and end, releasing the billing
+    lock, instead of running the query to its end first. The values set."""
+    from settings import get_settings
+
+    s = settings or get_settings()
+    values = {"statement_timeout": f"{max(1, round(s.billing_statement_timeout_s * 1000))}ms",
+              "lock_timeout": f"{max(1, round(s.billing_lock_timeout_s * 1000))}ms",
+              "client_connection_check_interval": f"{max(1, round(s.db_client_check_interval_s * 1000))}ms"}
+    for name, value in values.items():
+        conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+    return values
+
+
+@contextmanager
+def _limits_explained(what: str) -> Iterator[None]:
+    """A statement or lock timeout of the job as :class:`BillingTimeout` with one clear line."""
+    from sqlalchemy.exc import DBAPIError
+
+    from settings import get_settings
+
+    try:
+        yield
+    except DBAPIError as exc:
+        code = getattr(exc.orig, "sqlstate", None)
+        s = get_settings()
+        if code == "57014" and "statement timeout" in str(exc.orig):
+            raise BillingTimeout(f"{what} was stopped: a statement ran longer than "
+                                 f"{s.billing_statement_timeout_s:g} s (setting ZHKH_BILLING_STATEMENT_TIMEOUT_S); "
+                                 "nothing was written") from None
+        if code == "55P03":
+            raise BillingTimeout(f"{what} gave up: another billing job held the billing lock (or a table it "
+                                 f"needs) for more than {s.billing_lock_timeout_s:g} s (setting "
+                                 "ZHKH_BILLING_LOCK_TIMEOUT_S); try again when it has finished; nothing was "
+                                 "written") from None
+        raise
+
+
+def _analyze(bind: Engine | None, tables: str, *, only_never_analysed: bool = False) -> None:
+    """Statistics after a bulk write, once it is committed (autovacuum may be off: nothing else would);
+    with ``only_never_analysed``, of those of ``tables`` that have none yet (a database upgraded from a
+    version that never analysed them). A failure here is not the job's: the next run analyses again."""
+    from sqlalchemy.exc import DBAPIError
+
+    names = [t.strip() for t in tables.split(",")]
+    try:
+        with engine(bind).begin() as conn:
+            job_limits(conn)
+            if only_never_analysed:
+                names = list(conn.execute(text(
+                    "SELECT relname FROM pg_class WHERE relname = ANY(:n) AND relkind = 'r' AND reltuples < 0 "
+                    "AND relnamespace = 'public'::regnamespace"), {"n": names}).scalars())
+            if names:
+                conn.execute(text(f"ANALYZE {', '.join(names)}"))
+    except DBAPIError:
+        pass
 
 
 def _rules(rules_file: str | Path | None):  # -> BillingRules
@@ -51,13 +121,25 @@ def run_period(actor: Actor, period: str, *, close: bool = False, tariffs_file: 
     allow(actor, "billing.run")
     if close:
         allow(actor, "billing.close")
-    from billing.charges import compute_period, period_first_day, write_period
-    from billing.tariffs import load_tariffs, sync_tariffs
+    from billing.charges import period_first_day
+    from billing.tariffs import load_tariffs
 
     rules = _rules(rules_file)
     first = period_first_day(period, rules)
     book = load_tariffs(tariffs_file)
     now = now or utcnow()
+    with _limits_explained(f"billing run of {period}"):
+        _analyze(bind, "charges, charge_lines, billing_periods", only_never_analysed=True)
+        totals = _run_period(actor, period, first, book, rules, close, bind, now)
+    _analyze(bind, "charges, charge_lines, billing_periods")
+    return totals
+
+
+def _run_period(actor: Actor, period: str, first, book, rules, close: bool, bind: Engine | None,  # noqa: ANN001
+                now: datetime) -> dict[str, Any]:
+    from billing.charges import compute_period, write_period
+    from billing.tariffs import sync_tariffs
+
     with engine(bind).begin() as conn:
         _lock(conn)
         if _state(conn, first) == "closed":
@@ -96,7 +178,7 @@ def close_period(actor: Actor, period: str, *, rules_file: str | Path | None = N
 
     first = period_first_day(period, _rules(rules_file))
     now = now or utcnow()
-    with engine(bind).begin() as conn:
+    with _limits_explained(f"closing {period}"), engine(bind).begin() as conn:
         _lock(conn)
         state = _state(conn, first)
         if state == "closed":
@@ -120,7 +202,7 @@ def load_demo(actor: Actor, *, seed: int, if_missing: bool = False, tariffs_file
     from billing.tariffs import load_tariffs
 
     book = load_tariffs(tariffs_file)
-    with engine(bind).begin() as conn:
+    with _limits_explained("loading the billing demo"), engine(bind).begin() as conn:
         _lock(conn)
         if not conn.execute(text("SELECT count(*) FROM buildings")).scalar():
             raise BillingError("no buildings: load the demo city first (python -m data load-demo)")

@@ -53,6 +53,17 @@ fi
 
 # the broker running on 127.0.0.1:1883 (persistence on: QoS 1 sessions survive its restart), unless
 # ZHKH_MQTT_URL names another one
+# a system config of its own gets the autosave drop-in (a crash then loses at most ~2 s, which the
+# publishers resend; without it, everything since the broker started); read at the broker's next start
+if [ -r /etc/mosquitto/mosquitto.conf ] && ! grep -qs '^autosave_interval' /etc/mosquitto/mosquitto.conf \
+   && [ ! -e /etc/mosquitto/conf.d/zhkh-durable.conf ]; then
+  if grep -qs '^include_dir /etc/mosquitto/conf.d' /etc/mosquitto/mosquitto.conf; then
+    $SUDO cp "$(dirname "$0")/mosquitto-durable.conf" /etc/mosquitto/conf.d/zhkh-durable.conf 2>/dev/null || true
+  else
+    echo "setup: warning: /etc/mosquitto/mosquitto.conf sets no autosave_interval: a broker crash loses" \
+         "queued readings; add the lines of scripts/mosquitto-durable.conf to it" >&2
+  fi
+fi
 if [ -z "${ZHKH_MQTT_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
   echo "setup: starting mosquitto on 127.0.0.1:1883"
   if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then

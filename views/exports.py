@@ -4,7 +4,6 @@ addresses cut off as CSV, and the plan as GeoJSON with the buildings too. File n
 or outage number and the time."""
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from csv_safe import csv_bytes
 from views.common import t
 from views.formatting import label
 
@@ -66,18 +66,10 @@ def crew_table(shape: Any) -> tuple[list[str], list[list[str]]]:
 
 
 def _csv(headers: list[str], rows: list[list[str]], ctx: SheetContext) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow([t("export.col.report"), t("export.col.outage"), t("export.col.date"), *headers])
+    """UTF-8 with a BOM (Excel opens it correctly); every text cell guarded against formulas (csv_safe)."""
     stamp = ctx.local.strftime("%d.%m.%Y %H:%M")
-    for r in rows:
-        w.writerow([ctx.incident_id or "", ctx.outage_id or "", stamp, *(_cell(c) for c in r)])
-    return buf.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 with a BOM correctly
-
-
-def _cell(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return csv_bytes([t("export.col.report"), t("export.col.outage"), t("export.col.date"), *headers],
+                     ([ctx.incident_id or "", ctx.outage_id or "", stamp, *r] for r in rows))
 
 
 def crew_csv(shape: Any, ctx: SheetContext) -> bytes:

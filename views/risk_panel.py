@@ -10,6 +10,7 @@ import streamlit as st
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
+from csv_safe import frame_csv_bytes
 from ops import risk
 from views import errors
 from views.common import lang, t
@@ -41,7 +42,7 @@ def renewal_csv(pipes: pd.DataFrame) -> bytes:
             "cumulative_cost": "cumulative_cost"}
     out = pipes[list(cols)].rename(columns=cols).round({"length_m": 1, "expected_breaks": 6, "breaks_per_km_year": 4,
                                                         "cost": 0, "cumulative_km": 3, "cumulative_cost": 0})
-    return out.to_csv(index=False).encode("utf-8-sig")
+    return frame_csv_bytes(out)  # street, ext_id: imported texts, guarded against formulas
 
 
 def renewal_section(net: int, scores: pd.DataFrame) -> None:

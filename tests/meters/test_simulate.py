@@ -102,3 +102,21 @@ def test_demand_hours_is_the_integral_of_the_factor():
     assert demand_hours(a, b) == pytest.approx(numeric, rel=1e-4)
     assert demand_hours(a, a + timedelta(days=7)) == pytest.approx(168.0, rel=1e-9)
     assert demand_hours(a, a) == 0.0
+
+
+def test_simulate_publishes_with_a_session_of_its_own(monkeypatch):
+    """The simulator, as a meter, has its own persistent MQTT session: --client-id, else the setting."""
+    import meters.simulate as sim
+    from settings import get_settings
+
+    seen: list[object] = []
+
+    def fake_run(**kw: object) -> sim.SimStats:
+        seen.append(kw["client_id"])
+        return sim.SimStats(published=1)
+
+    monkeypatch.setattr(sim, "run", fake_run)
+    assert main(["simulate", "--rate", "5", "--client-id", "meter-gw-7"]) == 0
+    assert main(["simulate", "--rate", "5"]) == 0
+    assert seen == ["meter-gw-7", get_settings().meters_simulator_client_id]
+    assert seen[1] == "zhkh-meters-simulator"
