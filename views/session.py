@@ -82,6 +82,15 @@ def _browser() -> str | None:
         return None
 
 
+def _source() -> str:
+    """The client's address as the app's server saw it ("local" on the loopback, where Streamlit gives
+    none): the login throttle locks a login for one address only."""
+    try:
+        return st.context.ip_address or "local"
+    except Exception:  # no browser context (tests run pages without one)
+        return "local"
+
+
 def _hand_over(token: str | None) -> None:
     """Give this browser's next ``POST /session/cookie`` the session cookie (or its removal)."""
     from views import front
@@ -149,7 +158,7 @@ def login_page() -> None:
                                  autocomplete="current-password")
         if st.form_submit_button(t("login.submit"), type="primary", width="stretch"):
             try:
-                user, token = users.sign_in(login, password)
+                user, token = users.sign_in(login, password, source=_source())
             except LoginRefused as exc:
                 if exc.locked_until is not None:
                     from views.formatting import fmt_dt

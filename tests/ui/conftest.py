@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
-# one account per role, login = the role's name
-PASSWORDS = {role: f"{role}-secret-42" for role in ("operator", "dispatcher", "planner", "inspector", "admin")}
+# one account per role, login = the role's name (a password holding its login is refused)
+PASSWORDS = {role: f"{role[:3]}-test-secret-42" for role in ("operator", "dispatcher", "planner", "inspector", "admin")}
 
 
 # the page has run: the navigation is there, the page wrote something, the app is not running any more
