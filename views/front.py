@@ -70,8 +70,11 @@ def _take(browser: str | None) -> tuple[bool, str | None]:
 # ---- cookies ---------------------------------------------------------------------------------------
 
 def _loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host   # "127.0.0.1:8501", "[::1]:8501"
-    name = name.strip("[]").lower()
+    if host.startswith("["):                                            # "[::1]:8501"
+        name = host[1:host.find("]")] if "]" in host else host[1:]
+    else:                                                               # "127.0.0.1:8501", "localhost"
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.lower()
     if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
