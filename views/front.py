@@ -6,8 +6,8 @@ origin (docs/rights.md, "Sessions and the cookie"):
 - The session cookie ``zhkh_session`` is set by an HTTP answer, never by a script in the page: it is
   ``HttpOnly``, ``SameSite=Strict`` and ``Secure`` (except on plain http to a host that is not the
   loopback, where a browser would refuse to store a Secure cookie). A sign-in in the page hands the
-  new token over here, keyed by this browser's own ``zhkh_browser`` cookie (random, HttpOnly, set by
-  the first answer the browser gets); the page then asks ``POST /session/cookie`` (no secret in the
+  new token over here, keyed by this browser's own ``__Host-zhkh_browser`` cookie (random, HttpOnly,
+  Secure, set by the first answer the browser gets; ``zhkh_browser`` where it cannot be Secure); the page then asks ``POST /session/cookie`` (no secret in the
   request: the browser's cookie names the hand-over) and the answer sets the cookie. A token handed
   over waits at most ``HANDOVER_S`` seconds and is taken once; a request from another origin is
   refused, and another browser has another ``zhkh_browser`` so it cannot take (or plant) a session.
@@ -27,6 +27,8 @@ from typing import Any
 
 COOKIE = "zhkh_session"
 BROWSER_COOKIE = "zhkh_browser"
+# the same, where the cookie is Secure: a "__Host-" cookie cannot be planted by another host of the domain
+HOST_BROWSER_COOKIE = "__Host-zhkh_browser"
 CLAIM_PATH = "/session/cookie"
 METRICS_PATH = "/_stcore/metrics"
 HANDOVER_S = 120.0
@@ -57,6 +59,11 @@ def waiting(browser: str | None) -> bool:
     with _lock:
         found = _handovers.get(browser or "")
         return found is not None and found[1] >= time.monotonic()
+
+
+def browser_id(cookies: Any) -> str | None:
+    """This browser's id from its cookies (a mapping): the ``__Host-`` one where it exists."""
+    return cookies.get(HOST_BROWSER_COOKIE) or cookies.get(BROWSER_COOKIE) or None
 
 
 def _take(browser: str | None) -> tuple[bool, str | None]:
@@ -177,8 +184,9 @@ class Front:
                 await _plain(send, 403, "sign in to the app as an admin to read its metrics")
                 return
         extra = list(FRAME_HEADERS)
-        if not jar.get(BROWSER_COOKIE):
-            extra.append((b"set-cookie", cookie_header(BROWSER_COOKIE, secrets.token_urlsafe(24), secure_flag=secure_flag)))
+        if not browser_id(jar):
+            name = HOST_BROWSER_COOKIE if secure_flag else BROWSER_COOKIE
+            extra.append((b"set-cookie", cookie_header(name, secrets.token_urlsafe(24), secure_flag=secure_flag)))
 
         async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -197,7 +205,7 @@ class Front:
         if not same_origin(scope):
             await _plain(send, 403, "refused: the request does not come from this site")
             return
-        found, token = _take(jar.get(BROWSER_COOKIE))
+        found, token = _take(browser_id(jar))
         if not found:
             await _plain(send, 204, "")
             return

@@ -73,11 +73,11 @@ LANG_COOKIE = "zhkh_lang"
 
 
 def _browser() -> str | None:
-    """This browser's own id (the HttpOnly ``zhkh_browser`` cookie the front set), or None."""
-    from views.front import BROWSER_COOKIE
+    """This browser's own id (the HttpOnly ``__Host-zhkh_browser`` cookie the front set), or None."""
+    from views.front import browser_id
 
     try:
-        return st.context.cookies.get(BROWSER_COOKIE)
+        return browser_id(st.context.cookies)
     except Exception:  # no browser context (tests run pages without one)
         return None
 

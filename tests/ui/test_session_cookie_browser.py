@@ -36,6 +36,8 @@ def test_the_session_cookie_is_httponly_strict_secure_and_its_token_is_not_in_th
     assert cookie["sameSite"] == "Strict"
     assert cookie["secure"] is True          # Chromium keeps a Secure cookie of http://127.0.0.1
     token = cookie["value"]
+    browser = [c for c in page.context.cookies() if c["name"] == "__Host-zhkh_browser"]
+    assert len(browser) == 1 and browser[0]["httpOnly"] and browser[0]["secure"] and browser[0]["path"] == "/"
     assert len(token) >= 40
     assert "zhkh_session" not in page.evaluate("() => document.cookie")
     seen = _everything_in_the_page(page)

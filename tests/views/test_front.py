@@ -41,3 +41,9 @@ def test_same_origin_compares_the_origin_with_the_host() -> None:
     assert not front.same_origin(scope("http://127.0.0.1:9999"))
     assert not front.same_origin(scope("null"))
     assert not front.same_origin(scope(None))
+
+
+def test_the_browser_id_prefers_the_host_only_cookie() -> None:
+    assert front.browser_id({"__Host-zhkh_browser": "a", "zhkh_browser": "b"}) == "a"
+    assert front.browser_id({"zhkh_browser": "b"}) == "b"
+    assert front.browser_id({}) is None
