@@ -177,7 +177,7 @@ class Front:
         if path == CLAIM_PATH:
             await self._claim(scope, send, jar, secure_flag)
             return
-        if path == METRICS_PATH:
+        if path.rstrip("/").endswith(METRICS_PATH):   # also under a base URL path, or with a trailing slash
             from anyio import to_thread
 
             if not await to_thread.run_sync(_signed_in_admin, jar.get(COOKIE)):

@@ -78,6 +78,7 @@ def test_no_other_site_may_frame_the_app(app_url: str) -> None:
 def test_the_metrics_answer_only_a_signed_in_admin(anonymous_page, app_url: str) -> None:
     status, _, body = _get(app_url + "/_stcore/metrics")
     assert status == 403 and "admin" in body and "\n" not in body.strip()
+    assert _get(app_url + "/_stcore/metrics/")[0] == 403
     status, _, _ = _get(app_url + "/_stcore/metrics", {"Cookie": "zhkh_session=forged-token-" + "x" * 30})
     assert status == 403
 
