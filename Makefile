@@ -44,7 +44,7 @@ demo: load-demo
 	env $(DEMO_ENV) bash scripts/run_demo.sh $(PORT) $(TILES_PORT)
 
 app: venv
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+	$(PY) -m streamlit run app_server.py --server.port $(PORT) --server.headless true
 
 api: venv
 	$(PY) -m incidents serve --host 127.0.0.1 --port 8311

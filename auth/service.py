@@ -69,7 +69,7 @@ def add_user(conn: Connection, *, login: str, role: str, password: str | None, d
     login = normalize_login(login)
     display_name = (display_name or "").strip()
     _raise_if([login_problem(login), role_problem(role), name_problem(display_name),
-               password_problem(password or "") if auth_source == "local" else None])
+               password_problem(password or "", login) if auth_source == "local" else None])
     user = repo.insert_user(conn, login=login, display_name=display_name, role=role,
                             password_hash=hash_password(password) if auth_source == "local" and password else None,
                             auth_source=auth_source, created_by=created_by, now=now)
@@ -115,7 +115,7 @@ def set_active(conn: Connection, login: str, active: bool, *, now: datetime) -> 
 
 def set_password(conn: Connection, login: str, password: str, *, now: datetime) -> User:
     """A new password; the account's open sessions end."""
-    _raise_if([password_problem(password)])
+    _raise_if([password_problem(password, normalize_login(login))])
     user = get_user(conn, login, for_update=True)
     if user.auth_source != "local":
         raise InvalidUserInput(f"{user.login!r} signs in through the identity provider and has no password here",
@@ -143,17 +143,37 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+MAX_LOCK = timedelta(hours=24)
+
+
+def throttle_key(login: str, source: str | None) -> str:
+    """The throttle row of a login typed from one source (the client's address): an attacker's failures
+    lock the login for that address only, never for the account's owner elsewhere."""
+    where = (source or "").strip()[:60] or "-"
+    return f"{where} {normalize_login(login)[:200] or '-'}"[:200]
+
+
+def lock_for(failures: int, *, max_failures: int, lock: timedelta) -> timedelta | None:
+    """The lock after ``failures`` wrong passwords in a row: none before ``max_failures``; then ``lock``
+    at every ``max_failures``-th failure, doubled each time (5, 10, 20 … minutes), at most ``MAX_LOCK``."""
+    if max_failures <= 0 or failures < max_failures or failures % max_failures:
+        return None
+    doublings = min(failures // max_failures - 1, 16)
+    return min(lock * (2 ** doublings), MAX_LOCK)
+
+
 def authenticate(conn: Connection, login: str, password: str, *, now: datetime, max_failures: int,
-                 lock: timedelta) -> LoginAttempt:
+                 lock: timedelta, source: str | None = None) -> LoginAttempt:
     """Check a login and password under the throttle and open a session.
 
     Failures are counted per login as typed (lower case), whether or not an account has it, so a
-    lock says nothing about which logins exist. After ``max_failures`` wrong passwords in a row the
-    login is refused for ``lock`` (the password is not even checked then). The caller commits in
-    every case: the failure count must be kept.
+    lock says nothing about which logins exist, and per ``source`` (the client's address): from that
+    address, every ``max_failures``-th wrong password in a row locks the login for ``lock``, doubled
+    at each further lock (the password is not even checked then); other addresses are not affected.
+    A success clears the count. The caller commits in every case: the failure count must be kept.
     """
     key = normalize_login(login)[:200] or "-"
-    throttle = repo.throttle_for_update(conn, key)
+    throttle = repo.throttle_for_update(conn, throttle_key(login, source))
     if throttle["locked_until"] is not None and throttle["locked_until"] > now:
         return LoginAttempt(None, None, "locked", throttle["locked_until"], "locked")
     user = repo.get_user(conn, key) if LOGIN_RE.match(key) else None
@@ -161,13 +181,14 @@ def authenticate(conn: Connection, login: str, password: str, *, now: datetime, 
     ok = verify_password(stored, password or "")
     if not ok or user is None or not user.active:
         failures = int(throttle["failures"]) + 1
-        locked_until = now + lock if failures >= max_failures else None
-        repo.set_throttle(conn, key, failures=0 if locked_until else failures, locked_until=locked_until)
+        locked = lock_for(failures, max_failures=max_failures, lock=lock)
+        locked_until = now + locked if locked is not None else None
+        repo.set_throttle(conn, throttle_key(login, source), failures=failures, locked_until=locked_until)
         detail = "unknown" if user is None else ("disabled" if not user.active else "password")
         if locked_until is not None:
             return LoginAttempt(None, None, "locked", locked_until, detail)
         return LoginAttempt(None, None, "wrong", None, detail)
-    repo.set_throttle(conn, key, failures=0, locked_until=None)
+    repo.set_throttle(conn, throttle_key(login, source), failures=0, locked_until=None)
     if stored and needs_rehash(stored):
         repo.update_user(conn, user.id, password_hash=hash_password(password))
     return LoginAttempt(_signed_in(conn, user, now), _new_session(conn, user.id, now))

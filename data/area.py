@@ -16,6 +16,10 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import ProjError
 
 MARGIN_DEG = 1.0  # about 55–110 km: a zone used a little beyond its edge passes, a wrong CRS does not
+# the widest a water network's model can be (a city with its suburbs is 50–100 km): a model wider than this
+# is in other units than its CRS says (Net1's drawing units 10…90 read as degrees span 9,000 km), even in a
+# CRS whose area of use is the whole Earth (EPSG:4326)
+MAX_NETWORK_SPAN_KM = 300.0
 
 Bounds = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax
 
@@ -65,3 +69,24 @@ def area_problem(crs: CRS, bounds: Bounds, where: str) -> str | None:
     in_lonlat = "" if crs.is_geographic else f" = lon {_fmt(lon0, lon1)}, lat {_fmt(lat0, lat1)}"
     return (f"{where}: coordinates ({found}{in_lonlat}) lie outside the area of use of {crs_label(crs)} "
             f"(lon {area.west:g}…{area.east:g}, lat {area.south:g}…{area.north:g}); is the CRS right?")
+
+
+def span_problem(crs: CRS, bounds: Bounds, where: str, max_km: float = MAX_NETWORK_SPAN_KM) -> str | None:
+    """A problem when a network's ``bounds`` (in ``crs``) span more than ``max_km`` on the ground (its
+    coordinates are in other units than ``crs``, e.g. drawing units read as degrees); None if they fit
+    or cannot be transformed (``area_problem`` says so)."""
+    from pyproj import Geod
+
+    ll = lonlat_bounds(crs, bounds)
+    if ll is None:
+        return None
+    lon0, lat0, lon1, lat1 = ll
+    _, _, metres = Geod(ellps="WGS84").inv(lon0, lat0, lon1, lat1)
+    km = float(metres) / 1000.0
+    if km <= max_km:
+        return None
+    xmin, ymin, xmax, ymax = bounds
+    in_lonlat = "" if crs.is_geographic else f" = lon {_fmt(lon0, lon1)}, lat {_fmt(lat0, lat1)}"
+    return (f"{where}: coordinates (x {_fmt(xmin, xmax)}, y {_fmt(ymin, ymax)}{in_lonlat}) span {km:,.0f} km in "
+            f"{crs_label(crs)}, more than a water network can (at most {max_km:,.0f} km): drawing units? "
+            "is the CRS right?")

@@ -271,7 +271,8 @@ def parse_geometries(wkb: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
         problems[i] = f"geometry too large (about {sizes[i] // 16:,} vertices; at most {MAX_VERTICES:,} per feature)"
     todo = np.where(huge, None, wkb)
     present = np.fromiter((w is not None for w in todo), dtype=bool, count=n)
-    geoms = shapely.from_wkb(todo, on_invalid="ignore")
+    with np.errstate(invalid="ignore"):  # a NaN coordinate: refused below as a problem, not a RuntimeWarning
+        geoms = shapely.from_wkb(todo, on_invalid="ignore")
     for i in np.flatnonzero(shapely.is_missing(geoms) & present):
         try:
             shapely.from_wkb(todo[i])

@@ -21,7 +21,7 @@ import pandas as pd
 from pyproj import Transformer
 from shapely import LineString, Point
 
-from data.area import area_problem, crs_label
+from data.area import area_problem, crs_label, span_problem
 from data.errors import DataError, ValidationFailed
 from data.gis_read import parse_crs
 from data.inp_scan import scan_inp
@@ -88,7 +88,7 @@ def read_inp(
         fx, fy = xy[placed, 0], xy[placed, 1]
         bounds = (float(fx.min()), float(fy.min()), float(fx.max()), float(fy.max()))
         hint = " (or is --offset missing?)" if offset == (0.0, 0.0) else " (or --offset?)"
-        area = area_problem(source_crs, bounds, path.name)
+        area = area_problem(source_crs, bounds, path.name) or span_problem(source_crs, bounds, path.name)
         if area:
             problems.append(area + hint)
     if problems:

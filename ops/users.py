@@ -13,20 +13,22 @@ from ops.base import allow, engine, utcnow
 from settings import Settings, get_settings
 
 
-def sign_in(login: str, password: str, *, settings: Settings | None = None,
+def sign_in(login: str, password: str, *, source: str | None = None, settings: Settings | None = None,
             bind: Engine | None = None) -> tuple[User, str]:
     """The user and a new session token; ``LoginRefused`` otherwise (after the failure is counted
-    and audited). The message never says whether the login exists."""
+    and audited). The message never says whether the login exists. ``source`` is the client's
+    address: failures lock the login for that address only (``auth.service.authenticate``)."""
     s = settings or get_settings()
     now = utcnow()
     with engine(bind).begin() as conn:
         attempt = accounts.authenticate(conn, login, password, now=now, max_failures=s.login_max_failures,
-                                        lock=timedelta(minutes=s.login_lock_min))
+                                        lock=timedelta(minutes=s.login_lock_min), source=source)
         typed = accounts.normalize_login(login)[:200]
         if attempt.user is None:
             audit.record(conn, actor="anonymous", action="auth.login_failed", object_type="user",
                          object_id=typed or "-", at=now,
-                         details={"reason": attempt.detail, "locked_until": attempt.locked_until})
+                         details={"reason": attempt.detail, "locked_until": attempt.locked_until,
+                                  "source": source or "-"})
         else:
             audit.record(conn, actor=attempt.user.login, action="auth.login", object_type="user",
                          object_id=attempt.user.login, at=now, details={"role": attempt.user.role})

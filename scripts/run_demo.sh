@@ -50,4 +50,4 @@ echo "          try: .venv/bin/python -m meters simulate --rate 500 --speed 600"
 # what a newcomer can try there: the demo address with an active outage, a demo account and its code
 "$PY" -m billing demo-month --show 2>/dev/null || true
 
-"$PY" -m streamlit run app.py --server.port "$APP_PORT" --server.headless true
+"$PY" -m streamlit run app_server.py --server.port "$APP_PORT" --server.headless true

@@ -1,7 +1,8 @@
 """Signing in and out of the app, and who is acting on this page.
 
-A sign-in opens a server-side session (``user_sessions``; only the token's SHA-256 is stored) and puts
-the token in a cookie of this site, so a reload keeps the user signed in. Every run of the app checks
+A sign-in opens a server-side session (``user_sessions``; only the token's SHA-256 is stored) and the
+server puts the token in an HttpOnly cookie of this site (views/front.py: the page never sees the token),
+so a reload keeps the user signed in. Every run of the app checks
 the session again: it ends on logout, after ``ZHKH_SESSION_IDLE_MIN`` minutes without an action, and
 at once when an admin disables the account (the next click shows the login form).
 """
@@ -71,26 +72,45 @@ def still_signed_in() -> None:
 LANG_COOKIE = "zhkh_lang"
 
 
-def _cookie_js(value: str | None) -> str:
-    if value is None:
-        return f"document.cookie = '{COOKIE}=; path=/; max-age=0; SameSite=Strict';"
-    secure = "; Secure" if st.context.url.startswith("https") else ""
-    return f"document.cookie = '{COOKIE}={value}; path=/; SameSite=Strict{secure}';"
+def _browser() -> str | None:
+    """This browser's own id (the HttpOnly ``__Host-zhkh_browser`` cookie the front set), or None."""
+    from views.front import browser_id
+
+    try:
+        return browser_id(st.context.cookies)
+    except Exception:  # no browser context (tests run pages without one)
+        return None
+
+
+def _source() -> str:
+    """The client's address as the app's server saw it ("local" on the loopback, where Streamlit gives
+    none): the login throttle locks a login for one address only."""
+    try:
+        return st.context.ip_address or "local"
+    except Exception:  # no browser context (tests run pages without one)
+        return "local"
+
+
+def _hand_over(token: str | None) -> None:
+    """Give this browser's next ``POST /session/cookie`` the session cookie (or its removal)."""
+    from views import front
+
+    front.hand_over(_browser(), token)
 
 
 def write_cookie() -> None:
-    """Keep the browser's cookies in step with this tab's session: the session (written on every run, in
-    the sidebar: a run interrupted by a page switch may never reach the browser, the next one does) and
-    the language chosen (kept for a year, so a reload or a new tab speaks it too)."""
+    """Keep the browser's cookies in step with this tab's session: a session cookie handed over at the
+    sign-in (or its removal at the sign-out) is fetched from the server by the page (written on every run
+    until taken: a run interrupted by a page switch may never reach the browser, the next one does; the
+    request carries no secret) and the language chosen (kept for a year, so a reload or a new tab speaks
+    it too)."""
     from i18n import LANGUAGES
+    from views import front
 
     ss = st.session_state
-    token = ss.get("session_token")
     js = []
-    if token:
-        js.append(_cookie_js(str(token)))
-    elif ss.get("signed_out"):
-        js.append(_cookie_js(None))
+    if front.waiting(_browser()):
+        js.append(f"fetch('{front.CLAIM_PATH}', {{method: 'POST', credentials: 'same-origin', cache: 'no-store'}});")
     if ss.get("lang") in LANGUAGES:
         js.append(f"document.cookie = '{LANG_COOKIE}={ss['lang']}; path=/; max-age=31536000; SameSite=Strict';")
     with st.sidebar:
@@ -117,6 +137,7 @@ def _signed_in(user: User, token: str) -> None:
     ss["user"], ss["session_token"] = user, token
     ss.pop("signed_out", None)
     ss.pop("session_note", None)
+    _hand_over(token)
     st.rerun()
 
 
@@ -137,7 +158,7 @@ def login_page() -> None:
                                  autocomplete="current-password")
         if st.form_submit_button(t("login.submit"), type="primary", width="stretch"):
             try:
-                user, token = users.sign_in(login, password)
+                user, token = users.sign_in(login, password, source=_source())
             except LoginRefused as exc:
                 if exc.locked_until is not None:
                     from views.formatting import fmt_dt
@@ -206,6 +227,7 @@ def logout() -> None:
         del ss[k]
     ss.update(keep)
     ss["signed_out"] = True
+    _hand_over(None)
     if _oidc_configured() and st.user.is_logged_in:
         st.logout()
     st.rerun()

@@ -211,3 +211,61 @@ def test_the_identity_providers_role_claim_decides_the_role(clean_engine: Engine
                                provider="https://idp.example", bind=clean_engine)
     with pytest.raises(InvalidUserInput, match="identity provider"):
         users.set_password(ADMIN, "anna@city.example", "some long password", bind=clean_engine)
+
+
+def test_a_lock_holds_for_the_attackers_address_only_and_grows_with_each_lock(accounts: Engine) -> None:
+    s = settings(login_max_failures=5, login_lock_min=5)
+    attacker, owner = "203.0.113.66", "10.0.0.7"
+    for _ in range(4):
+        with pytest.raises(LoginRefused, match="wrong login or password"):
+            users.sign_in("boss", "wrong password!", source=attacker, settings=s, bind=accounts)
+    with pytest.raises(LoginRefused, match="locked") as first:
+        users.sign_in("boss", "wrong password!", source=attacker, settings=s, bind=accounts)
+    # the admin, from their own address, is not locked out by the attacker
+    assert users.sign_in("boss", PASSWORD, source=owner, settings=s, bind=accounts)[0].login == "boss"
+    # from the attacker's address even the right password is refused while the lock holds
+    with pytest.raises(LoginRefused, match="locked"):
+        users.sign_in("boss", PASSWORD, source=attacker, settings=s, bind=accounts)
+    with accounts.begin() as conn:  # the first lock is over
+        conn.execute(text("UPDATE login_throttle SET locked_until = now() - interval '1 second'"))
+    for _ in range(4):
+        with pytest.raises(LoginRefused, match="wrong login or password"):
+            users.sign_in("boss", "wrong password!", source=attacker, settings=s, bind=accounts)
+    with pytest.raises(LoginRefused, match="locked") as second:
+        users.sign_in("boss", "wrong password!", source=attacker, settings=s, bind=accounts)
+    assert second.value.locked_until > first.value.locked_until
+    with accounts.connect() as conn:
+        until = conn.execute(text("SELECT locked_until - now() FROM login_throttle WHERE login LIKE :k"),
+                             {"k": f"{attacker} %"}).scalar_one()
+    assert timedelta(minutes=9) < until <= timedelta(minutes=10)      # 5 minutes, then 10
+    failed = audit_log.events(ADMIN, audit_log.AuditFilter(actions=("auth.login_failed",)), bind=accounts)
+    assert {e["details"]["source"] for e in failed} == {attacker}
+
+
+def test_the_lock_doubles_up_to_a_day() -> None:
+    from auth.service import lock_for
+
+    lock = timedelta(minutes=5)
+    got = [lock_for(n, max_failures=5, lock=lock) for n in (4, 5, 6, 10, 15, 20)]
+    assert got == [None, lock, None, 2 * lock, 4 * lock, 8 * lock]
+    assert lock_for(5 * 40, max_failures=5, lock=lock) == timedelta(hours=24)
+
+
+@pytest.mark.parametrize("password", ["1234567890", "aaaaaaaaaa", "password12", "Qwertyuiop"])
+def test_common_passwords_are_refused_with_a_clear_message(accounts: Engine, password: str) -> None:
+    with pytest.raises(InvalidUserInput, match="one of the most common passwords") as exc:
+        users.add_user(ADMIN, "petrov", role="operator", password=password, bind=accounts)
+    assert exc.value.problems == [("password_common", {})]
+    with pytest.raises(InvalidUserInput, match="most common"):
+        users.set_password(ADMIN, "ivanova", password, bind=accounts)
+    with accounts.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users WHERE login = 'petrov'")).scalar_one() == 0
+
+
+@pytest.mark.parametrize(("login", "password"), [("petrov", "petrov2024!"), ("sidorova.m", "Sidorova.M-1"),
+                                                 ("operator7", "operator77")])
+def test_a_password_like_the_login_is_refused(accounts: Engine, login: str, password: str) -> None:
+    with pytest.raises(InvalidUserInput, match="too similar to the login") as exc:
+        users.add_user(ADMIN, login, role="operator", password=password, bind=accounts)
+    assert exc.value.problems == [("password_like_login", {})]
+    assert users.add_user(ADMIN, login, role="operator", password="a quiet river 7", bind=accounts).login == login

@@ -56,6 +56,10 @@ def test_user_commands_as_documented(clean_engine: Engine, db_url: str) -> None:
     (("user", "set-role", "ghost", "planner"), "", "no account"),
     (("user", "disable", "ghost"), "", "no account"),
     (("user", "passwd", "ivanova"), "short\n", "at least 10"),
+    (("user", "add", "newbie", "--role", "planner"), "1234567890\n", "most common passwords"),
+    (("user", "add", "newbie", "--role", "planner"), "aaaaaaaaaa\n", "most common passwords"),
+    (("user", "passwd", "ivanova"), "password12\n", "most common passwords"),
+    (("user", "passwd", "ivanova"), "ivanova-2026\n", "too similar to the login"),
     (("user", "add"), "", "error"),
     (("user", "frobnicate"), "", "error"),
 ])

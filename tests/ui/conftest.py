@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
-# one account per role, login = the role's name
-PASSWORDS = {role: f"{role}-secret-42" for role in ("operator", "dispatcher", "planner", "inspector", "admin")}
+# one account per role, login = the role's name (a password holding its login is refused)
+PASSWORDS = {role: f"{role[:3]}-test-secret-42" for role in ("operator", "dispatcher", "planner", "inspector", "admin")}
 
 
 # the page has run: the navigation is there, the page wrote something, the app is not running any more
@@ -80,7 +80,7 @@ MILESTONES_JS = """
 
 
 def login(page, app_url: str, role: str, *, password: str | None = None, lang: str = "ru") -> None:
-    """Sign in through the login form and wait until the session cookie is set (later page loads keep it)."""
+    """Sign in through the login form and wait until the server has set the session cookie (later page loads keep it)."""
     from playwright.sync_api import expect
 
     labels = {"ru": ("Логин", "Пароль", "Войти"), "en": ("Login", "Password", "Sign in")}[lang]
@@ -89,9 +89,13 @@ def login(page, app_url: str, role: str, *, password: str | None = None, lang: s
         page.get_by_text("English").click()
     page.get_by_label(labels[0]).fill(role)
     page.get_by_role("textbox", name=labels[1], exact=True).fill(password or PASSWORDS[role])
-    page.get_by_role("button", name=labels[2]).click()
+    # the page asks the server for its HttpOnly session cookie (views/front.py) once the sign-in is done
+    with page.expect_response(lambda r: r.url.endswith("/session/cookie") and r.request.method == "POST",
+                              timeout=30000) as answer:
+        page.get_by_role("button", name=labels[2]).click()
+    answer.value.finished()
+    assert any(c["name"] == "zhkh_session" for c in page.context.cookies()), "no session cookie after the sign-in"
     expect(page.get_by_text(f"Тест {role}")).to_be_visible(timeout=30000)
-    page.wait_for_function("() => document.cookie.includes('zhkh_session=')", timeout=30000)
 
 
 def settle_fill(page, box, value: str) -> None:
@@ -189,7 +193,7 @@ def app_url(demo_engine: Engine, ui_db_url: str, tiles_port: int) -> Iterator[st
            # the demo city's own time zone, as `make demo` runs it
            "ZHKH_SLA_RULES_FILE": str(ROOT / "incidents" / "rules" / "helsinki.yaml")}
     url = f"http://127.0.0.1:{port}"
-    with service(["-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+    with service(["-m", "streamlit", "run", "app_server.py", "--server.port", str(port), "--server.headless", "true",
                   "--server.fileWatcherType", "none"], env, f"streamlit-{port}.log", f"{url}/_stcore/health",
                  "streamlit"):
         yield url

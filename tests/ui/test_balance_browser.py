@@ -72,7 +72,7 @@ def balance_app(db_url: str) -> Iterator[dict]:
     env = {**os.environ, "DATABASE_URL": url,
            "ZHKH_SLA_RULES_FILE": str(ROOT / "incidents" / "rules" / "helsinki.yaml")}
     app = f"http://127.0.0.1:{port}"
-    with service(["-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+    with service(["-m", "streamlit", "run", "app_server.py", "--server.port", str(port), "--server.headless", "true",
                   "--server.fileWatcherType", "none"], env, f"streamlit-{port}.log", f"{app}/_stcore/health",
                  "streamlit"):
         yield {"url": app, "incident": incident}

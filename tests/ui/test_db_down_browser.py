@@ -25,7 +25,7 @@ def proxied_app(demo_engine: Engine, ui_db_url: str) -> Iterator[tuple[str, Prox
     env = {**os.environ, "DATABASE_URL": url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
            "ZHKH_TILES_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png"}
     base = f"http://127.0.0.1:{port}"
-    with service(["-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+    with service(["-m", "streamlit", "run", "app_server.py", "--server.port", str(port), "--server.headless", "true",
                   "--server.fileWatcherType", "none"], env, f"streamlit-dbdown-{port}.log", f"{base}/_stcore/health",
                  "streamlit"):
         yield base, proxy
