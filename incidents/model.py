@@ -38,6 +38,8 @@ class Incident:
     resolved_at: datetime | None
     closed_at: datetime | None
     client_token: str | None = None
+    description_private: bool = False   # the operator hid the description from public views
+    public_token: str | None = None     # the report's page on the residents' side: /report/<token>
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """What the resident's page reads. Nothing here returns a reporter's name, phone or e-mail, nor an
-account holder's name: the page shows no personal data of anybody, the looker included."""
+account holder's name: the page shows no personal data of anybody, the looker included. A report's
+description is read raw: the page shows it only through ``incidents.redact.public_description``."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ REPORT_DAYS = 90
 _PUBLIC_REPORT = """
     i.id, i.category, i.resource, i.priority, i.status, i.channel, i.service_code, i.address, i.building_id,
     i.description, i.outage_id, i.version, i.created_at, i.updated_at, i.accepted_at, i.resolved_at, i.closed_at,
-    i.attributes
+    i.attributes, i.public_token, i.description_private
 """
 
 
@@ -80,6 +81,13 @@ def reports_of_building(conn: Connection, building_id: int, now: datetime, days:
 def report(conn: Connection, incident_id: int) -> dict[str, Any] | None:
     row = conn.execute(text(f"SELECT {_PUBLIC_REPORT} FROM incidents i WHERE i.id = :i"),
                        {"i": int(incident_id)}).mappings().first()
+    return dict(row) if row else None
+
+
+def report_by_token(conn: Connection, token: str) -> dict[str, Any] | None:
+    """A report by its page's random token (what a resident's link names; the id alone opens nothing)."""
+    row = conn.execute(text(f"SELECT {_PUBLIC_REPORT} FROM incidents i WHERE i.public_token = :t"),
+                       {"t": token}).mappings().first()
     return dict(row) if row else None
 
 
