@@ -11,9 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from billing.codes import verify_code
 from incidents.api import create_app as open311_app
-from resident.ratelimit import client_address, trusted_networks
 from resident.web import create_app
 from settings import Settings
 from tests.resident.conftest import Scene
@@ -158,6 +156,8 @@ def test_ten_wrong_codes_from_ten_addresses_lock_the_account(scene: Scene, clean
 
 
 def test_codes_are_argon2_and_an_old_sha256_row_is_converted_on_entry(scene: Scene, clean_engine: Engine) -> None:
+    from billing.codes import verify_code
+
     with clean_engine.connect() as conn:
         before = conn.execute(text("SELECT access_code_hash FROM accounts WHERE number = :n"),
                               {"n": scene.account}).scalar()
@@ -178,6 +178,8 @@ def test_codes_are_argon2_and_an_old_sha256_row_is_converted_on_entry(scene: Sce
 
 
 def test_the_client_address_comes_only_from_trusted_proxies() -> None:
+    from resident.ratelimit import client_address, trusted_networks
+
     none = trusted_networks("")
     proxies = trusted_networks("10.0.0.5, 192.168.1.0/24")
     assert client_address("203.0.113.9", ["1.2.3.4"], none) == "203.0.113.9"          # default: nobody trusted
