@@ -36,9 +36,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.serving import NoFraming, allowed_methods, lazy_engine, thread_pool_lifespan
 from i18n import LANGUAGES, N_
-from resident import clock, queries
+from resident import account_codes, clock, queries
 from resident import reports as resident_reports
-from resident import account_codes
 from resident.ratelimit import Buckets, client_address, trusted_networks
 from resident.texts import (
     LINE_KINDS,
@@ -243,7 +242,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         rules = rules_from_settings(s)
         services = [(c, rules.services[c].name) for c in PORTAL_SERVICES if c in rules.services]
         return {"building": b, "outages": outs, "clocks": clocks, "reports": [_report_row(r, rules, now) for r in reps],
-                "mine": mine_ids,
+                "mine": mine_ids or {},
                 "services": services, "without": WITHOUT, "now": now,
                 "pct_per_hour": clock.billing_rules().reduction_pct_per_hour}
 
@@ -362,7 +361,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
             raise Page(404, "resident.err.no_report_title", "resident.err.no_report", number=key)
         ctx = report_context(report_by_token(key), utcnow())
         return render(request, "report.html", **ctx, new=request.query_params.get("new"),
-                      reopened=request.query_params.get("reopened"), token=key)
+                      reopened=request.query_params.get("reopened"), token=key, site=s.resident_url.rstrip("/"))
 
     @app.post("/report/{key}/reopen", response_class=HTMLResponse)
     def reopen(request: Request, key: str, csrf: str = Form(""), lang: str = Form("ru")) -> Response:
