@@ -130,4 +130,10 @@ def test_a_report_page_by_its_link_redacted_and_a_locked_account(scene: Scene, r
         page.locator("#account button[type=submit]").click()
         expect(page.get_by_role("alert")).to_contain_text("Вход по нему закрыт на 60 минут")
         page.screenshot(path=str(ARTIFACTS / "resident-locked-ru.png"), full_page=True)
+        # a query that is not UTF-8: a clear page, in the page's language
+        answer = page.goto(f"{resident_url}/search?q=%FF%FE&lang=en")
+        assert answer is not None and answer.status == 400
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.locator("main")).to_contain_text("The form's text is damaged (not UTF-8); nothing was saved.")
+        page.screenshot(path=str(ARTIFACTS / "resident-utf8-en.png"), full_page=True)
         browser.close()
