@@ -481,11 +481,19 @@ class StrictUtf8:
             b"zr_lang=en" in dict(scope.get("headers") or []).get(b"cookie", b"") else "ru"
         from i18n import translate
 
-        html = ("<!doctype html><html lang=\"%s\"><head><meta charset=\"utf-8\"><title>%s</title>"
-                "<link rel=\"stylesheet\" href=\"/static/resident.css\"></head><body><main><h1>%s</h1><p>%s</p>"
-                "<p><a href=\"/?lang=%s\">%s</a></p></main></body></html>") % (
-            lang, translate(lang, "resident.err.form_title"), translate(lang, "resident.err.form_title"),
-            translate(lang, key), lang, translate(lang, "resident.back"))
+        from html import escape
+
+        def tr(k: str) -> str:
+            return escape(translate(lang, k))
+
+        html = ('<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>'
+                '<link rel="stylesheet" href="/static/resident.css"></head><body>'
+                '<header class="top"><a class="brand" href="/?lang={lang}">{brand}</a></header><main>'
+                '<section class="card"><h1>{title}</h1><p class="error" role="alert">{message}</p>'
+                '<p><a href="/?lang={lang}">← {back}</a></p></section></main></body></html>').format(
+            lang=lang, title=tr("resident.err.form_title"), brand=tr("resident.title"), message=tr(key),
+            back=tr("resident.back"))
         resp = HTMLResponse(html, status_code=400, headers={"X-Content-Type-Options": "nosniff",
                                                             "Content-Security-Policy": CSP, **FRAME_HEADERS})
         await resp(scope, receive, send)
