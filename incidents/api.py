@@ -6,7 +6,11 @@ and every 503 says when to retry (``Retry-After``). Request bodies are capped at
 ``api_max_body_bytes`` before anything is parsed. A report's input is checked by the shared
 intake model (``incidents/intake.py``), which refuses markup and control characters, so JSON
 responses carry text exactly as it was sent (``X-Content-Type-Options: nosniff``; escaping belongs
-to whoever renders HTML). The API key is verified on every write (one indexed lookup, no cache).
+to whoever renders HTML) — except a report's description, which reads (no key) show as the public
+see it: phones, e-mails and names masked, nothing when an operator hid it (``incidents.redact``).
+The API key is verified on every write (one indexed lookup, no cache). A 405 names every method of
+the path in ``Allow``; the OpenAPI document lists each endpoint's error answers; no answer may be
+framed by another site.
 """
 from __future__ import annotations
 
