@@ -4,10 +4,11 @@ number): stored as Argon2id hashes, like passwords, never as a fast unsalted dig
 Older rows hold the SHA-256 (hex) of the code; they stay valid and are converted to Argon2id on
 the next successful entry (``verify_code`` says so): a SHA-256 cannot be turned into anything else.
 An 8-digit code has only 10⁸ values, so the hash is slow and memory-hard on purpose (8 MiB, one
-pass: ~8 ms a try on an idle core, so 10⁸ guesses cost ~9 CPU-days per account instead of a second
-of SHA-256), and the residents' page locks an account number after repeated wrong codes — the real
-defence against guessing online. The parameters are lighter than the passwords' (64 MiB, 3 passes,
-~150 ms) because the demo hashes ~17,000 codes at load time (~1 min on 2 cores instead of ~20);
+pass; measured 35.7 ms a hash on a 2-core machine at load average 22 — a few ms idle — so 10⁸
+guesses cost days of CPU per account instead of a second of SHA-256), and the residents' page locks
+an account number after repeated wrong codes — the real defence against guessing online. The
+parameters are lighter than the passwords' (argon2-cffi defaults: 64 MiB, 3 passes, about 4–5
+times slower in the same runs) because the demo hashes ~17,000 codes at load time, on every core;
 raise them here and every stored hash is upgraded on its next right code (``verify_code``).
 """
 from __future__ import annotations
