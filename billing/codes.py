@@ -7,8 +7,8 @@ An 8-digit code has only 10⁸ values, so the hash is slow and memory-hard on pu
 pass; measured 35.7 ms a hash on a 2-core machine at load average 22 — a few ms idle — so 10⁸
 guesses cost days of CPU per account instead of a second of SHA-256), and the residents' page locks
 an account number after repeated wrong codes — the real defence against guessing online. The
-parameters are lighter than the passwords' (argon2-cffi defaults: 64 MiB, 3 passes, about 4–5
-times slower in the same runs) because the demo hashes ~17,000 codes at load time, on every core;
+parameters are lighter than the passwords' (argon2-cffi defaults: 64 MiB, 3 passes, ~17
+times slower by these measurements) because the demo hashes ~17,000 codes at load time, on every core;
 raise them here and every stored hash is upgraded on its next right code (``verify_code``).
 """
 from __future__ import annotations
