@@ -89,7 +89,11 @@ class Settings(BaseSettings):
     resident_port: int = 8520
     resident_rate_per_min: float = 60.0  # requests per IP and minute (a burst of as many)
     resident_code_tries_per_hour: float = 10.0  # account-code tries per IP and hour
-    resident_trust_proxy: bool = False  # take the client's IP from X-Forwarded-For (behind a proxy only)
+    resident_code_account_failures: int = 10  # wrong codes for one account number (from any address) ...
+    resident_code_lock_min: float = 60.0      # ... lock it for this long (the right code is refused too)
+    trusted_proxies: str = Field(default="", description="comma-separated addresses or networks (CIDR) of the "
+                                 "reverse proxies in front of the HTTP services; only their X-Forwarded-For is "
+                                 "believed (the right-most entry not a trusted proxy is the client). Empty = none")
 
     # billing: tariffs and normatives (python -m billing run; billing/tariffs.py)
     billing_tariffs_file: Path = ROOT / "billing" / "rules" / "tariffs_default.yaml"

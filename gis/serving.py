@@ -39,3 +39,45 @@ def thread_pool_lifespan(threads: int) -> Callable[[Any], contextlib.AbstractAsy
         yield
 
     return lifespan
+
+
+def allowed_methods(app: Any, scope: dict[str, Any]) -> str:
+    """The ``Allow`` header of a 405: the methods of every route of ``app`` with the request's path
+    (Starlette names only the first route's, so GET alone for a path that also takes POST)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in getattr(app, "routes", []):
+        match, _ = route.matches({**scope, "method": "GET"}) if hasattr(route, "matches") else (Match.NONE, {})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods.update(route.methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+class NoFraming:
+    """Every answer refuses to be framed by another site (clickjacking): ``X-Frame-Options: DENY``
+    and ``Content-Security-Policy: frame-ancestors 'none'`` unless the answer has its own policy
+    (which then names ``frame-ancestors`` itself)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def framed(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {k.lower() for k, _ in headers}
+                if b"x-frame-options" not in names:
+                    headers.append((b"x-frame-options", b"DENY"))
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", b"frame-ancestors 'none'"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, framed)

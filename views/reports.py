@@ -237,6 +237,27 @@ def notes_section(detail: reports.ReportDetail) -> None:
                 st.rerun()
 
 
+def privacy_control(inc: Any) -> None:
+    """Whether the public (residents' page, Open311) sees the description, redacted, or nothing."""
+    from incidents.redact import public_description
+
+    user = current_user()
+    if user is None or not allowed(user.role, "reports.edit"):
+        st.caption(t("incident.private_on") if inc.description_private else t("incident.private_off"))
+        return
+    hidden = st.toggle(t("incident.private"), value=inc.description_private, key=f"inc_private_{inc.id}",
+                       help=t("incident.private_help"))
+    if hidden != inc.description_private:
+        try:
+            reports.set_description_private(actor(), inc.id, hidden)
+        except Exception as exc:
+            errors.show(exc)
+        else:
+            st.rerun()
+    if not hidden and inc.description:
+        st.caption(t("incident.public_text", text=md_safe(public_description(inc.description, False))))
+
+
 def detail_section(incident_id: int) -> None:
     try:
         detail = reports.report(actor(), incident_id)
@@ -251,6 +272,7 @@ def detail_section(incident_id: int) -> None:
     with right:
         st.markdown(f"**{t('incident.description')}**")
         st.text(inc.description or "—")  # free text: shown as text, never as markup
+        privacy_control(inc)
         actions(detail)
         from views.responsible import responsible_control
 
