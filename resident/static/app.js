@@ -31,6 +31,7 @@
     else p.textContent = text;                       // text, never HTML
     note.appendChild(p);
     note.hidden = false;
+    if (note.scrollIntoView) note.scrollIntoView({ block: 'nearest' });   // the form is far below it
   }
   function showPending() {
     if (!note) return;
