@@ -152,14 +152,21 @@ def add_routes(app: FastAPI, *, db: Callable[[], Engine], render: Callable[..., 
         cookie = request.cookies.get(csrf_cookie, "")
         return bool(cookie and token) and hmac.compare_digest(cookie.encode(), token.encode())
 
+    billed: dict[tuple[str, float], tuple[str, ...] | None] = {}
+
     def billed_services() -> tuple[str, ...] | None:
-        """The services the billing charges (the tariffs file's list), ``None`` (all in the table) when
-        the file cannot be read."""
+        """The services the billing charges (the tariffs file's list, read again when the file
+        changes), ``None`` (all in the table) when the file cannot be read."""
         from billing.errors import BillingError
-        from billing.tariffs import load_tariffs
+        from billing.tariffs import load_tariffs, tariffs_path
 
         try:
-            return load_tariffs().services
+            path = tariffs_path()
+            key = (str(path), path.stat().st_mtime)
+            if key not in billed:
+                billed.clear()
+                billed[key] = load_tariffs(path).services
+            return billed[key]
         except (BillingError, OSError):
             return None
 

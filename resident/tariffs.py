@@ -81,9 +81,11 @@ def _metering(conn: Connection, building_id: int, today: date) -> dict[str, tupl
         WHERE p.building_id = :b AND (a.closed_on IS NULL OR a.closed_on >= :d)
     """), {"b": building_id, "d": today}).scalar_one()
     rows = conn.execute(text("""
-        SELECT m.resource, count(DISTINCT m.premises_id) FROM meters m JOIN premises p ON p.id = m.premises_id
-        WHERE p.building_id = :b AND m.kind = 'flat' AND m.install_date <= :d
-          AND (m.removed_on IS NULL OR m.removed_on >= :d)
+        SELECT m.resource, count(DISTINCT p.id)
+        FROM premises p CROSS JOIN LATERAL (
+            SELECT m.resource FROM meters m WHERE m.premises_id = p.id AND m.kind = 'flat'
+              AND m.install_date <= :d AND (m.removed_on IS NULL OR m.removed_on >= :d)) m
+        WHERE p.building_id = :b
         GROUP BY m.resource
     """), {"b": building_id, "d": today}).all()
     got = {r[0]: int(r[1]) for r in rows}
