@@ -71,7 +71,12 @@
     });
   }
 
-  let busy = false;
+  let busy = false, retry = null, wait = 2000;
+  function later() {                                 // not sent yet: try again, less and less often
+    if (retry || !read(QUEUE, []).length) return;
+    retry = setTimeout(() => { retry = null; flush(); }, wait);
+    wait = Math.min(wait * 2, 60000);
+  }
   async function token() {
     const r = await fetch('/api/csrf', { credentials: 'same-origin', cache: 'no-store' });
     if (!r.ok) throw new Error('csrf ' + r.status);
@@ -79,8 +84,10 @@
   }
   function drop(id) { write(QUEUE, read(QUEUE, []).filter((x) => x && x.client_id !== id)); }
   async function flush() {
-    if (busy || !navigator.onLine || !read(QUEUE, []).length) return;
+    if (busy || !read(QUEUE, []).length) return;
+    if (!navigator.onLine) { later(); return; }
     busy = true;
+    let done = false;
     try {
       let csrf = await token();
       for (;;) {
@@ -96,10 +103,10 @@
           csrf = await token();                      // the cookie changed meanwhile: once more
         }
         if (r.status === 200 || r.status === 201) {
-          const done = await r.json();
+          const got = await r.json();
           drop(item.client_id);
-          say((note.dataset.sent || '{id}').replace('{id}', String(done.id)), done.url);
-        } else if (r.status >= 400 && r.status < 500 && r.status !== 429 && r.status !== 408) {
+          say((note.dataset.sent || '{id}').replace('{id}', String(got.id)), got.url);
+        } else if (r.status >= 400 && r.status < 500 && ![403, 408, 429].includes(r.status)) {
           let why = '';
           try { const body = await r.json(); why = (body.problems || []).join('; ') || body.error || ''; } catch (e) { /* */ }
           drop(item.client_id);                      // refused: said, not retried forever
@@ -108,11 +115,13 @@
           break;                                     // slowed down or server trouble: later
         }
       }
+      done = !read(QUEUE, []).length;
     } catch (e) {
       /* still offline: the queue stays */
     } finally {
       busy = false;
       showPending();
+      if (done) wait = 2000; else later();
     }
   }
   window.addEventListener('online', flush);

@@ -102,7 +102,7 @@ def test_installable_offline_and_a_queued_report_sent_once(scene: Scene, app_url
         # the connection returns: sent once, with its own id
         context.set_offline(False)
         sent = note.get_by_role("link", name="заявка №")
-        expect(sent).to_be_visible()
+        expect(sent).to_be_visible(timeout=30_000)          # at once on "online", else the retry
         expect(note).not_to_contain_text("Ждут отправки")
         stored = portal_reports(clean_engine)
         assert [(r["client_token"], r["building_id"], r["service_code"]) for r in stored] == [
