@@ -487,6 +487,12 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
             key = SYSTEM_NOTES[note]
         return {"at": e["at"], "to": e["to_status"], "from": e["from_status"], "note_key": key, "note_params": params}
 
+    from resident.app_extra import add_routes  # «Тарифы» and the installable app (resident/app_extra.py)
+
+    add_routes(app, db=db, render=render, page_error=Page, csrf_of=csrf_of, csrf_cookie=CSRF_COOKIE,
+               actor_of=lambda r: resident_reports.resident_actor(client_ip(r), salt),
+               default_lang=s.language if s.language in LANGUAGES else "ru",
+               today=lambda: utcnow().astimezone(zone()).date(), zone=zone, static_dir=HERE / "static")
     return app
 
 
