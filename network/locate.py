@@ -67,16 +67,16 @@ SEVERITY = {"ok": 0, "low_pressure": 1, "no_water": 2}
 # likelihood averages over a grid of perception models (Bayesian model averaging, uniform prior):
 # "no water" below DRY_M (soft by DRY_SCALE_M); "low pressure" when the drop is at least DROP_SHARE
 # of p0 *and* DROP_M metres (soft by DROP_SHARE_SCALE / DROP_M_SCALE).
-DRY_M = (5.0, 10.0, 15.0)
-DROP_SHARE = (0.2, 0.3, 0.4)
+DRY_M = (4.0, 10.0, 18.0)
+DROP_SHARE = (0.1, 0.25, 0.4)
 DROP_M = (2.0, 5.0, 10.0)
 DRY_SCALE_M = 1.0
 DROP_SHARE_SCALE = 0.03
 DROP_M_SCALE = 1.0
 # P(report | state): a caller says "low pressure" for "no water" (or back) with MIXUP; a report
 # that contradicts the state ("ok" at a fault, a complaint where nothing changed) with UNRELATED.
-MIXUP = 0.03
-UNRELATED = 0.002
+MIXUP = 0.15
+UNRELATED = 0.02
 CONFUSION = np.array([[1 - 2 * UNRELATED, UNRELATED, UNRELATED],
                       [UNRELATED, 1 - MIXUP - UNRELATED, MIXUP],
                       [UNRELATED, MIXUP, 1 - MIXUP - UNRELATED]])

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from network.cli import main
@@ -320,3 +321,28 @@ def test_bad_prior_exits_2_with_one_line(text: str, needle: str, tmp_path: Path,
     code, out, err = cli(capsys, "--inp", TREE, "--complaints", str(comp), "--prior", str(bad))
     assert code == 2 and out == ""
     assert needle in err and len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- robust to the callers
+
+def test_perception_grid_covers_sensitive_and_hardy_callers() -> None:
+    # a fall of 15 % / 6 m: sensitive callers (benchmark model C) call it low pressure; the old grid
+    # (fall >= 20 %) had no model that did, so such calls could only be "unrelated"
+    from network.locate import _perception_models, _report_probs
+
+    p0, p = np.array([40.0]), np.array([34.0])
+    felt = [float(_report_probs(p, p0, *m)[1, 0]) for m in _perception_models()]
+    assert max(felt) > 0.5 and min(felt) < 0.05
+    # "no water" below 4 m for the hardy, below 18 m for the sensitive (a pressure of 16 m)
+    dry = [float(_report_probs(np.array([16.0]), np.array([40.0]), *m)[2, 0]) for m in _perception_models()]
+    assert max(dry) > 0.5 and min(dry) < 0.05
+
+
+def test_misworded_and_unrelated_reports_are_not_near_impossible() -> None:
+    # benchmark model D: 40 % of the dry say "low pressure"; every world has a few unrelated calls
+    from network.locate import CONFUSION
+
+    assert CONFUSION[2, 1] >= 0.1 and CONFUSION[1, 2] >= 0.1   # dry -> "low", low -> "no water"
+    assert CONFUSION[0, 1] >= 0.01 and CONFUSION[0, 2] >= 0.01  # "ok" at a fault
+    assert CONFUSION[1, 0] >= 0.01 and CONFUSION[2, 0] >= 0.01  # a complaint where nothing changed
+    assert np.allclose(CONFUSION.sum(axis=1), 1.0)
