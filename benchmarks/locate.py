@@ -145,7 +145,8 @@ class World:
                 last = head.index[-1]
                 for t in levels:
                     tank = wn.get_node(t)
-                    levels[t] = float(np.clip(head.loc[last, t], tank.min_level, tank.max_level))
+                    lo, hi = tank.min_level, tank.max_level  # strictly inside: EPANET rejects a level on a bound once rounded
+                    levels[t] = float(np.clip(head.loc[last, t], lo + 0.01 * (hi - lo), hi - 0.01 * (hi - lo)))
             self._tanks[hour] = levels
         return self._tanks[hour]
 

@@ -11,7 +11,8 @@ Two methods (docs/network.md, "Locating a burst"):
   change, with a small confusion matrix), and a customer who did not call is evidence too (an
   affected customer calls with an unknown, profiled share). How people perceive a drop is not
   known, so the likelihood is averaged over a grid of perception thresholds. The score of a pipe
-  is its posterior probability among the simulated candidates (uniform prior, best leak size);
+  is its posterior probability among the simulated candidates (uniform prior or a break
+  forecast, best leak size);
   the first answer is the pipe with the most posterior within 2 pipes of it (plus half its own),
   and its score is that nearby mass.
 - **topology** (no hydraulics, or ``method="topology"``): which pipe's failure leaves exactly
