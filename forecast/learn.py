@@ -12,12 +12,12 @@ The network's own record decides which ranking works on it. For an as-of date ``
   "poisson")``), a Poisson GLM (``PoissonRegressor``; length as exposure: breaks per km weighted by
   km), the naive "most past breaks first" and "oldest first" as rate models (the breaks per km of
   each past-break count / age band, isotonic, ties as the heuristics break them), and blends.
-* **Selection.** For each fold ``v`` in ``T - 1``, ``T - 2``, ``T - 3``: fit every candidate on the
+* **Selection.** For each fold ``v`` in ``T - 1`` ... ``T - 5`` (those the record allows): fit every candidate on the
   snapshots before ``v`` (origins ``v - 1``, ``v - 2``, ...; their targets end by ``v``), rank the
   pipes on ``v``, and measure the share of year ``v``'s breaks on the riskiest pipes making up 10 %
   of the length. The candidate with the best mean share is refitted on the snapshots before ``T``.
-* **Calibration.** Its forecast is multiplied by (breaks observed) / (breaks it predicted) summed
-  over the folds, so the network total follows what the record shows out of sample.
+* **Calibration.** Its forecast is multiplied by the median over the last three folds of (breaks
+  observed) / (breaks it predicted), so the network total follows what the record shows out of sample.
 
 Pure numpy / pandas / scikit-learn; no database.
 """
@@ -32,13 +32,15 @@ import numpy as np
 __all__ = ["Covariate", "detect_covariates", "Selection", "select_and_fit", "MIN_RECORD_YEARS", "CANDIDATES"]
 
 MIN_RECORD_YEARS = 4.0      # one fold needs two training origins, each with a year of record before it
-FOLDS = 3
+FOLDS = 5
 GBM_ROWS = 40000           # gradient boosting rows per fit (zero rows subsampled above that)
 MAX_ORIGINS = 5             # training snapshots per fit (the most recent)
+SMALL_RECORD_BREAKS = 100   # fewer breaks in all folds together: the selection is among these only
+SMALL_RECORD_CANDIDATES = ("past", "glm+past")
 TOP_SHARE = 0.10            # the selection measure: breaks on the riskiest 10 % of length
 MAX_LEVELS = 30             # categorical covariate: the most frequent levels; the rest are one level
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "-"}
-CANDIDATES = ("gbm+past", "gbm", "glm", "gbm+glm", "glm+past", "past>gbm", "past", "oldest")
+CANDIDATES = ("past", "oldest", "glm", "gbm", "gbm+glm", "glm+past", "gbm+past", "past>gbm")   # a tie goes to the first (simplest)
 
 
 # ---------------------------------------------------------------- covariates
@@ -220,6 +222,8 @@ def _gbm(train: _Data, test: _Data, cat_names: list[str]) -> np.ndarray:
 def _glm_design(d: _Data, cat_names: list[str], ref: "_Data") -> np.ndarray:
     cols: list[np.ndarray] = []
     for k in ref.X:
+        if k == "observed":   # grows with the record: a linear term would extrapolate a drift
+            continue
         v, r = d.X[k], ref.X[k]
         if k in cat_names:
             for level in np.unique(r):
@@ -386,10 +390,10 @@ def _select_and_fit(material_code, install, diameter, length_m, covariates, bp, 
                                   with_target=target)
         return cache[key]
 
-    sums = {nm: [] for nm in names}
-    pred_tot = {nm: 0.0 for nm in names}
-    act_tot = 0.0
+    sums: dict[str, list[float]] = {nm: [] for nm in names}
+    ratios: dict[str, list[float]] = {nm: [] for nm in names}   # actual / predicted total, per fold
     n_folds = 0
+    scored = 0.0
     for f in range(1, FOLDS + 1):
         v = as_of - f
         origins = _origins(v, start)
@@ -404,19 +408,26 @@ def _select_and_fit(material_code, install, diameter, length_m, covariates, bp, 
         rates = _candidates(train.rows(keep), test, cat_names, names)
         for nm, r in rates.items():
             sums[nm].append(capture(r, length_m, test_snap.y))
-            pred_tot[nm] += float((r * test.e).sum())
-        act_tot += float(test_snap.y.sum())
+            pred = float((r * test.e).sum())
+            ratios[nm].append(float(test_snap.y.sum()) / pred if pred > 0 else 1.0)
+        scored += float(test_snap.y.sum())
         n_folds += 1
     if n_folds == 0:
         return None
     scores = {nm: float(np.mean(v)) for nm, v in sums.items()}
-    best = max(names, key=lambda nm: (scores[nm], -names.index(nm)))
+    pool = names
+    if scored < SMALL_RECORD_BREAKS and any(nm in SMALL_RECORD_CANDIDATES for nm in names):
+        # a few dozen breaks cannot tell eight rankings apart: only those built on each pipe's own
+        # record compete (a fresh break always raises a pipe's forecast)
+        pool = tuple(nm for nm in names if nm in SMALL_RECORD_CANDIDATES)
+    best = max(pool, key=lambda nm: (scores[nm], -names.index(nm)))
     origins = _origins(as_of, start)
     train = _Data.of([snap(o, True) for o in origins])
     keep = train.e > 0
     now = snap(as_of, False)
     rate = _candidates(train.rows(keep), _Data.of([now]), cat_names, (best,))[best]
-    scale = act_tot / pred_tot[best] if pred_tot[best] > 0 else 1.0
-    scale = float(np.clip(scale, 0.5, 2.0))
+    # calibration: the median of the last three folds' actual / predicted totals (robust to one
+    # fold whose fit extrapolated badly, and to one harsh year)
+    scale = float(np.clip(np.median(ratios[best][:3]), 0.5, 2.0))
     return Selection(candidate=best, rates=rate * scale, scale=scale, folds=sums[best], scores=scores,
                      covariates=[f"{c.name} ({c.kind})" for c in covariates])
