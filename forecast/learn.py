@@ -36,7 +36,7 @@ FOLDS = 5
 GBM_ROWS = 40000           # gradient boosting rows per fit (zero rows subsampled above that)
 MAX_ORIGINS = 5             # training snapshots per fit (the most recent)
 SMALL_RECORD_BREAKS = 100   # fewer breaks in all folds together: the selection is among these only
-SMALL_RECORD_CANDIDATES = ("past", "glm+past")
+SMALL_RECORD_CANDIDATES = ("eb",)   # each pipe's gamma-Poisson posterior rate around its class
 TOP_SHARE = 0.10            # the selection measure: breaks on the riskiest 10 % of length
 MAX_LEVELS = 30             # categorical covariate: the most frequent levels; the rest are one level
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "-"}
@@ -318,6 +318,9 @@ def _candidates(train: _Data, test: _Data, cat_names: list[str], names: tuple[st
         base["past"] = _past(train, both)
     if "oldest" in need:
         base["oldest"] = _oldest(train, both)
+    if "eb" in need:
+        r = np.exp(both.X["log_eb"])
+        base["eb"] = _rescale(r, r[:ntr], train)
     out: dict[str, np.ndarray] = {}
     for nm in names:
         if nm in base:
@@ -380,6 +383,8 @@ def select_and_fit(material_code: np.ndarray, install: np.ndarray, diameter: np.
 def _select_and_fit(material_code, install, diameter, length_m, covariates, bp, bt, start, as_of, names):
     hist = bt < as_of
     bp, bt = bp[hist], bt[hist]
+    pool = tuple(names)
+    names = pool + tuple(nm for nm in SMALL_RECORD_CANDIDATES if nm not in pool)
     cat_names = ["material"] + [f"x:{c.name}" for c in covariates if c.kind == "categorical"]
     cache: dict[float, Snapshot] = {}
 
@@ -415,10 +420,9 @@ def _select_and_fit(material_code, install, diameter, length_m, covariates, bp, 
     if n_folds == 0:
         return None
     scores = {nm: float(np.mean(v)) for nm, v in sums.items()}
-    pool = names
-    if scored < SMALL_RECORD_BREAKS and any(nm in SMALL_RECORD_CANDIDATES for nm in names):
-        # a few dozen breaks cannot tell eight rankings apart: only those built on each pipe's own
-        # record compete (a fresh break always raises a pipe's forecast)
+    if scored < SMALL_RECORD_BREAKS:
+        # a few dozen breaks cannot tell eight rankings apart: each pipe's gamma-Poisson posterior
+        # rate around its class (material x age decade) is taken; a fresh break raises it
         pool = tuple(nm for nm in names if nm in SMALL_RECORD_CANDIDATES)
     best = max(pool, key=lambda nm: (scores[nm], -names.index(nm)))
     origins = _origins(as_of, start)
