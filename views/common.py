@@ -66,18 +66,37 @@ def streamlit_texts() -> None:
              "Press ⌘+Enter to submit form": t("streamlit.ctrl_enter_submit"),
              "Press Ctrl+Enter to apply": t("streamlit.ctrl_enter_apply"),
              "Press ⌘+Enter to apply": t("streamlit.ctrl_enter_apply"),
-             "Select all": t("streamlit.select_all")}
-    # the screen-reader labels (aria-label) Streamlit writes in English on the widgets the pages use
+             "Select all": t("streamlit.select_all"), "No options available": t("streamlit.no_options"),
+             "Skip to main content": t("streamlit.skip")}
+    # the screen-reader labels (aria-label), tooltips (title) and placeholders Streamlit writes in English
+    # on the widgets the pages use
     labels = {"Show password": t("streamlit.show_password"), "Hide password": t("streamlit.hide_password"),
               "Choose date": t("streamlit.choose_date"), "Choose date range": t("streamlit.choose_date"),
               "Clear all": t("streamlit.clear_all"), "Clear value": t("streamlit.clear_value"),
-              "Clear entry": t("streamlit.clear_value")}
+              "Clear entry": t("streamlit.clear_value"), "Choose an option": t("common.choose"),
+              "App pages": t("streamlit.app_pages"), "Sidebar": t("streamlit.sidebar"),
+              "Collapse sidebar": t("streamlit.collapse_sidebar"), "Expand sidebar": t("streamlit.expand_sidebar"),
+              "Open": t("streamlit.open"), "Close": t("streamlit.close"), "Link to heading": t("streamlit.heading_link"),
+              "No options available": t("streamlit.no_options"), "Selected values": t("streamlit.selected"),
+              "Download as CSV": t("streamlit.table_csv"), "Fullscreen": t("streamlit.fullscreen"),
+              "Close fullscreen": t("streamlit.fullscreen_close"), "Search": t("streamlit.search"),
+              "Show/hide columns": t("streamlit.columns")}
+    # the same with a part of the page's own in them: "Remove <a chosen value>", a date field's parts
+    parts = [["^Remove (.*)$", t("streamlit.remove", x="{x}")], ["^day, (.*)$", t("streamlit.day", x="{x}")],
+             ["^month, (.*)$", t("streamlit.month", x="{x}")], ["^year, (.*)$", t("streamlit.year", x="{x}")]]
     note = t("upload.note", mb="{mb}", types="{types}")
     matches = t("streamlit.select_matches", n="{n}")
     st.html(f"""<script>(() => {{
   const exact = {json.dumps(exact, ensure_ascii=False)}, note = {json.dumps(note, ensure_ascii=False)};
   const labels = {json.dumps(labels, ensure_ascii=False)}, matches = {json.dumps(matches, ensure_ascii=False)};
+  const parts = {json.dumps(parts, ensure_ascii=False)}.map(([re, to]) => [new RegExp(re), to]);
+  const relabel = v => {{
+    if (labels[v]) return labels[v];
+    for (const [re, to] of parts) {{ const m = v.match(re); if (m) return to.replace('{{x}}', m[1]); }}
+    return null;
+  }};
   const scope = '[data-testid=stStatusWidget], [data-testid=stFileUploaderDropzone], [data-testid=InputInstructions], '
+              + '[data-testid=stSkipToContent], '
               + '[data-baseweb=popover] [role=option], [role=listbox] [role=option]';
   const fix = () => {{
     document.querySelectorAll(scope).forEach(root => {{
@@ -91,9 +110,11 @@ def streamlit_texts() -> None:
         if (s) n.nodeValue = matches.replace('{{n}}', s[1]);
       }}
     }});
-    document.querySelectorAll('[aria-label]').forEach(e => {{
-      const l = labels[e.getAttribute('aria-label')];
-      if (l) e.setAttribute('aria-label', l);
+    document.querySelectorAll('[aria-label], [placeholder], [title]').forEach(e => {{
+      for (const a of ['aria-label', 'placeholder', 'title']) {{
+        const v = e.getAttribute(a), l = v && relabel(v);
+        if (l && l !== v) e.setAttribute(a, l);
+      }}
     }});
   }};
   fix();
@@ -101,11 +122,12 @@ def streamlit_texts() -> None:
   if (!window.__zhkhDateEnter) {{
     window.__zhkhDateEnter = true;
     document.addEventListener('keydown', e => {{
-      if (e.key === 'Enter' && e.target.closest && e.target.closest('[data-testid=stDateInput]')) e.target.blur();
+      if (e.key === 'Enter' && e.target.closest && e.target.closest('[data-testid=stDateInputField], [data-testid=stDateInput]')) e.target.blur();
     }}, true);
   }}
   if (window.__zhkhTexts) window.__zhkhTexts.disconnect();   // this run's language
   window.__zhkhTexts = new MutationObserver(fix);
   window.__zhkhTexts.observe(document.body, {{childList: true, subtree: true, characterData: true,
-                                             attributes: true, attributeFilter: ['aria-label']}});
+                                             attributes: true,
+                                             attributeFilter: ['aria-label', 'placeholder', 'title']}});
 }})();</script>""", unsafe_allow_javascript=True)
