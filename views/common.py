@@ -118,11 +118,18 @@ def streamlit_texts() -> None:
     }});
   }};
   fix();
-  // a date typed into a date field applies on Enter (Streamlit takes it only when the field loses focus)
+  // a date typed into a date field applies on Enter: Streamlit takes it only when the field loses focus
+  // with its calendar closed, and Enter would open the calendar — so Enter closes it (Escape) and leaves
   if (!window.__zhkhDateEnter) {{
     window.__zhkhDateEnter = true;
-    document.addEventListener('keydown', e => {{
-      if (e.key === 'Enter' && e.target.closest && e.target.closest('[data-testid=stDateInputField], [data-testid=stDateInput]')) e.target.blur();
+    const inDate = e => e.key === 'Enter' && e.target.closest && e.target.closest('[data-testid=stDateInputField]');
+    window.addEventListener('keyup', e => {{ if (inDate(e)) {{ e.preventDefault(); e.stopImmediatePropagation(); }} }}, true);
+    window.addEventListener('keydown', e => {{
+      if (!inDate(e)) return;
+      e.preventDefault(); e.stopImmediatePropagation();
+      e.target.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Escape', code: 'Escape', keyCode: 27, bubbles: true,
+                                                           cancelable: true}}));
+      setTimeout(() => {{ const t = document.activeElement; if (t && t.blur) t.blur(); }}, 30);
     }}, true);
   }}
   if (window.__zhkhTexts) window.__zhkhTexts.disconnect();   // this run's language

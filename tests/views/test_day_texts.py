@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from i18n import has_text, read_system_note, system_note, translate
+import i18n
+from i18n import has_text, translate
 
 
 def test_every_audited_object_type_has_a_name_in_both_languages() -> None:
@@ -40,9 +41,9 @@ def test_object_label_is_a_word() -> None:
 
 
 @pytest.mark.parametrize("note, ru, en", [
-    (system_note("valve_stuck_in_outage", 11), "не закрылась при отключении №11", "found stuck during outage #11"),
+    ("history.system.valve_stuck_in_outage #11", "не закрылась при отключении №11", "found stuck during outage #11"),
     ("found stuck during outage #11", "не закрылась при отключении №11", "found stuck during outage #11"),
-    (system_note("demo_month"), "демо-месяц: отключения прошлого месяца и одно сейчас, месяц начислен", None),
+    ("history.system.demo_month", "демо-месяц: отключения прошлого месяца и одно сейчас, месяц начислен", None),
     ("demo month: outages of the previous month and one now, the month billed",
      "демо-месяц: отключения прошлого месяца и одно сейчас, месяц начислен", None),
     ("demo month: the outage's times set to the past (demo data only)",
@@ -65,11 +66,11 @@ def test_notes_the_code_writes_are_shown_in_the_page_language(note: str, ru: str
 
 
 def test_a_system_note_is_stored_as_a_key() -> None:
-    assert system_note("valve_stuck_in_outage", 11) == "history.system.valve_stuck_in_outage #11"
-    assert read_system_note("history.system.valve_stuck_in_outage #11") == (
+    assert i18n.system_note("valve_stuck_in_outage", 11) == "history.system.valve_stuck_in_outage #11"
+    assert i18n.read_system_note("history.system.valve_stuck_in_outage #11") == (
         "history.system.valve_stuck_in_outage", {"id": "11"})
-    assert read_system_note("found stuck during outage #11") is None
-    assert read_system_note("history.system.demo_month") == ("history.system.demo_month", {"id": ""})
+    assert i18n.read_system_note("found stuck during outage #11") is None
+    assert i18n.read_system_note("history.system.demo_month") == ("history.system.demo_month", {"id": ""})
 
 
 def test_the_demo_network_has_a_name_in_each_language() -> None:
