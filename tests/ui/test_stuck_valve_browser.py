@@ -82,7 +82,7 @@ def test_stuck_valve_shows_the_grown_plan_before_approval(page, app_url: str, de
                       .filter(d => d.style.background.includes('{NEW_VALVE_RGB}')).length === {len(new_valves)}""",
             timeout=60000)
         expect(page.frame_locator("iframe[title*='streamlit_folium']:visible").first
-               .get_by_text("Новые задвижки к закрытию").first).to_be_visible()
+               .locator("text=Новые задвижки к закрытию >> visible=true").first).to_be_visible()
         # the crew sheet and the addresses: the new ones marked (the grid's cells are read from its data)
         sheet = page.locator("[data-testid=stDataFrame]").filter(has_text="Новая")
         expect(sheet.first).to_be_visible(timeout=30000)
