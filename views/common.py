@@ -80,7 +80,8 @@ def streamlit_texts() -> None:
               "No options available": t("streamlit.no_options"), "Selected values": t("streamlit.selected"),
               "Download as CSV": t("streamlit.table_csv"), "Fullscreen": t("streamlit.fullscreen"),
               "Close fullscreen": t("streamlit.fullscreen_close"), "Search": t("streamlit.search"),
-              "Show/hide columns": t("streamlit.columns")}
+              "Show/hide columns": t("streamlit.columns"), "Increment": t("streamlit.increment"),
+              "Decrement": t("streamlit.decrement")}
     # the same with a part of the page's own in them: "Remove <a chosen value>", a date field's parts
     parts = [["^Remove (.*)$", t("streamlit.remove", x="{x}")], ["^day, (.*)$", t("streamlit.day", x="{x}")],
              ["^month, (.*)$", t("streamlit.month", x="{x}")], ["^year, (.*)$", t("streamlit.year", x="{x}")]]

@@ -20,6 +20,9 @@ ALLOWED_LATIN = {
     "zhkh", "ops", "kWh", "Gcal", "GUID", "FIAS", "ФИАС", "Helsinki", "HSY", "WGS", "EPSG", "Mapbox",
     "contributors", "CARTO", "Tiles", "SMS",
     "English",   # the language switch names each language in itself
+    "Europe", "UTM",   # the time zone's name (Europe/Helsinki) and the map's projection in the PDF
+    "incidents",       # the drill-down's links (/incidents?id=N), read from the table's cells
+    "cli", "root",     # the author of what the command lines did (cli:<os user>)
 }
 # Streamlit's own words that no page can reach (listed in docs/i18n.md)
 STREAMLIT_UNREACHABLE = {"Deploy", "Rerun", "Settings", "Print", "Record", "screencast", "About", "Clear", "cache",
@@ -53,11 +56,9 @@ def page_texts(page) -> str:
             # (without the screen-reader announcements of the address box's list, react-select's own
             # English that no page can reach: docs/i18n.md)
             parts.append(f.evaluate("""() => { if (!document.body) return '';
-                const c = document.body.cloneNode(true);
-                c.querySelectorAll('[aria-live], #aria-selection, #aria-context, #aria-guidance, #aria-results')
-                 .forEach(e => e.remove());
-                return document.body.innerText.split('\\n').filter(l => !c.textContent.includes(l) ? false : true)
-                    .join('\\n'); }"""))
+                let t = document.body.innerText;
+                document.querySelectorAll('[aria-live]').forEach(e => { const s = e.innerText; if (s) t = t.split(s).join(''); });
+                return t; }"""))
         except Exception:  # a frame that went away while it was read (a rerun)
             pass
     return "\n".join(parts)
