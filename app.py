@@ -9,6 +9,7 @@ from auth.permissions import pages_for
 from i18n import LANGUAGES, N_
 from views import errors, session
 from views.common import streamlit_texts, t
+from views.formatting import network_name
 
 st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide",
                    # the wall screen (/control?kiosk=1) opens full screen, without the sidebar
@@ -67,7 +68,7 @@ def sidebar(user: object) -> None:
             ids = [n["id"] for n in nets]
             if st.session_state.get("network_id") not in ids:
                 st.session_state["network_id"] = ids[0]
-            names = {n["id"]: n["name"] for n in nets}
+            names = {n["id"]: network_name(n["name"]) for n in nets}
             st.selectbox(t("sidebar.network"), ids, index=ids.index(st.session_state["network_id"]),
                          format_func=lambda i: names.get(i, str(i)), key="network_pick", on_change=_keep,
                          args=("network_pick", "network_id"))

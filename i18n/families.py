@@ -94,6 +94,7 @@ FAMILIES: tuple[Family, ...] = (
     _closed("outage.state", "incidents.outages:STATES"),
     _closed("outage.kind", "incidents.outages:KINDS"),
     _open("history.outage", "the outage notes views/formatting.py history_note() recognises"),
+    _open("history.system", "the notes code writes itself (i18n.system_note), shown by history_note()"),
     # the map and the network
     _closed("map.layer", "views.map_parts:ALL_LAYERS"),
     _closed("legend.kind", "gis.layers:BUILDING_COLORS"),

@@ -44,6 +44,13 @@ def incidents_table(items: list[QueueItem]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def order_items(items: list[QueueItem], order: str) -> list[QueueItem]:
+    """The list newest first (``newest``) or the closest deadline first (``due``; the queue's order)."""
+    if order == "newest":
+        return sorted(items, key=lambda q: (q.incident.created_at, q.incident.id), reverse=True)
+    return list(items)
+
+
 def list_section() -> list[QueueItem]:
     cols = st.columns(4)
     statuses = cols[0].multiselect(t("incident.filter.status"), STATUSES, default=sorted(OPEN_STATUSES),
@@ -61,6 +68,10 @@ def list_section() -> list[QueueItem]:
                          sla_states=slas or None, limit=2000)
     if priorities:
         items = [q for q in items if q.incident.priority in priorities]
+    # newest first by default: the report just filed is on the first screen; by deadline on request
+    order = st.radio(t("incident.order"), ["newest", "due"], horizontal=True, key="inc_order",
+                     format_func=lambda o: t("incident.order.newest" if o == "newest" else "incident.order.due"))
+    items = order_items(items, order)
     st.caption(tn("incident.count", len(items)))
     if items:
         st.dataframe(incidents_table(items), hide_index=True, width="stretch", height=320)
