@@ -1,8 +1,9 @@
 """All configuration of zhkh-ops in one place.
 
 Values come from the environment (or a ``.env`` file); see ``.env.example``. No other module of the
-project reads ``os.environ`` (only test and benchmark helpers pass an environment to the processes
-they start). Most code asks ``get_settings()``; some domain functions take the values as arguments.
+application reads ``os.environ`` (tests and benchmarks aside: they set up the processes they start;
+``tests/test_settings.py`` checks it). Most code asks ``get_settings()``; some domain functions take
+the values as arguments.
 A value that does not fit (``ZHKH_ENV=prod``, a port that is not a number) stops the process at its
 first ``get_settings()`` with one line naming the variable (exit status 2); ``python -m settings``
 checks them alone. Secrets are ``SecretStr``: ``.get_secret_value()`` where they are used, ``**********``
