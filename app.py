@@ -8,6 +8,7 @@ import streamlit as st
 from auth.permissions import pages_for
 from i18n import LANGUAGES, N_
 from views import errors, session
+from settings import SettingsError, get_settings
 from views.common import streamlit_texts, t
 from views.formatting import network_name
 
@@ -85,7 +86,19 @@ def standing_in(show: object) -> None:
                   position="hidden").run()
 
 
+def settings_refused() -> bool:
+    """A refused setting (``ZHKH_ENV=prod`` …): its one line instead of any page; the server's log has it too."""
+    try:
+        get_settings()
+    except SettingsError as exc:
+        st.error(t("app.settings_refused", detail=errors.md_safe("; ".join(exc.refused))), icon=":material/error:")
+        return True
+    return False
+
+
 def main() -> None:
+    if settings_refused():
+        return
     try:
         user = session.resume()
     except Exception as exc:  # the database is down: nobody can be checked, nothing can be shown

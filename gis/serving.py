@@ -4,27 +4,27 @@ thread pool for the blocking database work."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio.to_thread
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 
-def lazy_engine(engine: Engine | None, database_url: str | None) -> Callable[[], Engine]:
+def lazy_engine(engine: Engine | None, database_url: SecretStr | str | None) -> Callable[[], Engine]:
     """``engine`` if given, else the process's engine for ``database_url`` (default: the settings'),
-    made at the first call."""
+    made at the first call. No lock here: ``get_engine`` prepares once and, while the database is down,
+    answers every request at once with the last failure instead of queueing them behind a probe."""
     box: dict[str, Engine] = {"e": engine} if engine is not None else {}
-    lock = threading.Lock()
+    url = database_url.get_secret_value() if isinstance(database_url, SecretStr) else database_url
 
     def db() -> Engine:
-        with lock:
-            if "e" not in box:
-                from gis.db import get_engine
+        if "e" not in box:
+            from gis.db import get_engine
 
-                box["e"] = get_engine(database_url) if database_url else get_engine()
-            return box["e"]
+            box["e"] = get_engine(url) if url else get_engine()
+        return box["e"]
 
     return db
 

@@ -243,11 +243,14 @@ def test_rate_limits_answer_429_with_a_friendly_page(scene: Scene, clean_engine:
     assert strict.post("/account", data={"csrf": token, "number": scene.account, "code": scene.code}).status_code == 429
 
 
-@pytest.mark.parametrize("path", ["/", "/address/1", "/report/1"])
-def test_pages_never_trace_back_with_nul_bytes(scene: Scene, clean_engine: Engine, path: str) -> None:
+@pytest.mark.parametrize("path, status", [("/", 200), ("/search", 200), ("/address/{b1}", 200),
+                                          ("/address/999999999", 404), ("/report/999999999", 404)])
+def test_pages_never_trace_back_with_nul_bytes(scene: Scene, clean_engine: Engine, path: str, status: int) -> None:
+    """NUL bytes in the query: the page as without them (in the default language), or the plain not-found page."""
     c = client(clean_engine)
-    r = c.get(path, params={"q": "a\x00b", "lang": "\x00"})
-    assert r.status_code in (200, 404) and "Traceback" not in r.text
+    r = c.get(path.format(b1=scene.city.building_ids[0]), params={"q": "a\x00b", "lang": "\x00"})
+    assert r.status_code == status and "Traceback" not in r.text and "\x00" not in r.text
+    assert '<html lang="ru"' in r.text
 
 
 def test_durations_and_money_in_the_page_language() -> None:
