@@ -143,10 +143,13 @@ def tariffs_json(view: dict[str, Any], lang: str) -> dict[str, Any]:
 def add_routes(app: FastAPI, *, db: Callable[[], Engine], render: Callable[..., HTMLResponse],
                page_error: Callable[..., Exception], csrf_of: Callable[[Request], str], csrf_cookie: str,
                actor_of: Callable[[Request], Any], default_lang: str, today: Callable[[], date],
-               zone: Callable[[], Any], static_dir: Path) -> None:
+               zone: Callable[[], Any], static_dir: Path,
+               remember_mine: Callable[[Request, Response, int, str], None] | None = None) -> None:
     """Add «Тарифы» and the app's routes to the residents' ``app`` (``resident/web.py``): ``render``
     and ``page_error`` are its page and error, ``csrf_of`` its CSRF token of a request (the cookie's
-    when valid) kept in the cookie ``csrf_cookie``, ``actor_of`` the author of a resident's write."""
+    when valid) kept in the cookie ``csrf_cookie``, ``actor_of`` the author of a resident's write,
+    ``remember_mine(request, response, id, public_token)`` marks a report as made in this browser
+    (as the report form's answer does)."""
 
     def csrf_ok(request: Request, token: str) -> bool:
         cookie = request.cookies.get(csrf_cookie, "")
@@ -263,9 +266,11 @@ def add_routes(app: FastAPI, *, db: Callable[[], Engine], render: Callable[..., 
     @app.post("/api/reports")
     async def api_report(request: Request) -> JSONResponse:
         """A report written offline: JSON ``{client_id, building_id, service_code, description}`` with
-        the header ``X-CSRF-Token`` equal to the CSRF cookie. 201 ``{id, created: true, url}``; the same
-        ``client_id`` again: 200 with the first report's id and ``created: false``. 400/403/404 with
-        ``error`` (and ``problems``): the page drops the item and says why — nothing is retried forever."""
+        the header ``X-CSRF-Token`` equal to the CSRF cookie. 201 ``{id, created: true, url}`` — ``url``
+        is the report's page, ``/report/<public token>?lang=…`` (a bare number opens only in the browser
+        that made the report, which this answer marks so, as the form post does); the same ``client_id``
+        again: 200 with the first report's id and url and ``created: false``. 400/403/404 with ``error``
+        (and ``problems``): the page drops the item and says why — nothing is retried forever."""
         from incidents.errors import UnknownAddress
         from incidents.intake import InvalidReport
         from resident import reports as resident_reports
@@ -281,12 +286,13 @@ def add_routes(app: FastAPI, *, db: Callable[[], Engine], render: Callable[..., 
         cid, bid = data.get("client_id"), data.get("building_id")
         if not isinstance(cid, str) or not CLIENT_ID.fullmatch(cid):
             return JSONResponse({"error": "client_id must be a lowercase UUID"}, status_code=400)
-        if isinstance(bid, bool) or not (isinstance(bid, int) or (isinstance(bid, str) and _DIGITS.fullmatch(bid))):
+        if isinstance(bid, bool) or not ((isinstance(bid, int) and 0 <= bid < 10**12)
+                                         or (isinstance(bid, str) and _DIGITS.fullmatch(bid))):
             return JSONResponse({"error": "building_id must be a number"}, status_code=400)
         service_code, description = data.get("service_code"), data.get("description", "")
         if not isinstance(service_code, str) or not isinstance(description, str):
             return JSONResponse({"error": "service_code and description must be texts"}, status_code=400)
-        lang = data.get("lang") if data.get("lang") in LANGUAGES else default_lang
+        lang = data["lang"] if isinstance(data.get("lang"), str) and data["lang"] in LANGUAGES else default_lang
         try:
             result = resident_reports.take(actor_of(request), db(), building_id=int(bid), service_code=service_code,
                                            description=description, client_token=client_token(cid))
@@ -299,5 +305,9 @@ def add_routes(app: FastAPI, *, db: Callable[[], Engine], render: Callable[..., 
         except UnknownAddress:
             return JSONResponse({"error": f"no building with id {bid}"}, status_code=404)
         inc = result.incident
-        return JSONResponse({"id": inc.id, "created": bool(result.created), "url": f"/report/{inc.id}?lang={lang}"},
-                            status_code=201 if result.created else 200)
+        out = JSONResponse({"id": inc.id, "created": bool(result.created),
+                            "url": f"/report/{inc.public_token}?lang={lang}"},
+                           status_code=201 if result.created else 200, headers={"Cache-Control": "no-store"})
+        if remember_mine is not None:
+            remember_mine(request, out, int(inc.id), str(inc.public_token))
+        return out

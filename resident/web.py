@@ -153,12 +153,26 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         if not cookie or not token or not hmac.compare_digest(cookie.encode(), token.encode()):
             raise Page(403, "resident.err.form_title", "resident.err.csrf")
 
+    def remember_mine(request: Request, resp: Response, incident_id: int, token: str) -> None:
+        """Add a report made in this browser to its ``zr_mine`` cookie (newest first, at most
+        ``MINE_MAX``): then ``/report/<number>`` opens the report's page here."""
+        mine_now = {int(incident_id): str(token), **{k: v for k, v in mine(request).items() if k != int(incident_id)}}
+        resp.set_cookie(MINE_COOKIE, ",".join(f"{k}.{v}" for k, v in list(mine_now.items())[:MINE_MAX]),
+                        httponly=True, samesite="lax", max_age=REPORT_COOKIE_DAYS * 86400)
+
     @app.exception_handler(Page)
-    async def _page(request: Request, exc: Page) -> HTMLResponse:
+    async def _page(request: Request, exc: Page) -> Response:
+        if _is_api(request.url.path):
+            return api_error(exc.status, "not found" if exc.status == 404 else "refused")
         return error_page(request, exc.status, exc.title, exc.message, **exc.params)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request.url.path):   # an /api/ route answers JSON, whatever went wrong
+            resp = api_error(exc.status_code, API_HTTP_ERRORS.get(exc.status_code, "refused"))
+            if exc.status_code == 405:
+                resp.headers["Allow"] = allowed_methods(app, request.scope)
+            return resp
         if exc.status_code == 404:
             return error_page(request, 404, "resident.err.not_found_title", "resident.err.not_found")
         if exc.status_code == 405:
@@ -171,15 +185,22 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     async def _any(request: Request, exc: Exception) -> Response:
         from ops.errors import is_database_down
 
+        api = _is_api(request.url.path)
         if is_database_down(exc):
+            if api:
+                return api_error(503, "the service is unavailable: try again later", {"Retry-After": "30"})
             return error_page(request, 503, "resident.err.down_title", "resident.err.down")
         import logging
 
         logging.getLogger("zhkh.resident").exception("resident page failed")
+        if api:
+            return api_error(500, "internal error")
         return error_page(request, 500, "resident.err.down_title", "resident.err.generic")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: Exception) -> Response:
+        if _is_api(request.url.path):
+            return api_error(400, "bad request parameters")
         return error_page(request, 400, "resident.err.form_title", "resident.err.form")
 
     @app.middleware("http")
@@ -276,9 +297,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
                           form_service=service_code)
         inc = result.incident
         resp = RedirectResponse(f"/report/{inc.public_token}?{urlencode({'lang': lang, 'new': 1})}", status_code=303)
-        mine_now = {inc.id: str(inc.public_token), **{k: v for k, v in mine(request).items() if k != inc.id}}
-        resp.set_cookie(MINE_COOKIE, ",".join(f"{k}.{v}" for k, v in list(mine_now.items())[:MINE_MAX]),
-                        httponly=True, samesite="lax", max_age=REPORT_COOKIE_DAYS * 86400)
+        remember_mine(request, resp, inc.id, str(inc.public_token))
         return resp
 
     @app.post("/address/{building_id}/subscribe")
@@ -490,19 +509,33 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     from resident.app_extra import add_routes  # «Тарифы» and the installable app (resident/app_extra.py)
 
     add_routes(app, db=db, render=render, page_error=Page, csrf_of=csrf_of, csrf_cookie=CSRF_COOKIE,
-               actor_of=lambda r: resident_reports.resident_actor(client_ip(r), salt),
+               actor_of=lambda r: resident_reports.resident_actor(client_ip(r), salt), remember_mine=remember_mine,
                default_lang=s.language if s.language in LANGUAGES else "ru",
                today=lambda: utcnow().astimezone(zone()).date(), zone=zone, static_dir=HERE / "static")
     return app
 
 
 REPORT_COOKIE_DAYS = 90
+API_HTTP_ERRORS = {404: "not found", 405: "method not allowed", 413: "the body is too big"}
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def api_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """An ``/api/`` route's refusal: JSON ``{"error": <one line>}`` (never an HTML page — the app's
+    script reads it)."""
+    return JSONResponse({"error": message}, status_code=status,
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", **(headers or {})})
 
 
 class StrictUtf8:
     """Refuse a form body or a query string that is not valid UTF-8 — also inside %-escapes — with a
     400 page before anything reads it (Starlette would decode it as Latin-1 or with U+FFFD, and the
-    intake would store the mojibake), as the Open311 API does."""
+    intake would store the mojibake), as the Open311 API does. Under ``/api/`` the refusal is JSON
+    (``{"error": …}``), and a JSON body is left to its route, which decodes it strictly itself and
+    answers its own JSON error."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -520,6 +553,12 @@ class StrictUtf8:
         return False
 
     async def _refuse(self, scope: Any, receive: Any, send: Any, key: str = N_("resident.err.utf8")) -> None:
+        if _is_api(scope.get("path", "")):
+            too_big = key == "resident.err.too_big"
+            resp = api_error(413 if too_big else 400, API_HTTP_ERRORS[413] if too_big else
+                             "the query and the body must be valid UTF-8")
+            await resp(scope, receive, send)
+            return
         lang = "en" if b"lang=en" in scope.get("query_string", b"") or \
             b"zr_lang=en" in dict(scope.get("headers") or []).get(b"cookie", b"") else "ru"
         from i18n import translate
@@ -566,7 +605,9 @@ class StrictUtf8:
         if size > MAX_FORM_BYTES:
             await self._refuse(scope, receive, send, N_("resident.err.too_big"))
             return
-        if (ctype == b"application/x-www-form-urlencoded" and self._bad(body)) or not _utf8_ok(body):
+        json_api = ctype == b"application/json" and _is_api(scope.get("path", ""))
+        if not json_api and ((ctype == b"application/x-www-form-urlencoded" and self._bad(body))
+                             or not _utf8_ok(body)):
             await self._refuse(scope, receive, send)
             return
         sent = False

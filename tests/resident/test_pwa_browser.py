@@ -34,7 +34,7 @@ def app_url(scene: Scene, clean_engine: Engine, db_url: str) -> Iterator[str]:
 def portal_reports(engine: Engine) -> list[dict]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(text(
-            "SELECT id, client_token, building_id, service_code, description FROM incidents "
+            "SELECT id, client_token, building_id, service_code, description, public_token FROM incidents "
             "WHERE channel = 'portal' ORDER BY id")).mappings()]
 
 
@@ -107,8 +107,13 @@ def test_installable_offline_and_a_queued_report_sent_once(scene: Scene, app_url
         stored = portal_reports(clean_engine)
         assert [(r["client_token"], r["building_id"], r["service_code"]) for r in stored] == [
             (f"portal:{queued[0]['client_id']}", b2, "no_hot_water")]
-        assert sent.get_attribute("href") == f"/report/{stored[0]['id']}?lang=ru"
+        # the link is the report's page by its public token (a bare number is a 404 elsewhere)
+        assert sent.get_attribute("href") == f"/report/{stored[0]['public_token']}?lang=ru"
         assert page.evaluate("JSON.parse(localStorage.getItem('zr_queue'))") == []
+        sent.click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(f"№{stored[0]['id']}")
+        assert page.url == f"{app_url}/report/{stored[0]['public_token']}?lang=ru"
+        page.go_back()
         # the same item sent again (a second tab had it too): nothing new
         again = page.evaluate("""async (item) => { const t = (await (await fetch('/api/csrf')).json()).csrf;
             const r = await fetch('/api/reports', {method: 'POST', headers: {'Content-Type': 'application/json',
@@ -118,8 +123,10 @@ def test_installable_offline_and_a_queued_report_sent_once(scene: Scene, app_url
         page.reload()
         expect(page.get_by_role("heading", level=1)).to_have_text("Mannerheimintie 3")
         assert len(portal_reports(clean_engine)) == 1
+        # the number opens it too in this browser (the answer marked the report as made here)
         page.goto(f"{app_url}/report/{stored[0]['id']}?lang=ru")
         expect(page.get_by_role("heading", level=1)).to_contain_text(f"№{stored[0]['id']}")
+        assert page.url == f"{app_url}/report/{stored[0]['public_token']}?lang=ru"
         browser.close()
     assert outside == []            # no CDN, nothing from outside
 

@@ -22,7 +22,8 @@ def client(engine: Engine) -> TestClient:
 def portal_reports(engine: Engine) -> list[dict]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(text(
-            "SELECT id, client_token, building_id, channel, description FROM incidents WHERE channel = 'portal' "
+            "SELECT id, client_token, building_id, channel, description, public_token FROM incidents "
+            "WHERE channel = 'portal' "
             "ORDER BY id")).mappings()]
 
 
@@ -66,11 +67,20 @@ def test_a_queued_report_is_stored_once(scene: Scene, clean_engine: Engine) -> N
     first = c.post("/api/reports", json=body, headers={"X-CSRF-Token": token})
     assert first.status_code == 201, first.text
     got = first.json()
-    assert got["created"] is True and got["url"] == f"/report/{got['id']}?lang=ru"
     again = c.post("/api/reports", json=body, headers={"X-CSRF-Token": token})
     assert again.status_code == 200 and again.json() == {**got, "created": False}
     stored = portal_reports(clean_engine)
     assert [(r["id"], r["client_token"], r["building_id"]) for r in stored] == [(got["id"], f"portal:{cid}", b2)]
+    # the answer links the report's page by its public token: it opens anywhere, never a 404
+    page_token = stored[0]["public_token"]
+    assert got["created"] is True and got["url"] == f"/report/{page_token}?lang=ru"
+    fresh = TestClient(c.app)
+    page = fresh.get(got["url"])
+    assert page.status_code == 200 and f"№{got['id']}" in page.text
+    assert fresh.get(f"/report/{got['id']}").status_code == 404            # the bare number: not elsewhere
+    # ... but in the browser that sent it (as after the report form), the number leads to the page
+    mine = c.get(f"/report/{got['id']}?lang=ru", follow_redirects=False)
+    assert mine.status_code == 303 and mine.headers["location"] == got["url"]
     # another id is another report
     other = c.post("/api/reports", json={**body, "client_id": str(uuid.uuid4())}, headers={"X-CSRF-Token": token})
     assert other.status_code == 201 and other.json()["id"] != got["id"]
@@ -101,6 +111,20 @@ def test_queued_report_csrf_and_bad_input(scene: Scene, clean_engine: Engine) ->
     assert r.status_code == 400 and r.json()["error"] == "the body must be a JSON object"
     r = c.post("/api/reports", json=[1, 2], headers=h)
     assert r.status_code == 400
+    for bad in ({**body, "building_id": 10**30}, {**body, "lang": ["en"], "service_code": "nonsense"}, {**body, "description": 7}):
+        r = c.post("/api/reports", json=bad, headers=h)
+        assert r.status_code == 400 and r.json()["error"], (bad, r.text)
+    # every refusal under /api/ is JSON, not a page: a form body or a query that is not UTF-8,
+    # a wrong method, an unknown route, a body too big
+    for r, status in ((c.post("/api/reports", content=b"a=%FF", headers={
+                          **h, "Content-Type": "application/x-www-form-urlencoded"}), 400),
+                      (c.post("/api/reports?x=%FF", json=body, headers=h), 400),
+                      (c.get("/api/addresses?q=%FF"), 400), (c.get("/api/reports"), 405),
+                      (c.get("/api/nothing-here"), 404),
+                      (c.post("/api/reports", content=b"{" + b" " * 70_000 + b"}",
+                              headers={**h, "Content-Type": "application/json"}), 413)):
+        assert r.status_code == status and r.headers["content-type"].startswith("application/json"), r.text
+        assert r.json()["error"] and "\n" not in r.json()["error"]
     bad_service = c.post("/api/reports", json={**body, "service_code": "nonsense"}, headers=h).json()
     assert bad_service["problems"] and all("intake." not in p for p in bad_service["problems"])
     assert portal_reports(clean_engine) == []
