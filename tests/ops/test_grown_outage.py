@@ -208,9 +208,12 @@ def test_reports_an_outage_explains_follow_it(grown, actors: dict[str, Actor]) -
     now = datetime.now(timezone.utc)
     joined = now - timedelta(hours=1, minutes=17)
     pin_times(eng, o.id, grown["added"], start=now - timedelta(hours=3), joined=joined, end=None)
+    with eng.connect() as conn:  # the residents' side addresses a report by its random token, not its number
+        token = conn.execute(text("SELECT public_token FROM incidents WHERE id = :i"),
+                             {"i": grown["late_report"]}).scalar_one()
     with TestClient(create_app(eng, Settings())) as c:  # type: ignore[call-arg]
-        page = c.get(f"/report/{grown['late_report']}?lang=ru").text
-        page_en = c.get(f"/report/{grown['late_report']}?lang=en").text
+        page = c.get(f"/report/{token}?lang=ru").text
+        page_en = c.get(f"/report/{token}?lang=en").text
     assert f"№{o.id} (холодная вода): отключено с {fmt_when(joined, 'ru', zone)}, бригада работает" in page
     assert f"Ожидаемое включение: {fmt_when(later, 'ru', zone)}" in page
     assert f"ожидаемое окончание отключения №{o.id}" in page and "просрочена" not in page

@@ -304,7 +304,10 @@ def test_one_day_across_every_role(day: Day) -> None:
         except Exception:
             for n, ctx in enumerate(browser.contexts):     # what each person saw when the day stopped
                 for m, pg in enumerate(ctx.pages):
-                    pg.screenshot(path=str(ARTIFACTS / f"day-failed-{n}-{m}.png"), full_page=True)
+                    try:
+                        pg.screenshot(path=str(ARTIFACTS / f"day-failed-{n}-{m}.png"), full_page=True, timeout=10000)
+                    except Exception:  # noqa: BLE001 — a page that cannot be drawn must not hide the day's own error
+                        pass
             raise
         finally:
             browser.close()

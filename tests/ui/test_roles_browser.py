@@ -26,17 +26,17 @@ def test_nothing_shows_before_a_login_and_a_wrong_password_says_so(anonymous_pag
     page = anonymous_page
     page.goto(f"{app_url}/map", wait_until="domcontentloaded")
     expect(page.get_by_label("Логин")).to_be_visible(timeout=30000)
-    expect(page.get_by_label("Пароль")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Пароль", exact=True)).to_be_visible()
     assert page.locator("iframe[title*='streamlit_folium']").count() == 0
     assert page.locator("[data-testid=stSidebarNav]").count() == 0
     assert page.locator("[data-testid=stDataFrame]").count() == 0
     page.screenshot(path=str(ARTIFACTS / "login.png"))
     page.get_by_label("Логин").fill("dispatcher")
-    page.get_by_label("Пароль").fill("not the password")
+    page.get_by_role("textbox", name="Пароль", exact=True).fill("not the password")
     page.get_by_role("button", name="Войти").click()
     expect(page.get_by_text("Неверный логин или пароль.")).to_be_visible(timeout=30000)
     page.get_by_label("Логин").fill("nobody-at-all")
-    page.get_by_label("Пароль").fill("not the password")
+    page.get_by_role("textbox", name="Пароль", exact=True).fill("not the password")
     page.get_by_role("button", name="Войти").click()
     expect(page.get_by_text("Неверный логин или пароль.")).to_be_visible(timeout=30000)   # the same answer
     # in English the fields are "Login" and "Password"
