@@ -16,6 +16,7 @@ measured from inside the pages, not by the driver:
   period is **missed** (the old timer asked regardless; a request queued behind a run counts);
 - ``updates/min``: screen updates per page and minute (the period is the most one can get);
 - ``KB/refresh``: websocket bytes received per page and screen update;
+- ``--gc``: this app once more with ``runner.postScriptGC`` back on (the reason it is off);
 - app CPU (the Streamlit process) and browser CPU (Chromium and the driver), from /proc, in % of
   one core over the measured window; the load average of the machine before and after.
 
@@ -157,8 +158,11 @@ def measure(url: str, app_pid: int, n: int, seconds: float, refresh: int) -> dic
         pages = [first, *[ctx.new_page() for _ in range(n - 1)]]
         for page in pages:
             page.goto(f"{url}/control?kiosk=1&refresh={refresh}", wait_until="commit")
-        for page in pages:   # every screen has shown the control room once
-            page.wait_for_function("() => window.__cr && window.__cr.changes.length > 0", timeout=300000)
+        deadline = time.time() + 300
+        for page in pages:   # every screen has shown the control room once (a saturated app may never)
+            with contextlib.suppress(Exception):
+                page.wait_for_function("() => window.__cr && window.__cr.changes.length > 0",
+                                       timeout=max(deadline - time.time(), 1) * 1000)
         time.sleep(refresh)   # warm-up: one period
         for page in pages:
             page.evaluate("() => { window.__cr.sends = []; window.__cr.changes = []; window.__cr.bytes = 0; }")
@@ -203,13 +207,17 @@ def main() -> None:
     ap.add_argument("--refresh", type=int, default=10)
     ap.add_argument("--before", default=None, help="a checkout of the code before (served with this virtualenv)")
     ap.add_argument("--reports", type=int, default=300)
+    ap.add_argument("--gc", action="store_true",
+                    help="also this app with Streamlit's full garbage collection after every run (runner.postScriptGC)")
     args = ap.parse_args()
 
     from gis.db import database_url
 
     db = database_url()
     ensure_reports(args.reports)
-    apps = ([("before", Path(args.before))] if args.before else []) + [("after", ROOT)]
+    apps: list[tuple[str, Path, dict[str, str]]] = [
+        *([("before", Path(args.before), {})] if args.before else []), ("after", ROOT, {}),
+        *([("after+gc", ROOT, {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"})] if args.gc else [])]
     rows = []
     art = ROOT / "artifacts"
     art.mkdir(exist_ok=True)
@@ -220,12 +228,12 @@ def main() -> None:
     with server(["-m", "gis", "serve-tiles", "--port", str(tiles)], ROOT, env0, f"http://127.0.0.1:{tiles}/health",
                 art / "bench-cr-tiles.log"):
         for n in (int(x) for x in args.sessions.split(",")):
-            for name, where in apps:
+            for name, where, extra in apps:
                 port = free_port()
-                env = {**env0, "PYTHONPATH": str(where)}
+                env = {**env0, "PYTHONPATH": str(where), **extra}
                 with server(["-m", "streamlit", "run", "app_server.py", "--server.port", str(port),
                              "--server.headless", "true", "--server.fileWatcherType", "none"], where, env,
-                            f"http://127.0.0.1:{port}/_stcore/health", art / f"bench-cr-{name}.log") as pid:
+                            f"http://127.0.0.1:{port}/_stcore/health", art / f"bench-cr-{name.replace('+', '-')}.log") as pid:
                     r = measure(f"http://127.0.0.1:{port}", pid, n, args.seconds, args.refresh)
                 r["app"] = name
                 rows.append(r)
