@@ -39,8 +39,10 @@ def shared(key: Hashable, max_age: float, compute: Callable[[], T]) -> T:
         started = time.monotonic()
         value = compute()
         with _lock:
-            if len(_entries) >= MAX_ENTRIES:
+            if len(_entries) >= MAX_ENTRIES:   # a burst of distinct keys (dry-building sets): start afresh
                 _entries.clear()
+                for k in [k for k, f in _flights.items() if not f.locked()]:
+                    del _flights[k]
             _entries[key] = (started, value)
         return value
 
