@@ -12,7 +12,8 @@ help:
 	@echo "make demo   - install what is missing, prepare PostGIS, load the Helsinki demo city, start the app on :$(PORT)"
 	@echo "              (and the vector-tile server on :$(TILES_PORT), stopped with the app; log var/tiles.log)"
 	@echo "make test   - the same set-up, then the whole test suite (real PostGIS, headless Chromium)"
-	@echo "make bench  - run the benchmarks"
+	@echo "make bench  - three of the benchmarks: the graph engine (network.py), the forecast backtest (forecast.py),"
+	@echo "              MQTT ingestion (meters.py); the others in benchmarks/ run one by one (see each file's first lines)"
 	@echo "make texts  - extract the UI texts' keys into locale/zhkh.pot and add the new ones to both .po files (docs/i18n.md)"
 
 venv: .venv/.installed

@@ -8,7 +8,9 @@ import streamlit as st
 from auth.permissions import pages_for
 from i18n import LANGUAGES, N_
 from views import errors, session
+from settings import SettingsError, get_settings
 from views.common import streamlit_texts, t
+from views.formatting import network_name
 
 st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide",
                    # the wall screen (/control?kiosk=1) opens full screen, without the sidebar
@@ -67,7 +69,7 @@ def sidebar(user: object) -> None:
             ids = [n["id"] for n in nets]
             if st.session_state.get("network_id") not in ids:
                 st.session_state["network_id"] = ids[0]
-            names = {n["id"]: n["name"] for n in nets}
+            names = {n["id"]: network_name(n["name"]) for n in nets}
             st.selectbox(t("sidebar.network"), ids, index=ids.index(st.session_state["network_id"]),
                          format_func=lambda i: names.get(i, str(i)), key="network_pick", on_change=_keep,
                          args=("network_pick", "network_id"))
@@ -84,7 +86,19 @@ def standing_in(show: object) -> None:
                   position="hidden").run()
 
 
+def settings_refused() -> bool:
+    """A refused setting (``ZHKH_ENV=prod`` …): its one line instead of any page; the server's log has it too."""
+    try:
+        get_settings()
+    except SettingsError as exc:
+        st.error(t("app.settings_refused", detail=errors.md_safe("; ".join(exc.refused))), icon=":material/error:")
+        return True
+    return False
+
+
 def main() -> None:
+    if settings_refused():
+        return
     try:
         user = session.resume()
     except Exception as exc:  # the database is down: nobody can be checked, nothing can be shown

@@ -1,17 +1,46 @@
 """All configuration of zhkh-ops in one place.
 
-Values come from the environment (or a ``.env`` file); see ``.env.example``.
-Domain code receives settings as arguments and never reads ``os.environ`` itself.
+Values come from the environment (or a ``.env`` file); see ``.env.example``. No other module of the
+application reads ``os.environ`` (tests and benchmarks aside: they set up the processes they start;
+``tests/test_settings.py`` checks it). Most code asks ``get_settings()``; some domain functions take
+the values as arguments.
+A value that does not fit (``ZHKH_ENV=prod``, a port that is not a number) stops the process at its
+first ``get_settings()`` with one line naming the variable (exit status 2); ``python -m settings``
+checks them alone. Secrets are ``SecretStr``: ``.get_secret_value()`` where they are used, ``**********``
+in every repr and log.
 """
 from __future__ import annotations
 
+import logging
+import sys
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("zhkh.settings")
+
+
+class Environment(StrEnum):
+    """``ZHKH_ENV``: what this installation is; any other value is refused at start."""
+
+    development = "development"
+    production = "production"
+
+
+class SettingsError(SystemExit):
+    """A setting's value is refused: the process stops (exit status 2) with ``message``, one line."""
+
+    def __init__(self, message: str, refused: tuple[str, ...] = ()) -> None:
+        super().__init__(2)
+        self.message = message
+        self.refused = refused  # the variables with their values, ``ZHKH_ENV='prod'`` (no words, for the pages)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Settings(BaseSettings):
@@ -19,10 +48,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ZHKH_", env_file=ROOT / ".env", extra="ignore")
 
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "ZHKH_DATABASE_URL"),
-        description="SQLAlchemy URL of a PostGIS database; unset = a local database managed by the app.",
+        description="SQLAlchemy URL of a PostGIS database (a secret: it may hold the password); unset = the "
+                    "machine's server at local_pg_host:local_pg_port, or the cluster `python -m gis.local_pg` made.",
     )
     local_db_name: str = "zhkh"
     local_pg_host: str = "127.0.0.1"
@@ -30,8 +60,12 @@ class Settings(BaseSettings):
     local_pg_user: str = "postgres"
     local_cluster_dir: Path = ROOT / "var" / "pg"
     local_cluster_port: int = 5433
+    # only `python -m gis.local_pg` (make demo, make test) creates and starts the cluster under local_cluster_dir;
+    # true lets any process do it when no server answers (else it stops and says what to do)
+    local_cluster_autostart: bool = False
 
-    env: str = Field(default="development", description="'production' refuses the demo city and other test-only actions")
+    env: Environment = Field(default=Environment.development,
+                             description="'production' refuses the demo city and other test-only actions")
 
     # people: sessions end after this long without an action; a login is locked after repeated failures
     session_idle_min: float = 30.0
@@ -59,6 +93,7 @@ class Settings(BaseSettings):
     billing_rules_file: Path = ROOT / "billing" / "rules" / "default.yaml"  # ZHKH_BILLING_RULES_FILE
     forecast_rules_file: Path = ROOT / "forecast" / "rules" / "default.yaml"  # pipe-break forecast (docs/forecast.md)
     dma_rules_file: Path = ROOT / "dma" / "rules" / "default.yaml"
+    reports_rules_file: Path = ROOT / "reports" / "rules" / "default.yaml"  # KPI zones (ZHKH_REPORTS_RULES_FILE)
     demo_seed: int = 42
     demo_network_name: str = "Helsinki demo cold water"
 
@@ -81,7 +116,7 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_from: str = "ЖКХ <noreply@zhkh.local>"
     smtp_user: str = ""
-    smtp_password: str = ""
+    smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     smtp_timeout_s: float = 20.0
     resident_url: str = Field(default="http://127.0.0.1:8520", description="the resident's page as residents "
@@ -89,7 +124,11 @@ class Settings(BaseSettings):
     resident_port: int = 8520
     resident_rate_per_min: float = 60.0  # requests per IP and minute (a burst of as many)
     resident_code_tries_per_hour: float = 10.0  # account-code tries per IP and hour
-    resident_trust_proxy: bool = False  # take the client's IP from X-Forwarded-For (behind a proxy only)
+    resident_code_account_failures: int = 10  # wrong codes for one account number (from any address) ...
+    resident_code_lock_min: float = 60.0      # ... lock it for this long (the right code is refused too)
+    trusted_proxies: str = Field(default="", description="comma-separated addresses or networks (CIDR) of the "
+                                 "reverse proxies in front of the HTTP services; only their X-Forwarded-For is "
+                                 "believed (the right-most entry not a trusted proxy is the client). Empty = none")
 
     # billing: tariffs and normatives (python -m billing run; billing/tariffs.py)
     billing_tariffs_file: Path = ROOT / "billing" / "rules" / "tariffs_default.yaml"
@@ -111,6 +150,38 @@ class Settings(BaseSettings):
     meters_simulator_client_id: str = "zhkh-meters-simulator"
 
 
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    if field in ("DATABASE_URL", "ZHKH_DATABASE_URL"):
+        return field
+    return "ZHKH_" + field.upper()
+
+
+def refusal(exc: ValidationError) -> SettingsError:
+    """One line naming each refused variable, its value (never a secret's) and what it should be."""
+    parts, refused = [], []
+    for err in exc.errors():
+        name = _env_name(err.get("loc", ()))
+        secret = name in ("DATABASE_URL", "ZHKH_DATABASE_URL", "ZHKH_SMTP_PASSWORD")
+        shown = name if secret else f"{name}={err.get('input')!r}"
+        refused.append(" ".join(shown.split()))
+        parts.append(f"{refused[-1]}: {' '.join(str(err.get('msg', 'refused')).split())}")
+    return SettingsError("settings refused: " + "; ".join(parts), tuple(refused))
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process; a refused value stops it here (``SettingsError``, one line on stderr)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        refused = refusal(exc)
+        if log.hasHandlers():  # a server with logging set up: its log says it
+            log.error("%s", refused)
+        print(f"error: {refused}", file=sys.stderr)
+        raise refused from None
+
+
+if __name__ == "__main__":  # python -m settings: check the settings alone (exit 2 with the one line)
+    get_settings()
+    print("settings: ok")

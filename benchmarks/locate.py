@@ -1,28 +1,44 @@
-"""Benchmark of ``network locate``: simulated bursts on WNTR's shipped networks.
+"""Benchmark of ``network locate`` over several perception models: simulated bursts on WNTR's networks.
 
-Run: ``.venv/bin/python benchmarks/locate.py [--nets Net3,ky4,ky10] [--bursts 100] [--seed 7] [--share 0.3]
-[--misreport 0] [--unrelated 0] [--ok 0]`` (the defaults are the issue's own setting: a random share of the
-affected customers call, nothing else; ``--misreport 0.1 --unrelated 0.2 --ok 3`` adds noisy callers)
+Run: ``.venv/bin/python benchmarks/locate.py [--nets Net3,ky4,ky10] [--bursts 40] [--seed 7]
+[--models A,B,C,D,E] [--prior-bursts 40] [--no-cli]``
 Prints figures only (no assertions); targets and the last run are in docs/network.md.
 
-Ground truth per burst (seeded):
-- a random pipe is split in the middle (``wntr.morph.split_pipe``) and the new junction gets a
-  big orifice leak: an emitter ``Cd·A·sqrt(2g)`` with ``A`` = U(0.3, 1.0) x the pipe's
-  cross-section (a full-bore break at 1.0); steady state, pressure-driven demand (full at 20 m),
-  solved by EPANET through ``wntr.sim.EpanetSimulator`` (a separate model build from the one
-  the locator uses: the leak in the middle of the pipe, a size it does not know);
-- customers = junctions with a base demand; *no water* if the burst pressure < 10 m, *low
-  pressure* if not and the pressure fell by >= 30 % of its normal value and >= 7 m (the locator's
-  own likelihood uses other thresholds: 5 m soft, 25 % soft);
-- each affected customer calls with probability ``--share`` (0.3); optional noise: ``--misreport``
-  of the callers say the other complaint (no water <-> low pressure); ``--ok`` unaffected customers
-  among the 30 nearest to the burst report ``ok``; with probability ``--unrelated`` one unaffected
-  customer anywhere reports ``low_pressure`` (an unrelated call). A burst that nobody would call
-  about is redrawn (counted as "unnoticed").
+The world (the truth) is built differently from the locator's own model:
+- a random pipe (uniform, or drawn from a hazard for the prior check) is split in the middle
+  (``wntr.morph.split_pipe``) and the new junction gets an orifice leak ``Cd·A·sqrt(2g)``, ``A`` =
+  U(0.3, 1.0) x the pipe's cross-section;
+- **time of day**: the burst happens at an hour drawn from the perception model's hours; the
+  network is first run as an extended period simulation (the .inp's patterns, controls, tanks) to
+  that hour, then the burst is a steady state at that hour (demand patterns at that hour, the tanks
+  at their levels then) — the locator simulates the .inp's time 0;
+- **pressure-driven demand** with a required pressure drawn per burst, U(12, 30) m (the locator
+  assumes 20 m), solved by ``wntr.sim.EpanetSimulator`` (a separate model build).
+
+Perception models (how customers turn a pressure into a call; the locator knows none of them):
+
+=====  ==============================================================================================
+A      the old benchmark: 30 % of the affected call; no water < 10 m, low pressure: fall >= 30 % and
+       >= 7 m; daytime (9-17 h)
+B      few, hardy callers: 20 % call; no water < 5 m; low pressure: fall >= 40 % and >= 10 m; morning
+       peak (6-9 h); one unrelated low-pressure call
+C      many, sensitive callers: 80 % call; no water < 15 m; low: fall >= 15 % and >= 3 m; evening
+       peak (18-22 h); two unrelated calls
+D      words mixed up: 50 % call; no water < 10 m; 40 % of the dry say "low pressure", 15 % of the
+       low say "no water"; three neighbours whose water is fine say ``ok``; one unrelated call; any hour
+E      each customer their own thresholds: 40 % call; no water below U(3, 20) m, low pressure at a fall
+       of U(10, 50) % and U(2, 12) m; night (0-5 h); two ``ok`` neighbours, one unrelated call
+=====  ==============================================================================================
+
+A burst that nobody would call about is redrawn (counted as "unnoticed").
 
 Naive baseline: the pipe nearest (in the plane, [COORDINATES]) to the callers' centroid.
 "Within 2 pipes" = the top candidate is at most 2 pipes away from the burst (0 = the same pipe,
 1 = sharing a node, 2 = one link in between).
+
+Prior check (``--prior-bursts``, model A): a hazard per pipe = length x a lognormal frailty; the
+"forecast" given to the locator is that hazard with lognormal noise (sd 0.5). Bursts drawn from the
+hazard: the locator with and without the prior; bursts drawn uniformly (model A's bursts): the same.
 """
 
 from __future__ import annotations
@@ -33,6 +49,7 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +59,40 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scipy.sparse.csgraph import dijkstra  # noqa: E402
 
 from network.inp import read_inp_topology  # noqa: E402
-from network.locate import _hop_graph, check_complaints, locate, pipe_distance  # noqa: E402
+from network.locate import (  # noqa: E402
+    _hop_graph,
+    check_complaints,
+    hydraulic_posterior,
+    pipe_distance,
+    rank_posterior,
+)
 
-NO_WATER_M = 10.0
-LOW_DROP = 0.30
-LOW_DROP_M = 7.0
+
+@dataclass(frozen=True)
+class Perception:
+    name: str
+    share: float
+    dry_m: tuple[float, float]          # "no water" below (a range: drawn per customer)
+    low_share: tuple[float, float]      # "low pressure": fall >= this share of the normal pressure ...
+    low_m: tuple[float, float]          # ... and >= these metres
+    hours: tuple[int, int]              # the burst's hour, drawn in [a, b]
+    dry_says_low: float = 0.0
+    low_says_dry: float = 0.0
+    n_ok: int = 0                       # neighbours whose water is fine say "ok"
+    n_unrelated: int = 0                # unaffected customers anywhere call "low_pressure"
+
+
+MODELS = {
+    "A": Perception("A 30 % call, 10 m / 30 %+7 m, day", 0.3, (10, 10), (0.3, 0.3), (7, 7), (9, 17)),
+    "B": Perception("B 20 % call, 5 m / 40 %+10 m, morning, 1 unrelated", 0.2, (5, 5), (0.4, 0.4), (10, 10),
+                    (6, 9), n_unrelated=1),
+    "C": Perception("C 80 % call, 15 m / 15 %+3 m, evening, 2 unrelated", 0.8, (15, 15), (0.15, 0.15), (3, 3),
+                    (18, 22), n_unrelated=2),
+    "D": Perception("D 50 % call, words mixed up, 3 ok, 1 unrelated, any hour", 0.5, (10, 10), (0.3, 0.3), (7, 7),
+                    (0, 23), dry_says_low=0.4, low_says_dry=0.15, n_ok=3, n_unrelated=1),
+    "E": Perception("E 40 % call, own thresholds, night, 2 ok, 1 unrelated", 0.4, (3, 20), (0.1, 0.5), (2, 12),
+                    (0, 5), n_ok=2, n_unrelated=1),
+}
 
 
 def _wntr():
@@ -60,143 +106,174 @@ def library_inp(name: str) -> Path:
     return Path(_wntr().__file__).parent / "library" / "networks" / f"{name}.inp"
 
 
-def _prepare(wn) -> None:
-    wn.options.time.duration = 0
-    wn.options.hydraulic.demand_model = "PDD"
-    wn.options.hydraulic.required_pressure = 20.0
-    wn.options.hydraulic.minimum_pressure = 0.0
+class World:
+    """The independent truth for one network: EPS to an hour, then PDD steady states there."""
+
+    def __init__(self, name: str) -> None:
+        self.wntr = _wntr()
+        self.path = library_inp(name)
+        self.tmp = tempfile.mkdtemp(prefix="locate-bench-")
+        wn = self._load()
+        self.pipes = list(wn.pipe_name_list)
+        self.length = np.array([wn.get_link(p).length for p in self.pipes])
+        self.customers = [n for n in wn.junction_name_list if (wn.get_node(n).base_demand or 0) > 0]
+        self.coords = {n: tuple(wn.get_node(n).coordinates) for n in wn.node_name_list}
+        self.ends = [(p, wn.get_link(p).start_node_name, wn.get_link(p).end_node_name) for p in self.pipes]
+        self._tanks: dict[int, dict[str, float]] = {}
+        self._base: dict[tuple[int, float], dict[str, float]] = {}
+
+    def _load(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.wntr.network.WaterNetworkModel(str(self.path))
+
+    def _run(self, wn, tag: str) -> "object":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=f"{self.tmp}/{tag}")
+
+    def tank_levels(self, hour: int) -> dict[str, float]:
+        if hour not in self._tanks:
+            wn = self._load()
+            levels = {t: wn.get_node(t).init_level for t in wn.tank_name_list}
+            if hour > 0 and levels:
+                wn.options.time.duration = hour * 3600
+                wn.options.time.report_timestep = 3600
+                wn.options.time.hydraulic_timestep = min(wn.options.time.hydraulic_timestep or 3600, 3600)
+                res = self._run(wn, "eps")
+                head = res.node["pressure"]
+                last = head.index[-1]
+                for t in levels:
+                    tank = wn.get_node(t)
+                    lo, hi = tank.min_level, tank.max_level  # strictly inside: EPANET rejects a level on a bound once rounded
+                    levels[t] = float(np.clip(head.loc[last, t], lo + 0.01 * (hi - lo), hi - 0.01 * (hi - lo)))
+            self._tanks[hour] = levels
+        return self._tanks[hour]
+
+    def _at(self, hour: int, req_m: float):
+        wn = self._load()
+        for t, lvl in self.tank_levels(hour).items():
+            wn.get_node(t).init_level = lvl
+        wn.options.time.duration = 0
+        wn.options.time.pattern_start = hour * 3600
+        wn.options.hydraulic.demand_model = "PDD"
+        wn.options.hydraulic.required_pressure = req_m
+        wn.options.hydraulic.minimum_pressure = 0.0
+        return wn
+
+    def baseline(self, hour: int, req_m: float) -> dict[str, float]:
+        key = (hour, round(req_m, 1))
+        if key not in self._base:
+            self._base[key] = self._run(self._at(hour, key[1]), "base").node["pressure"].iloc[0].to_dict()
+        return self._base[key]
+
+    def burst(self, pipe: str, frac: float, hour: int, req_m: float) -> dict[str, float]:
+        wn = self._at(hour, round(req_m, 1))
+        diam = wn.get_link(pipe).diameter
+        wn = self.wntr.morph.split_pipe(wn, pipe, f"{pipe}__b", f"{pipe}__leak")
+        wn.get_node(f"{pipe}__leak").emitter_coefficient = 0.75 * frac * np.pi * diam**2 / 4 * np.sqrt(2 * 9.81)
+        return self._run(wn, "burst").node["pressure"].iloc[0].to_dict()
 
 
-def _pressures(wn, tmp: str) -> "dict[str, float]":
-    wntr = _wntr()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=tmp)
-    return res.node["pressure"].iloc[0].to_dict()
-
-
-def simulate_burst(path: Path, pipe: str, frac: float, tmp: str) -> dict[str, float]:
-    wntr = _wntr()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wn = wntr.network.WaterNetworkModel(str(path))
-    _prepare(wn)
-    diam = wn.get_link(pipe).diameter
-    wn = wntr.morph.split_pipe(wn, pipe, f"{pipe}__b", f"{pipe}__leak")
-    wn.get_node(f"{pipe}__leak").emitter_coefficient = 0.75 * frac * np.pi * diam**2 / 4 * np.sqrt(2 * 9.81)
-    return _pressures(wn, tmp)
-
-
-def naive_ranking(coords: dict[str, tuple[float, float]], pipes: list[tuple[str, str, str]],
-                  callers: list[str]) -> list[str]:
+def naive_ranking(world: World, callers: list[str]) -> list[str]:
     """Pipes by plane distance to the callers' centroid, nearest first."""
-    c = np.array([coords[n] for n in callers if n in coords]).mean(axis=0)
+    c = np.array([world.coords[n] for n in callers if n in world.coords]).mean(axis=0)
     dists = []
-    for pid, a, b in pipes:
-        pa, pb = np.array(coords[a]), np.array(coords[b])
+    for pid, a, b in world.ends:
+        pa, pb = np.array(world.coords[a]), np.array(world.coords[b])
         ab = pb - pa
         t = 0.0 if not ab.any() else float(np.clip((c - pa) @ ab / (ab @ ab), 0, 1))
         dists.append((float(np.linalg.norm(pa + t * ab - c)), pid))
     return [pid for _, pid in sorted(dists)]
 
 
-def scenarios(name: str, n_bursts: int, seed: int, share: float, misreport: float = 0.0,
-              unrelated: float = 0.0, n_ok: int = 0) -> tuple[list[tuple[str, dict[str, str]]], int]:
-    """``n_bursts`` noticed bursts as (burst pipe, complaints), and how many were unnoticed."""
-    wntr = _wntr()
-    path = library_inp(name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wn = wntr.network.WaterNetworkModel(str(path))
-    pipes = list(wn.pipe_name_list)
-    customers = [n for n in wn.junction_name_list if (wn.get_node(n).base_demand or 0) > 0]
-    _prepare(wn)
-    tmp = tempfile.mkdtemp(prefix="locate-bench-")
-    p0 = _pressures(wn, f"{tmp}/base")
-    model = read_inp_topology(path)
-    hops = _hop_graph(model)
-    cust_idx = model.node_indices(customers)
+def hazard(world: World, seed: int) -> tuple[np.ndarray, dict[str, float]]:
+    """(true burst hazard per pipe, the noisy "forecast" of it handed to the locator)."""
     rng = np.random.default_rng(seed)
+    h = np.maximum(world.length, 1.0) * np.exp(rng.normal(0, 1.0, len(world.pipes)))
+    forecast = h * np.exp(rng.normal(0, 0.5, len(world.pipes)))
+    return h / h.sum(), dict(zip(world.pipes, forecast.tolist()))
+
+
+def scenarios(world: World, model, perc: Perception, n_bursts: int, seed: int,
+              weights: np.ndarray | None = None) -> tuple[list[tuple[str, dict[str, str]]], int]:
+    """``n_bursts`` noticed bursts as (burst pipe, complaints), and how many were unnoticed."""
+    rng = np.random.default_rng(seed)
+    hops = _hop_graph(model)
+    cust = world.customers
+    cust_idx = model.node_indices(cust)
     out: list[tuple[str, dict[str, str]]] = []
     unnoticed = 0
     while len(out) < n_bursts:
-        pipe = pipes[int(rng.integers(len(pipes)))]
+        pipe = world.pipes[int(rng.choice(len(world.pipes), p=weights))]
         frac = float(rng.uniform(0.3, 1.0))
-        p = simulate_burst(path, pipe, frac, f"{tmp}/b")
+        hour = int(rng.integers(perc.hours[0], perc.hours[1] + 1))
+        req = float(rng.uniform(12, 30))
+        p0 = world.baseline(hour, req)
+        p = world.burst(pipe, frac, hour, req)
         reports: dict[str, str] = {}
         affected = set()
-        for n in customers:
-            if p[n] < NO_WATER_M:
+        for n in cust:
+            dry = rng.uniform(*perc.dry_m)
+            share = rng.uniform(*perc.low_share)
+            metres = rng.uniform(*perc.low_m)
+            drop = p0[n] - p[n]
+            if p[n] < dry:
                 kind = "no_water"
-            elif p0[n] - p[n] >= max(LOW_DROP_M, LOW_DROP * p0[n]):
+            elif drop >= metres and drop >= share * max(p0[n], 0.0):
                 kind = "low_pressure"
             else:
                 continue
             affected.add(n)
-            if rng.random() < share:
-                if rng.random() < misreport:
-                    kind = "low_pressure" if kind == "no_water" else "no_water"
+            if rng.random() < perc.share:
+                if kind == "no_water" and rng.random() < perc.dry_says_low:
+                    kind = "low_pressure"
+                elif kind == "low_pressure" and rng.random() < perc.low_says_dry:
+                    kind = "no_water"
                 reports[n] = kind
         if not reports:
             unnoticed += 1
             continue
         li = int(model.link_indices([pipe])[0])
         d = dijkstra(hops, unweighted=True, indices=[int(model.link_start[li]), int(model.link_end[li])]).min(axis=0)
-        near_ok = [customers[i] for i in np.argsort(d[cust_idx], kind="stable")[:30] if customers[i] not in affected]
-        for n in (rng.permutation(near_ok)[:n_ok] if near_ok and n_ok else []):
+        near_ok = [cust[i] for i in np.argsort(d[cust_idx], kind="stable")[:30]
+                   if cust[i] not in affected and cust[i] not in reports]
+        for n in (rng.permutation(near_ok)[:perc.n_ok] if near_ok and perc.n_ok else []):
             reports[str(n)] = "ok"
-        if rng.random() < unrelated:
-            calm = [n for n in customers if n not in affected and n not in reports]
-            if calm:
-                reports[calm[int(rng.integers(len(calm)))]] = "low_pressure"
+        calm = [n for n in cust if n not in affected and n not in reports]
+        for n in (rng.permutation(calm)[:perc.n_unrelated] if calm and perc.n_unrelated else []):
+            reports[str(n)] = "low_pressure"
         out.append((pipe, check_complaints(model, reports.items())))
     return out, unnoticed
 
 
-def run_net(name: str, n_bursts: int, seed: int, share: float, misreport: float = 0.0, unrelated: float = 0.0,
-            n_ok: int = 0, cases: list[tuple[str, dict[str, str]]] | None = None, unnoticed: int = 0) -> dict[str, float]:
-    wntr = _wntr()
-    path = library_inp(name)
-    if cases is None:
-        cases, unnoticed = scenarios(name, n_bursts, seed, share, misreport, unrelated, n_ok)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wn = wntr.network.WaterNetworkModel(str(path))
-    coords = {n: tuple(wn.get_node(n).coordinates) for n in wn.node_name_list}
-    pipes = [(p, wn.get_link(p).start_node_name, wn.get_link(p).end_node_name) for p in wn.pipe_name_list]
-    model = read_inp_topology(path)
-    ranks: list[int] = []
-    top1 = top5 = near = n_top1 = n_top5 = n_near = 0
+def evaluate(world: World, model, cases: list[tuple[str, dict[str, str]]],
+             prior: dict[str, float] | None = None) -> dict[str, float]:
+    """Top-5 / within-2 of the locator (and with ``prior``, also with the prior) and of the naive pipe."""
+    k = float(len(cases))
+    top5 = near = n_top5 = n_near = p_top5 = p_near = 0
     secs: list[float] = []
-    callers_n: list[int] = []
+    callers: list[int] = []
     for pipe, complaints in cases:
-        callers_n.append(sum(k != "ok" for k in complaints.values()))
+        callers.append(sum(v != "ok" for v in complaints.values()))
         t = time.perf_counter()
-        out, _method = locate(path, model, complaints, top=10)
+        res = hydraulic_posterior(world.path, model, complaints, method="hydraulic")
+        assert res is not None
+        post, order = res
+        ids = [c.pipe for c in rank_posterior(model, post, order, top=10)]
         secs.append(time.perf_counter() - t)
-        ids = [c.pipe for c in out]
-        rank = ids.index(pipe) + 1 if pipe in ids else 99
-        ranks.append(rank)
-        top1 += rank == 1
-        top5 += rank <= 5
+        top5 += pipe in ids[:5]
         near += pipe_distance(model, pipe, [ids[0]])[ids[0]] in (0, 1, 2)
-        naive = naive_ranking(coords, pipes, [n for n, k in complaints.items() if k != "ok"])
-        n_top1 += naive[0] == pipe
+        if prior is not None:
+            ids = [c.pipe for c in rank_posterior(model, post, order, top=10, prior=prior)]
+            p_top5 += pipe in ids[:5]
+            p_near += pipe_distance(model, pipe, [ids[0]])[ids[0]] in (0, 1, 2)
+        naive = naive_ranking(world, [n for n, v in complaints.items() if v != "ok"])
         n_top5 += pipe in naive[:5]
         n_near += pipe_distance(model, pipe, [naive[0]])[naive[0]] in (0, 1, 2)
-    k = float(len(cases))
-    s = np.array(secs)
-    print(f"{name}: {len(pipes)} pipes; {len(cases)} bursts "
-          f"({unnoticed} more unnoticed and redrawn), callers per burst median {int(np.median(callers_n))} "
-          f"(min {min(callers_n)}, max {max(callers_n)})")
-    print(f"  locate: top-1 {top1 / k:.0%}, top-5 {top5 / k:.0%}, top-1 within 2 pipes {near / k:.0%}; "
-          f"median rank {int(np.median(ranks))} (99 = not in the top 10)")
-    print(f"  naive (pipes nearest the callers' centroid): top-1 {n_top1 / k:.0%}, top-5 {n_top5 / k:.0%}, "
-          f"top-1 within 2 pipes {n_near / k:.0%}")
-    print(f"  seconds per locate: mean {s.mean():.3f}, max {s.max():.3f}")
-    return {"top1": top1 / k, "top5": top5 / k, "near": near / k, "naive_top1": n_top1 / k,
-            "naive_top5": n_top5 / k, "naive_near": n_near / k, "mean_s": float(s.mean()),
-            "max_s": float(s.max()), "ranks": ranks}
+    return {"top5": top5 / k, "near": near / k, "naive_top5": n_top5 / k, "naive_near": n_near / k,
+            "prior_top5": p_top5 / k, "prior_near": p_near / k, "callers": float(np.median(callers)),
+            "mean_s": float(np.mean(secs)), "max_s": float(np.max(secs)), "n": k}
 
 
 def cli_time(name: str) -> None:
@@ -211,25 +288,56 @@ def cli_time(name: str) -> None:
     res = subprocess.run([sys.executable, "-m", "network", "locate", "--inp", str(path), "--complaints",
                           fh.name, "--timings"], cwd=Path(__file__).resolve().parents[1],
                          capture_output=True, text=True)
-    print(f"{name}: CLI end to end {time.perf_counter() - t:.2f} s (exit {res.returncode}); "
+    print(f"{name}: CLI end to end, 40 callers: {time.perf_counter() - t:.2f} s (exit {res.returncode}); "
           f"stages {res.stderr.strip()}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nets", default="Net3,ky4,ky10")
-    ap.add_argument("--bursts", type=int, default=100)
+    ap.add_argument("--bursts", type=int, default=40, help="bursts per network and perception model")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--share", type=float, default=0.3, help="share of the affected customers who call")
-    ap.add_argument("--misreport", type=float, default=0.0, help="share of callers who give the other complaint")
-    ap.add_argument("--unrelated", type=float, default=0.0, help="chance of one unrelated low-pressure call per burst")
-    ap.add_argument("--ok", type=int, default=0, help="unaffected customers near the burst who report ok")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--prior-bursts", type=int, default=40, help="hazard-drawn bursts per network (0: skip)")
+    ap.add_argument("--no-cli", action="store_true")
     args = ap.parse_args()
-    print(f"calls: share {args.share}, misreport {args.misreport}, unrelated {args.unrelated}, ok {args.ok}")
-    print("targets: burst pipe in the top 5 in >= 60 % of bursts, top-1 within 2 pipes in >= 80 %, <= 5 s on ky10")
+    print("targets, worst perception model: burst pipe in the top 5 >= 65 %, top-1 within 2 pipes >= 80 %; "
+          "<= 5 s on ky10 with 40 callers")
+    print("| network | perception model | callers (median) | top-5 | within 2 | naive top-5 / within 2 | s mean / max |")
+    print("|---|---|---|---|---|---|---|")
+    prior_rows = []
     for i, name in enumerate(args.nets.split(",")):
-        run_net(name, args.bursts, args.seed + i, args.share, args.misreport, args.unrelated, args.ok)
-    cli_time("ky10")
+        world = World(name)
+        model = read_inp_topology(world.path)
+        rows = []
+        for j, key in enumerate(args.models.split(",")):
+            perc = MODELS[key]
+            cases, _unnoticed = scenarios(world, model, perc, args.bursts, args.seed + 100 * i + j)
+            want_prior = key == "A" and args.prior_bursts > 0
+            _h, forecast = hazard(world, args.seed + i)
+            r = evaluate(world, model, cases, prior=forecast if want_prior else None)
+            rows.append((perc, r))
+            if want_prior:
+                prior_rows.append((name, "uniform", r))
+        worst = min(range(len(rows)), key=lambda k: (min(rows[k][1]["top5"] - 0.65, rows[k][1]["near"] - 0.80)))
+        for k, (perc, r) in enumerate(rows):
+            mark = " **worst**" if k == worst else ""
+            print(f"| {name} ({len(world.pipes)} pipes) | {perc.name}{mark} | {r['callers']:.0f} | {r['top5']:.0%} | "
+                  f"{r['near']:.0%} | {r['naive_top5']:.0%} / {r['naive_near']:.0%} | "
+                  f"{r['mean_s']:.2f} / {r['max_s']:.2f} |", flush=True)
+        if args.prior_bursts > 0 and "A" in args.models.split(","):
+            h, forecast = hazard(world, args.seed + i)
+            cases, _ = scenarios(world, model, MODELS["A"], args.prior_bursts, args.seed + 1000 + i, weights=h)
+            prior_rows.append((name, "hazard", evaluate(world, model, cases, prior=forecast)))
+    if prior_rows:
+        print()
+        print("prior (model A): | network | bursts drawn | top-5 without / with prior | within 2 without / with prior |")
+        print("|---|---|---|---|")
+        for name, draw, r in prior_rows:
+            print(f"| {name} | {draw} ({r['n']:.0f}) | {r['top5']:.0%} / {r['prior_top5']:.0%} | "
+                  f"{r['near']:.0%} / {r['prior_near']:.0%} |", flush=True)
+    if not args.no_cli:
+        cli_time("ky10")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from sqlalchemy import Connection, Engine, text
 from auth.model import Actor
 from billing.errors import BillingError
 from billing.rule import month_bounds
+from i18n import system_note
 from incidents.workflow import OPEN_STATUSES
 
 __all__ = ["DEMO_AUTHOR", "DemoOutage", "demo_outages", "guide", "load_demo_month", "previous_period"]
@@ -198,7 +199,7 @@ def _set_times(eng: Engine, actor: Actor, outage_id: int, key: str, *, created: 
                 WHERE outage_id = :id AND state = 'pending'
             """), {"id": outage_id}).rowcount
         audit.record(conn, actor=actor.author, action="billing.demo", object_type="outage", object_id=outage_id,
-                     reason="demo month: the outage's times set to the past (demo data only)",
+                     reason=system_note("demo_month_backdated"),
                      details={"demo_key": key, "created_at": created, "planned_start": planned_start,
                               "planned_end": planned_end, "actual_start": actual_start, "actual_end": actual_end,
                               "notices_dropped": int(dropped)})
@@ -289,7 +290,7 @@ def load_demo_month(*, actor: Actor | None = None, rules_file: str | Path | None
                    "billing": {k: totals.get(k) for k in ("state", "charges", "charged_rub", "reduction_rub",
                                                           "reduced_charges", "total_rub")}}
         audit.record(conn, actor=actor.author, action="billing.demo", object_type="demo_month", object_id=period,
-                     reason="demo month: outages of the previous month and one now, the month billed",
+                     reason=system_note("demo_month"),
                      details=details)
     return details
 
@@ -298,7 +299,8 @@ def guide(*, seed: int, bind: Engine | None = None) -> dict[str, Any] | None:
     """What a newcomer can try on the residents' page: the demo address with the active outage, a
     demo account of that building and its access code (only when it is the demo code of ``seed``).
     None before the demo month was made."""
-    from billing.demo import access_code, code_hash
+    from billing.codes import verify_code
+    from billing.demo import access_code
     from ops.base import engine
 
     with engine(bind).connect() as conn:
@@ -311,7 +313,7 @@ def guide(*, seed: int, bind: Engine | None = None) -> dict[str, Any] | None:
         stored = conn.execute(text("SELECT access_code_hash FROM accounts WHERE number = :n"),
                               {"n": g.get("account")}).scalar()
     code = access_code(seed, g["account"]) if g.get("account") else None
-    g["code"] = code if code and stored == code_hash(code) else None
+    g["code"] = code if code and verify_code(stored, code)[0] else None
     g["active"] = active == "active"
     g["period"] = finished["period"]
     return g

@@ -85,7 +85,8 @@ def run_command(args: argparse.Namespace) -> str:
     if args.command == "demo-code":
         from sqlalchemy import text
 
-        from billing.demo import access_code, code_hash
+        from billing.codes import verify_code
+        from billing.demo import access_code
         from gis.db import get_engine
 
         with get_engine().connect() as conn:
@@ -95,7 +96,7 @@ def run_command(args: argparse.Namespace) -> str:
         if not found:
             raise BillingError(f"no account {args.account!r}")
         code = access_code(_seed(args.seed), args.account)
-        if stored != code_hash(code):
+        if not verify_code(stored, code)[0]:
             raise BillingError(f"account {args.account}: its access code is not the demo code of seed "
                                f"{_seed(args.seed)}")
         return code

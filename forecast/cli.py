@@ -170,7 +170,8 @@ def _run(args: argparse.Namespace, info: dict) -> list[dict]:
     expected = predict(inv, br, fitted, horizon)
     info.update(model=fitted.kind, note=fitted.note, pipes=inv.n, breaks_used=int((br.t <= as_of).sum()),
                 breaks_ignored_after_as_of=int((br.t > as_of).sum()), fit_s=round(fitted.fit_seconds, 4),
-                expected_total=round(float(expected.sum()), 4))
+                expected_total=round(float(expected.sum()), 4), candidate=fitted.candidate or None,
+                backtest=fitted.backtest or None)
     return [{"pipe": pid, "expected_breaks": round(float(e), 6)} for pid, e in zip(inv.ids.tolist(), expected)]
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from forecast.dates import decimal_years
 from forecast.errors import ForecastError, InputFileError
+from forecast.learn import MIN_RECORD_YEARS
 from forecast.rules import ForecastRules, default_rules, normalise_material
 
 __all__ = ["PIPE_COLUMNS", "BREAK_COLUMNS", "Inventory", "Breaks", "Fitted", "prepare_pipes", "prepare_breaks",
@@ -51,6 +52,7 @@ class Inventory:
     diameter_imputed: np.ndarray    # bool
     install_year: np.ndarray        # float, imputed where missing
     length_m: np.ndarray            # float >= 0
+    extra: dict[str, np.ndarray] = field(default_factory=dict)   # every other column, as stripped strings
 
     @property
     def n(self) -> int:
@@ -76,7 +78,7 @@ class Breaks:
 
 @dataclass
 class Fitted:
-    kind: str                                  # "weibull" or "base_rate"
+    kind: str                                  # "selected", "weibull" or "base_rate"
     as_of: float                               # decimal year
     history_start: float | None
     n_train_breaks: int
@@ -85,7 +87,9 @@ class Fitted:
     rho: float = 1.0
     levels: list[str] = field(default_factory=list)       # material dummies
     level_map: dict[str, str] = field(default_factory=dict)  # material -> level used for the dummies
-    rates: np.ndarray | None = None            # base_rate: posterior rate per km-year, per pipe
+    rates: np.ndarray | None = None            # base_rate, selected: rate per km-year, per pipe
+    candidate: str = ""                        # selected: the backtest's choice (forecast.learn.CANDIDATES)
+    backtest: dict[str, Any] = field(default_factory=dict)   # selected: fold captures, calibration, covariates
     frailty_shape: float = math.inf            # weibull: gamma frailty shape (inf = none)
     frailty: np.ndarray | None = None          # weibull: posterior frailty per pipe (mean ~1)
     fit_seconds: float = 0.0
@@ -176,8 +180,14 @@ def prepare_pipes(df: pd.DataFrame, rules: ForecastRules | None = None, *, sourc
     imputed = np.isnan(diam)
     diam = _impute_by_material(diam, material, DEFAULT_DIAMETER)
     year = np.floor(_impute_by_material(year, material, 1970.0))
+    extra: dict[str, np.ndarray] = {}
+    for j, name in enumerate(df.columns):
+        if name not in PIPE_COLUMNS and name and name not in extra:
+            values = _strings(df.iloc[:, j])
+            _check_text(values, name, source, line0)
+            extra[name] = values
     return Inventory(ids=ids, material=material, diameter_mm=diam, diameter_imputed=imputed,
-                     install_year=year, length_m=length)
+                     install_year=year, length_m=length, extra=extra)
 
 
 def _impute_by_material(values: np.ndarray, material: np.ndarray, default: float) -> np.ndarray:
@@ -345,13 +355,19 @@ def fit(inv: Inventory, br: Breaks, as_of: float, *, rules: ForecastRules | None
     n_train = int((br.t[hist] > history_start).sum()) if history_start is not None else 0
     fitted: Fitted | None = None
     note = ""
-    if n_train >= rules.min_breaks_for_model and inv.n > 0:
+    if n_train >= rules.min_breaks_for_model and inv.n > 0 and as_of - history_start >= MIN_RECORD_YEARS:
+        try:
+            fitted = _fit_selected(inv, Breaks(br.pipe[hist], br.t[hist]), install, history_start, as_of)
+        except Exception as exc:  # noqa: BLE001 - a failed fit falls back to the survival model
+            fitted = None
+            note = f"backtest selection failed ({type(exc).__name__}); survival model used"
+    if fitted is None and n_train >= rules.min_breaks_for_model and inv.n > 0:
         try:
             fitted = _fit_weibull(inv, Breaks(br.pipe[hist], br.t[hist]), install, history_start, as_of)
         except Exception as exc:  # noqa: BLE001 - a failed optimisation falls back, it never crashes
             fitted = None
             note = f"survival model did not fit ({type(exc).__name__}); base rates used"
-    else:
+    elif fitted is None:
         note = f"{n_train} breaks before the as-of date (< {rules.min_breaks_for_model}); base rates used"
     if fitted is None:
         fitted = _fit_base_rate(inv, Breaks(br.pipe[hist], br.t[hist]), install, history_start, as_of, rules)
@@ -359,6 +375,23 @@ def fit(inv: Inventory, br: Breaks, as_of: float, *, rules: ForecastRules | None
     fitted.n_train_breaks = n_train
     fitted.fit_seconds = time.perf_counter() - started
     return fitted
+
+
+def _fit_selected(inv: Inventory, br: Breaks, install: np.ndarray, start: float, as_of: float) -> Fitted | None:
+    """The candidate that ranks best in a rolling-origin backtest on this record (forecast/learn.py)."""
+    from forecast.learn import detect_covariates, select_and_fit
+
+    levels = sorted(set(inv.material.tolist()))
+    code = np.array([levels.index(m) for m in inv.material], dtype=float)
+    covariates = detect_covariates(inv.extra)
+    sel = select_and_fit(code, install, inv.diameter_mm, inv.length_m, covariates, br.pipe, br.t, start, as_of)
+    if sel is None:
+        return None
+    return Fitted(kind="selected", as_of=as_of, history_start=start, n_train_breaks=0, rates=sel.rates,
+                  candidate=sel.candidate,
+                  backtest={"candidate": sel.candidate, "fold_capture10": [round(x, 4) for x in sel.folds],
+                            "mean_capture10": {k: round(v, 4) for k, v in sel.scores.items()},
+                            "calibration_scale": round(sel.scale, 4), "covariates": sel.covariates})
 
 
 def _fit_weibull(inv: Inventory, br: Breaks, install: np.ndarray, start: float, as_of: float) -> Fitted:
@@ -464,7 +497,7 @@ def predict(inv: Inventory, br: Breaks, fitted: Fitted, horizon_days: float) -> 
     begin = np.maximum(a, install)
     end = a + h
     alive_years = np.clip(end - begin, 0.0, None)
-    if fitted.kind == "base_rate":
+    if fitted.kind in ("base_rate", "selected"):
         out = fitted.rates * inv.length_m / 1000.0 * alive_years
         return np.where(inv.length_m > 0, out, 0.0)
     n_prev = np.bincount(bp, minlength=inv.n).astype(float)
@@ -533,7 +566,7 @@ def score(pipes_df: pd.DataFrame, breaks_df: pd.DataFrame, as_of: date | str, ho
         info.update(kind=fitted.kind, n_train_breaks=fitted.n_train_breaks, fit_seconds=fitted.fit_seconds,
                     note=fitted.note, rho=fitted.rho, frailty_shape=fitted.frailty_shape, history_start=fitted.history_start,
                     coefficients=dict(zip(fitted.columns, (fitted.beta.tolist() if fitted.beta is not None else []))),
-                    ignored_after_as_of=int((~hist).sum()))
+                    ignored_after_as_of=int((~hist).sum()), candidate=fitted.candidate, backtest=fitted.backtest)
     return pd.DataFrame({
         "pipe": inv.ids.astype(str) if inv.n else np.array([], dtype=object),
         "expected_breaks": expected,

@@ -62,11 +62,12 @@ def networks_with_pipes(conn: Connection) -> list[int]:
 
 
 def inventory(conn: Connection, network_id: int) -> pd.DataFrame:
-    """The network's pipes (``kind = 'pipe'``) as ``id, material, diameter_mm, install_year, length_m``
-    (ids as strings; a missing length is the geometry's length on the ellipsoid)."""
+    """The network's pipes (``kind = 'pipe'``) as ``id, material, diameter_mm, install_year, length_m,
+    street`` (ids as strings; a missing length is the geometry's length on the ellipsoid; the street is
+    a candidate covariate like any extra column of PIPES.csv)."""
     rows = conn.execute(text("""
         SELECT id, material, diameter_mm, install_year,
-               COALESCE(length_m, ST_Length(geom::geography)) AS length_m
+               COALESCE(length_m, ST_Length(geom::geography)) AS length_m, street
         FROM pipes WHERE network_id = :n AND kind = 'pipe' ORDER BY id
     """), {"n": network_id}).all()
 
@@ -79,6 +80,7 @@ def inventory(conn: Connection, network_id: int) -> pd.DataFrame:
         "diameter_mm": [num(r.diameter_mm) for r in rows],
         "install_year": [str(r.install_year) if r.install_year is not None else "" for r in rows],
         "length_m": [num(r.length_m) for r in rows],
+        "street": [r.street or "" for r in rows],
     }, dtype=object)
 
 
@@ -144,7 +146,8 @@ def refresh(conn: Connection, *, actor: str, network_id: int | None = None, as_o
                    "e": np.round(expected, 6).tolist(), "k": np.round(per_km_year, 6).tolist()})
             total = float(expected.sum())
         out["networks"].append({"network_id": net, "pipes": int(len(pipes)), "breaks": int(len(br)),
-                                "model": info.get("kind"), "expected_total": round(total, 3)})
+                                "model": info.get("kind"), "candidate": info.get("candidate") or None,
+                                "expected_total": round(total, 3)})
     from gis.overviews import bump_data_version
 
     bump_data_version(conn, RISK_VERSION)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from forecast.dates import dates_of_decimal_years
 
-__all__ = ["Truth", "make_pipes", "simulate_breaks", "make_city"]
+__all__ = ["Truth", "make_pipes", "simulate_breaks", "make_city", "GENERATORS", "generate"]
 
 # material: (share by era is in _era_material), Weibull shape, scale (years), rate multiplier
 _MATERIALS: dict[str, tuple[float, float, float]] = {
@@ -53,6 +53,8 @@ class Truth:
     cap: float = 8.0                   # the excitation multiplier never exceeds this
     diameter_power: float = 0.7        # rate ~ (150 / d) ** power
     year_sigma: float = 0.12           # log-sd of the calendar-year multiplier
+    age_curve: str = "weibull"         # or "gompertz": rate ~ exp(gompertz_k * (age - scale))
+    gompertz_k: float = 0.07
     materials: dict[str, tuple[float, float, float]] = field(default_factory=lambda: dict(_MATERIALS))
 
 
@@ -97,9 +99,10 @@ def make_pipes(n: int, *, seed: int = 0, last_install_year: int = 2020) -> pd.Da
 
 def simulate_breaks(pipes: pd.DataFrame, *, record_from: int = 2005, until: int = 2025,
                     burn_in_from: int = 1995, seed: int = 0, truth: Truth | None = None,
-                    oracle: dict[int, np.ndarray] | None = None) -> pd.DataFrame:
+                    oracle: dict[int, np.ndarray] | None = None, multiplier: np.ndarray | None = None) -> pd.DataFrame:
     """Breaks ``pipe,date`` from 1 Jan ``record_from`` to 31 Dec ``until - 1`` (sorted by date).
 
+    ``multiplier`` (optional): a fixed per-pipe factor on the rate (covariates the generator knows).
     ``oracle`` (a dict, optional) receives, for every year Y simulated, the true break rate per year
     of every pipe on 1 Jan Y without the calendar-year effect: the ceiling a forecast could reach.
     """
@@ -115,6 +118,8 @@ def simulate_breaks(pipes: pd.DataFrame, *, record_from: int = 2005, until: int 
     dfac = (150.0 / pipes["diameter_mm"].to_numpy(dtype=float)) ** truth.diameter_power
     frailty = rng.gamma(truth.frailty_shape, 1.0 / truth.frailty_shape, size=len(pipes))
     static = truth.base_per_km_year * mult * km * dfac * frailty
+    if multiplier is not None:
+        static = static * np.asarray(multiplier, dtype=float)
     n_prev = np.zeros(len(pipes))
     last = np.full(len(pipes), -1e9)
     out_pipe: list[np.ndarray] = []
@@ -128,7 +133,10 @@ def simulate_breaks(pipes: pd.DataFrame, *, record_from: int = 2005, until: int 
         age = t + dt / 2 - install
         alive = age > 0
         a = np.where(alive, age, 1.0)
-        weib = (shape / scale) * (a / scale) ** (shape - 1) * scale  # Weibull hazard, scaled to 1 at age=scale
+        if truth.age_curve == "gompertz":
+            weib = np.exp(np.minimum(truth.gompertz_k * (a - scale), 6.0))
+        else:
+            weib = (shape / scale) * (a / scale) ** (shape - 1) * scale  # Weibull hazard, scaled to 1 at age=scale
         excite = np.minimum(1.0 + truth.perm * n_prev + truth.burst * np.exp(-(t - last) / truth.tau_years),
                             truth.cap)
         rate = np.where(alive, static * weib * excite * year_mult, 0.0)
@@ -160,3 +168,81 @@ def make_city(n: int, *, seed: int = 0, record_from: int = 2005, until: int = 20
     """``(pipes, breaks)`` of a synthetic city of ``n`` pipes."""
     pipes = make_pipes(n, seed=seed)
     return pipes, simulate_breaks(pipes, record_from=record_from, until=until, seed=seed)
+
+
+# ---------------------------------------------------------------- generators of different structure
+# Each returns (pipes, breaks, oracle, year): breaks recorded up to the end of ``year``; the forecast
+# is made as of 1 Jan ``year`` and scored on that year; ``oracle[year]`` = the true rates then.
+
+_FLAT = {m: (1.0, v[1], v[2]) for m, v in _MATERIALS.items()}           # no ageing at all
+_GOMPERTZ_SCALE = {"cast_iron": (1.0, 70.0, 1.0), "steel": (1.0, 50.0, 1.0), "asbestos_cement": (1.0, 60.0, 0.8),
+                   "ductile_iron": (1.0, 80.0, 0.6), "pvc": (1.0, 90.0, 0.5), "pe": (1.0, 100.0, 0.4)}
+
+
+def _gen_city(n: int, seed: int):
+    """The project's original city: Weibull ageing per material, gamma frailty 0.9, self-excitation."""
+    pipes = make_pipes(n, seed=seed)
+    oracle: dict[int, np.ndarray] = {}
+    br = simulate_breaks(pipes, seed=seed, oracle=oracle)
+    return pipes, br, oracle, 2024
+
+
+def _gen_age(n: int, seed: int):
+    """Age-dominated: a steep Gompertz ageing (x2 every 10 years), almost no frailty, no excitation."""
+    pipes = make_pipes(n, seed=seed)
+    truth = Truth(base_per_km_year=0.05, frailty_shape=50.0, perm=0.0, burst=0.0, age_curve="gompertz",
+                  gompertz_k=0.07, materials=dict(_GOMPERTZ_SCALE), year_sigma=0.08)
+    oracle: dict[int, np.ndarray] = {}
+    br = simulate_breaks(pipes, seed=seed, oracle=oracle, truth=truth)
+    return pipes, br, oracle, 2024
+
+
+def _gen_frailty(n: int, seed: int):
+    """Past breaks dominate: strong frailty (gamma shape 0.25), strong self-excitation, no ageing."""
+    pipes = make_pipes(n, seed=seed)
+    truth = Truth(base_per_km_year=0.05, frailty_shape=0.25, perm=0.6, burst=3.0, tau_years=0.8, cap=12.0,
+                  materials=dict(_FLAT))
+    oracle: dict[int, np.ndarray] = {}
+    br = simulate_breaks(pipes, seed=seed, oracle=oracle, truth=truth)
+    return pipes, br, oracle, 2024
+
+
+def _gen_hidden(n: int, seed: int):
+    """Covariates the forecast is given only as columns: soil (x0.6-3), pressure zone (x0.7-1.6), a
+    traffic load (numeric, power 0.6), plus a district and a survey number that mean nothing."""
+    pipes = make_pipes(n, seed=seed)
+    rng = np.random.default_rng(seed + 101)
+    soils = np.array(["clay", "sand", "rock", "peat", "loam"])
+    soil_mult = np.array([3.0, 1.0, 0.6, 2.0, 1.0])
+    soil = rng.choice(5, size=n, p=[0.25, 0.3, 0.15, 0.1, 0.2])
+    zone = rng.integers(0, 6, size=n)
+    zone_mult = np.array([0.7, 0.9, 1.0, 1.1, 1.3, 1.6])
+    traffic = np.round(rng.lognormal(0.0, 0.8, size=n), 3)
+    pipes = pipes.assign(soil=soils[soil], pressure_zone=[f"Z{z + 1}" for z in zone], traffic=traffic,
+                         district=rng.choice(["north", "south", "east", "west"], size=n),
+                         survey=rng.integers(1000, 9999, size=n))
+    mult = soil_mult[soil] * zone_mult[zone] * traffic ** 0.6
+    oracle: dict[int, np.ndarray] = {}
+    br = simulate_breaks(pipes, seed=seed, oracle=oracle, multiplier=mult / mult.mean())
+    return pipes, br, oracle, 2024
+
+
+def _gen_truncated(n: int, seed: int):
+    """Left truncation: pipes laid 1958-1970 (about 60 years old), breaking since they were laid, but
+    only the last 10 years of breaks are on record."""
+    rng = np.random.default_rng(seed + 202)
+    pipes = make_pipes(n, seed=seed)
+    pipes["install_year"] = np.clip(np.round(rng.normal(1964, 3.0, size=n)), 1958, 1970).astype(int)
+    pipes["material"] = [_LABELS[m] for m in _era_material(pipes["install_year"].to_numpy(), rng)]
+    oracle: dict[int, np.ndarray] = {}
+    br = simulate_breaks(pipes, seed=seed, oracle=oracle, record_from=2014, burn_in_from=1958)
+    return pipes, br, oracle, 2024
+
+
+GENERATORS = {"city": _gen_city, "age": _gen_age, "frailty": _gen_frailty, "hidden": _gen_hidden,
+              "truncated": _gen_truncated}
+
+
+def generate(name: str, n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, np.ndarray], int]:
+    """``(pipes, breaks, oracle, year)`` of generator ``name`` (see :data:`GENERATORS`)."""
+    return GENERATORS[name](n, seed)

@@ -1,8 +1,10 @@
-"""Local PostgreSQL + PostGIS that the app manages itself when DATABASE_URL is unset.
+"""Local PostgreSQL + PostGIS when DATABASE_URL is unset.
 
 Order of preference: the machine's running server (``127.0.0.1:5432`` by default), then a
-cluster of our own under ``var/pg`` started as the ``postgres`` user (PostgreSQL refuses root).
-``python -m gis.local_pg`` prepares it and prints the URL.
+cluster of our own under ``var/pg`` (port 5433) started as the ``postgres`` user (PostgreSQL refuses root).
+Only ``python -m gis.local_pg`` (``make demo``, ``make test``) creates or starts that cluster, or any process
+when ``ZHKH_LOCAL_CLUSTER_AUTOSTART=true``: an app never switches silently to a new, empty database; with
+no server it stops and says what to do. ``python -m gis.local_pg`` prepares it and prints the URL.
 """
 from __future__ import annotations
 
@@ -76,22 +78,35 @@ def stop_own_cluster(cluster_dir: Path) -> None:
                        check=False, capture_output=True)
 
 
-def local_database_url(settings: Settings | None = None) -> str:
-    """URL of the local database, starting a cluster of our own if no server is running."""
+def local_database_url(settings: Settings | None = None, *, start: bool = False) -> str:
+    """URL of the local database: the machine's server, else our own cluster when it runs. With no
+    server, ``start`` (or ``local_cluster_autostart``) creates and starts the cluster; otherwise
+    ``DatabaseUnavailable`` says what to do."""
     s = settings or get_settings()
     if port_open(s.local_pg_host, s.local_pg_port):
         host, port = s.local_pg_host, s.local_pg_port
-    else:
+    elif port_open("127.0.0.1", s.local_cluster_port) or start or s.local_cluster_autostart:
         start_own_cluster(s.local_cluster_dir, s.local_cluster_port)
         host, port = "127.0.0.1", s.local_cluster_port
+    else:
+        raise DatabaseUnavailable(
+            f"DATABASE_URL is unset and no PostgreSQL answers at {s.local_pg_host}:{s.local_pg_port} (nor the "
+            f"local cluster at 127.0.0.1:{s.local_cluster_port}): set DATABASE_URL to your PostGIS database, "
+            f"start PostgreSQL, or run `python -m gis.local_pg` (make demo does) to create a local cluster under "
+            f"{s.local_cluster_dir}", "no_local", f"{s.local_pg_host}:{s.local_pg_port}")
     return f"postgresql+psycopg://{s.local_pg_user}@{host}:{port}/{s.local_db_name}"
 
 
 def main() -> int:
-    from gis.db import database_url, ensure_database
+    """Prepare the database (DATABASE_URL's, or the local one, creating our own cluster if need be)."""
+    from gis.db import ensure_database, normalize_url
 
     try:
-        url = database_url()
+        s = get_settings()
+        if s.database_url is not None and s.database_url.get_secret_value():
+            url = normalize_url(s.database_url.get_secret_value())
+        else:
+            url = local_database_url(s, start=True)
         ensure_database(url)
     except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)

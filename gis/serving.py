@@ -4,27 +4,27 @@ thread pool for the blocking database work."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio.to_thread
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 
-def lazy_engine(engine: Engine | None, database_url: str | None) -> Callable[[], Engine]:
+def lazy_engine(engine: Engine | None, database_url: SecretStr | str | None) -> Callable[[], Engine]:
     """``engine`` if given, else the process's engine for ``database_url`` (default: the settings'),
-    made at the first call."""
+    made at the first call. No lock here: ``get_engine`` prepares once and, while the database is down,
+    answers every request at once with the last failure instead of queueing them behind a probe."""
     box: dict[str, Engine] = {"e": engine} if engine is not None else {}
-    lock = threading.Lock()
+    url = database_url.get_secret_value() if isinstance(database_url, SecretStr) else database_url
 
     def db() -> Engine:
-        with lock:
-            if "e" not in box:
-                from gis.db import get_engine
+        if "e" not in box:
+            from gis.db import get_engine
 
-                box["e"] = get_engine(database_url) if database_url else get_engine()
-            return box["e"]
+            box["e"] = get_engine(url) if url else get_engine()
+        return box["e"]
 
     return db
 
@@ -39,3 +39,45 @@ def thread_pool_lifespan(threads: int) -> Callable[[Any], contextlib.AbstractAsy
         yield
 
     return lifespan
+
+
+def allowed_methods(app: Any, scope: dict[str, Any]) -> str:
+    """The ``Allow`` header of a 405: the methods of every route of ``app`` with the request's path
+    (Starlette names only the first route's, so GET alone for a path that also takes POST)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in getattr(app, "routes", []):
+        match, _ = route.matches({**scope, "method": "GET"}) if hasattr(route, "matches") else (Match.NONE, {})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods.update(route.methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+class NoFraming:
+    """Every answer refuses to be framed by another site (clickjacking): ``X-Frame-Options: DENY``
+    and ``Content-Security-Policy: frame-ancestors 'none'`` unless the answer has its own policy
+    (which then names ``frame-ancestors`` itself)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def framed(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {k.lower() for k, _ in headers}
+                if b"x-frame-options" not in names:
+                    headers.append((b"x-frame-options", b"DENY"))
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", b"frame-ancestors 'none'"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, framed)

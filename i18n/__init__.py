@@ -100,4 +100,26 @@ def N_(key: str) -> str:  # noqa: N802 - the gettext name for "a msgid, translat
 
 
 __all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "LOCALE_DIR", "PLURAL_SUFFIX", "N_", "has_text", "keys", "po_path",
+           "system_note", "read_system_note",
            "read_catalog", "translate", "translate_n"]
+
+
+# ---- notes the code writes itself (audit reasons, valve register): stored as a key, shown translated
+
+SYSTEM_NOTE_PREFIX = "history.system."
+
+
+def system_note(name: str, number: int | str | None = None) -> str:
+    """A note written by code, stored language-free (``history.system.<name>`` and ``#<number>``) so
+    that every page shows it in its own language (``views.formatting.history_note``)."""
+    return f"{SYSTEM_NOTE_PREFIX}{name}" + (f" #{number}" if number is not None else "")
+
+
+def read_system_note(note: str | None) -> tuple[str, dict[str, str]] | None:
+    """The key and parameters of a note :func:`system_note` wrote, else None."""
+    import re
+
+    m = re.fullmatch(r"(history\.system\.[a-z_]+)(?: #(\d+))?", (note or "").strip())
+    if not m:
+        return None
+    return m.group(1), {"id": m.group(2) or ""}

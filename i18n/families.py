@@ -87,6 +87,7 @@ FAMILIES: tuple[Family, ...] = (
                    "person's note)", _permissions),
     Family("error", "the message keys of ops.errors.ERRORS, and 'internal'", _error_keys),
     _open("error.user", "the problem codes of auth.service and auth.passwords"),
+    _closed("error.db", "gis.errors:DB_PROBLEMS"),  # why the database cannot be used (views/errors.py)
     _closed("audit.action", "ops.audit_log:TRAIL_ACTIONS"),
     _closed("audit.object", "ops.audit_log:OBJECT_TYPES"),
     _open("audit.d.failed", "views/audit_details.py FAIL_REASONS"),
@@ -94,6 +95,7 @@ FAMILIES: tuple[Family, ...] = (
     _closed("outage.state", "incidents.outages:STATES"),
     _closed("outage.kind", "incidents.outages:KINDS"),
     _open("history.outage", "the outage notes views/formatting.py history_note() recognises"),
+    _open("history.system", "the notes code writes itself (i18n.system_note), shown by history_note()"),
     # the map and the network
     _closed("map.layer", "views.map_parts:ALL_LAYERS"),
     _closed("legend.kind", "gis.layers:BUILDING_COLORS"),

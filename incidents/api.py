@@ -6,7 +6,11 @@ and every 503 says when to retry (``Retry-After``). Request bodies are capped at
 ``api_max_body_bytes`` before anything is parsed. A report's input is checked by the shared
 intake model (``incidents/intake.py``), which refuses markup and control characters, so JSON
 responses carry text exactly as it was sent (``X-Content-Type-Options: nosniff``; escaping belongs
-to whoever renders HTML). The API key is verified on every write (one indexed lookup, no cache).
+to whoever renders HTML) — except a report's description, which reads (no key) show as the public
+see it: phones, e-mails and names masked, nothing when an operator hid it (``incidents.redact``).
+The API key is verified on every write (one indexed lookup, no cache). A 405 names every method of
+the path in ``Allow``; the OpenAPI document lists each endpoint's error answers; no answer may be
+framed by another site.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -34,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth.model import Actor
 from gis.errors import DatabaseUnavailable
-from gis.serving import lazy_engine, thread_pool_lifespan
+from gis.serving import NoFraming, allowed_methods, lazy_engine, thread_pool_lifespan
 from i18n import translate, translate_n
 from incidents import intake, service
 from incidents import keys as keys_mod
@@ -43,6 +48,7 @@ from incidents.errors import (
 )
 from incidents.intake import InvalidReport, shown
 from incidents.model import Incident
+from incidents.redact import public_description
 from incidents.sla import Rules, due_at
 from incidents.workflow import OPEN311_STATUS, OPEN_STATUSES, STATUSES
 from ops import incidents as reports
@@ -179,6 +185,28 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class Open311Error(BaseModel):
+    """One entry of an Open311 error list."""
+
+    code: int
+    description: str
+
+
+_ANSWER = {
+    400: "invalid request: a malformed parameter or body, an unsupported format, an invalid report",
+    403: "api_key missing, unknown or revoked",
+    404: "no such service request or service_code",
+    409: "the request conflicts with the report's current state",
+    415: "unsupported Content-Type or charset",
+    503: "the database is unavailable; retry after Retry-After seconds with the same token",
+}
+
+
+def _answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of an endpoint for the OpenAPI document: each an Open311 error list."""
+    return {st: {"model": list[Open311Error], "description": _ANSWER[st]} for st in statuses}
+
+
 def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds") if dt else None
 
@@ -308,10 +336,16 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
     app = FastAPI(lifespan=lifespan, title="zhkh-ops Open311 GeoReport v2", docs_url=f"{PREFIX}/docs",
                   openapi_url=f"{PREFIX}/openapi.json", redoc_url=None, default_response_class=Open311Response)
     app.add_middleware(BodyLimit, max_bytes=s.api_max_body_bytes)
+    app.add_middleware(NoFraming)  # the documentation page is HTML: never inside another site's frame
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _errors(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(app, request.scope)
+            return _errors(405, f"method {request.method} not allowed here; allowed: {headers['Allow']}",
+                           headers=headers)
+        return _errors(exc.status_code, str(exc.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -336,12 +370,12 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
                 "metadata": bool(r.attributes), "type": "realtime", "keywords": ",".join(r.keywords),
                 "group": r.group}
 
-    @app.get(PREFIX + "/services.{fmt}")
+    @app.get(PREFIX + "/services.{fmt}", responses=_answers(400))
     def services(fmt: str) -> JSONResponse:
         check_format(fmt)
         return Open311Response([service_item(c) for c in the_rules.services])
 
-    @app.get(PREFIX + "/services/{code}.{fmt}")
+    @app.get(PREFIX + "/services/{code}.{fmt}", responses=_answers(400, 404))
     def service_definition(code: str, fmt: str) -> JSONResponse:
         check_format(fmt)
         if code not in the_rules.services:
@@ -365,7 +399,8 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
         return {
             "service_request_id": str(inc.id), "status": OPEN311_STATUS[inc.status], "status_notes": note,
             "service_name": rule.name if rule else inc.service_code, "service_code": inc.service_code,
-            "description": inc.description,
+            # public, no key needed: phones, e-mails and names masked; nothing when the operator hid it
+            "description": public_description(inc.description, inc.description_private),
             "agency_responsible": the_rules.agency_responsible, "service_notice": None,
             "requested_datetime": _iso(inc.created_at), "updated_datetime": _iso(inc.updated_at),
             "expected_datetime": _iso(expected),
@@ -374,7 +409,7 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
             "lat": inc.lat, "long": inc.lon, "media_url": inc.media_url,
         }
 
-    @app.get(PREFIX + "/requests/{request_id}.{fmt}")
+    @app.get(PREFIX + "/requests/{request_id}.{fmt}", responses=_answers(400, 404, 503))
     def get_request(request_id: str, fmt: str) -> JSONResponse:
         check_format(fmt)
         if not _REQUEST_ID.fullmatch(request_id):
@@ -384,7 +419,7 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
         ends = service.outage_ends(engine, [inc.outage_id]) if inc.outage_id else {}
         return Open311Response([represent(inc, ends)])
 
-    @app.get(PREFIX + "/requests.{fmt}")
+    @app.get(PREFIX + "/requests.{fmt}", responses=_answers(400, 503))
     def list_requests(fmt: str, request: Request) -> JSONResponse:
         check_format(fmt)
         q = request.query_params
@@ -447,7 +482,7 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
         _utf8(raw, "form")  # Starlette would decode a bad part as Latin-1 and store mojibake
         return form_fields((k, v) for k, v in form.multi_items() if isinstance(v, str))
 
-    @app.post(PREFIX + "/requests.{fmt}")
+    @app.post(PREFIX + "/requests.{fmt}", responses=_answers(400, 403, 409, 415, 503))
     async def post_request(fmt: str, request: Request) -> JSONResponse:
         check_format(fmt)
         data, repeated = await read_body(request)
@@ -472,5 +507,19 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
         return Open311Response([{"service_request_id": str(result.incident.id), "service_notice": notice,
                                  "account_id": None}], status_code=201 if result.created else 200)
 
-    return app
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document without its 422 answers: this API answers a bad parameter with 400."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
 
+            doc = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            for item in doc.get("paths", {}).values():
+                for op in item.values():
+                    op.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                doc.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

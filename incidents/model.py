@@ -39,6 +39,8 @@ class Incident:
     closed_at: datetime | None
     client_token: str | None = None
     outage_end: datetime | None = None   # the expected end of the outage it is linked to (read, not stored)
+    description_private: bool = False   # the operator hid the description from public views
+    public_token: str | None = None     # the report's page on the residents' side: /report/<token>
 
 
 @dataclass(frozen=True)

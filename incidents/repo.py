@@ -21,7 +21,7 @@ INCIDENT_COLUMNS = """
     ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.address, i.building_id, i.pipe_id, i.network_id,
     i.description, i.reporter_name, i.reporter_phone, i.reporter_email, i.media_url, i.attributes,
     i.duplicate_of, i.outage_id, i.version, i.created_at, i.updated_at, i.accepted_at,
-    i.resolved_at, i.closed_at, i.client_token,
+    i.resolved_at, i.closed_at, i.client_token, i.description_private, i.public_token,
     (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
 """
 
@@ -407,3 +407,13 @@ def notes_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(text(f"SELECT {_NOTE_COLUMNS} FROM incident_notes WHERE incident_id = :i ORDER BY created_at, id"),
                         {"i": incident_id}).mappings().all()
     return [dict(r) for r in rows]
+
+
+def set_description_private(conn: Connection, incident_id: int, private: bool) -> bool | None:
+    """Set whether the description is hidden from public views; the previous value (None: no such report)."""
+    row = conn.execute(text("""
+        UPDATE incidents n SET description_private = :p FROM (SELECT id, description_private FROM incidents
+                                                             WHERE id = :i FOR UPDATE) o
+        WHERE n.id = o.id RETURNING o.description_private
+    """), {"p": bool(private), "i": int(incident_id)}).first()
+    return None if row is None else bool(row[0])

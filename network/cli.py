@@ -90,6 +90,8 @@ def _build_parser() -> argparse.ArgumentParser:
     loc.add_argument("--top", type=int, default=10, help="number of candidate pipes (default 10)")
     loc.add_argument("--method", default="auto", choices=["auto", "hydraulic", "topology"],
                      help="auto: simulate with EPANET when the file allows it, else topology")
+    loc.add_argument("--prior", default=None,
+                     help="optional break forecast: JSON of `python -m forecast risk` or CSV pipe,expected_breaks")
     loc.add_argument("--timings", action="store_true", help="stage times as JSON on stderr")
     return parser
 

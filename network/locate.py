@@ -11,7 +11,8 @@ Two methods (docs/network.md, "Locating a burst"):
   change, with a small confusion matrix), and a customer who did not call is evidence too (an
   affected customer calls with an unknown, profiled share). How people perceive a drop is not
   known, so the likelihood is averaged over a grid of perception thresholds. The score of a pipe
-  is its posterior probability among the simulated candidates (uniform prior, best leak size);
+  is its posterior probability among the simulated candidates (uniform prior or a break
+  forecast, best leak size);
   the first answer is the pipe with the most posterior within 2 pipes of it (plus half its own),
   and its score is that nearby mass.
 - **topology** (no hydraulics, or ``method="topology"``): which pipe's failure leaves exactly
@@ -56,6 +57,7 @@ __all__ = [
     "locate_buildings",
     "check_complaints",
     "read_complaints_csv",
+    "read_prior",
     "pipe_distance",
 ]
 
@@ -66,16 +68,16 @@ SEVERITY = {"ok": 0, "low_pressure": 1, "no_water": 2}
 # likelihood averages over a grid of perception models (Bayesian model averaging, uniform prior):
 # "no water" below DRY_M (soft by DRY_SCALE_M); "low pressure" when the drop is at least DROP_SHARE
 # of p0 *and* DROP_M metres (soft by DROP_SHARE_SCALE / DROP_M_SCALE).
-DRY_M = (5.0, 10.0, 15.0)
-DROP_SHARE = (0.2, 0.3, 0.4)
+DRY_M = (4.0, 10.0, 18.0)
+DROP_SHARE = (0.1, 0.25, 0.4)
 DROP_M = (2.0, 5.0, 10.0)
 DRY_SCALE_M = 1.0
 DROP_SHARE_SCALE = 0.03
 DROP_M_SCALE = 1.0
 # P(report | state): a caller says "low pressure" for "no water" (or back) with MIXUP; a report
 # that contradicts the state ("ok" at a fault, a complaint where nothing changed) with UNRELATED.
-MIXUP = 0.03
-UNRELATED = 0.002
+MIXUP = 0.15
+UNRELATED = 0.02
 CONFUSION = np.array([[1 - 2 * UNRELATED, UNRELATED, UNRELATED],
                       [UNRELATED, 1 - MIXUP - UNRELATED, MIXUP],
                       [UNRELATED, MIXUP, 1 - MIXUP - UNRELATED]])
@@ -90,6 +92,8 @@ DISCHARGE_COEFF = 0.75
 SCREEN_K = 100         # candidates simulated (nearest to the callers)
 TOPOLOGY_SCREEN_K = 5000  # candidates scored by the topology method
 MAX_CALLERS_FOR_DISTANCES = 300
+PRIOR_FLOOR = 0.05     # a pipe's prior weight is at least this share of the mean risk ...
+PRIOR_POWER = 1.0      # ... and risk ** PRIOR_POWER (1 = the forecast taken at its word)
 
 _FLOW_TO_SI = {0: 0.0283168, 1: 6.30902e-5, 2: 0.0438126, 3: 0.0526168, 4: 0.0142764,
                5: 1e-3, 6: 1.0 / 60000, 7: 1.0 / 86.4, 8: 1.0 / 3600, 9: 1.0 / 86400}
@@ -176,6 +180,67 @@ def read_complaints_csv(path: str | Path, model: NetworkModel) -> dict[str, str]
             raise InputFileError(f"{path}:{lineno}: {len(r)} fields, expected 2 (node,report)")
         pairs.append((r[0], r[1]))
     return check_complaints(model, pairs, source_name=str(path))
+
+
+PRIOR_COLUMNS = ("expected_breaks", "risk")
+
+
+def read_prior(path: str | Path) -> dict[str, float]:
+    """``{pipe id: risk}`` from a break forecast: the JSON list of ``python -m forecast risk``
+    (``[{"pipe": ID, "expected_breaks": x}, ...]``) or a CSV with the header ``pipe,expected_breaks``
+    (or ``pipe,risk``; other columns ignored). Risks are numbers >= 0, any scale."""
+    try:
+        raw = Path(path).read_bytes()
+        if b"\x00" in raw:
+            raise InputFileError(f"{path}: NUL byte in the prior file")
+        text = raw.decode("utf-8-sig")
+    except InputFileError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{path}: cannot read the prior file: {getattr(exc, 'strerror', None) or exc}") from exc
+    pairs: list[tuple[str, object, str]] = []
+    if text.lstrip().startswith("["):
+        import json
+
+        try:
+            items = json.loads(text)
+        except ValueError as exc:
+            raise InputFileError(f"{path}: not a JSON list of {{pipe, expected_breaks}}: {exc}") from exc
+        for k, it in enumerate(items, start=1):
+            if not isinstance(it, dict) or "pipe" not in it or not any(c in it for c in PRIOR_COLUMNS):
+                raise InputFileError(f"{path}: item {k}: expected {{\"pipe\": ID, \"expected_breaks\": number}}")
+            col = next(c for c in PRIOR_COLUMNS if c in it)
+            pairs.append((str(it["pipe"]), it[col], f"item {k}"))
+    else:
+        try:
+            rows = list(csv.reader(text.splitlines(), strict=True))
+        except csv.Error as exc:
+            raise InputFileError(f"{path}: cannot read the prior CSV: {exc}") from exc
+        numbered = [(n, r) for n, r in enumerate(rows, start=1) if any(c.strip() for c in r)]
+        if not numbered:
+            raise InputFileError(f"{path}: empty prior file (need the header pipe,expected_breaks)")
+        header = [h.strip().lower() for h in numbered[0][1]]
+        col = next((c for c in PRIOR_COLUMNS if c in header), None)
+        if "pipe" not in header or col is None:
+            raise InputFileError(f"{path}: prior CSV header must have pipe and expected_breaks (or risk) "
+                                 f"(got {','.join(numbered[0][1])!r})")
+        ip, iv = header.index("pipe"), header.index(col)
+        for lineno, r in numbered[1:]:
+            if len(r) != len(header):
+                raise InputFileError(f"{path}:{lineno}: {len(r)} fields, expected {len(header)}")
+            pairs.append((r[ip].strip(), r[iv].strip(), f"line {lineno}"))
+    out: dict[str, float] = {}
+    for pipe, value, where in pairs:
+        if not pipe:
+            raise InputFileError(f"{path}: {where}: empty pipe id")
+        try:
+            x = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            x = float("nan")
+        if isinstance(value, bool) or not math.isfinite(x) or x < 0:
+            raise InputFileError(f"{path}: {where}: pipe {pipe!r}: risk {value!r} is not a number >= 0")
+        out[pipe] = x
+    return out
 
 
 def _pipe_ids_of_inp(path: str | Path) -> list[str]:
@@ -580,32 +645,46 @@ def _round(x: float) -> float:
 # ------------------------------------------------------------------------------------------ main
 
 def locate(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, str], *, top: int = 10,
-           method: str = "auto", screen_k: int = SCREEN_K,
+           method: str = "auto", screen_k: int = SCREEN_K, prior: Mapping[str, float] | None = None,
            lap: Callable[[str], None] | None = None) -> tuple[list[Candidate], str]:
     """Ranked candidate pipes and the method used (``hydraulic`` or ``topology``).
 
     ``model`` is the topology of ``inp_path`` (``read_inp_topology``), optionally with a valve
     layer; ``method``: ``auto`` (hydraulic when EPANET can solve the file), ``hydraulic`` or
-    ``topology``. ``lap(stage)`` is called after each stage (for ``--timings``).
+    ``topology``; ``prior``: optional ``{pipe id: risk}`` (e.g. expected breaks from
+    ``python -m forecast risk``), see :func:`prior_weights`. ``lap(stage)`` is called after each
+    stage (for ``--timings``).
     """
     lap = lap or (lambda stage: None)
     if method not in ("auto", "hydraulic", "topology"):
         raise InputFileError(f"--method {method!r}: expected auto|hydraulic|topology")
-    pipes = _pipe_ids_of_inp(inp_path)
-    pipe_set = set(pipes)
-    pipe_idx = model.link_indices(pipes)
-    if method == "topology":
+    res = hydraulic_posterior(inp_path, model, complaints, method=method, screen_k=screen_k, lap=lap)
+    if res is None:
+        pipes = _pipe_ids_of_inp(inp_path)
         out = locate_topology(model, complaints, top=top, pipes=pipes)
         lap("topology")
         return out, "topology"
+    post, order = res
+    return rank_posterior(model, post, order, top=top, prior=prior), "hydraulic"
+
+
+def hydraulic_posterior(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, str], *,
+                        method: str = "auto", screen_k: int = SCREEN_K,
+                        lap: Callable[[str], None] | None = None) -> tuple[dict[str, float], list[str]] | None:
+    """``(posterior of the simulated candidates under a uniform prior, screening order)``, or None
+    when the network cannot be simulated and ``method`` allows the topology fallback."""
+    lap = lap or (lambda stage: None)
+    if method == "topology":
+        return None
+    pipes = _pipe_ids_of_inp(inp_path)
+    pipe_set = set(pipes)
+    pipe_idx = model.link_indices(pipes)
     try:
         hyd = Hydraulics(inp_path)
     except (HydraulicsUnavailable, OSError) as exc:
         if method == "hydraulic":
             raise InputFileError(f"{inp_path}: cannot simulate: {exc}") from exc
-        out = locate_topology(model, complaints, top=top, pipes=pipes)
-        lap("topology")
-        return out, "topology"
+        return None
     with hyd:
         lap("baseline")
         order = [str(model.link_ids[i]) for i in _screen(model, complaints, pipe_idx)]
@@ -616,9 +695,37 @@ def locate(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, s
     if not post:
         if method == "hydraulic":
             raise InputFileError(f"{inp_path}: EPANET could not solve any candidate burst")
-        out = locate_topology(model, complaints, top=top, pipes=pipes)
-        lap("topology")
-        return out, "topology"
+        return None
+    return post, order
+
+
+def prior_weights(prior: Mapping[str, float], pipes: Iterable[str]) -> dict[str, float]:
+    """Prior weight of each of ``pipes`` from ``{pipe: risk}`` (expected breaks, any scale).
+
+    A pipe missing from ``prior`` gets the mean risk; every weight is floored at PRIOR_FLOOR x the
+    mean (a forecast of "no risk" must not rule a pipe out), and tempered by PRIOR_POWER (the
+    forecast is itself uncertain)."""
+    pipes = list(pipes)
+    vals = [float(v) for v in prior.values() if math.isfinite(float(v)) and float(v) >= 0]
+    mean = (sum(vals) / len(vals)) if vals and sum(vals) > 0 else 1.0
+    out = {}
+    for p in pipes:
+        v = prior.get(p)
+        v = mean if v is None or not math.isfinite(float(v)) or float(v) < 0 else float(v)
+        out[p] = max(v / mean, PRIOR_FLOOR) ** PRIOR_POWER
+    return out
+
+
+def rank_posterior(model: NetworkModel, post: Mapping[str, float], order: list[str], *, top: int = 10,
+                   prior: Mapping[str, float] | None = None) -> list[Candidate]:
+    """The ranked list from a candidate posterior (see :func:`locate`), optionally re-weighted by a prior."""
+    post = dict(post)
+    if prior is not None:
+        w = prior_weights(prior, post)
+        post = {p: v * w[p] for p, v in post.items()}
+        total = sum(post.values())
+        if total > 0:
+            post = {p: v / total for p, v in post.items()}
     rank = {p: i for i, p in enumerate(order)}
     ranked = sorted(post, key=lambda p: (-post[p], rank[p]))
     # The first answer is where a crew goes: the pipe that maximises P(burst within NEAR_PIPES of
@@ -630,7 +737,7 @@ def locate(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, s
     rest = [p for p in order if p not in post]
     out = ([Candidate(first, _round(mass[first]))] + [Candidate(p, _round(post[p])) for p in ranked[1:]]
            + [Candidate(p, 0.0) for p in rest])
-    return out[: max(top, 0)], "hydraulic"
+    return out[: max(top, 0)]
 
 
 def run_cli(args: Any, lap: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -647,5 +754,9 @@ def run_cli(args: Any, lap: Callable[[str], None]) -> list[dict[str, Any]]:
         lap("read_valves")
     complaints = read_complaints_csv(args.complaints, model)
     lap("read_complaints")
-    out, _method = locate(args.inp, model, complaints, top=args.top, method=args.method, lap=lap)
+    prior = None
+    if getattr(args, "prior", None):
+        prior = read_prior(args.prior)
+        lap("read_prior")
+    out, _method = locate(args.inp, model, complaints, top=args.top, method=args.method, prior=prior, lap=lap)
     return [c.to_dict() for c in out]

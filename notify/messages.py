@@ -59,11 +59,13 @@ def _link(path: str) -> str:
 
 
 def compose(event: str, outage: dict[str, Any], *, places: list[tuple[str, str]], lang: str,
-            zone: ZoneInfo | None = None) -> tuple[str, str]:
+            zone: ZoneInfo | None = None, building_ids: list[int] | None = None) -> tuple[str, str]:
     """(subject, body) of ``event`` of ``outage`` (a row: id, reason, planned_start/end, actual_end,
     resource) for a subscriber of ``places`` — (address, unsubscribe token) of each of their
     subscribed buildings inside the outage (one mail names them all). Addresses go in as one line of
-    plain text: an address imported with a line break cannot start a header or a paragraph."""
+    plain text: an address imported with a line break cannot start a header or a paragraph.
+    ``building_ids`` (one per place): the mail links each address's page on the residents' page
+    (status now, reports, the report form — one tap from the mail, also when installed as an app)."""
     lang = lang if lang in ("ru", "en") else "ru"
     zone = zone or region_zone()
     addresses = [one_line(a, 200) or "—" for a, _ in places]
@@ -77,6 +79,13 @@ def compose(event: str, outage: dict[str, Any], *, places: list[tuple[str, str]]
     }
     subject = one_line(translate(lang, SUBJECTS[event], **params), SUBJECT_CHARS)
     body = translate(lang, BODIES[event], **params)
+    if building_ids and len(building_ids) == len(places):
+        pages = [_link(f"/address/{int(b)}?lang={lang}") for b in building_ids]
+        if len(pages) == 1:
+            body += "\n\n" + translate(lang, N_("notice.address_link"), link=pages[0])
+        else:
+            body += "\n\n" + translate(lang, N_("notice.address_links"),
+                                        links="\n".join(f"- {a}: {u}" for a, u in zip(addresses, pages)))
     if len(places) == 1:
         footer = translate(lang, N_("notice.footer"), link=_link(f"/unsubscribe/{places[0][1]}"))
     else:

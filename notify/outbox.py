@@ -73,7 +73,8 @@ def enqueue(conn: Connection, outage_id: int, event: str, *, now: datetime,
     for email, group in by_email.items():
         first = group[0]
         places = [(s["address"] or f"#{s['building_id']}", s["unsubscribe_token"]) for s in group]
-        subject, body = messages.compose(event, dict(outage), places=places, lang=first["lang"])
+        subject, body = messages.compose(event, dict(outage), places=places, lang=first["lang"],
+                                         building_ids=[int(s["building_id"]) for s in group])
         queued += conn.execute(text("""
             INSERT INTO notice_outbox (subscription_id, subscription_ids, outage_id, event, dedupe_key, subject, body,
                                        next_attempt_at, created_at)

@@ -73,7 +73,7 @@ class Smtp:
         if not settings.smtp_host:
             raise SmtpNotConfigured("no SMTP server: set ZHKH_SMTP_HOST (and ZHKH_SMTP_PORT) to deliver notices")
         return cls(host=settings.smtp_host, port=int(settings.smtp_port), user=settings.smtp_user,
-                   password=settings.smtp_password, starttls=bool(settings.smtp_starttls),
+                   password=settings.smtp_password.get_secret_value(), starttls=bool(settings.smtp_starttls),
                    timeout_s=float(settings.smtp_timeout_s))
 
     def send(self, msg: EmailMessage) -> None:

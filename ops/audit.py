@@ -19,7 +19,7 @@ ACTIONS: tuple[str, ...] = (
     "user.add", "user.set_role", "user.disable", "user.enable", "user.passwd",
     "api_key.create", "api_key.revoke",
     "incident.note_add", "incident.note_edit",
-    "incident.set_org",
+    "incident.set_org", "incident.description_private", "account.code_locked",
     "outage.schedule", "outage.approve", "outage.start", "outage.extend", "outage.reschedule",
     "outage.merge", "outage.restore", "outage.cancel",
     "valve.status",

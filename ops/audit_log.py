@@ -16,7 +16,7 @@ from ops.base import allow, engine
 
 TRAIL_ACTIONS: tuple[str, ...] = (*ACTIONS, "incident.create", "incident.status")
 OBJECT_TYPES = ("incident", "outage", "valve", "network", "user", "api_key", "dataset", "note",
-                "dma")
+                "dma", "account", "billing_period", "billing_demo", "demo_month", "subscription")
 MAX_ROWS = 20_000
 
 

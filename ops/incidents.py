@@ -75,6 +75,23 @@ def mark_duplicate(actor: Actor, incident_id: int, of_incident_id: int, *, expec
                                   expected_version=expected_version, note=note)
 
 
+def set_description_private(actor: Actor, incident_id: int, private: bool, *,
+                            bind: Engine | None = None) -> bool:
+    """Hide a report's description from every public view (residents' page, Open311) or show it
+    again, redacted; operators always see it in full. Audited; True when it changed."""
+    allow(actor, "reports.edit")
+    now = utcnow()
+    with engine(bind).begin() as conn:
+        before = incident_repo.set_description_private(conn, incident_id, private)
+        if before is None:
+            raise IncidentNotFound(f"no incident with id {incident_id}")
+        if before == bool(private):
+            return False
+        audit.record(conn, actor=actor.author, action="incident.description_private", object_type="incident",
+                     object_id=incident_id, at=now, details={"private": bool(private)})
+    return True
+
+
 def _text_or_raise(field: str, value: str, *, allow_empty: bool = False, max_chars: int = MAX_NOTE_CHARS) -> None:
     """The one text policy of reports (``incidents.intake``) for notes and status notes."""
     from incidents.intake import InvalidReport, Problem, text_problems

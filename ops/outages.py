@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, text
 
 from auth.model import Actor
 from gis import network_repo
+from i18n import system_note
 from incidents import outage_repo
 from incidents import outages as domain
 from incidents import service as incidents
@@ -376,7 +377,7 @@ def extend(actor: Actor, outage_id: int, stuck_valve_ids: Iterable[int | str], *
         if found:
             raise _conflict_error(found, f"outage #{outage.id} grown around the stuck valves")
         for v in stuck:
-            net_ops.mark_valve_on(conn, actor, v, "stuck", reason=reason or f"found stuck during outage #{outage.id}",
+            net_ops.mark_valve_on(conn, actor, v, "stuck", reason=reason or system_note("valve_stuck_in_outage", outage.id),
                                   now=now, outage_id=outage.id)
         grown, added = domain.replace_plan(conn, outage.id, oplan, now=now, actor=actor.author,
                                            note=f"outage #{outage.id} extended")

@@ -37,6 +37,7 @@ from reportlab.platypus import (
 from sqlalchemy import Connection, Engine, text
 
 from i18n import translate
+from settings import get_settings
 from incidents import service as incidents
 from reports import kpis as K
 from reports import mapimage, orgs
@@ -200,6 +201,10 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
 
     def dt(v: datetime | None) -> str:
         return v.astimezone(tz).strftime("%d.%m.%Y %H:%M") if v else "—"
+
+    def network(name: str | None) -> str | None:
+        # the demo network (its stored name is the setting demo_network_name) in the report's language
+        return t("demo.network_name") if name and name == get_settings().demo_network_name else name
 
     def dts(v: datetime | None) -> str:
         return v.astimezone(tz).strftime("%d.%m.%y %H:%M") if v else "—"
@@ -365,7 +370,7 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
     for o in outage_rows:
         end = o["actual_end"] or now
         hours = (end - o["actual_start"]).total_seconds() / 3600
-        orow.append([Paragraph(f"№{o['id']}", small), Paragraph(_esc(o["network"] or "—"), small),
+        orow.append([Paragraph(f"№{o['id']}", small), Paragraph(_esc(network(o["network"]) or "—"), small),
                      Paragraph(dt(o["actual_start"]), small),
                      Paragraph(dt(o["actual_end"]) if o["actual_end"] else t("inspection.ongoing"), small),
                      Paragraph(_dec(hours), small), Paragraph(f"{o['buildings']} ({o['residents']})", small),

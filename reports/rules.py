@@ -2,7 +2,6 @@
 ``extends``; ``ZHKH_REPORTS_RULES_FILE`` selects one)."""
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -12,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from incidents.sla import CATEGORIES
 from reports.errors import InvalidRules
 from rules_yaml import read_rules_yaml, validated
+from settings import get_settings
 
 DEFAULT_FILE = Path(__file__).parent / "rules" / "default.yaml"
-ENV = "ZHKH_REPORTS_RULES_FILE"
 KPI_ZONES = ("on_time", "median_close_h", "answer_5min", "reopened", "repeat_per_1000", "outage_excess_h")
 
 
@@ -70,8 +69,9 @@ def _cached(path: str, mtime: float) -> ReportRules:
 
 
 def current() -> ReportRules:
-    """The rules in force (``ZHKH_REPORTS_RULES_FILE`` or the default), re-read when changed."""
-    path = Path(os.environ.get(ENV) or DEFAULT_FILE)
+    """The rules in force (the setting ``reports_rules_file``, ``ZHKH_REPORTS_RULES_FILE`` in the environment or
+    ``.env``), re-read when changed."""
+    path = Path(get_settings().reports_rules_file)
     try:
         mtime = path.stat().st_mtime
     except OSError:

@@ -1,5 +1,6 @@
 """What the resident's page reads. Nothing here returns a reporter's name, phone or e-mail, nor an
-account holder's name: the page shows no personal data of anybody, the looker included."""
+account holder's name: the page shows no personal data of anybody, the looker included. A report's
+description is read raw: the page shows it only through ``incidents.redact.public_description``."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ REPORT_DAYS = 90
 _PUBLIC_REPORT = """
     i.id, i.category, i.resource, i.priority, i.status, i.channel, i.service_code, i.address, i.building_id,
     i.description, i.outage_id, i.version, i.created_at, i.updated_at, i.accepted_at, i.resolved_at, i.closed_at,
-    i.attributes,
+    i.attributes, i.public_token, i.description_private,
     (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
 """
 
@@ -99,6 +100,13 @@ def outage(conn: Connection, outage_id: int, building_id: int | None = None) -> 
         return None
     found = cutoffs.span(row["actual_start"], row["actual_end"], row["added_at"])
     return {**dict(row), "since": found[0] if found else row["actual_start"]}
+
+
+def report_by_token(conn: Connection, token: str) -> dict[str, Any] | None:
+    """A report by its page's random token (what a resident's link names; the id alone opens nothing)."""
+    row = conn.execute(text(f"SELECT {_PUBLIC_REPORT} FROM incidents i WHERE i.public_token = :t"),
+                       {"t": token}).mappings().first()
+    return dict(row) if row else None
 
 
 def timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 account-code tries. A bucket holds ``capacity`` tokens and refills ``capacity`` per ``per_s``."""
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import OrderedDict
@@ -30,3 +31,38 @@ class Buckets:
             while len(self._state) > self.max_keys:
                 self._state.popitem(last=False)  # the longest-idle address goes first
             return wait
+
+
+def trusted_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``ZHKH_TRUSTED_PROXIES``: comma-separated addresses or CIDR networks; a bad entry is an error."""
+    out = []
+    for part in (p.strip() for p in spec.split(",")):
+        if part:
+            try:
+                out.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"ZHKH_TRUSTED_PROXIES: {part!r} is not an address or a network") from None
+    return tuple(out)
+
+
+def _trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
+def client_address(peer: str | None, forwarded_for: list[str],
+                   networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> str:
+    """The client's address: the TCP peer, unless the peer is a trusted proxy — then the right-most
+    ``X-Forwarded-For`` entry that is not a trusted proxy (entries further left were written by the
+    client and prove nothing). All headers of the name count, in order."""
+    peer = peer or "unknown"
+    if not networks or not _trusted(peer, networks):
+        return peer
+    chain = [e.strip() for h in forwarded_for for e in h.split(",") if e.strip()]
+    for entry in reversed(chain):
+        if not _trusted(entry, networks):
+            return entry[:64]
+    return chain[0][:64] if chain else peer

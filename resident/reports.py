@@ -33,11 +33,14 @@ def resident_actor(ip: str, salt: str = "") -> Actor:
     return Actor(author=f"resident:{digest}", role="operator", display_name="portal", kind="api")
 
 
-def take(actor: Actor, engine: Engine, *, building_id: int, service_code: str, description: str) -> Any:
+def take(actor: Actor, engine: Engine, *, building_id: int, service_code: str, description: str,
+         client_token: str | None = None) -> Any:
+    """A new report with channel ``portal``; a repeated ``client_token`` (a report the page queued
+    offline and sent again) returns the first report, ``created=False``."""
     from ops.incidents import take_report
 
     return take_report(actor, bind=engine, service_code=service_code, building_id=int(building_id),
-                       description=description, channel="portal")
+                       description=description, channel="portal", client_token=client_token)
 
 
 def reopen(engine: Engine, incident_id: int, *, actor: Actor, now: datetime) -> None:

@@ -7,16 +7,20 @@ the code from the bill — the month's charges line by line. No personal data of
 
 Safety: every text is escaped by the templates (autoescape); every form carries a CSRF token equal to
 a ``SameSite=Strict`` cookie (double submit); requests are rate-limited per IP (a token bucket, and a
-stricter one for account-code tries) with a friendly 429 page; account codes are compared as SHA-256
-digests in constant time and a refusal never says which of the two was wrong.
+stricter one for account-code tries) with a friendly 429 page, the IP taken from ``X-Forwarded-For``
+only behind a proxy named in ``ZHKH_TRUSTED_PROXIES``; account codes are Argon2id hashes, an account
+number is locked after repeated wrong codes from any address (``resident.account_codes``), and a
+refusal never says which of the two was wrong. A report's page is ``/report/<random token>``; the
+number alone opens it only in the browser that made the report; its description is shown redacted
+(``incidents.redact``) or not at all. Forms and queries must be valid UTF-8 (400 otherwise); no page
+may be framed by another site.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -30,11 +34,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gis.serving import lazy_engine, thread_pool_lifespan
+from gis.serving import NoFraming, allowed_methods, lazy_engine, thread_pool_lifespan
 from i18n import LANGUAGES, N_
-from resident import clock, queries
+from resident import account_codes, clock, queries
 from resident import reports as resident_reports
-from resident.ratelimit import Buckets
+from resident.ratelimit import Buckets, client_address, trusted_networks
 from resident.texts import (
     LINE_KINDS,
     REOPEN_REFUSED,
@@ -48,9 +52,14 @@ from settings import Settings, get_settings
 HERE = Path(__file__).resolve().parent
 CSRF_COOKIE = "zr_csrf"
 LANG_COOKIE = "zr_lang"
+MINE_COOKIE = "zr_mine"   # the reports made in this browser: "id.token,…" (opens /report/<number> for them)
+MINE_MAX = 20
 _DIGITS = re.compile(r"[0-9]{1,12}")
 _ACCOUNT = re.compile(r"[0-9]{6,20}")
-_DUMMY_HASH = hashlib.sha256(b"no such account").hexdigest()
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+FRAME_HEADERS = {"X-Frame-Options": "DENY"}
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
 PORTAL_SERVICES = ("no_water", "no_hot_water", "low_pressure", "no_heating", "burst", "sewer", "electricity",
                    "elevator", "roof_leak", "repair", "other")
 HISTORY = re.compile(r"^outage #(\d+)(?: (approved|valves closed|restored|merged|extended))?$")
@@ -76,9 +85,12 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     general = Buckets(max(1.0, s.resident_rate_per_min), 60.0)
     code_tries = Buckets(max(1.0, s.resident_code_tries_per_hour), 3600.0)
     salt = secrets.token_hex(8)  # the IP hash in authors changes per process: no lasting IP record
+    proxies = trusted_networks(s.trusted_proxies)
     app = FastAPI(lifespan=thread_pool_lifespan(s.api_threads), docs_url=None, redoc_url=None, openapi_url=None,
                   title="zhkh-ops resident")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(StrictUtf8)
+    app.add_middleware(NoFraming)
 
     def zone() -> ZoneInfo:
         from incidents.service import rules_from_settings
@@ -86,11 +98,18 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         return ZoneInfo(rules_from_settings(s).timezone)
 
     def client_ip(request: Request) -> str:
-        if s.resident_trust_proxy:
-            fwd = request.headers.get("x-forwarded-for", "")
-            if fwd:
-                return fwd.split(",")[0].strip()
-        return request.client.host if request.client else "unknown"
+        return client_address(request.client.host if request.client else None,
+                              request.headers.getlist("x-forwarded-for"), proxies)
+
+    def mine(request: Request) -> dict[int, str]:
+        """The reports made in this browser: id → token (from the cookie; checked against the
+        database before anything is shown)."""
+        out: dict[int, str] = {}
+        for part in request.cookies.get(MINE_COOKIE, "").split(",")[:MINE_MAX]:
+            rid, _, token = part.partition(".")
+            if _DIGITS.fullmatch(rid) and _TOKEN.fullmatch(token):
+                out[int(rid)] = token
+        return out
 
     def lang_of(request: Request) -> str:
         q = request.query_params.get("lang")
@@ -121,8 +140,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         if request.query_params.get("lang") in LANGUAGES:
             resp.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400)
         resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; "
-                                                   "style-src 'self'; script-src 'self'; form-action 'self'")
+        resp.headers["Content-Security-Policy"] = CSP
+        resp.headers.update(FRAME_HEADERS)
         resp.headers["Referrer-Policy"] = "same-origin"
         return resp
 
@@ -143,7 +162,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         if exc.status_code == 404:
             return error_page(request, 404, "resident.err.not_found_title", "resident.err.not_found")
         if exc.status_code == 405:
-            return error_page(request, 405, "resident.err.form_title", "resident.err.method")
+            resp = error_page(request, 405, "resident.err.form_title", "resident.err.method")
+            resp.headers["Allow"] = allowed_methods(app, request.scope)
+            return resp
         return error_page(request, exc.status_code, "resident.err.form_title", "resident.err.generic")
 
     @app.exception_handler(Exception)
@@ -198,7 +219,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     @app.get("/search", response_class=HTMLResponse)
     def search(request: Request, q: str = "") -> Response:
         q = q.replace("\x00", "").strip()[:200]
-        if _DIGITS.fullmatch(q.lstrip("№#")):
+        if _DIGITS.fullmatch(q.lstrip("№#")) or _TOKEN.fullmatch(q):
             return RedirectResponse(f"/report/{q.lstrip('№#')}", status_code=303)
         found = []
         if len(q) >= 2:
@@ -208,7 +229,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
             return RedirectResponse(f"/address/{found[0]['id']}", status_code=303)
         return render(request, "home.html", query=q, results=found, searched=True)
 
-    def address_context(building_id: int, now: datetime) -> dict[str, Any]:
+    def address_context(building_id: int, now: datetime, mine_ids: dict[int, str] | None = None) -> dict[str, Any]:
         with db().connect() as conn:
             b = queries.building(conn, building_id)
             if b is None:
@@ -221,6 +242,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         rules = rules_from_settings(s)
         services = [(c, rules.services[c].name) for c in PORTAL_SERVICES if c in rules.services]
         return {"building": b, "outages": outs, "clocks": clocks, "reports": [_report_row(r, rules, now) for r in reps],
+                "mine": mine_ids or {},
                 "services": services, "without": WITHOUT, "now": now,
                 "pct_per_hour": clock.billing_rules().reduction_pct_per_hour}
 
@@ -228,7 +250,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     def address(request: Request, building_id: str) -> HTMLResponse:
         if not _DIGITS.fullmatch(building_id):
             raise Page(404, "resident.err.not_found_title", "resident.err.no_address")
-        ctx = address_context(int(building_id), utcnow())
+        ctx = address_context(int(building_id), utcnow(), mine(request))
         return render(request, "address.html", **ctx, notice=request.query_params.get("done"))
 
     @app.post("/address/{building_id}/report")
@@ -237,19 +259,27 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         check_csrf(request, csrf)
         if not _DIGITS.fullmatch(building_id):
             raise Page(404, "resident.err.not_found_title", "resident.err.no_address")
+        from incidents.errors import UnknownAddress
         from incidents.intake import InvalidReport
 
         actor = resident_reports.resident_actor(client_ip(request), salt)
         try:
             result = resident_reports.take(actor, db(), building_id=int(building_id), service_code=service_code,
                                            description=description)
+        except UnknownAddress:
+            raise Page(404, "resident.err.not_found_title", "resident.err.no_address") from None
         except InvalidReport as exc:
             tx = Texts(lang, zone())
             ctx = address_context(int(building_id), utcnow())
             return render(request, "address.html", status=400, lang=lang, **ctx, switch_path=f"/address/{building_id}",
                           form_errors=[tx.problem(p) for p in exc.problems], form_description=description,
                           form_service=service_code)
-        return RedirectResponse(f"/report/{result.incident.id}?{urlencode({'lang': lang, 'new': 1})}", status_code=303)
+        inc = result.incident
+        resp = RedirectResponse(f"/report/{inc.public_token}?{urlencode({'lang': lang, 'new': 1})}", status_code=303)
+        mine_now = {inc.id: str(inc.public_token), **{k: v for k, v in mine(request).items() if k != inc.id}}
+        resp.set_cookie(MINE_COOKIE, ",".join(f"{k}.{v}" for k, v in list(mine_now.items())[:MINE_MAX]),
+                        httponly=True, samesite="lax", max_age=REPORT_COOKIE_DAYS * 86400)
+        return resp
 
     @app.post("/address/{building_id}/subscribe")
     def subscribe(request: Request, building_id: str, csrf: str = Form(""), email: str = Form(""),
@@ -324,55 +354,70 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     @app.get("/report", response_class=HTMLResponse)
     def report_lookup(request: Request, number: str = "") -> Response:
         number = number.strip().lstrip("№#").strip()
-        if not _DIGITS.fullmatch(number):
+        if not (_DIGITS.fullmatch(number) or _TOKEN.fullmatch(number)):
             raise Page(400, "resident.err.form_title", "resident.err.report_number")
         return RedirectResponse(f"/report/{number}", status_code=303)
 
-    def report_context(incident_id: int, now: datetime) -> dict[str, Any]:
+    def report_by_token(token: str) -> dict[str, Any]:
+        with db().connect() as conn:
+            r = queries.report_by_token(conn, token) if _TOKEN.fullmatch(token) else None
+        if r is None:
+            raise Page(404, "resident.err.no_report_title", "resident.err.no_report_link")
+        return r
+
+    def report_context(r: dict[str, Any], now: datetime) -> dict[str, Any]:
+        from incidents.redact import public_description
         from incidents.service import rules_from_settings
 
         with db().connect() as conn:
-            r = queries.report(conn, incident_id)
-            if r is None:
-                raise Page(404, "resident.err.no_report_title", "resident.err.no_report", number=incident_id)
-            events = queries.timeline(conn, incident_id)
+            events = queries.timeline(conn, int(r["id"]))
             linked = queries.outage(conn, r["outage_id"], r["building_id"]) if r["outage_id"] is not None else None
         rules = rules_from_settings(s)
         row = _report_row(r, rules, now)
+        row["description"] = public_description(r["description"], r["description_private"])
+        row["private"] = bool(r["description_private"]) and bool(r["description"])
         reopen_ok = (r["status"] == "resolved" and not (r["attributes"] or {}).get("reopened_at")
                      and r["resolved_at"] is not None
                      and (now - r["resolved_at"]).days < resident_reports.REOPEN_DAYS)
         return {"r": row, "events": [_event_row(e) for e in events], "reopen_ok": reopen_ok, "outage": linked}
 
-    @app.get("/report/{incident_id}", response_class=HTMLResponse)
-    def report_page(request: Request, incident_id: str) -> HTMLResponse:
-        if not _DIGITS.fullmatch(incident_id):
-            raise Page(400, "resident.err.form_title", "resident.err.report_number")
-        ctx = report_context(int(incident_id), utcnow())
+    @app.get("/report/{key}", response_class=HTMLResponse)
+    def report_page(request: Request, key: str) -> Response:
+        if _DIGITS.fullmatch(key):
+            # a bare number: only the browser that made the report is sent on to its page
+            token = mine(request).get(int(key))
+            if token is not None:
+                with db().connect() as conn:
+                    r = queries.report_by_token(conn, token)
+                if r is not None and int(r["id"]) == int(key):
+                    keep = {k: v for k, v in request.query_params.items()}
+                    return RedirectResponse(f"/report/{token}" + (f"?{urlencode(keep)}" if keep else ""),
+                                            status_code=303)
+            raise Page(404, "resident.err.no_report_title", "resident.err.no_report", number=key)
+        ctx = report_context(report_by_token(key), utcnow())
         return render(request, "report.html", **ctx, new=request.query_params.get("new"),
-                      reopened=request.query_params.get("reopened"))
+                      reopened=request.query_params.get("reopened"), token=key, site=s.resident_url.rstrip("/"))
 
-    @app.post("/report/{incident_id}/reopen", response_class=HTMLResponse)
-    def reopen(request: Request, incident_id: str, csrf: str = Form(""), lang: str = Form("ru")) -> Response:
+    @app.post("/report/{key}/reopen", response_class=HTMLResponse)
+    def reopen(request: Request, key: str, csrf: str = Form(""), lang: str = Form("ru")) -> Response:
         check_csrf(request, csrf)
-        if not _DIGITS.fullmatch(incident_id):
-            raise Page(400, "resident.err.form_title", "resident.err.report_number")
+        r = report_by_token(key)
         from incidents.errors import ConcurrentEdit, IncidentNotFound
 
         actor = resident_reports.resident_actor(client_ip(request), salt)
         try:
-            resident_reports.reopen(db(), int(incident_id), actor=actor, now=utcnow())
+            resident_reports.reopen(db(), int(r["id"]), actor=actor, now=utcnow())
         except IncidentNotFound:
-            raise Page(404, "resident.err.no_report_title", "resident.err.no_report", number=incident_id) from None
+            raise Page(404, "resident.err.no_report_title", "resident.err.no_report_link") from None
         except resident_reports.ReopenRefused as exc:
-            ctx = report_context(int(incident_id), utcnow())
-            return render(request, "report.html", status=409, lang=lang, **ctx, switch_path=f"/report/{incident_id}",
-                          refused=REOPEN_REFUSED[exc.reason])
+            ctx = report_context(report_by_token(key), utcnow())
+            return render(request, "report.html", status=409, lang=lang, **ctx, switch_path=f"/report/{key}",
+                          refused=REOPEN_REFUSED[exc.reason], token=key)
         except ConcurrentEdit:
-            ctx = report_context(int(incident_id), utcnow())
-            return render(request, "report.html", status=409, lang=lang, **ctx, switch_path=f"/report/{incident_id}",
-                          refused="resident.reopen.busy")
-        return RedirectResponse(f"/report/{incident_id}?{urlencode({'lang': lang, 'reopened': 1})}", status_code=303)
+            ctx = report_context(report_by_token(key), utcnow())
+            return render(request, "report.html", status=409, lang=lang, **ctx, switch_path=f"/report/{key}",
+                          refused="resident.reopen.busy", token=key)
+        return RedirectResponse(f"/report/{key}?{urlencode({'lang': lang, 'reopened': 1})}", status_code=303)
 
     @app.post("/account", response_class=HTMLResponse)
     def account(request: Request, csrf: str = Form(""), number: str = Form(""), code: str = Form(""),
@@ -386,15 +431,20 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
             resp.headers["Retry-After"] = str(retry)
             return resp
         number = number.strip().replace(" ", "")
-        given = hashlib.sha256(code.strip().encode("utf-8", "replace")).hexdigest()
-        acc = None
-        if _ACCOUNT.fullmatch(number) and "\x00" not in code:
-            with db().connect() as conn:
-                acc = queries.account_by_number(conn, number)
-        stored = (acc or {}).get("access_code_hash") or _DUMMY_HASH
-        ok = hmac.compare_digest(given.encode(), stored.encode()) and acc is not None and bool(code.strip())
-        if not ok:
-            back = back if _safe_back(back) else "/"
+        now = utcnow()
+        outcome = account_codes.check(
+            db(), number if _ACCOUNT.fullmatch(number) else "", code[:200], now=now,
+            actor=resident_reports.resident_actor(client_ip(request), salt).author,
+            max_failures=max(1, s.resident_code_account_failures), lock=timedelta(minutes=s.resident_code_lock_min))
+        acc = outcome.account
+        back = back if _safe_back(back) else "/"
+        if outcome.locked_until is not None:
+            retry = max(1, int((outcome.locked_until - now).total_seconds() + 0.999))
+            resp = render(request, "account_refused.html", status=429, lang=lang, back=back, switch_path=back,
+                          locked_minutes=max(1, (retry + 59) // 60))
+            resp.headers["Retry-After"] = str(retry)
+            return resp
+        if acc is None:
             return render(request, "account_refused.html", status=403, lang=lang, back=back, switch_path=back)
         with db().connect() as conn:
             period, charges = queries.latest_charges(conn, acc["id"])
@@ -437,7 +487,109 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
             key = SYSTEM_NOTES[note]
         return {"at": e["at"], "to": e["to_status"], "from": e["from_status"], "note_key": key, "note_params": params}
 
+    from resident.app_extra import add_routes  # «Тарифы» and the installable app (resident/app_extra.py)
+
+    add_routes(app, db=db, render=render, page_error=Page, csrf_of=csrf_of, csrf_cookie=CSRF_COOKIE,
+               actor_of=lambda r: resident_reports.resident_actor(client_ip(r), salt),
+               default_lang=s.language if s.language in LANGUAGES else "ru",
+               today=lambda: utcnow().astimezone(zone()).date(), zone=zone, static_dir=HERE / "static")
     return app
+
+
+REPORT_COOKIE_DAYS = 90
+
+
+class StrictUtf8:
+    """Refuse a form body or a query string that is not valid UTF-8 — also inside %-escapes — with a
+    400 page before anything reads it (Starlette would decode it as Latin-1 or with U+FFFD, and the
+    intake would store the mojibake), as the Open311 API does."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    @staticmethod
+    def _bad(raw: bytes) -> bool:
+        from urllib.parse import parse_qsl
+
+        try:
+            parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            return True
+        except ValueError:
+            return False
+        return False
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any, key: str = N_("resident.err.utf8")) -> None:
+        lang = "en" if b"lang=en" in scope.get("query_string", b"") or \
+            b"zr_lang=en" in dict(scope.get("headers") or []).get(b"cookie", b"") else "ru"
+        from i18n import translate
+
+        from html import escape
+
+        def tr(k: str) -> str:
+            return escape(translate(lang, k))
+
+        html = ('<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>'
+                '<link rel="stylesheet" href="/static/resident.css"></head><body>'
+                '<header class="top"><a class="brand" href="/?lang={lang}">{brand}</a></header><main>'
+                '<section class="card"><h1>{title}</h1><p class="error" role="alert">{message}</p>'
+                '<p><a href="/?lang={lang}">← {back}</a></p></section></main></body></html>').format(
+            lang=lang, title=tr("resident.err.form_title"), brand=tr("resident.title"), message=tr(key),
+            back=tr("resident.back"))
+        resp = HTMLResponse(html, status_code=400, headers={"X-Content-Type-Options": "nosniff",
+                                                            "Content-Security-Policy": CSP, **FRAME_HEADERS})
+        await resp(scope, receive, send)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._bad(scope.get("query_string", b"")):
+            await self._refuse(scope, receive, send)
+            return
+        if scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > MAX_FORM_BYTES or not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        ctype = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
+        if size > MAX_FORM_BYTES:
+            await self._refuse(scope, receive, send, N_("resident.err.too_big"))
+            return
+        if (ctype == b"application/x-www-form-urlencoded" and self._bad(body)) or not _utf8_ok(body):
+            await self._refuse(scope, receive, send)
+            return
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+MAX_FORM_BYTES = 64 * 1024
+
+
+def _utf8_ok(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _safe_back(back: str) -> bool:

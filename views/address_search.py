@@ -39,8 +39,11 @@ def address_search(label_text: str, *, key: str) -> dict[str, Any] | None:
     import streamlit as st
 
     try:
+        # the last text searched for comes back if the box is drawn anew (a rerun that moved or rebuilt
+        # it would otherwise empty it under the person's fingers)
+        typed = (st.session_state.get(key) or {}).get("search") or ""
         return st_searchbox(suggestions, label=label_text, placeholder=t("map.search_placeholder"), key=key,
-                            clear_on_submit=False, debounce=250, rerun_scope="app",
+                            default_searchterm=typed, clear_on_submit=False, debounce=250, rerun_scope="app",
                             style_overrides={"wrapper": {"backgroundColor": "transparent"}})
     except IndexError:
         # a suggestion was clicked while a newer search replaced the list (the box sends the position

@@ -16,7 +16,7 @@ from ops import data as data_ops
 from settings import get_settings
 from views import errors
 from views.common import t, tn
-from views.formatting import md_safe
+from views.formatting import md_safe, network_name
 from views.session import actor, guard
 
 
@@ -159,7 +159,7 @@ def main() -> None:
     st.subheader(t("data.counts"))
     rows = data_ops.counts(actor())
     st.dataframe(pd.DataFrame([{
-        t("data.col.name"): r["name"], t("data.col.resource"): t(f"incident.resource.{r['resource']}"),
+        t("data.col.name"): network_name(r["name"]), t("data.col.resource"): t(f"incident.resource.{r['resource']}"),
         t("data.col.pipes"): r["pipes"], t("data.col.km"): float(r["km"]), t("data.col.valves"): r["valves"],
         t("data.col.connections"): r["connections"], t("data.col.open_outages"): r["open_outages"],
     } for r in rows]), hide_index=True, width="stretch")

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from gis.errors import DatabaseUnavailable
 from i18n import has_text
 from i18n.families import COUNTED
 from ops.errors import is_database_down, lookup
@@ -77,15 +78,19 @@ def attempt(call: Any, *args: Any, **kwargs: Any) -> Any:
 def page_failed(exc: BaseException) -> None:
     """What a page that raised shows instead of a traceback."""
     if is_database_down(exc):
-        database_down()
+        log.warning("page shows 'database unavailable': %s", " ".join(str(exc).split()))
+        database_down(exc)
         return
     log.exception("page failed", exc_info=exc)
     show(exc)
 
 
-def database_down() -> None:
-    """The database is unreachable: say so, and reload the page once it answers again."""
+def database_down(exc: BaseException | None = None) -> None:
+    """The database is unreachable: say so (and why, when ``gis.db`` found out: ``error.db.<problem>``),
+    and reload the page once it answers again."""
     st.error(t("error.db_down"), icon=":material/cloud_off:")
+    if isinstance(exc, DatabaseUnavailable):
+        st.warning(t(f"error.db.{exc.problem}", where=md_safe(exc.where)))
     st.caption(t("error.db_retry"))
 
     @st.fragment(run_every=timedelta(seconds=5))

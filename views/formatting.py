@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from i18n import has_text
+from i18n import SYSTEM_NOTE_PREFIX, has_text, read_system_note
 from views.common import t
 
 SLA_STATES = ("on_time", "at_risk", "overdue", "met", "breached")
@@ -79,6 +79,10 @@ def fmt_left(minutes: float) -> str:
 
 _HISTORY_NOTE = re.compile(r"^outage #(\d+)(?: (approved|valves closed|restored|merged|extended))?$")
 _DUPLICATE_NOTE = re.compile(r"^duplicate of #(\d+)$")
+# notes code wrote in English before they were stored as keys (i18n.system_note)
+_LEGACY_SYSTEM_NOTES = ((re.compile(r"^found stuck during outage #(\d+)$"), "valve_stuck_in_outage"),
+                        (re.compile(r"^demo month: the outage's times set to the past"), "demo_month_backdated"),
+                        (re.compile(r"^demo month: outages of the previous month"), "demo_month"))
 
 
 def history_note(note: str | None) -> str:
@@ -90,6 +94,15 @@ def history_note(note: str | None) -> str:
     m = _DUPLICATE_NOTE.match(note or "")
     if m:
         return t("history.duplicate", id=m.group(1))
+    written = read_system_note(note)
+    if written is None:
+        for pattern, name in _LEGACY_SYSTEM_NOTES:
+            m = pattern.match(note or "")
+            if m:
+                written = (SYSTEM_NOTE_PREFIX + name, {"id": m.group(1) if m.groups() else ""})
+                break
+    if written is not None and has_text(written[0]):
+        return t(written[0], **written[1])
     return note or ""
 
 
@@ -100,3 +113,13 @@ def outage_state(outage: object) -> str:
     if state == "planned":
         return t("outage.state.scheduled" if kind == "planned" else "outage.state.approved")
     return t(f"outage.state.{state}")
+
+
+def network_name(name: str | None) -> str:
+    """A network's name for people: the demo network's (stored once, in English, as the setting
+    ``demo_network_name``) in the page's language; any other as it was loaded."""
+    from settings import get_settings
+
+    if name and name == get_settings().demo_network_name:
+        return t("demo.network_name")
+    return name or ""

@@ -178,7 +178,7 @@ def main() -> None:
         priority = st.selectbox(t("intake.priority"), priorities, index=priorities.index(rule.priority),
                                 format_func=lambda p: label("priority", p), key=f"intake_priority_{code}")
         # one form: the typed text is sent with the click, never lost to a rerun on blur
-        with st.form("intake_form", border=False):
+        with st.form("intake_form", border=False, enter_to_submit=False):
             description = st.text_area(t("intake.description"), key=form_key("description"), height=120)
             c1, c2 = st.columns(2)
             name = c1.text_input(t("intake.reporter_name"), key=form_key("name"))

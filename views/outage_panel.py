@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from auth.permissions import allowed
+from ops import network as net_ops
 from ops import outages
 from ops.base import utcnow
 from ops.incidents import rules
@@ -78,11 +79,22 @@ def panel(detail: outages.OutageDetail, *, key: str) -> None:
     st.dataframe(pd.DataFrame(facts, columns=[t("field.field"), t("field.value")]), hide_index=True,
                  width="stretch")
     actions(detail, key=key)
-    shape = plan_map.of_outage(detail, breaks=[(i.lat, i.lon) for i in detail.incidents if i.category == "burst"])
+    breaks = [(i.lat, i.lon) for i in detail.incidents if i.category == "burst"]
+    # a valve the crew cannot close: the grown plan takes the place of the approved one on the map and
+    # in the crew sheet until it is approved or the step is closed, what it adds highlighted
+    ext = stuck_step(detail, key=key)
+    if ext is not None:
+        geoms = net_ops.pipe_geometries(actor(), list(ext.plan.result.isolated_links)
+                                        + list(ext.plan.result.unintended_links))
+        shape = plan_map.of_plan(ext.plan, geoms, breaks=breaks, new_valves=[str(v) for v in ext.valves_added],
+                                 new_buildings=ext.buildings_added)
+    else:
+        shape = plan_map.of_outage(detail, breaks=breaks)
     plan_map.metrics(shape)
     left, right = st.columns([3, 2])
     with left:
-        plan_map.draw(shape, key=f"{key}_map_{o.id}_{o.version}", network_id=o.network_id)
+        plan_map.draw(shape, key=f"{key}_map_{o.id}_{o.version}{'_grown' if ext is not None else ''}",
+                      network_id=o.network_id)
     with right:
         cause = next((i for i in detail.incidents if i.category == "burst"), None)
         plan_map.tables(shape, key=f"outage-{o.id}", context=exports.SheetContext(
@@ -109,8 +121,12 @@ def actions(detail: outages.OutageDetail, *, key: str) -> None:
             if done is not None:
                 _done(key, t("outage.restored", id=done.id, at=fmt_dt(done.actual_end)))
     if _may("outages.approve") and _may("valves.mark"):
-        with cols[1].popover(t("outage.stuck"), width="stretch"):
-            stuck_form(detail, key=key)
+        # a toggle, not a popover: the step stays open while the page reruns on each valve picked
+        stuck_key = f"{key}_stuck_open_{o.id}"
+        if st.session_state.pop(f"{stuck_key}_reset", False):
+            st.session_state[stuck_key] = False
+            st.session_state.pop(f"{key}_stuck_{o.id}", None)
+        cols[1].toggle(t("outage.stuck"), key=stuck_key)
     may_time = _may("outages.plan") if (o.kind == "planned" and o.state == "planned") else _may("outages.approve")
     if may_time:
         with cols[2].popover(t("outage.reschedule"), width="stretch"):
@@ -123,28 +139,36 @@ def actions(detail: outages.OutageDetail, *, key: str) -> None:
                 _done(key, t("outage.cancelled", id=o.id))
 
 
-def stuck_form(detail: outages.OutageDetail, *, key: str) -> None:
-    """A valve the crew cannot close: preview the grown outage, approve it in one step."""
+def stuck_step(detail: outages.OutageDetail, *, key: str) -> outages.Extension | None:
+    """A valve the crew cannot close: pick it, see the grown outage (returned, for the map and the crew
+    sheet), approve it in one step. Nothing when the step is not open."""
     o = detail.outage
+    if o.state not in ("planned", "active") or not st.session_state.get(f"{key}_stuck_open_{o.id}"):
+        return None
+    if not (_may("outages.approve") and _may("valves.mark")):
+        return None
     names = {int(v["id"]): f"{v['order']}. {v.get('ext_id') or v['id']} — {v.get('street') or ''}" for v in detail.valves}
     picked = st.multiselect(t("outage.stuck_pick"), list(names), format_func=names.get, placeholder=t("common.choose"),
                             key=f"{key}_stuck_{o.id}")
     if not picked:
         st.caption(t("outage.stuck_hint"))
-        return
+        return None
     try:
         ext = outages.preview_extension(actor(), o.id, picked)
     except Exception as exc:
         errors.show(exc)
-        return
+        return None
     st.warning(t("outage.stuck_preview", valves=tn("outage.more_valves", len(ext.valves_added)),
                  buildings=tn("outage.more_buildings", len(ext.buildings_added)),
                  residents=tn("outage.more_residents", ext.residents_added)))
+    st.caption(t("outage.stuck_shown"))
     if st.button(t("outage.stuck_approve"), key=f"{key}_extend_{o.id}", type="primary"):
         grown = errors.attempt(outages.extend, actor(), o.id, picked, seen_plan=ext.plan.fingerprint)
         if grown is not None:
+            st.session_state[f"{key}_stuck_open_{o.id}_reset"] = True
             _done(key, t("outage.extended", id=grown.id, buildings=tn("outage.n_buildings", grown.buildings),
                          residents=tn("outage.n_residents", grown.residents)))
+    return ext
 
 
 def reschedule_form(detail: outages.OutageDetail, *, key: str) -> None:

@@ -24,6 +24,8 @@ from views.map_parts import buildings_overlay, legend_items, map_key, tile_map
 ISOLATED, UNINTENDED, OPTIONAL = "#d7191c", "#ff8c00", "#9e9e9e"
 BUILDING_ISOLATED, BUILDING_UNINTENDED = "#fb6a4a", "#fdae6b"
 TO_CLOSE, BREAK = "#c51b7d", "#ffff00"   # the numbered valves to close; the break point
+# what a grown plan adds (a stuck valve's preview): new valves to close, new buildings cut off
+NEW_VALVE, BUILDING_NEW = "#5e35b1", "#9575cd"
 CRITICAL = ("hospital", "school", "kindergarten")
 
 
@@ -37,6 +39,7 @@ class PlanShape:
     geoms: dict[str, dict[str, Any]]       # pipe id -> GeoJSON geometry
     breaks: list[tuple[float, float]] = field(default_factory=list)  # (lat, lon)
     new_valves: frozenset[str] = frozenset()
+    new_buildings: frozenset[int] = frozenset()   # buildings a grown plan adds (highlighted)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -58,11 +61,12 @@ class PlanShape:
 
 
 def of_plan(plan: Any, geoms: dict[str, dict[str, Any]], breaks: Sequence[tuple[float, float]] = (),
-            new_valves: Iterable[str] = ()) -> PlanShape:
-    """A computed ``network.plan.ShutoffPlan``."""
+            new_valves: Iterable[str] = (), new_buildings: Iterable[int] = ()) -> PlanShape:
+    """A computed ``network.plan.ShutoffPlan`` (``new_*``: what it adds to a stored plan, highlighted)."""
     return PlanShape(isolated=list(plan.result.isolated_links), unintended=list(plan.result.unintended_links),
                      valves=plan.valves_to_close, optional=plan.optional_valves, buildings=plan.affected,
-                     geoms=geoms, breaks=list(breaks), new_valves=frozenset(str(v) for v in new_valves))
+                     geoms=geoms, breaks=list(breaks), new_valves=frozenset(str(v) for v in new_valves),
+                     new_buildings=frozenset(int(b) for b in new_buildings))
 
 
 def of_outage(detail: Any, breaks: Sequence[tuple[float, float]] = ()) -> PlanShape:
@@ -88,12 +92,16 @@ def plan_groups(shape: PlanShape) -> list[folium.FeatureGroup]:
                                 fill_opacity=0.95,
                                 tooltip=L.escape_value(f"{v.get('ext_id') or v['id']} · {t('plan.legend.optional')}")
                                 ).add_to(optional)
-    valves = L.numbered_valves_layer(
-        [{"lon": v["lon"], "lat": v["lat"], "label": v["order"],
-          "tooltip": f"{v['order']}. {v.get('ext_id') or v['id']} · {v.get('street') or ''}"
-                     + (f" · {t('plan.new_valve')}" if str(v["id"]) in shape.new_valves else "")}
-         for v in shape.valves if v.get("lon") is not None], t("plan.legend.close"), color=TO_CLOSE)
+    def rows(new: bool) -> list[dict[str, Any]]:
+        return [{"lon": v["lon"], "lat": v["lat"], "label": v["order"],
+                 "tooltip": f"{v['order']}. {v.get('ext_id') or v['id']} · {v.get('street') or ''}"
+                            + (f" · {t('plan.new_valve')}" if new else "")}
+                for v in shape.valves if v.get("lon") is not None and (str(v["id"]) in shape.new_valves) == new]
+
+    valves = L.numbered_valves_layer(rows(False), t("plan.legend.close"), color=TO_CLOSE)
     groups = [pipes, optional, valves]
+    if shape.new_valves:
+        groups.append(L.numbered_valves_layer(rows(True), t("plan.legend.new_valve"), color=NEW_VALVE))
     if shape.breaks:
         brk = folium.FeatureGroup(name=t("plan.legend.break"))
         for lat, lon in shape.breaks:
@@ -106,9 +114,15 @@ def plan_groups(shape: PlanShape) -> list[folium.FeatureGroup]:
 BACKGROUND = ("buildings", "pipes", "valves", "sources")
 
 
-def legend_entries() -> list[tuple[str, str, str]]:
-    """The plan's classes, then the background's — each colour with one meaning."""
-    return [
+def legend_entries(shape: PlanShape | None = None) -> list[tuple[str, str, str]]:
+    """The plan's classes (with what a grown plan adds, when it does), then the background's — each
+    colour with one meaning."""
+    grown: list[tuple[str, str, str]] = []
+    if shape is not None and shape.new_valves:
+        grown.append(("dot", NEW_VALVE, t("plan.legend.new_valve")))
+    if shape is not None and shape.new_buildings:
+        grown.append(("fill", BUILDING_NEW, t("plan.legend.new_buildings")))
+    return [*grown,
         ("line", ISOLATED, t("plan.legend.isolated")), ("line", UNINTENDED, t("plan.legend.unintended")),
         ("dot", TO_CLOSE, t("plan.legend.close")), ("dot", OPTIONAL, t("plan.legend.optional")),
         ("dot", BREAK, t("plan.legend.break")), ("fill", BUILDING_ISOLATED, t("plan.legend.buildings")),
@@ -117,8 +131,8 @@ def legend_entries() -> list[tuple[str, str, str]]:
     ]
 
 
-def legend() -> Any:
-    return L.legend(t("map.legend"), legend_entries())
+def legend(shape: PlanShape | None = None) -> Any:
+    return L.legend(t("map.legend"), legend_entries(shape))
 
 
 def draw(shape: PlanShape | None, *, key: str, network_id: int | None, height: int = 520,
@@ -135,10 +149,11 @@ def draw(shape: PlanShape | None, *, key: str, network_id: int | None, height: i
     m = tile_map(start[0], start[1], network_id=network_id, layers=BACKGROUND, muted="light")
     if box is not None:
         m.fit_bounds([[box[1], box[0]], [box[3], box[2]]])
-    m.get_root().html.add_child(legend())
+    m.get_root().html.add_child(legend(shape))
     groups = []
     if shape is not None:
-        colors = {int(b["id"]): BUILDING_UNINTENDED if b.get("unintended") else BUILDING_ISOLATED for b in shape.buildings}
+        colors = {int(b["id"]): BUILDING_NEW if int(b["id"]) in shape.new_buildings else
+                  BUILDING_UNINTENDED if b.get("unintended") else BUILDING_ISOLATED for b in shape.buildings}
         groups.append(buildings_overlay(colors, t("plan.legend.buildings"), outline="#7f2704"))
         groups += plan_groups(shape)
     return st_folium(m, key=map_key(key, m), height=height, use_container_width=True, center=center, zoom=zoom,
@@ -166,8 +181,12 @@ def crew_frame(shape: PlanShape) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def affected_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def affected_frame(rows: Sequence[dict[str, Any]], new: frozenset[int] = frozenset()) -> pd.DataFrame:
+    """The buildings cut off (``new``: the ones a grown plan adds, marked and listed first)."""
+    if new:
+        rows = sorted(rows, key=lambda b: int(b["id"]) not in new)
     return pd.DataFrame([{
+        **({t("plan.col.new"): "✓" if int(b["id"]) in new else ""} if new else {}),
         t("plan.col.address"): b.get("address") or "",
         t("plan.col.kind"): label("kind", b.get("kind")),
         t("plan.col.residents"): int(b.get("residents") or 0),
@@ -183,7 +202,7 @@ def tables(shape: PlanShape, *, key: str, height: int = 260, context: Any = None
     if shape.optional:
         st.caption(t("plan.optional", valves=", ".join(str(v.get("ext_id") or v["id"]) for v in shape.optional)))
     st.markdown(f"**{t('plan.affected')}**")
-    st.dataframe(affected_frame(shape.buildings), hide_index=True, width="stretch", height=height)
+    st.dataframe(affected_frame(shape.buildings, shape.new_buildings), hide_index=True, width="stretch", height=height)
     downloads(shape, key=key, context=context)
 
 

@@ -16,7 +16,8 @@ from ops import network as net_ops
 from ops.base import utcnow
 from views import errors, plan_map
 from views.common import network_id, t
-from views.formatting import fmt_dt, md_safe
+from i18n import system_note
+from views.formatting import fmt_dt, history_note, md_safe
 from views.map_parts import fit_zoom
 from views.outage_panel import when_input
 from views.risk_panel import risk_tab
@@ -132,7 +133,7 @@ def stuck_whatif(plan: object) -> None:
         if _may("valves.mark") and cols[1].button(t("planner.stuck_save"), disabled=pick is None,
                                                    width="stretch"):
             try:
-                net_ops.mark_valve(actor(), pick, "stuck", reason=t("planner.stuck_reason"))
+                net_ops.mark_valve(actor(), pick, "stuck", reason=system_note("valve_stuck_crew"))
             except Exception as exc:
                 errors.show(exc)
             else:
@@ -178,7 +179,7 @@ def stuck_tab(net: int) -> None:
     st.dataframe(pd.DataFrame([{
         t("plan.col.valve"): r["ext_id"], t("plan.col.street"): r["street"] or "",
         t("planner.register_by"): r["marked_by"] or "—", t("planner.register_at"): fmt_dt(r["marked_at"]) or "—",
-        t("planner.register_reason"): r["reason"] or "",
+        t("planner.register_reason"): history_note(r["reason"]),
     } for r in rows]), hide_index=True, width="stretch")
     if not _may("valves.mark"):
         return

@@ -44,6 +44,13 @@ def incidents_table(items: list[QueueItem]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def order_items(items: list[QueueItem], order: str) -> list[QueueItem]:
+    """The list newest first (``newest``) or the closest deadline first (``due``; the queue's order)."""
+    if order == "newest":
+        return sorted(items, key=lambda q: (q.incident.created_at, q.incident.id), reverse=True)
+    return list(items)
+
+
 def list_section() -> list[QueueItem]:
     cols = st.columns(4)
     statuses = cols[0].multiselect(t("incident.filter.status"), STATUSES, default=sorted(OPEN_STATUSES),
@@ -61,6 +68,10 @@ def list_section() -> list[QueueItem]:
                          sla_states=slas or None, limit=2000)
     if priorities:
         items = [q for q in items if q.incident.priority in priorities]
+    # newest first by default: the report just filed is on the first screen; by deadline on request
+    order = st.radio(t("incident.order"), ["newest", "due"], horizontal=True, key="inc_order",
+                     format_func=lambda o: t("incident.order.newest" if o == "newest" else "incident.order.due"))
+    items = order_items(items, order)
     st.caption(tn("incident.count", len(items)))
     if items:
         st.dataframe(incidents_table(items), hide_index=True, width="stretch", height=320)
@@ -237,6 +248,27 @@ def notes_section(detail: reports.ReportDetail) -> None:
                 st.rerun()
 
 
+def privacy_control(inc: Any) -> None:
+    """Whether the public (residents' page, Open311) sees the description, redacted, or nothing."""
+    from incidents.redact import public_description
+
+    user = current_user()
+    if user is None or not allowed(user.role, "reports.edit"):
+        st.caption(t("incident.private_on") if inc.description_private else t("incident.private_off"))
+        return
+    hidden = st.toggle(t("incident.private"), value=inc.description_private, key=f"inc_private_{inc.id}",
+                       help=t("incident.private_help"))
+    if hidden != inc.description_private:
+        try:
+            reports.set_description_private(actor(), inc.id, hidden)
+        except Exception as exc:
+            errors.show(exc)
+        else:
+            st.rerun()
+    if not hidden and inc.description:
+        st.caption(t("incident.public_text", text=md_safe(public_description(inc.description, False))))
+
+
 def detail_section(incident_id: int) -> None:
     try:
         detail = reports.report(actor(), incident_id)
@@ -251,6 +283,7 @@ def detail_section(incident_id: int) -> None:
     with right:
         st.markdown(f"**{t('incident.description')}**")
         st.text(inc.description or "—")  # free text: shown as text, never as markup
+        privacy_control(inc)
         actions(detail)
         from views.responsible import responsible_control
 

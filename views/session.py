@@ -167,6 +167,11 @@ def login_page() -> None:
                 else:
                     st.error(t("login.wrong"))
                 return
+            except Exception as exc:  # the database down or misconfigured: said on the page, never a traceback
+                from views import errors
+
+                errors.page_failed(exc)
+                return
             _signed_in(user, token)
     with mid:
         oidc_login()

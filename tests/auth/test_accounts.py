@@ -185,10 +185,28 @@ def test_the_docs_show_the_matrix_the_code_enforces() -> None:
         assert cells == ["✓" if r in roles else "" for r in permissions.ROLES], perm
 
 
-def test_session_timeouts_are_settings() -> None:
-    s = settings(session_idle_min=5, login_lock_min=1, login_max_failures=3)
-    assert (s.session_idle_min, s.login_lock_min, s.login_max_failures) == (5, 1, 3)
-    assert timedelta(minutes=settings().session_idle_min) == timedelta(minutes=30)
+def test_session_timeouts_are_settings(accounts: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The three values come from the environment and are the ones enforced (not the defaults 30, 5, 5)."""
+    for name, value in (("ZHKH_SESSION_IDLE_MIN", "5"), ("ZHKH_LOGIN_LOCK_MIN", "1"), ("ZHKH_LOGIN_MAX_FAILURES", "3")):
+        monkeypatch.setenv(name, value)
+    s = settings()
+    # idle 6 minutes: past these 5, though well within the default 30
+    _, token = users.sign_in("ivanova", PASSWORD, settings=s, bind=accounts)
+    _, kept = users.sign_in("boss", PASSWORD, settings=s, bind=accounts)
+    with accounts.begin() as conn:
+        conn.execute(text("UPDATE user_sessions SET last_seen_at = now() - interval '6 minutes'"))
+    assert users.resume(kept, settings=settings(session_idle_min=10), bind=accounts).login == "boss"
+    assert users.resume(token, settings=s, bind=accounts) is None
+    # the third wrong password locks (the default would allow five), for one minute (not five)
+    for _ in range(2):
+        with pytest.raises(LoginRefused, match="wrong login or password"):
+            users.sign_in("ivanova", "wrong password!", settings=s, bind=accounts)
+    with pytest.raises(LoginRefused, match="locked") as exc:
+        users.sign_in("ivanova", "wrong password!", settings=s, bind=accounts)
+    with accounts.connect() as conn:
+        now = conn.execute(text("SELECT now()")).scalar_one()
+    assert exc.value.locked_until is not None
+    assert timedelta(seconds=50) < exc.value.locked_until - now <= timedelta(minutes=1)
 
 
 def test_the_identity_providers_role_claim_decides_the_role(clean_engine: Engine) -> None:

@@ -5,7 +5,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, text
 
-from billing.demo import access_code, code_hash, house_guid, load_billing_demo
+from billing.codes import verify_code
+from billing.demo import access_code, house_guid, load_billing_demo
 from billing.tariffs import load_tariffs
 from tests.billing.city import build_small, run_cli
 
@@ -42,7 +43,7 @@ def test_demo_accounts_are_deterministic_and_idempotent(clean_engine: Engine, db
         number, stored = conn.execute(text("SELECT a.number, a.access_code_hash FROM accounts a JOIN premises p "
                                            "ON p.id = a.premises_id WHERE p.building_id = :b ORDER BY a.number "
                                            "LIMIT 1"), {"b": b2}).one()
-        assert len(number) >= 10 and stored == code_hash(access_code(7, number))
+        assert len(number) >= 10 and stored.startswith("$argon2id$") and verify_code(stored, access_code(7, number))[0]
     with clean_engine.begin() as conn:
         again = load_billing_demo(conn, seed=7, book=load_tariffs(), now=now)
     assert counts["accounts"] == flats[0] and again["accounts"] == again["meters"] == again["readings"] == 0

@@ -55,9 +55,19 @@ def test_day_consumption_interpolated_to_local_midnights() -> None:
     assert consumption(sparse, start, end, max_gap=timedelta(hours=12)) is not None
 
 
-def test_dst_day_is_23_hours() -> None:
+def test_dst_days_are_23_and_25_hours() -> None:
+    # spring: local midnight is 22:00 UTC (UTC+2) the day before, the next one 21:00 UTC (UTC+3)
     start, end = day_bounds(date(2026, 3, 29), "Europe/Helsinki")
-    assert (end - start).total_seconds() == 23 * 3600 or (end.astimezone(UTC) - start.astimezone(UTC)) == timedelta(hours=23)
+    assert (start.astimezone(UTC), end.astimezone(UTC)) == (datetime(2026, 3, 28, 22, tzinfo=UTC),
+                                                            datetime(2026, 3, 29, 21, tzinfo=UTC))
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=23)
+    # autumn: back from UTC+3 to UTC+2, a 25-hour day
+    start, end = day_bounds(date(2026, 10, 25), "Europe/Helsinki")
+    assert (start.astimezone(UTC), end.astimezone(UTC)) == (datetime(2026, 10, 24, 21, tzinfo=UTC),
+                                                            datetime(2026, 10, 25, 22, tzinfo=UTC))
+    # an ordinary day is 24 hours
+    start, end = day_bounds(date(2026, 3, 2), "Europe/Helsinki")
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=24)
 
 
 def test_nrw_volume_and_percent_and_unknowns() -> None:

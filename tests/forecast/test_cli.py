@@ -93,6 +93,10 @@ BREAKS = "pipe,date\nA,2020-03-01\n"
     ("id,material,diameter_mm,install_year,length_m\nA,CI,100,19x0,5\n", BREAKS, [], "install_year"),
     ("id,material,diameter_mm,install_year,length_m\nA,CI,100,1950,\n", BREAKS, [], "length_m is missing"),
     ("id,material,diameter_mm,install_year,length_m\nA,CI,100,1950\n", BREAKS, [], "fields"),
+    ("id,material,diameter_mm,install_year,length_m\nA,CI,100,1950,NaN\n", BREAKS, [], "length_m is missing"),
+    ("id,material,diameter_mm,install_year,length_m\nA,CI,inf,1950,5\n", BREAKS, [], "diameter_mm 'inf' is not a finite"),
+    ("id,diameter_mm,install_year,length_m,soil\nA,100,1950,5,clay\n", BREAKS, [], "'material'"),
+    (PIPES, "date\n2020-01-01\n", [], "'pipe'"),
     (PIPES, "pipe,date\nA,2020-13-01\n", [], "2020-13-01"),
     (PIPES, "pipe,date\nA,01/03/2020\n", [], "01/03/2020"),
     (PIPES, "pipe,date\nZ9,2020-03-01\n", [], "'Z9'"),
@@ -144,3 +148,24 @@ def test_small_and_degenerate_inputs(capsys, tmp_path: Path) -> None:
     header_only = _write(tmp_path, "p0.csv", "id,material,diameter_mm,install_year,length_m\n")
     code, out, _ = risk(capsys, "--pipes", header_only, "--breaks", none, "--as-of", "2022-01-01")
     assert code == 0 and json.loads(out) == []
+
+
+def test_extra_columns_are_covariates_and_never_errors(capsys, city, tmp_path: Path) -> None:
+    """Extra PIPES.csv columns (with NaN, text in a numeric column, blanks) change nothing in the
+    contract: every pipe, in order, a number each; --info names the covariates used."""
+    pipes, breaks, ids = city
+    lines = pipes.read_text().splitlines()
+    junk = ["clay", "sand", "NaN", "", "rock"]
+    out_lines = [lines[0] + ",soil,pressure,note"]
+    for i, ln in enumerate(lines[1:]):
+        out_lines.append(ln + f",{junk[i % 5]},{'x' if i == 7 else (i % 13) * 1.5},row {i}")
+    extra = _write(tmp_path, "p_extra.csv", "\n".join(out_lines) + "\n")
+    code, out, err = risk(capsys, "--pipes", extra, "--breaks", str(breaks), "--as-of", "2022-01-01", "--info")
+    assert code == 0, err
+    res = json.loads(out)
+    assert [r["pipe"] for r in res] == ids and all(r["expected_breaks"] >= 0 for r in res)
+    info = json.loads(err.strip().splitlines()[-1])
+    assert info["model"] == "selected"
+    assert "soil (categorical)" in info["backtest"]["covariates"]
+    assert "pressure (categorical)" in info["backtest"]["covariates"]     # one text cell: not numeric
+    assert not any(c.startswith("note") for c in info["backtest"]["covariates"])   # identifier-like

@@ -31,7 +31,8 @@ def test_demo_writes_history_and_risk_and_reruns_the_same(demo_engine) -> None:
     assert n_hist == first["history_breaks"] > 30        # a few breaks a year on ~20 km over 20 years
     assert n_risk == n_pipes > 200                        # every pipe scored
     assert lo >= date(AS_OF.year - YEARS, 1, 1) and hi < AS_OF
-    assert first["risk"][0]["model"] == "weibull"
+    assert first["risk"][0]["model"] == "selected"          # the backtest-chosen model, as the CLI
+    assert first["risk"][0]["candidate"] == "eb"            # a small record: the per-pipe posterior rate
     assert 1.0 < first["risk"][0]["expected_total"] < 30.0
     # rerun: the same history and scores, nothing doubled
     with demo_engine.begin() as conn:

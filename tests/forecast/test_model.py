@@ -28,7 +28,7 @@ def scored(city) -> tuple[pd.DataFrame, dict]:
 def test_every_pipe_finite_non_negative_in_order(city, scored) -> None:
     pipes, _ = city
     s, info = scored
-    assert info["kind"] == "weibull"
+    assert info["kind"] == "selected"
     assert s["pipe"].tolist() == pipes["id"].tolist()
     e = s["expected_breaks"].to_numpy()
     assert np.all(np.isfinite(e)) and np.all(e >= 0)

@@ -90,11 +90,39 @@ def test_pipe_needs_existing_nodes(clean_engine: Engine) -> None:
             ), {"n": net})
 
 
-def test_migrate_twice_is_a_no_op(engine: Engine) -> None:
-    migrate(engine)
-    with engine.connect() as conn:
-        heads = conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one()
-    assert heads == 1
+def schema_fingerprint(conn) -> tuple[object, ...]:
+    """The revision, every column (with type, nullability, default) and every constraint and index."""
+    return (
+        conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all(),
+        conn.execute(text(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns "
+            "WHERE table_schema = 'public' ORDER BY 1, 2")).all(),
+        conn.execute(text(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2")).all(),
+        conn.execute(text("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+                          "ORDER BY 1, 2")).all(),
+    )
+
+
+def test_migrate_twice_is_a_no_op(clean_engine: Engine) -> None:
+    """A second migration (every process migrates at start) keeps the newest revision, the schema and the rows."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from gis.db import MIGRATIONS_DIR
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with clean_engine.begin() as conn:
+        net = _network(conn)
+        before = schema_fingerprint(conn)
+    assert before[0] == [ScriptDirectory.from_config(cfg).get_current_head()]
+    assert len(before[1]) > 100 and len(before[2]) > 20 and len(before[3]) > 20   # the whole schema, not nothing
+    migrate(clean_engine)
+    with clean_engine.connect() as conn:
+        assert schema_fingerprint(conn) == before
+        assert conn.execute(text("SELECT id FROM networks")).scalars().all() == [net]
 
 
 def test_plain_postgresql_url_uses_psycopg3() -> None:

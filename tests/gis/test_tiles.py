@@ -29,6 +29,7 @@ import geopandas as gpd
 import httpx
 import mapbox_vector_tile
 import pytest
+from pydantic import SecretStr
 from fastapi.testclient import TestClient
 from shapely import LineString, Point, box
 from sqlalchemy import Engine, text
@@ -382,7 +383,7 @@ def test_parse_tile_names_the_input() -> None:
 
 
 def test_database_down_is_503_with_retry_after() -> None:
-    s = get_settings().model_copy(update={"database_url": "postgresql://postgres@127.0.0.1:1/zhkh_nowhere"})
+    s = get_settings().model_copy(update={"database_url": SecretStr("postgresql://postgres@127.0.0.1:1/zhkh_nowhere")})
     with TestClient(create_app(settings=s)) as c:
         r = c.get("/tiles/pipes/10/583/296.pbf")
     assert r.status_code == 503

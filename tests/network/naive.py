@@ -1,4 +1,4 @@
-"""Independent, slow reference implementation of DOMAIN.md with networkx (tests only)."""
+"""Independent, slow reference implementation of docs/domain.md ("Valve isolation") with networkx (tests only)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Isolation: hand-built networks with known answers, agreement with the naive reference,
-and the DOMAIN.md invariants as property tests."""
+and the invariants of docs/domain.md ("Valve isolation") as property tests."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from network.cli import main
@@ -24,10 +25,13 @@ from network.locate import (
     UnknownNode,
     _near_mass,
     check_complaints,
+    hydraulic_posterior,
     locate,
     locate_buildings,
     locate_topology,
     pipe_distance,
+    prior_weights,
+    rank_posterior,
 )
 from tests.network.test_segments import NETWORKS
 
@@ -262,3 +266,83 @@ def test_each_simulated_burst_is_independent_of_the_ones_before() -> None:
             leak(hyd, pipe, 1.0)
         after = leak(hyd, "P-179", 0.6)
     assert np.abs(fresh - after).max() < 0.01
+
+
+# ----------------------------------------------------------------------------- break-forecast prior
+
+def test_prior_from_the_forecast_decides_between_pipes_the_calls_cannot_tell_apart(tmp_path: Path,
+                                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # J4 and J5 hang on P4 and P5, twins: one "low pressure" at J2 fits a burst on either equally.
+    model = read_inp_topology(TREE)
+    calls = {"J2": "low_pressure"}
+    post, order = hydraulic_posterior(TREE, model, calls)
+    assert post["P4"] == pytest.approx(post["P5"], rel=1e-6)
+    for risky, other in (("P4", "P5"), ("P5", "P4")):
+        prior = {"P1": 0.01, "P2": 0.01, "P3": 0.01, risky: 0.9, other: 0.01, "P6": 0.01}
+        ranked = [c.pipe for c in rank_posterior(model, post, order, top=6, prior=prior)]
+        assert ranked.index(risky) < ranked.index(other)
+        out, _ = locate(TREE, model, calls, top=6, prior=prior)
+        assert [c.pipe for c in out] == ranked
+    # the CLI reads the forecast's own JSON (python -m forecast risk) or a CSV pipe,expected_breaks
+    comp = csv_file(tmp_path, "node,report\nJ2,low_pressure\n")
+    js = csv_file(tmp_path, json.dumps([{"pipe": p, "expected_breaks": 0.9 if p == "P5" else 0.01}
+                                        for p in sorted(PIPES)]), "risk.json")
+    code, out_js, _ = cli(capsys, "--inp", TREE, "--complaints", str(comp), "--prior", str(js), "--top", "6")
+    assert code == 0
+    got = [c["pipe"] for c in json.loads(out_js)]
+    assert got.index("P5") < got.index("P4")
+    cs = csv_file(tmp_path, "pipe,expected_breaks\n" + "".join(f"{p},{0.9 if p == 'P4' else 0.01}\n"
+                                                             for p in sorted(PIPES)), "risk.csv")
+    code, out_cs, _ = cli(capsys, "--inp", TREE, "--complaints", str(comp), "--prior", str(cs), "--top", "6")
+    assert code == 0
+    got = [c["pipe"] for c in json.loads(out_cs)]
+    assert got.index("P4") < got.index("P5")
+
+
+def test_prior_never_rules_a_pipe_out_and_missing_pipes_get_the_mean() -> None:
+    w = prior_weights({"A": 0.0, "B": 2.0, "C": -1.0}, ["A", "B", "D"])
+    assert w["A"] > 0 and w["B"] > w["D"] > w["A"]
+    assert w["D"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("pipe,colour\nP1,red\n", "header must have pipe and expected_breaks"),
+    ("pipe,expected_breaks\nP1,-1\n", "not a number >= 0"),
+    ("pipe,expected_breaks\nP1,abc\n", "not a number >= 0"),
+    ("pipe,expected_breaks\nP1\n", "1 fields, expected 2"),
+    ("[{\"pipe\": \"P1\"}]", "item 1"),
+    ("[{\"pipe\": \"P1\", \"expected_breaks\": \"nan\"}]", "not a number >= 0"),
+    ("", "empty prior file"),
+])
+def test_bad_prior_exits_2_with_one_line(text: str, needle: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    comp = csv_file(tmp_path, "node,report\nJ2,low_pressure\n")
+    bad = csv_file(tmp_path, text, "prior.csv")
+    code, out, err = cli(capsys, "--inp", TREE, "--complaints", str(comp), "--prior", str(bad))
+    assert code == 2 and out == ""
+    assert needle in err and len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- robust to the callers
+
+def test_perception_grid_covers_sensitive_and_hardy_callers() -> None:
+    # a fall of 15 % / 6 m: sensitive callers (benchmark model C) call it low pressure; the old grid
+    # (fall >= 20 %) had no model that did, so such calls could only be "unrelated"
+    from network.locate import _perception_models, _report_probs
+
+    p0, p = np.array([40.0]), np.array([34.0])
+    felt = [float(_report_probs(p, p0, *m)[1, 0]) for m in _perception_models()]
+    assert max(felt) > 0.5 and min(felt) < 0.05
+    # "no water" below 4 m for the hardy, below 18 m for the sensitive (a pressure of 16 m)
+    dry = [float(_report_probs(np.array([16.0]), np.array([40.0]), *m)[2, 0]) for m in _perception_models()]
+    assert max(dry) > 0.5 and min(dry) < 0.05
+
+
+def test_misworded_and_unrelated_reports_are_not_near_impossible() -> None:
+    # benchmark model D: 40 % of the dry say "low pressure"; every world has a few unrelated calls
+    from network.locate import CONFUSION
+
+    assert CONFUSION[2, 1] >= 0.1 and CONFUSION[1, 2] >= 0.1   # dry -> "low", low -> "no water"
+    assert CONFUSION[0, 1] >= 0.01 and CONFUSION[0, 2] >= 0.01  # "ok" at a fault
+    assert CONFUSION[1, 0] >= 0.01 and CONFUSION[2, 0] >= 0.01  # a complaint where nothing changed
+    assert np.allclose(CONFUSION.sum(axis=1), 1.0)

@@ -20,6 +20,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, text
 
+from auth import permissions
+from auth.errors import PermissionDenied
 from auth.model import Actor
 from ops import locate
 from ops import network as net_ops
@@ -144,11 +146,24 @@ def test_calls_far_apart_are_separate_clusters(net: Net) -> None:
     assert one[0].top["pipe"] == str(net.pipes["P1"])
 
 
-def test_rights(net: Net) -> None:
+def test_rights(net: Net, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Suspected bursts need network.read and reports.read: every role holds both, nobody else does."""
     for b in ("b2", "b4", "b5"):
         call(net, b)
-    a = Actor(author="ivanova", role="dispatcher", display_name="ivanova")
-    assert len(locate.bursts(a, net.network_id, now=NOW, bind=net.engine)) == 1
+    for role in permissions.ROLES:
+        a = Actor(author="ivanova", role=role, display_name="ivanova")
+        assert len(locate.bursts(a, net.network_id, now=NOW, bind=net.engine)) == 1, role
+    for role in ("", "resident", "chief"):   # no role, or one the matrix does not know
+        with pytest.raises(PermissionDenied) as refused:
+            locate.bursts(Actor(author="guest", role=role, display_name="guest"), net.network_id, now=NOW,
+                          bind=net.engine)
+        assert refused.value.permission == "network.read"
+    # each of the two is checked: a dispatcher without reports.read is refused, naming it
+    monkeypatch.setitem(permissions.MATRIX, "reports.read", frozenset({"admin"}))
+    with pytest.raises(PermissionDenied) as refused:
+        locate.bursts(Actor(author="ivanova", role="dispatcher", display_name="ivanova"), net.network_id, now=NOW,
+                      bind=net.engine)
+    assert refused.value.permission == "reports.read" and refused.value.role == "dispatcher"
 
 
 def test_scattered_calls_do_not_chain_across_the_city() -> None:

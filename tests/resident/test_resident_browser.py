@@ -20,7 +20,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture()
 def resident_url(scene: Scene, clean_engine: Engine, db_url: str) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": db_url, "ZHKH_RESIDENT_RATE_PER_MIN": "600"}
+    env = {**os.environ, "DATABASE_URL": db_url, "ZHKH_RESIDENT_RATE_PER_MIN": "600",
+           "ZHKH_RESIDENT_CODE_TRIES_PER_HOUR": "100"}
     url = f"http://127.0.0.1:{port}"
     with service(["-m", "resident", "serve", "--port", str(port)], env, f"resident-{port}.log", f"{url}/health",
                  "the resident's page"):
@@ -76,3 +77,63 @@ def test_address_outage_clock_and_charges(scene: Scene, resident_url: str) -> No
         page.screenshot(path=str(ARTIFACTS / "resident-charges-en.png"), full_page=True)
         browser.close()
     assert outside == []            # no CDN, nothing from outside
+
+
+def test_a_report_page_by_its_link_redacted_and_a_locked_account(scene: Scene, resident_url: str,
+                                                                 clean_engine: Engine) -> None:
+    """Issue 22: report through the form with a caller's name and phone → its page at /report/<token>
+    shows them masked and the link to keep; the bare number opens it in this browser only; ten wrong
+    codes lock the account (ru and en screenshots)."""
+    from playwright.sync_api import expect, sync_playwright
+    from sqlalchemy import text
+
+    from scripts.screenshot import CHROMIUM, CHROMIUM_ARGS
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    b1 = scene.city.building_ids[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 412, "height": 915}, device_scale_factor=1)
+        page.goto(f"{resident_url}/address/{b1}?lang=ru")
+        page.get_by_label("Описание").fill("Нет воды. кв. 17, Петрова Анна, перезвонить +7 912 000-11-22")
+        page.locator("#report-form button[type=submit]").click()
+        expect(page).to_have_url(re.compile(r"/report/[0-9a-f]{32}\?"))
+        token = re.search(r"/report/([0-9a-f]{32})", page.url).group(1)
+        card = page.locator("dl.facts")
+        expect(card).to_contain_text("Нет воды. кв. 17, ***, перезвонить ***")
+        expect(page.locator("main")).not_to_contain_text("Петрова")
+        expect(page.locator("code.link")).to_have_text(re.compile(rf"^http://\S+/report/{token}$"))
+        page.screenshot(path=str(ARTIFACTS / "resident-report-ru.png"), full_page=True)
+        with clean_engine.connect() as conn:
+            rid = conn.execute(text("SELECT id FROM incidents WHERE public_token = :t"), {"t": token}).scalar_one()
+        page.goto(f"{resident_url}/report/{rid}?lang=en")                  # this browser made it: found
+        expect(page).to_have_url(re.compile(rf"/report/{token}"))
+        expect(page.locator("dl.facts")).to_contain_text("***")
+        page.screenshot(path=str(ARTIFACTS / "resident-report-en.png"), full_page=True)
+        other = browser.new_page(viewport={"width": 412, "height": 915})   # another browser: nothing
+        other.goto(f"{resident_url}/report/{rid}?lang=en")
+        expect(other.get_by_role("heading", level=1)).to_be_visible()
+        expect(other.locator("main")).not_to_contain_text("кв. 17")
+        other.close()
+        # ten wrong codes: the account is locked, the right one waits
+        for i in range(10):
+            page.goto(f"{resident_url}/address/{b1}?lang={'ru' if i < 9 else 'en'}")
+            page.get_by_label(re.compile("Номер лицевого счёта|Account number")).fill(scene.account)
+            page.get_by_label(re.compile("Код с квитанции|Code from the bill")).fill(f"{i:08d}")
+            page.locator("#account button[type=submit]").click()
+            expect(page.get_by_role("alert")).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text("Too many wrong codes for this account. It is locked for 60 minutes.")
+        page.screenshot(path=str(ARTIFACTS / "resident-locked-en.png"), full_page=True)
+        page.goto(f"{resident_url}/address/{b1}?lang=ru")
+        page.get_by_label("Номер лицевого счёта").fill(scene.account)
+        page.get_by_label("Код с квитанции").fill(scene.code)
+        page.locator("#account button[type=submit]").click()
+        expect(page.get_by_role("alert")).to_contain_text("Вход по нему закрыт на 60 минут")
+        page.screenshot(path=str(ARTIFACTS / "resident-locked-ru.png"), full_page=True)
+        # a query that is not UTF-8: a clear page, in the page's language
+        answer = page.goto(f"{resident_url}/search?q=%FF%FE&lang=en")
+        assert answer is not None and answer.status == 400
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.locator("main")).to_contain_text("The form's text is damaged (not UTF-8); nothing was saved.")
+        page.screenshot(path=str(ARTIFACTS / "resident-utf8-en.png"), full_page=True)
+        browser.close()

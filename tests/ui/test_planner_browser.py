@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from scripts.screenshot import map_frame
 from tests.ui.conftest import ARTIFACTS, quiet_main, report_timing
@@ -11,9 +12,25 @@ from tests.ui.conftest import ARTIFACTS, quiet_main, report_timing
 pytestmark = pytest.mark.browser
 
 
+def metric_value(page, label: str):
+    """The value element of the metric labelled ``label``."""
+    return page.locator("[data-testid=stMetric]").filter(has_text=label).first.locator("[data-testid=stMetricValue]")
+
+
 def metric(page, label: str) -> int:
-    box = page.locator("[data-testid=stMetric]").filter(has_text=label).first
-    return int(re.sub(r"\D", "", box.locator("[data-testid=stMetricValue]").inner_text()))
+    return int(re.sub(r"\D", "", metric_value(page, label).inner_text()))
+
+
+def grows(page, label: str, before: int) -> None:
+    """The metric ``label`` shows a new value (Playwright waits for it), and that value is larger."""
+    shown_before = re.compile(r"^\D*" + r"\D*".join(str(before)) + r"\D*$")   # "1 234" as well as "1234"
+    expect(metric_value(page, label)).not_to_have_text(shown_before, timeout=30000)
+    assert metric(page, label) > before
+
+
+def idle(page) -> None:
+    """No rerun of the page under way (Streamlit's running… widget gone): what is on screen stays."""
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=30000)
 
 
 def pick_main(page, app_url: str) -> None:
@@ -43,15 +60,14 @@ def test_isolate_a_main_and_replan_around_a_stuck_valve(page, app_url: str) -> N
     pipes_before = metric(page, "Труб без воды")
 
     page.get_by_role("button", name=re.compile("Неисправна")).click()
-    page.get_by_text(re.compile("Неисправны по данным бригады")).wait_for(timeout=30000)
-    page.wait_for_timeout(1000)
-    assert metric(page, "Труб без воды") > pipes_before  # the shutoff grew past the stuck valve
+    expect(page.get_by_text(re.compile("Неисправны по данным бригады"))).to_be_visible(timeout=30000)
+    grows(page, "Труб без воды", pipes_before)  # the shutoff grew past the stuck valve
     page.screenshot(path=str(ARTIFACTS / "planner-stuck.png"), full_page=True)
 
 
 def test_click_a_numbered_valve_to_report_it_stuck(page, app_url: str) -> None:
     pick_main(page, app_url)
-    page.wait_for_timeout(2000)  # the map re-mounts once, centred on the picked pipe
+    idle(page)  # the map on screen is the one centred on the picked pipe, no rerun replacing it
     frame = map_frame(page)
     frame.wait_for_function("() => document.querySelectorAll('.leaflet-marker-icon').length >= 2", timeout=20000)
     pipes_before = metric(page, "Труб без воды")
@@ -62,9 +78,8 @@ def test_click_a_numbered_valve_to_report_it_stuck(page, app_url: str) -> None:
                l.fire('click', {latlng: l.getLatLng(), originalEvent: new MouseEvent('click')}); done = true; } });
            return done; }""")
     assert fired
-    page.get_by_text(re.compile(r"Неисправны по данным бригады: V\d+")).wait_for(timeout=30000)
-    page.wait_for_timeout(1000)
-    assert metric(page, "Труб без воды") > pipes_before
+    expect(page.get_by_text(re.compile(r"Неисправны по данным бригады: V\d+"))).to_be_visible(timeout=30000)
+    grows(page, "Труб без воды", pipes_before)
 
 
 def test_crew_sheet_downloads_as_a_pdf_made_on_the_click(page, app_url: str) -> None:

@@ -209,3 +209,28 @@ def test_ones_own_approve_and_valves_closed_are_not_someone_elses_change(app_db:
                 O.restore(Actor.cli("cli:tests"), outage_id, bind=app_db)
             elif detail.outage.state == "planned":
                 O.cancel(Actor.cli("cli:tests"), outage_id, reason="test", bind=app_db)
+
+
+def test_a_dispatcher_hides_a_description_from_the_public(app_db: Engine) -> None:
+    """Issue 22 §6: the report's page says what the public sees (masked) and hides it on a toggle."""
+    from incidents import service as S
+
+    with app_db.connect() as conn:
+        lon, lat = conn.execute(text("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings "
+                                     "ORDER BY id LIMIT 1")).one()
+    caller = "лифт стоит, звонила Петрова Анна, 8 912 000 11 22"
+    inc = S.create_incident(app_db, service_code="elevator", lon=lon, lat=lat, description=caller).incident
+    at = page("reports")
+    at.session_state["lang"] = "ru"
+    at.query_params["id"] = str(inc.id)
+    at.run()
+    public = [c.value for c in at.caption if "Жители видят" in c.value]
+    assert len(public) == 1 and "Петрова" not in public[0] and "912" not in public[0], public
+    assert caller in [t.value for t in at.text]                      # the operator's view: the full text
+    at.toggle(key=f"inc_private_{inc.id}").set_value(True).run()
+    assert not at.exception
+    assert S.get_incident(app_db, inc.id).description_private is True
+    with app_db.connect() as conn:
+        actor = conn.execute(text("SELECT actor FROM audit_events WHERE action = 'incident.description_private' "
+                                  "AND object_id = :i"), {"i": str(inc.id)}).scalar_one()
+    assert actor == "test-dispatcher"

@@ -39,6 +39,10 @@ def map_legends() -> dict[str, list[tuple[str, str, str]]]:
         "city map by age": legend_items("age") + found,
         "city map by risk": legend_items("risk") + found,
         "shutoff plan": plan_map.legend_entries(),
+        # a stuck valve's preview: what the grown plan adds, in its own colours (issue 21)
+        "grown shutoff plan": plan_map.legend_entries(plan_map.PlanShape(
+            isolated=[], unintended=[], valves=[], optional=[], buildings=[], geoms={},
+            new_valves=frozenset({"1"}), new_buildings=frozenset({1}))),
         "wall screen": control_room.legend_entries(),
     }
 

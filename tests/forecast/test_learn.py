@@ -1,0 +1,126 @@
+"""The backtest-selected forecast (forecast/learn.py): covariate detection, the selection, calibration."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import score
+from forecast.learn import CANDIDATES, capture, detect_covariates, select_and_fit
+from forecast.synth import generate
+
+
+def test_covariates_detected_numeric_or_categorical_and_identifiers_left_out() -> None:
+    n = 200
+    rng = np.random.default_rng(0)
+    extra = {
+        "soil": np.array(rng.choice(["Clay", "clay ", "sand", "", "NaN"], size=n), dtype=object),
+        "pressure_m": np.array([f"{v:.1f}" for v in rng.normal(40, 5, n)], dtype=object),
+        "comma_decimal": np.array(["1,5", "2,25", "", "inf"] * (n // 4), dtype=object),
+        "address": np.array([f"{i} Main street" for i in range(n)], dtype=object),   # one level per pipe
+        "constant": np.array(["A"] * n, dtype=object),
+        "empty": np.array([""] * n, dtype=object),
+    }
+    cov = {c.name: c for c in detect_covariates(extra)}
+    assert set(cov) == {"soil", "pressure_m", "comma_decimal"}
+    assert cov["soil"].kind == "categorical" and set(cov["soil"].levels) == {"clay", "sand"}   # case, spaces
+    soil = cov["soil"].values
+    missing = np.isin(extra["soil"], ["", "NaN"])
+    assert np.all(soil[missing] == len(cov["soil"].levels))            # missing: the "other" code
+    assert cov["pressure_m"].kind == "numeric" and np.isfinite(cov["pressure_m"].values).all()
+    c = cov["comma_decimal"]
+    assert c.kind == "numeric" and c.values[:4].tolist()[:2] == [1.5, 2.25]
+    assert np.isnan(c.values[2]) and np.isnan(c.values[3])            # empty and a non-finite number: missing
+
+
+def _pure_past_breaks(n: int = 1500, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A network where only a pipe's own past says anything: equal pipes, random attributes, a
+    fixed set of bad pipes (8 %) that break about twice a year, the rest never: no model can rank
+    better than "most past breaks first", and on a tie the selection takes the simplest."""
+    rng = np.random.default_rng(seed)
+    pipes = pd.DataFrame({"id": [f"P{i}" for i in range(n)],
+                          "material": rng.choice(["CI", "PE", "Steel"], size=n),
+                          "diameter_mm": rng.choice([100.0, 150.0, 200.0], size=n),
+                          "install_year": rng.integers(1930, 2000, size=n),
+                          "length_m": np.full(n, 100.0),
+                          "zone": rng.choice(["a", "b", "c"], size=n)})
+    bad = rng.permutation(n) < int(0.08 * n)
+    rate = np.where(bad, 2.0, 0.0)
+    rows = []
+    for year in range(2010, 2025):
+        k = rng.poisson(rate)
+        for i in np.nonzero(k)[0]:
+            for _ in range(k[i]):
+                rows.append((pipes["id"].iat[i], f"{year}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}"))
+    return pipes, pd.DataFrame(rows, columns=["pipe", "date"])
+
+
+def test_selection_picks_the_past_breaks_heuristic_when_only_past_breaks_matter() -> None:
+    pipes, breaks = _pure_past_breaks()
+    info: dict = {}
+    s = score(pipes, breaks, "2024-01-01", 365, info=info)
+    bt = info["backtest"]
+    assert info["kind"] == "selected" and info["candidate"] == "past", bt
+    assert bt["mean_capture10"]["past"] == max(bt["mean_capture10"].values())
+    assert bt["mean_capture10"]["oldest"] < bt["mean_capture10"]["past"] - 0.3
+    # and its forecast ranks the pipes exactly as "most past breaks first (ties: older)"
+    order = np.lexsort((-(2024 - s["install_year"].to_numpy()), -s["past_breaks"].to_numpy()))
+    assert np.array_equal(np.argsort(-s["risk_per_km"].to_numpy(), kind="stable"), order)
+    assert len(bt["fold_capture10"]) == 5        # five yearly origins inside the history
+
+
+@pytest.fixture(scope="module")
+def hidden() -> tuple[pd.DataFrame, pd.DataFrame, dict, int]:
+    return generate("hidden", 4000, 5)
+
+
+def test_hidden_covariates_are_used_and_help(hidden) -> None:
+    pipes, breaks, oracle, year = hidden
+    info: dict = {}
+    with_cols = score(pipes, breaks, f"{year}-01-01", 365, info=info)
+    assert {"soil (categorical)", "pressure_zone (categorical)", "traffic (numeric)"} <= set(info["backtest"]["covariates"])
+    without = score(pipes[["id", "material", "diameter_mm", "install_year", "length_m"]], breaks,
+                    f"{year}-01-01", 365)
+    truth = oracle[year] / pipes["length_m"].to_numpy()
+    corr_with = pd.Series(with_cols["risk_per_km"]).corr(pd.Series(truth), method="spearman")
+    corr_without = pd.Series(without["risk_per_km"]).corr(pd.Series(truth), method="spearman")
+    assert corr_with > corr_without + 0.05, (corr_with, corr_without)
+
+
+def test_calibrated_against_the_generators_expectation(hidden) -> None:
+    pipes, breaks, oracle, year = hidden
+    s = score(pipes, breaks, f"{year}-01-01", 365)
+    ratio = s["expected_breaks"].sum() / oracle[year].sum()
+    assert 0.8 <= ratio <= 1.25, ratio
+
+
+def test_calibration_scale_follows_the_record_out_of_sample() -> None:
+    """A network whose breaks doubled in the last two years: the fold-scaled forecast follows the recent
+    level instead of the long-run mean of its training years."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    install = rng.integers(1940, 2000, size=n).astype(float) + 0.5
+    length = rng.uniform(50, 150, size=n)
+    code = np.zeros(n)
+    rows_p, rows_t = [], []
+    for year in range(2008, 2024):
+        mult = 1.0 if year < 2018 else 2.0
+        k = rng.poisson(0.15 * length / 1000 * mult * np.ones(n))
+        for i in np.nonzero(k)[0]:
+            rows_p += [i] * int(k[i])
+            rows_t += list(year + rng.random(int(k[i])))
+    bp, bt = np.array(rows_p), np.array(rows_t)
+    order = np.lexsort((bt, bp))
+    sel = select_and_fit(code, install, np.full(n, 150.0), length, [], bp[order], bt[order], 2008.0, 2024.0,
+                         names=("past", "glm"))
+    level = 0.15 * 2.0 * length.sum() / 1000
+    assert sel is not None and sel.scale > 1.0
+    assert 0.8 <= (sel.rates * length / 1000).sum() / level <= 1.25
+
+
+def test_capture_measure() -> None:
+    rate = np.array([5.0, 4.0, 3.0, 1.0])
+    length = np.array([5.0, 5.0, 40.0, 50.0])
+    actual = np.array([1.0, 2.0, 3.0, 4.0])
+    assert capture(rate, length, actual, share=0.10) == pytest.approx(0.3)
+    assert set(CANDIDATES) >= {"past", "oldest", "gbm", "glm"}
