@@ -16,6 +16,7 @@ from incidents.model import ControlRoomKpis, Incident, IntakeResult, Outage, Que
 from ops import audit
 from ops.base import allow, engine, utcnow
 from ops.errors import NotFound
+from ops.shared import db_key, shared
 
 MAX_NOTE_CHARS = 2000
 
@@ -150,10 +151,17 @@ class ControlRoom:
     dry_building_ids: list[int]
 
 
-def control_room(actor: Actor, *, bind: Engine | None = None) -> ControlRoom:
+def control_room(actor: Actor, *, bind: Engine | None = None, max_age: float = 0) -> ControlRoom:
+    """The control room's figures now. ``max_age`` > 0: one computation for all the sessions of this
+    replica within that many seconds (the wall screens' refresh period), after each caller's own
+    rights check; ``room.now`` says when it was computed. The result is shared: read it, never change it."""
     allow(actor, "outages.read")
     allow(actor, "reports.read")
     eng = engine(bind)
+    return shared(("control_room", db_key(eng)), max_age, lambda: _control_room(eng))
+
+
+def _control_room(eng: Engine) -> ControlRoom:
     now = service.utcnow()
     with eng.connect() as conn:
         items = service.list_queue(conn, now=now)

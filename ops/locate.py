@@ -32,6 +32,7 @@ from network.errors import NetworkError
 from network.locate import locate_buildings
 from ops import network as net_ops
 from ops.base import allow, engine, utcnow
+from ops.shared import db_key, shared
 
 CATEGORIES = {"no_water": "no_water", "low_pressure": "low_pressure", "burst": "no_water"}
 WINDOW_H = 6.0
@@ -182,8 +183,12 @@ def _locate(conn: Any, idx: Any, network_id: int, group: list[Call], top: int) -
 
 
 def bursts(actor: Actor, network_id: int, *, now: datetime | None = None, bind: Engine | None = None,
-           **options: Any) -> list[SuspectedBurst]:
-    """Use-case: the suspected bursts the dispatcher should see now (``network.read``; nothing stored)."""
+           max_age: float = 0, **options: Any) -> list[SuspectedBurst]:
+    """Use-case: the suspected bursts the dispatcher should see now (``network.read``; nothing stored).
+    ``max_age`` > 0: shared by the sessions of this replica for that many seconds (ops.shared)."""
     allow(actor, "network.read")
     allow(actor, "reports.read")
-    return suspected_bursts(engine(bind), network_id, now or utcnow(), **options)
+    eng = engine(bind)
+    if max_age > 0 and now is None and not options:   # the wall screens: once per refresh period per replica
+        return shared(("bursts", db_key(eng), network_id), max_age, lambda: suspected_bursts(eng, network_id, utcnow()))
+    return suspected_bursts(eng, network_id, now or utcnow(), **options)

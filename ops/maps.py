@@ -12,6 +12,7 @@ from auth.model import Actor
 from gis import queries as Q
 from gis.search import search_addresses
 from ops.base import allow, engine
+from ops.shared import db_key, shared
 
 BBox = tuple[float, float, float, float]
 
@@ -23,12 +24,19 @@ def city_bounds(actor: Actor, *, bind: Engine | None = None) -> BBox | None:
         return Q.city_bounds(conn)
 
 
-def buildings_by_id(actor: Actor, ids: Iterable[int], *, bind: Engine | None = None) -> gpd.GeoDataFrame:
-    """The footprints of the given buildings (id, address, residents, kind), EPSG:4326."""
+def buildings_by_id(actor: Actor, ids: Iterable[int], *, bind: Engine | None = None,
+                    max_age: float = 0) -> gpd.GeoDataFrame:
+    """The footprints of the given buildings (id, address, residents, kind), EPSG:4326. ``max_age`` > 0:
+    shared by the sessions of this replica for that many seconds (ops.shared; never change the frame)."""
     allow(actor, "map.read")
     wanted = sorted({int(i) for i in ids})
-    with engine(bind).connect() as conn:
-        return Q.buildings_by_id(conn, wanted)
+    eng = engine(bind)
+
+    def fetch() -> gpd.GeoDataFrame:
+        with eng.connect() as conn:
+            return Q.buildings_by_id(conn, wanted)
+
+    return shared(("buildings_by_id", db_key(eng), tuple(wanted)), max_age, fetch)
 
 
 def identify(actor: Actor, lon: float, lat: float, *, network_id: int | None,

@@ -33,12 +33,13 @@ table.cr-cand td.score { text-align: right; font-family: monospace; font-weight:
 """
 
 
-def found() -> list[locate_ops.SuspectedBurst]:
-    """The suspected bursts of the selected network now ([] without a network)."""
+def found(max_age: float = 0) -> list[locate_ops.SuspectedBurst]:
+    """The suspected bursts of the selected network now ([] without a network); ``max_age`` > 0:
+    shared by the replica's sessions for that many seconds."""
     net = network_id()
     if net is None:
         return []
-    return locate_ops.bursts(actor(), net)
+    return locate_ops.bursts(actor(), net, max_age=max_age)
 
 
 def pct(score: float) -> str:

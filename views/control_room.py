@@ -7,32 +7,37 @@ swaps the feature groups.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import folium
 import streamlit as st
-from streamlit_folium import st_folium
 
 from gis import layers as L
 from incidents.model import ControlRoomKpis, Outage, QueueItem
 from ops import incidents as reports
 from ops import maps
 from views import burst_panel
-from views.common import network_id, t
+from views import ticker
+from views.common import lang, network_id, t
 from views.formatting import fmt_dt, fmt_int, fmt_left, label, md_safe, outage_state
 from views.map_parts import (
     city_bounds_or_message,
     fit_zoom,
     legend_items,
     map_key,
+    network_revision,
     tile_map,
 )
+from views.map_cache import cached_folium
 from views.session import actor, guard, still_signed_in
 
 REFRESH_S = 10
+SAFETY_NET = 12     # periods: Streamlit's own timer, should the browser's clock (views.ticker) ever stop
 QUEUE_ROWS = 7          # rows of the queue on one page of the wall screen (1920×1080): the rest turns page by page
 OUTAGE_ROWS = 4
 BANNER_S = 120
@@ -70,6 +75,7 @@ table.cr-queue tr.at_risk td.left { color: #ffc857 !important; }
 table.cr-queue tr.on_time td.left { color: #7ee0a1 !important; }
 .cr-chip { display: inline-block; width: 16px; height: 16px; border-radius: 50%; margin-right: 6px;
   vertical-align: middle; border: 2px solid #0b1220; }
+.cr-updated { color: #9fb0cc; font-size: 1.05rem; margin-top: 4px; }
 .cr-more { color: #9fb0cc; font-size: 20px; padding-top: 6px; }
 .cr-h { font-size: 28px; font-weight: 700; margin: 4px 0 6px 0; color: #ffffff; }
 table.cr-outages { width: 100%; border-collapse: collapse; font-size: 20px; margin-top: 4px; }
@@ -186,35 +192,63 @@ def announce(items: list[QueueItem]) -> None:
         st.markdown(f'<div class="cr-banner">{html.escape(msg)}</div>', unsafe_allow_html=True)
 
 
-def incidents_layer(items: list[QueueItem], now: datetime) -> folium.FeatureGroup:
-    """Open reports: priority colour; newer ones larger and more opaque."""
-    fg = folium.FeatureGroup(name=t("map.layer.incidents"))
-    for q in sorted(items, key=lambda q: q.incident.created_at):  # newest drawn on top
+def age_hours(i: Any, now: datetime) -> int:
+    """A report's age in whole hours, 0–24 (its size and opacity on the map change once an hour)."""
+    return int(min(max((now - i.created_at).total_seconds() / 3600, 0.0), 24.0))
+
+
+def incidents_features(items: list[QueueItem], now: datetime) -> dict[str, Any]:
+    """Open reports as one GeoJSON collection: per report its place, its tooltip and its style's name
+    (priority, overdue, age in hours) — what the map shows, nothing that changes every minute."""
+    features = []
+    for q in sorted(items, key=lambda q: (q.incident.created_at, q.incident.id)):  # newest drawn on top
         i = q.incident
-        age_h = max((now - i.created_at).total_seconds() / 3600, 0.0)
-        fresh = max(0.0, 1.0 - min(age_h, 24.0) / 24.0)
-        tip = html.escape(f"#{i.id} · {label('category', i.category)} · {i.address or ''} · {fmt_left(q.minutes_left)}")
-        folium.CircleMarker(
-            [i.lat, i.lon], radius=7 + 9 * fresh, color="#ff3b30" if q.sla_state == "overdue" else "#ffffff",
-            weight=3 if q.sla_state == "overdue" else 1.5, fill=True,
-            fill_color=L.PRIORITY_COLORS.get(i.priority, "#999999"), fill_opacity=0.45 + 0.5 * fresh,
-            tooltip=tip,
-        ).add_to(fg)
+        overdue = q.sla_state == "overdue"
+        tip = f"#{i.id} · {label('category', i.category)} · {i.address or ''} · {label('sla', q.sla_state)}"
+        features.append({"type": "Feature", "id": i.id,
+                         "geometry": {"type": "Point", "coordinates": [round(i.lon, 6), round(i.lat, 6)]},
+                         "properties": {"tip": html.escape(tip),
+                                        "s": f"{i.priority}|{int(overdue)}|{age_hours(i, now)}"}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def report_style(code: str) -> dict[str, Any]:
+    """The circle of a report: priority colour; newer ones larger and more opaque; overdue ringed red."""
+    priority, overdue, age = code.split("|")
+    fresh = 1.0 - int(age) / 24.0
+    return {"radius": round(7 + 9 * fresh, 1), "color": "#ff3b30" if overdue == "1" else "#ffffff",
+            "weight": 3 if overdue == "1" else 1.5, "fill": True,
+            "fillColor": L.PRIORITY_COLORS.get(priority, "#999999"), "fillOpacity": round(0.45 + 0.5 * fresh, 2)}
+
+
+def incidents_layer(fc: dict[str, Any]) -> folium.FeatureGroup:
+    """Open reports: one GeoJSON layer (one tooltip template, the styles by name), not a marker and
+    a tooltip per report."""
+    fg = folium.FeatureGroup(name=t("map.layer.incidents"))
+    if fc["features"]:
+        folium.GeoJson(fc, marker=folium.CircleMarker(), style_function=lambda f: report_style(f["properties"]["s"]),
+                       tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False)).add_to(fg)
     return fg
 
 
-def outages_layer(outages: list[Outage], dry_building_ids: list[int]) -> folium.FeatureGroup:
+def dry_buildings(dry_building_ids: list[int], every: int) -> dict[str, Any] | None:
+    """The footprints of the buildings left without water (shared by the sessions for one period)."""
+    gdf = maps.buildings_by_id(actor(), dry_building_ids, max_age=every) if dry_building_ids else None
+    if gdf is None or not len(gdf):
+        return None
+    return L.to_feature_collection(gdf, ["id", "address", "residents"])
+
+
+def outages_layer(outages: list[Outage], dry: dict[str, Any] | None) -> folium.FeatureGroup:
     """Active outages: the pipes shut off and the buildings left without water."""
     fg = folium.FeatureGroup(name=t("control.legend.outage"))
     for o in outages:
         if o.geojson:
             folium.GeoJson(json.loads(o.geojson),
                            style_function=lambda _f: {"color": OUTAGE_PIPES, "weight": 6, "opacity": 0.9}).add_to(fg)
-    gdf = maps.buildings_by_id(actor(), dry_building_ids) if dry_building_ids else None
-    if gdf is not None and len(gdf):
-        fc = L.to_feature_collection(gdf, ["id", "address", "residents"])
-        folium.GeoJson(fc, style_function=lambda _f: {"fillColor": OUTAGE_BUILDING, "color": "#ffffff",
-                                                      "weight": 2, "fillOpacity": 0.75},
+    if dry is not None:
+        folium.GeoJson(dry, style_function=lambda _f: {"fillColor": OUTAGE_BUILDING, "color": "#ffffff",
+                                                       "weight": 2, "fillOpacity": 0.75},
                        tooltip=folium.GeoJsonTooltip(fields=["address", "residents"],
                                                      aliases=[html.escape(t("field.address")),
                                                               html.escape(t("field.residents"))])).add_to(fg)
@@ -232,22 +266,37 @@ def legend_entries() -> list[tuple[str, str, str]]:
             *legend_items("diameter", layers=BACKGROUND, reports=False, muted="dark")]
 
 
-def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float], bursts: list | None = None) -> None:
+def live_map(room: reports.ControlRoom, bounds: tuple[float, float, float, float], bursts: list | None = None,
+             every: int = REFRESH_S) -> None:
+    """The live map: drawn once per state on this replica (views.map_cache); a refresh with no new or
+    changed report, outage or burst renders nothing and sends nothing for the map."""
     center = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
     height = KIOSK_MAP_HEIGHT if kiosk() else MAP_HEIGHT
     zoom = fit_zoom(bounds, 1200, height)
-    # the city itself comes as vector tiles (muted, dark): only the live reports and outages travel with the page
-    m = tile_map(center, zoom, network_id=network_id(), layers=BACKGROUND, muted="dark")
-    m.get_root().header.add_child(folium.Element("<style>.leaflet-container{background:#1b2333 !important}</style>"))
-    m.get_root().html.add_child(L.legend(t("control.map_legend"), legend_entries(), scale=1.6))
-    # the dry area is drawn last: it stays visible above the report markers
+    net = network_id()
+    revision = network_revision(net)
+    reports_fc = incidents_features(room.queue, room.now)
+    dry = dry_buildings(room.dry_building_ids, every)
+    bursts = bursts or []
     # a suspected burst: the map centres on it (the base map stays the same; st_folium pans when the centre changes)
     view = (bursts[0].center, zoom) if bursts else (center, zoom)
-    st_folium(m, key=map_key("control_map", m), height=height, use_container_width=True, center=view[0], zoom=view[1],
-              feature_group_to_add=[incidents_layer(room.queue, room.now),
-                                    outages_layer(room.active, room.dry_building_ids),
-                                    burst_panel.layer(bursts or [])],
-              returned_objects=[])
+    state = hashlib.sha256(json.dumps(
+        [lang(), net, revision, height, bounds, view, reports_fc, [(o.id, o.geojson) for o in room.active], dry,
+         repr(bursts)], sort_keys=True, default=str).encode()).hexdigest()
+
+    def render() -> dict[str, Any]:
+        # the city itself comes as vector tiles (muted, dark): only the live reports and outages travel with the page
+        m = tile_map(center, zoom, network_id=net, layers=BACKGROUND, muted="dark")
+        m.get_root().header.add_child(folium.Element("<style>.leaflet-container{background:#1b2333 !important}</style>"))
+        m.get_root().html.add_child(L.legend(t("control.map_legend"), legend_entries(), scale=1.6))
+        # the dry area is drawn last: it stays visible above the report markers
+        return {"fig": m, "key": map_key("control_map", m), "height": height, "use_container_width": True,
+                "center": view[0], "zoom": view[1],
+                "feature_group_to_add": [incidents_layer(reports_fc), outages_layer(room.active, dry),
+                                         burst_panel.layer(bursts)],
+                "returned_objects": []}
+
+    cached_folium(("control_map", state), render)
 
 
 def kiosk() -> bool:
@@ -260,9 +309,51 @@ def refresh_seconds() -> int:
     return min(max(int(raw), 2), 300) if raw.isdigit() else REFRESH_S
 
 
+def refresh(every: int, bounds: tuple[float, float, float, float]) -> None:
+    """One refresh of the live part: the figures (shared by the replica's sessions for one period),
+    the banners, the map, the queue, the outages and when it was updated."""
+    try:
+        still_signed_in()
+        room = reports.control_room(actor(), max_age=every)
+    except Exception as exc:  # the wall screen keeps refreshing and says what is wrong meanwhile
+        from ops.errors import is_database_down
+        from views.errors import show
+
+        if is_database_down(exc):
+            st.error(t("error.db_down"), icon=":material/cloud_off:")
+        else:
+            show(exc)
+        return
+    announce(room.queue)
+    try:
+        bursts = burst_panel.found(max_age=every)
+    except Exception as exc:  # the locator never takes the wall screen down
+        from views.errors import show
+
+        show(exc)
+        bursts = []
+    st.markdown(kpi_html(room.kpis), unsafe_allow_html=True)
+    left, right = st.columns([5, 3] if kiosk() else [11, 9])
+    with left:
+        live_map(room, bounds, bursts, every)
+    with right:
+        if bursts and kiosk():   # the wall: a compact banner beside the map (the map keeps its size)
+            st.markdown(burst_panel.banner_html(bursts), unsafe_allow_html=True)
+        elif bursts:
+            burst_panel.panel(bursts)
+        turn = st.session_state["cr_turn"] = st.session_state.get("cr_turn", -1) + 1
+        st.markdown(f'<div class="cr-h">{html.escape(t("control.queue"))}</div>'
+                    + queue_html(room.queue, room.now, turn), unsafe_allow_html=True)
+        st.markdown(f'<div class="cr-h">{html.escape(t("control.outages"))}</div>'
+                    + outages_html(room.active, room.planned, room.now), unsafe_allow_html=True)
+        # when the figures were computed; amber in the browser once no refresh came for two periods
+        st.markdown(f'<div class="cr-updated">{html.escape(t("control.updated", time=fmt_dt(room.now, seconds=True), seconds=every))}</div>',
+                    unsafe_allow_html=True)
+
+
 def main() -> None:
     guard("control")
-    st.markdown(CSS, unsafe_allow_html=True)
+    st.markdown(CSS + ticker.STALE_CSS, unsafe_allow_html=True)
     if kiosk():
         st.markdown("<style>[data-testid=stSidebar], [data-testid=stSidebarCollapsedControl], "
                     "[data-testid=stHeader], [data-testid=stToolbar] {display: none !important;} "
@@ -273,43 +364,12 @@ def main() -> None:
         return
     every = refresh_seconds()
 
-    @st.fragment(run_every=timedelta(seconds=every))
+    # the browser's clock (views.ticker) asks for the next refresh a period after the last one was
+    # drawn; Streamlit's own timer stays only as a safety net, far slower
+    @st.fragment(run_every=timedelta(seconds=every * SAFETY_NET))
     def live() -> None:
-        try:
-            still_signed_in()
-            room = reports.control_room(actor())
-        except Exception as exc:  # the wall screen keeps refreshing and says what is wrong meanwhile
-            from ops.errors import is_database_down
-            from views.errors import show
-
-            if is_database_down(exc):
-                st.error(t("error.db_down"), icon=":material/cloud_off:")
-            else:
-                show(exc)
-            return
-        announce(room.queue)
-        try:
-            bursts = burst_panel.found()
-        except Exception as exc:  # the locator never takes the wall screen down
-            from views.errors import show
-
-            show(exc)
-            bursts = []
-        st.markdown(kpi_html(room.kpis), unsafe_allow_html=True)
-        left, right = st.columns([5, 3] if kiosk() else [11, 9])
-        with left:
-            live_map(room, bounds, bursts)
-        with right:
-            if bursts and kiosk():   # the wall: a compact banner beside the map (the map keeps its size)
-                st.markdown(burst_panel.banner_html(bursts), unsafe_allow_html=True)
-            elif bursts:
-                burst_panel.panel(bursts)
-            turn = st.session_state["cr_turn"] = st.session_state.get("cr_turn", -1) + 1
-            st.markdown(f'<div class="cr-h">{html.escape(t("control.queue"))}</div>'
-                        + queue_html(room.queue, room.now, turn), unsafe_allow_html=True)
-            st.markdown(f'<div class="cr-h">{html.escape(t("control.outages"))}</div>'
-                        + outages_html(room.active, room.planned, room.now), unsafe_allow_html=True)
-            st.caption(t("control.updated", time=fmt_dt(room.now, seconds=True), seconds=every))
+        refresh(every, bounds)
+        ticker.tick(every, key="cr_clock")
 
     if not kiosk():
         st.title(t("control.title"))

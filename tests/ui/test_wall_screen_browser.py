@@ -67,3 +67,36 @@ def test_the_wall_screen_at_1920x1080(anonymous_page, app_url: str, demo_engine:
     finally:
         outages.restore(dispatcher, active.id, bind=demo_engine)
         outages.cancel(dispatcher, works.id, reason="test over", bind=demo_engine)
+
+
+def test_a_slow_refresh_runs_to_its_end_and_the_line_turns_amber(anonymous_page, app_url: str,
+                                                                 demo_engine: Engine) -> None:
+    """A refresh that takes longer than the period is not cut off by the next tick: no request is sent
+    while it runs, the «Обновлено» line turns amber after two periods without an update, and the
+    refresh, once it can finish, updates the screen."""
+    page = anonymous_page
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    login(page, app_url, "dispatcher")
+    sent: list[object] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda f: sent.append(f)))
+    page.goto(f"{app_url}/control?kiosk=1&refresh=2", wait_until="domcontentloaded")
+    line = page.locator(".cr-updated")
+    expect(line).to_contain_text("Обновлено", timeout=30000)
+    expect(line).not_to_have_css("color", "rgb(255, 176, 32)")
+    shown = line.inner_text()
+    expect(line).not_to_have_text(shown, timeout=30000)     # it refreshes on its own
+    with demo_engine.connect() as conn:
+        # the reports' table locked: the next refresh waits for it far longer than two periods
+        conn.execute(text("LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE"))
+        mark = len(sent)
+        shown = line.inner_text()
+        expect(page.locator("body.cr-stale-on")).to_have_count(1, timeout=30000)
+        expect(line).to_have_css("color", "rgb(255, 176, 32)")
+        assert line.inner_text() == shown
+        # one request started the refresh that waits; none was sent after it to cut it off
+        assert len(sent) - mark <= 1, len(sent) - mark
+        page.screenshot(path=str(ARTIFACTS / "wall-screen-stale.png"))
+        conn.rollback()                                      # the lock released: that refresh finishes
+    expect(line).not_to_have_text(shown, timeout=30000)
+    expect(page.locator("body.cr-stale-on")).to_have_count(0, timeout=10000)
+    expect(line).not_to_have_css("color", "rgb(255, 176, 32)")
