@@ -57,11 +57,12 @@ def access_code(seed: int, account_number: str) -> str:
 
 
 def code_hash(code: str) -> str:
-    """What ``accounts.access_code_hash`` stores: the Argon2id hash of the code as printed
-    (``billing.codes``)."""
-    from billing.codes import hash_code
+    """What ``accounts.access_code_hash`` stores for a demo account: the Argon2id hash of the code as
+    printed, with the demo's light parameters (``billing.codes.hash_demo_code``: the demo's codes are
+    derived from its seed, not secrets)."""
+    from billing.codes import hash_demo_code
 
-    return hash_code(code)
+    return hash_demo_code(code)
 
 
 def code_hashes(codes: list[str]) -> list[str]:
