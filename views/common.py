@@ -83,7 +83,7 @@ def streamlit_texts() -> None:
               "Show/hide columns": t("streamlit.columns"), "Increment": t("streamlit.increment"),
               "Decrement": t("streamlit.decrement")}
     # the same with a part of the page's own in them: "Remove <a chosen value>", a date field's parts
-    parts = [["^Remove (.*)$", t("streamlit.remove", x="{x}")], ["^day, (.*)$", t("streamlit.day", x="{x}")],
+    parts = [["^Remove (.*)$", t("streamlit.remove", x="{x}")], ["^Help for (.*)$", t("streamlit.help_for", x="{x}")], ["^day, (.*)$", t("streamlit.day", x="{x}")],
              ["^month, (.*)$", t("streamlit.month", x="{x}")], ["^year, (.*)$", t("streamlit.year", x="{x}")]]
     note = t("upload.note", mb="{mb}", types="{types}")
     matches = t("streamlit.select_matches", n="{n}")

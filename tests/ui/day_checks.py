@@ -26,7 +26,14 @@ ALLOWED_LATIN = {
 }
 # Streamlit's own words that no page can reach (listed in docs/i18n.md)
 STREAMLIT_UNREACHABLE = {"Deploy", "Rerun", "Settings", "Print", "Record", "screencast", "About", "Clear", "cache",
-                         "Developer", "options", "Made", "with"}
+                         "Developer", "options", "Made", "with",
+                         # the select boxes' screen-reader announcement ("N results available")
+                         "results", "result", "available",
+                         # the date field's calendar popup (baseweb's own English: month and day names)
+                         "Date", "Selected", "Choose", "January", "February", "March", "April", "May", "June",
+                         "July", "August", "September", "October", "November", "December", "Monday", "Tuesday",
+                         "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Previous", "Next", "month"}
+URL = re.compile(r"https?://\S+")
 
 
 def page_texts(page) -> str:
@@ -73,7 +80,8 @@ def problems(text: str, *, lang: str = "ru", proper: Iterable[str] = ()) -> list
               for m, i in {(m.group(0), m.start()) for m in PYTHON.finditer(text)}]
     if lang == "ru":
         allowed = ALLOWED_LATIN | STREAMLIT_UNREACHABLE | {w.lower() for w in proper} | set(proper)
-        latin = sorted({w for w in LATIN_WORD.findall(text) if w not in allowed and w.lower() not in allowed})
+        words = URL.sub(" ", text)   # a link written out (the report's address to keep) is not a word
+        latin = sorted({w for w in LATIN_WORD.findall(words) if w not in allowed and w.lower() not in allowed})
         found += [f"Latin word {w!r}" for w in latin]
     return found
 
