@@ -18,7 +18,8 @@ def _counts(conn):
         SELECT (SELECT count(*) FROM pipe_breaks WHERE source = 'history'),
                (SELECT count(*) FROM pipe_risk),
                (SELECT count(*) FROM pipes WHERE kind = 'pipe'),
-               (SELECT min(occurred_on) FROM pipe_breaks), (SELECT max(occurred_on) FROM pipe_breaks),
+               (SELECT min(occurred_on) FROM pipe_breaks WHERE source = 'history'),
+               (SELECT max(occurred_on) FROM pipe_breaks WHERE source = 'history'),
                (SELECT count(*) FROM audit_events WHERE action = 'forecast.demo')""")).one()
 
 

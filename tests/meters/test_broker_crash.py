@@ -47,7 +47,7 @@ def test_simulate_across_broker_kill_loses_nothing(meters_db, make_listener):
         stats = out["stats"]
         assert isinstance(stats, SimStats)
         assert stats.unacknowledged == 0
-        wait_for(lambda: count(meters_db, "SELECT count(*) FROM meter_readings") >= stats.published, timeout=30,
+        wait_for(lambda: count(meters_db, "SELECT count(*) FROM meter_readings") >= stats.published, timeout=120,
                  what=f"all {stats.published} readings stored")
         listener.wait_idle(5)
     assert stats.published > 300
