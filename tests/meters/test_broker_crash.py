@@ -18,45 +18,6 @@ TZ = ZoneInfo("Europe/Moscow")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def test_simulate_across_broker_kill_loses_nothing(meters_db, make_listener):
-    with Mosquitto() as broker:
-        listener = make_listener(mqtt_url=broker.url, flush_ms=50)
-        out: dict[str, SimStats | BaseException] = {}
-
-        def simulate() -> None:
-            try:
-                out["stats"] = run(db_url=str(meters_db.url.render_as_string(hide_password=False)),
-                                   mqtt_url=broker.url, rate=300, duration_s=7.0,
-                                   start=datetime.now(UTC) - timedelta(days=60), speed=86400, injections=[],
-                                   faults=0.0, seed=5, tz=TZ, client_id=client_id())
-            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-                out["error"] = exc
-
-        th = threading.Thread(target=simulate)
-        th.start()
-        wait_for(lambda: "error" in out or count(meters_db, "SELECT count(*) FROM meter_readings") > 100,
-                 what="readings stored")
-        assert "error" not in out, out.get("error")
-        time.sleep(1.0)  # the scenario: running a while since the last autosave
-        broker.kill()
-        time.sleep(2.0)  # the broker is down; the simulator goes on publishing (held by the publisher)
-        broker.start()
-        th.join(180)
-        assert not th.is_alive()
-        assert "error" not in out, out.get("error")
-        stats = out["stats"]
-        assert isinstance(stats, SimStats)
-        assert stats.unacknowledged == 0
-        wait_for(lambda: count(meters_db, "SELECT count(*) FROM meter_readings") >= stats.published, timeout=120,
-                 what=f"all {stats.published} readings stored")
-        listener.wait_idle(5)
-    assert stats.published > 300
-    assert count(meters_db, "SELECT count(*) FROM meter_readings") == stats.published
-    assert count(meters_db, "SELECT count(DISTINCT (meter_id, ts)) FROM meter_readings") == stats.published
-    assert count(meters_db, "SELECT count(*) FROM meter_rejects") == 0
-    assert listener.stats.stored == stats.published  # nothing stored twice; copies counted as duplicates
-
-
 def test_acknowledged_but_not_saved_is_resent_after_a_crash(meters_db, make_listener):
     """The loss window: the broker acknowledged the readings (in its memory) and died before writing them.
     A long autosave interval makes the window certain; the publisher's resend closes it."""
