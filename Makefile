@@ -18,10 +18,10 @@ help:
 
 venv: .venv/.installed
 
-.venv/.installed: requirements.txt
+.venv/.installed: requirements.txt constraints.txt
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
 	touch $@
 
 system:
