@@ -61,6 +61,7 @@ notify-worker: venv
 
 test: venv
 	bash scripts/setup_system.sh --browser
+	.venv/bin/lint-imports --config .importlinter  # the layers (docs/architecture.md); fails fast, before the suite
 	$(PY) -m gis.local_pg
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 

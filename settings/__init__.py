@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent  # the checkout (settings/ is a package at its top)
 log = logging.getLogger("zhkh.settings")
 
 

@@ -1,0 +1,1 @@
+"""The command lines: ``python -m X`` of every package calls ``apps.cli.X.main`` (contract: docs/cli.md)."""

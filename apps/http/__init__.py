@@ -1,0 +1,1 @@
+"""The HTTP apps: the Open311 API, the residents' page, the vector-tile server."""
