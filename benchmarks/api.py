@@ -26,11 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from gis.db import database_url, make_engine  # noqa: E402
 from incidents.keys import create_api_key  # noqa: E402
+from tests.support import drop_database, pct  # noqa: E402
 
 LON0, LAT0 = 24.93, 60.165
 STEP_LON, STEP_LAT = 0.0012, 0.0006   # ≈ 67 m × 67 m
@@ -199,11 +200,6 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=200)
@@ -281,10 +277,7 @@ def main() -> int:
             server.terminate()
             server.wait(timeout=20)
         if not args.keep_db:
-            admin = create_engine(base_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            drop_database(url)
 
 
 if __name__ == "__main__":

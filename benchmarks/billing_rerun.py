@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from tests.support import drop_database  # noqa: E402
+
 MONTHS = ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
 
 # billing/charges.py:_corrections before issue 22: a correlated subquery per charge
@@ -154,11 +156,7 @@ def main() -> int:
         return 0
     finally:
         engine.dispose()
-        admin = make_engine(make_url(db_url).set(database="postgres").render_as_string(hide_password=False),
-                            prepare=False)
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(db_url)
 
 
 if __name__ == "__main__":

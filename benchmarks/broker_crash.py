@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from tests.support import drop_database  # noqa: E402
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,11 +110,7 @@ def main() -> int:
                 p.wait()
         broker.close()
         engine.dispose()
-        admin = make_engine(make_url(db_url).set(database="postgres").render_as_string(hide_password=False),
-                            prepare=False)
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(db_url)
 
 
 if __name__ == "__main__":

@@ -28,16 +28,14 @@ import argparse
 import contextlib
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.support import free_port, running  # noqa: E402
 
 CLOCK = os.sysconf("SC_CLK_TCK")
 
@@ -68,12 +66,6 @@ HOOK = """
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def ticks(pid: int) -> int:
     """utime + stime of a process, in clock ticks (0 when it is gone)."""
     try:
@@ -97,30 +89,6 @@ def descendants(pid: int) -> list[int]:
             out.append(c)
             todo.append(c)
     return out
-
-
-@contextlib.contextmanager
-def server(args: list[str], cwd: Path, env: dict[str, str], health: str, log: Path) -> Iterator[int]:
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.time() + 90
-            while True:
-                try:
-                    with urllib.request.urlopen(health, timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    if proc.poll() is not None or time.time() > deadline:
-                        raise RuntimeError(f"{args} did not start; see {log}") from None
-                    time.sleep(0.3)
-            yield proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def ensure_reports(n: int) -> None:
@@ -225,16 +193,17 @@ def main() -> None:
     env0 = {**os.environ, "DATABASE_URL": db, "ZHKH_TILES_PORT": str(tiles),
             "ZHKH_TILES_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",
             "ZHKH_SLA_RULES_FILE": str(ROOT / "incidents" / "rules" / "helsinki.yaml")}
-    with server(["-m", "gis", "serve-tiles", "--port", str(tiles)], ROOT, env0, f"http://127.0.0.1:{tiles}/health",
-                art / "bench-cr-tiles.log"):
+    with running(["-m", "gis", "serve-tiles", "--port", str(tiles)], env=env0, cwd=ROOT,
+                 health_url=f"http://127.0.0.1:{tiles}/health", log=art / "bench-cr-tiles.log", what="tiles", timeout_s=90):
         for n in (int(x) for x in args.sessions.split(",")):
             for name, where, extra in apps:
                 port = free_port()
                 env = {**env0, "PYTHONPATH": str(where), **extra}
-                with server(["-m", "streamlit", "run", "app_server.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.fileWatcherType", "none"], where, env,
-                            f"http://127.0.0.1:{port}/_stcore/health", art / f"bench-cr-{name.replace('+', '-')}.log") as pid:
-                    r = measure(f"http://127.0.0.1:{port}", pid, n, args.seconds, args.refresh)
+                with running(["-m", "streamlit", "run", "app_server.py", "--server.port", str(port),
+                              "--server.headless", "true", "--server.fileWatcherType", "none"], env=env, cwd=where,
+                             health_url=f"http://127.0.0.1:{port}/_stcore/health", what="the app", timeout_s=90,
+                             log=art / f"bench-cr-{name.replace('+', '-')}.log") as proc:
+                    r = measure(f"http://127.0.0.1:{port}", proc.pid, n, args.seconds, args.refresh)
                 r["app"] = name
                 rows.append(r)
                 print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}), flush=True)

@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from tests.support import drop_database  # noqa: E402
+
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -207,11 +209,7 @@ def main() -> int:
         if broker is not None:
             broker.close()
         engine.dispose()
-        admin = make_engine(make_url(db_url).set(database="postgres").render_as_string(hide_password=False),
-                            prepare=False)
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(db_url)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+
+from tests.support import free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -142,37 +140,12 @@ def pick_option(page, label: str, option: str) -> None:
     raise AssertionError(f"could not pick {option!r} in {label!r}: {last}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def service(args: list[str], env: dict[str, str], log_name: str, health_url: str, what: str) -> Iterator[None]:
     """A server of the app's own, as `make demo` runs it: started, waited for until ``health_url``
     answers 200, stopped afterwards (its output in artifacts/``log_name``)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    with open(ARTIFACTS / log_name, "w") as log:
-        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(health_url, timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    if proc.poll() is not None or time.time() > deadline:
-                        raise RuntimeError(f"{what} did not start; see {log.name}") from None
-                    time.sleep(0.3)
-            yield
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running(args, env=env, cwd=ROOT, health_url=health_url, log=ARTIFACTS / log_name, what=what):
+        yield
 
 
 @pytest.fixture(scope="session")
