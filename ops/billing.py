@@ -5,7 +5,7 @@ the same month cannot interleave), and writes its audit event in that transactio
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +15,8 @@ from sqlalchemy import Connection, Engine, text
 
 from auth.model import Actor
 from billing.errors import BillingError
+from billing.rules_file import BillingRules
+from billing.rules_setting import current_rules
 from ops import audit
 from ops.base import allow, engine, utcnow
 
@@ -101,12 +103,9 @@ def _analyze(bind: Engine | None, tables: str, *, only_never_analysed: bool = Fa
         pass
 
 
-def _rules(rules_file: str | Path | None):  # -> BillingRules
+def _rules(rules_file: str | Path | None) -> BillingRules:
     """The billing rules: ``rules_file``, else the setting (a relative path also from the project root)."""
-    from billing.cli import rules_path
-    from billing.rules_file import load_billing_rules
-
-    return load_billing_rules(rules_path(str(rules_file) if rules_file else None))
+    return current_rules(rules_file)
 
 
 def _state(conn: Connection, first) -> str | None:
@@ -194,11 +193,16 @@ def close_period(actor: Actor, period: str, *, rules_file: str | Path | None = N
         return details
 
 
-def load_demo(actor: Actor, *, seed: int, if_missing: bool = False, tariffs_file: str | Path | None = None,
-              bind: Engine | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """Flats, accounts, meters and readings for the demo city (see :mod:`billing.demo`)."""
+DemoLoader = Callable[..., dict[str, int]]
+
+
+def load_demo(actor: Actor, loader: DemoLoader, *, seed: int, if_missing: bool = False,
+              tariffs_file: str | Path | None = None, bind: Engine | None = None,
+              now: datetime | None = None) -> dict[str, Any]:
+    """Flats, accounts, meters and readings for the demo city: ``loader(conn, seed=, book=, now=)`` (the demo
+    loader, ``apps.demo.billing.load_billing_demo``: demo data is made above the application layer) in one
+    transaction under the billing lock, with its audit event; the counts of what it added."""
     allow(actor, "demo.reload")
-    from billing.demo import load_billing_demo
     from billing.tariffs import load_tariffs
 
     book = load_tariffs(tariffs_file)
@@ -208,7 +212,7 @@ def load_demo(actor: Actor, *, seed: int, if_missing: bool = False, tariffs_file
             raise BillingError("no buildings: load the demo city first (python -m data load-demo)")
         if if_missing and conn.execute(text("SELECT EXISTS (SELECT 1 FROM accounts)")).scalar():
             return {"skipped": "accounts exist already"}
-        counts = load_billing_demo(conn, seed=seed, book=book, now=now)
+        counts = loader(conn, seed=seed, book=book, now=now)
         audit.record(conn, actor=actor.author, action="billing.demo", object_type="billing_demo",
                      details={"seed": seed, **counts})
         return counts
