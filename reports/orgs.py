@@ -8,12 +8,14 @@ resource when there is exactly one, else the only active utility. A dispatcher m
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from reports.errors import UnknownOrganisation
-from reports.rules import ReportRules
+from reports.errors import ReportsError, UnknownOrganisation
+from reports.kpi_rules import ReportRules
+from reports.rules import current
 
 _RESPONSIBLE = """
     CASE WHEN (:sides ::jsonb ->> i.category) = 'building' THEN
@@ -84,11 +86,6 @@ def set_responsible(conn: Connection, incident_id: int, org_id: int | None) -> t
 def assign_at_intake(conn: Connection, incident_id: int) -> int | None:
     """The intake's hook: set a new report's responsible organisation by the rules in force. A broken
     reports rules file must not stop a resident's report: it is logged and the report stays unassigned."""
-    import logging
-
-    from reports.errors import ReportsError
-    from reports.rules import current
-
     try:
         rules = current()
     except ReportsError as exc:
