@@ -6,12 +6,13 @@ from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from auth.model import Actor
 from incidents import service as incidents
 from ops import audit
 from ops.base import allow, engine, utcnow
+from ops.incidents import _text_or_raise
 from reports import inspection_data, kpi_queries, orgs
 from reports import kpis as kpi_mod
 from reports import rules as report_rules
@@ -56,8 +57,6 @@ def set_responsible_org(actor: Actor, incident_id: int, org_id: int | None, reas
                         bind: Engine | None = None) -> int | None:
     """Name another organisation responsible for a report (audited with the reason)."""
     allow(actor, "reports.assign_org")
-    from ops.incidents import _text_or_raise
-
     _text_or_raise("reason", reason or "", allow_empty=True, max_chars=1000)
     now = utcnow()
     with engine(bind).begin() as conn:
@@ -71,8 +70,6 @@ def set_responsible_org(actor: Actor, incident_id: int, org_id: int | None, reas
 def building_companies(actor: Actor, *, bind: Engine | None = None) -> dict[int, int | None]:
     """Each building's management company (for the map of zones)."""
     allow(actor, "map.read")
-    from sqlalchemy import text
-
     with engine(bind).connect() as conn:
         return dict(conn.execute(text("SELECT id, management_company_id FROM buildings")).all())
 
@@ -86,7 +83,5 @@ def reports_by_ids(actor: Actor, ids: list[int], *, bind: Engine | None = None) 
 def responsible_of(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> int | None:
     """The id of the organisation responsible for a report (None: nobody yet)."""
     allow(actor, "reports.read")
-    from sqlalchemy import text
-
     with engine(bind).connect() as conn:
         return conn.execute(text("SELECT responsible_org_id FROM incidents WHERE id = :i"), {"i": incident_id}).scalar()

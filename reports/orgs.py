@@ -8,11 +8,13 @@ resource when there is exactly one, else the only active utility. A dispatcher m
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from incidents.errors import IncidentNotFound
 from reports.errors import ReportsError, UnknownOrganisation
 from reports.kpi_rules import ReportRules
 from reports.rules import current
@@ -30,8 +32,6 @@ _RESPONSIBLE = """
 
 
 def _sides(rules: ReportRules) -> str:
-    import json
-
     return json.dumps(rules.responsibility)
 
 
@@ -70,8 +70,6 @@ def get_organisation(conn: Connection, org_id: int) -> dict[str, Any]:
 
 def set_responsible(conn: Connection, incident_id: int, org_id: int | None) -> tuple[int | None, int | None]:
     """Change a report's responsible organisation (row locked); (before, after)."""
-    from incidents.errors import IncidentNotFound
-
     before = conn.execute(text("SELECT responsible_org_id FROM incidents WHERE id = :id FOR UPDATE"),
                           {"id": incident_id}).first()
     if before is None:
