@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text  # noqa: E402
 
 from billing.charges import compute_period, period_first_day, write_period  # noqa: E402
-from billing.cli import rules_path  # noqa: E402
+from billing.rules_setting import rules_path  # noqa: E402
 from billing.rule import month_bounds  # noqa: E402
 from billing.rules_file import load_billing_rules  # noqa: E402
 from billing.tariffs import load_tariffs  # noqa: E402

@@ -1,7 +1,8 @@
-"""``python -m billing``: see :mod:`billing.cli`."""
+"""``python -m billing``: the command line is :mod:`apps.cli.billing`."""
 
 import sys
 
-from billing.cli import main
+from apps.cli.billing import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

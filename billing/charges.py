@@ -21,6 +21,10 @@ time zone (the billing rules file):
   late) is corrected in the month being computed: the difference between the reduction due now
   and what was granted (plus earlier corrections) for that month.
 
+Load vs. compute: :func:`load_period` reads the month's inputs from the database into plain data
+(:class:`PeriodData`); :func:`compute_charges` turns them into charges without a database (tested so);
+:func:`compute_period` is the two together.
+
 Amounts are rounded half-up to kopecks per line; a charge's ``charged_rub`` is its consumption
 and common lines, ``reduction_rub`` its reduction, ``total_rub`` = charged − reduction + corrections.
 """
@@ -42,8 +46,9 @@ from billing.rules_file import BillingRules
 from billing.tariffs import TariffBook
 from incidents import interruptions as cutoffs
 
-__all__ = ["Charge", "Line", "PeriodResult", "compute_period", "period_first_day", "write_period",
-           "CORRECTIONS_SQL", "analyze_charges"]
+__all__ = ["Account", "Charge", "ClosedCharge", "ClosedMonth", "Line", "MeterVolume", "PeriodData", "PeriodResult",
+           "compute_charges", "compute_period", "load_period", "period_first_day", "write_period", "CORRECTIONS_SQL",
+           "analyze_charges"]
 
 _METERED = ("cold_water", "hot_water", "electricity", "gas")
 _Q4 = Decimal("0.0001")
@@ -139,11 +144,75 @@ def _rub(x: Decimal | Fraction) -> Decimal:
     return round_half_up(x, 2)
 
 
-def _meter_volumes(conn: Connection, start: datetime, end: datetime, first: date, last: date) -> list[Any]:
+# ---- the month's inputs: plain data (loaded by load_period, or built by hand in a test) ----------------
+
+Interval = tuple[datetime, datetime | None, int]   # (start, end or None while active, outage id)
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account open in the month, with its flat (premises) and building."""
+    id: int
+    premises_id: int
+    building_id: int
+    residents: int
+    area: Decimal
+    electricity_sources: int
+
+
+@dataclass(frozen=True)
+class MeterVolume:
+    """A meter in service during the month: its volume in the month (the last reading in it − the last one
+    before it); ``None`` when either is missing. A negative volume (the register went back) counts as none."""
+    kind: str                 # flat | building
+    resource: str
+    premises_id: int | None
+    building_id: int
+    volume: Decimal | float | None
+
+
+@dataclass(frozen=True)
+class ClosedCharge:
+    """A charge of a closed earlier month: what was charged and reduced, and corrected for it since."""
+    account_id: int
+    service: str
+    charged: Decimal
+    reduced: Decimal
+    building_id: int
+    electricity_sources: int
+    corrected: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class ClosedMonth:
+    """A closed month before the one computed: its charges and the interruptions within it as known now."""
+    period: str
+    charges: list[ClosedCharge]
+    intervals: dict[tuple[int, str], list[Interval]]
+
+
+@dataclass(frozen=True)
+class PeriodData:
+    """Everything :func:`compute_charges` reads, for month ``period``."""
+    period: str
+    accounts: list[Account]
+    meters: list[MeterVolume]
+    intervals: dict[tuple[int, str], list[Interval]]   # (building, service) → the outages that cut it off
+    closed: list[ClosedMonth] = field(default_factory=list)
+
+
+# ---- load: the database reads --------------------------------------------------------------------------
+
+def _month_days(period: str, rules: BillingRules) -> tuple[date, date]:
+    first = period_first_day(period, rules)
+    return first, date(first.year + (first.month == 12), first.month % 12 + 1, 1) - timedelta(days=1)
+
+
+def _meter_volumes(conn: Connection, start: datetime, end: datetime, first: date, last: date) -> list[MeterVolume]:
     """Per meter in service during the month (flat and building meters): its volume in the month,
-    ``None`` when it has no reading in the month or none before it, or its register went back."""
-    return conn.execute(text("""
-        SELECT m.id, m.kind, m.resource, m.premises_id, m.building_id, e.total - s.total AS volume
+    ``None`` when it has no reading in the month or none before it."""
+    rows = conn.execute(text("""
+        SELECT m.kind, m.resource, m.premises_id, m.building_id, e.total - s.total AS volume
         FROM meters m
         LEFT JOIN LATERAL (SELECT total FROM meter_readings r WHERE r.meter_id = m.id
                            AND r.ts >= :start AND r.ts < :end ORDER BY r.ts DESC LIMIT 1) e ON true
@@ -152,15 +221,53 @@ def _meter_volumes(conn: Connection, start: datetime, end: datetime, first: date
         WHERE m.kind IN ('flat', 'building') AND m.install_date <= :last
           AND (m.removed_on IS NULL OR m.removed_on >= :first)
     """), {"start": start, "end": end, "first": first, "last": last}).all()
+    return [MeterVolume(kind, resource, pid, int(bid), volume) for kind, resource, pid, bid, volume in rows]
 
 
-def _intervals(conn: Connection, start: datetime, end: datetime) -> dict[tuple[int, str], list[tuple]]:
+def _intervals(conn: Connection, start: datetime, end: datetime) -> dict[tuple[int, str], list[Interval]]:
     """(building, service) → the outages that cut it off within the month: (start, end, id). A building
     that joined a grown outage counts from when it joined (``incidents.interruptions``)."""
-    return defaultdict(list, cutoffs.by_building_service(cutoffs.interruptions(conn, start, end)))
+    return cutoffs.by_building_service(cutoffs.interruptions(conn, start, end))
 
 
-def _reduction_line(charge: Charge, period: str, intervals: list[tuple], rules: BillingRules,
+def _closed_months(conn: Connection, first: date, rules: BillingRules) -> list[ClosedMonth]:
+    """The closed months before ``first`` with their charges (and corrections since) and interruptions."""
+    out = []
+    for q in conn.execute(text("SELECT period FROM billing_periods WHERE state = 'closed' AND period < :p "
+                               "ORDER BY period"), {"p": first}).scalars():
+        qp = f"{q.year:04d}-{q.month:02d}"
+        rows = conn.execute(text(CORRECTIONS_SQL), {"q": q, "p": first, "qp": qp}).all()
+        out.append(ClosedMonth(qp, [ClosedCharge(int(aid), service, charged, reduced, int(bid), int(sources), corrected)
+                                    for aid, service, charged, reduced, bid, sources, corrected in rows],
+                               _intervals(conn, *month_bounds(qp, rules.zone))))
+    return out
+
+
+def load_period(conn: Connection, period: str, rules: BillingRules) -> PeriodData:
+    """What month ``period`` is computed from: the accounts open in it, the meters' volumes, the outages'
+    intervals, and the closed months before it (for corrections)."""
+    first, last = _month_days(period, rules)
+    start, end = month_bounds(period, rules.zone)
+    accounts = [Account(int(aid), int(pid), int(bid), int(residents), area, int(sources))
+                for aid, pid, bid, residents, area, sources in conn.execute(text("""
+        SELECT a.id, a.premises_id, p.building_id, a.residents, a.area_m2, a.electricity_sources
+        FROM accounts a JOIN premises p ON p.id = a.premises_id
+        WHERE a.opened_on <= :last AND (a.closed_on IS NULL OR a.closed_on >= :first)
+        ORDER BY a.id
+    """), {"first": first, "last": last})]
+    return PeriodData(period, accounts, _meter_volumes(conn, start, end, first, last), _intervals(conn, start, end),
+                      _closed_months(conn, first, rules))
+
+
+def compute_period(conn: Connection, period: str, book: TariffBook, rules: BillingRules, *,
+                   now: datetime) -> PeriodResult:
+    """The charges of month ``period`` for every account open in it (nothing is written)."""
+    return compute_charges(load_period(conn, period, rules), book, rules, now=now)
+
+
+# ---- compute: pure (plain data in, charges out) ----------------------------------------------------------
+
+def _reduction_line(charge: Charge, period: str, intervals: list[Interval], rules: BillingRules,
                     now: datetime) -> tuple[Decimal, tuple[int, ...], dict[str, Any]]:
     """The reduction of ``charge`` (roubles, outage ids, details) by the rule of :mod:`billing.rule`."""
     rec = recalculate(service=charge.service, period=period, charge_rub=charge.charged, intervals=intervals,
@@ -174,71 +281,76 @@ def _reduction_line(charge: Charge, period: str, intervals: list[tuple], rules: 
     return rec.reduction_rub, tuple(int(o) for o in rec.outage_ids), details
 
 
-def compute_period(conn: Connection, period: str, book: TariffBook, rules: BillingRules, *,
-                   now: datetime) -> PeriodResult:
-    """The charges of month ``period`` for every account open in it (nothing is written)."""
-    first = period_first_day(period, rules)
-    start, end = month_bounds(period, rules.zone)
-    last = (date(first.year + (first.month == 12), first.month % 12 + 1, 1) - timedelta(days=1))
-    tariffs = {s: book.at(s, first) for s in book.services}
-    needed = set(book.services) | ({"cold_water", "hot_water"} if "sewer" in book.services else set())
-    norms = {s: book.at(s, first) for s in needed}
-
-    accounts = conn.execute(text("""
-        SELECT a.id, a.premises_id, p.building_id, a.residents, a.area_m2, a.electricity_sources
-        FROM accounts a JOIN premises p ON p.id = a.premises_id
-        WHERE a.opened_on <= :last AND (a.closed_on IS NULL OR a.closed_on >= :first)
-        ORDER BY a.id
-    """), {"first": first, "last": last}).all()
-    premises_area: dict[int, Decimal] = defaultdict(Decimal)
-    building_area: dict[int, Decimal] = defaultdict(Decimal)
-    for _, pid, bid, _, area, _ in accounts:
-        premises_area[pid] += area
-        building_area[bid] += area
-
+def _volumes(meters: list[MeterVolume]) -> tuple[dict[tuple[int, str], Decimal | None],
+                                                  dict[tuple[int, str], Decimal | None]]:
+    """(flat volumes by (premises, resource), building volumes by (building, resource)): several meters of
+    one key add up; one meter without a usable volume makes the key's volume unknown (``None``)."""
     flat_vol: dict[tuple[int, str], Decimal | None] = {}
     building_vol: dict[tuple[int, str], Decimal | None] = {}
-    for _, kind, resource, pid, bid, volume in _meter_volumes(conn, start, end, first, last):
-        ok = volume is not None and volume >= 0
-        vol = Decimal(str(round(volume, 4))) if ok else None
-        target, key = (flat_vol, (pid, resource)) if kind == "flat" else (building_vol, (bid, resource))
+    for m in meters:
+        ok = m.volume is not None and m.volume >= 0
+        vol = Decimal(str(round(m.volume, 4))) if ok else None  # type: ignore[arg-type]
+        target, key = ((flat_vol, (m.premises_id, m.resource)) if m.kind == "flat"
+                       else (building_vol, (m.building_id, m.resource)))
         if key in target:
             prev = target[key]
             target[key] = None if prev is None or vol is None else prev + vol
         else:
             target[key] = vol
+    return flat_vol, building_vol  # type: ignore[return-value]
 
+
+def _consumption(accounts: list[Account], flat_vol: dict[tuple[int, str], Decimal | None], book: TariffBook,
+                 first: date) -> list[Charge]:
+    """One charge per account and service with its consumption line (metered, normative or by area)."""
+    tariffs = {s: book.at(s, first) for s in book.services}
+    needed = set(book.services) | ({"cold_water", "hot_water"} if "sewer" in book.services else set())
+    norms = {s: book.at(s, first) for s in needed}
+    premises_area: dict[int, Decimal] = defaultdict(Decimal)
+    for a in accounts:
+        premises_area[a.premises_id] += a.area
     charges: list[Charge] = []
-    by_building_service: dict[tuple[int, str], list[Charge]] = defaultdict(list)
-    for aid, pid, bid, residents, area, sources in accounts:
+    for a in accounts:
         volumes: dict[str, tuple[Decimal, str]] = {}
 
-        def volume(service: str) -> tuple[Decimal, str]:
+        def volume(service: str, a: Account = a, volumes: dict[str, tuple[Decimal, str]] = volumes
+                   ) -> tuple[Decimal, str]:
+            """The account's volume of ``service``: its flat's meters by area share, else the normative."""
             if service not in volumes:
-                metered = flat_vol.get((pid, service)) if service in _METERED else None
+                metered = flat_vol.get((a.premises_id, service)) if service in _METERED else None
                 if metered is not None:
-                    volumes[service] = (_q4(Fraction(metered) * Fraction(area) / Fraction(premises_area[pid])), "meter")
+                    share = Fraction(a.area) / Fraction(premises_area[a.premises_id])
+                    volumes[service] = (_q4(Fraction(metered) * share), "meter")
                 else:
-                    volumes[service] = (_q4((norms[service].normative_per_person or 0) * residents), "normative")
+                    volumes[service] = (_q4((norms[service].normative_per_person or 0) * a.residents), "normative")
             return volumes[service]
 
         for service in book.services:
             t = tariffs[service]
             if service == "heating":
-                qty, basis = _q4(area * (t.normative_per_m2 or 0)), "area"
+                qty, basis = _q4(a.area * (t.normative_per_m2 or 0)), "area"
             elif service == "sewer":
                 (cq, cb), (hq, hb) = volume("cold_water"), volume("hot_water")
                 qty, basis = cq + hq, "meter" if cb == hb == "meter" else "normative"
             else:
                 qty, basis = volume(service)
-            c = Charge(int(aid), int(bid), int(sources), service, basis, qty, t.unit, t.price_rub, area)
+            c = Charge(a.id, a.building_id, a.electricity_sources, service, basis, qty, t.unit, t.price_rub, a.area)
             c.lines.append(Line("consumption", _rub(qty * t.price_rub), qty, t.unit,
-                                details={"basis": basis, "price_rub": str(t.price_rub), "residents": residents,
-                                         "area_m2": str(area)}))
+                                details={"basis": basis, "price_rub": str(t.price_rub), "residents": a.residents,
+                                         "area_m2": str(a.area)}))
             charges.append(c)
-            by_building_service[(int(bid), service)].append(c)
+    return charges
 
-    # the common share (ОДН) of buildings with a meter of the service
+
+def _common_lines(charges: list[Charge], accounts: list[Account],
+                  building_vol: dict[tuple[int, str], Decimal | None]) -> None:
+    """The common share (ОДН) of buildings with a meter of the service, by area, never negative."""
+    building_area: dict[int, Decimal] = defaultdict(Decimal)
+    for a in accounts:
+        building_area[a.building_id] += a.area
+    by_building_service: dict[tuple[int, str], list[Charge]] = defaultdict(list)
+    for c in charges:
+        by_building_service[(c.building_id, c.service)].append(c)
     for (bid, service), vb in building_vol.items():
         group = by_building_service.get((bid, service))
         if vb is None or not group or service not in ("cold_water", "hot_water", "electricity", "gas"):
@@ -254,7 +366,9 @@ def compute_period(conn: Connection, period: str, book: TariffBook, rules: Billi
                 "building_volume": str(vb), "flats_volume": str(flats), "common_volume": str(common),
                 "area_share": str(round_half_up(share, 6))}))
 
-    intervals = _intervals(conn, start, end)
+
+def _reduction_lines(charges: list[Charge], period: str, intervals: dict[tuple[int, str], list[Interval]],
+                     rules: BillingRules, now: datetime) -> None:
     for c in charges:
         iv = intervals.get((c.building_id, c.service))
         if not iv or c.charged <= 0:
@@ -262,8 +376,17 @@ def compute_period(conn: Connection, period: str, book: TariffBook, rules: Billi
         rub, oids, details = _reduction_line(c, period, iv, rules, now)
         if rub > 0:
             c.lines.append(Line("reduction", -rub, Decimal(details["excess_h"]), "h", oids, details))
-    result = PeriodResult(period, charges)
-    _corrections(conn, result, first, book, rules, now)
+
+
+def compute_charges(data: PeriodData, book: TariffBook, rules: BillingRules, *, now: datetime) -> PeriodResult:
+    """The charges of ``data.period`` from plain data (no database): consumption, common share, reduction
+    for the month's outages, corrections of closed earlier months (see the module)."""
+    flat_vol, building_vol = _volumes(data.meters)
+    charges = _consumption(data.accounts, flat_vol, book, period_first_day(data.period, rules))
+    _common_lines(charges, data.accounts, building_vol)
+    _reduction_lines(charges, data.period, data.intervals, rules, now)
+    result = PeriodResult(data.period, charges)
+    _corrections(result, data.closed, rules, now)
     return result
 
 
@@ -287,39 +410,30 @@ CORRECTIONS_SQL = """
 """
 
 
-def _corrections(conn: Connection, result: PeriodResult, first: date, book: TariffBook, rules: BillingRules,
-                 now: datetime) -> None:
+def _corrections(result: PeriodResult, closed: list[ClosedMonth], rules: BillingRules, now: datetime) -> None:
     """Correction lines in ``result`` for closed earlier months whose reduction is due differently now."""
-    closed = [r[0] for r in conn.execute(text(
-        "SELECT period FROM billing_periods WHERE state = 'closed' AND period < :p ORDER BY period"), {"p": first})]
-    if not closed:
-        return
     mine = {(c.account_id, c.service): c for c in result.charges}
-    for q in closed:
-        qp = f"{q.year:04d}-{q.month:02d}"
-        qs, qe = month_bounds(qp, rules.zone)
-        intervals = _intervals(conn, qs, qe)
-        rows = conn.execute(text(CORRECTIONS_SQL), {"q": q, "p": first, "qp": qp}).all()
-        for aid, service, charged, reduced, bid, sources, corrected in rows:
-            iv = intervals.get((int(bid), service))
+    for month in closed:
+        for k in month.charges:
+            iv = month.intervals.get((k.building_id, k.service))
             due = Decimal("0")
             oids: tuple[int, ...] = ()
             details: dict[str, Any] = {}
             if iv:
-                probe = Charge(int(aid), int(bid), int(sources), service, "", Decimal(0), "", Decimal(0),
-                               lines=[Line("consumption", charged)])
-                due, oids, details = _reduction_line(probe, qp, iv, rules, now)
+                probe = Charge(k.account_id, k.building_id, k.electricity_sources, k.service, "", Decimal(0), "",
+                               Decimal(0), lines=[Line("consumption", k.charged)])
+                due, oids, details = _reduction_line(probe, month.period, iv, rules, now)
             # granted so far: the month's reduction and the refunds (negative corrections) since
-            amount = -(due - reduced) - corrected
+            amount = -(due - k.reduced) - k.corrected
             if amount == 0:
                 continue
-            target = mine.get((int(aid), service))
+            target = mine.get((k.account_id, k.service))
             if target is None:
                 result.corrections_without_charge += 1
                 continue
             target.lines.append(Line("correction", amount, None, None, oids, {
-                "for_period": qp, "reduction_due_rub": str(due), "reduction_granted_rub": str(reduced),
-                "corrected_before_rub": str(corrected), **({"recalculation": details} if details else {})}))
+                "for_period": month.period, "reduction_due_rub": str(due), "reduction_granted_rub": str(k.reduced),
+                "corrected_before_rub": str(k.corrected), **({"recalculation": details} if details else {})}))
 
 
 def write_period(conn: Connection, first: date, result: PeriodResult, *, actor: str, now: datetime) -> None:

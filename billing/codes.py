@@ -44,7 +44,7 @@ def _demo_hasher() -> PasswordHasher:
 
 def hash_demo_code(code: str) -> str:
     """A light Argon2id hash (256 KiB, one pass: ~0.2 ms) for the demo's codes only. They follow from the
-    demo's seed and the account number (``billing.demo.access_code``) and are printed by ``billing
+    demo's seed and the account number (``apps.demo.billing.access_code``) and are printed by ``billing
     demo-code``, so a slow hash would protect nothing while it made the demo's load hash ~17,000 codes
     for a minute of both cores. ``verify_code`` upgrades such a hash to the full parameters on its next
     right code, as it does any hash made with other parameters."""

@@ -40,6 +40,7 @@ from sqlalchemy import Connection, text
 
 from billing.errors import BillingError
 from billing.gis_nsi import Nsi
+from billing.house_guid import house_guid
 
 __all__ = ["MAX_REPORTS", "OutageRow", "Operation", "ExportPlan", "SCHEMA_DIR", "SCHEMA_FILE", "build_request",
            "file_names", "outages_between", "plan_export", "read_results", "record_sent", "schema_errors",
@@ -111,8 +112,6 @@ def parse_day(value: str, what: str) -> date:
 def outages_between(conn: Connection, start: date, end: date, zone: ZoneInfo) -> tuple[list[OutageRow], int]:
     """Outages (cancelled ones too) overlapping the days ``start``..``end`` (inclusive, local), and how many
     were left out for want of a house GUID."""
-    from billing.demo import house_guid
-
     a = datetime.combine(start, time(0), zone)
     b = datetime.combine(end + timedelta(days=1), time(0), zone)
     rows = conn.execute(text("""

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 
 from billing.errors import BillingError, InvalidRules
 from rules_yaml import read_rules_yaml
+from settings import get_settings
 
 __all__ = ["DEFAULT_TARIFFS_FILE", "Tariff", "TariffBook", "UNITS", "book_from_table", "load_tariffs",
            "tariffs_path", "sync_tariffs"]
@@ -84,8 +85,6 @@ def tariffs_path(explicit: str | Path | None = None) -> Path:
     """The tariffs file: ``explicit``, else the setting ``billing_tariffs_file``."""
     if explicit:
         return Path(explicit)
-    from settings import get_settings
-
     return Path(getattr(get_settings(), "billing_tariffs_file", DEFAULT_TARIFFS_FILE))
 
 

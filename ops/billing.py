@@ -5,18 +5,35 @@ the same month cannot interleave), and writes its audit event in that transactio
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from auth.model import Actor
+from billing.charges import compute_period, period_first_day, write_period
 from billing.errors import BillingError
+from billing.gis_nsi import load_nsi
+from billing.outage_report import (
+    documents,
+    load_sent,
+    outages_between,
+    parse_day,
+    plan_export,
+    read_results,
+    record_sent,
+    write_files,
+)
+from billing.rules_file import BillingRules
+from billing.rules_setting import current_rules
+from billing.tariffs import load_tariffs, sync_tariffs
 from ops import audit
 from ops.base import allow, engine, utcnow
+from settings import ROOT, get_settings
 
 _LOCK_CLASS = 774413  # pg_advisory_xact_lock(class, 0): one billing write at a time
 
@@ -46,8 +63,6 @@ def job_limits(conn: Connection, settings: Any = None) -> dict[str, str]:
     ``billing_lock_timeout_s``, ``db_client_check_interval_s``. The last one makes a backend whose
     client died (a killed ``billing run``) notice it during a long query and end, releasing the billing
     lock, instead of running the query to its end first. The values set."""
-    from settings import get_settings
-
     s = settings or get_settings()
     values = {"statement_timeout": f"{max(1, round(s.billing_statement_timeout_s * 1000))}ms",
               "lock_timeout": f"{max(1, round(s.billing_lock_timeout_s * 1000))}ms",
@@ -60,10 +75,6 @@ def job_limits(conn: Connection, settings: Any = None) -> dict[str, str]:
 @contextmanager
 def _limits_explained(what: str) -> Iterator[None]:
     """A statement or lock timeout of the job as :class:`BillingTimeout` with one clear line."""
-    from sqlalchemy.exc import DBAPIError
-
-    from settings import get_settings
-
     try:
         yield
     except DBAPIError as exc:
@@ -85,8 +96,6 @@ def _analyze(bind: Engine | None, tables: str, *, only_never_analysed: bool = Fa
     """Statistics after a bulk write, once it is committed (autovacuum may be off: nothing else would);
     with ``only_never_analysed``, of those of ``tables`` that have none yet (a database upgraded from a
     version that never analysed them). A failure here is not the job's: the next run analyses again."""
-    from sqlalchemy.exc import DBAPIError
-
     names = [t.strip() for t in tables.split(",")]
     try:
         with engine(bind).begin() as conn:
@@ -101,12 +110,9 @@ def _analyze(bind: Engine | None, tables: str, *, only_never_analysed: bool = Fa
         pass
 
 
-def _rules(rules_file: str | Path | None):  # -> BillingRules
+def _rules(rules_file: str | Path | None) -> BillingRules:
     """The billing rules: ``rules_file``, else the setting (a relative path also from the project root)."""
-    from billing.cli import rules_path
-    from billing.rules_file import load_billing_rules
-
-    return load_billing_rules(rules_path(str(rules_file) if rules_file else None))
+    return current_rules(rules_file)
 
 
 def _state(conn: Connection, first) -> str | None:
@@ -121,9 +127,6 @@ def run_period(actor: Actor, period: str, *, close: bool = False, tariffs_file: 
     allow(actor, "billing.run")
     if close:
         allow(actor, "billing.close")
-    from billing.charges import period_first_day
-    from billing.tariffs import load_tariffs
-
     rules = _rules(rules_file)
     first = period_first_day(period, rules)
     book = load_tariffs(tariffs_file)
@@ -137,9 +140,6 @@ def run_period(actor: Actor, period: str, *, close: bool = False, tariffs_file: 
 
 def _run_period(actor: Actor, period: str, first, book, rules, close: bool, bind: Engine | None,  # noqa: ANN001
                 now: datetime) -> dict[str, Any]:
-    from billing.charges import compute_period, write_period
-    from billing.tariffs import sync_tariffs
-
     with engine(bind).begin() as conn:
         _lock(conn)
         if _state(conn, first) == "closed":
@@ -174,7 +174,6 @@ def close_period(actor: Actor, period: str, *, rules_file: str | Path | None = N
                  now: datetime | None = None) -> dict[str, Any]:
     """Close month ``period`` (computed before by :func:`run_period`)."""
     allow(actor, "billing.close")
-    from billing.charges import period_first_day
 
     first = period_first_day(period, _rules(rules_file))
     now = now or utcnow()
@@ -194,12 +193,16 @@ def close_period(actor: Actor, period: str, *, rules_file: str | Path | None = N
         return details
 
 
-def load_demo(actor: Actor, *, seed: int, if_missing: bool = False, tariffs_file: str | Path | None = None,
-              bind: Engine | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """Flats, accounts, meters and readings for the demo city (see :mod:`billing.demo`)."""
+DemoLoader = Callable[..., dict[str, int]]
+
+
+def load_demo(actor: Actor, loader: DemoLoader, *, seed: int, if_missing: bool = False,
+              tariffs_file: str | Path | None = None, bind: Engine | None = None,
+              now: datetime | None = None) -> dict[str, Any]:
+    """Flats, accounts, meters and readings for the demo city: ``loader(conn, seed=, book=, now=)`` (the demo
+    loader, ``apps.demo.billing.load_billing_demo``: demo data is made above the application layer) in one
+    transaction under the billing lock, with its audit event; the counts of what it added."""
     allow(actor, "demo.reload")
-    from billing.demo import load_billing_demo
-    from billing.tariffs import load_tariffs
 
     book = load_tariffs(tariffs_file)
     with _limits_explained("loading the billing demo"), engine(bind).begin() as conn:
@@ -208,7 +211,7 @@ def load_demo(actor: Actor, *, seed: int, if_missing: bool = False, tariffs_file
             raise BillingError("no buildings: load the demo city first (python -m data load-demo)")
         if if_missing and conn.execute(text("SELECT EXISTS (SELECT 1 FROM accounts)")).scalar():
             return {"skipped": "accounts exist already"}
-        counts = load_billing_demo(conn, seed=seed, book=book, now=now)
+        counts = loader(conn, seed=seed, book=book, now=now)
         audit.record(conn, actor=actor.author, action="billing.demo", object_type="billing_demo",
                      details={"seed": seed, **counts})
         return counts
@@ -216,9 +219,6 @@ def load_demo(actor: Actor, *, seed: int, if_missing: bool = False, tariffs_file
 
 def _nsi(nsi_file: str | Path | None):  # -> billing.gis_nsi.Nsi
     """The НСИ 360/361 file: ``nsi_file``, else the setting ``gis_nsi_file`` (a relative path also from the root)."""
-    from billing.gis_nsi import load_nsi
-    from settings import ROOT, get_settings
-
     path = Path(nsi_file) if nsi_file else Path(get_settings().gis_nsi_file)
     if not path.is_absolute() and not path.exists() and (ROOT / path).exists():
         path = ROOT / path
@@ -235,15 +235,6 @@ def export_outage_reports(actor: Actor, *, day_from: str, day_to: str, out: str 
     :mod:`billing.outage_report`) and remember what was sent, in one transaction; what was written.
     Every document is validated (two validators, the official schema) before anything is written."""
     allow(actor, "billing.export")
-    from billing.outage_report import (
-        documents,
-        load_sent,
-        outages_between,
-        parse_day,
-        plan_export,
-        record_sent,
-        write_files,
-    )
 
     a, b = parse_day(day_from, "--from"), parse_day(day_to, "--to")
     if b < a:
@@ -292,7 +283,6 @@ def record_outage_report_results(actor: Actor, *, file: str | Path, bind: Engine
     """Record the service's ``getStateResult`` for sent outage reports (the GUIDs it assigned, what it
     refused); checked against the official schema with both validators first."""
     allow(actor, "billing.export")
-    from billing.outage_report import read_results
 
     path = Path(file)
     try:

@@ -2,18 +2,21 @@
 dispatcher's change of a report's responsible organisation (audited)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from auth.model import Actor
 from incidents import service as incidents
 from ops import audit
 from ops.base import allow, engine, utcnow
+from ops.incidents import _text_or_raise
+from reports import inspection_data, kpi_queries, orgs
 from reports import kpis as kpi_mod
-from reports import orgs
 from reports import rules as report_rules
+from settings import get_settings
 
 
 def organisations(actor: Actor, *, bind: Engine | None = None) -> list[dict[str, Any]]:
@@ -29,26 +32,31 @@ def kpis(actor: Actor, first: date | str, last: date | str, *, org_id: int | Non
     sla = incidents.rules_from_settings()
     p = kpi_mod.period(first, last, sla.timezone)
     with engine(bind).connect() as conn:
-        return kpi_mod.compute(conn, p, sla, report_rules.current(), org_id=org_id, now=now)
+        return kpi_queries.compute(conn, p, sla, report_rules.current(), org_id=org_id, now=now)
 
 
 def inspection_pdf(actor: Actor, first: date | str, last: date | str, *, org_id: int | None = None,
                    bbox: tuple[float, float, float, float] | None = None, lang: str = "ru",
                    author: str | None = None, now: datetime | None = None, bind: Engine | None = None) -> bytes:
-    """The signed map report (PDF bytes) of an organisation, an area or the whole service."""
+    """The signed map report (PDF bytes) of an organisation, an area or the whole service: its data read
+    (``reports.inspection_data``), then drawn (``reports.pdf``) once the connection is back in the pool."""
     allow(actor, "inspection.read")
-    from reports.pdf import build_report
+    sla = incidents.rules_from_settings()
+    rules = report_rules.current()
+    p = kpi_mod.period(first, last, sla.timezone)
+    now = (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(sla.timezone))
+    with engine(bind).connect() as conn:
+        data = inspection_data.gather(conn, p, sla, rules, org_id=org_id, bbox=bbox, now=now,
+                                      demo_network_name=get_settings().demo_network_name)
+    from reports import pdf  # ReportLab and matplotlib: loaded only when a PDF is drawn, not by every page
 
-    return build_report(engine(bind), first, last, org_id=org_id, bbox=bbox, lang=lang,
-                        author=author or actor.display_name or actor.author, now=now)
+    return pdf.render(data, lang=lang, author=author or actor.display_name or actor.author)
 
 
 def set_responsible_org(actor: Actor, incident_id: int, org_id: int | None, reason: str = "", *,
                         bind: Engine | None = None) -> int | None:
     """Name another organisation responsible for a report (audited with the reason)."""
     allow(actor, "reports.assign_org")
-    from ops.incidents import _text_or_raise
-
     _text_or_raise("reason", reason or "", allow_empty=True, max_chars=1000)
     now = utcnow()
     with engine(bind).begin() as conn:
@@ -62,8 +70,6 @@ def set_responsible_org(actor: Actor, incident_id: int, org_id: int | None, reas
 def building_companies(actor: Actor, *, bind: Engine | None = None) -> dict[int, int | None]:
     """Each building's management company (for the map of zones)."""
     allow(actor, "map.read")
-    from sqlalchemy import text
-
     with engine(bind).connect() as conn:
         return dict(conn.execute(text("SELECT id, management_company_id FROM buildings")).all())
 
@@ -77,7 +83,5 @@ def reports_by_ids(actor: Actor, ids: list[int], *, bind: Engine | None = None) 
 def responsible_of(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> int | None:
     """The id of the organisation responsible for a report (None: nobody yet)."""
     allow(actor, "reports.read")
-    from sqlalchemy import text
-
     with engine(bind).connect() as conn:
         return conn.execute(text("SELECT responsible_org_id FROM incidents WHERE id = :i"), {"i": incident_id}).scalar()

@@ -1,5 +1,6 @@
-"""KPIs of the service and of each organisation for a period, computed from the reports' event
-history (``incidents`` + ``incident_events``) and the outages — nothing is stored twice.
+"""The KPI formulas: the figures of the service and of each organisation for a period, from the reports'
+event history and the outages' spans as plain data (loaded by :mod:`reports.kpi_queries`; nothing is
+stored twice). Pure: no database, no ``settings`` (the import-linter contract "pure" says so).
 
 Every figure is a dict ``{value, numerator, denominator, zone, formula, status}``; ``status`` is
 ``not_enough_data`` when fewer than ``min_count`` reports stand behind a rate (the value is then
@@ -10,18 +11,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from fractions import Fraction
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, text
-
-from incidents import interruptions as cutoffs
-from incidents.sla import Rules, answer_due_at, due_at
+from billing.errors import BillingError
+from billing.rule import allowance_h, union_in_period
+from billing.rules_file import BillingRules
+from incidents.sla import Rules, answer_due_at
 from incidents.workflow import OPEN_STATUSES
 from reports.errors import InvalidPeriod, UnknownOrganisation
-from reports.rules import ReportRules
+from reports.kpi_rules import ReportRules
 
 CLOSED_STATUSES = frozenset({"resolved", "closed"})
 
@@ -107,65 +109,6 @@ class Report:
         return None
 
 
-# ---- loading -------------------------------------------------------------------------------------
-
-def load_reports(conn: Connection, p: Period, sla: Rules, window_days: float) -> list[Report]:
-    """Reports that can matter to the period: created before its end and (created within the
-    look-back window, or with an event since its start, or still open)."""
-    rows = conn.execute(text("""
-        SELECT i.id, i.category, i.service_code, i.priority, i.status, i.building_id,
-               i.responsible_org_id AS org_id, i.created_at, i.address, i.duplicate_of, i.outage_id,
-               (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
-        FROM incidents i
-        WHERE i.created_at < :end AND (i.created_at >= :back OR i.status = ANY(:open)
-              OR EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = i.id AND e.at >= :start))
-        ORDER BY i.id
-    """), {"end": p.end, "start": p.start, "back": p.start - timedelta(days=window_days + 1),
-           "open": sorted(OPEN_STATUSES)}).mappings().all()
-    links = {r["id"]: {"outage_id": r["outage_id"], "outage_end": r["outage_end"]} for r in rows}
-    out = {r["id"]: Report(**{k: v for k, v in r.items() if k not in ("outage_id", "outage_end")}) for r in rows}
-    if out:
-        for e in conn.execute(text("""
-            SELECT incident_id, at, from_status, to_status FROM incident_events
-            WHERE incident_id = ANY(:ids) ORDER BY incident_id, at, id
-        """), {"ids": list(out)}):
-            out[e.incident_id].events.append((e.at, e.from_status, e.to_status))
-    for r in out.values():
-        # the same deadline as the queue and the residents' page (a report an outage explains: its end)
-        r.due = due_at({"created_at": r.created_at, "service_code": r.service_code, "category": r.category,
-                        **links[r.id]}, sla)
-    return list(out.values())
-
-
-def load_buildings(conn: Connection, rules: ReportRules) -> dict[int, dict[str, Any]]:
-    """Every building with its management company, flats and the utilities whose networks feed it."""
-    rows = conn.execute(text("""
-        SELECT b.id, b.address, b.management_company_id AS mc, b.residents,
-               (SELECT count(*) FROM premises p WHERE p.building_id = b.id AND p.kind = 'flat') AS premises_flats,
-               coalesce((SELECT array_agg(DISTINCT n.utility_id) FROM service_connections sc
-                         JOIN networks n ON n.id = sc.network_id
-                         WHERE sc.building_id = b.id AND n.utility_id IS NOT NULL), '{}') AS utilities
-        FROM buildings b
-    """)).mappings().all()
-    out: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        flats = float(r["premises_flats"]) if r["premises_flats"] else (r["residents"] or 0) / rules.residents_per_flat
-        out[r["id"]] = {"address": r["address"], "mc": r["mc"], "flats": flats, "utilities": list(r["utilities"])}
-    return out
-
-
-def load_outage_spans(conn: Connection, p: Period, now: datetime) -> list[dict[str, Any]]:
-    """Each (outage, building) interruption overlapping the period, clipped to it — the same intervals
-    the bill counts (``incidents.interruptions``: a building that joined late counts from then)."""
-    out = []
-    for i in cutoffs.interruptions(conn, p.start, p.end):
-        s, e = max(i.start, p.start), min(i.end if i.end is not None else now, p.end, max(now, p.start))
-        if e > s:
-            out.append({"outage_id": i.outage_id, "resource": i.resource, "utility_id": i.utility_id,
-                        "building_id": i.building_id, "s": s, "e": e})
-    return out
-
-
 # ---- figures -------------------------------------------------------------------------------------
 
 def _figure(key: str, num: float | None, den: float | None, value: float | None, guard_n: int | None,
@@ -198,28 +141,14 @@ def _durations(rs: list[Report], rules: ReportRules, key: str, q: float) -> dict
                    zone_key=key if key == "median_close_h" else "")
 
 
-def billing_rules() -> Any:
-    """The ПП 354 billing rules in force (``ZHKH_BILLING_RULES_FILE``): the same allowances and union
-    the residents' fee reductions use."""
-    from billing.rules_file import load_billing_rules
-    from settings import get_settings
-
-    return load_billing_rules(get_settings().billing_rules_file)
-
-
-def outage_excess(spans: list[dict[str, Any]], p: Period, sla: Rules, brules: Any = None) -> dict[int, dict[str, Any]]:
+def outage_excess(spans: list[dict[str, Any]], p: Period, sla: Rules, brules: BillingRules) -> dict[int, dict[str, Any]]:
     """Per building: hours without a resource and hours beyond the ПП 354 allowance.
 
     The rule of the fee recalculation (``billing.rule``): per building, resource and calendar month
     (the billing rules' time zone), the interruptions' union clipped to the month and to the period;
     excess = union − the monthly allowance (whole hours when the rules say so). Resources the
-    billing rules do not regulate are left out. ``sla`` is kept for the callers' symmetry."""
-    from fractions import Fraction
-
-    from billing.errors import BillingError
-    from billing.rule import allowance_h, union_in_period
-
-    brules = brules or billing_rules()
+    billing rules do not regulate are left out. ``sla`` is kept for the callers' symmetry; ``brules``: the
+    billing rules in force (``reports.kpi_queries.billing_rules``)."""
     by: dict[tuple[int, str], list[tuple[datetime, datetime, int]]] = defaultdict(list)
     for s in spans:
         if s["resource"]:
@@ -327,22 +256,13 @@ def overall_zone(figs: dict[str, Any]) -> str | None:
     return max(zones, key=ZONE_ORDER.__getitem__) if zones else None
 
 
-def compute(conn: Connection, p: Period, sla: Rules, rules: ReportRules, *, org_id: int | None = None,
-            now: datetime | None = None, include_service: bool = True) -> dict[str, Any]:
-    """The KPIs of every active organisation (or of ``org_id``), plus the whole service."""
-    from reports.orgs import get_organisation, list_organisations
-
-    now = now or datetime.now(ZoneInfo(p.zone))
-    if org_id is not None:
-        orgs = [get_organisation(conn, org_id)]
-    else:
-        orgs = list_organisations(conn)
-    window = max(rules.reopen_window_days, rules.repeat_window_days)
-    reports = load_reports(conn, p, sla, window)
-    buildings = load_buildings(conn, rules)
-    excess = outage_excess(load_outage_spans(conn, p, now), p, sla)
+def figures(orgs: list[dict[str, Any]], reports: list[Report], buildings: dict[int, dict[str, Any]],
+            excess: dict[int, dict[str, Any]], p: Period, sla: Rules, rules: ReportRules, *, now: datetime,
+            include_service: bool = True) -> dict[str, Any]:
+    """The KPIs of ``orgs`` (every active organisation, or the one asked for), plus the whole service when
+    ``include_service``: ``buildings`` each with its management company (``mc``), utilities and flats."""
     entries = []
-    if include_service and org_id is None:
+    if include_service:
         figs = org_figures(reports, buildings, excess, list(buildings), p, sla, rules)
         entries.append({"id": None, "kind": "service", "name": "whole service", "inn": None,
                         "zone": overall_zone(figs), "kpis": figs})
@@ -369,7 +289,8 @@ def strip_ids(data: Any) -> Any:
     return data
 
 
-__all__ = ["compute", "period", "Period", "strip_ids", "FORMULAS", "UnknownOrganisation", "InvalidPeriod"]
+__all__ = ["figures", "org_figures", "outage_excess", "overall_zone", "period", "Period", "ranking", "Report",
+           "strip_ids", "FORMULAS", "UnknownOrganisation", "InvalidPeriod"]
 
 
 def ranking(data: dict[str, Any]) -> list[dict[str, Any]]:

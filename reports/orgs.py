@@ -8,12 +8,16 @@ resource when there is exactly one, else the only active utility. A dispatcher m
 """
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from reports.errors import UnknownOrganisation
-from reports.rules import ReportRules
+from incidents.errors import IncidentNotFound
+from reports.errors import ReportsError, UnknownOrganisation
+from reports.kpi_rules import ReportRules
+from reports.rules import current
 
 _RESPONSIBLE = """
     CASE WHEN (:sides ::jsonb ->> i.category) = 'building' THEN
@@ -28,8 +32,6 @@ _RESPONSIBLE = """
 
 
 def _sides(rules: ReportRules) -> str:
-    import json
-
     return json.dumps(rules.responsibility)
 
 
@@ -68,8 +70,6 @@ def get_organisation(conn: Connection, org_id: int) -> dict[str, Any]:
 
 def set_responsible(conn: Connection, incident_id: int, org_id: int | None) -> tuple[int | None, int | None]:
     """Change a report's responsible organisation (row locked); (before, after)."""
-    from incidents.errors import IncidentNotFound
-
     before = conn.execute(text("SELECT responsible_org_id FROM incidents WHERE id = :id FOR UPDATE"),
                           {"id": incident_id}).first()
     if before is None:
@@ -84,11 +84,6 @@ def set_responsible(conn: Connection, incident_id: int, org_id: int | None) -> t
 def assign_at_intake(conn: Connection, incident_id: int) -> int | None:
     """The intake's hook: set a new report's responsible organisation by the rules in force. A broken
     reports rules file must not stop a resident's report: it is logged and the report stays unassigned."""
-    import logging
-
-    from reports.errors import ReportsError
-    from reports.rules import current
-
     try:
         rules = current()
     except ReportsError as exc:

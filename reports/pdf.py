@@ -2,15 +2,16 @@
 time in the region's time zone), the map of the area drawn offline, the KPI table with the
 formulas, every report of the period and area, the outages with hours and buildings, "page N of M".
 
-The area: an organisation (its reports; a management company's buildings, a utility's networks),
-a bbox (reports and buildings inside it) or the whole service. Reports of the period = created in it.
+Drawing only: :func:`render` takes the plain ``InspectionData`` that ``reports.inspection_data.gather``
+read (what the area is and which reports and outages it holds is said there) and reads nothing.
 """
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import date, datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,14 +35,11 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
-from sqlalchemy import Connection, Engine, text
 
 from i18n import translate
-from settings import get_settings
-from incidents import service as incidents
-from reports import kpis as K
-from reports import mapimage, orgs
-from reports import rules as report_rules
+from reports import mapimage
+from reports.inspection_model import InspectionData
+from reports.kpis import ranking
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 _fonts_ready = False
@@ -124,225 +122,154 @@ class _Numbered(rl_canvas.Canvas):
         super().save()
 
 
-def _area(conn: Connection, org: dict[str, Any] | None, bbox: tuple[float, float, float, float] | None,
-          p: K.Period) -> dict[str, Any]:
-    """What the report covers: bbox of the map, buildings, networks, report ids, outage ids."""
-    args = {"start": p.start, "end": p.end}
-    if org is not None and org["kind"] == "management_company":
-        bids = [r[0] for r in conn.execute(text("SELECT id FROM buildings WHERE management_company_id = :o"),
-                                           {"o": org["id"]})]
-        ext_sql, ext_args = "SELECT ST_Extent(geom) FROM buildings WHERE id = ANY(:ids)", {"ids": bids}
-        nids = None
-    elif org is not None:
-        nids = [r[0] for r in conn.execute(text("SELECT id FROM networks WHERE utility_id = :o"), {"o": org["id"]})]
-        ext_sql, ext_args = "SELECT ST_Extent(geom) FROM pipes WHERE network_id = ANY(:ids)", {"ids": nids}
-        bids = [r[0] for r in conn.execute(text(
-            "SELECT DISTINCT building_id FROM service_connections WHERE network_id = ANY(:n)"), {"n": nids})]
-    elif bbox is not None:
-        bids = [r[0] for r in conn.execute(text(
-            "SELECT id FROM buildings WHERE ST_Intersects(geom, ST_MakeEnvelope(:w, :s, :e, :n, 4326))"),
-            dict(zip("wsen", bbox, strict=True)))]
-        nids, ext_sql, ext_args = None, None, {}
-    else:
-        bids = None
-        nids = None
-        ext_sql, ext_args = ("SELECT ST_Extent(g) FROM (SELECT geom AS g FROM buildings UNION ALL "
-                             "SELECT geom FROM pipes) x"), {}
-    if ext_sql is not None:
-        ext = conn.execute(text(f"SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM ({ext_sql}) AS q(x)"),
-                           ext_args).one()
-        if ext[0] is None:
-            ext = conn.execute(text("SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM "
-                                    "(SELECT ST_Extent(geom) FROM buildings) AS q(x)")).one()
-        if ext[0] is None:
-            ext = (0.0, 0.0, 0.01, 0.01)
-        dx, dy = max(ext[2] - ext[0], 0.002) * 0.05, max(ext[3] - ext[1], 0.001) * 0.05
-        map_bbox = (ext[0] - dx, ext[1] - dy, ext[2] + dx, ext[3] + dy)
-    else:
-        map_bbox = bbox  # type: ignore[assignment]
-    if org is not None:
-        rsql, rargs = "responsible_org_id = :o", {"o": org["id"]}
-    elif bbox is not None:
-        rsql, rargs = "ST_Intersects(geom, ST_MakeEnvelope(:w, :s, :e, :n, 4326))", dict(zip("wsen", bbox, strict=True))
-    else:
-        rsql, rargs = "true", {}
-    report_ids = [r[0] for r in conn.execute(text(
-        f"SELECT id FROM incidents WHERE created_at >= :start AND created_at < :end AND {rsql} ORDER BY created_at, id"),
-        {**args, **rargs})]
-    all_ids = [r[0] for r in conn.execute(text(f"SELECT id FROM incidents WHERE {rsql}"), rargs)]
-    if org is not None and org["kind"] != "management_company":
-        osql, oargs = "o.network_id = ANY(:n)", {"n": nids or []}
-    elif bids is not None:
-        osql, oargs = "EXISTS (SELECT 1 FROM outage_buildings ob WHERE ob.outage_id = o.id AND ob.building_id = ANY(:b))", \
-            {"b": bids}
-    else:
-        osql, oargs = "true", {}
-    outage_ids = [r[0] for r in conn.execute(text(
-        f"SELECT o.id FROM outages o WHERE o.actual_start IS NOT NULL AND o.actual_start < :end "
-        f"AND coalesce(o.actual_end, now()) > :start AND {osql} ORDER BY o.actual_start"), {**args, **oargs})]
-    return {"bbox": map_bbox, "building_ids": bids, "network_ids": nids, "report_ids": report_ids,
-            "all_report_ids": set(all_ids), "outage_ids": outage_ids}
+_ZONE_COLOUR = {"green": colors.HexColor("#c8e6c9"), "yellow": colors.HexColor("#fff59d"),
+                "red": colors.HexColor("#ffcdd2")}
+_HEAD = [("GRID", (0, 0), (-1, -1), 0.3, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))]
 
 
-def build_report(engine: Engine, first: date | str, last: date | str, *, org_id: int | None = None,
-                 bbox: tuple[float, float, float, float] | None = None, lang: str = "ru", author: str = "",
-                 now: datetime | None = None) -> bytes:
-    """The PDF (bytes) of the period (days, region's time zone) for an organisation, a bbox or everything."""
-    _fonts()
-    _LANG.set(lang)
-    sla = incidents.rules_from_settings()
-    rules = report_rules.current()
-    tz = ZoneInfo(sla.timezone)
-    p = K.period(first, last, sla.timezone)
-    now = (now or datetime.now(timezone.utc)).astimezone(tz)
+@dataclass
+class _Page:
+    """What every section draws with: the data, the language's texts and formats, the styles."""
+    d: InspectionData
+    lang: str
+    author: str = ""
+    area_text: str = ""
 
-    def t(key: str, **kw: Any) -> str:
-        return translate(lang, key, **kw)
+    def __post_init__(self) -> None:
+        self.tz = self.d.now.tzinfo
+        self.base = ParagraphStyle("base", fontName="DejaVu", fontSize=8.5, leading=10.5)
+        self.small = ParagraphStyle("small", parent=self.base, fontSize=7, leading=8.5)
+        self.h1 = ParagraphStyle("h1", parent=self.base, fontName="DejaVu-Bold", fontSize=20, leading=26,
+                                 alignment=TA_CENTER)
+        self.h2 = ParagraphStyle("h2", parent=self.base, fontName="DejaVu-Bold", fontSize=13, leading=17,
+                                 spaceAfter=6, keepWithNext=1)
+        self.body = ParagraphStyle("body", parent=self.base, fontSize=11, leading=15)
+        t = self.t
+        self.zone_text = {"green": t("inspection.zone.green"), "yellow": t("inspection.zone.yellow"),
+                          "red": t("inspection.zone.red"), None: "—"}
+        self.labels = kpi_labels(t)
 
-    def dt(v: datetime | None) -> str:
-        return v.astimezone(tz).strftime("%d.%m.%Y %H:%M") if v else "—"
+    def t(self, key: str, **kw: Any) -> str:
+        return translate(self.lang, key, **kw)
 
-    def network(name: str | None) -> str | None:
+    def dt(self, v: datetime | None) -> str:
+        return v.astimezone(self.tz).strftime("%d.%m.%Y %H:%M") if v else "—"
+
+    def dts(self, v: datetime | None) -> str:
+        return v.astimezone(self.tz).strftime("%d.%m.%y %H:%M") if v else "—"
+
+    def network(self, name: str | None) -> str | None:
         # the demo network (its stored name is the setting demo_network_name) in the report's language
-        return t("demo.network_name") if name and name == get_settings().demo_network_name else name
+        t = self.t
+        return t("demo.network_name") if name and name == self.d.demo_network_name else name
 
-    def dts(v: datetime | None) -> str:
-        return v.astimezone(tz).strftime("%d.%m.%y %H:%M") if v else "—"
 
-    with engine.connect() as conn:
-        org = orgs.get_organisation(conn, org_id) if org_id is not None else None
-        area = _area(conn, org, bbox, p)
-        data = K.compute(conn, p, sla, rules, org_id=org_id, now=now)
-        reports = {r.id: r for r in K.load_reports(conn, p, sla, rules.repeat_window_days)}
-        if org is None and bbox is not None:
-            # the area's own figures: its reports, its buildings
-            buildings = K.load_buildings(conn, rules)
-            excess = K.outage_excess(K.load_outage_spans(conn, p, now), p, sla)
-            rs = [r for r in reports.values() if r.id in area["all_report_ids"]]
-            figs = K.org_figures(rs, buildings, excess, area["building_ids"] or [], p, sla, rules,
-                                 everyone=list(reports.values()))
-            data["organisations"] = [{"id": None, "kind": "area", "name": t("inspection.area_bbox"),
-                                      "zone": K.overall_zone(figs), "kpis": figs}]
-        zones = {o["id"]: o["zone"] for o in data["organisations"] if o["id"] is not None}
-        bzones = {bid: zones.get(mc) for bid, mc in conn.execute(text(
-            "SELECT id, management_company_id FROM buildings"))}
-        rows = conn.execute(text("""
-            SELECT i.id, i.category, i.priority, i.status, i.address, i.created_at, o.short_name
-            FROM incidents i LEFT JOIN organisations o ON o.id = i.responsible_org_id
-            WHERE i.id = ANY(:ids) ORDER BY i.created_at, i.id"""), {"ids": area["report_ids"]}).mappings().all()
-        outage_rows = conn.execute(text("""
-            SELECT o.id, o.kind, o.reason, o.actual_start, o.actual_end, n.name AS network, n.resource,
-                   (SELECT count(*) FROM outage_buildings ob WHERE ob.outage_id = o.id) AS buildings,
-                   (SELECT coalesce(sum(b.residents), 0) FROM outage_buildings ob JOIN buildings b ON b.id = ob.building_id
-                    WHERE ob.outage_id = o.id) AS residents,
-                   (SELECT string_agg(coalesce(b.address, '#' || b.id), '; ' ORDER BY b.address)
-                    FROM (SELECT b.* FROM outage_buildings ob JOIN buildings b ON b.id = ob.building_id
-                          WHERE ob.outage_id = o.id ORDER BY b.address LIMIT 6) b) AS addresses
-            FROM outages o LEFT JOIN networks n ON n.id = o.network_id WHERE o.id = ANY(:ids) ORDER BY o.actual_start
-        """), {"ids": area["outage_ids"]}).mappings().all()
-        png, w_in, h_in = mapimage.render(conn, bbox=area["bbox"], building_ids=area["building_ids"],
-                              network_ids=area["network_ids"], report_ids=area["report_ids"],
-                              outage_ids=area["outage_ids"], building_zones=bzones,
-                              labels={"network": t("inspection.map.network"), "outage": t("inspection.map.outage"),
-                                      "emergency": translate(lang, "incident.priority.emergency"),
-                                      "urgent": translate(lang, "incident.priority.urgent"),
-                                      "routine": translate(lang, "incident.priority.routine")})
+def _area_text(pg: _Page) -> str:
+    d, t = pg.d, pg.t
+    if d.org is not None:
+        kind = {"management_company": t("inspection.kind.management_company"), "utility": t("inspection.kind.utility"),
+                "contractor": t("inspection.kind.contractor")}[d.org["kind"]]
+        return f"{_esc(d.org['name'])} ({kind}, {t('inspection.inn')} {_esc(d.org['inn'] or '—')})"
+    if d.bbox is not None:
+        b = d.bbox
+        return t("inspection.area_bbox") + f": {b[0]:.5f}, {b[1]:.5f}, {b[2]:.5f}, {b[3]:.5f}"
+    return t("inspection.area_all")
 
-    zone_text = {"green": t("inspection.zone.green"), "yellow": t("inspection.zone.yellow"),
-                 "red": t("inspection.zone.red"), None: "—"}
-    kind_text = {"management_company": t("inspection.kind.management_company"),
-                 "utility": t("inspection.kind.utility"), "contractor": t("inspection.kind.contractor")}
-    base = ParagraphStyle("base", fontName="DejaVu", fontSize=8.5, leading=10.5)
-    small = ParagraphStyle("small", parent=base, fontSize=7, leading=8.5)
-    h1 = ParagraphStyle("h1", parent=base, fontName="DejaVu-Bold", fontSize=20, leading=26, alignment=TA_CENTER)
-    h2 = ParagraphStyle("h2", parent=base, fontName="DejaVu-Bold", fontSize=13, leading=17, spaceAfter=6,
-                        keepWithNext=1)
-    body = ParagraphStyle("body", parent=base, fontSize=11, leading=15)
-    if org is not None:
-        area_text = f"{_esc(org['name'])} ({kind_text[org['kind']]}, {t('inspection.inn')} {_esc(org['inn'] or '—')})"
-    elif bbox is not None:
-        area_text = t("inspection.area_bbox") + f": {bbox[0]:.5f}, {bbox[1]:.5f}, {bbox[2]:.5f}, {bbox[3]:.5f}"
-    else:
-        area_text = t("inspection.area_all")
-    story: list[Any] = [
-        Spacer(1, 40 * mm), Paragraph(t("inspection.pdf.title"), h1), Spacer(1, 12 * mm),
-        Paragraph(f"<b>{t('inspection.pdf.area')}:</b> {area_text}", body),
+
+def _title_and_map(pg: _Page) -> list[Any]:
+    d, t, p = pg.d, pg.t, pg.d.period
+    png, w_in, h_in = mapimage.draw(d.map, building_zones=d.building_zones, labels={
+        "network": t("inspection.map.network"), "outage": t("inspection.map.outage"),
+        "emergency": translate(pg.lang, "incident.priority.emergency"),
+        "urgent": translate(pg.lang, "incident.priority.urgent"),
+        "routine": translate(pg.lang, "incident.priority.routine")})
+    counts = t("inspection.pdf.counts_text", reports=len(d.report_rows), outages=len(d.outage_rows))
+    return [
+        Spacer(1, 40 * mm), Paragraph(t("inspection.pdf.title"), pg.h1), Spacer(1, 12 * mm),
+        Paragraph(f"<b>{t('inspection.pdf.area')}:</b> {pg.area_text}", pg.body),
         Paragraph(f"<b>{t('inspection.pdf.period')}:</b> {p.first_day.strftime('%d.%m.%Y')} – "
-                  f"{p.last_day.strftime('%d.%m.%Y')} ({sla.timezone})", body),
-        Paragraph(f"<b>{t('inspection.pdf.author')}:</b> {_esc(author)}", body),
-        Paragraph(f"<b>{t('inspection.pdf.generated')}:</b> {now.strftime('%d.%m.%Y %H:%M')} ({sla.timezone})", body),
-        Paragraph(f"<b>{t('inspection.pdf.counts')}:</b> {t('inspection.pdf.counts_text', reports=len(rows), outages=len(outage_rows))}", body),
+                  f"{p.last_day.strftime('%d.%m.%Y')} ({p.zone})", pg.body),
+        Paragraph(f"<b>{t('inspection.pdf.author')}:</b> {_esc(pg.author)}", pg.body),
+        Paragraph(f"<b>{t('inspection.pdf.generated')}:</b> {d.now.strftime('%d.%m.%Y %H:%M')} ({p.zone})", pg.body),
+        Paragraph(f"<b>{t('inspection.pdf.counts')}:</b> {counts}", pg.body),
         Spacer(1, 30 * mm),
-        Paragraph(t("inspection.pdf.signature"), body),
+        Paragraph(t("inspection.pdf.signature"), pg.body),
         PageBreak(),
-        Paragraph(t("inspection.pdf.map"), h2),
+        Paragraph(t("inspection.pdf.map"), pg.h2),
         Image(io.BytesIO(png), width=w_in * 25.4 * mm, height=h_in * 25.4 * mm),
-        Paragraph(t("inspection.pdf.map_note"), small),
+        Paragraph(t("inspection.pdf.map_note"), pg.small),
         PageBreak(),
-        Paragraph(t("inspection.pdf.kpis"), h2),
     ]
-    labels = kpi_labels(t)
-    zone_colour = {"green": colors.HexColor("#c8e6c9"), "yellow": colors.HexColor("#fff59d"),
-                   "red": colors.HexColor("#ffcdd2")}
-    main = data["organisations"][0]
+
+
+def _kpi_tables(pg: _Page) -> list[Any]:
+    d, t, base, small = pg.d, pg.t, pg.base, pg.small
+    main = d.kpis["organisations"][0]
     krows = [[Paragraph(f"<b>{x}</b>", base) for x in (t("inspection.col.kpi"), t("inspection.col.value"),
                                                        t("inspection.col.num_den"), t("inspection.col.zone"),
                                                        t("inspection.col.formula"))]]
-    styles = [("GRID", (0, 0), (-1, -1), 0.3, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-              ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))]
-    for i, (key, (name, formula)) in enumerate(labels.items(), start=1):
+    styles = list(_HEAD)
+    for i, (key, (name, formula)) in enumerate(pg.labels.items(), start=1):
         fig = main["kpis"][key]
         krows.append([Paragraph(name, base), Paragraph(fmt_value(key, fig, t), base),
                       Paragraph(f"{_num(fig['numerator'])} / {_num(fig['denominator'])}", base),
-                      Paragraph(zone_text[fig["zone"]], base),
+                      Paragraph(pg.zone_text[fig["zone"]], base),
                       Paragraph(formula, small)])
         if fig["zone"]:
-            styles.append(("BACKGROUND", (3, i), (3, i), zone_colour[fig["zone"]]))
-    story += [Paragraph(f"{_esc(main['name'] if main['id'] is not None else area_text)} — "
-                        f"{t('inspection.zone_overall')}: "
-                        f"{zone_text[main['zone']]}", base), Spacer(1, 3 * mm),
-              Table(krows, colWidths=[55 * mm, 32 * mm, 28 * mm, 20 * mm, 135 * mm], style=TableStyle(styles)),
-              Spacer(1, 3 * mm),
-              Paragraph(t("inspection.pdf.guard", n=rules.min_count), small)]
+            styles.append(("BACKGROUND", (3, i), (3, i), _ZONE_COLOUR[fig["zone"]]))
+    story: list[Any] = [
+        Paragraph(t("inspection.pdf.kpis"), pg.h2),
+        Paragraph(f"{_esc(main['name'] if main['id'] is not None else pg.area_text)} — "
+                  f"{t('inspection.zone_overall')}: {pg.zone_text[main['zone']]}", base), Spacer(1, 3 * mm),
+        Table(krows, colWidths=[55 * mm, 32 * mm, 28 * mm, 20 * mm, 135 * mm], style=TableStyle(styles)),
+        Spacer(1, 3 * mm),
+        Paragraph(t("inspection.pdf.guard", n=d.min_count), small)]
     cats = main["kpis"]["by_category"]
     if cats:
         crow = [[Paragraph(f"<b>{x}</b>", base) for x in (t("inspection.col.category"), t("inspection.col.closed"),
-                                                          t("inspection.kpi.median_close_h"), t("inspection.kpi.p90_close_h"))]]
+                                                          t("inspection.kpi.median_close_h"),
+                                                          t("inspection.kpi.p90_close_h"))]]
         for c, f in cats.items():
-            crow.append([Paragraph(translate(lang, f"incident.category.{c}"), base),
+            crow.append([Paragraph(t(f"incident.category.{c}"), base),
                          Paragraph(str(f["median_close_h"]["denominator"]), base),
                          Paragraph(fmt_value("median_close_h", f["median_close_h"], t), base),
                          Paragraph(fmt_value("p90_close_h", f["p90_close_h"], t), base)])
-        story += [Spacer(1, 4 * mm), Paragraph(t("inspection.pdf.by_category"), h2),
+        story += [Spacer(1, 4 * mm), Paragraph(t("inspection.pdf.by_category"), pg.h2),
                   Table(crow, colWidths=[70 * mm, 30 * mm, 55 * mm, 55 * mm], repeatRows=1,
-                        style=TableStyle(styles[:3]))]
-    if org is None and bbox is None and len(data["organisations"]) > 1:
-        rrow = [[Paragraph(f"<b>{x}</b>", small) for x in (
-            t("inspection.col.org"), t("inspection.col.zone"), labels["on_time"][0], labels["median_close_h"][0],
-            labels["answer_5min"][0], labels["reopened"][0], labels["repeat_per_1000"][0],
-            labels["outage_excess_h"][0])]]
-        rstyles = list(styles[:3])
-        for i, o in enumerate(K.ranking(data), start=1):
-            k = o["kpis"]
-            rrow.append([Paragraph(_esc(o["name"]), small),
-                         Paragraph(zone_text[o["zone"]], small)] +
-                        [Paragraph(f"{fmt_value(key, k[key], t)}<br/>{_num(k[key]['numerator'])} / "
-                                   f"{_num(k[key]['denominator'])}", small)
-                         for key in ("on_time", "median_close_h", "answer_5min", "reopened", "repeat_per_1000",
-                                     "outage_excess_h")])
-            if o["zone"]:
-                rstyles.append(("BACKGROUND", (1, i), (1, i), zone_colour[o["zone"]]))
-        story += [Spacer(1, 4 * mm), Paragraph(t("inspection.pdf.ranking"), h2),
-                  Table(rrow, repeatRows=1, colWidths=[60 * mm, 18 * mm] + [33 * mm] * 6, style=TableStyle(rstyles))]
+                        style=TableStyle(_HEAD))]
+    if d.org is None and d.bbox is None and len(d.kpis["organisations"]) > 1:
+        story += _ranking(pg)
+    return story
 
-    story += [PageBreak(), Paragraph(t("inspection.pdf.reports", n=len(rows)), h2)]
+
+def _ranking(pg: _Page) -> list[Any]:
+    t, small, labels = pg.t, pg.small, pg.labels
+    keys = ("on_time", "median_close_h", "answer_5min", "reopened", "repeat_per_1000", "outage_excess_h")
+    rrow = [[Paragraph(f"<b>{x}</b>", small) for x in (
+        t("inspection.col.org"), t("inspection.col.zone"), *(labels[k][0] for k in keys))]]
+    rstyles = list(_HEAD)
+    for i, o in enumerate(ranking(pg.d.kpis), start=1):
+        k = o["kpis"]
+        rrow.append([Paragraph(_esc(o["name"]), small), Paragraph(pg.zone_text[o["zone"]], small)] +
+                    [Paragraph(f"{fmt_value(key, k[key], t)}<br/>{_num(k[key]['numerator'])} / "
+                               f"{_num(k[key]['denominator'])}", small) for key in keys])
+        if o["zone"]:
+            rstyles.append(("BACKGROUND", (1, i), (1, i), _ZONE_COLOUR[o["zone"]]))
+    return [Spacer(1, 4 * mm), Paragraph(t("inspection.pdf.ranking"), pg.h2),
+            Table(rrow, repeatRows=1, colWidths=[60 * mm, 18 * mm] + [33 * mm] * 6, style=TableStyle(rstyles))]
+
+
+def _report_list(pg: _Page) -> list[Any]:
+    d, t, small = pg.d, pg.t, pg.small
+    rows, p, now = d.report_rows, d.period, d.now
     lrows = [[Paragraph(f"<b>{x}</b>", small) for x in (
         t("inspection.col.number"), t("inspection.col.category"), t("inspection.col.priority"),
         t("inspection.col.address"), t("inspection.col.org"), t("inspection.col.created"),
         t("inspection.col.deadline"), t("inspection.col.closed"), t("inspection.col.overdue"))]]
-    lstyles = list(styles[:3])
+    lstyles = list(_HEAD)
     for i, r in enumerate(rows, start=1):
-        rep = reports.get(r["id"])
+        rep = d.reports.get(r["id"])
         due = rep.due if rep else None
         closed = rep.first_resolution() if rep else None
         late = (closed is not None and due is not None and closed > due) or (
@@ -355,62 +282,62 @@ def build_report(engine: Engine, first: date | str, last: date | str, *, org_id:
         else:
             late_txt = t("inspection.no")
         # plain strings where nothing needs wrapping (a Paragraph per cell is what makes long lists slow)
-        lrows.append([f"№{r['id']}", translate(lang, f"incident.category.{r['category']}")[:28],
-                      translate(lang, f"incident.priority.{r['priority']}"),
+        lrows.append([f"№{r['id']}", t(f"incident.category.{r['category']}")[:28],
+                      t(f"incident.priority.{r['priority']}"),
                       Paragraph(_esc(r["address"] or "—"), small), (r["short_name"] or "—")[:24],
-                      dts(r["created_at"]), dts(due),
-                      dts(closed) if closed else translate(lang, f"incident.status.{r['status']}")[:20], late_txt])
+                      pg.dts(r["created_at"]), pg.dts(due),
+                      pg.dts(closed) if closed else t(f"incident.status.{r['status']}")[:20], late_txt])
     lstyles += [("FONT", (0, 1), (-1, -1), "DejaVu", 7), ("VALIGN", (0, 0), (-1, -1), "TOP")]
-    story.append(LongTable(lrows, repeatRows=1, colWidths=[16 * mm, 36 * mm, 20 * mm, 62 * mm, 34 * mm, 24 * mm,
-                                                            24 * mm, 28 * mm, 22 * mm], style=TableStyle(lstyles)))
-    story += [PageBreak(), Paragraph(t("inspection.pdf.outages", n=len(outage_rows)), h2)]
+    return [PageBreak(), Paragraph(t("inspection.pdf.reports", n=len(rows)), pg.h2),
+            LongTable(lrows, repeatRows=1, colWidths=[16 * mm, 36 * mm, 20 * mm, 62 * mm, 34 * mm, 24 * mm,
+                                                      24 * mm, 28 * mm, 22 * mm], style=TableStyle(lstyles))]
+
+
+def _outage_lists(pg: _Page) -> list[Any]:
+    d, t, small = pg.d, pg.t, pg.small
     orow = [[Paragraph(f"<b>{x}</b>", small) for x in (
         t("inspection.col.number"), t("inspection.col.network"), t("inspection.col.start"), t("inspection.col.end"),
         t("inspection.col.hours"), t("inspection.col.buildings"), t("inspection.col.addresses"))]]
-    for o in outage_rows:
-        end = o["actual_end"] or now
-        hours = (end - o["actual_start"]).total_seconds() / 3600
-        orow.append([Paragraph(f"№{o['id']}", small), Paragraph(_esc(network(o["network"]) or "—"), small),
-                     Paragraph(dt(o["actual_start"]), small),
-                     Paragraph(dt(o["actual_end"]) if o["actual_end"] else t("inspection.ongoing"), small),
+    for o in d.outage_rows:
+        hours = ((o["actual_end"] or d.now) - o["actual_start"]).total_seconds() / 3600
+        orow.append([Paragraph(f"№{o['id']}", small), Paragraph(_esc(pg.network(o["network"]) or "—"), small),
+                     Paragraph(pg.dt(o["actual_start"]), small),
+                     Paragraph(pg.dt(o["actual_end"]) if o["actual_end"] else t("inspection.ongoing"), small),
                      Paragraph(_dec(hours), small), Paragraph(f"{o['buildings']} ({o['residents']})", small),
                      Paragraph(_esc(o["addresses"] or "—") + (" …" if o["buildings"] > 6 else ""), small)])
-    story.append(LongTable(orow, repeatRows=1, colWidths=[16 * mm, 45 * mm, 28 * mm, 28 * mm, 18 * mm, 24 * mm,
-                                                          107 * mm], style=TableStyle(styles[:3])))
-    ex = main["kpis"]["outage_excess_h"].get("buildings") or []
+    story: list[Any] = [
+        PageBreak(), Paragraph(t("inspection.pdf.outages", n=len(d.outage_rows)), pg.h2),
+        LongTable(orow, repeatRows=1, colWidths=[16 * mm, 45 * mm, 28 * mm, 28 * mm, 18 * mm, 24 * mm, 107 * mm],
+                  style=TableStyle(_HEAD))]
+    ex = d.kpis["organisations"][0]["kpis"]["outage_excess_h"].get("buildings") or []
     if ex:
         erow = [[Paragraph(f"<b>{x}</b>", small) for x in (t("inspection.col.address"), t("inspection.col.hours"),
                                                            t("inspection.col.excess"), t("inspection.col.number"))]]
         for b in ex[:200]:
-            erow.append([Paragraph(_esc(b["address"] or f"#{b['building_id']}"), small), Paragraph(_dec(b['hours']), small),
-                         Paragraph(_dec(b['excess_h']), small),
+            erow.append([Paragraph(_esc(b["address"] or f"#{b['building_id']}"), small),
+                         Paragraph(_dec(b["hours"]), small), Paragraph(_dec(b["excess_h"]), small),
                          Paragraph(", ".join(f"№{i}" for i in b["outage_ids"]), small)])
-        story += [Spacer(1, 4 * mm), Paragraph(t("inspection.pdf.excess"), h2),
+        story += [Spacer(1, 4 * mm), Paragraph(t("inspection.pdf.excess"), pg.h2),
                   LongTable(erow, repeatRows=1, colWidths=[90 * mm, 25 * mm, 35 * mm, 60 * mm],
-                            style=TableStyle(styles[:3]))]
+                            style=TableStyle(_HEAD))]
+    return story
 
+
+def render(data: InspectionData, *, lang: str = "ru", author: str = "") -> bytes:
+    """The PDF (bytes) of ``data`` in ``lang``, signed by ``author``."""
+    _fonts()
+    _LANG.set(lang)
+    pg = _Page(data, lang, author)
+    t = pg.t
+    pg.area_text = _area_text(pg)
+    story = _title_and_map(pg) + _kpi_tables(pg) + _report_list(pg) + _outage_lists(pg)
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=12 * mm, bottomMargin=15 * mm, title=t("inspection.pdf.title"),
-                            author=author, subject=area_text)
+                            author=author, subject=pg.area_text)
 
     class _Canvas(_Numbered):
         footer = t("inspection.pdf.page")
 
     doc.build(story, canvasmaker=_Canvas)
     return buf.getvalue()
-
-
-def monthly(actor: Any, first: date, last: date, out_dir: Path, *, lang: str = "ru", author: str = "") -> list[Path]:
-    """One PDF per active organisation with buildings, networks or reports (for cron); their paths."""
-    from ops import inspection
-
-    out = []
-    for o in inspection.organisations(actor):
-        pdf = inspection.inspection_pdf(actor, first, last, org_id=o["id"], lang=lang, author=author)
-        path = out_dir / f"inspection-{first.strftime('%Y-%m')}-org{o['id']}.pdf"
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(pdf)
-        tmp.replace(path)
-        out.append(path)
-    return out

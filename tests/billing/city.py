@@ -116,7 +116,7 @@ def build_small(engine: Engine) -> Small:
 
 def run_cli(monkeypatch, capsys, db_url: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """``python -m billing ARGS`` in this process against the test database: (exit code, stdout, stderr)."""
-    from billing.cli import main
+    from apps.cli.billing import main
     from settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", db_url)

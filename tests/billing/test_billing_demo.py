@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 from sqlalchemy import Engine, text
 
 from billing.codes import verify_code
-from billing.demo import access_code, house_guid, load_billing_demo
+from apps.demo.billing import access_code, load_billing_demo
+from billing.house_guid import house_guid
 from billing.tariffs import load_tariffs
 from tests.billing.city import build_small, run_cli
 

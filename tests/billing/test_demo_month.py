@@ -10,8 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from sqlalchemy import Engine, text
 
-from billing.demo import access_code, load_billing_demo
-from billing.demo_month import (
+from apps.demo.billing import access_code, load_billing_demo
+from apps.demo.billing_month import (
     ACTIVE_SINCE,
     DEMO_AUTHOR,
     guide,

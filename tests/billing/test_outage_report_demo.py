@@ -8,7 +8,7 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy import Engine, text
 
-from billing.demo_month import load_demo_month
+from apps.demo.billing_month import load_demo_month
 from billing.gis_nsi import DEMO_NSI_FILE
 from billing.outage_report import NS, schema_errors
 from billing.rules_file import load_billing_rules

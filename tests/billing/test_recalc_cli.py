@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from billing.cli import main
+from apps.cli.billing import main
 from settings import ROOT
 
 HELSINKI = ROOT / "billing" / "rules" / "helsinki.yaml"

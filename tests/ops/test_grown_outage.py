@@ -128,7 +128,8 @@ def test_a_house_that_joined_late_is_reduced_from_when_it_joined(grown, actors: 
     assert rows[accounts["early"]]["reduction_rub"] == Decimal("7.88")
 
     # the KPIs count the same hours
-    from reports.kpis import load_outage_spans, period
+    from reports.kpi_queries import load_outage_spans
+    from reports.kpis import period
 
     with eng.connect() as conn:
         spans = {s["building_id"]: s for s in load_outage_spans(conn, period("2026-10-01", "2026-10-31",

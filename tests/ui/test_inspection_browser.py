@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def organisations(demo_engine) -> None:
-    from reports.demo import create_organisations
+    from apps.demo.reports import create_organisations
     from reports.rules import current
 
     create_organisations(demo_engine, current(), seed=42)

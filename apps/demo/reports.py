@@ -21,9 +21,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, text
 
+from incidents import outages as domain
+from incidents import service
 from incidents.sla import resolve_hours
+from ops import network as net_ops
+from ops.outages import outage_plan
 from reports import orgs
-from reports.rules import ReportRules
+from reports.kpi_rules import ReportRules
 
 COMPANIES = [
     ("ООО «УК Центральная»", "УК Центральная", "7701234560", "+7 (495) 120-11-01"),
@@ -104,8 +108,6 @@ def create_organisations(engine: Engine, rules: ReportRules, *, seed: int = 42) 
 
 
 def _advance(engine: Engine, inc: Any, to: str, at: datetime, note: str = "") -> Any:
-    from incidents import service
-
     return service.transition_incident(engine, inc.id, to, actor="demo:dispatcher", expected_version=inc.version,
                                        note=note, now=at)
 
@@ -113,8 +115,6 @@ def _advance(engine: Engine, inc: Any, to: str, at: datetime, note: str = "") ->
 def create_history(engine: Engine, *, days: int, seed: int = 42, per_day: int = 14,
                    now: datetime | None = None) -> dict[str, int]:
     """``days`` of past reports through intake and workflow, and a few past outages."""
-    from incidents import service
-
     rng = random.Random(seed + 1)
     now = now or datetime.now(timezone.utc)
     sla = service.rules_from_settings()
@@ -174,10 +174,6 @@ def create_history(engine: Engine, *, days: int, seed: int = 42, per_day: int = 
 
 
 def _past_outages(engine: Engine, rng: random.Random, start: datetime, now: datetime, sla: Any) -> int:
-    from incidents import outages as domain
-    from ops import network as net_ops
-    from ops.outages import outage_plan
-
     with engine.connect() as conn:
         net = conn.execute(text("SELECT id FROM networks WHERE resource = 'cold_water' ORDER BY id LIMIT 1")).scalar()
         if net is None:

@@ -1,5 +1,5 @@
 """The demo month: a few outages of the demo city's cold water in the previous calendar month and one
-active now, made through the outage use-cases (``ops.outages``), then the previous month billed and
+active now (``python -m billing demo-month``), made through the outage use-cases (``ops.outages``), then the previous month billed and
 closed — so that after ``make demo`` the residents' page has an outage card, an allowance clock and
 reduction lines to show.
 
@@ -43,11 +43,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text
 
+from apps.demo.billing import access_code
 from auth.model import Actor
+from billing.codes import verify_code
 from billing.errors import BillingError
 from billing.rule import month_bounds
+from billing.rules_setting import current_rules
 from i18n import system_note
 from incidents.workflow import OPEN_STATUSES
+from ops import audit
+from ops import billing as ops_billing
+from ops import network as net_ops
+from ops import outages as ops_outages
+from ops.base import engine, utcnow
+from settings import get_settings
 
 __all__ = ["DEMO_AUTHOR", "DemoOutage", "demo_outages", "guide", "load_demo_month", "previous_period"]
 
@@ -108,8 +117,6 @@ def _network(conn: Connection) -> int:
 def _areas(actor: Actor, eng: Engine, network_id: int, since: datetime) -> dict[str, dict[str, Any]]:
     """Three disjoint areas A, B, C: {pipe, buildings (ids), residential (ids with accounts, most
     residents first), address}."""
-    from ops import network as net_ops
-
     with eng.connect() as conn:
         pipes = [int(r[0]) for r in conn.execute(text("""
             SELECT p.id FROM pipes p JOIN service_connections sc ON sc.pipe_id = p.id
@@ -183,8 +190,6 @@ def _finished(conn: Connection) -> dict[str, Any] | None:
 def _set_times(eng: Engine, actor: Actor, outage_id: int, key: str, *, created: datetime, planned_start: datetime,
                planned_end: datetime, actual_start: datetime, actual_end: datetime | None) -> None:
     """Demo-only: move an outage made just now by the use-cases to its demo times (see the module)."""
-    from ops import audit
-
     with eng.begin() as conn:
         conn.execute(text("""
             UPDATE outages SET planned_start = :ps, planned_end = :pe, actual_start = :a, actual_end = :b,
@@ -206,8 +211,6 @@ def _set_times(eng: Engine, actor: Actor, outage_id: int, key: str, *, created: 
 
 
 def _make(actor: Actor, eng: Engine, network_id: int, spec: DemoOutage, pipe: int, now: datetime) -> int:
-    from ops import outages as ops_outages
-
     if spec.kind == "planned":
         # announced for "now" (the use-case refuses a past start), then moved to its demo dates
         outage = ops_outages.schedule(actor, network_id=network_id, break_pipe_ids=[pipe],
@@ -240,18 +243,11 @@ def load_demo_month(*, actor: Actor | None = None, rules_file: str | Path | None
     """Make the demo month (see the module) and bill the previous month (closed). Returns what was
     made: ``period``, ``outages`` (key → id), ``areas``, ``billing`` (the run's totals) and
     ``skipped`` when it was there already."""
-    from billing.cli import rules_path
-    from billing.rules_file import load_billing_rules
-    from ops import audit
-    from ops import billing as ops_billing
-    from ops.base import engine, utcnow
-    from settings import get_settings
-
     if get_settings().env == "production":   # made-up outages and time travel: never on a real database
         raise BillingError("demo-month: refused in production (ZHKH_ENV=production); it makes up outages")
     actor = actor or Actor.cli(DEMO_AUTHOR)
     eng = engine(bind)
-    rules = load_billing_rules(rules_path(str(rules_file) if rules_file else None))
+    rules = current_rules(rules_file)
     with eng.connect() as conn:
         finished = _finished(conn)
         if finished is not None:
@@ -299,10 +295,6 @@ def guide(*, seed: int, bind: Engine | None = None) -> dict[str, Any] | None:
     """What a newcomer can try on the residents' page: the demo address with the active outage, a
     demo account of that building and its access code (only when it is the demo code of ``seed``).
     None before the demo month was made."""
-    from billing.codes import verify_code
-    from billing.demo import access_code
-    from ops.base import engine
-
     with engine(bind).connect() as conn:
         finished = _finished(conn)
         if finished is None:

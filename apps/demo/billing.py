@@ -1,11 +1,11 @@
-"""The demo city's residents and money: flats, personal accounts, meters and their readings.
+"""The demo city's residents and money (``python -m billing demo``): flats, personal accounts, meters and their readings.
 
 For every residential building with residents: flats (``residents`` ÷ ~2.1 people per flat, laid
 over its floors), one account per flat (an 11-digit number, a plausible holder, the residents
 registered summing to the building's, the flat's area, an access code), cold- and hot-water meters
 in ~60 % of the flats with a reading on the 25th of every month from December 2025 to now. Every
 building (residential or not) gets a stable house GUID (uuid5 of a fixed namespace and the
-building's dataset and ext id) and a building cold-water meter ``B-<building id>-CW`` whose monthly
+building's dataset and ext id, :mod:`billing.house_guid`) and a building cold-water meter ``B-<building id>-CW`` whose monthly
 readings exceed what its flats are billed by a few per cent (the common share, ОДН).
 
 Everything is a function of the seed (and of the building ids): a rerun inserts only what is
@@ -15,19 +15,23 @@ missing. The access code of an account is derived from the seed and the number
 from __future__ import annotations
 
 import hashlib
+import os
 import random
-import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
+from billing.codes import hash_demo_code, verify_code
+from billing.errors import BillingError
+from billing.house_guid import house_guid
 from billing.tariffs import TariffBook, sync_tariffs
+from gis.db import get_engine
 
-__all__ = ["HOUSE_NAMESPACE", "access_code", "code_hash", "house_guid", "load_billing_demo"]
+__all__ = ["access_code", "code_hash", "copy_insert", "demo_code", "load_billing_demo"]
 
-HOUSE_NAMESPACE = uuid.UUID("6f1c1d52-3b0e-5d55-9a4e-2f1e0a9c7a31")
 PEOPLE_PER_FLAT = 2.1
 METERED_SHARE = 0.6
 FIRST_READING_MONTH = (2025, 12)
@@ -45,11 +49,6 @@ _PATRONYMS = ("Александров", "Сергеев", "Дмитриев", "�
               "Николаев", "Владимиров", "Викторов", "Петров", "Юрьев")
 
 
-def house_guid(dataset: str, ext_id: str) -> uuid.UUID:
-    """The stable house GUID of a demo building."""
-    return uuid.uuid5(HOUSE_NAMESPACE, f"{dataset}:{ext_id}")
-
-
 def access_code(seed: int, account_number: str) -> str:
     """The demo access code printed on the bill of ``account_number``: 8 digits."""
     digest = hashlib.sha256(f"zhkh-demo-access:{seed}:{account_number}".encode()).hexdigest()
@@ -60,20 +59,29 @@ def code_hash(code: str) -> str:
     """What ``accounts.access_code_hash`` stores for a demo account: the Argon2id hash of the code as
     printed, with the demo's light parameters (``billing.codes.hash_demo_code``: the demo's codes are
     derived from its seed, not secrets)."""
-    from billing.codes import hash_demo_code
-
     return hash_demo_code(code)
 
 
 def code_hashes(codes: list[str]) -> list[str]:
     """``code_hash`` of many codes on every core (Argon2 releases the GIL while it works)."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
     if len(codes) < 8:
         return [code_hash(c) for c in codes]
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         return list(pool.map(code_hash, codes, chunksize=64))
+
+
+def demo_code(account: str, *, seed: int, bind: Engine | None = None) -> str:
+    """The access code printed on demo account ``account``'s bill (``python -m billing demo-code``);
+    ``BillingError`` when there is no such account or its stored code is not the demo code of ``seed``."""
+    with (bind or get_engine()).connect() as conn:
+        found = conn.execute(text("SELECT true, access_code_hash FROM accounts WHERE number = :n"),
+                             {"n": account}).first()
+    if found is None:
+        raise BillingError(f"no account {account!r}")
+    code = access_code(seed, account)
+    if not verify_code(found[1], code)[0]:
+        raise BillingError(f"account {account}: its access code is not the demo code of seed {seed}")
+    return code
 
 
 def _holder(rng: random.Random) -> str:
