@@ -35,7 +35,7 @@ def main() -> int:
     from sqlalchemy import text
 
     from gis.db import get_engine
-    from resident.web import create_app
+    from apps.http.resident import create_app
     from settings import Settings
 
     eng = get_engine()

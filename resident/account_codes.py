@@ -1,8 +1,9 @@
 """Account codes on the residents' page: checked against the Argon2id hash (``billing.codes``),
 an old SHA-256 row converted on the first right code, and wrong codes counted per account number
 from any address (``account_code_tries``): ``max_failures`` of them within ``lock`` lock the number
-for ``lock`` — the right code is refused too — and write ``account.code_locked`` in the audit trail
-(the account holder's notice: accounts carry no e-mail, so the operators see it there).
+for ``lock`` — the right code is refused too — and the use-case (``ops.resident.check_account_code``)
+writes ``account.code_locked`` in the audit trail (the account holder's notice: accounts carry no
+e-mail, so the operators see it there).
 
 The count is kept per number as typed, known or not, so a lock says nothing about whether the
 account exists."""
@@ -12,71 +13,66 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, text
 
 from billing.codes import hash_code, verify_code
-from ops import audit
+from resident import queries
 
 
 @dataclass(frozen=True)
 class Outcome:
     account: dict[str, Any] | None     # the account when the code was right
     locked_until: datetime | None      # set when the number is (now) locked
+    number: str = ""                   # the number as counted (at most 40 characters)
+    #: the wrong codes that locked the number with this very try (then the caller audits the lock; once per lock)
+    locked_by: int | None = None
 
 
-def locked_until(engine: Engine, number: str, now: datetime) -> datetime | None:
-    with engine.connect() as conn:
-        until = conn.execute(text("SELECT locked_until FROM account_code_tries WHERE number = :n"),
-                             {"n": number[:40]}).scalar()
+def locked_until(conn: Connection, number: str, now: datetime) -> datetime | None:
+    until = conn.execute(text("SELECT locked_until FROM account_code_tries WHERE number = :n"),
+                         {"n": number[:40]}).scalar()
     return until if until is not None and until > now else None
 
 
-def check(engine: Engine, number: str, code: str, *, now: datetime, actor: str, max_failures: int,
+def check(conn: Connection, number: str, code: str, *, now: datetime, max_failures: int,
           lock: timedelta) -> Outcome:
-    """Check ``code`` for account ``number``: the account when right (the failures forgotten),
-    else a failure counted; when the number is locked, nothing is checked at all."""
-    from resident import queries
-
+    """Check ``code`` for account ``number`` inside the caller's transaction: the account when right
+    (the failures forgotten), else a failure counted; when the number is locked, nothing is checked
+    at all."""
     number = number[:40]
     if not number:  # not an account number at all: refused, as slowly, and not counted
         verify_code(None, code)
         return Outcome(None, None)
-    until = locked_until(engine, number, now)
+    until = locked_until(conn, number, now)
     if until is not None:
-        return Outcome(None, until)
-    with engine.connect() as conn:
-        acc = queries.account_by_number(conn, number)
+        return Outcome(None, until, number)
+    acc = queries.account_by_number(conn, number)
     ok, upgrade = verify_code((acc or {}).get("access_code_hash"), code)
     if ok and acc is not None:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM account_code_tries WHERE number = :n"), {"n": number})
-            if upgrade:  # an old SHA-256 row (or old parameters): the Argon2id hash of the right code
-                conn.execute(text("UPDATE accounts SET access_code_hash = :h WHERE id = :i AND access_code_hash = :old"),
-                             {"h": hash_code(code), "i": acc["id"], "old": acc["access_code_hash"]})
-        return Outcome(acc, None)
-    return Outcome(None, _failed(engine, number, now=now, actor=actor, max_failures=max_failures, lock=lock))
+        conn.execute(text("DELETE FROM account_code_tries WHERE number = :n"), {"n": number})
+        if upgrade:  # an old SHA-256 row (or old parameters): the Argon2id hash of the right code
+            conn.execute(text("UPDATE accounts SET access_code_hash = :h WHERE id = :i AND access_code_hash = :old"),
+                         {"h": hash_code(code), "i": acc["id"], "old": acc["access_code_hash"]})
+        return Outcome(acc, None, number)
+    return _failed(conn, number, now=now, max_failures=max_failures, lock=lock)
 
 
-def _failed(engine: Engine, number: str, *, now: datetime, actor: str, max_failures: int,
-            lock: timedelta) -> datetime | None:
-    """Count one wrong code; the end of the lock when this failure locked the number."""
-    with engine.begin() as conn:
-        fresh = "(t.locked_until IS NOT NULL AND t.locked_until <= :now) OR t.first_failure < :since"
-        row = conn.execute(text(f"""
-            INSERT INTO account_code_tries AS t (number, failures, first_failure, last_failure, locked_until)
-            VALUES (:n, 1, :now, :now, CASE WHEN 1 >= :max THEN CAST(:until AS timestamptz) END)
-            ON CONFLICT (number) DO UPDATE SET
-                failures = CASE WHEN {fresh} THEN 1 ELSE t.failures + 1 END,
-                first_failure = CASE WHEN {fresh} THEN :now ELSE t.first_failure END,
-                last_failure = :now,
-                locked_until = CASE WHEN (CASE WHEN {fresh} THEN 1 ELSE t.failures + 1 END) >= :max
-                                    THEN CAST(:until AS timestamptz) END
-            RETURNING failures, locked_until
-        """), {"n": number, "now": now, "since": now - lock, "max": int(max_failures), "until": now + lock}).one()
-        if row.locked_until is None:
-            return None
-        if row.failures == max_failures:  # the failure that locked it: once per lock
-            audit.record(conn, actor=actor, action="account.code_locked", object_type="account", object_id=number,
-                         at=now, reason=f"{max_failures} wrong access codes",
-                         details={"failures": int(row.failures), "locked_until": row.locked_until.isoformat()})
-        return row.locked_until
+def _failed(conn: Connection, number: str, *, now: datetime, max_failures: int, lock: timedelta) -> Outcome:
+    """Count one wrong code; the end of the lock when the number is locked, and whether this failure
+    locked it."""
+    fresh = "(t.locked_until IS NOT NULL AND t.locked_until <= :now) OR t.first_failure < :since"
+    row = conn.execute(text(f"""
+        INSERT INTO account_code_tries AS t (number, failures, first_failure, last_failure, locked_until)
+        VALUES (:n, 1, :now, :now, CASE WHEN 1 >= :max THEN CAST(:until AS timestamptz) END)
+        ON CONFLICT (number) DO UPDATE SET
+            failures = CASE WHEN {fresh} THEN 1 ELSE t.failures + 1 END,
+            first_failure = CASE WHEN {fresh} THEN :now ELSE t.first_failure END,
+            last_failure = :now,
+            locked_until = CASE WHEN (CASE WHEN {fresh} THEN 1 ELSE t.failures + 1 END) >= :max
+                                THEN CAST(:until AS timestamptz) END
+        RETURNING failures, locked_until
+    """), {"n": number, "now": now, "since": now - lock, "max": int(max_failures), "until": now + lock}).one()
+    if row.locked_until is None:
+        return Outcome(None, None, number)
+    # the failure that locked it: once per lock
+    return Outcome(None, row.locked_until, number, int(row.failures) if row.failures == max_failures else None)

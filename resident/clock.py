@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from billing.rule import allowance_h, canonical_service, month_bounds, outage_union
 from billing.rules_file import BillingRules, load_billing_rules
 from resident import queries
+from settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,6 @@ def _rules(path: str, mtime: float) -> BillingRules:
 
 
 def billing_rules() -> BillingRules:
-    from settings import get_settings
-
     path = Path(get_settings().billing_rules_file)
     try:
         mtime = path.stat().st_mtime

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, text
 
 from billing.errors import BillingError
 from billing.tariffs import Tariff, TariffBook, book_from_table
+from resident import queries
 
 MONTHS = 12
 _Q = Decimal("0.0001")
@@ -42,8 +43,6 @@ def resolve_address(conn: Connection, address: str) -> dict[str, Any]:
     """The building of ``address``: an id (digits) or a text as the page's search takes it
     (``gis.search`` through ``resident.queries.suggestions``). One match, or an exact one
     (case-insensitive) among several, wins; none → ``AddressNotFound``; several → ``Ambiguous``."""
-    from resident import queries
-
     q = (address or "").replace("\x00", "").strip()[:200]
     if q.isdigit() and len(q) <= 12:
         b = queries.building(conn, int(q))

@@ -1,4 +1,4 @@
-"""Draw the residents' page's app icons (committed PNGs in resident/static/icons/): a house with a
+"""Draw the residents' page's app icons (committed PNGs in apps/http/resident/static/icons/): a house with a
 water drop on the page's dark blue; ``maskable-512.png`` keeps the drawing in the central safe zone.
 
     .venv/bin/python scripts/resident_icons.py
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-OUT = Path(__file__).resolve().parents[1] / "resident" / "static" / "icons"
+OUT = Path(__file__).resolve().parents[1] / "apps" / "http" / "resident" / "static" / "icons"
 BLUE, WHITE, DROP = (11, 61, 110, 255), (255, 255, 255, 255), (58, 160, 255, 255)
 
 

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     login_lock_min: float = 5.0
     oidc_role_claim: str = "zhkh_role"
 
-    # the vector-tile server of the map layers (python -m gis serve-tiles, gis/tile_server.py)
+    # the vector-tile server of the map layers (python -m gis serve-tiles, apps/http/tiles.py)
     tiles_server_url: str = Field(default="", description="the tile server's base URL as the browser reaches it; "
                                   "empty = the host the browser used for the app, on tiles_port")
     tiles_port: int = 8512

@@ -152,11 +152,11 @@ def test_demo_month_outages_reductions_and_rerun(star: dict[str, list[int]], cle
             assert Decimal(str(row.quantity)) == excess and Decimal(str(row.details["pct"])) == pct
             assert -row.amount_rub == (row.charged_rub * pct / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     # the residents' page explains the area-B line with both outages and when they were off (local time)
+    from apps.http.resident.account import explain
     from resident.texts import Texts
-    from resident.web import _explain
 
     row = by_building[star["B"][0]][0]
-    said = _explain({"kind": "reduction", "outage_ids": row.outage_ids, "details": row.details}, Texts("ru", zone))
+    said = explain({"kind": "reduction", "outage_ids": row.outage_ids, "details": row.details}, Texts("ru", zone))
     assert said == (f"−0,375 %: 2,5 ч сверх допустимых 8 ч, отключения №{ids['repair']} (14.{m:02d}.{y} 08:00 – 15:00), "
                     f"№{ids['valve']} (14.{m:02d}.{y} 12:00 – 18:30)")
     assert authors == {"cli:demo"}

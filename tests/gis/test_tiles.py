@@ -34,10 +34,10 @@ from fastapi.testclient import TestClient
 from shapely import LineString, Point, box
 from sqlalchemy import Engine, text
 
+from apps.http.tiles import create_app, etag_matches
 from data.merge import Load, Snap, Target, merge
 from gis.overviews import grid_zooms, merged_zooms
 from gis.queries import UnknownLayer
-from gis.tile_server import create_app, etag_matches
 from gis.tiles import ATTRIBUTES, InvalidNetworkId, InvalidTileAddress, parse_tile, representation
 from settings import ROOT, get_settings
 

@@ -13,8 +13,9 @@ from sqlalchemy import Engine, text
 from notify import subscriptions
 from notify.errors import TooManyConfirmations, TooManySubscriptions
 from ops import outages
+from ops import resident as resident_ops
 from tests.notify.conftest import City, SmtpServer
-from tests.notify.test_notices import DISPATCHER, RULES, approve_p2, deliver, outbox, subscribe
+from tests.notify.test_notices import DISPATCHER, RESIDENT, RULES, approve_p2, deliver, outbox, subscribe
 
 
 def now() -> datetime:
@@ -23,8 +24,8 @@ def now() -> datetime:
 
 def ask(engine: Engine, building_id: int, email: str, at: datetime | None = None, rules=RULES,
         lang: str = "ru") -> subscriptions.Subscription:
-    return subscriptions.subscribe(engine, building_id=building_id, email=email, lang=lang, actor="resident:test",
-                                   now=at or now(), rules=rules)
+    return resident_ops.subscribe(RESIDENT, bind=engine, building_id=building_id, email=email, lang=lang,
+                                  now=at or now(), rules=rules)
 
 
 def link_token(server: SmtpServer, email: str) -> str:
@@ -56,9 +57,10 @@ def test_nothing_is_sent_until_the_owner_confirms(city: City, clean_engine: Engi
     with clean_engine.connect() as conn:
         stored = conn.execute(text("SELECT confirm_token_hash, unsubscribe_token FROM subscriptions")).one()
     assert token not in stored and stored[0] == subscriptions.token_hash(token)
-    assert subscriptions.confirm(clean_engine, token + "x", actor="t", now=now()) is None
-    assert subscriptions.confirm(clean_engine, token, actor="t", now=now())["address"] == "Mannerheimintie 3"
-    assert subscriptions.confirm(clean_engine, token, actor="t", now=now()) is None        # used once
+    assert resident_ops.confirm_subscription(token + "x", author="t", bind=clean_engine, now=now()) is None
+    confirmed = resident_ops.confirm_subscription(token, author="t", bind=clean_engine, now=now())
+    assert confirmed is not None and confirmed["address"] == "Mannerheimintie 3"
+    assert resident_ops.confirm_subscription(token, author="t", bind=clean_engine, now=now()) is None        # used once
     assert active(clean_engine, "anna@example.org") == [b2]
     outages.start(DISPATCHER, outage.id, bind=clean_engine)
     outages.restore(DISPATCHER, outage.id, bind=clean_engine)
@@ -70,7 +72,7 @@ def test_an_expired_link_does_nothing(city: City, clean_engine: Engine) -> None:
     req = ask(clean_engine, city.building_ids[1], "anna@example.org",
               at=now() - timedelta(hours=RULES.subscriptions.confirm_valid_h, minutes=1))
     assert subscriptions.pending_address(clean_engine, req.confirm_token, now=now()) is None
-    assert subscriptions.confirm(clean_engine, req.confirm_token, actor="t", now=now()) is None
+    assert resident_ops.confirm_subscription(req.confirm_token, author="t", bind=clean_engine, now=now()) is None
     assert active(clean_engine, "anna@example.org") == []
 
 
@@ -78,7 +80,7 @@ def test_a_strangers_subscribe_never_undoes_an_unsubscribe(city: City, clean_eng
                                                           smtp_server: SmtpServer) -> None:
     b2 = city.building_ids[1]
     owner = subscribe(clean_engine, smtp_server, b2, "anna@example.org")
-    assert subscriptions.unsubscribe(clean_engine, owner.unsubscribe_token, actor="t", now=now())
+    assert resident_ops.withdraw_subscription(owner.unsubscribe_token, author="t", bind=clean_engine, now=now())
     stranger = ask(clean_engine, b2, "Anna@Example.org", lang="en")
     assert stranger.state == "pending" and active(clean_engine, "anna@example.org") == []
     with clean_engine.connect() as conn:
@@ -88,7 +90,8 @@ def test_a_strangers_subscribe_never_undoes_an_unsubscribe(city: City, clean_eng
     [mail] = smtp_server.box.to("anna@example.org")
     assert mail["X-Zhkh-Notice"] == "-/confirm" and outbox(clean_engine) == []
     # the owner alone can bring it back, with a new unsubscribe link
-    back = subscriptions.confirm(clean_engine, link_token(smtp_server, "anna@example.org"), actor="t", now=now())
+    back = resident_ops.confirm_subscription(link_token(smtp_server, "anna@example.org"), author="t", bind=clean_engine,
+                                             now=now())
     assert back is not None and active(clean_engine, "anna@example.org") == [b2]
     with clean_engine.connect() as conn:
         assert conn.execute(text("SELECT unsubscribe_token FROM subscriptions")).scalar_one() != owner.unsubscribe_token
@@ -150,7 +153,7 @@ def test_one_mail_per_address_per_event(city: City, clean_engine: Engine, smtp_s
     assert [m["X-Zhkh-Notice"] for m in smtp_server.box.to("family@example.org")] == [
         f"{outage.id}/approved", f"{outage.id}/restored"]
     # one of the two unsubscribed: the next mail still goes (for the other), naming only the one followed
-    subscriptions.unsubscribe(clean_engine, first.unsubscribe_token, actor="t", now=now())
+    resident_ops.withdraw_subscription(first.unsubscribe_token, author="t", bind=clean_engine, now=now())
     again = approve_p2(clean_engine, city)
     assert deliver(clean_engine, smtp_server).sent == 2
     last = smtp_server.box.to("family@example.org")[-1]

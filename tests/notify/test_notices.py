@@ -17,10 +17,12 @@ from notify.errors import InvalidSubscription
 from notify.rules import load_rules, working_days_between
 from notify.worker import Smtp, run_once
 from ops import outages
+from ops import resident as resident_ops
 from tests.notify.conftest import City, SmtpServer
 
 DISPATCHER = Actor(author="ivanova", role="dispatcher", display_name="ivanova")
 PLANNER = Actor(author="petrov", role="planner", display_name="petrov")
+RESIDENT = Actor(author="resident:test", role="operator", display_name="portal", kind="api")   # as the page's
 RULES = load_rules()
 SENDER = "ЖКХ <noreply@zhkh.test>"
 
@@ -34,13 +36,14 @@ def subscribe(engine: Engine, server: SmtpServer, building_id: int, email: str,
               lang: str = "ru") -> subscriptions.Subscription:
     """Subscribe as a resident does: ask, get the confirmation mail through the SMTP server, open its
     link and confirm; the mailbox is emptied afterwards."""
-    req = subscriptions.subscribe(engine, building_id=building_id, email=email, lang=lang, actor="resident:test",
-                                  now=datetime.now(timezone.utc))
+    req = resident_ops.subscribe(RESIDENT, bind=engine, building_id=building_id, email=email, lang=lang,
+                                 now=datetime.now(timezone.utc))
     if req.state == "pending":
         assert deliver(engine, server).sent == 1
         [mail] = server.box.to(email.lower())
         token = re.search(r"/confirm/([A-Za-z0-9_-]+)", mail.get_content()).group(1)
-        assert subscriptions.confirm(engine, token, actor="resident:test", now=datetime.now(timezone.utc))
+        assert resident_ops.confirm_subscription(token, author="resident:test", bind=engine,
+                                                 now=datetime.now(timezone.utc))
         with server.box.lock:
             server.box.mails.clear()
     return req
@@ -144,8 +147,10 @@ def test_unsubscribed_gets_nothing(city: City, clean_engine: Engine, smtp_server
     gone = subscribe(clean_engine, smtp_server, city.building_ids[1], "gone@example.org")
     subscribe(clean_engine, smtp_server, city.building_ids[2], "stays@example.org")
     now = datetime.now(timezone.utc)
-    assert subscriptions.unsubscribe(clean_engine, gone.unsubscribe_token, actor="resident:test", now=now)
-    assert subscriptions.unsubscribe(clean_engine, "no-such-token", actor="resident:test", now=now) is None
+    assert resident_ops.withdraw_subscription(gone.unsubscribe_token, author="resident:test", bind=clean_engine,
+                                              now=now)
+    assert resident_ops.withdraw_subscription("no-such-token", author="resident:test", bind=clean_engine,
+                                              now=now) is None
     approve_p2(clean_engine, city)
     assert deliver(clean_engine, smtp_server).sent == 1
     assert smtp_server.box.to("gone@example.org") == []
@@ -156,8 +161,8 @@ def test_unsubscribing_after_queueing_drops_the_notice(city: City, clean_engine:
                                                        smtp_server: SmtpServer) -> None:
     sub = subscribe(clean_engine, smtp_server, city.building_ids[1], "late@example.org")
     approve_p2(clean_engine, city)
-    subscriptions.unsubscribe(clean_engine, sub.unsubscribe_token, actor="resident:test",
-                              now=datetime.now(timezone.utc))
+    resident_ops.withdraw_subscription(sub.unsubscribe_token, author="resident:test", bind=clean_engine,
+                                       now=datetime.now(timezone.utc))
     r = deliver(clean_engine, smtp_server)
     assert (r.sent, r.dropped) == (0, 1) and smtp_server.box.mails == []
 
@@ -169,8 +174,8 @@ def test_bad_subscriptions_are_refused(city: City, clean_engine: Engine, smtp_se
     with pytest.raises(InvalidSubscription, match="no building"):
         subscribe(clean_engine, smtp_server, 999999, "a@example.org")
     with pytest.raises(InvalidSubscription, match="phone"):
-        subscriptions.subscribe(clean_engine, building_id=city.building_ids[0], email="a@example.org",
-                                phone="call me", actor="t", now=datetime.now(timezone.utc))
+        resident_ops.subscribe(RESIDENT, bind=clean_engine, building_id=city.building_ids[0], email="a@example.org",
+                               phone="call me", now=datetime.now(timezone.utc))
     # the same address twice is one subscription
     a = subscribe(clean_engine, smtp_server, city.building_ids[0], "A@Example.org")
     b = subscribe(clean_engine, smtp_server, city.building_ids[0], "a@example.org")

@@ -139,7 +139,7 @@ def test_a_house_that_joined_late_is_reduced_from_when_it_joined(grown, actors: 
 
 
 def test_the_residents_page_says_off_since_the_house_joined(grown, actors: dict[str, Actor]) -> None:
-    from resident.web import create_app
+    from apps.http.resident import create_app
     from settings import Settings
 
     eng, o = grown["eng"], grown["outage"]
@@ -202,7 +202,7 @@ def test_reports_an_outage_explains_follow_it(grown, actors: dict[str, Actor]) -
     assert abs(datetime.fromisoformat(got["expected_datetime"]) - later) < timedelta(seconds=1)
     from zoneinfo import ZoneInfo
 
-    from resident.web import create_app
+    from apps.http.resident import create_app
     from settings import Settings
 
     zone = ZoneInfo(rules.timezone)

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from apps.http.resident import create_app
 from billing.rule import month_bounds
 from billing.rules_file import load_billing_rules
-from resident.web import create_app
 from settings import Settings
 from tests.resident.conftest import REASON, Scene
 

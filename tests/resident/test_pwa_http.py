@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import Engine, text
 
-from resident.web import create_app
+from apps.http.resident import create_app
 from settings import Settings
 from tests.resident.conftest import Scene
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from apps.http.resident import create_app
 from incidents.api import create_app as open311_app
-from resident.web import create_app
 from settings import Settings
 from tests.resident.conftest import Scene
 
@@ -262,10 +262,10 @@ def test_the_openapi_document_lists_the_error_answers(clean_engine: Engine) -> N
 
 def test_locked_until_is_stored_in_the_future(scene: Scene, clean_engine: Engine) -> None:
     """The lock lasts ZHKH_RESIDENT_CODE_LOCK_MIN from the failure that set it."""
-    from resident import account_codes
+    from ops.resident import check_account_code, resident_actor
 
     now = datetime.now(timezone.utc)
     for _ in range(3):
-        out = account_codes.check(clean_engine, "777000111", "1", now=now, actor="resident:test", max_failures=3,
-                                  lock=timedelta(minutes=15))
+        out = check_account_code(resident_actor("192.0.2.1"), "777000111", "1", now=now, max_failures=3,
+                                 lock=timedelta(minutes=15), bind=clean_engine)
     assert out.account is None and out.locked_until == now + timedelta(minutes=15)

@@ -12,8 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from apps.http.resident import create_app
+from apps.http.resident.site import utcnow
 from billing.tariffs import book_from_table, load_tariffs, sync_tariffs
-from resident.web import create_app, utcnow
 from settings import Settings
 from tests.resident.conftest import Scene
 

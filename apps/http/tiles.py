@@ -1,7 +1,7 @@
 """The vector-tile server: ``GET /tiles/{layer}/{z}/{x}/{y}.pbf[?network_id=N]`` (FastAPI).
 
-Started by ``python -m gis serve-tiles --host 127.0.0.1 --port 8512``; the tiles themselves are
-made by ``gis.tiles`` (one SQL statement each). What a response carries:
+Started by ``python -m gis serve-tiles --host 127.0.0.1 --port 8512`` (``apps.cli.gis``); the tiles
+themselves are made by ``gis.tiles`` (one SQL statement each). What a response carries:
 
 - 200 ``application/vnd.mapbox-vector-tile``; 204 (no body) when nothing of the layer lies in
   the tile; both with ``ETag``, ``Cache-Control: public, max-age=<tiles_max_age_s>``,
@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 import psycopg
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -103,66 +104,74 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
     """The tile app. Without ``engine`` it uses ``gis.db.get_engine()`` lazily, so the server
     starts while the database is down and answers 503 until it is back."""
     s = settings or get_settings()
-    db = lazy_engine(engine, s.database_url)
-    lifespan = thread_pool_lifespan(s.tiles_threads)
-
-    app = FastAPI(lifespan=lifespan, title="zhkh-ops vector tiles", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(lifespan=thread_pool_lifespan(s.tiles_threads), title="zhkh-ops vector tiles", docs_url=None,
+                  redoc_url=None, openapi_url=None)
+    app.state.settings, app.state.db = s, lazy_engine(engine, s.database_url)
     app.add_middleware(CORSMiddleware, allow_origins=cors_origins(s), allow_methods=["GET"],
                        allow_headers=["If-None-Match"], expose_headers=EXPOSED, max_age=600)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            message = f"no such path {request.url.path[:200]!r}; tiles are at {TILE_PATH}"
-        elif exc.status_code == 405:
-            message = f"method {request.method} not allowed; tiles are read with GET"
-        else:
-            message = str(exc.detail)
-        return error_response(exc.status_code, message, dict(exc.headers or {}))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
-        return error_response(400, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
-
-    async def _error(request: Request, exc: Exception) -> Response:
-        status = status_of(exc)
-        if status == 500:
-            log.error("tile request %s failed", request.url.path, exc_info=exc)
-        elif status == 503:
-            log.warning("tile request %s: database unavailable: %s", request.url.path,
-                        (str(exc).splitlines() or [""])[0])
-        return error_response(status, message_of(exc, status))
-
+    app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     for exc_class in (GisError, DBAPIError, PoolTimeout, DatabaseUnavailable, psycopg.Error, Exception):
-        app.add_exception_handler(exc_class, _error)  # type: ignore[arg-type]
-
-    def serve(tile: TileAddress, if_none_match: str | None) -> Response:
-        with db().connect() as conn, conn.begin():
-            conn.execute(text("SELECT set_config('statement_timeout', :t, true)"),
-                         {"t": str(int(s.tiles_statement_timeout_ms))})
-            etag = tile_etag(conn, tile)
-            headers = {"ETag": etag, "Cache-Control": f"public, max-age={int(s.tiles_max_age_s)}",
-                       "X-Tile-Representation": tile.representation}
-            if etag_matches(if_none_match, etag):
-                return Response(status_code=304, headers=headers)
-            made = render_tile(conn, tile, max_features=s.tiles_max_features)
-        headers["X-Tile-Truncated"] = "true" if made.truncated else "false"
-        if not made.data:
-            return Response(status_code=204, headers=headers)
-        return Response(made.data, media_type=MVT_MEDIA_TYPE, headers=headers)
-
-    @app.get("/tiles/{layer}/{z}/{x}/{y_pbf}")
-    async def tile(request: Request, layer: str, z: str, x: str, y_pbf: str) -> Response:
-        if not y_pbf.endswith(".pbf"):
-            return error_response(404, f"no such path {request.url.path[:200]!r}; tiles are at {TILE_PATH}")
-        nets = request.query_params.getlist("network_id")
-        addr = parse_tile(layer, z, x, y_pbf[: -len(".pbf")], nets or None)
-        return await run_in_threadpool(serve, addr, request.headers.get("if-none-match"))
-
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        """Liveness only (no database round trip): the demo script waits on it."""
-        return {"status": "ok"}
-
+        app.add_exception_handler(exc_class, on_error)
+    app.include_router(router)
     return app
+
+
+async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 404:
+        message = f"no such path {request.url.path[:200]!r}; tiles are at {TILE_PATH}"
+    elif exc.status_code == 405:
+        message = f"method {request.method} not allowed; tiles are read with GET"
+    else:
+        message = str(exc.detail)
+    return error_response(exc.status_code, message, dict(exc.headers or {}))
+
+
+async def on_validation_error(_: Request, exc: RequestValidationError) -> Response:
+    return error_response(400, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+
+
+async def on_error(request: Request, exc: Exception) -> Response:
+    status = status_of(exc)
+    if status == 500:
+        log.error("tile request %s failed", request.url.path, exc_info=exc)
+    elif status == 503:
+        log.warning("tile request %s: database unavailable: %s", request.url.path, (str(exc).splitlines() or [""])[0])
+    return error_response(status, message_of(exc, status))
+
+
+def serve_tile(db: Callable[[], Engine], s: Settings, tile: TileAddress, if_none_match: str | None) -> Response:
+    """One tile (blocking, the engine made at the first call too: run in the thread pool): 304 when
+    ``If-None-Match`` names its ETag (the tile is not made), 204 when the layer has nothing in it."""
+    with db().connect() as conn, conn.begin():
+        conn.execute(text("SELECT set_config('statement_timeout', :t, true)"),
+                     {"t": str(int(s.tiles_statement_timeout_ms))})
+        etag = tile_etag(conn, tile)
+        headers = {"ETag": etag, "Cache-Control": f"public, max-age={int(s.tiles_max_age_s)}",
+                   "X-Tile-Representation": tile.representation}
+        if etag_matches(if_none_match, etag):
+            return Response(status_code=304, headers=headers)
+        made = render_tile(conn, tile, max_features=s.tiles_max_features)
+    headers["X-Tile-Truncated"] = "true" if made.truncated else "false"
+    if not made.data:
+        return Response(status_code=204, headers=headers)
+    return Response(made.data, media_type=MVT_MEDIA_TYPE, headers=headers)
+
+
+router = APIRouter()
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y_pbf}")
+async def tile(request: Request, layer: str, z: str, x: str, y_pbf: str) -> Response:
+    if not y_pbf.endswith(".pbf"):
+        return error_response(404, f"no such path {request.url.path[:200]!r}; tiles are at {TILE_PATH}")
+    nets = request.query_params.getlist("network_id")
+    addr = parse_tile(layer, z, x, y_pbf[: -len(".pbf")], nets or None)
+    state = request.app.state
+    return await run_in_threadpool(serve_tile, state.db, state.settings, addr, request.headers.get("if-none-match"))
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    """Liveness only (no database round trip): the demo script waits on it."""
+    return {"status": "ok"}

@@ -1,0 +1,128 @@
+"""The residents' page's two middlewares: the per-IP rate limit (a friendly 429 page, JSON under
+``/api/``) and ``StrictUtf8``, which refuses a query or a form that is not valid UTF-8."""
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from apps.http.resident.errors import API_HTTP_ERRORS, api_error, is_api
+from apps.http.resident.site import CSP, FRAME_HEADERS, error_page, retry_after, site_of
+from i18n import N_, translate
+
+MAX_FORM_BYTES = 64 * 1024
+
+
+async def rate_limit(request: Request, call_next: Any) -> Response:
+    """Every request but the static files and ``/health`` takes a token of its IP's bucket (an address
+    suggestion a quarter); an empty bucket is a 429 with ``Retry-After``."""
+    path = request.url.path
+    if path.startswith("/static/") or path == "/health":
+        return await call_next(request)
+    site = site_of(request)
+    wait = site.general.take(site.client_ip(request), 0.25 if path == "/api/addresses" else 1.0)
+    if wait <= 0:
+        return await call_next(request)
+    retry = max(1, int(wait + 0.999))
+    if is_api(path):
+        return JSONResponse({"error": "too many requests", "retry_after_s": retry}, status_code=429,
+                            headers={"Retry-After": str(retry)})
+    return retry_after(error_page(request, 429, "resident.err.slow_title", "resident.err.slow", seconds=retry), retry)
+
+
+class StrictUtf8:
+    """Refuse a form body or a query string that is not valid UTF-8 — also inside %-escapes — with a
+    400 page before anything reads it (Starlette would decode it as Latin-1 or with U+FFFD, and the
+    intake would store the mojibake), as the Open311 API does. Under ``/api/`` the refusal is JSON
+    (``{"error": …}``), and a JSON body is left to its route, which decodes it strictly itself and
+    answers its own JSON error."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    @staticmethod
+    def _bad(raw: bytes) -> bool:
+        try:
+            parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            return True
+        except ValueError:
+            return False
+        return False
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any, key: str = N_("resident.err.utf8")) -> None:
+        if is_api(scope.get("path", "")):
+            too_big = key == "resident.err.too_big"
+            resp = api_error(413 if too_big else 400, API_HTTP_ERRORS[413] if too_big else
+                             "the query and the body must be valid UTF-8")
+            await resp(scope, receive, send)
+            return
+        lang = "en" if b"lang=en" in scope.get("query_string", b"") or \
+            b"zr_lang=en" in dict(scope.get("headers") or []).get(b"cookie", b"") else "ru"
+
+        def tr(k: str) -> str:
+            return escape(translate(lang, k))
+
+        html = ('<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>'
+                '<link rel="stylesheet" href="/static/resident.css"></head><body>'
+                '<header class="top"><a class="brand" href="/?lang={lang}">{brand}</a></header><main>'
+                '<section class="card"><h1>{title}</h1><p class="error" role="alert">{message}</p>'
+                '<p><a href="/?lang={lang}">← {back}</a></p></section></main></body></html>').format(
+            lang=lang, title=tr("resident.err.form_title"), brand=tr("resident.title"), message=tr(key),
+            back=tr("resident.back"))
+        resp = HTMLResponse(html, status_code=400, headers={"X-Content-Type-Options": "nosniff",
+                                                            "Content-Security-Policy": CSP, **FRAME_HEADERS})
+        await resp(scope, receive, send)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._bad(scope.get("query_string", b"")):
+            await self._refuse(scope, receive, send)
+            return
+        if scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > MAX_FORM_BYTES or not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        ctype = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
+        if size > MAX_FORM_BYTES:
+            await self._refuse(scope, receive, send, N_("resident.err.too_big"))
+            return
+        json_api = ctype == b"application/json" and is_api(scope.get("path", ""))
+        if not json_api and ((ctype == b"application/x-www-form-urlencoded" and self._bad(body))
+                             or not _utf8_ok(body)):
+            await self._refuse(scope, receive, send)
+            return
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _utf8_ok(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
