@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from apps.cli.common import Parser, check_port, run
-from apps.http.serve import serve
+from apps.cli.serve import serve
 from gis.db import get_engine
 from gis.errors import DatabaseUnavailable, GisError
 from gis.overviews import overviews_missing, refresh_overviews

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from apps.cli.common import Parser, run
-from apps.http.serve import serve
+from apps.cli.serve import serve
 from settings import get_settings
 
 FACTORY = "apps.http.resident:create_app"

@@ -1,4 +1,4 @@
-"""The one way the HTTP apps are served: uvicorn on a factory, no access log (it would hold residents' addresses),
+"""The one way the command lines serve the HTTP apps: uvicorn on a factory, no access log (it would hold residents' addresses),
 keep-alive 30 s, the port checked first (one line, exit 2)."""
 from __future__ import annotations
 
