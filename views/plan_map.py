@@ -250,16 +250,3 @@ def crew_rows(shape: PlanShape) -> list[dict[str, Any]]:
               "lat": v.get("lat"), "lon": v.get("lon"), "street": v.get("street"), "status": v.get("status")}
              for v in shape.optional]
     return rows
-
-
-def geojson(shape: PlanShape) -> dict[str, Any]:
-    feats: list[dict[str, Any]] = []
-    for role, ids in (("isolated", shape.isolated), ("unintended", shape.unintended)):
-        feats += [{"type": "Feature", "geometry": shape.geoms[i], "properties": {"role": role, "pipe_id": i}}
-                  for i in ids if i in shape.geoms]
-    for role, valves in (("close", shape.valves), ("optional", shape.optional)):
-        feats += [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
-                   "properties": {"role": role, "valve_id": v["id"], "ext_id": v.get("ext_id"),
-                                  "order": v.get("order"), "street": v.get("street")}}
-                  for v in valves if v.get("lon") is not None]
-    return {"type": "FeatureCollection", "features": feats}
