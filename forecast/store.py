@@ -7,7 +7,7 @@
 * :func:`refresh` scores every pipe of a network (or of all) and replaces its ``pipe_risk`` rows,
   bumping the ``pipe_risk`` data version (the pipe tiles' ETag and the map's tile URLs follow it).
 
-Every write runs in the caller's transaction and is audited there.
+Every write runs in the caller's transaction; the use-case (:func:`ops.risk.refresh`) records the audit event.
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from sqlalchemy import Connection, text
 from forecast.errors import ForecastError
 from forecast.model import score
 from forecast.rules import ForecastRules
-from ops import audit
 
 __all__ = ["RISK_VERSION", "inventory", "breaks", "sync_incident_breaks", "refresh", "today", "networks_with_pipes", "region_rules"]
 
@@ -151,6 +150,4 @@ def refresh(conn: Connection, *, actor: str, network_id: int | None = None, as_o
     from gis.overviews import bump_data_version
 
     bump_data_version(conn, RISK_VERSION)
-    audit.record(conn, actor=actor, action="forecast.refresh", object_type="network",
-                 object_id=network_id, details=out)
     return out
