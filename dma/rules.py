@@ -9,7 +9,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dma.errors import InvalidRules
+from incidents.service import rules_from_settings as sla_rules
 from rules_yaml import cached_by_mtime
+from settings import get_settings
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "rules" / "default.yaml"
 
@@ -54,14 +56,10 @@ _cached = cached_by_mtime(load_rules)
 
 
 def rules_from_settings() -> DmaRules:
-    from settings import get_settings
-
     path = Path(getattr(get_settings(), "dma_rules_file", DEFAULT_FILE))
     return _cached(path)
 
 
 def region_timezone() -> str:
     """The region's time zone (the service rules' ``timezone``: Europe/Helsinki for the demo city)."""
-    from incidents.service import rules_from_settings as sla_rules
-
     return sla_rules().timezone

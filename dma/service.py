@@ -29,6 +29,11 @@ from dma.balance import (
 from dma.derive import areas
 from dma.errors import DmaError, InvalidOutline, UnknownDma
 from dma.rules import DmaRules, region_timezone, rules_from_settings
+from i18n import N_, translate
+from incidents import repo as incident_repo
+from incidents import service as incidents
+from incidents.sla import ServiceAttribute
+from settings import get_settings
 
 SENSOR_AUTHOR = "sensor:dma"
 INCIDENT_SERVICE = "burst"        # a hidden leak on the network: the burst service, priority urgent
@@ -297,17 +302,11 @@ def _day(d: date, lang: str) -> str:
 def _lang(lang: str | None) -> str:
     if lang:
         return lang
-    from settings import get_settings
-
     return get_settings().language
 
 
 def _raise(conn: Connection, d: dict[str, Any], day: date, mnf: float, base: float, *, now: datetime,
            lang: str | None, events: list[AuditEvent]) -> int:
-    from i18n import N_, translate
-    from incidents import service as incidents
-    from incidents.sla import ServiceAttribute
-
     row = _exec(conn, """INSERT INTO dma_alarms (dma_id, opened_on, last_high_on, baseline_m3h, peak_mnf_m3h)
                          VALUES (:d, :day, :day, :b, :m) RETURNING id""", d=d["id"], day=day, b=base, m=mnf).first()
     alarm_id = int(row[0])
@@ -339,8 +338,6 @@ def _raise(conn: Connection, d: dict[str, Any], day: date, mnf: float, base: flo
 
 
 def _note(conn: Connection, incident_id: int | None, body: str, now: datetime, events: list[AuditEvent]) -> None:
-    from incidents import repo as incident_repo
-
     if incident_id is None:
         return
     note = incident_repo.insert_note(conn, incident_id, SENSOR_AUTHOR, body, now)
@@ -350,8 +347,6 @@ def _note(conn: Connection, incident_id: int | None, body: str, now: datetime, e
 
 def _persist(conn: Connection, alarm: dict[str, Any], d: dict[str, Any], day: date, mnf: float, base: float, *,
              now: datetime, lang: str | None, events: list[AuditEvent]) -> None:
-    from i18n import N_, translate
-
     _exec(conn, """UPDATE dma_alarms SET last_high_on = :day, normal_nights = 0,
                    peak_mnf_m3h = greatest(peak_mnf_m3h, :m) WHERE id = :i""", day=day, m=mnf, i=alarm["id"])
     lg = _lang(lang)
@@ -362,8 +357,6 @@ def _persist(conn: Connection, alarm: dict[str, Any], d: dict[str, Any], day: da
 
 def _clear(conn: Connection, alarm: dict[str, Any], d: dict[str, Any], day: date, mnf: float | None,
            base: float | None, *, now: datetime, lang: str | None, events: list[AuditEvent]) -> None:
-    from i18n import N_, translate
-
     _exec(conn, """UPDATE dma_alarms SET state = 'cleared', cleared_on = :day, normal_nights = normal_nights + 1
                    WHERE id = :i""", day=day, i=alarm["id"])
     lg = _lang(lang)

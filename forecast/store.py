@@ -11,7 +11,7 @@ Every write runs in the caller's transaction; the use-case (:func:`ops.risk.refr
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,9 +19,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from dma.rules import region_timezone
 from forecast.errors import ForecastError
 from forecast.model import score
-from forecast.rules import ForecastRules
+from forecast.rules import ForecastRules, load_rules
+from gis.overviews import bump_data_version
+from settings import get_settings
 
 __all__ = ["RISK_VERSION", "inventory", "breaks", "sync_incident_breaks", "refresh", "today", "networks_with_pipes", "region_rules"]
 
@@ -33,8 +36,6 @@ _NOT_A_BREAK = ("rejected", "duplicate", "cancelled")
 def _zone() -> str:
     """The region's time zone name (the service rules'), UTC without rules."""
     try:
-        from dma.rules import region_timezone
-
         return str(ZoneInfo(region_timezone()))
     except Exception:  # noqa: BLE001 - no rules: UTC
         return "UTC"
@@ -42,16 +43,11 @@ def _zone() -> str:
 
 def today() -> date:
     """Today in the region's time zone."""
-    from datetime import datetime
-
     return datetime.now(ZoneInfo(_zone())).date()
 
 
 def region_rules() -> ForecastRules:
     """The region's forecast rules (``settings.forecast_rules_file``)."""
-    from forecast.rules import load_rules
-    from settings import get_settings
-
     return load_rules(get_settings().forecast_rules_file)
 
 
@@ -147,7 +143,5 @@ def refresh(conn: Connection, *, actor: str, network_id: int | None = None, as_o
         out["networks"].append({"network_id": net, "pipes": int(len(pipes)), "breaks": int(len(br)),
                                 "model": info.get("kind"), "candidate": info.get("candidate") or None,
                                 "expected_total": round(total, 3)})
-    from gis.overviews import bump_data_version
-
     bump_data_version(conn, RISK_VERSION)
     return out

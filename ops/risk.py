@@ -11,7 +11,13 @@ from sqlalchemy import Connection, Engine, text
 
 from auth.model import Actor
 from forecast import store
+from forecast.model import prepare_pipes
+from forecast.renewal import renewal_plan
+from forecast.valves import expected_per_link
+from forecast.valves import valve_exercise as rank
+from gis.overviews import data_version
 from ops import audit
+from ops import network as net_ops
 from ops.base import allow, engine
 
 __all__ = ["scores", "renewal", "valve_exercise", "risk_version", "refresh", "refresh_on"]
@@ -47,8 +53,6 @@ def refresh(actor: Actor, *, network_id: int | None = None, as_of: date | None =
 
 def risk_version(*, bind: Engine | None = None) -> int:
     """The ``pipe_risk`` data version (a refresh makes new tile URLs for the risk colouring)."""
-    from gis.overviews import data_version
-
     with engine(bind).connect() as conn:
         return data_version(conn, store.RISK_VERSION)
 
@@ -58,8 +62,6 @@ def scores(actor: Actor, network_id: int, *, bind: Engine | None = None) -> pd.D
     string), ``ext_id, street, material`` (canonical), ``diameter_mm, install_year, length_m,
     expected_breaks, per_km_year, as_of, horizon_days, past_breaks, last_break``."""
     allow(actor, "network.read")
-    from forecast.model import prepare_pipes
-
     with engine(bind).connect() as conn:
         rows = conn.execute(_SCORES, {"n": network_id}).all()
     cols = ["pipe", "ext_id", "street", "material_raw", "diameter_mm", "install_year", "length_m", "expected_breaks",
@@ -82,8 +84,6 @@ def renewal(actor: Actor, network_id: int, *, first_year: int, years: int = 5, k
             budget_per_year: float | None = None, bind: Engine | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The renewal plan (``forecast.renewal.renewal_plan``) of the network's stored scores, the
     chosen pipes with ``ext_id, street, material, diameter_mm, install_year, past_breaks`` added."""
-    from forecast.renewal import renewal_plan
-
     df = scores(actor, network_id, bind=bind)
     pipes, by_year = renewal_plan(df, first_year=first_year, years=years, km_per_year=km_per_year,
                                   budget_per_year=budget_per_year, rules=store.region_rules())
@@ -98,10 +98,6 @@ def valve_exercise(actor: Actor, network_id: int, *, limit: int | None = None,
     """Valves to exercise first (``forecast.valves.valve_exercise``) with ``ext_id, street, status,
     last_exercised`` of each."""
     allow(actor, "network.read")
-    from forecast.valves import expected_per_link
-    from forecast.valves import valve_exercise as rank
-    from ops import network as net_ops
-
     crit, _ = net_ops.criticality(actor, network_id, bind=bind)
     ix = net_ops.index(network_id, bind=bind)
     with engine(bind).connect() as conn:
