@@ -15,13 +15,17 @@ import argparse
 import json
 import math
 import random
+import signal
 import sys
+import threading
+import time
+from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from apps.cli.common import ProgParser, fail
-from gis.db import database_url
+from gis.db import database_url, make_engine
 from gis.errors import DatabaseUnavailable
 from incidents.sla import load_rules
 from meters import listen, simulate
@@ -78,6 +82,30 @@ def _region_tz() -> ZoneInfo:
         return ZoneInfo("Europe/Moscow")
 
 
+def serve_listener(config: listen.ListenerConfig, *, duration_s: float | None = None, report_s: float = 60.0,
+                   log: Callable[[str], None] = listen.log_stderr) -> listen.ListenerStats:
+    """The listener's main loop: listen until SIGINT/SIGTERM (or ``duration_s``), logging the counters every
+    ``report_s``; the final counters."""
+    make_engine(config.db_url).dispose()  # the database exists and is migrated (DatabaseUnavailable if not)
+    listener = listen.Listener(config, log=log)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    listener.start()
+    started = time.monotonic()
+    next_report = started + report_s
+    while not done.wait(0.2):
+        now = time.monotonic()
+        if duration_s is not None and now - started >= duration_s:
+            break
+        if report_s > 0 and now >= next_report:
+            s = listener.stats
+            log(f"received {s.received}, stored {s.stored}, duplicates {s.duplicates}, rejected {s.rejected}, "
+                f"acked {s.acked}")
+            next_report = now + report_s
+    return listener.stop()
+
+
 def _run(args: argparse.Namespace) -> dict:
     s = get_settings()
     mqtt_url = args.mqtt_url or s.mqtt_url
@@ -87,7 +115,7 @@ def _run(args: argparse.Namespace) -> dict:
                              batch_size=args.batch_size or s.meters_batch_size,
                              flush_ms=args.flush_ms or s.meters_flush_ms)
         listen.Listener(cfg, log=lambda _line: None)  # the settings are checked before anything starts
-        return listen.run(cfg, duration_s=args.duration, report_s=args.report_s).as_dict()
+        return serve_listener(cfg, duration_s=args.duration, report_s=args.report_s).as_dict()
     if not 0 <= args.faults <= 1:
         raise BadArgument(f"--faults must be a probability in [0, 1], got {args.faults}")
     if args.speed > 1_000_000:
