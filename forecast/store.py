@@ -12,6 +12,7 @@ Every write runs in the caller's transaction; the use-case (:func:`ops.risk.refr
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,9 +47,10 @@ def today() -> date:
     return datetime.now(ZoneInfo(_zone())).date()
 
 
-def region_rules() -> ForecastRules:
-    """The region's forecast rules (``settings.forecast_rules_file``)."""
-    return load_rules(get_settings().forecast_rules_file)
+def region_rules(path: str | Path | None = None) -> ForecastRules:
+    """The forecast rules in ``path`` (``python -m forecast risk --rules``), else the region's
+    (``settings.forecast_rules_file``)."""
+    return load_rules(path if path is not None else get_settings().forecast_rules_file)
 
 
 def networks_with_pipes(conn: Connection) -> list[int]:

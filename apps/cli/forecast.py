@@ -23,7 +23,7 @@ from apps.demo.forecast import demo
 from auth.model import Actor
 from forecast.errors import ForecastError, InputFileError
 from forecast.model import as_of_year, fit, predict, prepare_breaks, prepare_pipes
-from forecast.rules import load_rules
+from forecast.store import region_rules
 from ops import risk
 from ops.audit import cli_actor
 from ops.base import engine
@@ -123,15 +123,6 @@ def _horizon(text: str) -> float:
     return value
 
 
-def _rules(path: str | None):  # -> ForecastRules
-    if path is None:
-        try:
-            path = getattr(get_settings(), "forecast_rules_file", None)
-        except Exception:  # noqa: BLE001 - no settings: the default rules
-            path = None
-    return load_rules(path)
-
-
 def _run(args: argparse.Namespace, info: dict) -> list[dict]:
     started = time.perf_counter()
     horizon = _horizon(args.horizon_days)
@@ -142,7 +133,7 @@ def _run(args: argparse.Namespace, info: dict) -> list[dict]:
             history_start = as_of_year(args.history_start)
         except ForecastError as exc:
             raise InputFileError(str(exc).replace("--as-of", "--history-start")) from None
-    rules = _rules(args.rules)
+    rules = region_rules(args.rules)
     pipes = read_csv_table(args.pipes, "pipes")
     breaks = read_csv_table(args.breaks, "breaks")
     info["read_s"] = round(time.perf_counter() - started, 4)
