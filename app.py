@@ -19,7 +19,7 @@ st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / 
 # url path -> (script, title key, icon)
 PAGES: dict[str, tuple[str, str, str]] = {
     "control": ("views/control_room.py", N_("page.control_room"), ":material/monitor_heart:"),
-    "incidents": ("views/reports.py", N_("page.incidents"), ":material/list_alt:"),
+    "incidents": ("views/incidents.py", N_("page.incidents"), ":material/list_alt:"),
     "intake": ("views/intake.py", N_("page.intake"), ":material/call:"),
     "outages": ("views/outages.py", N_("page.outages"), ":material/water_drop:"),
     "planner": ("views/planner.py", N_("page.planner"), ":material/valve:"),

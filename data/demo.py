@@ -12,7 +12,7 @@
 
 Reloading merges into the demo network and buildings like an import (``data.merge``): ids are
 kept, nothing is duplicated, and a reload of the same seed changes nothing.
-``python -m data load-demo`` (``data/cli.py``) is refused in production.
+``python -m data load-demo`` (``apps/cli/data.py``) is refused in production.
 """
 from __future__ import annotations
 

@@ -1,3 +1,7 @@
-from dma.cli import main
+"""``python -m dma``: see :mod:`apps.cli.dma`."""
+import sys
 
-raise SystemExit(main())
+from apps.cli.dma import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,13 +3,15 @@ setting ``dma_rules_file`` / env ``ZHKH_DMA_RULES_FILE``)."""
 from __future__ import annotations
 
 from datetime import time
-from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dma.errors import InvalidRules
+from incidents.service import rules_from_settings as sla_rules
+from rules_yaml import cached_by_mtime
+from settings import get_settings
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "rules" / "default.yaml"
 
@@ -50,20 +52,14 @@ def load_rules(path: str | Path) -> DmaRules:
         raise InvalidRules(f"DMA rules {p}: {where}: {first['msg']}") from e
 
 
-@lru_cache(maxsize=8)
-def _cached(path: str, mtime: float) -> DmaRules:
-    return load_rules(path)
+_cached = cached_by_mtime(load_rules)
 
 
 def rules_from_settings() -> DmaRules:
-    from settings import get_settings
-
     path = Path(getattr(get_settings(), "dma_rules_file", DEFAULT_FILE))
-    return _cached(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    return _cached(path)
 
 
 def region_timezone() -> str:
     """The region's time zone (the service rules' ``timezone``: Europe/Helsinki for the demo city)."""
-    from incidents.service import rules_from_settings as sla_rules
-
     return sla_rules().timezone

@@ -1,5 +1,8 @@
-"""Use-cases of district metered areas: derive and draw them, the daily balance, the night check
-that raises and clears leak alarms, and the alarm's incident on the ``sensor`` channel."""
+"""District metered areas in the caller's transaction: derive and draw them, the daily balance, the night
+check that raises and clears leak alarms, and the alarm's incident on the ``sensor`` channel.
+
+What a change does for the audit trail comes back as :class:`AuditEvent` items appended to ``events``; the
+use-cases (:mod:`ops.dma`) check the rights, own the transaction and record them (docs/dma.md)."""
 from __future__ import annotations
 
 import bisect
@@ -10,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, text
 
 from dma import store
 from dma.balance import (
@@ -26,11 +29,26 @@ from dma.balance import (
 from dma.derive import areas
 from dma.errors import DmaError, InvalidOutline, UnknownDma
 from dma.rules import DmaRules, region_timezone, rules_from_settings
-from ops import audit
+from i18n import N_, translate
+from incidents import repo as incident_repo
+from incidents import service as incidents
+from incidents.sla import ServiceAttribute
+from settings import get_settings
 
 SENSOR_AUTHOR = "sensor:dma"
 INCIDENT_SERVICE = "burst"        # a hidden leak on the network: the burst service, priority urgent
 INCIDENT_PRIORITY = "urgent"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One event for the audit trail, recorded by the use-case in the transaction of the change."""
+    actor: str
+    action: str
+    object_type: str
+    object_id: int
+    details: dict[str, Any]
+    at: datetime | None = None
 
 
 def _now() -> datetime:
@@ -39,7 +57,8 @@ def _now() -> datetime:
 
 # ---- derivation ----------------------------------------------------------------------------------
 
-def derive(conn: Connection, *, actor: str, network_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+def derive(conn: Connection, *, actor: str, events: list[AuditEvent],
+           network_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """(Re)derive the DMAs of the water networks: parts of the network cut at normally-closed valves
     and at inlet meters, keeping those with a connected building or an inlet. A part that keeps most
     of an existing derived DMA's pipes keeps its id and name; derived DMAs left without a part go."""
@@ -80,13 +99,13 @@ def derive(conn: Connection, *, actor: str, network_ids: Sequence[int] | None = 
                          "inlets": sum(1 for _m, s in flows if s > 0), "outlets": sum(1 for _m, s in flows if s < 0)})
         gone = [e["id"] for e in existing if e["id"] not in taken]
         store.delete_dmas(conn, gone)
-        audit.record(conn, actor=actor, action="dma.derive", object_type="network", object_id=n,
-                     details={"dmas": [k["id"] for k in kept], "removed": gone})
+        events.append(AuditEvent(actor, "dma.derive", "network", n, {"dmas": [k["id"] for k in kept], "removed": gone}))
         out.extend(kept)
     return out
 
 
-def draw(conn: Connection, *, actor: str, network_id: int, name: str, geojson: Any) -> dict[str, Any]:
+def draw(conn: Connection, *, actor: str, events: list[AuditEvent], network_id: int, name: str,
+         geojson: Any) -> dict[str, Any]:
     """A planner's DMA: a polygon (GeoJSON geometry, Feature or FeatureCollection of one polygon,
     lon/lat); it holds the pipes whose midpoint lies inside and the buildings connected to them."""
     if not isinstance(name, str) or not name.strip() or len(name) > 200 or any(ord(c) < 32 for c in name):
@@ -103,8 +122,8 @@ def draw(conn: Connection, *, actor: str, network_id: int, name: str, geojson: A
     d = store.get_dma(conn, dma_id)
     if d is None or d["outline"] is None:
         raise InvalidOutline("the outline is not a valid polygon")
-    audit.record(conn, actor=actor, action="dma.draw", object_type="dma", object_id=dma_id,
-                 details={"name": name.strip(), "pipes": d["pipes"], "buildings": d["buildings"]})
+    events.append(AuditEvent(actor, "dma.draw", "dma", dma_id,
+                             {"name": name.strip(), "pipes": d["pipes"], "buildings": d["buildings"]}))
     return {k: d[k] for k in ("id", "name", "network_id", "pipes", "buildings", "inlets")}
 
 
@@ -213,8 +232,8 @@ def default_night(tz: str, rules: DmaRules, now: datetime | None = None) -> date
     return local.date() if local.time() >= rules.night_end else local.date() - timedelta(days=1)
 
 
-def check_night(conn: Connection, day: date, *, rules: DmaRules | None = None, tz: str | None = None,
-                now: datetime | None = None, lang: str | None = None) -> list[dict[str, Any]]:
+def check_night(conn: Connection, day: date, *, events: list[AuditEvent], rules: DmaRules | None = None,
+                tz: str | None = None, now: datetime | None = None, lang: str | None = None) -> list[dict[str, Any]]:
     """Judge ``day``'s night in every DMA: its MNF against the median of the previous nights that
     were not high; raise, persist or clear the DMA's alarm. A night already judged is not judged
     again (the command is safe to repeat)."""
@@ -253,22 +272,20 @@ def check_night(conn: Connection, day: date, *, rules: DmaRules | None = None, t
         action, new_state = alarm_step(state, verdict, rules)
         incident_id = alarm["incident_id"] if alarm else None
         if action == "raise":
-            incident_id = _raise(conn, d, day, mnf, base, now=now, lang=lang)   # type: ignore[arg-type]
+            incident_id = _raise(conn, d, day, mnf, base, now=now, lang=lang, events=events)   # type: ignore[arg-type]
         elif action == "persist":
-            _persist(conn, alarm, d, day, mnf, base, now=now, lang=lang)         # type: ignore[arg-type]
+            _persist(conn, alarm, d, day, mnf, base, now=now, lang=lang, events=events)         # type: ignore[arg-type]
         elif action == "recovering":
             _exec(conn, "UPDATE dma_alarms SET normal_nights = :n WHERE id = :i",
                   n=new_state.normal_nights, i=alarm["id"])  # type: ignore[union-attr,index]
         elif action == "clear":
-            _clear(conn, alarm, d, day, mnf, base, now=now, lang=lang)           # type: ignore[arg-type]
+            _clear(conn, alarm, d, day, mnf, base, now=now, lang=lang, events=events)           # type: ignore[arg-type]
         results.append({"dma_id": d["id"], "dma": d["name"], "day": day.isoformat(), "mnf_m3h": mnf,
                         "baseline_m3h": base, "verdict": verdict, "action": action, "incident_id": incident_id})
     return results
 
 
 def _exec(conn: Connection, sql: str, **params: Any) -> Any:
-    from sqlalchemy import text
-
     return conn.execute(text(sql), params)
 
 
@@ -285,17 +302,11 @@ def _day(d: date, lang: str) -> str:
 def _lang(lang: str | None) -> str:
     if lang:
         return lang
-    from settings import get_settings
-
     return get_settings().language
 
 
 def _raise(conn: Connection, d: dict[str, Any], day: date, mnf: float, base: float, *, now: datetime,
-           lang: str | None) -> int:
-    from i18n import N_, translate
-    from incidents import service as incidents
-    from incidents.sla import ServiceAttribute
-
+           lang: str | None, events: list[AuditEvent]) -> int:
     row = _exec(conn, """INSERT INTO dma_alarms (dma_id, opened_on, last_high_on, baseline_m3h, peak_mnf_m3h)
                          VALUES (:d, :day, :day, :b, :m) RETURNING id""", d=d["id"], day=day, b=base, m=mnf).first()
     alarm_id = int(row[0])
@@ -320,44 +331,41 @@ def _raise(conn: Connection, d: dict[str, Any], day: date, mnf: float, base: flo
         client_token=f"dma-alarm-{alarm_id}", actor=SENSOR_AUTHOR, rules=rules, now=now)
     incident_id = int(result.incident.id)
     _exec(conn, "UPDATE dma_alarms SET incident_id = :i WHERE id = :a", i=incident_id, a=alarm_id)
-    audit.record(conn, actor=SENSOR_AUTHOR, action="dma.alarm_raise", object_type="dma", object_id=d["id"], at=now,
-                 details={"alarm_id": alarm_id, "incident_id": incident_id, "day": day.isoformat(),
-                          "mnf_m3h": mnf, "baseline_m3h": base})
+    events.append(AuditEvent(SENSOR_AUTHOR, "dma.alarm_raise", "dma", d["id"],
+                             {"alarm_id": alarm_id, "incident_id": incident_id, "day": day.isoformat(),
+                              "mnf_m3h": mnf, "baseline_m3h": base}, at=now))
     return incident_id
 
 
-def _note(conn: Connection, incident_id: int | None, body: str, now: datetime) -> None:
-    from incidents import repo as incident_repo
-
+def _note(conn: Connection, incident_id: int | None, body: str, now: datetime, events: list[AuditEvent]) -> None:
     if incident_id is None:
         return
     note = incident_repo.insert_note(conn, incident_id, SENSOR_AUTHOR, body, now)
-    audit.record(conn, actor=SENSOR_AUTHOR, action="incident.note_add", object_type="incident",
-                 object_id=incident_id, at=now, details={"note_id": note["id"], "chars": len(body)})
+    events.append(AuditEvent(SENSOR_AUTHOR, "incident.note_add", "incident", incident_id,
+                             {"note_id": note["id"], "chars": len(body)}, at=now))
 
 
 def _persist(conn: Connection, alarm: dict[str, Any], d: dict[str, Any], day: date, mnf: float, base: float, *,
-             now: datetime, lang: str | None) -> None:
-    from i18n import N_, translate
-
+             now: datetime, lang: str | None, events: list[AuditEvent]) -> None:
     _exec(conn, """UPDATE dma_alarms SET last_high_on = :day, normal_nights = 0,
                    peak_mnf_m3h = greatest(peak_mnf_m3h, :m) WHERE id = :i""", day=day, m=mnf, i=alarm["id"])
     lg = _lang(lang)
     _note(conn, alarm["incident_id"], translate(lg, N_("dma.incident.still_high"), dma=d["name"],
-                                                day=_day(day, lg), mnf=_fmt(mnf, lg), baseline=_fmt(base, lg)), now)
+                                                day=_day(day, lg), mnf=_fmt(mnf, lg), baseline=_fmt(base, lg)), now,
+          events)
 
 
 def _clear(conn: Connection, alarm: dict[str, Any], d: dict[str, Any], day: date, mnf: float | None,
-           base: float | None, *, now: datetime, lang: str | None) -> None:
-    from i18n import N_, translate
-
+           base: float | None, *, now: datetime, lang: str | None, events: list[AuditEvent]) -> None:
     _exec(conn, """UPDATE dma_alarms SET state = 'cleared', cleared_on = :day, normal_nights = normal_nights + 1
                    WHERE id = :i""", day=day, i=alarm["id"])
     lg = _lang(lang)
     _note(conn, alarm["incident_id"], translate(lg, N_("dma.incident.cleared"), dma=d["name"],
-                                                day=_day(day, lg), mnf=_fmt(mnf, lg), baseline=_fmt(base, lg)), now)
-    audit.record(conn, actor=SENSOR_AUTHOR, action="dma.alarm_clear", object_type="dma", object_id=d["id"], at=now,
-                 details={"alarm_id": alarm["id"], "incident_id": alarm["incident_id"], "day": day.isoformat()})
+                                                day=_day(day, lg), mnf=_fmt(mnf, lg), baseline=_fmt(base, lg)), now,
+          events)
+    events.append(AuditEvent(SENSOR_AUTHOR, "dma.alarm_clear", "dma", d["id"],
+                             {"alarm_id": alarm["id"], "incident_id": alarm["incident_id"], "day": day.isoformat()},
+                             at=now))
 
 
 def get_or_raise(conn: Connection, dma_id: int) -> dict[str, Any]:
@@ -366,8 +374,3 @@ def get_or_raise(conn: Connection, dma_id: int) -> dict[str, Any]:
         raise UnknownDma(f"no DMA with id {dma_id}")
     return d
 
-
-def engine_of(bind: Engine | None) -> Engine:
-    from ops.base import engine
-
-    return engine(bind)

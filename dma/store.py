@@ -236,3 +236,12 @@ def readings_around(conn: Connection, meter_ids: Iterable[int], instants: Sequen
     for r in rows:
         out[int(r.meter_id)].append((r.ts, float(r.total)))
     return out
+
+
+def alarm_outlines(conn: Connection) -> list[dict[str, Any]]:
+    """The outlines (GeoJSON) of the DMAs in alarm, with the alarm's incident."""
+    rows = conn.execute(text("""
+        SELECT d.id, d.name, a.incident_id, a.opened_on, ST_AsGeoJSON(d.geom, 6) AS outline
+        FROM dma_alarms a JOIN dmas d ON d.id = a.dma_id
+        WHERE a.state = 'open' AND d.geom IS NOT NULL ORDER BY d.id"""))
+    return [dict(r._mapping) for r in rows]

@@ -1,7 +1,7 @@
-"""``python -m forecast``: see :mod:`forecast.cli`."""
-
+"""``python -m forecast``: see :mod:`apps.cli.forecast`."""
 import sys
 
-from forecast.cli import main
+from apps.cli.forecast import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

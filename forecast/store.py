@@ -7,11 +7,12 @@
 * :func:`refresh` scores every pipe of a network (or of all) and replaces its ``pipe_risk`` rows,
   bumping the ``pipe_risk`` data version (the pipe tiles' ETag and the map's tile URLs follow it).
 
-Every write runs in the caller's transaction and is audited there.
+Every write runs in the caller's transaction; the use-case (:func:`ops.risk.refresh`) records the audit event.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,10 +20,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from dma.rules import region_timezone
 from forecast.errors import ForecastError
 from forecast.model import score
-from forecast.rules import ForecastRules
-from ops import audit
+from forecast.rules import ForecastRules, load_rules
+from gis.overviews import bump_data_version
+from settings import get_settings
 
 __all__ = ["RISK_VERSION", "inventory", "breaks", "sync_incident_breaks", "refresh", "today", "networks_with_pipes", "region_rules"]
 
@@ -34,8 +37,6 @@ _NOT_A_BREAK = ("rejected", "duplicate", "cancelled")
 def _zone() -> str:
     """The region's time zone name (the service rules'), UTC without rules."""
     try:
-        from dma.rules import region_timezone
-
         return str(ZoneInfo(region_timezone()))
     except Exception:  # noqa: BLE001 - no rules: UTC
         return "UTC"
@@ -43,17 +44,13 @@ def _zone() -> str:
 
 def today() -> date:
     """Today in the region's time zone."""
-    from datetime import datetime
-
     return datetime.now(ZoneInfo(_zone())).date()
 
 
-def region_rules() -> ForecastRules:
-    """The region's forecast rules (``settings.forecast_rules_file``)."""
-    from forecast.rules import load_rules
-    from settings import get_settings
-
-    return load_rules(get_settings().forecast_rules_file)
+def region_rules(path: str | Path | None = None) -> ForecastRules:
+    """The forecast rules in ``path`` (``python -m forecast risk --rules``), else the region's
+    (``settings.forecast_rules_file``)."""
+    return load_rules(path if path is not None else get_settings().forecast_rules_file)
 
 
 def networks_with_pipes(conn: Connection) -> list[int]:
@@ -148,9 +145,5 @@ def refresh(conn: Connection, *, actor: str, network_id: int | None = None, as_o
         out["networks"].append({"network_id": net, "pipes": int(len(pipes)), "breaks": int(len(br)),
                                 "model": info.get("kind"), "candidate": info.get("candidate") or None,
                                 "expected_total": round(total, 3)})
-    from gis.overviews import bump_data_version
-
     bump_data_version(conn, RISK_VERSION)
-    audit.record(conn, actor=actor, action="forecast.refresh", object_type="network",
-                 object_id=network_id, details=out)
     return out

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from incidents.model import (
 )
 from incidents.sla import Rules, due_at, load_rules, sla_state
 from incidents.workflow import OPEN_STATUSES, path_to, transition
+from rules_yaml import cached_by_mtime
 from settings import Settings, get_settings
 
 MAX_DESCRIPTION_CHARS = intake.LIMITS["description"]
@@ -57,15 +57,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@lru_cache(maxsize=8)
-def _rules_cached(path: str, mtime: float) -> Rules:
-    return load_rules(path)
+_rules_cached = cached_by_mtime(load_rules)
 
 
 def rules_from_settings(settings: Settings | None = None) -> Rules:
     """The rules file named by ``settings.sla_rules_file`` (re-read when it changes)."""
-    path = Path((settings or get_settings()).sla_rules_file)
-    return _rules_cached(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    return _rules_cached(Path((settings or get_settings()).sla_rules_file))
 
 
 @contextmanager

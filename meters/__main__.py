@@ -1,7 +1,7 @@
-"""``python -m meters``: see :mod:`meters.cli`."""
-
+"""``python -m meters``: see :mod:`apps.cli.meters`."""
 import sys
 
-from meters.cli import main
+from apps.cli.meters import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -96,7 +96,7 @@ class _Msg:
         self.topic, self.payload, self.received_at = topic, payload, received_at
 
 
-def _stderr(line: str) -> None:
+def log_stderr(line: str) -> None:
     sys.stderr.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} meters listen: {line}\n")
     sys.stderr.flush()
 
@@ -108,7 +108,7 @@ def _reason_class(reason: str) -> str:
 class Listener:
     """The MQTT client and the batch writer; :meth:`start`, then :meth:`stop` (or :meth:`abort`)."""
 
-    def __init__(self, config: ListenerConfig, log: Callable[[str], None] = _stderr) -> None:
+    def __init__(self, config: ListenerConfig, log: Callable[[str], None] = log_stderr) -> None:
         if not 1 <= config.batch_size <= 100_000 or not 1 <= config.flush_ms <= 60_000:
             raise BadArgument("batch size must be in 1..100000 and flush interval in 1..60000 ms")
         if not 1 <= config.receive_max <= 65535:
@@ -382,29 +382,3 @@ class Listener:
             cls = _reason_class(r[2])
             s.by_reason[cls] = s.by_reason.get(cls, 0) + 1
 
-
-def run(config: ListenerConfig, *, duration_s: float | None = None, report_s: float = 60.0,
-        log: Callable[[str], None] = _stderr) -> ListenerStats:
-    """Listen until SIGINT/SIGTERM (or ``duration_s``), logging the counters every ``report_s``."""
-    import signal
-
-    from gis.db import make_engine
-
-    make_engine(config.db_url).dispose()  # the database exists and is migrated (DatabaseUnavailable if not)
-    listener = Listener(config, log=log)
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    listener.start()
-    started = time.monotonic()
-    next_report = started + report_s
-    while not done.wait(0.2):
-        now = time.monotonic()
-        if duration_s is not None and now - started >= duration_s:
-            break
-        if report_s > 0 and now >= next_report:
-            s = listener.stats
-            log(f"received {s.received}, stored {s.stored}, duplicates {s.duplicates}, rejected {s.rejected}, "
-                f"acked {s.acked}")
-            next_report = now + report_s
-    return listener.stop()

@@ -1,7 +1,7 @@
-"""``python -m network``: see :mod:`network.cli`."""
-
+"""``python -m network``: see :mod:`apps.cli.network`."""
 import sys
 
-from network.cli import main
+from apps.cli.network import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

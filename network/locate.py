@@ -738,25 +738,3 @@ def rank_posterior(model: NetworkModel, post: Mapping[str, float], order: list[s
     out = ([Candidate(first, _round(mass[first]))] + [Candidate(p, _round(post[p])) for p in ranked[1:]]
            + [Candidate(p, 0.0) for p in rest])
     return out[: max(top, 0)]
-
-
-def run_cli(args: Any, lap: Callable[[str], None]) -> list[dict[str, Any]]:
-    """``python -m network locate`` (called by ``network.cli``)."""
-    from network.cli import read_valves_csv
-    from network.inp import read_inp_topology
-
-    if args.top < 0:
-        raise InputFileError(f"--top {args.top}: must be >= 0")
-    model = read_inp_topology(args.inp)
-    lap("read_inp")
-    if args.valves:
-        model = read_valves_csv(args.valves, model)
-        lap("read_valves")
-    complaints = read_complaints_csv(args.complaints, model)
-    lap("read_complaints")
-    prior = None
-    if getattr(args, "prior", None):
-        prior = read_prior(args.prior)
-        lap("read_prior")
-    out, _method = locate(args.inp, model, complaints, top=args.top, method=args.method, prior=prior, lap=lap)
-    return [c.to_dict() for c in out]

@@ -4,7 +4,6 @@ name its parent in ``extends`` and repeat only what differs (as ``incidents/sla.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from notify.errors import InvalidRules
-from rules_yaml import read_rules_yaml
+from rules_yaml import cached_by_mtime, read_rules_yaml
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "rules" / "default.yaml"
 
@@ -66,20 +65,13 @@ def load_rules(path: str | Path = DEFAULT_RULES_FILE) -> NotifyRules:
         raise InvalidRules(f"{p}: {where}: {first['msg']}") from None
 
 
-@lru_cache(maxsize=8)
-def _cached(path: str, mtime: float) -> NotifyRules:
-    return load_rules(path)
+_cached = cached_by_mtime(load_rules)
 
 
 def rules_from_settings() -> NotifyRules:
     from settings import get_settings
 
-    path = Path(get_settings().notify_rules_file)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = 0.0
-    return _cached(str(path), mtime)
+    return _cached(Path(get_settings().notify_rules_file))
 
 
 def working_days_between(announced: date, start: date, rules: NotifyRules) -> int:

@@ -31,13 +31,22 @@ def preview_import(actor: Actor, path: Path, *, bind: Engine | None = None, **op
     return preview(engine(bind), path, **options)
 
 
-def _audit_import(actor: Actor, action: str, source: str):
+def import_recorder(actor: Actor, action: str, source: str | None = None):  # -> Callable[[Connection, ImportReport], None]
+    """The ``audit`` callback of an import or a demo load (the importer calls it inside its transaction):
+    ``action`` by ``actor`` about the network (or the building dataset), with the file (``source``, else the
+    report's), its checksum, the counts before and after, the diff and the reports re-linked."""
     def write(conn: Connection, report: Any) -> None:
-        audit.record(conn, actor=actor.author, action=action, object_type="network", object_id=report.network_id,
-                     details={"file": source, "checksum": report.checksum, "network": report.network,
-                              "dataset": report.dataset, "counts_before": report.counts_before,
-                              "counts_after": report.counts_after,
-                              "diff": report.diff.summary() if report.diff is not None else None})
+        if report.network_id is not None:
+            object_type, object_id = "network", str(report.network_id)
+        else:
+            object_type, object_id = "dataset", report.dataset
+        audit.record(conn, actor=actor.author, action=action, object_type=object_type, object_id=object_id,
+                     details={"file": source or report.source, "checksum": report.checksum,
+                              "network": report.network, "dataset": report.dataset,
+                              "counts_before": report.counts_before, "counts_after": report.counts_after,
+                              "diff": report.diff.summary() if report.diff is not None else None,
+                              "relinked_reports": [r.incident_id for r in report.diff.relinks]
+                              if report.diff is not None else []})
     return write
 
 
@@ -49,7 +58,7 @@ def import_file(actor: Actor, path: Path, *, source_name: str | None = None, exp
     from data.importers import import_file as load
 
     return load(engine(bind), path, expected_revision=expected_revision,
-                audit=_audit_import(actor, "data.import", source_name or path.name), **options)
+                audit=import_recorder(actor, "data.import", source_name or path.name), **options)
 
 
 def reload_demo(actor: Actor, *, confirmation: str, settings: Settings | None = None,
@@ -65,5 +74,5 @@ def reload_demo(actor: Actor, *, confirmation: str, settings: Settings | None = 
     from data.demo import demo_counts, load_demo
 
     load_demo(engine(bind), seed=s.demo_seed, network_name=s.demo_network_name, progress=progress,
-              audit=_audit_import(actor, "demo.reload", f"demo seed {s.demo_seed}"))
+              audit=import_recorder(actor, "demo.reload", f"demo seed {s.demo_seed}"))
     return demo_counts(engine(bind), s.demo_network_name)

@@ -1,16 +1,26 @@
-"""Use-cases of the pipe-break forecast (reading ``network.read``): the stored risk scores of a
-network, the renewal list from them, and the valve-exercise list (criticality × risk)."""
+"""Use-cases of the pipe-break forecast: the stored risk scores of a network, the renewal list from them, and
+the valve-exercise list (criticality × risk), reading ``network.read``; their refresh from the break history
+(``data.import``: it replaces stored figures), audited in its transaction."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from auth.model import Actor
+from forecast import store
+from forecast.model import prepare_pipes
+from forecast.renewal import renewal_plan
+from forecast.valves import expected_per_link
+from forecast.valves import valve_exercise as rank
+from gis.overviews import data_version
+from ops import audit
+from ops import network as net_ops
 from ops.base import allow, engine
 
-__all__ = ["scores", "renewal", "valve_exercise", "risk_version"]
+__all__ = ["scores", "renewal", "valve_exercise", "risk_version", "refresh", "refresh_on"]
 
 _SCORES = text("""
     SELECT p.id, p.ext_id, p.street, p.material, p.diameter_mm, p.install_year,
@@ -23,13 +33,28 @@ _SCORES = text("""
 """)
 
 
+def refresh_on(conn: Connection, actor: Actor, *, network_id: int | None = None, as_of: date | None = None,
+               horizon_days: int = 365) -> dict[str, Any]:
+    """:func:`forecast.store.refresh` in the caller's transaction (the demo loader's), audited there."""
+    allow(actor, "data.import")
+    out = store.refresh(conn, actor=actor.author, network_id=network_id, as_of=as_of, horizon_days=horizon_days)
+    audit.record(conn, actor=actor.author, action="forecast.refresh", object_type="network",
+                 object_id=network_id, details=out)
+    return out
+
+
+def refresh(actor: Actor, *, network_id: int | None = None, as_of: date | None = None, horizon_days: int = 365,
+            bind: Engine | None = None) -> dict[str, Any]:
+    """Record the breaks of new burst incidents and recompute the stored scores of ``network_id`` (or of
+    every network) in one transaction; the summary."""
+    with engine(bind).begin() as conn:
+        return refresh_on(conn, actor, network_id=network_id, as_of=as_of, horizon_days=horizon_days)
+
+
 def risk_version(*, bind: Engine | None = None) -> int:
     """The ``pipe_risk`` data version (a refresh makes new tile URLs for the risk colouring)."""
-    from forecast.store import RISK_VERSION
-    from gis.overviews import data_version
-
     with engine(bind).connect() as conn:
-        return data_version(conn, RISK_VERSION)
+        return data_version(conn, store.RISK_VERSION)
 
 
 def scores(actor: Actor, network_id: int, *, bind: Engine | None = None) -> pd.DataFrame:
@@ -37,8 +62,6 @@ def scores(actor: Actor, network_id: int, *, bind: Engine | None = None) -> pd.D
     string), ``ext_id, street, material`` (canonical), ``diameter_mm, install_year, length_m,
     expected_breaks, per_km_year, as_of, horizon_days, past_breaks, last_break``."""
     allow(actor, "network.read")
-    from forecast.model import prepare_pipes
-
     with engine(bind).connect() as conn:
         rows = conn.execute(_SCORES, {"n": network_id}).all()
     cols = ["pipe", "ext_id", "street", "material_raw", "diameter_mm", "install_year", "length_m", "expected_breaks",
@@ -61,12 +84,9 @@ def renewal(actor: Actor, network_id: int, *, first_year: int, years: int = 5, k
             budget_per_year: float | None = None, bind: Engine | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The renewal plan (``forecast.renewal.renewal_plan``) of the network's stored scores, the
     chosen pipes with ``ext_id, street, material, diameter_mm, install_year, past_breaks`` added."""
-    from forecast.renewal import renewal_plan
-    from forecast.store import region_rules
-
     df = scores(actor, network_id, bind=bind)
     pipes, by_year = renewal_plan(df, first_year=first_year, years=years, km_per_year=km_per_year,
-                                  budget_per_year=budget_per_year, rules=region_rules())
+                                  budget_per_year=budget_per_year, rules=store.region_rules())
     extra = df.set_index("pipe")[["ext_id", "street", "material", "diameter_mm", "install_year", "past_breaks",
                                   "per_km_year"]]
     pipes = pipes.join(extra, on="pipe")
@@ -78,10 +98,6 @@ def valve_exercise(actor: Actor, network_id: int, *, limit: int | None = None,
     """Valves to exercise first (``forecast.valves.valve_exercise``) with ``ext_id, street, status,
     last_exercised`` of each."""
     allow(actor, "network.read")
-    from forecast.valves import expected_per_link
-    from forecast.valves import valve_exercise as rank
-    from ops import network as net_ops
-
     crit, _ = net_ops.criticality(actor, network_id, bind=bind)
     ix = net_ops.index(network_id, bind=bind)
     with engine(bind).connect() as conn:

@@ -3,12 +3,11 @@
 :mod:`reports.kpi_rules` (pure: the KPI formulas take it without importing ``settings``)."""
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from reports.errors import InvalidRules
 from reports.kpi_rules import KPI_ZONES, ReportRules, Zone
-from rules_yaml import read_rules_yaml, validated
+from rules_yaml import cached_by_mtime, read_rules_yaml, validated
 from settings import get_settings
 
 __all__ = ["DEFAULT_FILE", "KPI_ZONES", "ReportRules", "Zone", "current", "load"]
@@ -22,17 +21,10 @@ def load(path: str | Path) -> ReportRules:
     return validated(ReportRules, raw, path, error=InvalidRules)
 
 
-@lru_cache(maxsize=4)
-def _cached(path: str, mtime: float) -> ReportRules:
-    return load(path)
+_cached = cached_by_mtime(load, maxsize=4, missing=lambda p: InvalidRules(f"cannot read reports rules file {p}"))
 
 
 def current() -> ReportRules:
     """The rules in force (the setting ``reports_rules_file``, ``ZHKH_REPORTS_RULES_FILE`` in the environment or
     ``.env``), re-read when changed."""
-    path = Path(get_settings().reports_rules_file)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        raise InvalidRules(f"cannot read reports rules file {path}") from None
-    return _cached(str(path), mtime)
+    return _cached(Path(get_settings().reports_rules_file))

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Connection
@@ -15,6 +14,7 @@ from sqlalchemy import Connection
 from billing.rule import allowance_h, canonical_service, month_bounds, outage_union
 from billing.rules_file import BillingRules, load_billing_rules
 from resident import queries
+from rules_yaml import cached_by_mtime
 from settings import get_settings
 
 
@@ -41,18 +41,11 @@ class Clock:
         return min(1.0, self.minutes / self.allowance_minutes) if self.allowance_minutes else 1.0
 
 
-@lru_cache(maxsize=4)
-def _rules(path: str, mtime: float) -> BillingRules:
-    return load_billing_rules(path)
+_rules = cached_by_mtime(load_billing_rules, maxsize=4)
 
 
 def billing_rules() -> BillingRules:
-    path = Path(get_settings().billing_rules_file)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = 0.0
-    return _rules(str(path), mtime)
+    return _rules(Path(get_settings().billing_rules_file))
 
 
 def period_of(now: datetime, rules: BillingRules) -> str:

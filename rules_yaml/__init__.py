@@ -6,11 +6,14 @@ mapping with its own pydantic model and raises its own error class.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+
+T = TypeVar("T")
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any], *,
@@ -74,3 +77,30 @@ def time_zone_name(value: str) -> str:
     except Exception:
         raise ValueError(f"unknown time zone {value!r}") from None
     return value
+
+
+def cached_by_mtime(loader: Callable[[str], T], *, maxsize: int = 8,
+                    missing: Callable[[Path], Exception] | None = None) -> Callable[[str | Path], T]:
+    """``loader`` remembered per (path, modification time): a rules file is parsed once, and read again as
+    soon as someone edits it (no restart). A file that cannot be stat'ed raises ``missing(path)`` when given,
+    else is handed to ``loader`` (whose error names the problem).
+
+        _cached = cached_by_mtime(load_rules)
+        def rules_from_settings() -> Rules: return _cached(get_settings().x_rules_file)
+    """
+    @lru_cache(maxsize=maxsize)
+    def by_key(path: str, mtime: float) -> T:
+        return loader(path)
+
+    def cached(path: str | Path) -> T:
+        p = Path(path)
+        try:
+            mtime = p.stat().st_mtime
+        except OSError:
+            if missing is not None:
+                raise missing(p) from None
+            mtime = 0.0
+        return by_key(str(p), mtime)
+
+    cached.cache_clear = by_key.cache_clear  # type: ignore[attr-defined]
+    return cached

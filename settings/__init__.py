@@ -180,8 +180,3 @@ def get_settings() -> Settings:
             log.error("%s", refused)
         print(f"error: {refused}", file=sys.stderr)
         raise refused from None
-
-
-if __name__ == "__main__":  # python -m settings: check the settings alone (exit 2 with the one line)
-    get_settings()
-    print("settings: ok")

@@ -83,12 +83,24 @@ def addresses_csv(shape: Any, ctx: SheetContext) -> bytes:
     return _csv(headers, rows, ctx)
 
 
+def geojson(shape: Any) -> dict[str, Any]:
+    """The plan's pipes (isolated, unintended) and valves (close, optional) as a FeatureCollection."""
+    feats: list[dict[str, Any]] = []
+    for role, ids in (("isolated", shape.isolated), ("unintended", shape.unintended)):
+        feats += [{"type": "Feature", "geometry": shape.geoms[i], "properties": {"role": role, "pipe_id": i}}
+                  for i in ids if i in shape.geoms]
+    for role, valves in (("close", shape.valves), ("optional", shape.optional)):
+        feats += [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
+                   "properties": {"role": role, "valve_id": v["id"], "ext_id": v.get("ext_id"),
+                                  "order": v.get("order"), "street": v.get("street")}}
+                  for v in valves if v.get("lon") is not None]
+    return {"type": "FeatureCollection", "features": feats}
+
+
 def plan_geojson(shape: Any, buildings: Any | None) -> dict[str, Any]:
     """The plan as a FeatureCollection: pipes (isolated, unintended), valves (close, optional) and the
     buildings cut off (``buildings``: a GeoDataFrame with id, or None)."""
     import json
-
-    from views.plan_map import geojson
 
     out = geojson(shape)
     if buildings is not None and len(buildings):

@@ -19,6 +19,7 @@ from gis.tile_layers import (
     TILE_LAYERS,
     add_tile_layers,
 )
+from ops import dma as dma_ops
 from settings import get_settings
 from views.common import lang, t
 from views.session import actor
@@ -125,9 +126,7 @@ def dma_alarm_outlines(fg: folium.FeatureGroup) -> None:
     that the reports inside stay clickable)."""
     import json
 
-    from dma.usecases import alarm_outlines
-
-    for a in alarm_outlines(actor()):
+    for a in dma_ops.alarm_outlines(actor()):
         tip = html.escape(t("map.dma_alarm", dma=a["name"], id=a["incident_id"] or "—"))
         folium.GeoJson(json.loads(a["outline"]), tooltip=tip,
                        style_function=lambda f: {"color": "#d00000", "weight": 3, "dashArray": "8 5",

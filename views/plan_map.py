@@ -17,9 +17,14 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import layers as L
+from ops import maps
+from ops.base import utcnow
+from ops.incidents import rules
+from views import exports
 from views.common import t
 from views.formatting import label
 from views.map_parts import buildings_overlay, legend_items, map_key, tile_map
+from views.session import actor
 
 ISOLATED, UNINTENDED, OPTIONAL = "#d7191c", "#ff8c00", "#9e9e9e"
 BUILDING_ISOLATED, BUILDING_UNINTENDED = "#fb6a4a", "#fdae6b"
@@ -208,10 +213,6 @@ def tables(shape: PlanShape, *, key: str, height: int = 260, context: Any = None
 
 def downloads(shape: PlanShape, *, key: str, context: Any = None) -> None:
     """The crew sheet (PDF to print, CSV), the addresses (CSV) and the plan with its buildings (GeoJSON)."""
-    from ops import maps
-    from views import exports
-    from views.session import actor
-
     ctx = context or exports.SheetContext(made_at=_now(), timezone=_tz())
     ids = [int(b["id"]) for b in shape.buildings]
     a = actor()
@@ -231,14 +232,10 @@ def downloads(shape: PlanShape, *, key: str, context: Any = None) -> None:
 
 
 def _now() -> Any:
-    from ops.base import utcnow
-
     return utcnow()
 
 
 def _tz() -> str:
-    from ops.incidents import rules
-
     return rules().timezone
 
 
@@ -250,16 +247,3 @@ def crew_rows(shape: PlanShape) -> list[dict[str, Any]]:
               "lat": v.get("lat"), "lon": v.get("lon"), "street": v.get("street"), "status": v.get("status")}
              for v in shape.optional]
     return rows
-
-
-def geojson(shape: PlanShape) -> dict[str, Any]:
-    feats: list[dict[str, Any]] = []
-    for role, ids in (("isolated", shape.isolated), ("unintended", shape.unintended)):
-        feats += [{"type": "Feature", "geometry": shape.geoms[i], "properties": {"role": role, "pipe_id": i}}
-                  for i in ids if i in shape.geoms]
-    for role, valves in (("close", shape.valves), ("optional", shape.optional)):
-        feats += [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
-                   "properties": {"role": role, "valve_id": v["id"], "ext_id": v.get("ext_id"),
-                                  "order": v.get("order"), "street": v.get("street")}}
-                  for v in valves if v.get("lon") is not None]
-    return {"type": "FeatureCollection", "features": feats}

@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dma import usecases
+from ops import dma as dma_ops
 from views.common import lang, t
 from views.formatting import label, md_safe
 from views.session import actor, guard
@@ -37,13 +37,13 @@ def y_axis(title: str) -> alt.Axis:
     return alt.Axis(title=title, labelExpr=expr)
 
 
-def _frame(ov: usecases.Overview) -> pd.DataFrame:
+def _frame(ov: dma_ops.Overview) -> pd.DataFrame:
     return pd.DataFrame([{
         "dma_id": r.dma_id, "dma": r.dma, "day": pd.Timestamp(r.day), "inflow": r.inflow_m3, "billed": r.billed_m3,
         "nrw": r.nrw_m3, "nrw_pct": r.nrw_pct, "mnf": r.mnf_m3h} for r in ov.days])
 
 
-def summary(ov: usecases.Overview, df: pd.DataFrame) -> pd.DataFrame:
+def summary(ov: dma_ops.Overview, df: pd.DataFrame) -> pd.DataFrame:
     open_by_dma = {a["dma_id"]: a for a in ov.alarms if a["state"] == "open"}
     last_night = {}
     for n in ov.nights:
@@ -69,7 +69,7 @@ def summary(ov: usecases.Overview, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def dma_map(ov: usecases.Overview, df: pd.DataFrame) -> None:
+def dma_map(ov: dma_ops.Overview, df: pd.DataFrame) -> None:
     """The areas' outlines coloured by NRW % over the period; an area in alarm drawn with a red edge."""
     import json
 
@@ -114,7 +114,7 @@ def dma_map(ov: usecases.Overview, df: pd.DataFrame) -> None:
     plt.close(fig)
 
 
-def charts(ov: usecases.Overview, df: pd.DataFrame, dma_id: int) -> None:
+def charts(ov: dma_ops.Overview, df: pd.DataFrame, dma_id: int) -> None:
     part = df[df.dma_id == dma_id]
     if part.empty:
         st.info(t("balance.no_data"))
@@ -157,7 +157,7 @@ def charts(ov: usecases.Overview, df: pd.DataFrame, dma_id: int) -> None:
                     use_container_width=True)
 
 
-def alarm_list(ov: usecases.Overview) -> None:
+def alarm_list(ov: dma_ops.Overview) -> None:
     st.subheader(t("balance.alarms"))
     if not ov.alarms:
         st.info(t("balance.no_alarms"))
@@ -178,7 +178,7 @@ def main() -> None:
     st.caption(t("balance.hint"))
     days = st.radio(t("balance.period"), PERIODS, index=len(PERIODS) - 1, horizontal=True,
                     format_func=lambda d: t("balance.days", n=d), key="balance_days")
-    ov = usecases.overview(actor(), days=int(days))
+    ov = dma_ops.overview(actor(), days=int(days))
     if not ov.dmas:
         st.info(t("balance.no_dmas"))
         return

@@ -54,3 +54,12 @@ def check_port(port: int) -> None:
     """Refuse a port outside 1..65535 (the command's caller sees one line and exit 2)."""
     if not 0 < port < 65536:
         raise SystemExit(fail(f"--port must be 1..65535, got {port}"))
+
+
+class ProgParser(Parser):
+    """A usage error as ``python -m X …: error: …`` on one line, exit code 2: the form the engine's commands
+    (network, forecast, meters) have always printed, kept because outside checks read it."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {one_line(message)}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)

@@ -15,7 +15,7 @@ from shapely import LineString, Point
 from sqlalchemy import Engine, text
 
 import data.store
-from data.__main__ import main
+from apps.cli.data import main
 from data.errors import DataError, ValidationFailed
 from data.importers import ImportReport, import_file, validate_file
 from data.topology import build_network

@@ -10,14 +10,19 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, text
 
+from auth.errors import PermissionDenied
+from auth.model import Actor
 from dma import service, store
 from dma.rules import DmaRules
+from ops import dma
 from tests.dma.nets import build_net
 from tests.dma.nets import write_hourly as _write
 
 TZ = "Europe/Helsinki"           # UTC+2 in March (before the DST change on 29 March)
 UTC = timezone.utc
 D0 = date(2026, 3, 1)            # first day of readings
+CLI = Actor.cli("cli:test")
+PLANNER = Actor("petrov", "planner")
 RULES = DmaRules(baseline_nights=3, min_history_nights=2, rise_pct=30, rise_abs_m3h=0.5, clear_after_nights=2)
 
 
@@ -28,8 +33,8 @@ def net(clean_engine: Engine) -> dict:
 
 def test_derive_cuts_at_closed_valves_and_inlets_and_signs_the_flows(net: dict, clean_engine: Engine) -> None:
     with clean_engine.begin() as c:
-        out = service.derive(c, actor="cli:test")
-        again = service.derive(c, actor="cli:test")
+        out = dma.derive_on(c, CLI)
+        again = dma.derive_on(c, CLI)
     assert sorted(d["pipes"] for d in out) == [2, 3]
     assert [(d["id"], d["name"]) for d in again] == [(d["id"], d["name"]) for d in out]   # stable ids and names
     with clean_engine.connect() as c:
@@ -54,7 +59,7 @@ def test_balance_per_local_day_with_nrw_and_no_data(net: dict, clean_engine: Eng
     gap = {datetime(2026, 3, 2, 22, tzinfo=UTC) + timedelta(hours=k) for k in range(-4, 5)}
     _write(clean_engine, net["M1"], lambda t: 4.5, 3, skip=gap)
     with clean_engine.begin() as c:
-        service.derive(c, actor="cli:test")
+        dma.derive_on(c, CLI)
     with clean_engine.connect() as c:
         rows = service.balance(c, D0, date(2026, 3, 3), rules=RULES, tz=TZ)
     by = {(r.dma, r.day): r for r in rows}
@@ -91,13 +96,13 @@ def test_night_check_raises_one_incident_notes_while_high_and_clears(net: dict, 
     _write(clean_engine, net["M2"], _night_rate(2.0, leak), 10)
     _write(clean_engine, net["M1"], lambda t: 20.0, 10)
     with clean_engine.begin() as c:
-        service.derive(c, actor="cli:test")
+        dma.derive_on(c, CLI)
         b_id = next(d["id"] for d in store.list_dmas(c) if d["pipes"] == 3)
     actions = {}
     now = datetime(2026, 3, 11, 12, tzinfo=UTC)
     for k in range(1, 11):
         with clean_engine.begin() as c:
-            res = {r["dma_id"]: r for r in service.check_night(c, date(2026, 3, k), rules=RULES, tz=TZ, now=now, lang="en")}
+            res = {r["dma_id"]: r for r in dma.check_night_on(c, CLI, date(2026, 3, k), rules=RULES, tz=TZ, now=now, lang="en")}
         actions[k] = (res[b_id]["verdict"], res[b_id]["action"])
     assert actions[1] == ("learning", "wait") and actions[2] == ("learning", "wait")
     assert actions[3] == ("normal", "quiet")
@@ -124,7 +129,7 @@ def test_night_check_raises_one_incident_notes_while_high_and_clears(net: dict, 
     assert baseline_on_7 == pytest.approx(2.0)               # the high nights stay out of the baseline
     # judging a night again changes nothing
     with clean_engine.begin() as c:
-        again = {r["dma_id"]: r for r in service.check_night(c, date(2026, 3, 6), rules=RULES, tz=TZ, now=now)}
+        again = {r["dma_id"]: r for r in dma.check_night_on(c, CLI, date(2026, 3, 6), rules=RULES, tz=TZ, now=now)}
         assert again[b_id]["action"] == "already_checked"
         assert c.execute(text("SELECT count(*) FROM incident_notes")).scalar() == 3
 
@@ -133,7 +138,7 @@ def test_a_drawn_dma_holds_what_lies_inside(net: dict, clean_engine: Engine) -> 
     poly = {"type": "Polygon", "coordinates": [[[24.938, 60.1715], [24.950, 60.1715], [24.950, 60.175],
                                                  [24.938, 60.175], [24.938, 60.1715]]]}
     with clean_engine.begin() as c:
-        d = service.draw(c, actor="petrov", network_id=net["net"], name="North", geojson={"type": "Feature", "geometry": poly})
+        d = dma.draw_on(c, Actor("petrov", "admin"), network_id=net["net"], name="North", geojson={"type": "Feature", "geometry": poly})
     assert d["pipes"] == 2 and d["buildings"] == 1                  # p3 and p4 (midpoints inside), b2 on p4
     with clean_engine.connect() as c:
         pipes = {r[0] for r in c.execute(text("SELECT pipe_id FROM dma_pipes WHERE dma_id = :d"), {"d": d["id"]})}
@@ -142,11 +147,27 @@ def test_a_drawn_dma_holds_what_lies_inside(net: dict, clean_engine: Engine) -> 
                      ({"type": "Polygon", "coordinates": [[[24.9, 60.1], [24.95, 60.1], [24.9, 60.2]]]}, "closed"),
                      ({"type": "Polygon", "coordinates": [[[2490, 60.1], [24.95, 60.1], [24.9, 60.2], [2490, 60.1]]]}, "degrees")):
         with clean_engine.begin() as c, pytest.raises(service.DmaError, match=msg):
-            service.draw(c, actor="petrov", network_id=net["net"], name="Bad", geojson=bad)
+            dma.draw_on(c, Actor("petrov", "admin"), network_id=net["net"], name="Bad", geojson=bad)
     with clean_engine.begin() as c, pytest.raises(service.DmaError, match="already has"):
-        service.draw(c, actor="petrov", network_id=net["net"], name="North", geojson=poly)
+        dma.draw_on(c, Actor("petrov", "admin"), network_id=net["net"], name="North", geojson=poly)
     with clean_engine.begin() as c, pytest.raises(service.DmaError, match="HTML"):
-        service.draw(c, actor="petrov", network_id=net["net"], name="<b>x</b>", geojson=poly)
+        dma.draw_on(c, Actor("petrov", "admin"), network_id=net["net"], name="<b>x</b>", geojson=poly)
+
+
+def test_changes_need_data_import_and_are_audited_by_the_use_case(net: dict, clean_engine: Engine) -> None:
+    poly = {"type": "Polygon", "coordinates": [[[24.938, 60.1715], [24.950, 60.1715], [24.950, 60.175],
+                                                 [24.938, 60.175], [24.938, 60.1715]]]}
+    for change in (lambda: dma.derive(PLANNER, bind=clean_engine),
+                   lambda: dma.draw(PLANNER, name="North", geojson=poly, bind=clean_engine),
+                   lambda: dma.check_night(PLANNER, D0, bind=clean_engine)):
+        with pytest.raises(PermissionDenied):
+            change()
+    d = dma.draw(Actor("petrov", "admin"), name="North", geojson=poly, bind=clean_engine)   # the first water network
+    with clean_engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM dmas")).scalar() == 1
+        who = c.execute(text("SELECT actor, object_id FROM audit_events WHERE action = 'dma.draw'")).one()
+    assert tuple(who) == ("petrov", str(d["id"]))
+    assert [r["id"] for r in dma.overview(PLANNER, until=D0, bind=clean_engine).dmas] == [d["id"]]   # planners read
 
 
 def _cli(db_url: str, *args: str) -> subprocess.CompletedProcess:

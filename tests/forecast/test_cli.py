@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from forecast.cli import main
+from apps.cli.forecast import main
 from forecast.synth import make_city
 
 ROOT = Path(__file__).resolve().parents[2]

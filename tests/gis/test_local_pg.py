@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from gis import local_pg
+from apps.cli.local_pg import main as local_pg_main
 from gis.db import make_engine
 from gis.errors import DatabaseUnavailable
 from gis.local_pg import local_database_url, port_open, stop_own_cluster
@@ -47,7 +47,7 @@ def test_own_cluster_when_no_server_listens(cluster_dir: Path, monkeypatch: pyte
     monkeypatch.delenv("DATABASE_URL", raising=False)
     get_settings.cache_clear()
     try:
-        assert local_pg.main() == 0
+        assert local_pg_main() == 0
     finally:
         get_settings.cache_clear()
     url = capsys.readouterr().out.strip()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from meters.cli import main
+from apps.cli.meters import main
 from meters.errors import BadArgument
 from meters.shapes import demand_factor
 from meters.simulate import (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from network import compute_segments, isolate, read_inp_topology
-from network.cli import read_valves_csv
+from network.valves_csv import read_valves_csv
 from tests.network.test_segments import NETWORKS
 
 ROOT = Path(__file__).resolve().parents[2]

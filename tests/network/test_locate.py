@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from network.cli import main
+from apps.cli.network import main
 from network.errors import InputFileError
 from network.inp import read_inp_topology
 from network.locate import (
@@ -73,7 +73,7 @@ def test_topology_picks_the_pipe_whose_failure_dries_exactly_the_callers() -> No
 def test_topology_with_valves_uses_the_isolated_segment(tmp_path: Path) -> None:
     # valves only at J1 on P2 and P3: a break on P4 shuts P2 P4 P5 (the whole J2 side) — J2, J4, J5 dry;
     # then P2, P4, P5 explain the calls equally and the tie goes to the pipe nearest the callers.
-    from network.cli import read_valves_csv
+    from network.valves_csv import read_valves_csv
 
     valves = csv_file(tmp_path, "link,node\nP2,J1\nP3,J1\n", "valves.csv")
     model = read_valves_csv(valves, read_inp_topology(TREE))

@@ -54,7 +54,8 @@ def test_dry_branch_customers_are_unintended_and_critical_first() -> None:
 
 
 def test_exports_carry_every_valve_and_pipe() -> None:
-    from views.plan_map import crew_rows, geojson, of_plan
+    from views.exports import geojson
+    from views.plan_map import crew_rows, of_plan
 
     plan = plan_shutoff(NET, "P2", **lookups())
     shape = of_plan(plan, {"P2": {"type": "LineString", "coordinates": [[24.94, 60.17], [24.95, 60.17]]}})

@@ -34,7 +34,7 @@ DAYS = 12
 @pytest.fixture(scope="module")
 def balance_app(db_url: str) -> Iterator[dict]:
     from auth.model import Actor
-    from dma import service as dma
+    from ops import dma
     from dma.rules import DmaRules
     from gis.db import make_engine
     from ops import users
@@ -62,10 +62,10 @@ def balance_app(db_url: str) -> Iterator[dict]:
     write_hourly(eng, ids["M1"], lambda t: inlet_b(t) + 1.3, hours, t0=t0)
     rules = DmaRules(baseline_nights=14, min_history_nights=5)
     with eng.begin() as c:
-        dma.derive(c, actor="cli:tests")
+        dma.derive_on(c, Actor.cli("cli:tests"))
         day = first + timedelta(days=1)
         while day < now.astimezone(TZ).date():
-            dma.check_night(c, day, rules=rules, tz="Europe/Helsinki", now=now, lang="ru")
+            dma.check_night_on(c, Actor.cli("cli:tests"), day, rules=rules, tz="Europe/Helsinki", now=now, lang="ru")
             day += timedelta(days=1)
         incident = c.execute(text("SELECT id FROM incidents WHERE channel = 'sensor'")).scalar_one()
     port = free_port()

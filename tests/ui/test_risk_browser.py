@@ -15,10 +15,11 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture()
 def with_risk(demo_engine) -> None:
-    from forecast.demo import demo
+    from apps.demo.forecast import demo
+    from auth.model import Actor
 
     with demo_engine.begin() as conn:
-        demo(conn, actor="cli:tests", seed=42, if_missing=True)
+        demo(conn, actor=Actor.cli("cli:tests"), seed=42, if_missing=True)
 
 
 @pytest.mark.role("planner")

@@ -87,7 +87,7 @@ def test_the_demo_network_has_a_name_in_each_language() -> None:
 
 def test_the_reports_list_is_newest_first_by_default() -> None:
     from incidents.model import QueueItem
-    from views.reports import order_items
+    from views.incidents import order_items
 
     class Inc:
         def __init__(self, i: int, created: datetime) -> None:

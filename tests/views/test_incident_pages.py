@@ -106,7 +106,7 @@ def test_stale_version_says_changed_by_someone_else(app_db: Engine) -> None:
         lon, lat = conn.execute(text("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings "
                                      "ORDER BY id LIMIT 1")).one()
     inc = S.create_incident(app_db, service_code="elevator", lon=lon, lat=lat, description="lift stuck").incident
-    at = page("reports")
+    at = page("incidents")
     at.session_state["lang"] = "ru"  # AppTest formats widget options outside the session: keep the default language
     at.query_params["id"] = str(inc.id)
     at.run()
@@ -141,7 +141,7 @@ def test_an_inspector_reads_a_report_but_gets_no_status_buttons(app_db: Engine) 
         lon, lat = conn.execute(text("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings "
                                      "ORDER BY id LIMIT 1")).one()
     inc = S.create_incident(app_db, service_code="elevator", lon=lon, lat=lat, description="lift **stuck**").incident
-    at = page("reports", role="inspector")
+    at = page("incidents", role="inspector")
     at.session_state["lang"] = "ru"
     at.query_params["id"] = str(inc.id)
     at.run()
@@ -172,7 +172,7 @@ def test_ones_own_approve_and_valves_closed_are_not_someone_elses_change(app_db:
     def warned(at) -> bool:
         return any(stale in w.value for w in at.warning)
 
-    at = page("reports")
+    at = page("incidents")
     at.session_state["lang"] = "ru"
     at.query_params["id"] = str(inc.id)
     at.run()
@@ -220,7 +220,7 @@ def test_a_dispatcher_hides_a_description_from_the_public(app_db: Engine) -> Non
                                      "ORDER BY id LIMIT 1")).one()
     caller = "лифт стоит, звонила Петрова Анна, 8 912 000 11 22"
     inc = S.create_incident(app_db, service_code="elevator", lon=lon, lat=lat, description=caller).incident
-    at = page("reports")
+    at = page("incidents")
     at.session_state["lang"] = "ru"
     at.query_params["id"] = str(inc.id)
     at.run()

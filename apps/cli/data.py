@@ -1,8 +1,13 @@
-"""The commands of ``python -m data``: ``import`` and ``load-demo``.
+"""``python -m data``: load the demo city, import a utility's data.
 
-A refused command raises DataError; ``data.__main__`` prints it as one stderr line and exits 2.
-Both commands record an audit event (``ops.audit``) inside the transaction of the change.
+    python -m data load-demo [--seed N] [--if-missing]      (refused when ZHKH_ENV=production)
+    python -m data import FILE [options]     (see ``python -m data import --help``)
+
+A refused command exits 2 with one line on stderr (``error: FILE: the problem``), never a
+traceback; ``import --all-problems`` adds every validation problem, one per line, after it.
 """
+# (the docstring is the command's --help.) Both commands record an audit event
+# (:func:`ops.data.import_recorder`) inside the transaction of the change.
 from __future__ import annotations
 
 import argparse
@@ -10,12 +15,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from data.errors import ConfirmationNeeded, DataError, RefusedInProduction
-from data.gis_read import KINDS
+from apps.cli.common import fail
+from auth.model import Actor
+from data.demo import demo_counts, demo_loaded, load_demo
 from data.diff import ImportPreview
-from data.importers import RESOURCES, ImportReport, import_prepared, preview_prepared, read_file
+from data.errors import ConfirmationNeeded, DataError, RefusedInProduction, ValidationFailed
+from data.gis_read import KINDS
+from data.importers import RESOURCES, import_prepared, preview_prepared, read_file
+from gis.db import get_engine
+from gis.errors import DatabaseUnavailable
+from ops.audit import cli_actor
+from ops.data import import_recorder
+from settings import get_settings
 
 
 class TqdmProgress:
@@ -44,33 +57,12 @@ class TqdmProgress:
             self.bar = None
 
 
-def audit_details(report: ImportReport) -> dict[str, Any]:
-    """What an import's audit event records."""
-    return {"file": report.source, "checksum": report.checksum, "network": report.network,
-            "dataset": report.dataset, "counts_before": report.counts_before, "counts_after": report.counts_after,
-            "diff": report.diff.summary() if report.diff is not None else None,
-            "relinked_reports": [r.incident_id for r in report.diff.relinks] if report.diff is not None else []}
-
-
 def audit_recorder(action: str):  # -> Callable[[Connection, ImportReport], None]
-    """An ``audit`` callback writing ``action`` by ``cli:<os user>`` about the network (or dataset)."""
-    from ops.audit import cli_actor, record
-
-    def write(conn: Connection, report: ImportReport) -> None:
-        if report.network_id is not None:
-            object_type, object_id = "network", str(report.network_id)
-        else:
-            object_type, object_id = "dataset", report.dataset
-        record(conn, actor=cli_actor(), action=action, object_type=object_type, object_id=object_id,
-               details=audit_details(report))
-
-    return write
+    """The ``audit`` callback of a command: ``action`` by ``cli:<os user>`` (:func:`ops.data.import_recorder`)."""
+    return import_recorder(Actor.cli(cli_actor()), action)
 
 
 def _engine(url: str | None) -> Engine:
-    from gis.db import get_engine
-    from gis.errors import DatabaseUnavailable
-
     try:
         return get_engine(url)
     except DatabaseUnavailable as exc:
@@ -147,7 +139,7 @@ def _dry_run_engine(url: str | None, source: str) -> Engine | None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    """The ``import`` command; DataError propagates to ``data.__main__`` (exit 2)."""
+    """The ``import`` command; DataError propagates to :func:`main` (exit 2)."""
     bar = TqdmProgress()
     try:
         prep = read_file(args.path, kind=args.kind, layer=args.layer, crs=args.crs, offset=args.offset,
@@ -200,9 +192,6 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from data.demo import demo_counts, demo_loaded, load_demo
-    from settings import get_settings
-
     s = get_settings()
     if s.env == "production":
         raise RefusedInProduction(f'load-demo: refused in production (ZHKH_ENV={s.env}); the demo city would merge '
@@ -220,3 +209,39 @@ def run_demo(args: argparse.Namespace) -> int:
         bar.close()
     print(f"demo city loaded: {counts}")
     return 0
+
+
+# ---------------------------------------------------------------- the command line
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m data", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_demo_parser(sub)
+    add_import_parser(sub)
+    return parser
+
+
+def error_message(exc: DataError, source: str | None, *, all_problems: bool = False) -> str:
+    """What a refused command says (after ``error:``): it names ``source`` (the file) and the problem."""
+    if isinstance(exc, ValidationFailed):
+        return exc.one_line(source or "input", hint=not all_problems)
+    msg = str(exc)
+    if source and not msg.startswith(source) and source not in msg.split(":", 1)[0]:
+        msg = f"{source}: {msg}"
+    return msg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DataError as exc:
+        path = getattr(args, "path", None)
+        all_problems = bool(getattr(args, "all_problems", False))
+        code = fail(error_message(exc, Path(path).name if path else None, all_problems=all_problems))
+        if isinstance(exc, ValidationFailed) and all_problems:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+        return code

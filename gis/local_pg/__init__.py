@@ -4,7 +4,8 @@ Order of preference: the machine's running server (``127.0.0.1:5432`` by default
 cluster of our own under ``var/pg`` (port 5433) started as the ``postgres`` user (PostgreSQL refuses root).
 Only ``python -m gis.local_pg`` (``make demo``, ``make test``) creates or starts that cluster, or any process
 when ``ZHKH_LOCAL_CLUSTER_AUTOSTART=true``: an app never switches silently to a new, empty database; with
-no server it stops and says what to do. ``python -m gis.local_pg`` prepares it and prints the URL.
+no server it stops and says what to do. ``python -m gis.local_pg`` (:mod:`apps.cli.local_pg`) prepares it and
+prints the URL.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from gis.errors import DatabaseUnavailable
@@ -95,25 +95,3 @@ def local_database_url(settings: Settings | None = None, *, start: bool = False)
             f"start PostgreSQL, or run `python -m gis.local_pg` (make demo does) to create a local cluster under "
             f"{s.local_cluster_dir}", "no_local", f"{s.local_pg_host}:{s.local_pg_port}")
     return f"postgresql+psycopg://{s.local_pg_user}@{host}:{port}/{s.local_db_name}"
-
-
-def main() -> int:
-    """Prepare the database (DATABASE_URL's, or the local one, creating our own cluster if need be)."""
-    from gis.db import ensure_database, normalize_url
-
-    try:
-        s = get_settings()
-        if s.database_url is not None and s.database_url.get_secret_value():
-            url = normalize_url(s.database_url.get_secret_value())
-        else:
-            url = local_database_url(s, start=True)
-        ensure_database(url)
-    except DatabaseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(url)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,19 +12,24 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
-from typing import NoReturn
 
 import pandas as pd
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from apps.cli.common import ProgParser, fail
+from apps.demo.forecast import demo
+from auth.model import Actor
 from forecast.errors import ForecastError, InputFileError
+from forecast.model import as_of_year, fit, predict, prepare_breaks, prepare_pipes
+from forecast.store import region_rules
+from ops import risk
+from ops.audit import cli_actor
+from ops.base import engine
+from settings import get_settings
 
 __all__ = ["main", "read_csv_table"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
 def read_csv_table(path: str | Path, what: str) -> pd.DataFrame:
@@ -54,8 +59,8 @@ def read_csv_table(path: str | Path, what: str) -> pd.DataFrame:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m forecast", description="Pipe break forecasts.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = ProgParser(prog="python -m forecast", description="Pipe break forecasts.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ProgParser)
     risk = sub.add_parser("risk", help="expected breaks per pipe within a horizon")
     risk.add_argument("--pipes", required=True, help="CSV with id,material,diameter_mm,install_year,length_m")
     risk.add_argument("--breaks", required=True, help="CSV with pipe,date (YYYY-MM-DD)")
@@ -78,25 +83,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _db_command(args: argparse.Namespace) -> int:
     """``demo`` and ``refresh``: one transaction each, JSON summary on stdout."""
-    from datetime import date
-
-    from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-
-    from ops.audit import cli_actor
-    from ops.base import engine
-
     try:
-        actor = cli_actor()
+        actor = Actor.cli(cli_actor())
         if args.command == "demo":
-            from forecast.demo import demo
-            from settings import get_settings
-
             seed = args.seed if args.seed is not None else get_settings().demo_seed
             with engine().begin() as conn:
                 out = demo(conn, actor=actor, seed=seed, if_missing=args.if_missing)
         else:
-            from forecast.store import refresh
-
             horizon = _horizon(args.horizon_days)
             if horizon != int(horizon):
                 raise InputFileError(f"--horizon-days {args.horizon_days[:40]!r} must be a whole number of days")
@@ -106,17 +99,13 @@ def _db_command(args: argparse.Namespace) -> int:
                     as_of = date.fromisoformat(args.as_of.strip())
                 except ValueError:
                     raise InputFileError(f"--as-of {args.as_of[:40]!r} is not a date YYYY-MM-DD") from None
-            with engine().begin() as conn:
-                out = refresh(conn, actor=actor, network_id=args.network, as_of=as_of, horizon_days=int(horizon))
+            out = risk.refresh(actor, network_id=args.network, as_of=as_of, horizon_days=int(horizon))
     except ForecastError as exc:
-        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
-        return 2
+        return fail(exc)
     except (DataError, IntegrityError) as exc:
-        sys.stderr.write(f"error: the database refused the change: {str(exc.orig).splitlines()[0]}\n")
-        return 2
+        return fail(f"the database refused the change: {str(exc.orig).splitlines()[0]}")
     except OperationalError as exc:
-        sys.stderr.write(f"error: cannot reach the database: {str(exc.orig).splitlines()[0] if exc.orig else exc}\n")
-        return 2
+        return fail(f"cannot reach the database: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
     json.dump(out, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
@@ -134,22 +123,7 @@ def _horizon(text: str) -> float:
     return value
 
 
-def _rules(path: str | None):
-    from forecast.rules import load_rules
-
-    if path is None:
-        try:
-            from settings import get_settings
-
-            path = getattr(get_settings(), "forecast_rules_file", None)
-        except Exception:  # noqa: BLE001 - no settings: the default rules
-            path = None
-    return load_rules(path)
-
-
 def _run(args: argparse.Namespace, info: dict) -> list[dict]:
-    from forecast.model import as_of_year, fit, predict, prepare_breaks, prepare_pipes
-
     started = time.perf_counter()
     horizon = _horizon(args.horizon_days)
     as_of = as_of_year(args.as_of)
@@ -159,7 +133,7 @@ def _run(args: argparse.Namespace, info: dict) -> list[dict]:
             history_start = as_of_year(args.history_start)
         except ForecastError as exc:
             raise InputFileError(str(exc).replace("--as-of", "--history-start")) from None
-    rules = _rules(args.rules)
+    rules = region_rules(args.rules)
     pipes = read_csv_table(args.pipes, "pipes")
     breaks = read_csv_table(args.breaks, "breaks")
     info["read_s"] = round(time.perf_counter() - started, 4)
@@ -186,12 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         out = _run(args, info)
     except ForecastError as exc:
-        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
-        return 2
+        return fail(exc)
     except Exception as exc:  # noqa: BLE001 - the contract is: one line, never a traceback
-        sys.stderr.write(f"error: cannot forecast from {args.pipes} / {args.breaks}: {type(exc).__name__}: "
-                         f"{' '.join(str(exc).split())[:300]}\n")
-        return 2
+        return fail(f"cannot forecast from {args.pipes} / {args.breaks}: {type(exc).__name__}: "
+                    f"{' '.join(str(exc).split())[:300]}")
     json.dump(out, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")
     if args.info:

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import date
 from typing import Any
 
+from sqlalchemy.exc import DataError, IntegrityError
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:   # one line, exit 2
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
+from apps.cli.common import Parser, fail
+from apps.demo.dma import demo
+from auth.model import Actor
+from dma.errors import DmaError
+from ops import dma
+from ops.audit import cli_actor
+from ops.base import engine
+from settings import get_settings
 
 
 def _day(s: str) -> date:
@@ -33,8 +37,8 @@ def _day(s: str) -> date:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m dma", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = Parser(prog="python -m dma", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     d = sub.add_parser("derive", help="derive DMAs from normally-closed valves and inlet meters")
     d.add_argument("--network", type=int, action="append")
     d.add_argument("--json", action="store_true")
@@ -63,19 +67,11 @@ def _fmt(x: Any, nd: int = 1) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from sqlalchemy.exc import DataError, IntegrityError
-
-    from dma import service
-    from dma.errors import DmaError
-    from ops.audit import cli_actor
-    from ops.base import engine
-
     try:
         eng = engine()
-        actor = cli_actor()
+        actor = Actor.cli(cli_actor())
         if args.command == "derive":
-            with eng.begin() as conn:
-                out = service.derive(conn, actor=actor, network_ids=args.network)
+            out = dma.derive(actor, args.network, bind=eng)
             if args.json:
                 print(json.dumps(out, ensure_ascii=False))
             else:
@@ -95,23 +91,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise DmaError(f"cannot read {args.geojson}: {e.__class__.__name__}") from e
             except json.JSONDecodeError as e:
                 raise DmaError(f"{args.geojson} is not JSON: {e.msg} at line {e.lineno}") from e
-            with eng.begin() as conn:
-                from dma import store
-
-                net = args.network
-                if net is None:
-                    nets = store.water_networks(conn)
-                    if not nets:
-                        raise DmaError("no water network; load one first")
-                    net = nets[0]
-                out = service.draw(conn, actor=actor, network_id=net, name=args.name, geojson=geo)
+            out = dma.draw(actor, name=args.name, geojson=geo, network_id=args.network, bind=eng)
             print(json.dumps(out, ensure_ascii=False) if args.json else
                   f"DMA {out['id']} {out['name']!r}: {out['pipes']} pipes, {out['buildings']} buildings, "
                   f"{out['inlets']} inlet(s)")
             return 0
         if args.command == "balance":
-            with eng.connect() as conn:
-                rows = service.balance(conn, args.since, args.until, dma_ids=args.dma)
+            rows = dma.balance(actor, args.since, args.until, dma_ids=args.dma, bind=eng)
             if args.json:
                 print(json.dumps([r.as_dict() for r in rows], ensure_ascii=False))
             else:
@@ -121,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{_fmt(r.nrw_pct)}\t{_fmt(r.mnf_m3h, 2)}")
             return 0
         if args.command == "check-night":
-            from dma.rules import region_timezone, rules_from_settings
-
-            day = args.date or service.default_night(region_timezone(), rules_from_settings())
-            with eng.begin() as conn:
-                out = service.check_night(conn, day)
+            out = dma.check_night(actor, args.date, bind=eng)
             if args.json:
                 print(json.dumps(out, ensure_ascii=False, default=str))
             else:
@@ -135,18 +117,13 @@ def main(argv: list[str] | None = None) -> int:
                           f"{r['verdict']}\t{r['action']}{inc}")
             return 0
         if args.command == "demo":
-            from dma.demo import demo
-            from settings import get_settings
-
             seed = args.seed if args.seed is not None else get_settings().demo_seed
             with eng.begin() as conn:
                 out = demo(conn, actor=actor, seed=seed, if_missing=args.if_missing)
             print(json.dumps(out, ensure_ascii=False))
             return 0
     except (DmaError, ValueError) as exc:
-        print(f"error: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}", file=sys.stderr)
-        return 2
+        return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
     except (DataError, IntegrityError) as exc:
-        print(f"error: the database refused the change: {str(exc.orig).splitlines()[0]}", file=sys.stderr)
-        return 2
+        return fail(f"the database refused the change: {str(exc.orig).splitlines()[0]}")
     return 2

@@ -13,7 +13,7 @@ from incidents.errors import ConcurrentEdit, IncidentError
 from incidents.model import QueueItem
 from incidents.sla import CATEGORIES, PRIORITIES
 from incidents.workflow import FINAL_STATUSES, OPEN_STATUSES, STATUSES, allowed_targets
-from ops import incidents as reports
+from ops import incidents as incident_ops
 from views import errors
 from views.common import pick_record, t, tn
 from views.formatting import (
@@ -64,7 +64,7 @@ def list_section() -> list[QueueItem]:
                                      key="inc_f_priority")
     slas = cols[3].multiselect(t("incident.filter.sla"), SLA_STATES,
                                format_func=lambda s: label("sla", s), placeholder=t("common.choose"), key="inc_f_sla")
-    items = reports.queue(actor(), statuses=statuses or STATUSES, categories=categories or None,
+    items = incident_ops.queue(actor(), statuses=statuses or STATUSES, categories=categories or None,
                          sla_states=slas or None, limit=2000)
     if priorities:
         items = [q for q in items if q.incident.priority in priorities]
@@ -142,7 +142,7 @@ def _seen_key(incident_id: int) -> str:
     return f"incident_seen_version_{incident_id}"
 
 
-def seen_version(detail: reports.ReportDetail) -> tuple[int, bool]:
+def seen_version(detail: incident_ops.ReportDetail) -> tuple[int, bool]:
     """(the version this user's buttons write against, whether someone else changed the report since
     this user saw it). What the user saw is kept as its version and the number of history events then;
     a newer version whose new events are all this user's own (approving the shutoff, "valves closed",
@@ -164,7 +164,7 @@ def seen_version(detail: reports.ReportDetail) -> tuple[int, bool]:
     return int(seen["version"]), seen["version"] != inc.version
 
 
-def actions(detail: reports.ReportDetail) -> None:
+def actions(detail: incident_ops.ReportDetail) -> None:
     """Buttons for the allowed transitions; the version the user saw is the one we write against."""
     inc = detail.incident
     ss = st.session_state
@@ -198,11 +198,11 @@ def actions(detail: reports.ReportDetail) -> None:
                 if to == "duplicate":
                     if dup_of is None:
                         raise IncidentError(t("incident.dup_of") + " ?")
-                    updated = reports.mark_duplicate(actor(), inc.id, int(dup_of), expected_version=seen, note=note)
+                    updated = incident_ops.mark_duplicate(actor(), inc.id, int(dup_of), expected_version=seen, note=note)
                 else:
-                    updated = reports.transition(actor(), inc.id, to, expected_version=seen, note=note)
+                    updated = incident_ops.transition(actor(), inc.id, to, expected_version=seen, note=note)
             except ConcurrentEdit:
-                now = reports.report(actor(), inc.id).incident
+                now = incident_ops.report(actor(), inc.id).incident
                 ss["incident_flash"] = ("err", t("incident.concurrent", status=label("status", now.status),
                                                  version=now.version))
                 st.rerun()
@@ -214,7 +214,7 @@ def actions(detail: reports.ReportDetail) -> None:
             st.rerun()
 
 
-def notes_section(detail: reports.ReportDetail) -> None:
+def notes_section(detail: incident_ops.ReportDetail) -> None:
     """Notes on the report: everyone may add one; each author edits only their own."""
     user = current_user()
     st.markdown(f"**{t('incident.notes')}**")
@@ -226,10 +226,10 @@ def notes_section(detail: reports.ReportDetail) -> None:
             if user is not None and n["author"] == user.login:
                 with st.popover(t("incident.note_edit")):
                     body = st.text_area(t("incident.note_text"), value=n["body"], key=f"note_edit_{n['id']}",
-                                        max_chars=reports.MAX_NOTE_CHARS)
+                                        max_chars=incident_ops.MAX_NOTE_CHARS)
                     if st.button(t("incident.note_save"), key=f"note_save_{n['id']}"):
                         try:
-                            reports.edit_note(actor(), n["id"], body, expected_version=n["version"])
+                            incident_ops.edit_note(actor(), n["id"], body, expected_version=n["version"])
                         except Exception as exc:
                             errors.show(exc)
                         else:
@@ -238,10 +238,10 @@ def notes_section(detail: reports.ReportDetail) -> None:
         return
     with st.form(f"note_add_{detail.incident.id}", clear_on_submit=True, border=False):
         body = st.text_area(t("incident.note_text"), key=f"note_new_{detail.incident.id}", height=80,
-                            max_chars=reports.MAX_NOTE_CHARS)
+                            max_chars=incident_ops.MAX_NOTE_CHARS)
         if st.form_submit_button(t("incident.note_add")):
             try:
-                reports.add_note(actor(), detail.incident.id, body)
+                incident_ops.add_note(actor(), detail.incident.id, body)
             except Exception as exc:
                 errors.show(exc)
             else:
@@ -260,7 +260,7 @@ def privacy_control(inc: Any) -> None:
                        help=t("incident.private_help"))
     if hidden != inc.description_private:
         try:
-            reports.set_description_private(actor(), inc.id, hidden)
+            incident_ops.set_description_private(actor(), inc.id, hidden)
         except Exception as exc:
             errors.show(exc)
         else:
@@ -271,7 +271,7 @@ def privacy_control(inc: Any) -> None:
 
 def detail_section(incident_id: int) -> None:
     try:
-        detail = reports.report(actor(), incident_id)
+        detail = incident_ops.report(actor(), incident_id)
     except IncidentError:
         st.error(t("incident.not_found", id=incident_id))
         return

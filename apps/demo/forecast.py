@@ -6,7 +6,7 @@ pipes — material, diameter, install year and length as the ``pipes`` table has
 the table lacks is filled deterministically (diameter 150 mm, the network's median install year, a
 material by install era) for the simulation only, the table is not changed. Breaks are kept for
 the ``YEARS`` years up to yesterday (source ``history``); burst incidents with a pipe add theirs
-(source ``incident``); then :func:`forecast.store.refresh` scores every pipe as of today.
+(source ``incident``); then :func:`ops.risk.refresh_on` scores every pipe as of today.
 
 Deterministic for a seed and a day. Rerun without ``--if-missing``: the generated past of the
 network is replaced by the same one (the unique (pipe, day, source) keeps it single).
@@ -20,11 +20,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from auth.model import Actor
 from forecast import store
 from forecast.errors import ForecastError
 from forecast.rules import default_rules, normalise_material
 from forecast.synth import Truth, simulate_breaks
-from ops import audit
+from ops import audit, risk
+from ops.base import allow
+from settings import get_settings
 
 YEARS = 20
 # the demo network is small (~20 km): a break rate a little above the synthetic city's, within the
@@ -34,8 +37,6 @@ _SIM_MATERIALS = {"cast_iron", "steel", "asbestos_cement", "ductile_iron", "pvc"
 
 
 def demo_network_id(conn: Connection) -> int | None:
-    from settings import get_settings
-
     return conn.execute(text("SELECT id FROM networks WHERE name = :n"),
                         {"n": get_settings().demo_network_name}).scalar()
 
@@ -69,8 +70,10 @@ def generated_history(pipes: pd.DataFrame, *, seed: int, until: date) -> pd.Data
     return out[keep].reset_index(drop=True)
 
 
-def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = False,
+def demo(conn: Connection, *, actor: Actor, seed: int = 42, if_missing: bool = False,
          as_of: date | None = None) -> dict[str, Any]:
+    """The generated history and the scores in ``conn``'s transaction (``demo.reload``), audited there."""
+    allow(actor, "demo.reload")
     net = demo_network_id(conn)
     if net is None:
         raise ForecastError("the demo city is not loaded; run: python -m data load-demo")
@@ -91,13 +94,13 @@ def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = Fal
             INSERT INTO pipe_breaks (pipe_id, occurred_on, source, created_by)
             SELECT u.p, u.d, 'history', :actor FROM unnest(CAST(:p AS bigint[]), CAST(:d AS date[])) AS u(p, d)
             ON CONFLICT (pipe_id, occurred_on, source) DO NOTHING
-        """), {"actor": actor, "p": [int(x) for x in past["pipe"]],
+        """), {"actor": actor.author, "p": [int(x) for x in past["pipe"]],
                "d": [date.fromisoformat(x) for x in past["date"]]}).rowcount
-    risk = store.refresh(conn, actor=actor, network_id=net, as_of=as_of)
+    scored = risk.refresh_on(conn, actor, network_id=net, as_of=as_of)
     out = {"network_id": net, "seed": seed, "history_breaks": int(written or 0),
            "history_from": (as_of - timedelta(days=round(YEARS * 365.25))).isoformat(),
-           "breaks_from_incidents": risk["breaks_from_incidents"], "as_of": risk["as_of"],
-           "risk": risk["networks"]}
-    audit.record(conn, actor=actor, action="forecast.demo", object_type="network", object_id=net,
+           "breaks_from_incidents": scored["breaks_from_incidents"], "as_of": scored["as_of"],
+           "risk": scored["networks"]}
+    audit.record(conn, actor=actor.author, action="forecast.demo", object_type="network", object_id=net,
                  details={"seed": seed, "history_breaks": out["history_breaks"]})
     return out

@@ -14,20 +14,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
+import signal
 import sys
+import threading
+import time
+from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NoReturn
 from zoneinfo import ZoneInfo
 
+from apps.cli.common import ProgParser, fail
+from gis.db import database_url, make_engine
+from gis.errors import DatabaseUnavailable
+from incidents.sla import load_rules
+from meters import listen, simulate
 from meters.errors import BadArgument, BrokerUnavailable, MetersError
+from settings import get_settings
 
 __all__ = ["main"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
 def _positive(kind: type, name: str):  # noqa: ANN202
@@ -43,9 +48,9 @@ def _positive(kind: type, name: str):  # noqa: ANN202
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m meters", description="Smart-meter readings over MQTT.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    common = _Parser(add_help=False)
+    p = ProgParser(prog="python -m meters", description="Smart-meter readings over MQTT.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=ProgParser)
+    common = ProgParser(add_help=False)
     common.add_argument("--mqtt-url", default=None, help="broker URL (default: ZHKH_MQTT_URL)")
     common.add_argument("--json", action="store_true", help="the final counters as JSON on stdout")
     lst = sub.add_parser("listen", parents=[common], help="store the readings published on zhkh/meters/+/reading")
@@ -71,37 +76,46 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _region_tz() -> ZoneInfo:
-    from incidents.sla import load_rules
-    from settings import get_settings
-
     try:
         return ZoneInfo(load_rules(get_settings().sla_rules_file).timezone)
     except Exception:  # noqa: BLE001 - a broken rules file is reported by the app; the feed uses Moscow time
         return ZoneInfo("Europe/Moscow")
 
 
-def _run(args: argparse.Namespace) -> dict:
-    from gis.db import database_url
-    from settings import get_settings
+def serve_listener(config: listen.ListenerConfig, *, duration_s: float | None = None, report_s: float = 60.0,
+                   log: Callable[[str], None] = listen.log_stderr) -> listen.ListenerStats:
+    """The listener's main loop: listen until SIGINT/SIGTERM (or ``duration_s``), logging the counters every
+    ``report_s``; the final counters."""
+    make_engine(config.db_url).dispose()  # the database exists and is migrated (DatabaseUnavailable if not)
+    listener = listen.Listener(config, log=log)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    listener.start()
+    started = time.monotonic()
+    next_report = started + report_s
+    while not done.wait(0.2):
+        now = time.monotonic()
+        if duration_s is not None and now - started >= duration_s:
+            break
+        if report_s > 0 and now >= next_report:
+            s = listener.stats
+            log(f"received {s.received}, stored {s.stored}, duplicates {s.duplicates}, rejected {s.rejected}, "
+                f"acked {s.acked}")
+            next_report = now + report_s
+    return listener.stop()
 
+
+def _run(args: argparse.Namespace) -> dict:
     s = get_settings()
     mqtt_url = args.mqtt_url or s.mqtt_url
-    from meters.listen import parse_mqtt_url
-
-    parse_mqtt_url(mqtt_url)
+    listen.parse_mqtt_url(mqtt_url)
     if args.command == "listen":
-        from meters.listen import ListenerConfig, run
-
-        cfg = ListenerConfig(db_url=database_url(), mqtt_url=mqtt_url, client_id=args.client_id or s.meters_client_id,
+        cfg = listen.ListenerConfig(db_url=database_url(), mqtt_url=mqtt_url, client_id=args.client_id or s.meters_client_id,
                              batch_size=args.batch_size or s.meters_batch_size,
                              flush_ms=args.flush_ms or s.meters_flush_ms)
-        from meters.listen import Listener
-
-        Listener(cfg, log=lambda _line: None)  # the settings are checked before anything starts
-        return run(cfg, duration_s=args.duration, report_s=args.report_s).as_dict()
-    from meters.simulate import parse_injection
-    from meters.simulate import run as simulate
-
+        listen.Listener(cfg, log=lambda _line: None)  # the settings are checked before anything starts
+        return serve_listener(cfg, duration_s=args.duration, report_s=args.report_s).as_dict()
     if not 0 <= args.faults <= 1:
         raise BadArgument(f"--faults must be a probability in [0, 1], got {args.faults}")
     if args.speed > 1_000_000:
@@ -115,12 +129,10 @@ def _run(args: argparse.Namespace) -> dict:
             raise BadArgument(f"--start {args.start!r} is not an ISO 8601 time") from None
         if start.tzinfo is None:
             start = start.replace(tzinfo=tz)
-    injections = [parse_injection("leak", v, tz) for v in args.leak] + \
-                 [parse_injection("burst", v, tz) for v in args.burst]
-    import random
-
+    injections = [simulate.parse_injection("leak", v, tz) for v in args.leak] + \
+                 [simulate.parse_injection("burst", v, tz) for v in args.burst]
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    stats = simulate(db_url=database_url(), mqtt_url=mqtt_url, rate=args.rate, duration_s=args.duration,
+    stats = simulate.run(db_url=database_url(), mqtt_url=mqtt_url, rate=args.rate, duration_s=args.duration,
                      start=start, speed=args.speed, injections=injections, faults=args.faults, seed=seed, tz=tz,
                      client_id=args.client_id or s.meters_simulator_client_id)
     print(stats, file=sys.stderr)
@@ -135,16 +147,12 @@ def _run(args: argparse.Namespace) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input or an unreachable service)."""
     args = _parser().parse_args(argv)
-    from gis.errors import DatabaseUnavailable
-
     try:
         out = _run(args)
     except (MetersError, DatabaseUnavailable) as exc:
-        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
-        return 2
+        return fail(exc)
     except Exception as exc:  # noqa: BLE001 - the contract is: one line, never a traceback
-        sys.stderr.write(f"error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}\n")
-        return 2
+        return fail(f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     if args.json:
         json.dump(out, sys.stdout, default=str)
         sys.stdout.write("\n")

@@ -21,10 +21,16 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import Connection, text
 
+from auth.model import Actor
 from dma import service, store
 from dma.derive import plan_zones
+from dma.errors import DmaError
 from dma.rules import region_timezone, rules_from_settings
+from gis.network_repo import load_network, set_valve_status
 from ops import audit
+from ops import dma as dma_ops
+from ops.base import allow
+from settings import get_settings
 
 DAYS = 30
 ZONES = 6
@@ -49,17 +55,17 @@ def demand_factor(local_hour: float, weekday: int) -> float:
 
 
 def _network_id(conn: Connection) -> int | None:
-    from settings import get_settings
-
     return conn.execute(text("SELECT id FROM networks WHERE name = :n"),
                         {"n": get_settings().demo_network_name}).scalar()
 
 
-def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = False,
+def demo(conn: Connection, *, actor: Actor, seed: int = 42, if_missing: bool = False,
          now: datetime | None = None) -> dict[str, Any]:
+    """The demo's areas, meters, readings and judged nights in ``conn``'s transaction (``demo.reload``)."""
+    allow(actor, "demo.reload")
     net = _network_id(conn)
     if net is None:
-        raise service.DmaError("the demo city is not loaded; run: python -m data load-demo")
+        raise DmaError("the demo city is not loaded; run: python -m data load-demo")
     has = conn.execute(text("SELECT count(*) FROM dmas WHERE network_id = :n"), {"n": net}).scalar_one()
     if if_missing and has:
         return {"skipped": True, "network_id": net, "dmas": has}
@@ -76,8 +82,6 @@ def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = Fal
         SELECT count(*) FROM dma_inlets i JOIN pipes p ON p.id = i.pipe_id WHERE p.network_id = :n"""),
         {"n": net}).scalar_one()
     if not existing_inlets:
-        from gis.network_repo import load_network, set_valve_status
-
         model = load_network(conn, net)
         xy = {str(r.id): (r.x, r.y) for r in conn.execute(text("""
             SELECT id, ST_X(ST_Transform(geom, 3067)) AS x, ST_Y(ST_Transform(geom, 3067)) AS y
@@ -94,7 +98,7 @@ def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = Fal
             conn.execute(text("INSERT INTO dma_inlets (meter_id, pipe_id, node_id) VALUES (:m, :p, :n)"),
                          {"m": mid, "p": int(p), "n": int(n)})
             del i
-    dmas = service.derive(conn, actor=actor, network_ids=[net])
+    dmas = dma_ops.derive_on(conn, actor, [net])
     # inlet meters named after the DMA they feed
     for d in dmas:
         ins = [r[0] for r in conn.execute(text(
@@ -211,10 +215,10 @@ def demo(conn: Connection, *, actor: str, seed: int = 42, if_missing: bool = Fal
     last = service.default_night(tz, rules, now)
     actions: dict[str, int] = defaultdict(int)
     while day <= last:
-        for r in service.check_night(conn, day, rules=rules, tz=tz, now=now):
+        for r in dma_ops.check_night_on(conn, actor, day, rules=rules, tz=tz, now=now):
             actions[r["action"]] += 1
         day += timedelta(days=1)
-    audit.record(conn, actor=actor, action="dma.demo", object_type="network", object_id=net,
+    audit.record(conn, actor=actor.author, action="dma.demo", object_type="network", object_id=net,
                  details={"dmas": ids, "leak_dma": leak_dma, "seed": seed})
     return {"network_id": net, "dmas": len(ids), "inlet_meters": len(inlet_ids), "building_meters_fed": written_buildings,
             "hours": len(hours), "leak_dma": leak_dma, "nights": dict(actions)}

@@ -7,70 +7,30 @@ with one line on stderr naming the input, never a traceback.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from apps.cli.common import ProgParser, fail
+from network.criticality import criticality
 from network.errors import InputFileError, NetworkError
 from network.inp import read_inp_topology
-from network.model import (
-    VALVE_STATUSES,
-    NetworkModel,
-    with_valve_layer,
-    with_valve_status,
-)
+from network.isolation import isolate_each, isolation_index
+from network.locate import locate, read_complaints_csv, read_prior
+from network.model import with_valve_status
+from network.segments import compute_segments
+from network.valves_csv import read_valves_csv
 
-__all__ = ["main", "read_valves_csv"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
-
-
-def read_valves_csv(path: str | Path, model: NetworkModel) -> NetworkModel:
-    """``model`` with the valve layer read from a CSV (columns ``link,node[,id][,status]``)."""
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh, strict=True))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputFileError(f"{path}: cannot read valves CSV: {getattr(exc, 'strerror', None) or exc}") from exc
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if not rows:
-        raise InputFileError(f"{path}: empty valves CSV (need a header with link,node)")
-    header = [h.strip().lower() for h in rows[0]]
-    missing = [c for c in ("link", "node") if c not in header]
-    if missing:
-        raise InputFileError(f"{path}: valves CSV lacks columns {missing} (header: {rows[0]})")
-    unknown = [h for h in header if h not in ("link", "node", "id", "status")]
-    if unknown or len(set(header)) != len(header):
-        raise InputFileError(f"{path}: valves CSV has unexpected or repeated columns {header}")
-    col = {h: i for i, h in enumerate(header)}
-    data = rows[1:]
-    for lineno, r in enumerate(data, start=2):
-        if len(r) != len(header):
-            raise InputFileError(f"{path}:{lineno}: {len(r)} fields, expected {len(header)}")
-    get = lambda name: [r[col[name]].strip() for r in data]  # noqa: E731
-    ids = get("id") if "id" in col else None
-    if ids is not None and any(not i for i in ids):
-        raise InputFileError(f"{path}: empty valve id in row {ids.index('') + 2}")
-    statuses = get("status") if "status" in col else None
-    if statuses is not None:
-        bad = [(n + 2, s) for n, s in enumerate(statuses) if s.lower() not in VALVE_STATUSES and s != ""]
-        if bad:
-            raise InputFileError(f"{path}:{bad[0][0]}: bad status {bad[0][1]!r} (expected open|closed|inoperable)")
-    return with_valve_layer(model, get("link"), get("node"), valve_ids=ids, valve_statuses=statuses,
-                            source_name=str(path))
+__all__ = ["main"]
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m network", description="Valve segments, isolation and criticality.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    common = _Parser(add_help=False)
+    parser = ProgParser(prog="python -m network", description="Valve segments, isolation and criticality.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ProgParser)
+    common = ProgParser(add_help=False)
     common.add_argument("--inp", required=True, help="EPANET .inp file (sources = reservoirs + tanks)")
     common.add_argument("--valves", required=True, help="valve layer CSV: link,node[,id][,status]")
     common.add_argument("--timings", action="store_true", help="stage times as JSON on stderr")
@@ -114,17 +74,13 @@ def _run(args: argparse.Namespace, timings: dict[str, float]) -> Any:
         t = now
 
     if args.command == "locate":
-        from network.locate import run_cli
-
-        return run_cli(args, lap)
+        return _locate(args, lap)
     model = read_inp_topology(args.inp)
     lap("read_inp")
     model = read_valves_csv(args.valves, model)
     model = with_valve_status(model, {v: "inoperable" for v in args.inoperable})
     lap("read_valves")
     if args.command == "segments":
-        from network.segments import compute_segments
-
         seg = compute_segments(model)
         lap("segments")
         out = {
@@ -132,11 +88,7 @@ def _run(args: argparse.Namespace, timings: dict[str, float]) -> Any:
             "nodes": dict(zip(model.node_ids.tolist(), seg.node_segment.tolist())),
         }
         return out
-    from network.isolation import isolation_index
-
     if args.command == "isolate":
-        from network.isolation import isolate_each
-
         pipes = list(args.pipe) + (_read_pipes_file(args.pipes_file) if args.pipes_file else [])
         if not pipes:
             raise InputFileError("isolate: no pipes given (use --pipe ID or --pipes-file FILE)")
@@ -146,8 +98,6 @@ def _run(args: argparse.Namespace, timings: dict[str, float]) -> Any:
         results = isolate_each(index, pipes)
         lap("isolate")
         return [r.to_dict() for r in results]
-    from network.criticality import criticality
-
     if args.top is not None and args.top < 0:
         raise InputFileError(f"--top {args.top}: must be >= 0")
     index = isolation_index(model)
@@ -162,6 +112,25 @@ def _run(args: argparse.Namespace, timings: dict[str, float]) -> Any:
             "valves": json.loads(valves.to_json(orient="records"))}
 
 
+def _locate(args: argparse.Namespace, lap: Callable[[str], None]) -> list[dict[str, Any]]:
+    """``locate``: the candidate pipes ranked for the calls (``network.locate.locate``)."""
+    if args.top < 0:
+        raise InputFileError(f"--top {args.top}: must be >= 0")
+    model = read_inp_topology(args.inp)
+    lap("read_inp")
+    if args.valves:
+        model = read_valves_csv(args.valves, model)
+        lap("read_valves")
+    complaints = read_complaints_csv(args.complaints, model)
+    lap("read_complaints")
+    prior = None
+    if getattr(args, "prior", None):
+        prior = read_prior(args.prior)
+        lap("read_prior")
+    out, _method = locate(args.inp, model, complaints, top=args.top, method=args.method, prior=prior, lap=lap)
+    return [c.to_dict() for c in out]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input)."""
     parser = _build_parser()
@@ -170,13 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         out = _run(args, timings)
     except NetworkError as exc:
-        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
-        return 2
+        return fail(exc)
     except Exception as exc:  # noqa: BLE001 - the contract is: one line, never a traceback
-        sys.stderr.write(f"error: cannot process {args.inp} / {getattr(args, 'complaints', None) or args.valves}: "
-                         f"{type(exc).__name__}: "
-                         f"{' '.join(str(exc).split())[:300]}\n")
-        return 2
+        return fail(f"cannot process {args.inp} / {getattr(args, 'complaints', None) or args.valves}: "
+                    f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     started = time.perf_counter()
     json.dump(out, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")
