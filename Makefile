@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 DEMO_ENV := ZHKH_SLA_RULES_FILE=incidents/rules/helsinki.yaml ZHKH_BILLING_RULES_FILE=billing/rules/helsinki.yaml
 
 .PHONY: demo test setup system venv db load-demo app api tiles bench clean-db help texts \
-	cluster cluster-down cluster-status bench-cluster
+	cluster cluster-down cluster-status cluster-partitions bench-cluster
 
 help:
 	@echo "make demo   - install what is missing, prepare PostGIS, load the Helsinki demo city, start the app on :$(PORT)"
@@ -95,6 +95,10 @@ cluster-down:
 
 cluster-status:
 	@$(PY) -m scripts.cluster status
+
+# monthly partitions of meter_readings and audit_events: months ahead created, those past the retention dropped
+cluster-partitions:
+	DATABASE_URL=postgresql://postgres@127.0.0.1:9432/zhkh $(PY) -m scripts.cluster partitions
 
 bench-cluster: cluster
 	$(PY) benchmarks/cluster.py

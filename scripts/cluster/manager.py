@@ -628,6 +628,50 @@ def status(base: Path) -> dict[str, Any]:
     return out
 
 
+# ---- monthly partitions (migration 0024) ------------------------------------------------------------------------
+
+PARTITIONED = (("meter_readings", "ts", "meter_readings_retention_months"), ("audit_events", "at", "audit_retention_months"))
+
+
+def partitions(database_url: str | None = None) -> dict[str, dict[str, int]]:
+    """Create the months ahead (``partitions_ahead_months``) and drop those past the retention settings, in
+    one transaction per table; what was made and dropped."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from gis.db import database_url as configured_url
+    from gis.db import normalize_url
+    from settings import get_settings
+
+    s = get_settings()
+    engine = create_engine(normalize_url(database_url or configured_url()))
+    out: dict[str, dict[str, int]] = {}
+    try:
+        for table, key, retention in PARTITIONED:
+            months = int(getattr(s, retention))
+            with engine.begin() as conn:
+                made = conn.execute(text("SELECT zhkh_ensure_month_partitions(:t, :k, now(), "
+                                         "now() + make_interval(months => :m + 1))"),
+                                    {"t": table, "k": key, "m": s.partitions_ahead_months}).scalar_one()
+                dropped = 0
+                if months > 0:
+                    dropped = conn.execute(text(
+                        "SELECT zhkh_drop_month_partitions(:t, (date_trunc('month', now() AT TIME ZONE 'UTC') "
+                        "- make_interval(months => :m)) AT TIME ZONE 'UTC')"), {"t": table, "m": months}).scalar_one()
+                kept = conn.execute(text("SELECT count(*) FROM pg_inherits WHERE inhparent = CAST(:t AS regclass)"),
+                                    {"t": table}).scalar_one()
+            out[table] = {"created": int(made), "dropped": int(dropped), "partitions": int(kept),
+                          "retention_months": months}
+    except DBAPIError as exc:
+        detail = " ".join(str(exc.orig).split())[:200]
+        if "zhkh_ensure_month_partitions" in detail:
+            detail = "the database is not migrated to revision 0024 yet (any server of the app migrates it at start)"
+        raise ClusterError(f"partitions: {detail}") from None
+    finally:
+        engine.dispose()
+    return out
+
+
 # ---- the command line --------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -644,6 +688,10 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("down", help="stop every part (the data stays for the next up)")
     d.add_argument("--wipe", action="store_true", help="also remove the state directory (data and logs)")
     sub.add_parser("status", help="one JSON object: URLs, nodes and their roles, every process's port and pid")
+    part = sub.add_parser("partitions", help="create monthly partitions ahead and drop those past the retention "
+                                             "(ZHKH_PARTITIONS_AHEAD_MONTHS, ZHKH_METER_READINGS_RETENTION_MONTHS, "
+                                             "ZHKH_AUDIT_RETENTION_MONTHS); of DATABASE_URL's database")
+    part.add_argument("--database-url", default=None, help="default: DATABASE_URL (or the local database)")
     args = parser.parse_args(argv)
     base = args.base.resolve()
     try:
@@ -660,6 +708,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(status(base)))
         elif args.command == "down":
             down(base, wipe=args.wipe)
+        elif args.command == "partitions":
+            print(json.dumps(partitions(args.database_url)))
         else:
             print(json.dumps(status(base)))
     except ClusterError as exc:
