@@ -448,6 +448,11 @@ def up(layout: Layout, *, demo: bool = True, say: Callable[[str], None] = print)
         if os.geteuid() == 0:
             for p in (node_dir, conf):
                 shutil.chown(p, "postgres", "postgres")
+            reach = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(node_dir)], check=False)
+            if reach.returncode != 0:
+                raise ClusterError(f"PostgreSQL runs as the user postgres, which cannot reach {node_dir} (a parent "
+                                   "directory is not searchable by others, e.g. /root): chmod o+x the parents or "
+                                   "clone the project elsewhere")
         if not alive(state.procs.get(name)):
             spawn(state, name, ["patroni", str(conf)], env, as_postgres=True)
         wait_for(f"{name} running under Patroni", lambda r=rest_port: patroni_role(r) is not None,
