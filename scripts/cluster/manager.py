@@ -470,13 +470,16 @@ def up(layout: Layout, *, demo: bool = True, say: Callable[[str], None] = print)
     for port in (WRITE_PORT, READ_PORT, STATS_PORT, *(FRONT_DOORS[s] for s in FRONT_DOORS if s in layout.services)):
         _check_free(state, "haproxy", layout.p(port))
     cfg = layout.base / "haproxy.cfg"
-    cfg.write_text(haproxy_config(layout))
+    wanted = haproxy_config(layout)
+    same = cfg.exists() and cfg.read_text() == wanted
+    cfg.write_text(wanted)
     checked = subprocess.run(["haproxy", "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
     if checked.returncode != 0:
         raise ClusterError(f"haproxy refuses {cfg}: {' '.join(checked.stderr.split())[:300]}")
-    if alive(state.procs.get("haproxy")):
-        stop_pid(state.procs["haproxy"])  # the configuration may have changed (services, replicas)
-    spawn(state, "haproxy", ["haproxy", "-db", "-f", str(cfg)], env)
+    if alive(state.procs.get("haproxy")) and not same:
+        stop_pid(state.procs["haproxy"])  # the services or replicas changed: the doors close for a moment
+    if not alive(state.procs.get("haproxy")):
+        spawn(state, "haproxy", ["haproxy", "-db", "-f", str(cfg)], env)
     wait_for(f"the write port {layout.p(WRITE_PORT)} on the leader",
              lambda: sql_one(layout.p(WRITE_PORT), "SELECT NOT pg_is_in_recovery()") is True, watch=(state, "haproxy"))
     wait_for(f"the read port {layout.p(READ_PORT)} on the standby",
