@@ -1,7 +1,8 @@
 """Failover under load (issue 17): ``kill -9`` the PostgreSQL leader's postmaster while Open311 reports flow
-through HAProxy. Writes through the write port work again within 30 s, every acknowledged report is stored
-exactly once, clients saw 503 (and retried with the same token), never a 500, and the old leader comes back
-as a replica (Patroni restarts it, pg_rewind if need be)."""
+through HAProxy and meter readings flow from MQTT (a private Mosquitto, the listener writing through the
+write port). Writes through the write port work again within 30 s, every acknowledged report and every
+published reading is stored exactly once, clients saw 503 (and retried with the same token), never a 500,
+and the old leader comes back as a replica (Patroni restarts it, pg_rewind if need be)."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
@@ -42,6 +44,24 @@ def writable(url: str) -> bool:
         return True
     except psycopg.Error:
         return False
+
+
+class Readings(threading.Thread):
+    """A meter publishing a reading every 10 ms (QoS 1) until stopped; ``published`` = how many."""
+
+    def __init__(self, mqtt_url: str, serial: str, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        from meters.publisher import Publisher
+
+        self.pub = Publisher(mqtt_url, client_id=f"failover-{uuid.uuid4().hex[:8]}").connect()
+        self.serial, self.stop, self.published = serial, stop, 0
+
+    def run(self) -> None:
+        t0 = datetime(2026, 11, 1, tzinfo=UTC)
+        while not self.stop.is_set():
+            self.pub.publish(self.serial, t0 + timedelta(minutes=self.published), float(self.published))
+            self.published += 1
+            time.sleep(0.01)
 
 
 class Reporter(threading.Thread):
@@ -78,8 +98,10 @@ class Reporter(threading.Thread):
                     time.sleep(min(float(r.headers.get("Retry-After", "1")), 0.2))
 
 
-def test_leader_killed_under_open311_load(small_cluster: dict) -> None:
+def test_leader_killed_under_open311_and_meter_load(small_cluster: dict) -> None:
     from incidents.keys import create_api_key
+    from meters.broker import Mosquitto
+    from meters.listen import Listener, ListenerConfig
 
     write_url = small_cluster["database_url"]
     engine = create_engine(write_url.replace("postgresql://", "postgresql+psycopg://"))
@@ -87,13 +109,29 @@ def test_leader_killed_under_open311_load(small_cluster: dict) -> None:
         key = create_api_key(engine, "failover-test")
     finally:
         engine.dispose()
+    with psycopg.connect(write_url) as conn:
+        conn.execute("INSERT INTO meters (serial, resource, kind, install_date) "
+                     "VALUES ('F-1', 'cold_water', 'source', '2020-01-01') ON CONFLICT DO NOTHING")
     door = f"http://127.0.0.1:{small_cluster['open311'][0]['port'] - 1}"  # HAProxy's door, replica 1 at door + 1
 
     stop = threading.Event()
+    broker = Mosquitto().start()
+    listener = Listener(ListenerConfig(db_url=write_url, mqtt_url=broker.url, client_id="failover-listener",
+                                       flush_ms=50), log=lambda _line: None).start(wait_s=10)
+    meter = Readings(broker.url, "F-1", stop)
     clients = [Reporter(door, key, stop) for _ in range(3)]
-    for c in clients:
+    for c in [*clients, meter]:
         c.start()
     acked = lambda: sum(len(c.acked) for c in clients)  # noqa: E731
+
+    def stored_readings() -> tuple[int, int] | None:
+        try:
+            with psycopg.connect(write_url, connect_timeout=2) as conn:
+                return tuple(conn.execute(
+                    "SELECT count(*), count(DISTINCT ts) FROM meter_readings r JOIN meters m ON m.id = r.meter_id "
+                    "WHERE m.serial = 'F-1'").fetchone())
+        except psycopg.OperationalError:
+            return None
     try:
         wait_until("reports acknowledged before the kill", lambda: acked() >= 30, 60)
         leader = next(p for p in status_of(small_cluster["base"])["postgres"] if p["role"] == "leader")
@@ -101,10 +139,17 @@ def test_leader_killed_under_open311_load(small_cluster: dict) -> None:
         before = acked()
         took = wait_until("a write through the write port", lambda: writable(write_url), WRITABLE_WITHIN_S)
         wait_until("reports acknowledged after the failover", lambda: acked() >= before + 30, 60)
+        stop.set()
+        for c in [*clients, meter]:
+            c.join(30)
+        assert meter.pub.flush(timeout=30)
+        published = meter.published
+        wait_until("every published reading stored", lambda: stored_readings() == (published, published), 60)
     finally:
         stop.set()
-        for c in clients:
-            c.join(30)
+        listener.stop()
+        meter.pub.close()
+        broker.stop()
     assert took <= WRITABLE_WITHIN_S
 
     statuses = sum((c.statuses for c in clients), Counter())
@@ -127,4 +172,4 @@ def test_leader_killed_under_open311_load(small_cluster: dict) -> None:
     nodes = status_of(small_cluster["base"])["postgres"]
     assert sorted(p["role"] for p in nodes) == ["leader", "replica"]
     print(f"\nfailover: writable after {took:.1f} s; acknowledged {len(tokens)}, stored {len(rows)}; "
-          f"answers {dict(statuses)}")
+          f"answers {dict(statuses)}; readings published {published}, stored {published}")
