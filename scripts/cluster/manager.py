@@ -575,8 +575,8 @@ def down(base: Path, *, wipe: bool = False, say: Callable[[str], None] = print) 
     if state is not None:
         order = [n for n in state.procs if n not in ("haproxy", "etcd") and not n.startswith("pg")]
         # the standby first, then the leader (no needless failover), HAProxy, and etcd last
-        pgs = sorted((n for n in state.procs if n.startswith("pg")),
-                     key=lambda n: patroni_role(dict((a, r) for a, _, r in state.layout.nodes()).get(n, 0)) == "leader")
+        rest = {name: rest_port for name, _, rest_port in state.layout.nodes()}
+        pgs = sorted((n for n in state.procs if n in rest), key=lambda n: patroni_role(rest[n]) == "leader")
         for name in [*order, *pgs, "haproxy", "etcd"]:
             rec = state.procs.get(name)
             if rec and alive(rec):
