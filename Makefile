@@ -6,7 +6,8 @@ PYTEST_ARGS ?=
 # the demo city is central Helsinki: its reports, outages and clocks in the city's own time zone
 DEMO_ENV := ZHKH_SLA_RULES_FILE=incidents/rules/helsinki.yaml ZHKH_BILLING_RULES_FILE=billing/rules/helsinki.yaml
 
-.PHONY: demo test setup system venv db load-demo app api tiles bench clean-db help texts
+.PHONY: demo test setup system venv db load-demo app api tiles bench clean-db help texts \
+	cluster cluster-down cluster-status cluster-partitions bench-cluster
 
 help:
 	@echo "make demo   - install what is missing, prepare PostGIS, load the Helsinki demo city, start the app on :$(PORT)"
@@ -14,6 +15,11 @@ help:
 	@echo "make test   - the same set-up, then the whole test suite (real PostGIS, headless Chromium)"
 	@echo "make bench  - three of the benchmarks: the graph engine (network.py), the forecast backtest (forecast.py),"
 	@echo "              MQTT ingestion (meters.py); the others in benchmarks/ run one by one (see each file's first lines)"
+	@echo "make cluster        - the whole service as a cluster on this machine (docs/scaling.md): etcd, two PostgreSQL"
+	@echo "                      nodes under Patroni, HAProxy (write :9432, read :9433, stats :9404), two replicas of"
+	@echo "                      each server (app :9501, tiles :9512, residents :9520, Open311 :9311), two meter"
+	@echo "                      listeners, two notice workers; state and logs in var/cluster/"
+	@echo "make cluster-status - one JSON object: URLs, nodes, roles, ports and pids;  make cluster-down - stop it"
 	@echo "make texts  - extract the UI texts' keys into locale/zhkh.pot and add the new ones to both .po files (docs/i18n.md)"
 
 venv: .venv/.installed
@@ -61,6 +67,7 @@ notify-worker: venv
 
 test: venv
 	bash scripts/setup_system.sh --browser
+	bash scripts/cluster/setup.sh  # the failover tests (tests/cluster) start their own small cluster
 	.venv/bin/lint-imports --config .importlinter  # the layers (docs/architecture.md); fails fast, before the suite
 	$(PY) -m gis.local_pg
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
@@ -77,3 +84,21 @@ texts: venv
 		--project=zhkh-ops --version=1 -o locale/zhkh.pot .
 	$(PY) -m babel.messages.frontend -q update -i locale/zhkh.pot -d locale -D zhkh --no-wrap --no-fuzzy-matching \
 		--ignore-obsolete --ignore-pot-creation-date
+
+# ---- the service as a cluster of existing engines (issue 17, docs/scaling.md); not needed by demo or test
+cluster: setup
+	bash scripts/cluster/setup.sh
+	$(PY) -m scripts.cluster up
+
+cluster-down:
+	$(PY) -m scripts.cluster down
+
+cluster-status:
+	@$(PY) -m scripts.cluster status
+
+# monthly partitions of meter_readings and audit_events: months ahead created, those past the retention dropped
+cluster-partitions:
+	DATABASE_URL=postgresql://postgres@127.0.0.1:9432/zhkh $(PY) -m scripts.cluster partitions
+
+bench-cluster: cluster
+	$(PY) benchmarks/cluster.py

@@ -67,6 +67,13 @@ class ListenerConfig:
     receive_max: int = 10000  # unacknowledged messages the broker may send (MQTT v5, <= 65535)
     session_expiry_s: int = 7 * 86400  # the broker keeps the session (and queued messages) this long
     keepalive_s: int = 30
+    # an MQTT v5 shared subscription ``$share/<group>/...``: listeners of one group (each with its own
+    # client id) share the readings, each message goes to one of them (the cluster runs two; docs/scaling.md)
+    share_group: str = ""
+
+    @property
+    def subscription(self) -> str:
+        return f"$share/{self.share_group}/{SUBSCRIPTION}" if self.share_group else SUBSCRIPTION
 
 
 @dataclass
@@ -113,6 +120,8 @@ class Listener:
             raise BadArgument("batch size must be in 1..100000 and flush interval in 1..60000 ms")
         if not 1 <= config.receive_max <= 65535:
             raise BadArgument("receive maximum must be in 1..65535")
+        if any(ch in config.share_group for ch in "/+#"):
+            raise BadArgument(f"share group {config.share_group!r}: no '/', '+' or '#' in a share name (MQTT v5)")
         self.config = config
         self.stats = ListenerStats()
         self._log = log
@@ -150,11 +159,11 @@ class Listener:
             return
         with self._ack_lock:
             self._epoch += 1
-        client.subscribe(SUBSCRIPTION, qos=1)
+        client.subscribe(self.config.subscription, qos=1)
         self.stats.connects += 1
         self._connected.set()
         self._log(f"connected to {self._host}:{self._port} as {self.config.client_id!r}, "
-                  f"subscribed to {SUBSCRIPTION}")
+                  f"subscribed to {self.config.subscription}")
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         with self._ack_lock:

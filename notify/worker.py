@@ -23,6 +23,7 @@ from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from notify.errors import SmtpNotConfigured
 from notify.rules import NotifyRules
@@ -226,11 +227,32 @@ def run_once(engine: Engine, smtp: Smtp, rules: NotifyRules, *, sender: str, res
     return result
 
 
+def _database_down(exc: DBAPIError) -> bool:
+    return isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated
+
+
 def run_forever(engine: Engine, smtp: Smtp, rules: NotifyRules, *, sender: str, resident_url: str,
-                log: Any = print) -> None:
-    """Rounds until interrupted; sleeps ``delivery.poll_s`` when a round found nothing to do."""
+                log: Any = print, retry_s: float = 5.0) -> None:
+    """Rounds until interrupted; sleeps ``delivery.poll_s`` when a round found nothing to do. A database
+    that cannot be reached (down, or failing over to its standby: the sessions are cut) is waited out,
+    every ``retry_s`` seconds, instead of ending the worker; a claimed notice's transaction was rolled
+    back with the connection, so nothing is marked sent that was not."""
+    down_since: float | None = None
     while True:
-        r = run_once(engine, smtp, rules, sender=sender, resident_url=resident_url)
+        try:
+            r = run_once(engine, smtp, rules, sender=sender, resident_url=resident_url)
+        except DBAPIError as exc:
+            if not _database_down(exc):
+                raise
+            if down_since is None:
+                down_since = time.monotonic()
+                log(f"notify: database unavailable — retrying every {retry_s:g} s "
+                    f"({' '.join(str(exc.orig).split())[:200]})")
+            time.sleep(retry_s)
+            continue
+        if down_since is not None:
+            log(f"notify: database back after {time.monotonic() - down_since:.1f} s")
+            down_since = None
         if r.busy:
             log(f"notify: {r.as_dict()}")
         if not (r.sent or r.dropped or r.withdrawn or r.failed):

@@ -144,7 +144,15 @@ class Settings(BaseSettings):
     # smart-meter readings over MQTT (python -m meters listen|simulate, docs/meters.md)
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     meters_client_id: str = "zhkh-meters-listener"  # fixed: the broker keeps this session's messages
+    # non-empty: listen through the MQTT v5 shared subscription $share/<group>/... (several listeners, distinct
+    # client ids, each reading delivered to one of them)
+    meters_share_group: str = ""
     meters_batch_size: int = 2000
+    # monthly partitions (migration 0024): months kept, older ones dropped by `python -m scripts.cluster partitions`
+    # (0 = keep everything); the same command creates partitions_ahead_months ahead
+    meter_readings_retention_months: int = Field(default=0, ge=0)
+    audit_retention_months: int = Field(default=0, ge=0)
+    partitions_ahead_months: int = Field(default=3, ge=1, le=36)
     meters_flush_ms: int = 100
     # the simulator's own persistent session (as a meter's): run one simulator per id at a time
     meters_simulator_client_id: str = "zhkh-meters-simulator"

@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="the final counters as JSON on stdout")
     lst = sub.add_parser("listen", parents=[common], help="store the readings published on zhkh/meters/+/reading")
     lst.add_argument("--client-id", default=None, help="MQTT client id: the broker keeps its session")
+    lst.add_argument("--share-group", default=None,
+                     help="share the readings with the other listeners of this group (MQTT v5 shared subscription "
+                          "$share/GROUP/zhkh/meters/+/reading; each needs its own --client-id)")
     lst.add_argument("--batch-size", type=int, default=None, help="messages per transaction at most")
     lst.add_argument("--flush-ms", type=int, default=None, help="write a batch at most this long after its first message")
     lst.add_argument("--duration", type=_positive(float, "--duration"), default=None, help="stop after S seconds")
@@ -113,7 +116,8 @@ def _run(args: argparse.Namespace) -> dict:
     if args.command == "listen":
         cfg = listen.ListenerConfig(db_url=database_url(), mqtt_url=mqtt_url, client_id=args.client_id or s.meters_client_id,
                              batch_size=args.batch_size or s.meters_batch_size,
-                             flush_ms=args.flush_ms or s.meters_flush_ms)
+                             flush_ms=args.flush_ms or s.meters_flush_ms,
+                             share_group=args.share_group if args.share_group is not None else s.meters_share_group)
         listen.Listener(cfg, log=lambda _line: None)  # the settings are checked before anything starts
         return serve_listener(cfg, duration_s=args.duration, report_s=args.report_s).as_dict()
     if not 0 <= args.faults <= 1:

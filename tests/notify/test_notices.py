@@ -254,3 +254,42 @@ def test_two_workers_at_once_never_send_a_notice_twice(city: City, clean_engine:
         outbox_ids = {f"<notice-{r[0]}@zhkh.test>" for r in conn.execute(text(
             "SELECT id FROM notice_outbox WHERE event <> 'confirm'"))}
     assert set(ids) == outbox_ids            # the Message-ID is the outbox row's: a resend would repeat it
+
+
+def test_the_worker_waits_out_a_database_outage(city: City, clean_engine: Engine, smtp_server: SmtpServer,
+                                                db_url: str) -> None:
+    """The database going away (a failover: the write port's sessions are cut) does not stop the worker:
+    it says so, waits and sends the notice once the database is back (the cluster's two workers died here)."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from notify.worker import run_forever
+    from tests.ui.proxy import Proxy
+
+    subscribe(clean_engine, smtp_server, city.building_ids[1], "anna@example.org")
+    approve_p2(clean_engine, city)
+    proxy = Proxy(("127.0.0.1", make_url(db_url).port or 5432))
+    via = create_engine(make_url(db_url).set(host="127.0.0.1", port=proxy.port), pool_pre_ping=True)
+    lines: list[str] = []
+    worker = threading.Thread(target=run_forever, daemon=True, args=(via, Smtp("127.0.0.1", smtp_server.port,
+                              timeout_s=5), RULES), kwargs={"sender": SENDER, "resident_url": "http://r.test",
+                              "log": lines.append, "retry_s": 0.2})
+    try:
+        worker.start()
+        deadline = time.monotonic() + 20
+        while not any("database unavailable" in line for line in lines):
+            assert worker.is_alive(), "the worker died with the database"
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.05)
+        proxy.up()
+        while not smtp_server.box.to("anna@example.org"):
+            assert worker.is_alive(), "the worker died with the database"
+            assert time.monotonic() < deadline + 20, lines
+            time.sleep(0.05)
+    finally:
+        proxy.down()
+        via.dispose()
+    assert len(smtp_server.box.to("anna@example.org")) == 1
