@@ -41,13 +41,24 @@ def thread_pool_lifespan(threads: int) -> Callable[[Any], contextlib.AbstractAsy
     return lifespan
 
 
+def _leaf_routes(routes: Any) -> Any:
+    """The routes themselves, also those of an included router (FastAPI keeps an ``APIRouter`` given to
+    ``include_router`` as one entry that never matches alone; its routes carry the router's prefix)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _leaf_routes(included.routes)
+        else:
+            yield route
+
+
 def allowed_methods(app: Any, scope: dict[str, Any]) -> str:
     """The ``Allow`` header of a 405: the methods of every route of ``app`` with the request's path
     (Starlette names only the first route's, so GET alone for a path that also takes POST)."""
     from starlette.routing import Match
 
     methods: set[str] = set()
-    for route in getattr(app, "routes", []):
+    for route in _leaf_routes(getattr(app, "routes", [])):
         match, _ = route.matches({**scope, "method": "GET"}) if hasattr(route, "matches") else (Match.NONE, {})
         if match != Match.NONE and getattr(route, "methods", None):
             methods.update(route.methods)

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from incidents.api import create_app as open311_app
+from apps.http.open311 import create_app as open311_app
 from resident.web import create_app
 from settings import Settings
 from tests.resident.conftest import Scene
