@@ -21,6 +21,10 @@ import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from auth.permissions import PERMISSIONS
+from incidents.sla import SlaState, load_rules
+from settings import ROOT
+
 
 @dataclass(frozen=True)
 class Family:
@@ -48,21 +52,14 @@ def _open(prefix: str, source: str) -> Family:
 
 
 def _permissions() -> Iterable[str]:
-    from auth.permissions import PERMISSIONS
-
     return (*PERMISSIONS, "notes.edit_others")
 
 
 def _sla_states() -> Iterable[str]:
-    from incidents.sla import SlaState
-
     return typing.get_args(SlaState)
 
 
 def _services() -> Iterable[str]:
-    from incidents.sla import load_rules
-    from settings import ROOT
-
     return tuple(load_rules(ROOT / "incidents" / "rules" / "default.yaml").services)
 
 

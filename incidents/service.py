@@ -46,6 +46,7 @@ from incidents.model import (
 )
 from incidents.sla import Rules, due_at, load_rules, sla_state
 from incidents.workflow import OPEN_STATUSES, path_to, transition
+from reports.orgs import assign_at_intake
 from settings import Settings, get_settings
 
 MAX_DESCRIPTION_CHARS = intake.LIMITS["description"]
@@ -210,10 +211,7 @@ def create_incident(
         incident, created = repo.insert_incident_with_event(
             conn, stored, actor=actor or report.channel, note=f"outage #{outage.outage_id}" if outage else "")
         if created:
-            # who answers for it (docs/inspection.md)
-            from reports.orgs import assign_at_intake
-
-            assign_at_intake(conn, incident.id)
+            assign_at_intake(conn, incident.id)  # who answers for it (docs/inspection.md)
             if outage is not None:
                 # the outage explains it: answered at once, due when the outage is expected to end
                 advance_incident(conn, incident.id, "accepted", actor=SYSTEM_ACTOR, note=f"outage #{outage.outage_id}",

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from notify.errors import InvalidRules
 from rules_yaml import read_rules_yaml
+from settings import get_settings
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "rules" / "default.yaml"
 
@@ -72,8 +73,6 @@ def _cached(path: str, mtime: float) -> NotifyRules:
 
 
 def rules_from_settings() -> NotifyRules:
-    from settings import get_settings
-
     path = Path(get_settings().notify_rules_file)
     try:
         mtime = path.stat().st_mtime
