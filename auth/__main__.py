@@ -1,4 +1,4 @@
-"""``python -m auth``: the command line lives in ``apps.cli.auth`` (entry points sit above the application layer)."""
+"""``python -m auth``: its command line is ``apps.cli.auth`` (entry points sit above ops)."""
 import sys
 
 from apps.cli.auth import main

@@ -1,4 +1,4 @@
-"""``python -m incidents``: the command line lives in ``apps.cli.incidents`` (entry points sit above the application layer)."""
+"""``python -m incidents``: its command line is ``apps.cli.incidents`` (entry points sit above ops)."""
 import sys
 
 from apps.cli.incidents import main

@@ -559,7 +559,8 @@ def parse_open311(data: Mapping[str, Any], *, rules: Rules, idempotency_key: str
     raw = unchecked({
         "service_code": data.get("service_code"), "lat": data.get("lat"), "lon": data.get("long"),
         "address": data.get("address_string"), "building_id": data.get("address_id"),
-        "description": data.get("description"), "channel": "api", "reporter_name": " ".join(p for p in (first, last) if p) or None,
+        "description": data.get("description"), "channel": "api",
+        "reporter_name": " ".join(p for p in (first, last) if p) or None,
         "reporter_phone": data.get("phone"), "reporter_email": data.get("email"), "media_url": data.get("media_url"),
         "attributes": attributes, "client_token": token or header})
     return _check(raw, rules, OPEN311_NAMES, problems)

@@ -1,4 +1,4 @@
-"""``python -m notify``: the command line lives in ``apps.cli.notify`` (entry points sit above the application layer)."""
+"""``python -m notify``: its command line is ``apps.cli.notify`` (entry points sit above ops)."""
 import sys
 
 from apps.cli.notify import main

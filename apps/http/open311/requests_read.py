@@ -59,7 +59,8 @@ def _represent_all(found: reports.Requests, rules: Rules) -> JSONResponse:
 
 
 @router.get("/requests/{request_id}.{fmt}", responses=answers(400, 404, 503), dependencies=[Depends(json_format)])
-def get_request(request_id: str, ctx: Context = Depends(context), actor: Actor = Depends(public_reader)) -> JSONResponse:
+def get_request(request_id: str, ctx: Context = Depends(context),
+                actor: Actor = Depends(public_reader)) -> JSONResponse:
     if not REQUEST_ID.fullmatch(request_id):
         raise ApiError(404, f"no service request {shown(request_id)}")
     return _represent_all(reports.request(actor, int(request_id), bind=ctx.db()), ctx.rules)
