@@ -45,6 +45,12 @@ class Actor:
         return cls(author=f"api:{key_name}", role="operator", display_name=key_name, kind="api")
 
     @classmethod
+    def open311_public(cls) -> Actor:
+        """Whoever reads the Open311 API without a key (GeoReport's reads are public; descriptions are
+        masked). Only the read routes act as it; it holds an API client's role."""
+        return cls(author="api:(public)", role="operator", display_name="Open311", kind="api")
+
+    @classmethod
     def cli(cls, author: str) -> Actor:
         """A command run in a shell on the server (whoever can do that owns the database anyway)."""
         return cls(author=author, role="admin", display_name=author, kind="cli")

@@ -1,14 +1,27 @@
-"""SQL of accounts, sessions and the login throttle. The caller owns the transaction."""
+"""SQL of accounts, sessions and the login throttle. The caller owns the transaction.
+
+The statements that vary with their arguments (the columns of an account, a lock, the values set)
+are SQLAlchemy Core on the light tables below; the fixed ones stay as text."""
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import BigInteger, Connection, column, select, table, text, update
+from sqlalchemy.dialects.postgresql import insert
 
 from auth.model import User
 
-_USER_COLUMNS = "id, login, display_name, role, active, auth_source, created_at, created_by, last_login_at"
+#: An account's columns: the fields of ``User`` (never the password hash).
+_USER_FIELDS = tuple(f.name for f in fields(User))
+users = table("users", column("id", BigInteger), *(column(name) for name in _USER_FIELDS if name != "id"),
+              column("password_hash"))
+sessions = table("user_sessions", column("id", BigInteger), column("user_id", BigInteger), column("token_hash"),
+                 column("last_seen_at"), column("ended_at"))
+_USER_COLUMNS = tuple(users.c[name] for name in _USER_FIELDS)
+#: What an account's row may have changed (``update_user``).
+UPDATABLE = frozenset({"role", "active", "password_hash", "display_name", "last_login_at"})
 
 
 def _user(row: Any) -> User:
@@ -17,19 +30,16 @@ def _user(row: Any) -> User:
 
 def insert_user(conn: Connection, *, login: str, display_name: str, role: str, password_hash: str | None,
                 auth_source: str, created_by: str, now: datetime) -> User:
-    row = conn.execute(text(f"""
-        INSERT INTO users (login, display_name, role, password_hash, auth_source, created_by, created_at)
-        VALUES (:login, :name, :role, :hash, :source, :by, :now)
-        ON CONFLICT (login) DO NOTHING
-        RETURNING {_USER_COLUMNS}
-    """), {"login": login, "name": display_name, "role": role, "hash": password_hash, "source": auth_source,
-           "by": created_by, "now": now}).first()
+    row = conn.execute(
+        insert(users).values(login=login, display_name=display_name, role=role, password_hash=password_hash,
+                             auth_source=auth_source, created_by=created_by, created_at=now)
+        .on_conflict_do_nothing(index_elements=["login"]).returning(*_USER_COLUMNS)).first()
     return _user(row) if row else None  # type: ignore[return-value]
 
 
 def get_user(conn: Connection, login: str, *, for_update: bool = False) -> User | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = conn.execute(text(f"SELECT {_USER_COLUMNS} FROM users WHERE login = :l{lock}"), {"l": login}).first()
+    stmt = select(*_USER_COLUMNS).where(users.c.login == login)
+    row = conn.execute(stmt.with_for_update() if for_update else stmt).first()
     return _user(row) if row else None
 
 
@@ -38,15 +48,13 @@ def password_hash(conn: Connection, login: str) -> str | None:
 
 
 def list_users(conn: Connection) -> list[User]:
-    return [_user(r) for r in conn.execute(text(f"SELECT {_USER_COLUMNS} FROM users ORDER BY login"))]
+    return [_user(r) for r in conn.execute(select(*_USER_COLUMNS).order_by(users.c.login))]
 
 
 def update_user(conn: Connection, user_id: int, **values: Any) -> None:
-    allowed = {"role", "active", "password_hash", "display_name", "last_login_at"}
-    if not values or set(values) - allowed:
-        raise ValueError(f"cannot update {sorted(set(values) - allowed)}")
-    sets = ", ".join(f"{k} = :{k}" for k in values)
-    conn.execute(text(f"UPDATE users SET {sets} WHERE id = :id"), {**values, "id": user_id})
+    if not values or set(values) - UPDATABLE:
+        raise ValueError(f"cannot update {sorted(set(values) - UPDATABLE)}")
+    conn.execute(update(users).where(users.c.id == user_id).values(values))
 
 
 def count_users(conn: Connection, *, role: str | None = None, active: bool | None = None) -> int:
@@ -80,11 +88,11 @@ def insert_session(conn: Connection, *, token_hash: str, user_id: int, now: date
 
 
 def session_with_user(conn: Connection, token_hash: str) -> dict[str, Any] | None:
-    row = conn.execute(text(f"""
-        SELECT s.id AS session_id, s.last_seen_at, s.ended_at, {', '.join('u.' + c.strip() for c in _USER_COLUMNS.split(','))}
-        FROM user_sessions s JOIN users u ON u.id = s.user_id
-        WHERE s.token_hash = :h
-    """), {"h": token_hash}).mappings().first()
+    s = sessions.alias("s")
+    u = users.alias("u")
+    row = conn.execute(
+        select(s.c.id.label("session_id"), s.c.last_seen_at, s.c.ended_at, *(u.c[name] for name in _USER_FIELDS))
+        .select_from(s.join(u, u.c.id == s.c.user_id)).where(s.c.token_hash == token_hash)).mappings().first()
     return dict(row) if row else None
 
 

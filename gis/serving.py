@@ -41,21 +41,6 @@ def thread_pool_lifespan(threads: int) -> Callable[[Any], contextlib.AbstractAsy
     return lifespan
 
 
-def allowed_methods(app: Any, scope: dict[str, Any]) -> str:
-    """The ``Allow`` header of a 405: the methods of every route of ``app`` with the request's path
-    (Starlette names only the first route's, so GET alone for a path that also takes POST)."""
-    from starlette.routing import Match
-
-    methods: set[str] = set()
-    for route in getattr(app, "routes", []):
-        match, _ = route.matches({**scope, "method": "GET"}) if hasattr(route, "matches") else (Match.NONE, {})
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods.update(route.methods)
-    if "GET" in methods:
-        methods.add("HEAD")
-    return ", ".join(sorted(methods))
-
-
 class NoFraming:
     """Every answer refuses to be framed by another site (clickjacking): ``X-Frame-Options: DENY``
     and ``Content-Security-Policy: frame-ancestors 'none'`` unless the answer has its own policy

@@ -1,5 +1,5 @@
 """The service's texts in Russian and English: gettext catalogs read with Babel. No Streamlit here —
-the pages (``views/``) and the Open311 API (``incidents/api.py``) both translate through this module.
+the pages (``views/``) and the Open311 API (``apps/http/open311``) both translate through this module.
 
 The catalogs are ``locale/<lang>/LC_MESSAGES/zhkh.po`` (the template is ``locale/zhkh.pot``). A msgid
 is a dotted key (``"incident.count"``) and a msgstr is a ``str.format`` text (``"Заявка №{id}"``). A
@@ -10,6 +10,7 @@ the keys built at run time: ``docs/i18n.md``.
 """
 from __future__ import annotations
 
+import re
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -117,8 +118,6 @@ def system_note(name: str, number: int | str | None = None) -> str:
 
 def read_system_note(note: str | None) -> tuple[str, dict[str, str]] | None:
     """The key and parameters of a note :func:`system_note` wrote, else None."""
-    import re
-
     m = re.fullmatch(r"(history\.system\.[a-z_]+)(?: #(\d+))?", (note or "").strip())
     if not m:
         return None

@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import IO, Any
 
 from i18n import DEFAULT_LANGUAGE, PLURAL_SUFFIX, read_catalog
+from i18n.families import COUNTED, FAMILIES, members
 
 Extracted = tuple[int, str, tuple[str, str], list[str]]
 
@@ -41,8 +42,6 @@ def extract_calls(fileobj: IO[bytes], keywords: Collection[str], comment_tags: C
 
 def extract_families(fileobj: IO[bytes], keywords: Collection[str], comment_tags: Collection[str],
                      options: Mapping[str, Any]) -> Iterator[Extracted]:
-    from i18n.families import COUNTED, FAMILIES, members
-
     lines = fileobj.read().decode("utf-8").splitlines()
     reference = [m.id if isinstance(m.id, str) else m.id[0] for m in read_catalog(DEFAULT_LANGUAGE) if m.id]
     for family in FAMILIES:

@@ -7,6 +7,10 @@ template, so a new status without a text fails ``tests/i18n``. An *open* family 
 the code (the words a page lists for itself, the fields of the identify panel): its members are the
 msgids the Russian catalog holds under the prefix, kept as they are.
 
+A vocabulary is named as ``"module:NAME"`` and read only when the extraction asks: this module is
+part of the domain and imports nothing above it, so the pages' and the application layer's
+vocabularies (``views.map_parts:ALL_LAYERS``, ``ops.errors:MESSAGE_KEYS``) are named, not imported.
+
 ``COUNTED``: the members of these families that are plural entries, with the parameter that holds
 their count (``views/errors.py`` passes it to ``tn``).
 """
@@ -16,6 +20,10 @@ import importlib
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+from auth.permissions import PERMISSIONS
+from incidents.sla import SlaState, load_rules
+from settings import ROOT
 
 
 @dataclass(frozen=True)
@@ -43,28 +51,15 @@ def _open(prefix: str, source: str) -> Family:
     return Family(prefix, source, None)
 
 
-def _error_keys() -> Iterable[str]:
-    from ops.errors import ERRORS
-
-    return (*dict.fromkeys(key for _, _, key in ERRORS), "internal")
-
-
 def _permissions() -> Iterable[str]:
-    from auth.permissions import PERMISSIONS
-
     return (*PERMISSIONS, "notes.edit_others")
 
 
 def _sla_states() -> Iterable[str]:
-    from incidents.sla import SlaState
-
     return typing.get_args(SlaState)
 
 
 def _services() -> Iterable[str]:
-    from incidents.sla import load_rules
-    from settings import ROOT
-
     return tuple(load_rules(ROOT / "incidents" / "rules" / "default.yaml").services)
 
 
@@ -79,13 +74,13 @@ FAMILIES: tuple[Family, ...] = (
     Family("incident.service", "the services of incidents/rules/default.yaml (other rules files fall back "
                                "to the rule's name)", _services),
     _closed("intake.problem", "incidents.intake:PROBLEM_CODES"),
-    _closed("api.status_note", "incidents.workflow:STATUSES"),  # the Open311 status_notes (incidents/api.py)
+    _closed("api.status_note", "incidents.workflow:STATUSES"),  # the Open311 status_notes (apps/http/open311)
     _open("intake.field", "the fields the intake model names in its problems"),
     # people, rights, errors
     _closed("role", "auth.permissions:ROLES"),
     Family("perm", "auth.permissions.PERMISSIONS, and notes.edit_others (ops/incidents.py: nobody edits another "
                    "person's note)", _permissions),
-    Family("error", "the message keys of ops.errors.ERRORS, and 'internal'", _error_keys),
+    Family("error", "the message keys of ops.errors.ERRORS, and 'internal'", _attr("ops.errors:MESSAGE_KEYS")),
     _open("error.user", "the problem codes of auth.service and auth.passwords"),
     _closed("error.db", "gis.errors:DB_PROBLEMS"),  # why the database cannot be used (views/errors.py)
     _closed("audit.action", "ops.audit_log:TRAIL_ACTIONS"),

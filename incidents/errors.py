@@ -1,6 +1,6 @@
 """Errors of the incidents domain. Each names the input and what was received.
 
-The API maps them to Open311 error lists in one place (``incidents/api.py``: ``_ERROR_STATUS``).
+The API maps them to Open311 error lists in one place (``ops.errors.ERRORS``, read by ``apps/http/open311``).
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from html.entities import html5
@@ -490,37 +490,33 @@ def _check(raw: dict[str, Any], rules: Rules, names: Mapping[str, str], problems
                        attributes=attributes, client_token=contact["client_token"])
 
 
-def check_report(
-    *,
-    rules: Rules,
-    service_code: str | None = None,
-    category: str | None = None,
-    lon: float | None = None,
-    lat: float | None = None,
-    address: str | None = None,
-    building_id: int | None = None,
-    description: str | None = "",
-    channel: str = "phone",
-    priority: str | None = None,
-    reporter_name: str | None = None,
-    reporter_phone: str | None = None,
-    reporter_email: str | None = None,
-    media_url: str | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    client_token: str | None = None,
-    require_description: bool = False,
-) -> ReportInput:
-    """A report given in ``create_incident``'s terms, checked: ``InvalidReport`` lists every problem.
+#: The fields of a report, in ``create_incident``'s terms: the one list, ``ReportInput``'s.
+REPORT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ReportInput))
+#: What an omitted field is before the checks (``ReportInput``'s default; None where it has none).
+_UNCHECKED: Mapping[str, Any] = MappingProxyType({
+    f.name: f.default if f.default is not MISSING else None for f in fields(ReportInput)})
+
+
+def unchecked(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of a report as given (omitted ones at their defaults); ``TypeError`` for a name that
+    is not a field, as a misspelt keyword argument would be."""
+    unknown = sorted(set(given) - set(REPORT_FIELDS))
+    if unknown:
+        raise TypeError(f"not a field of a report: {', '.join(unknown)}")
+    return {name: given.get(name, _UNCHECKED[name]) for name in REPORT_FIELDS}
+
+
+def check_report(*, rules: Rules, category: str | None = None, require_description: bool = False,
+                 **report: Any) -> ReportInput:
+    """A report given in ``create_incident``'s terms (the fields of ``ReportInput``), checked:
+    ``InvalidReport`` lists every problem.
 
     The service code (or a category, which names its service), a location (lat+lon, a building
     id or an address), every text field under the text policy and its limit in ``LIMITS``, the
     channel and priority, a phone, an e-mail and an http(s) ``media_url``, and the attributes
     against the service's definition in ``rules``."""
-    raw = {"service_code": service_code, "lat": lat, "lon": lon, "address": address, "building_id": building_id,
-           "description": description, "channel": channel, "priority": priority, "reporter_name": reporter_name,
-           "reporter_phone": reporter_phone, "reporter_email": reporter_email, "media_url": media_url,
-           "attributes": attributes, "client_token": client_token}
-    return _check(raw, rules, _SERVICE_NAMES, [], category=category, require_description=require_description)
+    return _check(unchecked(report), rules, _SERVICE_NAMES, [], category=category,
+                  require_description=require_description)
 
 
 OPEN311_TEXT = ("first_name", "last_name", "device_id", "account_id", "jurisdiction_id")
@@ -560,10 +556,11 @@ def parse_open311(data: Mapping[str, Any], *, rules: Rules, idempotency_key: str
             if code in attributes:
                 problems.append(Problem(attribute_field(code), "repeated", {"count": 2}))
             attributes[code] = value
-    raw = {"service_code": data.get("service_code"), "lat": data.get("lat"), "lon": data.get("long"),
-           "address": data.get("address_string"), "building_id": data.get("address_id"),
-           "description": data.get("description"), "channel": "api", "priority": None,
-           "reporter_name": " ".join(p for p in (first, last) if p) or None,
-           "reporter_phone": data.get("phone"), "reporter_email": data.get("email"),
-           "media_url": data.get("media_url"), "attributes": attributes, "client_token": token or header}
+    raw = unchecked({
+        "service_code": data.get("service_code"), "lat": data.get("lat"), "lon": data.get("long"),
+        "address": data.get("address_string"), "building_id": data.get("address_id"),
+        "description": data.get("description"), "channel": "api",
+        "reporter_name": " ".join(p for p in (first, last) if p) or None,
+        "reporter_phone": data.get("phone"), "reporter_email": data.get("email"), "media_url": data.get("media_url"),
+        "attributes": attributes, "client_token": token or header})
     return _check(raw, rules, OPEN311_NAMES, problems)

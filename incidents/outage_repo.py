@@ -1,30 +1,55 @@
-"""SQL of outages (approved shutoffs) and their buildings. The caller owns the transaction."""
+"""SQL of outages (approved shutoffs) and their buildings. The caller owns the transaction.
+
+The statements that vary with their arguments (filters, locks, the columns set) are SQLAlchemy Core on
+the light tables below; the fixed ones stay as text."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
+from geoalchemy2 import Geometry
+from sqlalchemy import BigInteger, Connection, bindparam, column, func, or_, select, table, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, distinct_on
 
+from incidents import repo as incident_repo
 from incidents.model import Incident, Outage
-from incidents.repo import INCIDENT_COLUMNS
 from incidents.workflow import OPEN_STATUSES
 
-_OPEN = "('" + "', '".join(sorted(OPEN_STATUSES)) + "')"
 _ARR = ARRAY(BIGINT)
 _ARRAYS = ("pipe_ids", "unintended_pipe_ids", "valve_ids", "optional_valve_ids", "break_pipe_ids")
 
-OUTAGE_COLUMNS = """
-    o.id, o.network_id, o.state, o.reason, o.incident_id, o.pipe_ids, o.unintended_pipe_ids, o.valve_ids,
-    o.optional_valve_ids, o.planned_start, o.planned_end, o.actual_start, o.actual_end, o.created_by,
-    o.approved_by, o.version, o.kind, o.break_pipe_ids, o.started_by, o.ended_by,
-    (SELECT count(*) FROM outage_buildings ob WHERE ob.outage_id = o.id) AS buildings,
-    (SELECT coalesce(sum(b.residents), 0) FROM outage_buildings ob JOIN buildings b ON b.id = ob.building_id
-      WHERE ob.outage_id = o.id) AS residents,
-    ST_AsGeoJSON(o.geom, 6) AS geojson
-"""
+outages = table(
+    "outages", column("id", BigInteger), column("network_id", BigInteger), column("state"), column("reason"),
+    column("incident_id", BigInteger),
+    *(column(k, _ARR) for k in _ARRAYS), column("planned_start"), column("planned_end"), column("actual_start"),
+    column("actual_end"), column("created_by"), column("approved_by"), column("version"), column("kind"),
+    column("started_by"), column("ended_by"), column("updated_at"), column("geom", Geometry("MULTILINESTRING", 4326)),
+)
+outage_buildings_t = table("outage_buildings", column("outage_id", BigInteger), column("building_id", BigInteger),
+                           column("unintended"), column("added_at"))
+buildings = table("buildings", column("id", BigInteger), column("address"), column("kind"), column("residents"))
+networks = table("networks", column("id", BigInteger), column("resource"))
+incidents = table("incidents", column("id", BigInteger), column("outage_id", BigInteger),
+                  column("building_id", BigInteger), column("status"), column("category"), column("resource"),
+                  column("version"), column("updated_at"))
+
+_o, _ob, _b = outages.alias("o"), outage_buildings_t.alias("ob"), buildings.alias("b")
+_FIELDS = ("id", "network_id", "state", "reason", "incident_id", "pipe_ids", "unintended_pipe_ids", "valve_ids",
+           "optional_valve_ids", "planned_start", "planned_end", "actual_start", "actual_end", "created_by",
+           "approved_by", "version", "kind", "break_pipe_ids", "started_by", "ended_by")
+#: An outage as ``Outage`` reads it: its row, its buildings and residents, its geometry as GeoJSON.
+OUTAGE_COLUMNS = (
+    *(_o.c[k] for k in _FIELDS),
+    select(func.count()).select_from(_ob).where(_ob.c.outage_id == _o.c.id).scalar_subquery().label("buildings"),
+    select(func.coalesce(func.sum(_b.c.residents), 0)).select_from(_ob.join(_b, _b.c.id == _ob.c.building_id))
+    .where(_ob.c.outage_id == _o.c.id).scalar_subquery().label("residents"),
+    func.ST_AsGeoJSON(_o.c.geom, 6).label("geojson"),
+)
+
+
+def _select_outages(*where: Any) -> Any:
+    return select(*OUTAGE_COLUMNS).select_from(_o).where(*where)
 
 
 def _outage(row: Any) -> Outage:
@@ -92,20 +117,19 @@ def outage_building_ids(conn: Connection, outage_id: int) -> list[int]:
 
 def get_outage(conn: Connection, outage_id: int, *, for_update: bool = False) -> Outage | None:
     if for_update:
-        conn.execute(text("SELECT 1 FROM outages WHERE id = :id FOR UPDATE"), {"id": outage_id})
-    row = conn.execute(text(f"SELECT {OUTAGE_COLUMNS} FROM outages o WHERE o.id = :id"), {"id": outage_id}).first()
+        conn.execute(select(outages.c.id).where(outages.c.id == outage_id).with_for_update())
+    row = conn.execute(_select_outages(_o.c.id == outage_id)).first()
     return _outage(row) if row else None
 
 
 def set_outage_state(conn: Connection, outage_id: int, *, state: str, at: datetime, actor: str,
                      start: bool = False, end: bool = False) -> None:
-    sets = ["state = :state", "updated_at = :at", "version = version + 1"]
+    values: dict[str, Any] = {"state": state, "updated_at": at, "version": outages.c.version + 1}
     if start:
-        sets += ["actual_start = :at", "started_by = :actor"]
+        values.update(actual_start=at, started_by=actor)
     if end:
-        sets += ["actual_end = :at", "ended_by = :actor"]
-    conn.execute(text(f"UPDATE outages SET {', '.join(sets)} WHERE id = :id"),
-                 {"state": state, "at": at, "actor": actor, "id": outage_id})
+        values.update(actual_end=at, ended_by=actor)
+    conn.execute(update(outages).where(outages.c.id == outage_id).values(values))
 
 
 def set_outage_times(conn: Connection, outage_id: int, *, planned_start: datetime, planned_end: datetime,
@@ -118,39 +142,31 @@ def set_outage_times(conn: Connection, outage_id: int, *, planned_start: datetim
 def list_outages(conn: Connection, states: Iterable[str], *, network_id: int | None = None,
                  since: datetime | None = None, limit: int = 500) -> list[Outage]:
     """Outages in ``states`` (optionally of one network, or touched since ``since``), by planned start."""
-    stmt = text(f"""
-        SELECT {OUTAGE_COLUMNS} FROM outages o
-        WHERE o.state IN :states AND (CAST(:net AS integer) IS NULL OR o.network_id = :net)
-          AND (CAST(:since AS timestamptz) IS NULL OR o.updated_at >= :since)
-        ORDER BY o.planned_start, o.id LIMIT :limit
-    """).bindparams(bindparam("states", expanding=True))
-    return [_outage(r) for r in conn.execute(stmt, {"states": list(states), "net": network_id, "since": since,
-                                                    "limit": limit})]
+    stmt = _select_outages(_o.c.state.in_(list(states)))
+    if network_id is not None:
+        stmt = stmt.where(_o.c.network_id == network_id)
+    if since is not None:
+        stmt = stmt.where(_o.c.updated_at >= since)
+    return [_outage(r) for r in conn.execute(stmt.order_by(_o.c.planned_start, _o.c.id).limit(limit))]
 
 
 def overlapping_outages(conn: Connection, network_id: int | None, pipe_ids: Sequence[int], valve_ids: Sequence[int],
                         *, exclude_id: int | None = None) -> list[Outage]:
     """Planned or active outages (of the network) that isolate or dry any of ``pipe_ids`` or close any
     of ``valve_ids`` (times are compared by the caller)."""
-    stmt = text(f"""
-        SELECT {OUTAGE_COLUMNS} FROM outages o
-        WHERE o.state IN ('planned', 'active') AND o.id IS DISTINCT FROM :ex
-          AND (CAST(:net AS integer) IS NULL OR o.network_id = :net)
-          AND (o.pipe_ids && :p OR o.unintended_pipe_ids && :p OR o.valve_ids && :v)
-        ORDER BY o.planned_start, o.id
-    """).bindparams(bindparam("p", type_=_ARR), bindparam("v", type_=_ARR))
-    return [_outage(r) for r in conn.execute(stmt, {"p": sorted({int(x) for x in pipe_ids}),
-                                                    "v": sorted({int(x) for x in valve_ids}),
-                                                    "ex": exclude_id, "net": network_id})]
+    pipes, valves = sorted({int(x) for x in pipe_ids}), sorted({int(x) for x in valve_ids})
+    stmt = _select_outages(
+        _o.c.state.in_(("planned", "active")), _o.c.id.is_distinct_from(exclude_id),
+        or_(_o.c.pipe_ids.overlap(pipes), _o.c.unintended_pipe_ids.overlap(pipes), _o.c.valve_ids.overlap(valves)))
+    if network_id is not None:
+        stmt = stmt.where(_o.c.network_id == network_id)
+    return [_outage(r) for r in conn.execute(stmt.order_by(_o.c.planned_start, _o.c.id))]
 
 
 def outages_of_incident(conn: Connection, incident_id: int) -> list[Outage]:
     """Outages caused by ``incident_id`` or that it is linked to, oldest first."""
-    rows = conn.execute(text(f"""
-        SELECT {OUTAGE_COLUMNS} FROM outages o
-        WHERE o.incident_id = :i OR o.id = (SELECT outage_id FROM incidents WHERE id = :i)
-        ORDER BY o.id
-    """), {"i": incident_id})
+    linked = select(incidents.c.outage_id).where(incidents.c.id == incident_id).scalar_subquery()
+    rows = conn.execute(_select_outages(or_(_o.c.incident_id == incident_id, _o.c.id == linked)).order_by(_o.c.id))
     return [_outage(r) for r in rows]
 
 
@@ -167,25 +183,15 @@ def outage_buildings(conn: Connection, outage_id: int) -> list[dict[str, Any]]:
 
 def affected_buildings_of_active(conn: Connection, resources: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """One row per building cut off by an active outage (the latest end if several)."""
-    params: dict[str, Any] = {}
-    cond = ""
-    stmt_binds = []
+    n = networks.alias("n")
+    stmt = (select(_b.c.id.label("building_id"), _b.c.address, _b.c.kind, _b.c.residents, _ob.c.unintended,
+                   _o.c.id.label("outage_id"), _o.c.planned_end, n.c.resource)
+            .select_from(_ob.join(_o, (_o.c.id == _ob.c.outage_id) & (_o.c.state == "active"))
+                         .join(_b, _b.c.id == _ob.c.building_id).outerjoin(n, n.c.id == _o.c.network_id))
+            .ext(distinct_on(_b.c.id)).order_by(_b.c.id, _o.c.planned_end.desc()))
     if resources is not None:
-        cond = "AND (n.id IS NULL OR n.resource IN :resources)"
-        params["resources"] = list(resources)
-        stmt_binds.append(bindparam("resources", expanding=True))
-    stmt = text(f"""
-        SELECT DISTINCT ON (b.id) b.id AS building_id, b.address, b.kind, b.residents, ob.unintended,
-               o.id AS outage_id, o.planned_end, n.resource
-        FROM outage_buildings ob JOIN outages o ON o.id = ob.outage_id AND o.state = 'active'
-        JOIN buildings b ON b.id = ob.building_id
-        LEFT JOIN networks n ON n.id = o.network_id
-        WHERE true {cond}
-        ORDER BY b.id, o.planned_end DESC
-    """)
-    if stmt_binds:
-        stmt = stmt.bindparams(*stmt_binds)
-    return [dict(r) for r in conn.execute(stmt, params).mappings()]
+        stmt = stmt.where(or_(n.c.id.is_(None), n.c.resource.in_(list(resources))))
+    return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
 def network_resource(conn: Connection, network_id: int) -> str | None:
@@ -195,14 +201,14 @@ def network_resource(conn: Connection, network_id: int) -> str | None:
 
 def link_open_reports_to_outage(conn: Connection, outage_id: int, resource: str | None, now: datetime) -> list[int]:
     """Link open water reports of the outage's buildings to it; the ids linked."""
-    return [int(r[0]) for r in conn.execute(text(f"""
-        UPDATE incidents i SET outage_id = :o, version = version + 1, updated_at = :now
-        FROM outage_buildings ob
-        WHERE ob.outage_id = :o AND i.building_id = ob.building_id AND i.outage_id IS NULL
-          AND i.status IN {_OPEN} AND i.category IN ('no_water', 'low_pressure')
-          AND (CAST(:r AS text) IS NULL OR i.resource = :r)
-        RETURNING i.id
-    """), {"o": outage_id, "r": resource, "now": now})]
+    i, ob = incidents, outage_buildings_t
+    stmt = (update(i).values(outage_id=outage_id, version=i.c.version + 1, updated_at=now)
+            .where(ob.c.outage_id == outage_id, i.c.building_id == ob.c.building_id, i.c.outage_id.is_(None),
+                   i.c.status.in_(sorted(OPEN_STATUSES)), i.c.category.in_(("no_water", "low_pressure")))
+            .returning(i.c.id))
+    if resource is not None:
+        stmt = stmt.where(i.c.resource == resource)
+    return [int(r[0]) for r in conn.execute(stmt)]
 
 
 def set_incident_outage(conn: Connection, incident_id: int, outage_id: int, now: datetime) -> None:
@@ -214,12 +220,10 @@ def set_incident_outage(conn: Connection, incident_id: int, outage_id: int, now:
 
 def incidents_of_outage(conn: Connection, outage_id: int) -> list[Incident]:
     """Incidents linked to the outage: its cause(s) and the reports it explains, oldest first."""
-    rows = conn.execute(text(f"""
-        SELECT {INCIDENT_COLUMNS} FROM incidents i
-        WHERE i.outage_id = :o OR i.id = (SELECT incident_id FROM outages WHERE id = :o)
-        ORDER BY i.created_at, i.id
-    """), {"o": outage_id})
-    return [Incident(**r._mapping) for r in rows]
+    cause = select(outages.c.incident_id).where(outages.c.id == outage_id).scalar_subquery()
+    ids = list(conn.execute(select(incidents.c.id).where(or_(incidents.c.outage_id == outage_id,
+                                                             incidents.c.id == cause))).scalars())
+    return incident_repo.list_incidents(conn, ids=ids, limit=len(ids), newest_first=False) if ids else []
 
 
 def outage_ends(conn: Connection, outage_ids: Iterable[int]) -> dict[int, datetime]:

@@ -40,10 +40,12 @@ from incidents.model import (
     DuplicateCandidate,
     Incident,
     IntakeResult,
+    OutageLink,
     QueueItem,
 )
 from incidents.sla import Rules, due_at, load_rules, sla_state
 from incidents.workflow import OPEN_STATUSES, path_to, transition
+from reports.orgs import assign_at_intake
 from rules_yaml import cached_by_mtime
 from settings import Settings, get_settings
 
@@ -154,28 +156,19 @@ def forget_service_area(engine: Engine | None = None) -> None:
 def create_incident(
     engine: Engine | Connection,
     *,
-    service_code: str | None = None,
     category: str | None = None,
-    lon: float | None = None,
-    lat: float | None = None,
-    address: str | None = None,
-    building_id: int | None = None,
-    description: str = "",
-    channel: str = "phone",
-    priority: str | None = None,
-    reporter_name: str | None = None,
-    reporter_phone: str | None = None,
-    reporter_email: str | None = None,
-    media_url: str | None = None,
-    attributes: dict[str, Any] | None = None,
-    client_token: str | None = None,
     api_key_id: int | None = None,
     actor: str | None = None,
     rules: Rules | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
+    **fields: Any,
 ) -> IntakeResult:
     """Validate, locate, snap and store a report; offer duplicates and link a known outage.
+
+    ``fields`` are a report's (``intake.ReportInput``: service_code, lat, lon, address, building_id,
+    description, channel, priority, reporter_name/phone/email, media_url, attributes, client_token);
+    a ``category`` may stand for the service code that names it.
 
     Location: ``lon``+``lat`` (must lie in the service area), or ``building_id``, or an exact
     ``address`` of a building. The point snaps to the nearest building within
@@ -189,63 +182,33 @@ def create_incident(
     s = settings or get_settings()
     rules = rules or rules_from_settings(s)
     now = now or utcnow()
-    report = intake.check_report(
-        rules=rules, service_code=service_code, category=category, lon=lon, lat=lat, address=address,
-        building_id=building_id, description=description, channel=channel, priority=priority,
-        reporter_name=reporter_name, reporter_phone=reporter_phone, reporter_email=reporter_email,
-        media_url=media_url, attributes=attributes, client_token=client_token)
-    service_code, rule = report.service_code, rules.services[report.service_code]
-    lon, lat, address, building_id = report.lon, report.lat, report.address, report.building_id
-    description, priority, attributes = report.description, report.priority, report.attributes
-    reporter_name, reporter_phone, reporter_email = report.reporter_name, report.reporter_phone, report.reporter_email
-    media_url, client_token = report.media_url, report.client_token
-    has_point = lat is not None
-
-    if has_point and building_id is None:
+    report = intake.check_report(rules=rules, category=category, **fields)
+    rule = rules.services[report.service_code]
+    if report.lat is not None and report.building_id is None:
         area = service_area(engine, s)
-        if not area.contains(lon, lat):  # type: ignore[arg-type]
-            raise OutsideServiceArea(f"lat={lat}, long={lon} is outside the service area ({area.describe()})")
+        if not area.contains(report.lon, report.lat):  # type: ignore[arg-type]
+            raise OutsideServiceArea(f"lat={report.lat}, long={report.lon} is outside the service area "
+                                     f"({area.describe()})")
 
     with transaction_for(engine) as conn:
-        located: dict[str, Any] | None = None
-        if not has_point:
-            located = repo.building_location(conn, building_id=building_id, address=None
-                                             if building_id is not None else address.strip())  # type: ignore[union-attr]
-            if located is None:
-                what = f"address_id {building_id}" if building_id is not None else f"address_string {address!r}"
-                raise UnknownAddress(f"{what} matches no building of the service")
-            lon, lat = located["lon"], located["lat"]
-        found = repo.intake_lookup(
-            conn, lon=lon, lat=lat, category=rule.category, resource=rule.resource,  # type: ignore[arg-type]
-            snap_building_m=s.incident_snap_building_m, snap_pipe_m=s.incident_snap_pipe_m,
-            dup_radius_m=s.incident_duplicate_radius_m, dup_since=now - timedelta(hours=s.incident_duplicate_window_h),
-            check_outage=rule.category in ("no_water", "low_pressure") and rule.resource != "none",
-            building_id=building_id if located else None,
-        )
+        located = _building_named(conn, report) if report.lat is None else None
+        lon, lat = (located["lon"], located["lat"]) if located else (report.lon, report.lat)
+        found, outage = _snap(conn, rule, s, now, lon=lon, lat=lat, located=located,  # type: ignore[arg-type]
+                              building_id=report.building_id)
         candidates: list[DuplicateCandidate] = found["dups"]
-        outage = found["outage"]
-        if located is not None and found["building_id"] != located["id"]:
-            # the building the resident named wins over the nearest one
-            found["building_id"], found["building_address"] = located["id"], located["address"]
-            outage = (repo.active_outage_of_building(conn, located["id"], rule.resource)
-                      if rule.category in ("no_water", "low_pressure") and rule.resource != "none" else None)
-        fields = {
-            "category": rule.category, "resource": rule.resource, "priority": priority or rule.priority,
-            "channel": channel, "service_code": service_code, "lon": lon, "lat": lat,
+        address = report.address
+        stored = {
+            **report.as_kwargs(), "category": rule.category, "resource": rule.resource,
+            "priority": report.priority or rule.priority, "lon": lon, "lat": lat,
             "address": (address.strip() if address and address.strip() else None) or found["building_address"],
             "building_id": found["building_id"], "pipe_id": found["pipe_id"], "network_id": found["network_id"],
-            "description": description, "reporter_name": reporter_name, "reporter_phone": reporter_phone,
-            "reporter_email": reporter_email, "media_url": media_url, "attributes": attributes or {},
-            "outage_id": outage.outage_id if outage else None, "api_key_id": api_key_id,
-            "client_token": client_token, "now": now,
+            "attributes": report.attributes or {}, "outage_id": outage.outage_id if outage else None,
+            "api_key_id": api_key_id, "now": now,
         }
         incident, created = repo.insert_incident_with_event(
-            conn, fields, actor=actor or channel, note=f"outage #{outage.outage_id}" if outage else "")
+            conn, stored, actor=actor or report.channel, note=f"outage #{outage.outage_id}" if outage else "")
         if created:
-            # who answers for it (docs/inspection.md)
-            from reports.orgs import assign_at_intake
-
-            assign_at_intake(conn, incident.id)
+            assign_at_intake(conn, incident.id)  # who answers for it (docs/inspection.md)
             if outage is not None:
                 # the outage explains it: answered at once, due when the outage is expected to end
                 advance_incident(conn, incident.id, "accepted", actor=SYSTEM_ACTOR, note=f"outage #{outage.outage_id}",
@@ -254,6 +217,35 @@ def create_incident(
     assert incident is not None
     return IntakeResult(incident=incident, created=created, duplicate_candidates=candidates if created else [],
                         outage=outage, due_at=due_at(incident, rules))
+
+
+def _building_named(conn: Connection, report: intake.ReportInput) -> dict[str, Any]:
+    """The building a report without a point names, by id or by its exact address; ``UnknownAddress``."""
+    by_id = report.building_id is not None
+    located = repo.building_location(conn, building_id=report.building_id,
+                                     address=None if by_id else report.address.strip())  # type: ignore[union-attr]
+    if located is None:
+        what = f"address_id {report.building_id}" if by_id else f"address_string {report.address!r}"
+        raise UnknownAddress(f"{what} matches no building of the service")
+    return located
+
+
+def _snap(conn: Connection, rule: Any, s: Settings, now: datetime, *, lon: float, lat: float,
+          located: dict[str, Any] | None, building_id: int | None) -> tuple[dict[str, Any], OutageLink | None]:
+    """The nearest building and pipe, the open duplicates and the active outage that explains a water
+    report; a building the resident named wins over the nearest one."""
+    water = rule.category in ("no_water", "low_pressure") and rule.resource != "none"
+    found = repo.intake_lookup(
+        conn, lon=lon, lat=lat, category=rule.category, resource=rule.resource,
+        snap_building_m=s.incident_snap_building_m, snap_pipe_m=s.incident_snap_pipe_m,
+        dup_radius_m=s.incident_duplicate_radius_m, dup_since=now - timedelta(hours=s.incident_duplicate_window_h),
+        check_outage=water, building_id=building_id if located else None,
+    )
+    outage = found["outage"]
+    if located is not None and found["building_id"] != located["id"]:
+        found["building_id"], found["building_address"] = located["id"], located["address"]
+        outage = repo.active_outage_of_building(conn, located["id"], rule.resource) if water else None
+    return found, outage
 
 
 # ---- reading -----------------------------------------------------------------------------------

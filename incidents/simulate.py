@@ -1,20 +1,17 @@
-"""A live feed of realistic reports for demos and load: weighted services, real buildings from
-the database, Russian descriptions, and now and then a burst on a pipe followed by "no water"
-calls from the buildings it feeds. Bounded: it stops after ``duration_s``.
-
-Reports go through ``service.create_incident`` (the same path as the hotline form) or, with
-``url``, are POSTed to a running Open311 API.
+"""Realistic reports for demos and load: weighted services, real buildings from the database,
+Russian descriptions, and now and then a burst on a pipe followed by "no water" calls from the
+buildings it feeds. What to send, drawn here; sending it at a rate is the live feed's
+(``apps.demo.feed``, ``python -m incidents simulate``).
 """
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
-from incidents import repo, service
+from incidents import repo
 from incidents.errors import IncidentError
 
 SERVICE_WEIGHTS: dict[str, float] = {
@@ -53,6 +50,14 @@ class SimStats:
     elapsed_s: float = 0.0
     by_service: dict[str, int] = field(default_factory=dict)
 
+    def count(self, service_code: str, ok: bool) -> None:
+        """One report sent: accepted (``ok``) or not."""
+        self.sent += 1
+        self.accepted += ok
+        self.failed += not ok
+        if ok:
+            self.by_service[service_code] = self.by_service.get(service_code, 0) + 1
+
     def __str__(self) -> str:
         rate = self.accepted / self.elapsed_s if self.elapsed_s else 0.0
         return (f"sent {self.sent}, accepted {self.accepted}, failed {self.failed}, bursts {self.bursts} "
@@ -87,65 +92,27 @@ def _burst(rng: random.Random, pipes: list[dict[str, Any]], buildings_by_id: dic
     return out
 
 
-def run(*, rate: float, duration_s: float, seed: int | None = None, url: str | None = None,
-        api_key: str | None = None, engine: Engine | None = None, burst_probability: float = 0.03) -> SimStats:
-    """Send about ``rate`` reports per second for ``duration_s`` seconds; the counts."""
-    from gis.db import get_engine
+@dataclass(frozen=True)
+class FeedCity:
+    """The buildings reports come from, and the pipes a burst may hit (with the buildings each feeds)."""
 
-    from ops.audit import cli_actor
+    buildings: list[dict[str, Any]]
+    pipes: list[dict[str, Any]]
+    buildings_by_id: dict[int, dict[str, Any]]
 
-    rng = random.Random(seed)
-    engine = engine or get_engine()
-    author = f"{cli_actor()} (simulator)"  # who ran it; the reports are recognisably simulated
+
+def feed_city(engine: Engine) -> FeedCity:
+    """Up to 5000 buildings and 500 pipes of the database; ``IncidentError`` when it has no buildings."""
     with engine.connect() as conn:
         buildings = repo.random_buildings(conn, 5000)
         pipes = [p for p in repo.random_pipes_with_buildings(conn, 500) if p["building_ids"]]
     if not buildings:
         raise IncidentError("the database has no buildings: load the demo city first (python -m data load-demo)")
-    buildings_by_id = {b["id"]: b for b in buildings}
-    client = None
-    if url:
-        import httpx
+    return FeedCity(buildings, pipes, {b["id"]: b for b in buildings})
 
-        client = httpx.Client(base_url=url.rstrip("/"), timeout=10.0)
-    stats = SimStats()
-    start = time.monotonic()
-    next_at = start
-    try:
-        while True:
-            now = time.monotonic()
-            if now - start >= duration_s:
-                break
-            if next_at > now:
-                time.sleep(min(next_at - now, duration_s - (now - start)))
-                continue
-            next_at += rng.expovariate(rate)
-            if pipes and rng.random() < burst_probability:
-                reports = _burst(rng, pipes, buildings_by_id)
-                stats.bursts += 1
-            else:
-                reports = [make_report(rng, buildings)]
-            for r in reports:
-                stats.sent += 1
-                try:
-                    if client is not None:
-                        body = {"api_key": api_key, "service_code": r["service_code"], "lat": r["lat"],
-                                "long": r["lon"], "description": r["description"],
-                                "first_name": (r["reporter_name"] or "").split(" ")[0] or None,
-                                "phone": r["reporter_phone"]}
-                        resp = client.post("/requests.json", json=body)
-                        ok = resp.status_code in (200, 201)
-                    else:
-                        service.create_incident(engine, actor=author, **r)
-                        ok = True
-                except IncidentError:
-                    ok = False
-                stats.accepted += ok
-                stats.failed += not ok
-                if ok:
-                    stats.by_service[r["service_code"]] = stats.by_service.get(r["service_code"], 0) + 1
-    finally:
-        if client is not None:
-            client.close()
-    stats.elapsed_s = time.monotonic() - start
-    return stats
+
+def next_reports(rng: random.Random, city: FeedCity, burst_probability: float) -> tuple[list[dict[str, Any]], bool]:
+    """The next report, or (with ``burst_probability``) a burst and the calls it causes; and whether a burst."""
+    if city.pipes and rng.random() < burst_probability:
+        return _burst(rng, city.pipes, city.buildings_by_id), True
+    return [make_report(rng, city.buildings)], False

@@ -7,16 +7,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from i18n import N_, translate
+from incidents import service as incident_service
 from incidents.intake import one_line
+from settings import get_settings
 
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def region_zone() -> ZoneInfo:
     """The region's time zone (the SLA rules file's)."""
-    from incidents.service import rules_from_settings
-
-    return ZoneInfo(rules_from_settings().timezone)
+    return ZoneInfo(incident_service.rules_from_settings().timezone)
 
 
 def fmt_when(value: datetime | None, lang: str, zone: ZoneInfo | None = None) -> str:
@@ -53,8 +53,6 @@ SUBJECT_CHARS = 200
 
 
 def _link(path: str) -> str:
-    from settings import get_settings
-
     return f"{get_settings().resident_url.rstrip('/')}{path}"
 
 

@@ -108,7 +108,7 @@ def cancel(conn: Connection, outage_id: int, *, now: datetime) -> tuple[int, int
 
 
 def outbox_rows(conn: Connection, outage_id: int | None = None) -> list[dict[str, Any]]:
-    """The outbox (of one outage), oldest first — for the CLI's ``status`` and the tests."""
+    """The outbox (of one outage), oldest first — for the tests."""
     where = "WHERE n.outage_id = :o" if outage_id is not None else ""
     rows = conn.execute(text(f"""
         SELECT n.id, n.subscription_id, s.email, n.outage_id, n.event, n.state, n.attempts, n.next_attempt_at,
@@ -117,3 +117,9 @@ def outbox_rows(conn: Connection, outage_id: int | None = None) -> list[dict[str
         ORDER BY n.id
     """), {"o": outage_id}).mappings().all()
     return [dict(r) for r in rows]
+
+
+def counts_by_state(conn: Connection) -> dict[str, int]:
+    """How many notices the outbox holds in each state (``python -m notify status``)."""
+    return {r[0]: int(r[1]) for r in conn.execute(text(
+        "SELECT state, count(*) FROM notice_outbox GROUP BY state ORDER BY state"))}

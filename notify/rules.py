@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from notify.errors import InvalidRules
 from rules_yaml import cached_by_mtime, read_rules_yaml
+from settings import get_settings
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "rules" / "default.yaml"
 
@@ -69,8 +70,6 @@ _cached = cached_by_mtime(load_rules)
 
 
 def rules_from_settings() -> NotifyRules:
-    from settings import get_settings
-
     return _cached(Path(get_settings().notify_rules_file))
 
 

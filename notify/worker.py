@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from incidents.intake import one_line
 from notify.errors import SmtpNotConfigured
 from notify.rules import NotifyRules
 
@@ -42,8 +43,6 @@ def message_id(outbox_id: int, sender: str) -> str:
 def build_message(row: dict[str, Any], sender: str, resident_url: str) -> EmailMessage:
     """The mail of outbox row ``row``. Every header is one line of plain text (``one_line``): a line
     break in a subject (an address imported with one, say) can never add a header or break the mail."""
-    from incidents.intake import one_line
-
     msg = EmailMessage()
     msg["From"] = one_line(sender, 300)
     msg["To"] = one_line(row["email"], 254)
@@ -153,8 +152,6 @@ def _log(conn: Any, row: dict[str, Any], *, ok: bool, mid: str, error: str | Non
 def _short(exc: BaseException) -> str:
     """The reason of a failed attempt as stored: one line, no NUL or control character (a server's
     answer may hold any byte), at most 500 characters."""
-    from incidents.intake import one_line
-
     try:
         described = f"{type(exc).__name__}: {exc}"
     except Exception:  # noqa: BLE001 - an exception whose text cannot be made

@@ -1,6 +1,8 @@
 """Use-cases of Open311 clients' keys (admin): issue one, revoke one. Both audited; the key itself is
-shown once and never stored."""
+shown once and never stored. And the one check of a key a client sends (``client``)."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -38,3 +40,19 @@ def listing(actor: Actor, *, bind: Engine | None = None) -> list[dict]:
     allow(actor, "users.manage")
     with engine(bind).connect() as conn:
         return incident_repo.list_api_keys(conn)
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """An Open311 client known by its key: who it acts as, and the key's row (stored with its reports)."""
+
+    actor: Actor
+    key_id: int
+
+
+def client(api_key: object, *, bind: Engine | None = None) -> ApiClient:
+    """The client a key belongs to; ``InvalidApiKey`` (403) when it is missing, unknown or revoked.
+    Checked on every write: one lookup by the key's unique hash, never cached, so a revoked key is
+    refused from the next request on."""
+    key = keys.verify_api_key(engine(bind), api_key)
+    return ApiClient(actor=Actor.api_client(key.name), key_id=key.id)

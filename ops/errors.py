@@ -89,6 +89,9 @@ ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
     (OpsError, 400, "invalid"),
 )
 
+#: Every message key ``lookup`` answers with (the texts of the family ``error``, ``i18n/families.py``).
+MESSAGE_KEYS: tuple[str, ...] = (*dict.fromkeys(key for _, _, key in ERRORS), "internal")
+
 
 def lookup(exc: BaseException) -> tuple[int, str]:
     """(HTTP status, message key) of ``exc``; (500, "internal") for anything unexpected."""

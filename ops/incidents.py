@@ -17,6 +17,7 @@ from ops import audit
 from ops.base import allow, engine, utcnow
 from ops.errors import NotFound
 from ops.shared import db_key, shared
+from settings import Settings
 
 MAX_NOTE_CHARS = 2000
 
@@ -172,9 +173,36 @@ def _control_room(eng: Engine) -> ControlRoom:
     return ControlRoom(now=now, kpis=kpis, queue=items, active=active, planned=planned, dry_building_ids=dry)
 
 
-def rules() -> Any:
+def rules(settings: Settings | None = None) -> Any:
     """The SLA rules in force (service codes, deadlines, time zone) — configuration, not data."""
-    return service.rules_from_settings()
+    return service.rules_from_settings(settings)
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Reports as an Open311 client reads them, with the planned end of the outages they are linked to
+    (their expected time)."""
+
+    incidents: list[Incident]
+    outage_ends: dict[int, datetime]
+
+
+def request(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> Requests:
+    """One report (``IncidentNotFound`` when there is none) for an Open311 client."""
+    allow(actor, "reports.read")
+    with engine(bind).connect() as conn:
+        inc = service.get_incident(conn, incident_id)
+        ends = service.outage_ends(conn, [inc.outage_id]) if inc.outage_id else {}
+    return Requests([inc], ends)
+
+
+def requests(actor: Actor, *, bind: Engine | None = None, **filters: Any) -> Requests:
+    """Reports by filters (as ``incidents.service.list_incidents``) for an Open311 client."""
+    allow(actor, "reports.read")
+    with engine(bind).connect() as conn:
+        found = service.list_incidents(conn, **filters)
+        ends = service.outage_ends(conn, [i.outage_id for i in found if i.outage_id])
+    return Requests(found, ends)
 
 
 def find_duplicates(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> list[Any]:
@@ -183,4 +211,5 @@ def find_duplicates(actor: Actor, incident_id: int, *, bind: Engine | None = Non
 
 
 __all__ = ["take_report", "queue", "report", "transition", "mark_duplicate", "add_note", "edit_note",
-           "control_room", "ControlRoom", "ReportDetail", "rules", "find_duplicates", "InvalidIncident"]
+           "control_room", "ControlRoom", "ReportDetail", "rules", "find_duplicates", "InvalidIncident",
+           "Requests", "request", "requests"]

@@ -187,6 +187,6 @@ def test_translate_formats_and_falls_back() -> None:
 
 
 def test_the_catalogs_and_the_api_load_without_streamlit() -> None:
-    code = ("import sys, i18n, incidents.api; assert i18n.translate('ru', 'api.status_note.new'); "
+    code = ("import sys, i18n, apps.http.open311; assert i18n.translate('ru', 'api.status_note.new'); "
             "assert 'streamlit' not in sys.modules, 'the API imports Streamlit'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
+from apps.http.open311 import create_app
 from incidents import keys, outages, service
-from incidents.api import create_app
 from incidents.sla import Rules
 from settings import Settings
 from tests.incidents.conftest import City

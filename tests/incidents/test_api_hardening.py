@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
+from apps.http.open311 import create_app
 from incidents import keys, service
-from incidents.api import create_app
 from incidents.errors import InvalidApiKey
 from incidents.sla import Rules
 from settings import Settings

@@ -11,8 +11,8 @@ import time
 import httpx
 from sqlalchemy import Engine, text
 
+from apps.demo.feed import run
 from incidents import keys
-from incidents.simulate import run
 from settings import ROOT
 from tests.incidents.conftest import City
 

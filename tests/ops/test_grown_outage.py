@@ -194,7 +194,7 @@ def test_reports_an_outage_explains_follow_it(grown, actors: dict[str, Actor]) -
     assert sla_state(service.queue_item(inc, rules, six_h).due_at, None, six_h) != "overdue"
 
     # Open311: open, expected when the outage ends; the residents' page shows the outage and its end
-    from incidents.api import create_app as api_app
+    from apps.http.open311 import create_app as api_app
 
     with TestClient(api_app(eng)) as api:
         got = api.get(f"/open311/v2/requests/{grown['late_report']}.json").json()[0]

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from apps.http.open311 import create_app as open311_app
 from apps.http.resident import create_app
-from incidents.api import create_app as open311_app
 from settings import Settings
 from tests.resident.conftest import Scene
 
