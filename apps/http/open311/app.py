@@ -6,7 +6,11 @@ from functools import partial
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from apps.http.open311 import handlers, openapi, requests_post, requests_read, services
+import apps.http.open311.handlers as handlers
+import apps.http.open311.openapi as openapi
+import apps.http.open311.requests_post as requests_post
+import apps.http.open311.requests_read as requests_read
+import apps.http.open311.services as services
 from apps.http.open311.answers import PREFIX, Open311Response
 from apps.http.open311.bodies import BodyLimit
 from apps.http.open311.deps import Context
