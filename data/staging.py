@@ -16,6 +16,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from data.errors import DataError
+from incidents.intake import one_line
 
 TABLES: dict[str, str] = {
     "_in_nodes": "ext_id text PRIMARY KEY, kind text NOT NULL, elevation_m double precision, "
@@ -58,7 +59,6 @@ def _lines(df: pd.DataFrame, name: str) -> list[str | None]:
     """A text attribute as one line (``incidents.intake.one_line``): whatever the loader (a GIS file
     checked by :mod:`data.validate`, the demo's OpenStreetMap extract), an address or a name stored
     here never holds a line break or a control character."""
-    from incidents.intake import one_line
 
     return [None if v is None else (one_line(v) or None) for v in _column(df, name)]
 

@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 
 from data.gis_read import Layer
+from incidents.intake import LIMITS, has_line_break, one_line, text_problems
 
 VALVE_STATUS = {"open": "open", "opened": "open", "closed": "closed", "close": "closed",
                 "inoperable": "inoperable", "broken": "inoperable", "stuck": "inoperable"}
@@ -152,7 +153,6 @@ def _text_of(name: str) -> Any:
     become one space (a warning says so: an address is one line), other control characters,
     bidirectional overrides, lone surrogates, HTML markup and values over the field's limit are
     problems — as the Open311 intake refuses them."""
-    from incidents.intake import LIMITS, has_line_break, one_line, text_problems
 
     limit = LIMITS.get(name, 200)
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from gis.errors import DatabaseUnavailable
 from settings import ROOT, Settings, get_settings
+from gis.local_pg import local_database_url
 
 MIGRATIONS_DIR = ROOT / "migrations"
 CONNECT_TIMEOUT_S = 5      # a server that does not answer within this is "unreachable"
@@ -77,7 +78,6 @@ def database_url(settings: Settings | None = None) -> str:
     s = settings or get_settings()
     if s.database_url is not None and s.database_url.get_secret_value():
         return normalize_url(s.database_url.get_secret_value())
-    from gis.local_pg import local_database_url
 
     return local_database_url(s)
 

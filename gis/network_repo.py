@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
 
 from network.model import NetworkModel, network_from_arrays
+import json
 
 __all__ = ["load_network", "affected_buildings", "CRITICAL_KINDS"]
 
@@ -147,7 +148,6 @@ _LINK_RESIDENTS = text(
 
 def pipe_geojson(conn_or_engine: Connection | Engine, pipe_ids: Iterable[str | int]) -> dict[str, dict[str, Any]]:
     """Pipe id (string) -> GeoJSON geometry dict (EPSG:4326)."""
-    import json
 
     ids = sorted({int(p) for p in pipe_ids})
     if not ids:

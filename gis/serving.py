@@ -10,6 +10,7 @@ from typing import Any
 import anyio.to_thread
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from gis.db import get_engine
 
 
 def lazy_engine(engine: Engine | None, database_url: SecretStr | str | None) -> Callable[[], Engine]:
@@ -21,7 +22,6 @@ def lazy_engine(engine: Engine | None, database_url: SecretStr | str | None) -> 
 
     def db() -> Engine:
         if "e" not in box:
-            from gis.db import get_engine
 
             box["e"] = get_engine(url) if url else get_engine()
         return box["e"]

@@ -39,6 +39,7 @@ from paho.mqtt.properties import Properties
 from meters import repo
 from meters.errors import BadArgument, BadMessage
 from meters.validate import SUBSCRIPTION, decide, parse, safe_text
+from meters.errors import BrokerUnavailable
 
 __all__ = ["ListenerConfig", "ListenerStats", "Listener", "parse_mqtt_url"]
 
@@ -198,7 +199,6 @@ class Listener:
         self._writer.start()
         if wait_s is not None and not self._subscribed.wait(wait_s):
             self.abort()
-            from meters.errors import BrokerUnavailable
 
             raise BrokerUnavailable(f"cannot connect to the MQTT broker at {self._host}:{self._port} "
                                     f"within {wait_s:g} s")

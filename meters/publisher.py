@@ -27,6 +27,7 @@ from paho.mqtt.properties import Properties
 from meters.errors import BrokerUnavailable
 from meters.listen import parse_mqtt_url
 from meters.validate import topic_of
+from datetime import timedelta
 
 __all__ = ["Publisher", "payload_of", "RESEND_WINDOW_S"]
 
@@ -195,7 +196,6 @@ def publish_series(mqtt_url: str, serials: list[str], per_meter: int, t0: dateti
                    max_inflight: int = 100) -> int:
     """Publish ``per_meter`` increasing readings of every serial (round-robin, one ``step_s`` apart from
     ``t0``) and wait for the broker's acknowledgements; for benchmarks and load tests. Returns the count."""
-    from datetime import timedelta
 
     topics = [topic_of(s) for s in serials]
     pub = Publisher(mqtt_url, max_inflight=max_inflight).connect()

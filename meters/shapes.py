@@ -19,6 +19,7 @@ measurement of any one city.
 from __future__ import annotations
 
 from datetime import datetime
+from datetime import timedelta
 
 __all__ = ["WEEKDAY", "WEEKEND", "NIGHT_MINIMUM_HOURS", "demand_factor", "demand_hours", "mean_factor"]
 
@@ -81,7 +82,6 @@ def mean_factor() -> float:
 # the integral of demand_factor from Monday 00:00 to each minute of the week, in factor x hours
 # (exact: the factor is linear within each hour, so trapezoids over minutes add up exactly)
 def _prefix() -> list[float]:
-    from datetime import timedelta
 
     monday = datetime(2024, 1, 1)  # a Monday
     values = [demand_factor(monday + timedelta(minutes=m)) for m in range(7 * 1440 + 1)]

@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 from meters.errors import BadArgument, NoMeters
 from meters.shapes import demand_hours
+from meters import repo
+from meters.publisher import Publisher
 
 __all__ = ["Injection", "parse_injection", "SimStats", "MeterState", "make_states", "run", "PER_FLAT_PER_DAY"]
 
@@ -196,8 +198,6 @@ def run(*, db_url: str, mqtt_url: str, rate: float, duration_s: float, start: da
     ``flush_timeout_s`` for the broker to acknowledge them all (a broker that is away meanwhile gets
     them on its return: the meters keep what is not acknowledged, :class:`meters.publisher.Publisher`).
     ``client_id``: the publisher's own persistent MQTT session (None: a clean one)."""
-    from meters import repo
-    from meters.publisher import Publisher
 
     with repo.connect(db_url) as conn:
         meters = repo.list_meters(conn)

@@ -45,6 +45,8 @@ from scipy.special import expit, logsumexp
 
 from network.errors import InputFileError, NetworkError
 from network.model import NetworkModel, with_valve_layer
+import json
+from network.isolation import isolate, isolation_index
 
 __all__ = [
     "REPORTS",
@@ -200,7 +202,6 @@ def read_prior(path: str | Path) -> dict[str, float]:
         raise InputFileError(f"{path}: cannot read the prior file: {getattr(exc, 'strerror', None) or exc}") from exc
     pairs: list[tuple[str, object, str]] = []
     if text.lstrip().startswith("["):
-        import json
 
         try:
             items = json.loads(text)
@@ -608,7 +609,6 @@ def locate_buildings(model: NetworkModel, reports: Mapping[str, str], *, top: in
 def _topology_rank(model: NetworkModel, reported: dict[int, str], unit: str, order: np.ndarray, top: int,
                    use_valves: bool | None) -> list[Candidate]:
     """Score candidate links ``order`` (screening order breaks ties) against reports on nodes or links."""
-    from network.isolation import isolate, isolation_index
 
     use_valves = model.n_valves > 0 if use_valves is None else use_valves
     index = isolation_index(model if use_valves else _every_pipe_valved(model))

@@ -13,6 +13,8 @@ from typing import Any
 
 from network.isolation import IsolationIndex, IsolationResult
 from network.model import NetworkModel
+from network.isolation import isolate
+import hashlib
 
 Lookup = Callable[[Iterable[str]], dict[str, dict[str, Any]]]
 Affected = Callable[[Iterable[str]], list[dict[str, Any]]]
@@ -38,7 +40,6 @@ class ShutoffPlan:
     def fingerprint(self) -> str:
         """Changes whenever what a crew would do changes (valves, pipes, buildings): a plan approved
         must be the plan that was seen."""
-        import hashlib
 
         parts = [",".join(str(v["id"]) for v in self.valves_to_close),
                  ",".join(sorted(str(v["id"]) for v in self.optional_valves)),
@@ -92,7 +93,6 @@ def plan_shutoff(
     extra_inoperable: Iterable[str] = (),
 ) -> ShutoffPlan:
     """Isolate ``pipes`` and attach valve coordinates (crew order), and the affected buildings."""
-    from network.isolation import isolate
 
     extra = sorted({str(v) for v in extra_inoperable})
     result = isolate(index, pipes, extra_inoperable=extra)

@@ -13,6 +13,7 @@ from csv_safe import csv_bytes
 from ops import repo
 from ops.audit import ACTIONS
 from ops.base import allow, engine
+from zoneinfo import ZoneInfo
 
 TRAIL_ACTIONS: tuple[str, ...] = (*ACTIONS, "incident.create", "incident.status")
 OBJECT_TYPES = ("incident", "outage", "valve", "network", "user", "api_key", "dataset", "note",
@@ -57,7 +58,6 @@ def events_of(conn: Connection, object_type: str, object_id: int | str, limit: i
 def to_csv(rows: list[dict[str, Any]], *, tz: str) -> bytes:
     """CSV (UTF-8 with BOM, so spreadsheets read Cyrillic) with times in the region's zone; every text
     cell guarded against formulas (:func:`csv_safe.safe_cell`: a login typed by anyone lands here)."""
-    from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(tz)
     return csv_bytes(["at", "actor", "action", "object_type", "object_id", "reason", "details"],

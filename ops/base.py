@@ -7,13 +7,13 @@ from sqlalchemy import Engine
 
 from auth.model import Actor
 from auth.permissions import require
+from gis.db import get_engine
 
 
 def engine(bind: Engine | None = None) -> Engine:
     """``bind``, or the process-wide engine of the configured database (prepared once)."""
     if bind is not None:
         return bind
-    from gis.db import get_engine
 
     return get_engine()
 

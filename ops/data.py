@@ -14,6 +14,9 @@ from ops import audit
 from ops.base import allow, engine
 from ops.errors import ConfirmationMismatch, NotAllowedHere
 from settings import Settings, get_settings
+from data.importers import preview_import as preview
+from data.importers import import_file as load
+from data.demo import demo_counts, load_demo
 
 
 def counts(actor: Actor, *, bind: Engine | None = None) -> list[dict[str, Any]]:
@@ -26,7 +29,6 @@ def counts(actor: Actor, *, bind: Engine | None = None) -> list[dict[str, Any]]:
 def preview_import(actor: Actor, path: Path, *, bind: Engine | None = None, **options: Any) -> Any:
     """Validate a file and compute what importing it would change (nothing is written)."""
     allow(actor, "data.import")
-    from data.importers import preview_import as preview
 
     return preview(engine(bind), path, **options)
 
@@ -55,7 +57,6 @@ def import_file(actor: Actor, path: Path, *, source_name: str | None = None, exp
     """Load a validated file in one transaction (refused while the network has an open outage, or when it
     changed since the preview ``expected_revision``); the audit row is written in the same transaction."""
     allow(actor, "data.import")
-    from data.importers import import_file as load
 
     return load(engine(bind), path, expected_revision=expected_revision,
                 audit=import_recorder(actor, "data.import", source_name or path.name), **options)
@@ -71,7 +72,6 @@ def reload_demo(actor: Actor, *, confirmation: str, settings: Settings | None = 
         raise NotAllowedHere("the demo city is never loaded on a production server (ZHKH_ENV=production)")
     if confirmation.strip() != s.demo_network_name:
         raise ConfirmationMismatch(f"type the network's name {s.demo_network_name!r} to confirm the reload")
-    from data.demo import demo_counts, load_demo
 
     load_demo(engine(bind), seed=s.demo_seed, network_name=s.demo_network_name, progress=progress,
               audit=import_recorder(actor, "demo.reload", f"demo seed {s.demo_seed}"))

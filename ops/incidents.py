@@ -18,6 +18,9 @@ from ops.base import allow, engine, utcnow
 from ops.errors import NotFound
 from ops.shared import db_key, shared
 from settings import Settings
+from incidents.intake import InvalidReport, Problem, text_problems
+from auth.errors import PermissionDenied
+from incidents.errors import ConcurrentEdit
 
 MAX_NOTE_CHARS = 2000
 
@@ -95,7 +98,6 @@ def set_description_private(actor: Actor, incident_id: int, private: bool, *,
 
 def _text_or_raise(field: str, value: str, *, allow_empty: bool = False, max_chars: int = MAX_NOTE_CHARS) -> None:
     """The one text policy of reports (``incidents.intake``) for notes and status notes."""
-    from incidents.intake import InvalidReport, Problem, text_problems
 
     problems = [] if value.strip() or allow_empty else [Problem(field, "required", {})]
     problems += text_problems(field, value, max_chars=max_chars, multiline=True)
@@ -127,11 +129,9 @@ def edit_note(actor: Actor, note_id: int, body: str, *, expected_version: int, b
         if note is None:
             raise NotFound(f"no note with id {note_id}")
         if note["author"] != actor.author:
-            from auth.errors import PermissionDenied
 
             raise PermissionDenied("notes.edit_others", actor.role, actor.author)
         if note["version"] != expected_version:
-            from incidents.errors import ConcurrentEdit
 
             raise ConcurrentEdit(f"note {note_id} changed since it was read; reload and retry")
         updated = incident_repo.update_note(conn, note_id, body.strip(), now)

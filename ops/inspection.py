@@ -17,6 +17,7 @@ from reports import inspection_data, kpi_queries, orgs
 from reports import kpis as kpi_mod
 from reports import rules as report_rules
 from settings import get_settings
+from reports import pdf
 
 
 def organisations(actor: Actor, *, bind: Engine | None = None) -> list[dict[str, Any]]:
@@ -48,7 +49,6 @@ def inspection_pdf(actor: Actor, first: date | str, last: date | str, *, org_id:
     with engine(bind).connect() as conn:
         data = inspection_data.gather(conn, p, sla, rules, org_id=org_id, bbox=bbox, now=now,
                                       demo_network_name=get_settings().demo_network_name)
-    from reports import pdf  # ReportLab and matplotlib: loaded only when a PDF is drawn, not by every page
 
     return pdf.render(data, lang=lang, author=author or actor.display_name or actor.author)
 

@@ -18,6 +18,7 @@ from network.plan import ShutoffPlan, plan_shutoff
 from ops import audit
 from ops.base import allow, engine, utcnow
 from ops.errors import NotFound
+from network.criticality import criticality as compute
 
 VALVE_MARKS = {"stuck": "inoperable", "repaired": "open"}
 
@@ -86,7 +87,6 @@ def criticality(actor: Actor, network_id: int, *, bind: Engine | None = None) ->
     """Whole-network criticality (valves whose failure grows a shutoff most; worst segments) and the
     seconds it took (cached per network revision)."""
     allow(actor, "network.read")
-    from network.criticality import criticality as compute
 
     eng = engine(bind)
     key = _key(eng, network_id)

@@ -37,6 +37,9 @@ from ops import audit
 from ops import network as net_ops
 from ops.base import allow, engine, utcnow
 from ops.errors import OpsError, OutageConflict
+from notify.messages import region_zone
+from notify.rules import lead_time_short, rules_from_settings
+from ops.audit_log import events_of
 
 WATER_CATEGORIES = ("no_water", "low_pressure")
 _LOCK_CLASS = 774412  # pg_advisory_xact_lock(class, network id): one shutoff decision at a time per network
@@ -228,8 +231,6 @@ def schedule(actor: Actor, *, network_id: int, break_pipe_ids: Iterable[int | st
 def notice_days_short(planned_start: datetime, *, now: datetime | None = None) -> tuple[int, int] | None:
     """Planned works starting at ``planned_start`` and announced now: (working days of notice they get,
     working days the notices rules file asks for) when too few — the planner's warning; None when enough."""
-    from notify.messages import region_zone
-    from notify.rules import lead_time_short, rules_from_settings
 
     rules = rules_from_settings()
     days = lead_time_short(planned_start, now or utcnow(), rules, region_zone())
@@ -421,7 +422,6 @@ def _detail(conn: Connection, outage: Outage) -> OutageDetail:
     buildings = outage_repo.outage_buildings(conn, outage.id)
     buildings.sort(key=lambda b: (_CRITICAL.get(b["kind"], 3), -(b["residents"] or 0), b["id"]))
     geoms = network_repo.pipe_geojson(conn, outage.pipe_ids + outage.unintended_pipe_ids)
-    from ops.audit_log import events_of
 
     return OutageDetail(outage=outage, valves=valves, optional_valves=optional, buildings=buildings,
                         pipe_geojson=geoms, incidents=outage_repo.incidents_of_outage(conn, outage.id),

@@ -11,6 +11,7 @@ from auth.model import Actor, User
 from ops import audit
 from ops.base import allow, engine, utcnow
 from settings import Settings, get_settings
+from auth import repo
 
 
 def sign_in(login: str, password: str, *, source: str | None = None, settings: Settings | None = None,
@@ -79,7 +80,6 @@ def sign_out(token: str | None, user: User | None, *, bind: Engine | None = None
 
 def list_users(actor: Actor, *, bind: Engine | None = None) -> list[User]:
     allow(actor, "users.manage")
-    from auth import repo
 
     with engine(bind).connect() as conn:
         return repo.list_users(conn)

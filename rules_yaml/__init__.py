@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from zoneinfo import ZoneInfo
 
 T = TypeVar("T")
 
@@ -70,7 +71,6 @@ def validated(model: Any, raw: Mapping[str, Any], path: str | Path, *, error: ty
 
 def time_zone_name(value: str) -> str:
     """``value`` when it names a time zone zoneinfo knows (for a rules file's validator); else ValueError."""
-    from zoneinfo import ZoneInfo
 
     try:
         ZoneInfo(value)

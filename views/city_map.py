@@ -25,6 +25,7 @@ from views.map_parts import (
     tile_map,
 )
 from views.session import actor, guard
+import json
 
 
 def identify(clicked: dict[str, Any] | None, net: int | None) -> dict[str, Any] | None:
@@ -52,7 +53,6 @@ def identify_panel(clicked: dict[str, Any] | None, feat: dict[str, Any] | None) 
 
 def picked_overlay(feat: dict[str, Any]) -> folium.FeatureGroup:
     """The identified feature outlined on the map (the same colour as a building found by address)."""
-    import json
 
     fg = folium.FeatureGroup(name=t("map.found"), show=True)
     geom = json.loads(feat["geojson"])

@@ -6,6 +6,7 @@ from typing import Any
 import streamlit as st
 
 from i18n import keys, translate, translate_n
+import json
 
 
 def lang() -> str:
@@ -57,7 +58,6 @@ def streamlit_texts() -> None:
     the page replaces those texts (the real text, which screen readers read too) whenever Streamlit draws
     them again (what it cannot reach: docs/i18n.md). It also makes Enter apply a typed date. Called once
     per run by app.py."""
-    import json
 
     exact = {"Running...": t("streamlit.running"), "Stop": t("streamlit.stop"), "Upload": t("upload.button"),
              "Drag and drop a file here": t("upload.drop"), "Drag and drop files here": t("upload.drop"),

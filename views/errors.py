@@ -14,6 +14,8 @@ from i18n.families import COUNTED
 from ops.errors import is_database_down, lookup
 from views.common import t, tn
 from views.formatting import md_safe
+from auth.errors import PermissionDenied
+from ops.health import database_ok
 
 log = logging.getLogger("zhkh.views")
 
@@ -42,7 +44,6 @@ def message(exc: BaseException) -> str:
     """The page's message for ``exc`` (translated; the error's own text escaped)."""
     _, key = lookup(exc)
     if key == "permission":
-        from auth.errors import PermissionDenied
 
         perm = exc.permission if isinstance(exc, PermissionDenied) else ""
         return t("error.permission", what=t(f"perm.{perm}") if perm else "")
@@ -95,7 +96,6 @@ def database_down(exc: BaseException | None = None) -> None:
 
     @st.fragment(run_every=timedelta(seconds=5))
     def wait_for_database() -> None:
-        from ops.health import database_ok
 
         if database_ok():
             st.rerun(scope="app")

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from csv_safe import csv_bytes
 from views.common import t
 from views.formatting import label
+import json
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,6 @@ def geojson(shape: Any) -> dict[str, Any]:
 def plan_geojson(shape: Any, buildings: Any | None) -> dict[str, Any]:
     """The plan as a FeatureCollection: pipes (isolated, unintended), valves (close, optional) and the
     buildings cut off (``buildings``: a GeoDataFrame with id, or None)."""
-    import json
 
     out = geojson(shape)
     if buildings is not None and len(buildings):

@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 
 from i18n import SYSTEM_NOTE_PREFIX, has_text, read_system_note
 from views.common import t
+from ops.incidents import rules
+from views.common import lang
+from settings import get_settings
 
 SLA_STATES = ("on_time", "at_risk", "overdue", "met", "breached")
 
@@ -40,7 +43,6 @@ def service_label(code: str) -> str:
     key = f"incident.service.{code}"
     if has_text(key):
         return t(key)
-    from ops.incidents import rules
 
     rule = rules().services.get(code)
     return rule.name if rule else code
@@ -50,7 +52,6 @@ def fmt_dt(value: datetime | None, *, seconds: bool = False) -> str:
     """A timestamp in the rules' time zone, e.g. ``26.11 14:05``."""
     if value is None:
         return ""
-    from ops.incidents import rules
 
     tz = ZoneInfo(rules().timezone)
     return value.astimezone(tz).strftime("%d.%m %H:%M:%S" if seconds else "%d.%m %H:%M")
@@ -65,7 +66,6 @@ def fmt_int(value: int | float | None) -> str:
 
 
 def st_lang() -> str:
-    from views.common import lang
 
     return lang()
 
@@ -118,7 +118,6 @@ def outage_state(outage: object) -> str:
 def network_name(name: str | None) -> str:
     """A network's name for people: the demo network's (stored once, in English, as the setting
     ``demo_network_name``) in the page's language; any other as it was loaded."""
-    from settings import get_settings
 
     if name and name == get_settings().demo_network_name:
         return t("demo.network_name")

@@ -24,6 +24,9 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import urlsplit
+from ops import users
 
 COOKIE = "zhkh_session"
 BROWSER_COOKIE = "zhkh_browser"
@@ -107,7 +110,6 @@ def cookie_header(name: str, value: str | None, *, secure_flag: bool) -> bytes:
 
 
 def _cookies(scope: MutableMapping[str, Any]) -> dict[str, str]:
-    from http.cookies import CookieError, SimpleCookie
 
     jar: dict[str, str] = {}
     for key, value in scope.get("headers") or []:
@@ -129,7 +131,6 @@ def _header(scope: MutableMapping[str, Any], name: bytes) -> str:
 
 def same_origin(scope: MutableMapping[str, Any]) -> bool:
     """The request comes from a page of this site: its ``Origin`` names this host (http or https)."""
-    from urllib.parse import urlsplit
 
     origin = urlsplit(_header(scope, b"origin"))
     host = _header(scope, b"host")
@@ -152,7 +153,6 @@ async def _plain(send: Send, status: int, body: str, headers: list[tuple[bytes, 
 
 
 def _signed_in_admin(token: str | None) -> bool:
-    from ops import users
 
     try:
         user = users.resume(token) if token else None

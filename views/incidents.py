@@ -26,6 +26,10 @@ from views.formatting import (
     service_label,
 )
 from views.session import actor, current_user, guard
+from ops import network as net_ops
+from incidents.redact import public_description
+from views.responsible import responsible_control
+from views.shutoff import shutoff_panel
 
 # ---- list --------------------------------------------------------------------------------------
 
@@ -86,7 +90,6 @@ def pipe_code(pipe_id: int | None) -> str:
     """The utility's code of a pipe (and its street), not the database id."""
     if pipe_id is None:
         return ""
-    from ops import network as net_ops
 
     p = net_ops.pipe_details(actor(), [pipe_id]).get(str(pipe_id), {})
     return " · ".join(str(x) for x in (p.get("ext_id"), p.get("street")) if x) or "—"
@@ -250,7 +253,6 @@ def notes_section(detail: incident_ops.ReportDetail) -> None:
 
 def privacy_control(inc: Any) -> None:
     """Whether the public (residents' page, Open311) sees the description, redacted, or nothing."""
-    from incidents.redact import public_description
 
     user = current_user()
     if user is None or not allowed(user.role, "reports.edit"):
@@ -285,14 +287,12 @@ def detail_section(incident_id: int) -> None:
         st.text(inc.description or "—")  # free text: shown as text, never as markup
         privacy_control(inc)
         actions(detail)
-        from views.responsible import responsible_control
 
         responsible_control(inc.id)
         st.markdown(f"**{t('incident.history')}**")
         st.dataframe(history_table(detail.history), hide_index=True, width="stretch")
         notes_section(detail)
     if inc.category == "burst" or inc.outage_id is not None:
-        from views.shutoff import shutoff_panel
 
         shutoff_panel(inc)
 

@@ -22,6 +22,7 @@ from views.common import lang, t
 from views.formatting import fmt_dt, label, st_lang
 from views.map_parts import buildings_overlay, fit_zoom
 from views.session import actor, current_user, guard
+from ops import maps
 
 ZONE_COLOURS = {"green": "#43a047", "yellow": "#fdd835", "red": "#e53935", None: "#9e9e9e"}
 PERCENT = {"on_time", "answer_5min", "reopened"}
@@ -99,7 +100,6 @@ def main() -> None:
     zones = {o["id"]: o["zone"] for o in data["organisations"] if o["id"] is not None}
     companies = inspection.building_companies(actor())
     colours = {b: ZONE_COLOURS[zones.get(mc) if mc else None] for b, mc in companies.items()}
-    from ops import maps
 
     bounds = maps.city_bounds(actor())
     if bounds:

@@ -21,6 +21,7 @@ from views.errors import problem_text
 from views.formatting import fmt_dt, label, md_safe, service_label
 from views.map_parts import FOUND, buildings_overlay, fit_zoom, map_key, tile_map
 from views.session import actor, guard
+from views.address_search import address_search
 
 
 def validate(description: str, name: str, phone: str) -> list[str]:
@@ -39,7 +40,6 @@ def form_key(name: str) -> str:
 
 def pick_by_address() -> dict[str, Any] | None:
     """The building the caller names: suggestions while the operator types."""
-    from views.address_search import address_search
 
     return address_search(t("intake.address"), key=form_key("addr_search"))
 

@@ -23,6 +23,14 @@ from ops import dma as dma_ops
 from settings import get_settings
 from views.common import lang, t
 from views.session import actor
+from ops import maps
+from urllib.parse import urlsplit
+from ops import network as net_ops
+from ops.risk import risk_version
+from ops import incidents
+from views.formatting import label
+import json
+from gis.tile_layers import MUTED
 
 BBox = tuple[float, float, float, float]
 ALL_LAYERS = (*TILE_LAYERS, "incidents")   # every layer a map can name in its layer control
@@ -33,7 +41,6 @@ def city_bounds_or_message() -> BBox | None:
     """The city's extent for the initial view; None (with a message on the page) when there is none."""
     import streamlit as st
 
-    from ops import maps
 
     bounds = maps.city_bounds(actor())
     if bounds is None:
@@ -57,7 +64,6 @@ def tiles_base() -> str:
     s = get_settings()
     if s.tiles_server_url:
         return s.tiles_server_url.rstrip("/")
-    from urllib.parse import urlsplit
 
     import streamlit as st
 
@@ -72,7 +78,6 @@ def network_revision(net: int | None) -> str:
     """The network's revision (a new one makes new tile URLs, so nobody sees an old valve status)."""
     if net is None:
         return ""
-    from ops import network as net_ops
 
     return str(next((n["revision"] for n in net_ops.networks(actor()) if n["id"] == net), ""))
 
@@ -84,7 +89,6 @@ def tile_map(center: tuple[float, float], zoom: int, *, network_id: int | None,
     m = L.base_map(center, zoom, tiles_url=s.tiles_url or None, attribution=s.tiles_attribution, tiles_name=s.tiles_name)
     revision = network_revision(network_id)
     if color_by == "risk" and revision:   # a refresh of the scores makes new tile URLs too
-        from ops.risk import risk_version
 
         revision = f"{revision}r{risk_version()}"
     add_tile_layers(m, tiles_base(), {layer: t(f"map.layer.{layer}") for layer in layers}, network_id=network_id,
@@ -104,8 +108,6 @@ def reports_layer(name: str) -> tuple[folium.FeatureGroup, int]:
     """Open reports as circles coloured by priority (tooltip: number, what, address, deadline state)."""
     import geopandas as gpd
 
-    from ops import incidents
-    from views.formatting import label
 
     items = incidents.queue(actor(), limit=2000)
     rows = [{"id": q.incident.id, "what": label("priority", q.incident.priority),
@@ -124,7 +126,6 @@ def reports_layer(name: str) -> tuple[folium.FeatureGroup, int]:
 def dma_alarm_outlines(fg: folium.FeatureGroup) -> None:
     """The outline of every DMA in a night-flow alarm, round its incident (a red dashed edge, no fill, so
     that the reports inside stay clickable)."""
-    import json
 
     for a in dma_ops.alarm_outlines(actor()):
         tip = html.escape(t("map.dma_alarm", dma=a["name"], id=a["incident_id"] or "—"))
@@ -136,8 +137,6 @@ def dma_alarm_outlines(fg: folium.FeatureGroup) -> None:
 def buildings_overlay(colors: Mapping[int, str], name: str, *, outline: str = "#333333",
                       opacity: float = 0.85) -> folium.FeatureGroup:
     """Given buildings drawn over the tiles (a searched building, the ones a shutoff cuts off)."""
-    from ops import maps
-    from views.formatting import label
 
     fg = folium.FeatureGroup(name=name, show=True)
     gdf = maps.buildings_by_id(actor(), list(colors)) if colors else None
@@ -157,7 +156,6 @@ def legend_items(color_by: str, *, layers: tuple[str, ...] = TILE_LAYERS, report
                  muted: str | None = None) -> list[tuple[str, str, str]]:
     """Every class the map draws, in the page's language: buildings by kind (and the grid of low
     zooms), pipes by diameter or by install year, valves by status, hydrants, sources, reports."""
-    from gis.tile_layers import MUTED
 
     items: list[tuple[str, str, str]] = []
     if "buildings" in layers:

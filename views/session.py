@@ -16,6 +16,15 @@ from auth.errors import LoginRefused
 from auth.model import Actor, User
 from i18n import N_
 from views.common import t
+from ops import users
+from views.front import browser_id
+from views import front
+from i18n import LANGUAGES
+from auth.permissions import ROLES
+from settings import get_settings
+from auth.permissions import PAGES, allowed
+from views.errors import message
+from auth.errors import PermissionDenied
 
 COOKIE = "zhkh_session"
 
@@ -47,7 +56,6 @@ def _token() -> str | None:
 
 def resume() -> User | None:
     """The signed-in user of this browser, or None (the session ended, idled out, was disabled)."""
-    from ops import users
 
     token = _token()
     user = users.resume(token) if token else None
@@ -74,7 +82,6 @@ LANG_COOKIE = "zhkh_lang"
 
 def _browser() -> str | None:
     """This browser's own id (the HttpOnly ``__Host-zhkh_browser`` cookie the front set), or None."""
-    from views.front import browser_id
 
     try:
         return browser_id(st.context.cookies)
@@ -93,7 +100,6 @@ def _source() -> str:
 
 def _hand_over(token: str | None) -> None:
     """Give this browser's next ``POST /session/cookie`` the session cookie (or its removal)."""
-    from views import front
 
     front.hand_over(_browser(), token)
 
@@ -104,8 +110,6 @@ def write_cookie() -> None:
     until taken: a run interrupted by a page switch may never reach the browser, the next one does; the
     request carries no secret) and the language chosen (kept for a year, so a reload or a new tab speaks
     it too)."""
-    from i18n import LANGUAGES
-    from views import front
 
     ss = st.session_state
     js = []
@@ -120,7 +124,6 @@ def write_cookie() -> None:
 def initial_language(default: str) -> str:
     """The language of a new session: ``?lang=`` in the address, else the one this browser chose last
     time (its cookie), else ``default``."""
-    from i18n import LANGUAGES
 
     asked = st.query_params.get("lang", "")
     if asked in LANGUAGES:
@@ -143,7 +146,6 @@ def _signed_in(user: User, token: str) -> None:
 
 def login_page() -> None:
     """The login form (and the identity provider's button when one is configured)."""
-    from ops import users
 
     st.title(t("app.title"))
     st.caption(t("app.tagline"))
@@ -186,7 +188,6 @@ def _oidc_configured() -> bool:
 
 def oidc_role(claims: dict[str, Any], claim: str) -> str | None:
     """The role the identity provider gives (a string or the first known role in a list)."""
-    from auth.permissions import ROLES
 
     value = claims.get(claim)
     values = value if isinstance(value, list) else [value]
@@ -198,8 +199,6 @@ def oidc_login() -> None:
     claim (``ZHKH_OIDC_ROLE_CLAIM``); an account without a known role is refused."""
     if not _oidc_configured():
         return
-    from ops import users
-    from settings import get_settings
 
     if not st.user.is_logged_in:
         st.button(t("login.oidc"), on_click=st.login, width="stretch")
@@ -223,7 +222,6 @@ def oidc_login() -> None:
 
 
 def logout() -> None:
-    from ops import users
 
     ss = st.session_state
     users.sign_out(ss.get("session_token"), current_user())
@@ -251,15 +249,12 @@ def refusal(page: str) -> Any:
 def guard(page: str) -> None:
     """Stop a page its user's role may not open (the navigation does not offer it; a typed-in URL or a
     stale tab still gets a clear refusal instead of the page)."""
-    from auth.permissions import PAGES, allowed
-    from views.errors import message
 
     user = current_user()
     if user is None:
         st.stop()
     permission = PAGES[page]
     if not allowed(user.role, permission):  # type: ignore[union-attr]
-        from auth.errors import PermissionDenied
 
         st.error(message(PermissionDenied(permission, user.role, user.login)), icon=":material/block:")  # type: ignore[union-attr]
         st.stop()

@@ -10,6 +10,7 @@ from views import errors
 from views.common import t
 from views.formatting import fmt_dt, md_safe
 from views.session import actor, guard
+from ops import api_keys
 
 
 def main() -> None:
@@ -72,7 +73,6 @@ def main() -> None:
 
 def api_keys_section() -> None:
     """Open311 clients' keys: issue one (shown once), revoke one."""
-    from ops import api_keys
 
     a = actor()
     st.subheader(t("keys.title"))

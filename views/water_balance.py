@@ -13,6 +13,7 @@ from ops import dma as dma_ops
 from views.common import lang, t
 from views.formatting import label, md_safe
 from views.session import actor, guard
+import json
 
 PERIODS = (7, 14, 30)
 
@@ -71,7 +72,6 @@ def summary(ov: dma_ops.Overview, df: pd.DataFrame) -> pd.DataFrame:
 
 def dma_map(ov: dma_ops.Overview, df: pd.DataFrame) -> None:
     """The areas' outlines coloured by NRW % over the period; an area in alarm drawn with a red edge."""
-    import json
 
     import matplotlib
     matplotlib.use("Agg")
