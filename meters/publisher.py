@@ -7,8 +7,9 @@ behaves as a smart meter does across a broker crash (docs/meters.md, "Broker cra
 - with ``client_id`` set, an MQTT v5 session of its own (``clean_start=False``, a session expiry);
 - a PUBACK only means the reading is in the broker's memory; Mosquitto writes its memory to disk every
   ``autosave_interval`` (1 s), so a crash loses what it acknowledged since its last save. The publisher
-  therefore keeps what was acknowledged in the last ``resend_window_s`` seconds before the connection was
-  lost and publishes it again after the reconnect. The listener stores a (meter, time) once, so a copy
+  therefore keeps what was acknowledged in the last ``resend_window_s`` seconds up to the broker's last
+  PUBACK before the connection was lost (its last sign of life: a hung broker is noticed only by the
+  keepalive) and publishes it again after the reconnect. The listener stores a (meter, time) once, so a copy
   that did survive costs nothing but a ``duplicate``;
 - a PUBACK with reason "No matching subscribers" (MQTT v5, 0x10) is not a delivery once readings have been
   delivered to a subscriber before: the broker came back without the listener's session (it crashed before
@@ -52,7 +53,8 @@ def payload_of(ts: datetime, total: float) -> bytes:
 class Publisher:
     """A QoS 1 publisher (MQTT v5). ``client_id`` set = a persistent session of its own (``clean_start``
     false, ``session_expiry_s``); either way unacknowledged messages are resent after a reconnect, and what
-    the broker acknowledged in the last ``resend_window_s`` before a lost connection is published again."""
+    the broker acknowledged in the last ``resend_window_s`` up to its last PUBACK before a lost connection is
+    published again."""
 
     def __init__(self, mqtt_url: str, client_id: str | None = None, max_inflight: int = 1000,
                  resend_window_s: float = RESEND_WINDOW_S, session_expiry_s: int = 7 * 86400) -> None:
@@ -78,6 +80,8 @@ class Publisher:
         self.session_present = False
         self._ever_connected = False
         self._lost_at: float | None = None  # monotonic time the connection was lost, until resent
+        self._last_ack_at: float | None = None  # monotonic time of the latest PUBACK
+        self._window_end: float | None = None  # the last PUBACK before the connection was lost, until resent
         self._resend_due = False
         self._unacked: dict[int, tuple[str, bytes]] = {}  # mid -> message, until its PUBACK
         self._early: dict[int, bool] = {}  # PUBACKs that came before publish() returned the mid -> unrouted
@@ -106,12 +110,18 @@ class Publisher:
         with self._lock:
             if self._connected.is_set() and self._lost_at is None:
                 self._lost_at = time.monotonic()
+                # the window ends at the broker's last sign of life, not when the loss was noticed: a broker
+                # that hangs is noticed by the keepalive only (up to 1.5 x 30 s), and what it acknowledged
+                # just before hanging would otherwise fall out of the window
+                last = self._last_ack_at
+                self._window_end = self._lost_at if last is None else min(last, self._lost_at)
         self._connected.clear()
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, reason: Any = None, *_a: object) -> None:
         now = time.monotonic()
         with self._lock:
             self.acked += 1
+            self._last_ack_at = now
             msg = self._unacked.pop(mid, None)
             unrouted = self._unrouted(reason)
             if msg is None:
@@ -187,11 +197,12 @@ class Publisher:
         with self._lock:
             if not self._resend_due or not self._connected.is_set():
                 return
-            lost = self._lost_at if self._lost_at is not None else time.monotonic()
+            lost = self._window_end if self._window_end is not None else time.monotonic()
             again = [(t, p) for at, t, p in self._recent if at >= lost - self.resend_window_s]
             self._recent.clear()
             self._resend_due = False
             self._lost_at = None
+            self._window_end = None
             self.resent += len(again)
         for topic, payload in again:
             self._send(topic, payload)
