@@ -153,13 +153,18 @@ class Listener:
 
     # ---- MQTT side (paho's network thread)
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
             self.stats.last_error = f"broker refused the connection: {reason}"
             self._log(self.stats.last_error)
             return
         with self._ack_lock:
             self._epoch += 1
+        if self.stats.connects and not getattr(flags, "session_present", True):
+            # a broker that crashed before saving our session (or let it expire) dropped what was published
+            # for us meanwhile with "no matching subscribers"; the publishers keep and resend such readings
+            self._log("the broker had lost this listener's session (a crash before it was saved, or expiry); "
+                      "subscribing again")
         client.subscribe(self.config.subscription, qos=1)
         self.stats.connects += 1
         self._connected.set()

@@ -7,9 +7,15 @@ behaves as a smart meter does across a broker crash (docs/meters.md, "Broker cra
 - with ``client_id`` set, an MQTT v5 session of its own (``clean_start=False``, a session expiry);
 - a PUBACK only means the reading is in the broker's memory; Mosquitto writes its memory to disk every
   ``autosave_interval`` (1 s), so a crash loses what it acknowledged since its last save. The publisher
-  therefore keeps what was acknowledged in the last ``resend_window_s`` seconds before the connection was
-  lost and publishes it again after the reconnect. The listener stores a (meter, time) once, so a copy
-  that did survive costs nothing but a ``duplicate``.
+  therefore keeps what was acknowledged in the last ``resend_window_s`` seconds up to the broker's last
+  PUBACK before the connection was lost (its last sign of life: a hung broker is noticed only by the
+  keepalive) and publishes it again after the reconnect. The listener stores a (meter, time) once, so a copy
+  that did survive costs nothing but a ``duplicate``;
+- a PUBACK with reason "No matching subscribers" (MQTT v5, 0x10) is not a delivery once readings have been
+  delivered to a subscriber before: the broker came back without the listener's session (it crashed before
+  its first save of it, or the session expired) and dropped the reading. Such readings are kept and
+  published again (0.2 s, doubling to 2 s) until a subscriber takes them; ``flush`` waits for them. Before
+  anything was ever routed (no listener has ever subscribed) the answer is taken as it always was.
 """
 from __future__ import annotations
 
@@ -35,6 +41,8 @@ __all__ = ["Publisher", "payload_of", "RESEND_WINDOW_S"]
 # reconnect delay: what was acknowledged this long before the connection broke may be gone from a
 # broker that crashed, and is published again
 RESEND_WINDOW_S = 10.0
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT v5 PUBACK reason: accepted, and dropped for want of a subscriber
+HELD_RETRY_S = (0.2, 2.0)  # first and longest pause before publishing unrouted readings again
 MAX_PENDING = 60000  # paho numbers messages 1..65535: more unacknowledged than this and numbers would clash
 
 
@@ -46,7 +54,8 @@ def payload_of(ts: datetime, total: float) -> bytes:
 class Publisher:
     """A QoS 1 publisher (MQTT v5). ``client_id`` set = a persistent session of its own (``clean_start``
     false, ``session_expiry_s``); either way unacknowledged messages are resent after a reconnect, and what
-    the broker acknowledged in the last ``resend_window_s`` before a lost connection is published again."""
+    the broker acknowledged in the last ``resend_window_s`` up to its last PUBACK before a lost connection is
+    published again."""
 
     def __init__(self, mqtt_url: str, client_id: str | None = None, max_inflight: int = 1000,
                  resend_window_s: float = RESEND_WINDOW_S, session_expiry_s: int = 7 * 86400) -> None:
@@ -72,9 +81,16 @@ class Publisher:
         self.session_present = False
         self._ever_connected = False
         self._lost_at: float | None = None  # monotonic time the connection was lost, until resent
+        self._last_ack_at: float | None = None  # monotonic time of the latest PUBACK
+        self._window_end: float | None = None  # the last PUBACK before the connection was lost, until resent
         self._resend_due = False
         self._unacked: dict[int, tuple[str, bytes]] = {}  # mid -> message, until its PUBACK
-        self._early: set[int] = set()  # PUBACKs that came before publish() returned the mid
+        self._early: dict[int, bool] = {}  # PUBACKs that came before publish() returned the mid -> unrouted
+        self.routed = False  # a reading was delivered to a subscriber (or queued for one): someone listens
+        self.unrouted = 0  # PUBACKs "no matching subscribers" after that: readings held and published again
+        self._held: list[tuple[str, bytes]] = []  # unrouted readings waiting for a subscriber
+        self._held_retry_at = 0.0
+        self._held_pause = HELD_RETRY_S[0]
         self._recent: deque[tuple[float, str, bytes]] = deque()  # (acked at, topic, payload)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -95,18 +111,42 @@ class Publisher:
         with self._lock:
             if self._connected.is_set() and self._lost_at is None:
                 self._lost_at = time.monotonic()
+                # the window ends at the broker's last sign of life, not when the loss was noticed: a broker
+                # that hangs is noticed by the keepalive only (up to 1.5 x 30 s), and what it acknowledged
+                # just before hanging would otherwise fall out of the window
+                last = self._last_ack_at
+                self._window_end = self._lost_at if last is None else min(last, self._lost_at)
         self._connected.clear()
 
-    def _on_publish(self, _c: Any, _u: Any, mid: int, *_a: object) -> None:
+    def _on_publish(self, _c: Any, _u: Any, mid: int, reason: Any = None, *_a: object) -> None:
         now = time.monotonic()
         with self._lock:
             self.acked += 1
+            self._last_ack_at = now
             msg = self._unacked.pop(mid, None)
+            unrouted = self._unrouted(reason)
             if msg is None:
-                self._early.add(mid)
+                self._early[mid] = unrouted
                 return
-            self._recent.append((now, *msg))
-            self._prune(now)
+            self._delivered(now, msg, unrouted)
+
+    def _unrouted(self, reason: Any) -> bool:
+        """Whether this PUBACK says the broker dropped the reading for want of the subscriber it had."""
+        if getattr(reason, "value", 0) != NO_MATCHING_SUBSCRIBERS:
+            self.routed = True
+            self._held_pause = HELD_RETRY_S[0]
+            return False
+        return self.routed
+
+    def _delivered(self, now: float, msg: tuple[str, bytes], unrouted: bool) -> None:
+        if unrouted:  # the broker has it nowhere: keep it until a subscriber is back
+            self.unrouted += 1
+            if not self._held:
+                self._held_retry_at = now + self._held_pause
+            self._held.append(msg)
+            return
+        self._recent.append((now, *msg))
+        self._prune(now)
 
     def _prune(self, now: float) -> None:
         if self._lost_at is not None:
@@ -138,27 +178,39 @@ class Publisher:
         with self._lock:
             self.sent += 1
             if info.mid in self._early:
-                self._early.discard(info.mid)
-                self._recent.append((now, topic, payload))
+                self._delivered(now, (topic, payload), self._early.pop(info.mid))
             else:
                 self._unacked[info.mid] = (topic, payload)
+
+    def _retry_held(self) -> None:
+        """Publish the unrouted readings again once their pause is over (a listener that lost its session
+        subscribes again when it reconnects; until then the broker answers "no matching subscribers")."""
+        with self._lock:
+            if not self._held or not self._connected.is_set() or time.monotonic() < self._held_retry_at:
+                return
+            again, self._held = self._held, []
+            self._held_pause = min(self._held_pause * 2, HELD_RETRY_S[1])
+        for topic, payload in again:
+            self._send(topic, payload)
 
     def _resend_if_due(self) -> None:
         """After a reconnect: publish again what was acknowledged shortly before the connection was lost."""
         with self._lock:
             if not self._resend_due or not self._connected.is_set():
                 return
-            lost = self._lost_at if self._lost_at is not None else time.monotonic()
+            lost = self._window_end if self._window_end is not None else time.monotonic()
             again = [(t, p) for at, t, p in self._recent if at >= lost - self.resend_window_s]
             self._recent.clear()
             self._resend_due = False
             self._lost_at = None
+            self._window_end = None
             self.resent += len(again)
         for topic, payload in again:
             self._send(topic, payload)
 
     def publish_raw(self, topic: str, payload: bytes, qos: int = 1) -> None:
         self._resend_if_due()
+        self._retry_held()
         if qos != 1:
             self.client.publish(topic, payload, qos=qos)
             return
@@ -168,17 +220,20 @@ class Publisher:
         self.publish_raw(topic_of(serial), payload_of(ts, total))
 
     def pending(self) -> int:
+        """Readings the publisher still holds: not acknowledged, or acknowledged as unrouted."""
         with self._lock:
-            return self.sent - self.acked
+            return self.sent - self.acked + len(self._held)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until the broker acknowledged every message sent (and any resend after a reconnect is
-        done); False on timeout."""
+        done, and every unrouted reading was taken by a subscriber); False on timeout."""
         end = time.monotonic() + timeout
         while True:
             self._resend_if_due()
+            self._retry_held()
             with self._lock:
-                done = self.sent == self.acked and not self._resend_due and self._lost_at is None
+                done = (self.sent == self.acked and not self._held and not self._resend_due
+                        and self._lost_at is None)
             if done:
                 return True
             if time.monotonic() > end:
