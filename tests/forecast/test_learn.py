@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from forecast import score
-from forecast.learn import CANDIDATES, capture, detect_covariates, select_and_fit
+from forecast.learn import CANDIDATES, capture, choose, detect_covariates, select_and_fit
 from forecast.synth import generate
 
 
@@ -124,3 +124,33 @@ def test_capture_measure() -> None:
     actual = np.array([1.0, 2.0, 3.0, 4.0])
     assert capture(rate, length, actual, share=0.10) == pytest.approx(0.3)
     assert set(CANDIDATES) >= {"past", "oldest", "gbm", "glm"}
+
+
+def test_selection_keeps_the_simpler_candidate_when_the_gain_is_within_the_noise_of_the_folds() -> None:
+    """One standard error of the paired fold differences: a model that wins on the mean by less than
+    that is not taken over the heuristic; one that wins on every fold by a clear margin is."""
+    past = [0.60, 0.64, 0.57, 0.62, 0.59]
+    noisy = [0.63, 0.60, 0.61, 0.60, 0.63]          # mean +0.006, differences -0.04..+0.04
+    assert np.mean(noisy) > np.mean(past)
+    assert choose({"past": past, "oldest": [0.2] * 5, "glm": noisy}) == "past"
+    clear = [v + 0.03 + 0.002 * i for i, v in enumerate(past)]
+    assert choose({"past": past, "oldest": [0.2] * 5, "glm": clear}) == "glm"
+    # the simplest of those within the noise: "past" before "glm" even when "glm" is also close
+    assert choose({"past": past, "glm": noisy, "gbm": [v + 0.001 for v in noisy]}) == "past"
+
+
+def test_past_break_features_do_not_grow_with_the_length_of_the_record() -> None:
+    """A pipe breaking once a year shows the same yearly rate and recency-weighted count with 4 or 9
+    years of record (the raw count doubles): a fit on early origins does not read a longer record as
+    a riskier pipe. A recent break weighs more than an old one."""
+    from forecast.learn import snapshot
+
+    bp = np.array([0] * 10 + [1, 2])
+    bt = np.r_[np.arange(2010, 2020) + 0.5, 2018.9, 2012.1]
+    args = (np.zeros(3), np.full(3, 1950.5), np.full(3, 150.0), np.full(3, 100.0), [], bp, bt, 2010.0)
+    early = snapshot(*args, 2014.0, with_target=False).feats
+    late = snapshot(*args, 2019.0, with_target=False).feats
+    assert late["n_all"][0] > 2 * early["n_all"][0] - 1
+    assert late["n_rate"][0] == pytest.approx(early["n_rate"][0], rel=0.15)
+    assert late["n_recent"][0] == pytest.approx(early["n_recent"][0], rel=0.15)
+    assert late["n_recent"][1] > late["n_recent"][2] > 0
