@@ -18,8 +18,9 @@ The network's own record decides which ranking works on it. For an as-of date ``
   of the length. The candidate with the best mean share is refitted on the snapshots before ``T`` —
   unless a simpler one (the heuristics first) trails it by less than one standard error of the
   paired fold differences (:func:`choose`): a gain within the noise of the folds is not taken.
-* **Calibration.** Its forecast is multiplied by the median over the last three folds of (breaks
-  observed) / (breaks it predicted), so the network total follows what the record shows out of sample.
+* **Calibration.** Its forecast is multiplied by the geometric mean over the last three folds of
+  (breaks observed) / (breaks it predicted), each held within 0.5-2, so the network total follows
+  what the record shows out of sample.
 
 Pure numpy / pandas / scikit-learn; no database.
 """
@@ -466,8 +467,10 @@ def _select_and_fit(material_code, install, diameter, length_m, covariates, bp, 
     keep = train.e > 0
     now = snap(as_of, False)
     rate = _candidates(train.rows(keep), _Data.of([now]), cat_names, (best,))[best]
-    # calibration: the median of the last three folds' actual / predicted totals (robust to one
-    # fold whose fit extrapolated badly, and to one harsh year)
-    scale = float(np.clip(np.median(ratios[best][:3]), 0.5, 2.0))
+    # calibration: the geometric mean of the last three folds' actual / predicted totals, each held
+    # within 0.5-2 (one fold whose fit extrapolated badly cannot dominate); every fold carries its
+    # calendar year's luck (a harsh winter: +-12 %), and three averaged vary less than their median
+    logs = np.log(np.clip(np.asarray(ratios[best][:3], dtype=float), 0.5, 2.0))
+    scale = float(np.exp(logs.mean()))
     return Selection(candidate=best, rates=rate * scale, scale=scale, folds=sums[best], scores=scores,
                      covariates=[f"{c.name} ({c.kind})" for c in covariates])
