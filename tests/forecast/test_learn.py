@@ -154,3 +154,30 @@ def test_past_break_features_do_not_grow_with_the_length_of_the_record() -> None
     assert late["n_rate"][0] == pytest.approx(early["n_rate"][0], rel=0.15)
     assert late["n_recent"][0] == pytest.approx(early["n_recent"][0], rel=0.15)
     assert late["n_recent"][1] > late["n_recent"][2] > 0
+
+
+def test_boosting_never_ranks_an_older_or_more_often_broken_pipe_as_safer() -> None:
+    """Even on a record where young pipes broke more (a bad batch laid recently), the boosting's
+    rate does not fall with age or with the past-break rate, all else equal: with a few hundred
+    breaks a dip is far more often noise than a real 'older is safer'."""
+    from forecast.learn import _Data, _gbm
+
+    rng = np.random.default_rng(7)
+    n = 6000
+    age = rng.uniform(0, 80, n)
+    n_rate = rng.poisson(0.3, n) / 5.0
+    X = {"material": rng.integers(0, 3, n).astype(float), "age": age, "log_diameter": np.full(n, np.log(150.0)),
+         "log_km": np.full(n, np.log(0.1)), "n_all": n_rate * 5, "n1": np.zeros(n), "n3": np.zeros(n),
+         "tslb": np.where(n_rate > 0, rng.uniform(0, 5, n), np.nan), "n_rate": n_rate, "n_recent": n_rate, "observed": np.full(n, 5.0),
+         "log_eb": np.zeros(n), "log_class": np.zeros(n)}
+    rate = np.where(age < 20, 3.0, 0.5) * (1.0 + age / 80.0) * np.where(n_rate > 0.3, 0.5, 1.0)
+    e = np.full(n, 0.1)
+    train = _Data(X, e, rng.poisson(rate * e).astype(float))
+    grid = np.linspace(0, 80, 41)
+    test = _Data({k: np.full(grid.size, np.median(v)) if k != "age" else grid for k, v in X.items()},
+                 np.full(grid.size, 0.1), None)
+    r = _gbm(train, test, ["material"])
+    assert np.all(np.diff(r) >= -1e-12), r
+    test_b = _Data({k: np.full(grid.size, np.median(v)) for k, v in X.items()}, np.full(grid.size, 0.1), None)
+    test_b.X["n_rate"] = np.linspace(0, 1.4, grid.size)
+    assert np.all(np.diff(_gbm(train, test_b, ["material"])) >= -1e-12)
