@@ -5,8 +5,8 @@ The network's own record decides which ranking works on it. For an as-of date ``
 * **Snapshots.** For an origin ``o`` (``T - 1``, ``T - 2``, ...) every pipe gets the features it had on
   ``o`` — age, material, diameter, length, every extra column of the inventory (numeric or
   categorical, detected), its breaks in the record before ``o`` (count, in the last 1 and 3 years,
-  time since the last one, years observed, the count per year of record, a recency-weighted count) and an empirical-Bayes rate that shrinks its own breaks
-  towards its class (material x age decade) — and the target: its breaks in ``[o, o + 1)`` per km of
+  time since the last one, years observed, the count per year of record, a recency-weighted count)
+  and an empirical-Bayes rate that shrinks its own breaks towards its class (material x age decade) — and the target: its breaks in ``[o, o + 1)`` per km of
   pipe in service then.
 * **Candidates.** Poisson gradient boosting (scikit-learn ``HistGradientBoostingRegressor(loss=
   "poisson")``), a Poisson GLM (``PoissonRegressor``; length as exposure: breaks per km weighted by
