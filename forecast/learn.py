@@ -5,8 +5,8 @@ The network's own record decides which ranking works on it. For an as-of date ``
 * **Snapshots.** For an origin ``o`` (``T - 1``, ``T - 2``, ...) every pipe gets the features it had on
   ``o`` — age, material, diameter, length, every extra column of the inventory (numeric or
   categorical, detected), its breaks in the record before ``o`` (count, in the last 1 and 3 years,
-  time since the last one, years observed) and an empirical-Bayes rate that shrinks its own breaks
-  towards its class (material x age decade) — and the target: its breaks in ``[o, o + 1)`` per km of
+  time since the last one, years observed, the count per year of record, a recency-weighted count)
+  and an empirical-Bayes rate that shrinks its own breaks towards its class (material x age decade) — and the target: its breaks in ``[o, o + 1)`` per km of
   pipe in service then.
 * **Candidates.** Poisson gradient boosting (scikit-learn ``HistGradientBoostingRegressor(loss=
   "poisson")``), a Poisson GLM (``PoissonRegressor``; length as exposure: breaks per km weighted by
@@ -15,9 +15,12 @@ The network's own record decides which ranking works on it. For an as-of date ``
 * **Selection.** For each fold ``v`` in ``T - 1`` ... ``T - 5`` (those the record allows): fit every candidate on the
   snapshots before ``v`` (origins ``v - 1``, ``v - 2``, ...; their targets end by ``v``), rank the
   pipes on ``v``, and measure the share of year ``v``'s breaks on the riskiest pipes making up 10 %
-  of the length. The candidate with the best mean share is refitted on the snapshots before ``T``.
-* **Calibration.** Its forecast is multiplied by the median over the last three folds of (breaks
-  observed) / (breaks it predicted), so the network total follows what the record shows out of sample.
+  of the length. The candidate with the best mean share is refitted on the snapshots before ``T`` —
+  unless a simpler one (the heuristics first) trails it by less than one standard error of the
+  paired fold differences (:func:`choose`): a gain within the noise of the folds is not taken.
+* **Calibration.** Its forecast is multiplied by the geometric mean over the last three folds of
+  (breaks observed) / (breaks it predicted), each held within 0.5-2, so the network total follows
+  what the record shows out of sample.
 
 Pure numpy / pandas / scikit-learn; no database.
 """
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Covariate", "detect_covariates", "Selection", "select_and_fit", "MIN_RECORD_YEARS", "CANDIDATES"]
+__all__ = ["Covariate", "detect_covariates", "Selection", "select_and_fit", "choose", "MIN_RECORD_YEARS", "CANDIDATES"]
 
 MIN_RECORD_YEARS = 4.0      # one fold needs two training origins, each with a year of record before it
 FOLDS = 5
@@ -37,6 +40,7 @@ GBM_ROWS = 40000           # gradient boosting rows per fit (zero rows subsample
 MAX_ORIGINS = 5             # training snapshots per fit (the most recent)
 SMALL_RECORD_BREAKS = 100   # fewer breaks in all folds together: the selection is among these only
 SMALL_RECORD_CANDIDATES = ("eb",)   # each pipe's gamma-Poisson posterior rate around its class
+RECENCY_YEARS = 2.0         # a past break's weight in the recency-weighted count: exp(-its age / this)
 TOP_SHARE = 0.10            # the selection measure: breaks on the riskiest 10 % of length
 MAX_LEVELS = 30             # categorical covariate: the most frequent levels; the rest are one level
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "-"}
@@ -145,6 +149,13 @@ def snapshot(material_code: np.ndarray, install: np.ndarray, diameter: np.ndarra
     tslb = np.where(np.isfinite(last), origin - last, np.nan)
     observed = np.clip(origin - np.maximum(install, start), 0.0, None)
     expo = km * observed
+    # the count grows with the record's length (a fit on origins with 5 years of record would read
+    # a count over 10 years as twice the risk): its yearly rate and a recency-weighted sum (a break
+    # counts exp(-age / 2 years)) do not drift with the origin; under left truncation they are what
+    # is left of the pipe's past
+    n_rate = n_all / np.maximum(observed, 1.0)
+    ew = np.zeros(n)
+    np.add.at(ew, p, np.exp(-(origin - t) / RECENCY_YEARS))
     # class rate (material x age decade), shrunk towards the network's; then each pipe's own
     # record shrunk towards its class (gamma-Poisson posterior mean)
     decade = np.clip(np.floor(np.maximum(age, 0.0) / 10.0), 0, 15).astype(int)
@@ -160,7 +171,7 @@ def snapshot(material_code: np.ndarray, install: np.ndarray, diameter: np.ndarra
     feats = {
         "material": material_code.astype(float), "age": age, "log_diameter": np.log(diameter),
         "log_km": np.log(np.maximum(km, 1e-3)), "n_all": n_all, "n1": n1, "n3": n3, "tslb": tslb,
-        "observed": observed, "log_eb": np.log(np.maximum(eb, 1e-9)), "log_class": np.log(np.maximum(rc, 1e-9)),
+        "n_rate": n_rate, "n_recent": ew, "observed": observed, "log_eb": np.log(np.maximum(eb, 1e-9)), "log_class": np.log(np.maximum(rc, 1e-9)),
     }
     for c in covariates:
         feats[f"x:{c.name}"] = c.values
@@ -193,15 +204,23 @@ class _Data:
         return _Data({k: v[keep] for k, v in self.X.items()}, self.e[keep], None if self.y is None else self.y[keep])
 
 
+_MONOTONE = ("age", "n_rate", "n_recent", "n1", "n3", "log_eb")
+
+
 def _gbm(train: _Data, test: _Data, cat_names: list[str]) -> np.ndarray:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    names = list(train.X)
+    # the raw count and the record's length grow with the origin: a tree would read the as-of
+    # date's longer record as beyond its training range (their stationary forms stay)
+    names = [k for k in train.X if k not in ("n_all", "observed")]
     Xtr = np.column_stack([train.X[k] for k in names])
     Xte = np.column_stack([test.X[k] for k in names])
     cats = np.array([k in cat_names for k in names])
+    # older and more often broken never means safer: monotone in age and the past-break rates
+    mono = [1 if k in _MONOTONE else 0 for k in names]
     model = HistGradientBoostingRegressor(loss="poisson", learning_rate=0.1, max_iter=100, max_leaf_nodes=15,
                                           min_samples_leaf=200, l2_regularization=1.0, max_bins=64,
+                                          monotonic_cst=mono,
                                           categorical_features=cats if cats.any() else None,
                                           early_stopping=False, random_state=0)
     w = train.e.copy()
@@ -222,7 +241,7 @@ def _gbm(train: _Data, test: _Data, cat_names: list[str]) -> np.ndarray:
 def _glm_design(d: _Data, cat_names: list[str], ref: "_Data") -> np.ndarray:
     cols: list[np.ndarray] = []
     for k in ref.X:
-        if k == "observed":   # grows with the record: a linear term would extrapolate a drift
+        if k in ("observed", "n_all"):   # grow with the record: a term would extrapolate a drift (n_rate instead)
             continue
         v, r = d.X[k], ref.X[k]
         if k in cat_names:
@@ -232,7 +251,7 @@ def _glm_design(d: _Data, cat_names: list[str], ref: "_Data") -> np.ndarray:
         if k == "tslb":
             cols += [np.isnan(v).astype(float), np.where(np.isnan(v), 0.0, np.exp(-np.nan_to_num(v) / 1.5))]
             continue
-        if k in ("n_all", "n1", "n3"):
+        if k in ("n1", "n3", "n_rate", "n_recent"):
             cols.append(np.log1p(v))
             continue
         miss = np.isnan(v)
@@ -357,6 +376,24 @@ class Selection:
     covariates: list[str] = field(default_factory=list)       # "name (numeric|categorical)"
 
 
+def choose(folds: dict[str, list[float]]) -> str:
+    """The candidate to refit, from each one's captures on the same folds (``folds`` in order of
+    simplicity, the heuristics first): the best mean, unless a simpler candidate trails it by no
+    more than the noise of the folds — one standard error of the paired differences (the one-
+    standard-error rule). A few hundred breaks a year move a capture by 0.02-0.03, so a gain of that
+    size seen in the backtest is as likely to be a fold's luck as the model's skill, and the
+    simpler ranking is the one that does not lose it on the next year."""
+    names = list(folds)
+    means = {nm: float(np.mean(v)) for nm, v in folds.items()}
+    best = max(names, key=lambda nm: (means[nm], -names.index(nm)))
+    for nm in names[:names.index(best)]:
+        d = np.asarray(folds[best]) - np.asarray(folds[nm])
+        se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
+        if d.mean() <= se:
+            return nm
+    return best
+
+
 def _origins(before: float, start: float) -> list[float]:
     out = []
     o = before - 1.0
@@ -424,14 +461,16 @@ def _select_and_fit(material_code, install, diameter, length_m, covariates, bp, 
         # a few dozen breaks cannot tell eight rankings apart: each pipe's gamma-Poisson posterior
         # rate around its class (material x age decade) is taken; a fresh break raises it
         pool = tuple(nm for nm in names if nm in SMALL_RECORD_CANDIDATES)
-    best = max(pool, key=lambda nm: (scores[nm], -names.index(nm)))
+    best = choose({nm: sums[nm] for nm in pool})
     origins = _origins(as_of, start)
     train = _Data.of([snap(o, True) for o in origins])
     keep = train.e > 0
     now = snap(as_of, False)
     rate = _candidates(train.rows(keep), _Data.of([now]), cat_names, (best,))[best]
-    # calibration: the median of the last three folds' actual / predicted totals (robust to one
-    # fold whose fit extrapolated badly, and to one harsh year)
-    scale = float(np.clip(np.median(ratios[best][:3]), 0.5, 2.0))
+    # calibration: the geometric mean of the last three folds' actual / predicted totals, each held
+    # within 0.5-2 (one fold whose fit extrapolated badly cannot dominate); every fold carries its
+    # calendar year's luck (a harsh winter: +-12 %), and three averaged vary less than their median
+    logs = np.log(np.clip(np.asarray(ratios[best][:3], dtype=float), 0.5, 2.0))
+    scale = float(np.exp(logs.mean()))
     return Selection(candidate=best, rates=rate * scale, scale=scale, folds=sums[best], scores=scores,
                      covariates=[f"{c.name} ({c.kind})" for c in covariates])

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from forecast import score
-from forecast.learn import CANDIDATES, capture, detect_covariates, select_and_fit
+from forecast.learn import CANDIDATES, capture, choose, detect_covariates, select_and_fit
 from forecast.synth import generate
 
 
@@ -124,3 +124,60 @@ def test_capture_measure() -> None:
     actual = np.array([1.0, 2.0, 3.0, 4.0])
     assert capture(rate, length, actual, share=0.10) == pytest.approx(0.3)
     assert set(CANDIDATES) >= {"past", "oldest", "gbm", "glm"}
+
+
+def test_selection_keeps_the_simpler_candidate_when_the_gain_is_within_the_noise_of_the_folds() -> None:
+    """One standard error of the paired fold differences: a model that wins on the mean by less than
+    that is not taken over the heuristic; one that wins on every fold by a clear margin is."""
+    past = [0.60, 0.64, 0.57, 0.62, 0.59]
+    noisy = [0.63, 0.60, 0.61, 0.60, 0.63]          # mean +0.006, differences -0.04..+0.04
+    assert np.mean(noisy) > np.mean(past)
+    assert choose({"past": past, "oldest": [0.2] * 5, "glm": noisy}) == "past"
+    clear = [v + 0.03 + 0.002 * i for i, v in enumerate(past)]
+    assert choose({"past": past, "oldest": [0.2] * 5, "glm": clear}) == "glm"
+    # the simplest of those within the noise: "past" before "glm" even when "glm" is also close
+    assert choose({"past": past, "glm": noisy, "gbm": [v + 0.001 for v in noisy]}) == "past"
+
+
+def test_past_break_features_do_not_grow_with_the_length_of_the_record() -> None:
+    """A pipe breaking once a year shows the same yearly rate and recency-weighted count with 4 or 9
+    years of record (the raw count doubles): a fit on early origins does not read a longer record as
+    a riskier pipe. A recent break weighs more than an old one."""
+    from forecast.learn import snapshot
+
+    bp = np.array([0] * 10 + [1, 2])
+    bt = np.r_[np.arange(2010, 2020) + 0.5, 2018.9, 2012.1]
+    args = (np.zeros(3), np.full(3, 1950.5), np.full(3, 150.0), np.full(3, 100.0), [], bp, bt, 2010.0)
+    early = snapshot(*args, 2014.0, with_target=False).feats
+    late = snapshot(*args, 2019.0, with_target=False).feats
+    assert late["n_all"][0] > 2 * early["n_all"][0] - 1
+    assert late["n_rate"][0] == pytest.approx(early["n_rate"][0], rel=0.15)
+    assert late["n_recent"][0] == pytest.approx(early["n_recent"][0], rel=0.15)
+    assert late["n_recent"][1] > late["n_recent"][2] > 0
+
+
+def test_boosting_never_ranks_an_older_or_more_often_broken_pipe_as_safer() -> None:
+    """Even on a record where young pipes broke more (a bad batch laid recently), the boosting's
+    rate does not fall with age or with the past-break rate, all else equal: with a few hundred
+    breaks a dip is far more often noise than a real 'older is safer'."""
+    from forecast.learn import _Data, _gbm
+
+    rng = np.random.default_rng(7)
+    n = 6000
+    age = rng.uniform(0, 80, n)
+    n_rate = rng.poisson(0.3, n) / 5.0
+    X = {"material": rng.integers(0, 3, n).astype(float), "age": age, "log_diameter": np.full(n, np.log(150.0)),
+         "log_km": np.full(n, np.log(0.1)), "n_all": n_rate * 5, "n1": np.zeros(n), "n3": np.zeros(n),
+         "tslb": np.where(n_rate > 0, rng.uniform(0, 5, n), np.nan), "n_rate": n_rate, "n_recent": n_rate, "observed": np.full(n, 5.0),
+         "log_eb": np.zeros(n), "log_class": np.zeros(n)}
+    rate = np.where(age < 20, 3.0, 0.5) * (1.0 + age / 80.0) * np.where(n_rate > 0.3, 0.5, 1.0)
+    e = np.full(n, 0.1)
+    train = _Data(X, e, rng.poisson(rate * e).astype(float))
+    grid = np.linspace(0, 80, 41)
+    test = _Data({k: np.full(grid.size, np.median(v)) if k != "age" else grid for k, v in X.items()},
+                 np.full(grid.size, 0.1), None)
+    r = _gbm(train, test, ["material"])
+    assert np.all(np.diff(r) >= -1e-12), r
+    test_b = _Data({k: np.full(grid.size, np.median(v)) for k, v in X.items()}, np.full(grid.size, 0.1), None)
+    test_b.X["n_rate"] = np.linspace(0, 1.4, grid.size)
+    assert np.all(np.diff(_gbm(train, test_b, ["material"])) >= -1e-12)
