@@ -7,11 +7,11 @@ import streamlit as st
 
 from auth.permissions import pages_for
 from i18n import LANGUAGES, N_
-from views import errors, session
+from ops import network as net_ops
 from settings import SettingsError, get_settings
+from views import errors, session
 from views.common import streamlit_texts, t
 from views.formatting import network_name
-from ops import network as net_ops
 
 st.set_page_config(page_title="zhkh-ops", page_icon=str(Path(__file__).parent / "static" / "favicon.png"), layout="wide",
                    # the wall screen (/control?kiosk=1) opens full screen, without the sidebar

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from lxml import etree
 from sqlalchemy import Connection, text
 
 from billing.errors import BillingError
@@ -150,7 +151,6 @@ def _clean(value: str, limit: int) -> str:
 
 
 def _nsi(parent: Any, tag: str, entry: Any) -> None:
-    from lxml import etree
 
     el = etree.SubElement(parent, f"{{{NS}}}{tag}")
     etree.SubElement(el, f"{{{NSI}}}Code").text = entry.code
@@ -160,7 +160,6 @@ def _nsi(parent: Any, tag: str, entry: Any) -> None:
 
 def _report_content(o: OutageRow, nsi: Nsi, zone: ZoneInfo, demo: bool) -> tuple[Any, Any]:
     """The ``OutageReportData`` and ``OutageReportObjects`` of a placing or an edit."""
-    from lxml import etree
 
     if o.resource not in SERVICE_CODES:
         raise BillingError(f"outage #{o.id}: resource {o.resource!r} has no ГИС ЖКХ service code")
@@ -187,7 +186,6 @@ def _report_content(o: OutageRow, nsi: Nsi, zone: ZoneInfo, demo: bool) -> tuple
 
 
 def _hash(*elements: Any) -> str:
-    from lxml import etree
 
     h = hashlib.sha256()
     for el in elements:
@@ -210,7 +208,6 @@ def load_sent(conn: Connection, ids: list[int]) -> dict[int, Any]:
 
 def plan_export(outages: list[OutageRow], sent: dict[int, Any], nsi: Nsi, zone: ZoneInfo) -> ExportPlan:
     """What to send of each outage, given what was sent before."""
-    from lxml import etree
 
     plan = ExportPlan()
     for o in outages:
@@ -265,7 +262,6 @@ def plan_export(outages: list[OutageRow], sent: dict[int, Any], nsi: Nsi, zone: 
 
 def build_request(operations: list[Operation], *, demo: bool = False) -> Any:
     """The ``importOutageReportRequest`` element of 1..100 operations."""
-    from lxml import etree
 
     if not 1 <= len(operations) <= MAX_REPORTS:
         raise BillingError(f"a request holds 1..{MAX_REPORTS} reports, got {len(operations)}")
@@ -280,7 +276,6 @@ def build_request(operations: list[Operation], *, demo: bool = False) -> Any:
 
 
 def serialize(root: Any, *, demo: bool = False) -> bytes:
-    from lxml import etree
 
     body = etree.tostring(root, encoding="UTF-8", pretty_print=True)
     head = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -292,15 +287,13 @@ def serialize(root: Any, *, demo: bool = False) -> bytes:
 @lru_cache(maxsize=1)
 def validators() -> tuple[Any, Any]:
     """The official outage-report schema, compiled by lxml (libxml2) and by the ``xmlschema`` package."""
-    import xmlschema
-    from lxml import etree
+    import xmlschema  # the second validator, loaded only when a ГИС ЖКХ file is checked
 
     return etree.XMLSchema(etree.parse(str(SCHEMA_FILE))), xmlschema.XMLSchema(str(SCHEMA_FILE))
 
 
 def schema_errors(document: bytes) -> dict[str, str | None]:
     """Each validator's first complaint about ``document`` (``None`` = valid)."""
-    from lxml import etree
 
     lx, xs = validators()
     try:
@@ -386,7 +379,6 @@ def read_results(conn: Connection, document: bytes, *, now: datetime) -> dict[st
     """Record the service's answer (``getStateResult`` of the outage-report service): the
     ``OutageReportGUID`` it assigned to each placed report, and which sends it refused (those are sent
     again by the next export)."""
-    from lxml import etree
 
     check_document(document, "the result file")
     root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))

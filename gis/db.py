@@ -21,8 +21,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from gis.errors import DatabaseUnavailable
-from settings import ROOT, Settings, get_settings
 from gis.local_pg import local_database_url
+from settings import ROOT, Settings, get_settings
 
 MIGRATIONS_DIR = ROOT / "migrations"
 CONNECT_TIMEOUT_S = 5      # a server that does not answer within this is "unreachable"
@@ -180,8 +180,8 @@ def ensure_database(url: str) -> None:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
-    from alembic import command
-    from alembic.config import Config
+    from alembic import command  # only when the schema is migrated
+    from alembic.config import Config  # only when the schema is migrated
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -14,6 +14,7 @@ import folium
 import geopandas as gpd
 import jinja2
 import pandas as pd
+import shapely
 
 from gis.offline import BLANK_TILE, use_local_assets
 
@@ -48,7 +49,6 @@ def escape_value(value: Any) -> Any:
 
 def to_feature_collection(gdf: gpd.GeoDataFrame, fields: Sequence[str]) -> dict[str, Any]:
     """A GeoJSON FeatureCollection with only ``fields`` (escaped). Coordinates are rounded by the query."""
-    import shapely
 
     feats = []
     if len(gdf):

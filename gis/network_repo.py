@@ -8,6 +8,7 @@ Schema (see docs/network.md): ``nodes``, ``pipes``, ``valves``, ``buildings``,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,7 +17,6 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
 
 from network.model import NetworkModel, network_from_arrays
-import json
 
 __all__ = ["load_network", "affected_buildings", "CRITICAL_KINDS"]
 

@@ -21,7 +21,8 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import shapely
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 
 from gis.errors import GisError
 from gis.search import search_addresses
@@ -460,8 +461,6 @@ def city_bounds(conn: Connection) -> BBox | None:
 
 def buildings_by_id(conn: Connection, ids: list[int]) -> gpd.GeoDataFrame:
     """Footprints of the given buildings (id, address, kind, residents), EPSG:4326, 6 decimals."""
-    from sqlalchemy import bindparam
-    from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 
     cols = ["id", "address", "kind", "residents"]
     if not ids:

@@ -10,6 +10,7 @@ from typing import Any
 import anyio.to_thread
 from pydantic import SecretStr
 from sqlalchemy import Engine
+
 from gis.db import get_engine
 
 

@@ -37,9 +37,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from meters import repo
-from meters.errors import BadArgument, BadMessage
+from meters.errors import BadArgument, BadMessage, BrokerUnavailable
 from meters.validate import SUBSCRIPTION, decide, parse, safe_text
-from meters.errors import BrokerUnavailable
 
 __all__ = ["ListenerConfig", "ListenerStats", "Listener", "parse_mqtt_url"]
 

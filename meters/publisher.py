@@ -23,7 +23,7 @@ import json
 import threading
 import time
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -33,7 +33,6 @@ from paho.mqtt.properties import Properties
 from meters.errors import BrokerUnavailable
 from meters.listen import parse_mqtt_url
 from meters.validate import topic_of
-from datetime import timedelta
 
 __all__ = ["Publisher", "payload_of", "RESEND_WINDOW_S"]
 

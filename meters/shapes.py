@@ -18,8 +18,7 @@ measurement of any one city.
 """
 from __future__ import annotations
 
-from datetime import datetime
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 __all__ = ["WEEKDAY", "WEEKEND", "NIGHT_MINIMUM_HOURS", "demand_factor", "demand_hours", "mean_factor"]
 

@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from meters.errors import BadArgument, NoMeters
-from meters.shapes import demand_hours
 from meters import repo
+from meters.errors import BadArgument, NoMeters
 from meters.publisher import Publisher
+from meters.shapes import demand_hours
 
 __all__ = ["Injection", "parse_injection", "SimStats", "MeterState", "make_states", "run", "PER_FLAT_PER_DAY"]
 

@@ -67,7 +67,7 @@ def read_inp(path: str | Path) -> NetworkModel:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import wntr
+        import wntr  # heavy: loaded only when an EPANET model is read or solved
 
         try:
             wn = wntr.network.WaterNetworkModel(str(path))

@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import ctypes
 import importlib.util
+import json
 import math
 import os
 import sys
@@ -44,9 +45,8 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.special import expit, logsumexp
 
 from network.errors import InputFileError, NetworkError
-from network.model import NetworkModel, with_valve_layer
-import json
 from network.isolation import isolate, isolation_index
+from network.model import NetworkModel, with_valve_layer
 
 __all__ = [
     "REPORTS",

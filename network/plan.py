@@ -6,15 +6,14 @@ app, joined by ``ops.network``), so this module never touches the database itsel
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from network.isolation import IsolationIndex, IsolationResult
+from network.isolation import IsolationIndex, IsolationResult, isolate
 from network.model import NetworkModel
-from network.isolation import isolate
-import hashlib
 
 Lookup = Callable[[Iterable[str]], dict[str, dict[str, Any]]]
 Affected = Callable[[Iterable[str]], list[dict[str, Any]]]

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
@@ -13,7 +14,6 @@ from csv_safe import csv_bytes
 from ops import repo
 from ops.audit import ACTIONS
 from ops.base import allow, engine
-from zoneinfo import ZoneInfo
 
 TRAIL_ACTIONS: tuple[str, ...] = (*ACTIONS, "incident.create", "incident.status")
 OBJECT_TYPES = ("incident", "outage", "valve", "network", "user", "api_key", "dataset", "note",

@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from auth.model import Actor
+from data.demo import demo_counts, load_demo
+from data.importers import import_file as load
+from data.importers import preview_import as preview
 from gis import network_repo
 from ops import audit
 from ops.base import allow, engine
 from ops.errors import ConfirmationMismatch, NotAllowedHere
 from settings import Settings, get_settings
-from data.importers import preview_import as preview
-from data.importers import import_file as load
-from data.demo import demo_counts, load_demo
 
 
 def counts(actor: Actor, *, bind: Engine | None = None) -> list[dict[str, Any]]:

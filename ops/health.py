@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from ops.base import engine
+
 
 def database_ok() -> bool:
     try:
-        from ops.base import engine
-
         with engine().connect() as conn:
             conn.execute(text("SELECT 1"))
         return True

@@ -8,19 +8,18 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from auth.errors import PermissionDenied
 from auth.model import Actor
 from incidents import outage_repo, service
 from incidents import repo as incident_repo
-from incidents.errors import IncidentNotFound, InvalidIncident
+from incidents.errors import ConcurrentEdit, IncidentNotFound, InvalidIncident
+from incidents.intake import InvalidReport, Problem, text_problems
 from incidents.model import ControlRoomKpis, Incident, IntakeResult, Outage, QueueItem
 from ops import audit
 from ops.base import allow, engine, utcnow
 from ops.errors import NotFound
 from ops.shared import db_key, shared
 from settings import Settings
-from incidents.intake import InvalidReport, Problem, text_problems
-from auth.errors import PermissionDenied
-from incidents.errors import ConcurrentEdit
 
 MAX_NOTE_CHARS = 2000
 

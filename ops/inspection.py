@@ -13,11 +13,10 @@ from incidents import service as incidents
 from ops import audit
 from ops.base import allow, engine, utcnow
 from ops.incidents import _text_or_raise
-from reports import inspection_data, kpi_queries, orgs
+from reports import inspection_data, kpi_queries, orgs, pdf
 from reports import kpis as kpi_mod
 from reports import rules as report_rules
 from settings import get_settings
-from reports import pdf
 
 
 def organisations(actor: Actor, *, bind: Engine | None = None) -> list[dict[str, Any]]:

@@ -13,12 +13,12 @@ from sqlalchemy import Connection, Engine
 
 from auth.model import Actor
 from gis import network_repo as repo
+from network.criticality import criticality as compute
 from network.isolation import IsolationIndex, isolation_index
 from network.plan import ShutoffPlan, plan_shutoff
 from ops import audit
 from ops.base import allow, engine, utcnow
 from ops.errors import NotFound
-from network.criticality import criticality as compute
 
 VALVE_MARKS = {"stuck": "inoperable", "repaired": "open"}
 

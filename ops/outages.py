@@ -33,13 +33,13 @@ from incidents.model import Incident, Outage
 from incidents.outages import OutagePlan
 from network.plan import ShutoffPlan
 from notify import outbox as notices
-from ops import audit
-from ops import network as net_ops
-from ops.base import allow, engine, utcnow
-from ops.errors import OpsError, OutageConflict
 from notify.messages import region_zone
 from notify.rules import lead_time_short, rules_from_settings
+from ops import audit
+from ops import network as net_ops
 from ops.audit_log import events_of
+from ops.base import allow, engine, utcnow
+from ops.errors import OpsError, OutageConflict
 
 WATER_CATEGORIES = ("no_water", "low_pressure")
 _LOCK_CLASS = 774412  # pg_advisory_xact_lock(class, network id): one shutoff decision at a time per network

@@ -5,7 +5,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, TEXT
 
 
 def insert_audit_event(conn: Connection, *, at: datetime | None, actor: str, action: str,
@@ -36,8 +37,6 @@ def audit_trail(conn: Connection, *, since: datetime | None, until: datetime | N
                 limit: int) -> list[dict[str, Any]]:
     """The audit events and the incidents' status changes, newest first, by every given filter
     (``actor`` matches a part of the author, case-insensitively)."""
-    from sqlalchemy import bindparam
-    from sqlalchemy.dialects.postgresql import ARRAY, TEXT
 
     stmt = text(f"""
         SELECT * FROM ({_TRAIL}) t

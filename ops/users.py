@@ -5,13 +5,13 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from auth import repo
 from auth import service as accounts
 from auth.errors import LoginRefused
 from auth.model import Actor, User
 from ops import audit
 from ops.base import allow, engine, utcnow
 from settings import Settings, get_settings
-from auth import repo
 
 
 def sign_in(login: str, password: str, *, source: str | None = None, settings: Settings | None = None,

@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import yaml
-from zoneinfo import ZoneInfo
+from pydantic import ValidationError
 
 T = TypeVar("T")
 
@@ -58,7 +59,6 @@ def read_rules_yaml(path: str | Path, *, what: str = "rules file", error: type[E
 
 def validated(model: Any, raw: Mapping[str, Any], path: str | Path, *, error: type[Exception] = ValueError) -> Any:
     """``model.model_validate(raw)``; a pydantic error becomes ``error`` naming the file and every problem."""
-    from pydantic import ValidationError
 
     try:
         return model.model_validate(raw)

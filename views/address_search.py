@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import streamlit as st
 from streamlit_searchbox import st_searchbox
 
 from ops import maps
@@ -36,7 +37,6 @@ def suggestions(query: str) -> list[tuple[str, dict[str, Any] | None]]:
 
 def address_search(label_text: str, *, key: str) -> dict[str, Any] | None:
     """A search box with suggestions; the building chosen (id, address, kind, lon, lat, bbox) or None."""
-    import streamlit as st
 
     try:
         # the last text searched for comes back if the box is drawn anew (a rerun that moved or rebuilt

@@ -1,6 +1,7 @@
 """City map: buildings, pipes, valves, hydrants, sources and reports in the current viewport."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import folium
@@ -25,7 +26,6 @@ from views.map_parts import (
     tile_map,
 )
 from views.session import actor, guard
-import json
 
 
 def identify(clicked: dict[str, Any] | None, net: int | None) -> dict[str, Any] | None:

@@ -1,12 +1,12 @@
 """Session helpers shared by the pages: language, texts, the selected network."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
 
 from i18n import keys, translate, translate_n
-import json
 
 
 def lang() -> str:

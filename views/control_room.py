@@ -21,10 +21,12 @@ from gis import layers as L
 from incidents.model import ControlRoomKpis, Outage, QueueItem
 from ops import incidents as reports
 from ops import maps
-from views import burst_panel
-from views import ticker
+from ops.errors import is_database_down
+from views import burst_panel, ticker
 from views.common import lang, network_id, t
+from views.errors import show
 from views.formatting import fmt_dt, fmt_int, fmt_left, label, md_safe, outage_state
+from views.map_cache import cached_folium
 from views.map_parts import (
     city_bounds_or_message,
     fit_zoom,
@@ -33,7 +35,6 @@ from views.map_parts import (
     network_revision,
     tile_map,
 )
-from views.map_cache import cached_folium
 from views.session import actor, guard, still_signed_in
 
 REFRESH_S = 10
@@ -316,9 +317,6 @@ def refresh(every: int, bounds: tuple[float, float, float, float]) -> None:
         still_signed_in()
         room = reports.control_room(actor(), max_age=every)
     except Exception as exc:  # the wall screen keeps refreshing and says what is wrong meanwhile
-        from ops.errors import is_database_down
-        from views.errors import show
-
         if is_database_down(exc):
             st.error(t("error.db_down"), icon=":material/cloud_off:")
         else:
@@ -328,8 +326,6 @@ def refresh(every: int, bounds: tuple[float, float, float, float]) -> None:
     try:
         bursts = burst_panel.found(max_age=every)
     except Exception as exc:  # the locator never takes the wall screen down
-        from views.errors import show
-
         show(exc)
         bursts = []
     st.markdown(kpi_html(room.kpis), unsafe_allow_html=True)

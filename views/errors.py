@@ -8,14 +8,14 @@ from typing import Any
 
 import streamlit as st
 
+from auth.errors import PermissionDenied
 from gis.errors import DatabaseUnavailable
 from i18n import has_text
 from i18n.families import COUNTED
 from ops.errors import is_database_down, lookup
+from ops.health import database_ok
 from views.common import t, tn
 from views.formatting import md_safe
-from auth.errors import PermissionDenied
-from ops.health import database_ok
 
 log = logging.getLogger("zhkh.views")
 

@@ -5,16 +5,18 @@ or outage number and the time."""
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import shapely
+
 from csv_safe import csv_bytes
 from views.common import t
 from views.formatting import label
-import json
 
 
 @dataclass(frozen=True)
@@ -116,18 +118,17 @@ def plan_geojson(shape: Any, buildings: Any | None) -> dict[str, Any]:
 
 
 def _shape_json(geom: Any) -> str:
-    import shapely
 
     return shapely.to_geojson(geom)
 
 
 def _font() -> str:
     """A TrueType font with Cyrillic (DejaVu Sans: matplotlib ships it; Debian has it too)."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfbase import pdfmetrics  # heavy: loaded only when a PDF is drawn
+    from reportlab.pdfbase.ttfonts import TTFont  # heavy: loaded only when a PDF is drawn
 
     if "DejaVuSans" not in pdfmetrics.getRegisteredFontNames():
-        import matplotlib
+        import matplotlib  # heavy: loaded only when a figure is drawn
 
         candidates = [Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf",
                       Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")]
@@ -139,17 +140,17 @@ def _font() -> str:
 def crew_pdf(shape: Any, ctx: SheetContext) -> bytes:
     """The crew sheet on A4: the report and outage, the valves in order with coordinates and a box to
     tick, the optional valves, the addresses cut off (critical customers first), page numbers."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
+    from reportlab.lib import colors  # heavy: loaded only when a PDF is drawn
+    from reportlab.lib.pagesizes import A4  # heavy: loaded only when a PDF is drawn
+    from reportlab.lib.styles import ParagraphStyle  # heavy: loaded only when a PDF is drawn
+    from reportlab.lib.units import mm  # heavy: loaded only when a PDF is drawn
     from reportlab.platypus import (
         Paragraph,
         SimpleDocTemplate,
         Spacer,
         Table,
         TableStyle,
-    )
+    )  # heavy: loaded only when a PDF is drawn
 
     font = _font()
     title = ParagraphStyle("title", fontName=font, fontSize=15, leading=19, spaceAfter=4)

@@ -7,10 +7,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from i18n import SYSTEM_NOTE_PREFIX, has_text, read_system_note
-from views.common import t
 from ops.incidents import rules
-from views.common import lang
 from settings import get_settings
+from views.common import lang, t
 
 SLA_STATES = ("on_time", "at_risk", "overdue", "met", "breached")
 

@@ -23,9 +23,12 @@ import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 from http.cookies import CookieError, SimpleCookie
+from typing import Any
 from urllib.parse import urlsplit
+
+from anyio import to_thread
+
 from ops import users
 
 COOKIE = "zhkh_session"
@@ -178,7 +181,6 @@ class Front:
             await self._claim(scope, send, jar, secure_flag)
             return
         if path.rstrip("/").endswith(METRICS_PATH):   # also under a base URL path, or with a trailing slash
-            from anyio import to_thread
 
             if not await to_thread.run_sync(_signed_in_admin, jar.get(COOKIE)):
                 await _plain(send, 403, "sign in to the app as an admin to read its metrics")

@@ -11,9 +11,11 @@ import streamlit as st
 from auth.permissions import allowed
 from incidents.errors import ConcurrentEdit, IncidentError
 from incidents.model import QueueItem
+from incidents.redact import public_description
 from incidents.sla import CATEGORIES, PRIORITIES
 from incidents.workflow import FINAL_STATUSES, OPEN_STATUSES, STATUSES, allowed_targets
 from ops import incidents as incident_ops
+from ops import network as net_ops
 from views import errors
 from views.common import pick_record, t, tn
 from views.formatting import (
@@ -25,10 +27,8 @@ from views.formatting import (
     outage_state,
     service_label,
 )
-from views.session import actor, current_user, guard
-from ops import network as net_ops
-from incidents.redact import public_description
 from views.responsible import responsible_control
+from views.session import actor, current_user, guard
 from views.shutoff import shutoff_panel
 
 # ---- list --------------------------------------------------------------------------------------

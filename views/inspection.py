@@ -13,7 +13,7 @@ from babel.numbers import format_decimal
 from streamlit_folium import st_folium
 
 from gis import layers as L
-from ops import inspection
+from ops import inspection, maps
 from ops.incidents import rules
 from reports.kpis import ranking
 from settings import get_settings
@@ -22,7 +22,6 @@ from views.common import lang, t
 from views.formatting import fmt_dt, label, st_lang
 from views.map_parts import buildings_overlay, fit_zoom
 from views.session import actor, current_user, guard
-from ops import maps
 
 ZONE_COLOURS = {"green": "#43a047", "yellow": "#fdd835", "red": "#e53935", None: "#9e9e9e"}
 PERCENT = {"on_time", "answer_5min", "reopened"}

@@ -16,12 +16,12 @@ from incidents.model import IntakeResult
 from ops import incidents as reports
 from ops import maps
 from views import errors
+from views.address_search import address_search
 from views.common import network_id, t
 from views.errors import problem_text
 from views.formatting import fmt_dt, label, md_safe, service_label
 from views.map_parts import FOUND, buildings_overlay, fit_zoom, map_key, tile_map
 from views.session import actor, guard
-from views.address_search import address_search
 
 
 def validate(description: str, name: str, phone: str) -> list[str]:

@@ -4,33 +4,35 @@ small dynamic overlays drawn on top as GeoJSON, legends that list every class dr
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import folium
+import geopandas as gpd
+import streamlit as st
+from babel.numbers import format_decimal
 
 from gis import layers as L
 from gis.tile_layers import (
     GRID_COLOR,
     HYDRANT_COLOR,
     MIN_ZOOM,
+    MUTED,
     SOURCE_COLOR,
     TILE_LAYERS,
     add_tile_layers,
 )
 from ops import dma as dma_ops
-from settings import get_settings
-from views.common import lang, t
-from views.session import actor
-from ops import maps
-from urllib.parse import urlsplit
+from ops import incidents, maps
 from ops import network as net_ops
 from ops.risk import risk_version
-from ops import incidents
+from settings import get_settings
+from views.common import lang, t
 from views.formatting import label
-import json
-from gis.tile_layers import MUTED
+from views.session import actor
 
 BBox = tuple[float, float, float, float]
 ALL_LAYERS = (*TILE_LAYERS, "incidents")   # every layer a map can name in its layer control
@@ -39,7 +41,6 @@ FOUND = "#00e5ff"                          # the building an address search foun
 
 def city_bounds_or_message() -> BBox | None:
     """The city's extent for the initial view; None (with a message on the page) when there is none."""
-    import streamlit as st
 
 
     bounds = maps.city_bounds(actor())
@@ -65,7 +66,6 @@ def tiles_base() -> str:
     if s.tiles_server_url:
         return s.tiles_server_url.rstrip("/")
 
-    import streamlit as st
 
     try:
         page = urlsplit(st.context.url or "")
@@ -106,7 +106,6 @@ def map_key(base: str, m: folium.Map) -> str:
 
 def reports_layer(name: str) -> tuple[folium.FeatureGroup, int]:
     """Open reports as circles coloured by priority (tooltip: number, what, address, deadline state)."""
-    import geopandas as gpd
 
 
     items = incidents.queue(actor(), limit=2000)
@@ -168,7 +167,6 @@ def legend_items(color_by: str, *, layers: tuple[str, ...] = TILE_LAYERS, report
         if muted:
             items.append(("line", MUTED[muted]["pipe"], t("legend.pipe.any")))
         elif color_by == "risk":
-            from babel.numbers import format_decimal
 
             bounds = [format_decimal(lo, format="0.0#", locale=lang()) for lo, _ in L.RISK_CLASSES]
             for i, (value, color) in enumerate(L.RISK_CLASSES):

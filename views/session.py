@@ -12,19 +12,17 @@ from typing import Any
 
 import streamlit as st
 
-from auth.errors import LoginRefused
+from auth.errors import LoginRefused, PermissionDenied
 from auth.model import Actor, User
-from i18n import N_
-from views.common import t
+from auth.permissions import PAGES, ROLES, allowed
+from i18n import LANGUAGES, N_
 from ops import users
-from views.front import browser_id
-from views import front
-from i18n import LANGUAGES
-from auth.permissions import ROLES
 from settings import get_settings
-from auth.permissions import PAGES, allowed
+from views import errors, front
+from views.common import t
 from views.errors import message
-from auth.errors import PermissionDenied
+from views.formatting import fmt_dt
+from views.front import browser_id
 
 COOKIE = "zhkh_session"
 
@@ -163,15 +161,11 @@ def login_page() -> None:
                 user, token = users.sign_in(login, password, source=_source())
             except LoginRefused as exc:
                 if exc.locked_until is not None:
-                    from views.formatting import fmt_dt
-
                     st.error(t("login.locked", until=fmt_dt(exc.locked_until)))  # type: ignore[arg-type]
                 else:
                     st.error(t("login.wrong"))
                 return
             except Exception as exc:  # the database down or misconfigured: said on the page, never a traceback
-                from views import errors
-
                 errors.page_failed(exc)
                 return
             _signed_in(user, token)
@@ -214,8 +208,6 @@ def oidc_login() -> None:
         user, token = users.sign_in_external(login=login, display_name=str(claims.get("name") or login), role=role,
                                              provider=str(claims.get("iss") or "oidc"))
     except Exception as exc:  # disabled here, or a login this service cannot use
-        from views.errors import message
-
         st.error(message(exc))
         return
     _signed_in(user, token)

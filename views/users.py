@@ -5,12 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from auth.permissions import ROLES
-from ops import users
+from ops import api_keys, users
 from views import errors
 from views.common import t
 from views.formatting import fmt_dt, md_safe
 from views.session import actor, guard
-from ops import api_keys
 
 
 def main() -> None:

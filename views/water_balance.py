@@ -3,6 +3,7 @@ non-revenue water, the minimum night flow against its baseline, the leak alarms 
 and a map of the areas coloured by their share of non-revenue water."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import altair as alt
@@ -13,7 +14,6 @@ from ops import dma as dma_ops
 from views.common import lang, t
 from views.formatting import label, md_safe
 from views.session import actor, guard
-import json
 
 PERIODS = (7, 14, 30)
 
@@ -73,11 +73,11 @@ def summary(ov: dma_ops.Overview, df: pd.DataFrame) -> pd.DataFrame:
 def dma_map(ov: dma_ops.Overview, df: pd.DataFrame) -> None:
     """The areas' outlines coloured by NRW % over the period; an area in alarm drawn with a red edge."""
 
-    import matplotlib
+    import matplotlib  # heavy: loaded only when a figure is drawn
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.collections import PatchCollection
-    from matplotlib.patches import Polygon
+    import matplotlib.pyplot as plt  # heavy: loaded only when a figure is drawn
+    from matplotlib.collections import PatchCollection  # heavy: loaded only when a figure is drawn
+    from matplotlib.patches import Polygon  # heavy: loaded only when a figure is drawn
 
     pct = {}
     for d in ov.dmas:

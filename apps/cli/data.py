@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from tqdm import tqdm
 
 from apps.cli.common import fail
 from auth.model import Actor
@@ -40,7 +41,6 @@ class TqdmProgress:
         self.bar: Any = None
 
     def __call__(self, stage: str, fraction: float) -> None:
-        from tqdm import tqdm
 
         if stage != self.stage:
             self.close()
