@@ -191,7 +191,7 @@ def _build(eng: Engine, network_id: int, now: datetime) -> AppModel:
         if p.size == 0 or not (p > 0).any():
             raise HydraulicsUnavailable("no customer has pressure in the baseline")
         app = AppModel(hm, inp, None, 0.0, (float(p.min()), float(np.median(p))))
-    except (NetworkError, HydraulicsUnavailable, OSError, KeyError, ValueError) as exc:
+    except (NetworkError, HydraulicsUnavailable, OSError, KeyError, ValueError, ImportError) as exc:   # no wntr: ImportError
         shutil.rmtree(folder, ignore_errors=True)
         return AppModel(None, None, str(exc) or type(exc).__name__, time.perf_counter() - started)
     app.seconds = time.perf_counter() - started
