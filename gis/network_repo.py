@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection, Engine
 
+from network.hydraulic_model import NodeRows, PipeRows
 from network.model import NetworkModel, network_from_arrays
 
 __all__ = ["load_network", "affected_buildings", "CRITICAL_KINDS"]
@@ -230,3 +231,61 @@ def network_counts(conn: Connection) -> list[dict[str, Any]]:
         FROM networks n ORDER BY n.id
         """)).mappings().all()
     return [dict(r) for r in rows]
+
+
+_HYD_NODES = text("SELECT id, kind, elevation_m FROM nodes WHERE network_id = :n ORDER BY id")
+_HYD_PIPES = text(
+    """
+    SELECT p.id, p.from_node, p.to_node, p.kind, coalesce(p.length_m, ST_Length(p.geom::geography)) AS length_m,
+           p.diameter_mm, p.material, p.install_year,
+           EXISTS (SELECT 1 FROM valves v WHERE v.pipe_id = p.id AND v.status = 'closed') AS closed
+    FROM pipes p WHERE p.network_id = :n ORDER BY p.id
+    """
+)
+# each building on its service pipe's nearer end; its flats; its building meter's mean m3/day over
+# the last 30 days (cumulative register: last - first over the time between them, at least a day)
+_HYD_BUILDINGS = text(
+    """
+    WITH metered AS (
+        SELECT m.building_id, (max(r.total) - min(r.total))
+               / (extract(epoch FROM max(r.ts) - min(r.ts)) / 86400.0) AS m3_day
+        FROM meters m JOIN meter_readings r ON r.meter_id = m.id
+        WHERE m.kind = 'building' AND m.resource = :resource AND m.removed_on IS NULL
+          AND r.ts >= now() - interval '30 days'
+        GROUP BY m.building_id HAVING max(r.ts) - min(r.ts) >= interval '1 day'
+    )
+    SELECT b.id, b.residents,
+           (SELECT count(*) FROM premises pr WHERE pr.building_id = b.id AND pr.kind = 'flat') AS flats,
+           mt.m3_day,
+           CASE WHEN ST_LineLocatePoint(p.geom, ST_PointOnSurface(b.geom)) < 0.5 THEN p.from_node ELSE p.to_node END AS near,
+           CASE WHEN ST_LineLocatePoint(p.geom, ST_PointOnSurface(b.geom)) < 0.5 THEN p.to_node ELSE p.from_node END AS far
+    FROM service_connections sc
+    JOIN buildings b ON b.id = sc.building_id
+    JOIN pipes p ON p.id = sc.pipe_id
+    LEFT JOIN metered mt ON mt.building_id = b.id
+    WHERE sc.network_id = :n
+    """
+)
+
+
+def hydraulic_inputs(conn_or_engine: Connection | Engine, network_id: int) -> tuple[NodeRows, PipeRows, list[dict[str, Any]]]:
+    """What ``network.hydraulic_model.build_hydraulic_model`` needs from the database: the nodes, the
+    links (length from the geometry where the attribute is missing; closed when a valve on it is
+    closed) and each served building (id, residents, flats, metered m3/day or None, the ends of its
+    service pipe, the nearer first)."""
+    resource = _rows(conn_or_engine, text("SELECT resource FROM networks WHERE id = :n"), n=network_id)
+    nodes = _rows(conn_or_engine, _HYD_NODES, n=network_id)
+    pipes = _rows(conn_or_engine, _HYD_PIPES, n=network_id)
+    buildings = _rows(conn_or_engine, _HYD_BUILDINGS, n=network_id,
+                      resource=resource[0].resource if resource else "cold_water")
+    node_rows = NodeRows(ids=[str(r.id) for r in nodes], kinds=[r.kind for r in nodes],
+                         elevation_m=[r.elevation_m for r in nodes])
+    pipe_rows = PipeRows(ids=[str(r.id) for r in pipes], start=[str(r.from_node) for r in pipes],
+                         end=[str(r.to_node) for r in pipes], kinds=[r.kind for r in pipes],
+                         length_m=[r.length_m for r in pipes], diameter_mm=[r.diameter_mm for r in pipes],
+                         material=[r.material for r in pipes], install_year=[r.install_year for r in pipes],
+                         closed=[bool(r.closed) for r in pipes])
+    served = [{"id": int(r.id), "residents": int(r.residents or 0), "flats": int(r.flats or 0),
+               "m3_day": None if r.m3_day is None else float(r.m3_day), "nodes": (str(r.near), str(r.far))}
+              for r in buildings]
+    return node_rows, pipe_rows, served

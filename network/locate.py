@@ -646,21 +646,24 @@ def _round(x: float) -> float:
 
 def locate(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, str], *, top: int = 10,
            method: str = "auto", screen_k: int = SCREEN_K, prior: Mapping[str, float] | None = None,
-           lap: Callable[[str], None] | None = None) -> tuple[list[Candidate], str]:
+           lap: Callable[[str], None] | None = None,
+           pipes: Iterable[str] | None = None) -> tuple[list[Candidate], str]:
     """Ranked candidate pipes and the method used (``hydraulic`` or ``topology``).
 
     ``model`` is the topology of ``inp_path`` (``read_inp_topology``), optionally with a valve
     layer; ``method``: ``auto`` (hydraulic when EPANET can solve the file), ``hydraulic`` or
     ``topology``; ``prior``: optional ``{pipe id: risk}`` (e.g. expected breaks from
     ``python -m forecast risk``), see :func:`prior_weights`. ``lap(stage)`` is called after each
-    stage (for ``--timings``).
+    stage (for ``--timings``). ``pipes``: the burst candidates (default: the file's [PIPES]; the app
+    passes its model's pipes, its pumps being written as pipes, see ``network.hydraulic_model``).
     """
     lap = lap or (lambda stage: None)
     if method not in ("auto", "hydraulic", "topology"):
         raise InputFileError(f"--method {method!r}: expected auto|hydraulic|topology")
-    res = hydraulic_posterior(inp_path, model, complaints, method=method, screen_k=screen_k, lap=lap)
+    pipes = list(pipes) if pipes is not None else None
+    res = hydraulic_posterior(inp_path, model, complaints, method=method, screen_k=screen_k, lap=lap, pipes=pipes)
     if res is None:
-        pipes = _pipe_ids_of_inp(inp_path)
+        pipes = pipes if pipes is not None else _pipe_ids_of_inp(inp_path)
         out = locate_topology(model, complaints, top=top, pipes=pipes)
         lap("topology")
         return out, "topology"
@@ -670,13 +673,14 @@ def locate(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, s
 
 def hydraulic_posterior(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, str], *,
                         method: str = "auto", screen_k: int = SCREEN_K,
-                        lap: Callable[[str], None] | None = None) -> tuple[dict[str, float], list[str]] | None:
+                        lap: Callable[[str], None] | None = None,
+                        pipes: Iterable[str] | None = None) -> tuple[dict[str, float], list[str]] | None:
     """``(posterior of the simulated candidates under a uniform prior, screening order)``, or None
     when the network cannot be simulated and ``method`` allows the topology fallback."""
     lap = lap or (lambda stage: None)
     if method == "topology":
         return None
-    pipes = _pipe_ids_of_inp(inp_path)
+    pipes = list(pipes) if pipes is not None else _pipe_ids_of_inp(inp_path)
     pipe_set = set(pipes)
     pipe_idx = model.link_indices(pipes)
     try:

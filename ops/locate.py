@@ -1,6 +1,11 @@
 """Suspected bursts from residents' calls: the open "no water" / "low pressure" / "burst" reports of
-the last hours that cluster on the map, each cluster located on the network (``network.locate``'s
-topology method) with the shutoff plan of its top candidate. A what-if: nothing is stored.
+the last hours that cluster on the map, each cluster located on the network with the shutoff plan of
+its top candidate. A what-if: nothing is stored.
+
+The locator is the command line's (``network.locate.locate``, hydraulic) on a model built from the
+database (``network.hydraulic_model``, cached per database, network, revision, buildings' version and
+day: :func:`hydraulic_model`); when the model cannot be built or solved, or a call hangs where it
+does not reach, the cluster is ranked by topology (``locate_buildings``) and the panel says why.
 
 Decisions (docs/network.md, "Locating a burst" → "In the app"):
 
@@ -12,24 +17,35 @@ Decisions (docs/network.md, "Locating a burst" → "In the app"):
   that the pipe next to it is dry: it counts as ``no_water`` on that pipe.
 - Clusters: seeded on the map (the call with the most others within ``radius_m`` takes them all,
   repeat; see :func:`clusters`); a cluster with at least ``min_calls`` calls is a suspected burst.
+- A call's node in the hydraulic model: the end of its pipe nearer to the call (the other end when
+  that one is a source).
 - Only the calls are evidence; buildings of the area that did not call are not "ok" reports (a
   share of the affected never call) — the locator already weighs silent customers a little.
 """
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, text
 
 from auth.model import Actor
+from forecast.rules import default_rules, normalise_material
 from gis import network_repo as repo
+from gis.overviews import BUILDINGS, data_version
 from network.errors import NetworkError
-from network.locate import locate_buildings
+from network.hydraulic_model import HydraulicModel, PipeRows, build_hydraulic_model, building_demand_m3s
+from network.locate import SEVERITY, Hydraulics, HydraulicsUnavailable, locate, locate_buildings
 from ops import network as net_ops
 from ops.base import allow, engine, utcnow
 from ops.shared import db_key, shared
@@ -43,10 +59,13 @@ _EARTH_M = 6_371_000.0
 
 _CALLS = text("""
     SELECT i.id, i.category, i.created_at, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.address,
-           coalesce(sc.pipe_id, CASE WHEN i.network_id = :n THEN i.pipe_id END) AS pipe_id
+           coalesce(sc.pipe_id, CASE WHEN i.network_id = :n THEN i.pipe_id END) AS pipe_id,
+           CASE WHEN ST_LineLocatePoint(p.geom, i.geom) < 0.5 THEN p.from_node ELSE p.to_node END AS near,
+           CASE WHEN ST_LineLocatePoint(p.geom, i.geom) < 0.5 THEN p.to_node ELSE p.from_node END AS far
     FROM incidents i
     JOIN networks n ON n.id = :n
     LEFT JOIN service_connections sc ON sc.building_id = i.building_id AND sc.network_id = :n
+    LEFT JOIN pipes p ON p.id = coalesce(sc.pipe_id, CASE WHEN i.network_id = :n THEN i.pipe_id END)
     WHERE i.status IN ('new', 'accepted', 'dispatched', 'in_progress')
       AND i.category IN ('no_water', 'low_pressure', 'burst')
       AND i.created_at >= :since AND i.created_at <= :now
@@ -67,6 +86,7 @@ class Call:
     lat: float
     address: str | None
     created_at: datetime
+    nodes: tuple[str, ...] = ()   # the ends of its pipe, the nearer to the call first
 
 
 @dataclass
@@ -79,6 +99,8 @@ class SuspectedBurst:
     segment: list[str] = field(default_factory=list)     # pipes the top candidate's shutoff isolates
     segment_geometries: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
+    method: str = "topology"            # hydraulic | topology
+    fallback: str | None = None         # why topology (the hydraulic model could not be used)
 
     @property
     def top(self) -> dict[str, Any] | None:
@@ -117,7 +139,83 @@ def clusters(calls: list[Call], radius_m: float) -> list[list[Call]]:
 def open_calls(conn_or_engine: Any, network_id: int, now: datetime, window_h: float) -> list[Call]:
     rows = repo._rows(conn_or_engine, _CALLS, n=int(network_id), since=now - timedelta(hours=window_h), now=now)
     return [Call(int(r.id), CATEGORIES[r.category], r.category, str(r.pipe_id), float(r.lon), float(r.lat),
-                 r.address, r.created_at) for r in rows]
+                 r.address, r.created_at, (str(r.near), str(r.far))) for r in rows]
+
+
+@dataclass
+class AppModel:
+    """The network's hydraulic model as the app uses it: built (``model`` and the .inp EPANET opens)
+    or not (``error`` says why); ``seconds`` it took; baseline pressures (m) at the customers."""
+
+    model: HydraulicModel | None
+    inp_path: Path | None
+    error: str | None
+    seconds: float
+    pressure_m: tuple[float, float] = (math.nan, math.nan)   # min, median at demand nodes
+
+
+_models: OrderedDict[tuple[Any, ...], AppModel] = OrderedDict()
+_MAX_MODELS = 4
+
+
+def _model_key(eng: Engine, network_id: int, now: datetime) -> tuple[Any, ...] | None:
+    """(database, network, revision, buildings' version, day): a model is rebuilt when the network
+    changes (imports and valve statuses bump its revision), when buildings change, and once a day
+    (meters' means move)."""
+    rev = repo.network_revision(eng, network_id)
+    if rev is None:
+        return None
+    with eng.connect() as conn:
+        bver = data_version(conn, BUILDINGS)
+    return (eng.url.render_as_string(hide_password=True), int(network_id), rev, bver, now.date().isoformat())
+
+
+def _build(eng: Engine, network_id: int, now: datetime) -> AppModel:
+    started = time.perf_counter()
+    with eng.connect() as conn:
+        nodes, pipes, served = repo.hydraulic_inputs(conn, network_id)
+    kind = dict(zip(nodes.ids, nodes.kinds))
+    demand: dict[str, float] = {}
+    for b in served:
+        node = next((n for n in b["nodes"] if kind.get(n) in ("junction", "hydrant")), None)
+        if node is not None:
+            demand[node] = demand.get(node, 0.0) + building_demand_m3s(b["residents"], b["flats"], b["m3_day"])
+    mats = [None if m is None else normalise_material([m], default_rules())[0] for m in pipes.material]
+    pipes = PipeRows(**{**pipes.__dict__, "material": mats})
+    folder = Path(tempfile.mkdtemp(prefix="zhkh-hydraulic-"))
+    try:
+        hm = build_hydraulic_model(nodes, pipes, demand, year=now.year, name=f"network {network_id}")
+        inp = hm.write_inp(folder / "network.inp")
+        with Hydraulics(inp) as hyd:   # the baseline must solve, with pressure at the customers
+            p = hyd.pressure_m([hyd.node_index(n) for n in hm.demand_m3s])
+        if p.size == 0 or not (p > 0).any():
+            raise HydraulicsUnavailable("no customer has pressure in the baseline")
+        app = AppModel(hm, inp, None, 0.0, (float(p.min()), float(np.median(p))))
+    except (NetworkError, HydraulicsUnavailable, OSError, KeyError, ValueError, ImportError) as exc:   # no wntr: ImportError
+        shutil.rmtree(folder, ignore_errors=True)
+        return AppModel(None, None, str(exc) or type(exc).__name__, time.perf_counter() - started)
+    app.seconds = time.perf_counter() - started
+    weakref.finalize(app, shutil.rmtree, folder, True)   # the .inp goes with the cached model
+    return app
+
+
+def hydraulic_model(eng: Engine, network_id: int, now: datetime | None = None) -> AppModel:
+    """The network's hydraulic model, built once per (database, network, revision, buildings'
+    version, day) and shared by every session of the process."""
+    now = now or utcnow()
+    key = _model_key(eng, network_id, now)
+    if key is None:
+        return AppModel(None, None, f"no network with id {network_id}", 0.0)
+    with _lock:
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key]
+    app = _build(eng, network_id, now)   # outside the lock: a duplicate build is harmless
+    with _lock:
+        _models[key] = app
+        while len(_models) > _MAX_MODELS:
+            _models.popitem(last=False)
+    return app
 
 
 _lock = threading.Lock()
@@ -125,28 +223,35 @@ _results: OrderedDict[tuple[Any, ...], list[SuspectedBurst]] = OrderedDict()
 _MAX_CACHED = 32
 
 
-def suspected_bursts(eng: Engine, network_id: int, now: datetime, *, window_h: float = WINDOW_H,
-                     min_calls: int = MIN_CALLS, radius_m: float = RADIUS_M, top: int = TOP) -> list[SuspectedBurst]:
-    """The suspected bursts of ``network_id`` at ``now`` (no rights check: see :func:`bursts`).
+METHODS = ("auto", "topology")
 
-    The result is cached per network revision and set of calls, so the control room's refresh every
-    few seconds costs one query while nothing changes."""
+
+def suspected_bursts(eng: Engine, network_id: int, now: datetime, *, window_h: float = WINDOW_H,
+                     min_calls: int = MIN_CALLS, radius_m: float = RADIUS_M, top: int = TOP,
+                     method: str = "auto") -> list[SuspectedBurst]:
+    """The suspected bursts of ``network_id`` at ``now`` (no rights check: see :func:`bursts`).
+    ``method``: ``auto`` (hydraulic, topology where it cannot be used) or ``topology``.
+
+    The result is cached per network revision (and hydraulic model) and set of calls, so the control
+    room's refresh every few seconds costs one query while nothing changes."""
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}: expected {' or '.join(METHODS)}")
     calls = open_calls(eng, network_id, now, window_h)
     groups = [g for g in clusters(calls, radius_m) if len(g) >= min_calls]
     if not groups:
         return []
-    rev = repo.network_revision(eng, network_id)
-    key = (eng.url.render_as_string(hide_password=True), int(network_id), rev, top,
-           tuple(tuple((c.id, c.report, c.pipe) for c in g) for g in groups))
+    mkey = _model_key(eng, network_id, now)
+    key = (mkey, method, top, tuple(tuple((c.id, c.report, c.pipe) for c in g) for g in groups))
     with _lock:
         if key in _results:
             _results.move_to_end(key)
             return _results[key]
     idx = net_ops.index(network_id, bind=eng)
+    app = hydraulic_model(eng, network_id, now) if method == "auto" else None
     out: list[SuspectedBurst] = []
     with eng.connect() as conn:
         for g in groups:
-            out.append(_locate(conn, idx, network_id, g, top))
+            out.append(_locate(conn, idx, app, network_id, g, top))
     with _lock:
         _results[key] = out
         while len(_results) > _MAX_CACHED:
@@ -154,14 +259,40 @@ def suspected_bursts(eng: Engine, network_id: int, now: datetime, *, window_h: f
     return out
 
 
-def _locate(conn: Any, idx: Any, network_id: int, group: list[Call], top: int) -> SuspectedBurst:
+def _hydraulic(app: AppModel, group: list[Call], top: int) -> tuple[list[Any] | None, str | None]:
+    """The command line's locator on the app's model: (ranked candidates, None), or (None, why not)."""
+    hm = app.model
+    if hm is None or app.inp_path is None:
+        return None, app.error or "no hydraulic model"
+    junctions = hm.nodes - set(hm.topology.node_ids[hm.topology.is_source].tolist())
+    complaints: dict[str, str] = {}
+    for c in group:
+        node = next((n for n in c.nodes if n in junctions), None)
+        if node is None:
+            return None, f"call {c.id}: its pipe is not in the hydraulic model"
+        if node not in complaints or SEVERITY[c.report] > SEVERITY[complaints[node]]:
+            complaints[node] = c.report
+    try:
+        ranked, _ = locate(app.inp_path, hm.topology, complaints, top=top, method="hydraulic", pipes=hm.pipes)
+    except (NetworkError, HydraulicsUnavailable, OSError, KeyError) as exc:
+        return None, str(exc) or type(exc).__name__
+    return ranked, None
+
+
+def _locate(conn: Any, idx: Any, app: AppModel | None, network_id: int, group: list[Call], top: int) -> SuspectedBurst:
     reports = {c.pipe: c.report for c in group}
     burst = SuspectedBurst(calls=group, candidates=[])
-    try:
-        ranked = locate_buildings(idx.model, reports, top=top)
-    except (NetworkError, KeyError) as exc:   # a pipe unknown to the model (edited since): say so, no crash
-        burst.error = str(exc)
-        return burst
+    ranked = None
+    if app is not None:
+        ranked, burst.fallback = _hydraulic(app, group, top)
+    if ranked is not None:
+        burst.method = "hydraulic"
+    else:
+        try:
+            ranked = locate_buildings(idx.model, reports, top=top)
+        except (NetworkError, KeyError) as exc:   # a pipe unknown to the model (edited since): say so, no crash
+            burst.error = str(exc)
+            return burst
     ranked = [c for c in ranked if c.score > 0]   # a pipe whose failure dries none of the callers is no candidate
     ids = [c.pipe for c in ranked]
     details = repo.pipe_midpoints(conn, ids)

@@ -1,6 +1,7 @@
 """The control room's "suspected burst" parts: once three or more no-water calls cluster, the ranked
 candidate pipes (ops.locate) on the map, a panel with the top candidates and their shutoff, and one
-button that opens the shutoff planner on the suspected pipe. The wall screen gets a compact banner."""
+button that opens the shutoff planner on the suspected pipe. The wall screen gets a compact banner.
+The panel says how the pipes were ranked: by the hydraulic model, or by topology only and why."""
 from __future__ import annotations
 
 import html
@@ -98,6 +99,15 @@ def open_planner(burst: locate_ops.SuspectedBurst) -> None:
     st.switch_page("views/planner.py")
 
 
+def method_note(burst: locate_ops.SuspectedBurst) -> str:
+    """How the candidates were ranked (the dispatcher weighs a topology-only ranking less)."""
+    if burst.method == "hydraulic":
+        return t("burst.method.hydraulic")
+    if burst.fallback:
+        return t("burst.method.fallback", reason=burst.fallback)
+    return t("burst.method.topology")
+
+
 def panel(bursts: list[locate_ops.SuspectedBurst]) -> None:
     """For each suspected burst: the top candidates, the shutoff of the first, "Plan the shutoff"."""
     st.markdown(CSS, unsafe_allow_html=True)
@@ -118,6 +128,7 @@ def panel(bursts: list[locate_ops.SuspectedBurst]) -> None:
                 for r, c in enumerate(b.candidates[:PANEL_ROWS]))
             st.markdown(f'<table class="cr-cand"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>',
                         unsafe_allow_html=True)
+            st.caption(method_note(b))
             if b.plan is not None:
                 st.caption(t("burst.shutoff", pipe=b.top["ext_id"], valves=len(b.plan.valves_to_close),
                              buildings=fmt_int(len(b.plan.affected)),

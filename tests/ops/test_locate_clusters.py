@@ -10,6 +10,9 @@ Layout (lon, lat; 0.001° lon ≈ 55 m, 0.001° lat ≈ 111 m at 60.17° N)::
 
 A valve at both ends of every pipe (each pipe is its own segment). Buildings hang on P2, P4, P5
 (near J2) and on P3, P6, P7 (near J3), one each.
+
+The rankings asserted here are the topology method's (``method="topology"``, the panel's fallback);
+the hydraulic one is tested in test_locate_hydraulic.py.
 """
 from __future__ import annotations
 
@@ -96,9 +99,10 @@ def call(net: Net, building: str, category: str = "no_water", *, ago_h: float = 
 
 def test_three_calls_downstream_of_one_pipe_rank_it_first(net: Net) -> None:
     ids = [call(net, "b2"), call(net, "b4", "low_pressure"), call(net, "b5")]
-    found = locate.suspected_bursts(net.engine, net.network_id, NOW)
+    found = locate.suspected_bursts(net.engine, net.network_id, NOW, method="topology")
     assert len(found) == 1
     burst = found[0]
+    assert burst.method == "topology" and burst.fallback is None
     assert sorted(c.id for c in burst.calls) == ids
     assert burst.top is not None and burst.top["pipe"] == str(net.pipes["P2"])
     assert burst.top["ext_id"] == "P2" and burst.top["street"] == "street P2"
@@ -134,14 +138,14 @@ def test_calls_that_do_not_count(net: Net) -> None:
 def test_calls_far_apart_are_separate_clusters(net: Net) -> None:
     south = {call(net, b) for b in ("b2", "b4", "b5")}
     north = {call(net, b) for b in ("b3", "b6", "b7")}
-    found = locate.suspected_bursts(net.engine, net.network_id, NOW)
+    found = locate.suspected_bursts(net.engine, net.network_id, NOW, method="topology")
     assert len(found) == 2
     by_calls = {frozenset(c.id for c in f.calls): f for f in found}
     assert set(by_calls) == {frozenset(south), frozenset(north)}
     assert by_calls[frozenset(south)].top["pipe"] == str(net.pipes["P2"])
     assert by_calls[frozenset(north)].top["pipe"] == str(net.pipes["P3"])
     # one radius spanning both areas: a single cluster of six calls (P1 or P2 ... explains them all)
-    one = locate.suspected_bursts(net.engine, net.network_id, NOW, radius_m=5000)
+    one = locate.suspected_bursts(net.engine, net.network_id, NOW, radius_m=5000, method="topology")
     assert len(one) == 1 and len(one[0].calls) == 6
     assert one[0].top["pipe"] == str(net.pipes["P1"])
 
