@@ -24,6 +24,8 @@ Decisions (docs/network.md, "Locating a burst" → "In the app"):
 """
 from __future__ import annotations
 
+import logging
+
 import math
 import shutil
 import tempfile
@@ -75,6 +77,8 @@ _CALLS = text("""
     ORDER BY i.id
 """)
 
+log = logging.getLogger("zhkh.locate")
+
 
 @dataclass(frozen=True)
 class Call:
@@ -100,7 +104,7 @@ class SuspectedBurst:
     segment_geometries: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
     method: str = "topology"            # hydraulic | topology
-    fallback: str | None = None         # why topology (the hydraulic model could not be used)
+    fallback: str | None = None         # why topology: a FALLBACKS code (the details are logged)
 
     @property
     def top(self) -> dict[str, Any] | None:
@@ -259,23 +263,30 @@ def suspected_bursts(eng: Engine, network_id: int, now: datetime, *, window_h: f
     return out
 
 
+#: why a cluster was ranked by topology only (the panel words each; the technical detail goes to the log)
+FALLBACKS = ("no_model", "call_outside_model", "solver_failed")
+
+
 def _hydraulic(app: AppModel, group: list[Call], top: int) -> tuple[list[Any] | None, str | None]:
-    """The command line's locator on the app's model: (ranked candidates, None), or (None, why not)."""
+    """The command line's locator on the app's model: (ranked candidates, None), or (None, a FALLBACKS code)."""
     hm = app.model
     if hm is None or app.inp_path is None:
-        return None, app.error or "no hydraulic model"
+        log.warning("suspected bursts ranked by topology: no hydraulic model (%s)", app.error or "not built")
+        return None, "no_model"
     junctions = hm.nodes - set(hm.topology.node_ids[hm.topology.is_source].tolist())
     complaints: dict[str, str] = {}
     for c in group:
         node = next((n for n in c.nodes if n in junctions), None)
         if node is None:
-            return None, f"call {c.id}: its pipe is not in the hydraulic model"
+            log.warning("suspected bursts ranked by topology: call %s is on a pipe outside the hydraulic model", c.id)
+            return None, "call_outside_model"
         if node not in complaints or SEVERITY[c.report] > SEVERITY[complaints[node]]:
             complaints[node] = c.report
     try:
         ranked, _ = locate(app.inp_path, hm.topology, complaints, top=top, method="hydraulic", pipes=hm.pipes)
     except (NetworkError, HydraulicsUnavailable, OSError, KeyError) as exc:
-        return None, str(exc) or type(exc).__name__
+        log.warning("suspected bursts ranked by topology: the hydraulic locator failed: %s", str(exc) or type(exc).__name__)
+        return None, "solver_failed"
     return ranked, None
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import folium
 import streamlit as st
 
+from i18n import N_
 from ops import locate as locate_ops
 from views.common import network_id, t
 from views.formatting import fmt_int
@@ -99,12 +100,18 @@ def open_planner(burst: locate_ops.SuspectedBurst) -> None:
     st.switch_page("views/planner.py")
 
 
+#: the words of each reason ops.locate gives for a topology-only ranking
+FALLBACK_TEXTS = {"no_model": N_("burst.fallback.no_model"),
+                  "call_outside_model": N_("burst.fallback.call_outside_model"),
+                  "solver_failed": N_("burst.fallback.solver_failed")}
+
+
 def method_note(burst: locate_ops.SuspectedBurst) -> str:
     """How the candidates were ranked (the dispatcher weighs a topology-only ranking less)."""
     if burst.method == "hydraulic":
         return t("burst.method.hydraulic")
     if burst.fallback:
-        return t("burst.method.fallback", reason=burst.fallback)
+        return t("burst.method.fallback", reason=t(FALLBACK_TEXTS.get(burst.fallback, "burst.fallback.solver_failed")))
     return t("burst.method.topology")
 
 

@@ -173,5 +173,5 @@ def test_topology_when_the_model_cannot_be_built(grid: Grid) -> None:
                 "VALUES ('no_water', 'cold_water', 'new', 'x', ST_SetSRID(ST_MakePoint(:x, :y), 4326), :b, :t)"),
                 {"x": x, "y": y, "b": b, "t": NOW})
     found = locate.suspected_bursts(grid.engine, grid.network_id, NOW)
-    assert len(found) == 1 and found[0].method == "topology" and "no source" in found[0].fallback
+    assert len(found) == 1 and found[0].method == "topology" and found[0].fallback == "no_model"
     assert found[0].candidates

@@ -20,8 +20,9 @@ def _panel(method: str, fallback: str | None, lang: str) -> None:
 @pytest.mark.parametrize(("method", "fallback", "lang", "words"), [
     ("hydraulic", None, "en", "hydraulic model"),
     ("hydraulic", None, "ru", "гидравлической модели"),
-    ("topology", "no source feeds the network", "en", "could not be used: no source feeds the network"),
-    ("topology", "no source feeds the network", "ru", "не удалось: no source feeds the network"),
+    ("topology", "no_model", "en", "could not be used: no hydraulic model could be built"),
+    ("topology", "no_model", "ru", "не удалось: гидравлическую модель не удалось построить"),
+    ("topology", "call_outside_model", "ru", "не удалось: звонок на трубе вне гидравлической модели"),
     ("topology", None, "en", "topology only"),
 ])
 def test_the_panel_says_how_it_ranked(method: str, fallback: str | None, lang: str, words: str) -> None:
