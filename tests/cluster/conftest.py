@@ -1,5 +1,5 @@
 """A small cluster of its own for the failover tests: etcd, two PostgreSQL nodes under Patroni
-(synchronous_mode), HAProxy and one Open311 replica, started by the same manager as ``make cluster``
+(synchronous_mode), HAProxy, two Open311 replicas and two of the operators' app, started by the same manager as ``make cluster``
 (``python -m scripts.cluster``) on ports moved by +100, beside an operator's cluster, under
 ``var/cluster-test`` (PostgreSQL runs as ``postgres``: a directory of pytest's own, mode 700, would
 not do). Torn down and removed afterwards."""
@@ -28,7 +28,7 @@ def small_cluster() -> Iterator[dict]:
     """The running cluster's status (``make cluster-status``'s JSON) plus ``base``."""
     base = ROOT / "var" / f"cluster-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     cluster_cmd(base, "down", "--wipe")  # a previous run killed before its teardown
-    started = cluster_cmd(base, "up", "--port-offset", str(OFFSET), "--services", "open311", "--replicas", "1",
+    started = cluster_cmd(base, "up", "--port-offset", str(OFFSET), "--services", "open311,app", "--replicas", "2",
                           "--no-demo")
     try:
         assert started.returncode == 0, started.stderr + started.stdout[-2000:]
