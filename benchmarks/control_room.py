@@ -2,6 +2,8 @@
 
     DATABASE_URL=... .venv/bin/python benchmarks/control_room.py [--sessions 8,16,32] [--seconds 60]
         [--refresh 10] [--before /tmp/cr-before] [--reports 300]
+    DATABASE_URL=postgresql://postgres@127.0.0.1:9432/zhkh .venv/bin/python benchmarks/control_room.py \
+        --app-url http://127.0.0.1:9501 --app-pids <make cluster-status's app pids>   # one replica of make cluster
 
 Needs a database with the demo city (``python -m data load-demo``) and the test accounts
 (``dispatcher`` with the password of tests/ui/conftest.py). ``--reports`` files open reports until
@@ -110,7 +112,7 @@ def ensure_reports(n: int) -> None:
         S.create_incident(eng, service_code=rnd.choice(codes), lon=lon, lat=lat, description="benchmark", channel="sensor")
 
 
-def measure(url: str, app_pid: int, n: int, seconds: float, refresh: int) -> dict[str, float]:
+def measure(url: str, app_pid: int | list[int], n: int, seconds: float, refresh: int) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     from tests.ui.conftest import login
@@ -135,10 +137,12 @@ def measure(url: str, app_pid: int, n: int, seconds: float, refresh: int) -> dic
         for page in pages:
             page.evaluate("() => { window.__cr.sends = []; window.__cr.changes = []; window.__cr.bytes = 0; }")
         browser_pids = [q for q in descendants(me)]
-        app0, br0, t0 = ticks(app_pid) + sum(ticks(q) for q in descendants(app_pid)), sum(ticks(q) for q in browser_pids), time.time()
+        app_pids = app_pid if isinstance(app_pid, list) else [app_pid]
+        app_cpu = lambda: sum(ticks(a) + sum(ticks(q) for q in descendants(a)) for a in app_pids)  # noqa: E731
+        app0, br0, t0 = app_cpu(), sum(ticks(q) for q in browser_pids), time.time()
         load0 = os.getloadavg()[0]
         time.sleep(seconds)
-        app1, br1, t1 = ticks(app_pid) + sum(ticks(q) for q in descendants(app_pid)), sum(ticks(q) for q in browser_pids), time.time()
+        app1, br1, t1 = app_cpu(), sum(ticks(q) for q in browser_pids), time.time()
         data = [page.evaluate("() => window.__cr") for page in pages]
         load1 = os.getloadavg()[0]
         browser.close()
@@ -177,9 +181,21 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=300)
     ap.add_argument("--gc", action="store_true",
                     help="also this app with Streamlit's full garbage collection after every run (runner.postScriptGC)")
+    ap.add_argument("--app-url", default=None,
+                    help="measure a running app instead (e.g. make cluster's HAProxy door http://127.0.0.1:9501: one "
+                         "browser's pages stick to one replica); DATABASE_URL = its database")
+    ap.add_argument("--app-pids", default="", help="with --app-url: the app processes whose CPU is counted (comma-separated)")
     args = ap.parse_args()
 
     from gis.db import database_url
+
+    if args.app_url:
+        ensure_reports(args.reports)
+        pids = [int(x) for x in args.app_pids.split(",") if x]
+        for n in (int(x) for x in args.sessions.split(",")):
+            r = {**measure(args.app_url.rstrip("/"), pids, n, args.seconds, args.refresh), "app": args.app_url}
+            print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}), flush=True)
+        return
 
     db = database_url()
     ensure_reports(args.reports)

@@ -227,6 +227,27 @@ def _remembered(key: str) -> DatabaseUnavailable | None:
     return None
 
 
+_read_engines: dict[str, Engine] = {}
+
+
+def get_read_engine(url: str | None) -> Engine:
+    """The process-wide engine for read-only look-ups at ``url`` (a standby: ``ZHKH_READ_DATABASE_URL``,
+    the cluster's read port), made without preparing anything: a standby refuses the migration's writes,
+    and the schema is the leader's, prepared by ``get_engine``. No ``url`` (or the write URL itself):
+    ``get_engine()``, as on one node. A standby that is down fails at use like any database (503)."""
+    if not url:
+        return get_engine()
+    key = normalize_url(url)
+    if key == database_url():
+        return get_engine()
+    with _registry:
+        engine = _read_engines.get(key)
+        if engine is None:
+            engine = _read_engines[key] = create_engine(key, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                                        connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+        return engine
+
+
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for ``url`` (default: settings), prepared once.
 

@@ -30,6 +30,25 @@ def lazy_engine(engine: Engine | None, database_url: SecretStr | str | None) -> 
     return db
 
 
+def lazy_read_engine(engine: Engine | None, read_url: SecretStr | str | None,
+                     database_url: SecretStr | str | None) -> Callable[[], Engine]:
+    """As :func:`lazy_engine`, for read-only look-ups: ``read_url`` (a standby) when set, else the engine
+    of ``database_url`` — so one node behaves as before."""
+    url = read_url.get_secret_value() if isinstance(read_url, SecretStr) else read_url
+    if engine is not None or not url:
+        return lazy_engine(engine, database_url)
+    box: dict[str, Engine] = {}
+
+    def db() -> Engine:
+        if "e" not in box:
+            from gis.db import get_read_engine  # as get_engine above: gis.db (Alembic, psycopg) loaded at first use
+
+            box["e"] = get_read_engine(url)
+        return box["e"]
+
+    return db
+
+
 def thread_pool_lifespan(threads: int) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
     """A FastAPI lifespan that runs the blocking database work on ``threads`` threads: a few, since
     dozens only fight over the GIL and stretch the latency's tail."""

@@ -1,36 +1,67 @@
-"""Per-IP token buckets, in process: a general one for every request and a stricter one for
-account-code tries. A bucket holds ``capacity`` tokens and refills ``capacity`` per ``per_s``."""
+"""Per-IP rate limits of the residents' page, shared by every replica: a general one for every request
+and a stricter one for account-code tries. A bucket holds ``capacity`` tokens and refills ``capacity``
+per ``per_s``.
+
+The buckets live in PostgreSQL (``rate_limit_buckets``, migration 0025), not in the process: behind
+HAProxy two replicas (or ten) would each give a client the whole rate. A hit is one statement (an
+UPSERT, atomic per row: concurrent hits of one client on two replicas queue on the row's lock), so
+the limit costs one round trip to the leader per request."""
 from __future__ import annotations
 
 import ipaddress
 import threading
 import time
-from collections import OrderedDict
+from collections.abc import Callable
+
+from sqlalchemy import Engine, text
+
+SWEEP_S = 60.0   # how often a process deletes the buckets that are full again (rows no longer needed)
+
+# GCRA: ``tat`` is when the bucket will be full again; a hit moves it ``inc`` seconds on, unless that puts it
+# more than ``burst`` (the whole period) ahead of now — then the hit is refused and the row kept as it was
+_HIT = text("""
+    INSERT INTO rate_limit_buckets AS b (bucket, key, tat, allowed)
+    VALUES (:bucket, :key, CASE WHEN :inc <= :burst THEN now() + make_interval(secs => :inc) ELSE now() END,
+            :inc <= :burst)
+    ON CONFLICT (bucket, key) DO UPDATE SET
+        allowed = greatest(b.tat, now()) + make_interval(secs => :inc) <= now() + make_interval(secs => :burst),
+        tat = CASE WHEN greatest(b.tat, now()) + make_interval(secs => :inc) <= now() + make_interval(secs => :burst)
+                   THEN greatest(b.tat, now()) + make_interval(secs => :inc) ELSE b.tat END
+    RETURNING allowed, extract(epoch FROM b.tat - now())::float8 AS ahead
+""")
+_SWEEP = text("DELETE FROM rate_limit_buckets WHERE tat < now()")
 
 
 class Buckets:
-    def __init__(self, capacity: float, per_s: float, *, max_keys: int = 100_000) -> None:
+    """One limit (``name``: ``general``, ``code_tries``) over the database of ``db``. The row's name carries
+    the rate too, so replicas configured alike share a bucket and a changed limit starts from full ones."""
+
+    def __init__(self, db: Callable[[], Engine], name: str, capacity: float, per_s: float) -> None:
+        self.db = db
         self.capacity = float(capacity)
-        self.rate = float(capacity) / float(per_s)
-        self.max_keys = max_keys
-        self._state: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.per_s = float(per_s)
+        self.name = f"{name}:{self.capacity:g}/{self.per_s:g}s"
+        self._swept = time.monotonic()
         self._lock = threading.Lock()
 
-    def take(self, key: str, cost: float = 1.0, *, now: float | None = None) -> float:
-        """Take ``cost`` tokens for ``key``: 0 when allowed, else the seconds until it would be."""
-        at = time.monotonic() if now is None else now
+    def take(self, key: str, cost: float = 1.0) -> float:
+        """Take ``cost`` tokens for ``key``: 0 when allowed, else the seconds until it would be. Blocking
+        (one statement on the leader): call it from a worker thread."""
+        inc = cost * self.per_s / self.capacity
+        with self.db().begin() as conn:
+            row = conn.execute(_HIT, {"bucket": self.name, "key": key[:64], "inc": inc, "burst": self.per_s}).one()
+        if self._sweep_due():   # once a minute per process, in a transaction of its own
+            with self.db().begin() as conn:
+                conn.execute(_SWEEP)
+        return 0.0 if row.allowed else max(0.0, float(row.ahead) + inc - self.per_s)
+
+    def _sweep_due(self) -> bool:
+        now = time.monotonic()
         with self._lock:
-            tokens, last = self._state.pop(key, (self.capacity, at))
-            tokens = min(self.capacity, tokens + (at - last) * self.rate)
-            if tokens >= cost:
-                self._state[key] = (tokens - cost, at)
-                wait = 0.0
-            else:
-                self._state[key] = (tokens, at)
-                wait = (cost - tokens) / self.rate
-            while len(self._state) > self.max_keys:
-                self._state.popitem(last=False)  # the longest-idle address goes first
-            return wait
+            if now - self._swept < SWEEP_S:
+                return False
+            self._swept = now
+            return True
 
 
 def trusted_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

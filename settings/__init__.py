@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of a PostGIS database (a secret: it may hold the password); unset = the "
                     "machine's server at local_pg_host:local_pg_port, or the cluster `python -m gis.local_pg` made.",
     )
+    read_database_url: SecretStr | None = Field(
+        default=None,
+        description="ZHKH_READ_DATABASE_URL: where the read-only look-ups of the tile server and the residents' page "
+                    "go (a standby; the cluster's read port 9433); unset = database_url. Writes, and reads that "
+                    "must see the latest write, always use database_url.",
+    )
     local_db_name: str = "zhkh"
     local_pg_host: str = "127.0.0.1"
     local_pg_port: int = 5432
@@ -170,7 +176,7 @@ def refusal(exc: ValidationError) -> SettingsError:
     parts, refused = [], []
     for err in exc.errors():
         name = _env_name(err.get("loc", ()))
-        secret = name in ("DATABASE_URL", "ZHKH_DATABASE_URL", "ZHKH_SMTP_PASSWORD")
+        secret = name in ("DATABASE_URL", "ZHKH_DATABASE_URL", "ZHKH_READ_DATABASE_URL", "ZHKH_SMTP_PASSWORD")
         shown = name if secret else f"{name}={err.get('input')!r}"
         refused.append(" ".join(shown.split()))
         parts.append(f"{refused[-1]}: {' '.join(str(err.get('msg', 'refused')).split())}")

@@ -37,7 +37,7 @@ from starlette.responses import Response
 
 from gis.errors import DatabaseUnavailable, GisError
 from gis.queries import UnknownLayer
-from gis.serving import lazy_engine, thread_pool_lifespan
+from gis.serving import lazy_read_engine, thread_pool_lifespan
 from gis.tiles import (
     MVT_MEDIA_TYPE,
     TileAddress,
@@ -101,12 +101,14 @@ def cors_origins(settings: Settings) -> list[str]:
 
 
 def create_app(engine: Engine | None = None, *, settings: Settings | None = None) -> FastAPI:
-    """The tile app. Without ``engine`` it uses ``gis.db.get_engine()`` lazily, so the server
-    starts while the database is down and answers 503 until it is back."""
+    """The tile app. Without ``engine`` it uses the settings' database lazily (``ZHKH_READ_DATABASE_URL``
+    when set, else ``DATABASE_URL``), so the server starts while the database is down and answers 503
+    until it is back."""
     s = settings or get_settings()
     app = FastAPI(lifespan=thread_pool_lifespan(s.tiles_threads), title="zhkh-ops vector tiles", docs_url=None,
                   redoc_url=None, openapi_url=None)
-    app.state.settings, app.state.db = s, lazy_engine(engine, s.database_url)
+    # every tile is a read-only query: the standby when ZHKH_READ_DATABASE_URL names one (docs/scaling.md)
+    app.state.settings, app.state.db = s, lazy_read_engine(engine, s.read_database_url, s.database_url)
     app.add_middleware(CORSMiddleware, allow_origins=cors_origins(s), allow_methods=["GET"],
                        allow_headers=["If-None-Match"], expose_headers=EXPOSED, max_age=600)
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]

@@ -329,13 +329,19 @@ def haproxy_config(layout: Layout) -> str:
         "",
     ]
     # PostgreSQL: Patroni's REST answers 200 on /primary only on the leader, on /replica only on a running
-    # standby; a node marked down has its sessions cut so clients reconnect to the new leader at once
-    for name, port, check in (("pg_write", WRITE_PORT, "/primary"), ("pg_read", READ_PORT, "/replica")):
-        lines += [f"listen {name}", f"    bind {HOST}:{p(port)}", f"    option httpchk GET {check}",
-                  "    http-check expect status 200",
-                  "    default-server inter 500ms fastinter 250ms fall 2 rise 1 on-marked-down shutdown-sessions"]
-        lines += [f"    server {n} {HOST}:{pg} check port {rest}" for n, pg, rest in layout.nodes()]
-        lines.append("")
+    # standby; a node marked down has its sessions cut so clients reconnect to the new leader at once.
+    # The read port is the standby while one runs, else the leader (read-only look-ups must survive the
+    # standby's loss too): HAProxy's own choice between two backends, by how many servers each has up. A
+    # standby more than 16 MB of WAL behind (catching up after a rejoin) is left out of the read port
+    def pg_servers(check: str) -> list[str]:
+        return ([f"    option httpchk GET {check}", "    http-check expect status 200",
+                 "    default-server inter 500ms fastinter 250ms fall 2 rise 1 on-marked-down shutdown-sessions"]
+                + [f"    server {n} {HOST}:{pg} check port {rest}" for n, pg, rest in layout.nodes()] + [""])
+
+    lines += ["listen pg_write", f"    bind {HOST}:{p(WRITE_PORT)}", *pg_servers("/primary")]
+    lines += ["frontend pg_read", f"    bind {HOST}:{p(READ_PORT)}",
+              "    use_backend pg_standby if { nbsrv(pg_standby) gt 0 }", "    default_backend pg_leader_read", "",
+              "backend pg_standby", *pg_servers("/replica?lag=16MB"), "backend pg_leader_read", *pg_servers("/primary")]
     # the HTTP front doors: a replica is in only while its check answers (one that touches the database
     # where the server has one: a replica that cannot reach it is taken out, never silently kept)
     checks = {
@@ -498,7 +504,9 @@ def up(layout: Layout, *, demo: bool = True, say: Callable[[str], None] = print)
     # the servers, two of each, and the workers
     extra = {"ZHKH_TILES_PORT": str(layout.p(FRONT_DOORS["tiles"])),
              "ZHKH_RESIDENT_URL": f"http://{HOST}:{layout.p(FRONT_DOORS['resident'])}",
-             "ZHKH_TRUSTED_PROXIES": HOST}
+             "ZHKH_TRUSTED_PROXIES": HOST,
+             # the look-ups of the tiles and the residents' page read the standby (the leader when it is alone)
+             "ZHKH_READ_DATABASE_URL": layout.read_url()}
     server_env = {**env, **extra}
     for service in (s for s in FRONT_DOORS if s in layout.services):
         for i, port in enumerate(layout.replica_ports(service), 1):

@@ -1,6 +1,7 @@
 """A small cluster of its own for the failover tests: etcd, two PostgreSQL nodes under Patroni
-(synchronous_mode), HAProxy and one Open311 replica, started by the same manager as ``make cluster``
-(``python -m scripts.cluster``) on ports moved by +100 (or the next free hundred), beside an operator's cluster, under
+(synchronous_mode), HAProxy, two Open311 replicas and two of the operators' app, started by the same manager as
+``make cluster`` (``python -m scripts.cluster``) on ports moved by +100 (or the next free hundred), beside an
+operator's cluster, under
 ``var/cluster-test`` (PostgreSQL runs as ``postgres``: a directory of pytest's own, mode 700, would
 not do). Torn down and removed afterwards."""
 from __future__ import annotations
@@ -29,7 +30,7 @@ def small_cluster() -> Iterator[dict]:
     base = ROOT / "var" / f"cluster-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     cluster_cmd(base, "down", "--wipe")  # a previous run killed before its teardown
     for offset in OFFSETS:
-        started = cluster_cmd(base, "up", "--port-offset", str(offset), "--services", "open311", "--replicas", "1",
+        started = cluster_cmd(base, "up", "--port-offset", str(offset), "--services", "open311,app", "--replicas", "2",
                               "--no-demo")
         if started.returncode != 2 or "is taken by another process" not in started.stderr:
             break

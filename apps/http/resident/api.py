@@ -45,7 +45,7 @@ def addresses(q: str = "", site: Site = Depends(site_of)) -> JSONResponse:
     q = q.replace("\x00", "")[:200]
     if len(q.strip()) < 2:
         return JSONResponse([])
-    with site.db().connect() as conn:
+    with site.read_db().connect() as conn:
         return JSONResponse(queries.suggestions(conn, q))
 
 
@@ -56,7 +56,7 @@ def tariffs(request: Request, address: str = "", site: Site = Depends(site_of)) 
     the text names several buildings — ask again with one of the ids."""
     lang = lang_of(request)
     try:
-        with site.db().connect() as conn:
+        with site.read_db().connect() as conn:
             b = address_tariffs.resolve_address(conn, address)
     except address_tariffs.AddressNotFound as exc:
         return JSONResponse({"error": str(exc)}, status_code=404)

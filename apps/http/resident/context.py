@@ -23,9 +23,11 @@ WITHDRAWN = ("rejected", "duplicate", "cancelled")
 
 
 def address_context(site: Site, building_id: int, now: datetime,
-                    mine_ids: dict[int, str] | None = None) -> dict[str, Any]:
-    """The address page's data; ``mine_ids`` the reports made in this browser (``site.mine``)."""
-    with site.db().connect() as conn:
+                    mine_ids: dict[int, str] | None = None, *, fresh: bool = False) -> dict[str, Any]:
+    """The address page's data; ``mine_ids`` the reports made in this browser (``site.mine``). Read from
+    ``site.read_db`` (the standby may be a moment behind) unless ``fresh``: right after the resident's own
+    write, which must show."""
+    with (site.db if fresh else site.read_db)().connect() as conn:
         b = queries.building(conn, building_id)
         if b is None:
             raise no_address()

@@ -45,7 +45,7 @@ def new_report(request: Request, building_id: str, service_code: str = Form(""),
         raise no_address() from None
     except InvalidReport as exc:
         tx = Texts(lang, post.site.zone())
-        ctx = address_context(post.site, int(building_id), utcnow())
+        ctx = address_context(post.site, int(building_id), utcnow(), fresh=True)
         return render(request, "address.html", status=400, lang=lang, **ctx, switch_path=f"/address/{building_id}",
                       form_errors=[tx.problem(p) for p in exc.problems], form_description=description,
                       form_service=service_code)

@@ -8,22 +8,31 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from apps.http.resident.errors import API_HTTP_ERRORS, api_error, is_api
+from apps.http.resident.errors import API_HTTP_ERRORS, api_error, is_api, on_any
 from apps.http.resident.site import CSP, FRAME_HEADERS, error_page, retry_after, site_of
 from i18n import N_, translate
+from ops.errors import is_database_down
 
 MAX_FORM_BYTES = 64 * 1024
 
 
 async def rate_limit(request: Request, call_next: Any) -> Response:
     """Every request but the static files and ``/health`` takes a token of its IP's bucket (an address
-    suggestion a quarter); an empty bucket is a 429 with ``Retry-After``."""
+    suggestion a quarter); an empty bucket is a 429 with ``Retry-After``. The bucket is in the database,
+    so a database that is down makes this the 503 page."""
     path = request.url.path
     if path.startswith("/static/") or path == "/health":
         return await call_next(request)
     site = site_of(request)
-    wait = site.general.take(site.client_ip(request), 0.25 if path == "/api/addresses" else 1.0)
+    try:   # one statement on the leader (the buckets are shared by every replica): off the event loop
+        wait = await run_in_threadpool(site.general.take, site.client_ip(request),
+                                       0.25 if path == "/api/addresses" else 1.0)
+    except Exception as exc:
+        if is_database_down(exc):   # the page's own 503 (a route would answer the same)
+            return await on_any(request, exc)
+        raise
     if wait <= 0:
         return await call_next(request)
     retry = max(1, int(wait + 0.999))

@@ -30,7 +30,7 @@ def search(request: Request, q: str = "", site: Site = Depends(site_of)) -> Resp
         return RedirectResponse(f"/report/{q.lstrip('№#')}", status_code=303)
     found = []
     if len(q) >= 2:
-        with site.db().connect() as conn:
+        with site.read_db().connect() as conn:
             found = queries.suggestions(conn, q, limit=20)
     if len(found) == 1:
         return RedirectResponse(f"/address/{found[0]['id']}", status_code=303)
@@ -41,5 +41,6 @@ def search(request: Request, q: str = "", site: Site = Depends(site_of)) -> Resp
 def address(request: Request, building_id: str, site: Site = Depends(site_of)) -> HTMLResponse:
     if not DIGITS.fullmatch(building_id):
         raise no_address()
-    ctx = address_context(site, int(building_id), utcnow(), mine(request))
-    return render(request, "address.html", **ctx, notice=request.query_params.get("done"))
+    done = request.query_params.get("done")   # sent back here by a form: read the leader, it has the write
+    ctx = address_context(site, int(building_id), utcnow(), mine(request), fresh=bool(done))
+    return render(request, "address.html", **ctx, notice=done)

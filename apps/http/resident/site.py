@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 
 from auth.model import Actor
-from gis.serving import lazy_engine
+from gis.serving import lazy_engine, lazy_read_engine
 from i18n import LANGUAGES
 from incidents.service import rules_from_settings
 from ops.resident import resident_actor
@@ -62,25 +62,32 @@ def no_address() -> Page:
 
 @dataclass
 class Site:
-    """The state of one residents' app: its settings, database, templates and rate limits. The IP
-    hash in authors is salted per process, so no lasting record of an IP is kept."""
+    """The state of one residents' app: its settings, databases, templates and rate limits. The IP
+    hash in authors is salted per process, so no lasting record of an IP is kept.
+
+    ``db`` is the leader (every write, and every read that must see one: a report's page, the address
+    page a form sends the resident back to, the rate limits); ``read_db`` the look-ups that may be a
+    moment behind — address search and suggestions, tariffs, an address's page — on the standby when
+    ``ZHKH_READ_DATABASE_URL`` names one, else the same engine as ``db``."""
 
     settings: Settings
     db: Callable[[], Engine]     # made at the first call: the page starts while the database is down
+    read_db: Callable[[], Engine]
     templates: Environment
-    general: Buckets             # every request, per IP
+    general: Buckets             # every request, per IP (in the database: shared by every replica)
     code_tries: Buckets          # account-code tries, per IP
     salt: str
     proxies: tuple[Any, ...]
 
     @classmethod
     def make(cls, engine: Engine | None, s: Settings) -> Site:
-        return cls(settings=s, db=lazy_engine(engine, s.database_url),
+        db = lazy_engine(engine, s.database_url)
+        return cls(settings=s, db=db, read_db=lazy_read_engine(engine, s.read_database_url, s.database_url),
                    templates=Environment(loader=FileSystemLoader(HERE / "templates"),
                                          autoescape=select_autoescape(default=True),
                                          trim_blocks=True, lstrip_blocks=True),
-                   general=Buckets(max(1.0, s.resident_rate_per_min), 60.0),
-                   code_tries=Buckets(max(1.0, s.resident_code_tries_per_hour), 3600.0),
+                   general=Buckets(db, "general", max(1.0, s.resident_rate_per_min), 60.0),
+                   code_tries=Buckets(db, "code_tries", max(1.0, s.resident_code_tries_per_hour), 3600.0),
                    salt=secrets.token_hex(8), proxies=trusted_networks(s.trusted_proxies))
 
     @property

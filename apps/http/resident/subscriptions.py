@@ -33,7 +33,7 @@ def subscribe(request: Request, building_id: str, email: str = Form(""), phone: 
                                lang=lang, now=utcnow(), bind=post.site.db())
     except InvalidSubscription as exc:
         key, params, status = _refusal(exc)
-        ctx = address_context(post.site, int(building_id), utcnow())
+        ctx = address_context(post.site, int(building_id), utcnow(), fresh=True)
         return render(request, "address.html", status=status, lang=lang, **ctx,
                       switch_path=f"/address/{building_id}", sub_error=key, sub_error_params=params,
                       sub_email=email)

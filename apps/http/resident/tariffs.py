@@ -134,7 +134,7 @@ def billed_services() -> tuple[str, ...] | None:
 
 def tariffs_of(site: Site, building: dict[str, Any], lang: str) -> dict[str, Any]:
     """The «Тарифы» view of ``building`` today, in ``lang``."""
-    with site.db().connect() as conn:
+    with site.read_db().connect() as conn:
         data = address_tariffs.address_tariffs(conn, building, site.today(), lang=lang, services=billed_services())
     return tariffs_view(data, lang)
 
@@ -150,7 +150,7 @@ def tariffs_search(request: Request, address: str = "", site: Site = Depends(sit
     if not q:
         return render(request, "tariffs_search.html")
     try:
-        with site.db().connect() as conn:
+        with site.read_db().connect() as conn:
             b = address_tariffs.resolve_address(conn, q)
     except address_tariffs.Ambiguous as exc:
         return render(request, "tariffs_search.html", query=q, results=exc.matches, searched=True)
@@ -163,7 +163,7 @@ def tariffs_search(request: Request, address: str = "", site: Site = Depends(sit
 def tariffs_page(request: Request, building_id: str, site: Site = Depends(site_of)) -> HTMLResponse:
     if not DIGITS.fullmatch(building_id):
         raise no_address()
-    with site.db().connect() as conn:
+    with site.read_db().connect() as conn:
         b = queries.building(conn, int(building_id))
     if b is None:
         raise no_address()
