@@ -23,8 +23,8 @@ TOLD = ("approved", "extended", "planned")
 
 # light tables for the one query whose filter varies (``outbox_rows``); the fixed statements stay text
 _outbox = table("notice_outbox", column("id", BigInteger), column("subscription_id", BigInteger),
-                column("outage_id", BigInteger), column("event"), column("state"), column("attempts"), column("next_attempt_at"), column("last_error"),
-                column("sent_at"))
+                column("outage_id", BigInteger), column("event"), column("state"), column("attempts"),
+                column("next_attempt_at"), column("last_error"), column("sent_at"))
 _subscriptions = table("subscriptions", column("id", BigInteger), column("email"))
 
 
