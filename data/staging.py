@@ -13,28 +13,43 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, text
+from geoalchemy2 import Geometry
+from psycopg import sql
+from sqlalchemy import BigInteger, Column, Connection, Float, Integer, MetaData, Table, Text, text
+from sqlalchemy.schema import CreateTable, DropTable
 
 from data.errors import DataError
 from incidents.intake import one_line
 
-TABLES: dict[str, str] = {
-    "_in_nodes": "ext_id text PRIMARY KEY, kind text NOT NULL, elevation_m double precision, "
-                 "geom geometry(Point, 4326) NOT NULL",
-    "_in_pipes": "ext_id text PRIMARY KEY, from_ext text NOT NULL, to_ext text NOT NULL, kind text NOT NULL, "
-                 "diameter_mm double precision, material text, install_year integer, street text, "
-                 "geom geometry(LineString, 4326) NOT NULL",
-    "_in_valves": "ext_id text PRIMARY KEY, pipe_ext text NOT NULL, node_ext text NOT NULL, status text NOT NULL, "
-                  "kind text NOT NULL, diameter_mm double precision, geom geometry(Point, 4326)",
-    "_in_buildings": "ext_id text PRIMARY KEY, osm_id bigint, address text, street text, housenumber text, "
-                     "name text, kind text NOT NULL, levels integer, residents integer NOT NULL, "
-                     "address_source text NOT NULL, geom geometry(Geometry, 4326) NOT NULL",
-}
+_META = MetaData()
+
+
+def _staged(name: str, *columns: Column[Any], geom: str, geom_null: bool = False) -> Table:
+    """A temporary table of a load: gone at the transaction's end (a rollback drops it too)."""
+    return Table(name, _META, Column("ext_id", Text, primary_key=True), *columns,
+                 Column("geom", Geometry(geom, 4326, spatial_index=False), nullable=geom_null),
+                 prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+
+#: The staged tables, by name (what :mod:`data.store` compares with the rows in place).
+TABLES: dict[str, Table] = {t.name: t for t in (
+    _staged("_in_nodes", Column("kind", Text, nullable=False), Column("elevation_m", Float), geom="POINT"),
+    _staged("_in_pipes", Column("from_ext", Text, nullable=False), Column("to_ext", Text, nullable=False),
+            Column("kind", Text, nullable=False), Column("diameter_mm", Float), Column("material", Text),
+            Column("install_year", Integer), Column("street", Text), geom="LINESTRING"),
+    _staged("_in_valves", Column("pipe_ext", Text, nullable=False), Column("node_ext", Text, nullable=False),
+            Column("status", Text, nullable=False), Column("kind", Text, nullable=False),
+            Column("diameter_mm", Float), geom="POINT", geom_null=True),
+    _staged("_in_buildings", Column("osm_id", BigInteger), Column("address", Text), Column("street", Text),
+            Column("housenumber", Text), Column("name", Text), Column("kind", Text, nullable=False),
+            Column("levels", Integer), Column("residents", Integer, nullable=False),
+            Column("address_source", Text, nullable=False), geom="GEOMETRY"),
+)}
 
 
 def _create(conn: Connection, table: str) -> None:
-    conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-    conn.execute(text(f"CREATE TEMP TABLE {table} ({TABLES[table]}) ON COMMIT DROP"))
+    conn.execute(DropTable(TABLES[table], if_exists=True))
+    conn.execute(CreateTable(TABLES[table]))
 
 
 def _column(df: pd.DataFrame, name: str, default: Any = None, *, integer: bool = False) -> list[Any]:
@@ -88,11 +103,14 @@ def _unique(df: pd.DataFrame, what: str) -> list[str]:
 
 def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
     raw = conn.connection.driver_connection  # psycopg 3, in the same transaction
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table),
+                                                         sql.SQL(", ").join(map(sql.Identifier, columns)))
     with raw.cursor() as cur:  # type: ignore[union-attr]
-        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        with cur.copy(copy_sql) as copy:
             for row in rows:
                 copy.write_row(row)
-    conn.execute(text(f"ANALYZE {table}"))
+    # ANALYZE has no SQLAlchemy construct: the name is one of TABLES' keys, quoted by the dialect
+    conn.execute(text("ANALYZE " + conn.dialect.identifier_preparer.quote(TABLES[table].name)))
 
 
 def stage_network(conn: Connection, nodes: gpd.GeoDataFrame, pipes: gpd.GeoDataFrame,

@@ -26,11 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from geoalchemy2 import Geography
+from sqlalchemy import (BigInteger, Column, Connection, MetaData, Table, Text, and_, bindparam, case, cast, column,
+                        func, insert, literal, not_, or_, select, table, text, tuple_, update)
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, BOOLEAN, TEXT
+from sqlalchemy.schema import CreateTable, DropTable
 
 from data.diff import SAMPLE, KindDiff, OutageImpact, Relink
+from data.staging import TABLES as STAGED
 
 Progress = Callable[[str, float], None]
 # the stages an import reports through ``progress(stage, fraction)`` (pages show them in words)
@@ -40,6 +45,24 @@ SERVICE_MAX_M = 300.0  # a building farther than this from every pipe gets no se
 
 def _noop(stage: str, fraction: float) -> None:  # pragma: no cover - trivial
     return None
+
+
+# Light tables of the statements whose columns or tables vary (the lock of a network; the diff and the merge,
+# written once for every kind); the fixed statements stay text.
+_networks = table("networks", column("id", BigInteger), column("name"), column("resource"), column("revision"),
+                  column("source_file"), column("crs"))
+_nodes = table("nodes", column("id", BigInteger), column("network_id", BigInteger), column("ext_id"), column("kind"),
+               column("elevation_m"), column("geom"))
+_pipes = table("pipes", column("id", BigInteger), column("network_id", BigInteger), column("ext_id"),
+               column("from_node", BigInteger), column("to_node", BigInteger), column("kind"), column("diameter_mm"),
+               column("material"), column("install_year"), column("street"), column("length_m"), column("geom"))
+_valves = table("valves", column("id", BigInteger), column("network_id", BigInteger), column("ext_id"),
+                column("pipe_id", BigInteger), column("node_id", BigInteger), column("status"), column("kind"),
+                column("diameter_mm"), column("geom"))
+_BUILDING_FIELDS = ("osm_id", "address", "street", "housenumber", "name", "kind", "levels", "residents",
+                    "address_source")
+_buildings = table("buildings", column("id", BigInteger), column("dataset"), column("ext_id"),
+                   *(column(k) for k in _BUILDING_FIELDS), column("geom"))
 
 
 # ---------------------------------------------------------------- networks
@@ -62,9 +85,9 @@ def lock_name(conn: Connection, key: str) -> None:
 def find_network(conn: Connection, name: str, *, lock: bool = False) -> NetworkRow | None:
     """The network called ``name``; with ``lock``, its row is locked (a valve status change, whose
     trigger bumps the revision, and a new outage on it wait until this transaction ends)."""
-    row = conn.execute(text(
-        "SELECT id, name, resource, revision, source_file, crs FROM networks WHERE name = :n"
-        + (" FOR UPDATE" if lock else "")), {"n": name}).first()
+    n = _networks.c
+    stmt = select(n.id, n.name, n.resource, n.revision, n.source_file, n.crs).where(n.name == name)
+    row = conn.execute(stmt.with_for_update() if lock else stmt).first()
     return None if row is None else NetworkRow(int(row.id), row.name, row.resource, int(row.revision),
                                                row.source_file, row.crs)
 
@@ -120,25 +143,41 @@ def counts(conn: Connection, *, network_id: int | None, dataset: str | None,
 
 # ---------------------------------------------------------------- the diff
 
-# per kind: the staged table, the rows in place (scope = network id or dataset) and the compared columns
-_IN_PLACE = {
-    "nodes": ("_in_nodes", "SELECT id, ext_id, kind, elevation_m, geom FROM nodes WHERE network_id = :scope",
-              ("kind", "elevation_m")),
-    "pipes": ("_in_pipes", """SELECT p.id, p.ext_id, a.ext_id AS from_ext, b.ext_id AS to_ext, p.kind, p.diameter_mm,
-                                     p.material, p.install_year, p.street, p.geom
-                              FROM pipes p JOIN nodes a ON a.id = p.from_node JOIN nodes b ON b.id = p.to_node
-                              WHERE p.network_id = :scope""",
-              ("from_ext", "to_ext", "kind", "diameter_mm", "material", "install_year", "street")),
-    "valves": ("_in_valves", """SELECT v.id, v.ext_id, p.ext_id AS pipe_ext, n.ext_id AS node_ext, v.status, v.kind,
-                                       v.diameter_mm, v.geom
-                                FROM valves v JOIN pipes p ON p.id = v.pipe_id JOIN nodes n ON n.id = v.node_id
-                                WHERE v.network_id = :scope""",
-               ("pipe_ext", "node_ext", "status", "kind", "diameter_mm")),
-    "buildings": ("_in_buildings", """SELECT id, ext_id, osm_id, address, street, housenumber, name, kind, levels,
-                                             residents, address_source, geom FROM buildings WHERE dataset = :scope""",
-                  ("osm_id", "address", "street", "housenumber", "name", "kind", "levels", "residents",
-                   "address_source")),
+def _in_place(kind: str, scope: int | str | None) -> Any:
+    """The rows in place of ``kind`` (scope = network id or dataset; None: none) as the staged ones read:
+    ``id``, ``ext_id``, the compared columns (ends as the nodes' ext ids), ``geom``."""
+    at = bindparam("scope", scope)  # a bound value even when None: ``= NULL`` matches nothing
+    if kind == "nodes":
+        n = _nodes.c
+        return select(n.id, n.ext_id, n.kind, n.elevation_m, n.geom).where(n.network_id == at)
+    if kind == "pipes":
+        p, a, b = _pipes.alias("p"), _nodes.alias("a"), _nodes.alias("b")
+        return (select(p.c.id, p.c.ext_id, a.c.ext_id.label("from_ext"), b.c.ext_id.label("to_ext"), p.c.kind,
+                       p.c.diameter_mm, p.c.material, p.c.install_year, p.c.street, p.c.geom)
+                .select_from(p.join(a, a.c.id == p.c.from_node).join(b, b.c.id == p.c.to_node))
+                .where(p.c.network_id == at))
+    if kind == "valves":
+        v, p, n = _valves.alias("v"), _pipes.alias("p"), _nodes.alias("n")
+        return (select(v.c.id, v.c.ext_id, p.c.ext_id.label("pipe_ext"), n.c.ext_id.label("node_ext"), v.c.status,
+                       v.c.kind, v.c.diameter_mm, v.c.geom)
+                .select_from(v.join(p, p.c.id == v.c.pipe_id).join(n, n.c.id == v.c.node_id))
+                .where(v.c.network_id == at))
+    b = _buildings.c
+    return select(b.id, b.ext_id, *(b[k] for k in _BUILDING_FIELDS), b.geom).where(b.dataset == at)
+
+
+# per kind: the staged table and the compared columns (besides the geometry)
+_COMPARED = {
+    "nodes": ("_in_nodes", ("kind", "elevation_m")),
+    "pipes": ("_in_pipes", ("from_ext", "to_ext", "kind", "diameter_mm", "material", "install_year", "street")),
+    "valves": ("_in_valves", ("pipe_ext", "node_ext", "status", "kind", "diameter_mm")),
+    "buildings": ("_in_buildings", _BUILDING_FIELDS),
 }
+_META = MetaData()
+#: ``_d_<kind>``: what the load adds, removes or changes (``ext_id``, ``id`` in place, ``op``).
+DIFFS: dict[str, Table] = {
+    kind: Table(f"_d_{kind}", _META, Column("ext_id", Text), Column("id", BigInteger), Column("op", Text),
+                prefixes=["TEMPORARY"], postgresql_on_commit="DROP") for kind in _COMPARED}
 
 
 def keep_field_valve_marks(conn: Connection, network_id: int) -> int:
@@ -154,27 +193,27 @@ def keep_field_valve_marks(conn: Connection, network_id: int) -> int:
 def diff_kind(conn: Connection, kind: str, scope: int | str | None) -> KindDiff:
     """Compare the staged ``kind`` with the rows in place (``scope``: the network id, or the dataset;
     None: nothing in place) into ``_d_<kind>``; the counts and a sample of ext ids."""
-    staged, in_place, cols = _IN_PLACE[kind]
-    e_cols = ", ".join(f"e.{c}" for c in cols)
-    i_cols = ", ".join(f"i.{c}" for c in cols)
-    conn.execute(text(f"DROP TABLE IF EXISTS _d_{kind}"))
-    conn.execute(text(f"""
-        CREATE TEMP TABLE _d_{kind} ON COMMIT DROP AS
-        SELECT coalesce(i.ext_id, e.ext_id) AS ext_id, e.id AS id,
-               CASE WHEN e.id IS NULL THEN 'added' WHEN i.ext_id IS NULL THEN 'removed' ELSE 'changed' END AS op
-        FROM {staged} i FULL JOIN ({in_place}) e ON e.ext_id = i.ext_id
-        WHERE e.id IS NULL OR i.ext_id IS NULL
-           OR ({e_cols}) IS DISTINCT FROM ({i_cols}) OR NOT (e.geom = i.geom)
-    """), {"scope": scope})
-    conn.execute(text(f"ANALYZE _d_{kind}"))
-    by_op = dict(conn.execute(text(f"SELECT op, count(*) FROM _d_{kind} GROUP BY op")).all())
-    total = int(conn.execute(text(f"SELECT count(*) FROM {staged}")).scalar_one())
+    staged, cols = _COMPARED[kind]
+    d, i, e = DIFFS[kind], STAGED[staged].alias("i"), _in_place(kind, scope).subquery("e")
+    conn.execute(DropTable(d, if_exists=True))
+    conn.execute(CreateTable(d))
+    conn.execute(insert(d).from_select(["ext_id", "id", "op"], select(
+        func.coalesce(i.c.ext_id, e.c.ext_id), e.c.id,
+        case((e.c.id.is_(None), "added"), (i.c.ext_id.is_(None), "removed"), else_="changed"))
+        .select_from(i.join(e, e.c.ext_id == i.c.ext_id, full=True))
+        .where(or_(e.c.id.is_(None), i.c.ext_id.is_(None),
+                   tuple_(*(e.c[c] for c in cols)).is_distinct_from(tuple_(*(i.c[c] for c in cols))),
+                   not_(e.c.geom.op("=")(i.c.geom))))))  # geometry has no <>: NOT (=), as the exact equality
+    # ANALYZE has no SQLAlchemy construct: the name is one of DIFFS' (fixed), quoted by the dialect
+    conn.execute(text("ANALYZE " + conn.dialect.identifier_preparer.quote(d.name)))
+    by_op = dict(conn.execute(select(d.c.op, func.count()).group_by(d.c.op)).all())
+    total = int(conn.execute(select(func.count()).select_from(STAGED[staged])).scalar_one())
 
     def sample(op: str) -> tuple[str, ...]:
         if not by_op.get(op):
             return ()
-        return tuple(conn.execute(text(f"SELECT ext_id FROM _d_{kind} WHERE op = :op ORDER BY ext_id LIMIT :k"),
-                                  {"op": op, "k": SAMPLE}).scalars())
+        return tuple(conn.execute(select(d.c.ext_id).where(d.c.op == op).order_by(d.c.ext_id).limit(SAMPLE))
+                     .scalars())
 
     added, removed, changed = (int(by_op.get(op, 0)) for op in ("added", "removed", "changed"))
     return KindDiff(kind=kind, added=added, removed=removed, changed=changed, unchanged=total - added - changed,
@@ -281,52 +320,58 @@ def apply_network(conn: Connection, network_id: int, progress: Progress = _noop)
         SELECT :n, i.ext_id, i.kind, i.elevation_m, i.geom
         FROM _d_nodes d JOIN _in_nodes i ON i.ext_id = d.ext_id WHERE d.op = 'added' ORDER BY i.ext_id"""), p)
     progress("nodes", 1.0)
-    ends = """JOIN nodes a ON a.network_id = :n AND a.ext_id = i.from_ext
-              JOIN nodes b ON b.network_id = :n AND b.ext_id = i.to_ext"""
-    conn.execute(text(f"""
-        UPDATE pipes p SET from_node = a.id, to_node = b.id, kind = i.kind, diameter_mm = i.diameter_mm,
-               material = i.material, install_year = i.install_year, street = i.street, geom = i.geom,
-               length_m = ST_Length(i.geom::geography)
-        FROM _d_pipes d JOIN _in_pipes i ON i.ext_id = d.ext_id {ends}
-        WHERE d.op = 'changed' AND p.id = d.id"""), p)
-    conn.execute(text(f"""
-        INSERT INTO pipes (network_id, ext_id, from_node, to_node, kind, diameter_mm, material, install_year, street,
-                           length_m, geom)
-        SELECT :n, i.ext_id, a.id, b.id, i.kind, i.diameter_mm, i.material, i.install_year, i.street,
-               ST_Length(i.geom::geography), i.geom
-        FROM _d_pipes d JOIN _in_pipes i ON i.ext_id = d.ext_id {ends}
-        WHERE d.op = 'added' ORDER BY i.ext_id"""), p)
+    _apply_pipes(conn, network_id)
     progress("pipes", 1.0)
-    at = """JOIN pipes pp ON pp.network_id = :n AND pp.ext_id = i.pipe_ext
-            JOIN nodes nn ON nn.network_id = :n AND nn.ext_id = i.node_ext"""
-    conn.execute(text(f"""
-        UPDATE valves v SET pipe_id = pp.id, node_id = nn.id, status = i.status, kind = i.kind,
-               diameter_mm = i.diameter_mm, geom = i.geom
-        FROM _d_valves d JOIN _in_valves i ON i.ext_id = d.ext_id {at}
-        WHERE d.op = 'changed' AND v.id = d.id"""), p)
-    conn.execute(text(f"""
-        INSERT INTO valves (network_id, ext_id, pipe_id, node_id, status, kind, diameter_mm, geom)
-        SELECT :n, i.ext_id, pp.id, nn.id, i.status, i.kind, i.diameter_mm, i.geom
-        FROM _d_valves d JOIN _in_valves i ON i.ext_id = d.ext_id {at}
-        WHERE d.op = 'added' ORDER BY i.ext_id"""), p)
+    _apply_valves(conn, network_id)
     progress("valves", 1.0)
     conn.execute(text("DELETE FROM pipes p USING _d_pipes d WHERE d.op = 'removed' AND p.id = d.id"))
     conn.execute(text("DELETE FROM nodes n USING _d_nodes d WHERE d.op = 'removed' AND n.id = d.id"))
 
 
+def _apply_pipes(conn: Connection, network_id: int) -> None:
+    """Changed pipes updated, added ones inserted (by ext id); their ends are the network's nodes."""
+    pp, d, i = _pipes.alias("p"), DIFFS["pipes"].alias("d"), STAGED["_in_pipes"].alias("i")
+    a, b = _nodes.alias("a"), _nodes.alias("b")
+    ends = (and_(a.c.network_id == network_id, a.c.ext_id == i.c.from_ext),
+            and_(b.c.network_id == network_id, b.c.ext_id == i.c.to_ext))
+    length = func.ST_Length(cast(i.c.geom, Geography(geometry_type=None)))  # on the spheroid: ``::geography``
+    same = ("kind", "diameter_mm", "material", "install_year", "street", "geom")
+    conn.execute(update(pp).values(from_node=a.c.id, to_node=b.c.id, **{k: i.c[k] for k in same}, length_m=length)
+                 .where(i.c.ext_id == d.c.ext_id, *ends, d.c.op == "changed", pp.c.id == d.c.id))
+    conn.execute(insert(_pipes).from_select(
+        ["network_id", "ext_id", "from_node", "to_node", *same[:-1], "length_m", "geom"],
+        select(literal(network_id, BigInteger), i.c.ext_id, a.c.id, b.c.id, *(i.c[k] for k in same[:-1]), length,
+               i.c.geom)
+        .select_from(d.join(i, i.c.ext_id == d.c.ext_id).join(a, ends[0]).join(b, ends[1]))
+        .where(d.c.op == "added").order_by(i.c.ext_id)))
+
+
+def _apply_valves(conn: Connection, network_id: int) -> None:
+    """Changed valves updated, added ones inserted (by ext id), on the network's pipes and nodes."""
+    v, d, i = _valves.alias("v"), DIFFS["valves"].alias("d"), STAGED["_in_valves"].alias("i")
+    pp, nn = _pipes.alias("pp"), _nodes.alias("nn")
+    at = (and_(pp.c.network_id == network_id, pp.c.ext_id == i.c.pipe_ext),
+          and_(nn.c.network_id == network_id, nn.c.ext_id == i.c.node_ext))
+    same = ("status", "kind", "diameter_mm", "geom")
+    conn.execute(update(v).values(pipe_id=pp.c.id, node_id=nn.c.id, **{k: i.c[k] for k in same})
+                 .where(i.c.ext_id == d.c.ext_id, *at, d.c.op == "changed", v.c.id == d.c.id))
+    conn.execute(insert(_valves).from_select(
+        ["network_id", "ext_id", "pipe_id", "node_id", *same],
+        select(literal(network_id, BigInteger), i.c.ext_id, pp.c.id, nn.c.id, *(i.c[k] for k in same))
+        .select_from(d.join(i, i.c.ext_id == d.c.ext_id).join(pp, at[0]).join(nn, at[1]))
+        .where(d.c.op == "added").order_by(i.c.ext_id)))
+
+
 def apply_buildings(conn: Connection, dataset: str, progress: Progress = _noop) -> None:
     """Apply ``_d_buildings`` to the dataset."""
-    cols = "osm_id, address, street, housenumber, name, kind, levels, residents, address_source, geom"
-    conn.execute(text(f"""
-        UPDATE buildings b SET ({cols}) = (i.osm_id, i.address, i.street, i.housenumber, i.name, i.kind, i.levels,
-                                           i.residents, i.address_source, i.geom)
-        FROM _d_buildings d JOIN _in_buildings i ON i.ext_id = d.ext_id
-        WHERE d.op = 'changed' AND b.id = d.id"""))
-    conn.execute(text(f"""
-        INSERT INTO buildings (dataset, ext_id, {cols})
-        SELECT :ds, i.ext_id, {', '.join('i.' + c.strip() for c in cols.split(','))}
-        FROM _d_buildings d JOIN _in_buildings i ON i.ext_id = d.ext_id WHERE d.op = 'added' ORDER BY i.ext_id"""),
-        {"ds": dataset})
+    bb, d, i = _buildings.alias("b"), DIFFS["buildings"].alias("d"), STAGED["_in_buildings"].alias("i")
+    cols = (*_BUILDING_FIELDS, "geom")
+    conn.execute(update(bb).values({k: i.c[k] for k in cols})
+                 .where(i.c.ext_id == d.c.ext_id, d.c.op == "changed", bb.c.id == d.c.id))
+    conn.execute(insert(_buildings).from_select(
+        ["dataset", "ext_id", *cols],
+        select(literal(dataset, Text), i.c.ext_id, *(i.c[k] for k in cols))
+        .select_from(d.join(i, i.c.ext_id == d.c.ext_id)).where(d.c.op == "added").order_by(i.c.ext_id)))
     conn.execute(text("DELETE FROM buildings b USING _d_buildings d WHERE d.op = 'removed' AND b.id = d.id"))
     progress("buildings", 1.0)
 

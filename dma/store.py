@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import BigInteger, Connection, bindparam, column, select, table, text
 
 from dma.balance import Reading
 
@@ -204,12 +204,22 @@ def open_alarm(conn: Connection, dma_id: int) -> dict[str, Any] | None:
     return dict(r._mapping) if r else None
 
 
+_ALARM_FIELDS = ("id", "dma_id", "state", "opened_on", "last_high_on", "cleared_on", "normal_nights", "baseline_m3h",
+                 "peak_mnf_m3h", "incident_id", "created_at")
+_alarms = table("dma_alarms", *(column(k) for k in _ALARM_FIELDS))
+_dmas = table("dmas", column("id"), column("name"))
+_incidents = table("incidents", column("id", BigInteger), column("status"))
+
+
 def alarms(conn: Connection, *, open_only: bool = False) -> list[dict[str, Any]]:
-    rows = conn.execute(text(f"""
-        SELECT a.*, d.name AS dma_name, i.status AS incident_status
-        FROM dma_alarms a JOIN dmas d ON d.id = a.dma_id LEFT JOIN incidents i ON i.id = a.incident_id
-        {"WHERE a.state = 'open'" if open_only else ""} ORDER BY a.opened_on DESC, a.id DESC"""))
-    return [dict(r._mapping) for r in rows]
+    """The alarms (only the open ones), newest first, with their DMA's name and their incident's status."""
+    a, d, i = _alarms.alias("a"), _dmas.alias("d"), _incidents.alias("i")
+    stmt = (select(*(a.c[k] for k in _ALARM_FIELDS), d.c.name.label("dma_name"), i.c.status.label("incident_status"))
+            .select_from(a.join(d, d.c.id == a.c.dma_id).outerjoin(i, i.c.id == a.c.incident_id))
+            .order_by(a.c.opened_on.desc(), a.c.id.desc()))
+    if open_only:
+        stmt = stmt.where(a.c.state == "open")
+    return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
 def outline_geojson(conn: Connection, dma_id: int) -> dict[str, Any] | None:

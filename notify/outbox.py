@@ -13,13 +13,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import BigInteger, Connection, column, select, table, text
 
 from notify import messages
 
 EVENTS = ("approved", "extended", "restored", "planned", "cancelled")
 #: Events that tell of a shutoff to come or under way: who got one of these is told of a cancellation.
 TOLD = ("approved", "extended", "planned")
+
+# light tables for the one query whose filter varies (``outbox_rows``); the fixed statements stay text
+_outbox = table("notice_outbox", column("id", BigInteger), column("subscription_id", BigInteger),
+                column("outage_id", BigInteger), column("event"), column("state"), column("attempts"),
+                column("next_attempt_at"), column("last_error"), column("sent_at"))
+_subscriptions = table("subscriptions", column("id", BigInteger), column("email"))
 
 
 def _marker(event: str, outage: dict[str, Any], building_ids: list[int] | None) -> str:
@@ -109,14 +115,13 @@ def cancel(conn: Connection, outage_id: int, *, now: datetime) -> tuple[int, int
 
 def outbox_rows(conn: Connection, outage_id: int | None = None) -> list[dict[str, Any]]:
     """The outbox (of one outage), oldest first — for the tests."""
-    where = "WHERE n.outage_id = :o" if outage_id is not None else ""
-    rows = conn.execute(text(f"""
-        SELECT n.id, n.subscription_id, s.email, n.outage_id, n.event, n.state, n.attempts, n.next_attempt_at,
-               n.last_error, n.sent_at
-        FROM notice_outbox n JOIN subscriptions s ON s.id = n.subscription_id {where}
-        ORDER BY n.id
-    """), {"o": outage_id}).mappings().all()
-    return [dict(r) for r in rows]
+    n, s = _outbox.alias("n"), _subscriptions.alias("s")
+    stmt = (select(n.c.id, n.c.subscription_id, s.c.email, n.c.outage_id, n.c.event, n.c.state, n.c.attempts,
+                   n.c.next_attempt_at, n.c.last_error, n.c.sent_at)
+            .select_from(n.join(s, s.c.id == n.c.subscription_id)).order_by(n.c.id))
+    if outage_id is not None:
+        stmt = stmt.where(n.c.outage_id == outage_id)
+    return [dict(r) for r in conn.execute(stmt).mappings().all()]
 
 
 def counts_by_state(conn: Connection) -> dict[str, int]:

@@ -5,8 +5,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, TEXT
+from sqlalchemy import BigInteger, Connection, Text, case, cast, column, func, literal, select, table, text, union_all
+from sqlalchemy.dialects.postgresql import JSONB
 
 
 def insert_audit_event(conn: Connection, *, at: datetime | None, actor: str, action: str,
@@ -20,16 +20,27 @@ def insert_audit_event(conn: Connection, *, at: datetime | None, actor: str, act
            "reason": reason, "details": json.dumps(details, ensure_ascii=False, default=str)}).scalar_one())
 
 
-_TRAIL = """
-    SELECT 'a' || a.id AS key, a.at, a.actor, a.action, a.object_type, a.object_id, a.reason, a.details
-    FROM audit_events a
-    UNION ALL
-    SELECT 'i' || e.id, e.at, e.actor,
-           CASE WHEN e.from_status IS NULL THEN 'incident.create' ELSE 'incident.status' END,
-           'incident', e.incident_id::text, e.note,
-           jsonb_build_object('from', e.from_status, 'to', e.to_status)
-    FROM incident_events e
-"""
+_audit = table("audit_events", column("id", BigInteger), column("at"), column("actor", Text), column("action", Text),
+               column("object_type", Text), column("object_id", Text), column("reason", Text), column("details", JSONB))
+_events = table("incident_events", column("id", BigInteger), column("at"), column("actor", Text),
+                column("incident_id", BigInteger), column("from_status", Text), column("to_status", Text),
+                column("note", Text))
+
+
+def _trail() -> Any:
+    """The audit events and the incidents' status changes as one relation ``t`` (key, at, actor, action,
+    object_type, object_id, reason, details)."""
+    a, e = _audit.alias("a"), _events.alias("e")
+    return union_all(
+        select((literal("a", Text) + cast(a.c.id, Text)).label("key"), a.c.at, a.c.actor, a.c.action,
+               a.c.object_type, a.c.object_id, a.c.reason, a.c.details),
+        select(literal("i", Text) + cast(e.c.id, Text), e.c.at, e.c.actor,
+               case((e.c.from_status.is_(None), literal("incident.create", Text)),
+                    else_=literal("incident.status", Text)),
+               literal("incident", Text), cast(e.c.incident_id, Text), e.c.note,
+               func.jsonb_build_object(literal("from", Text), e.c.from_status, literal("to", Text), e.c.to_status,
+                                       type_=JSONB)),
+    ).subquery("t")
 
 
 def audit_trail(conn: Connection, *, since: datetime | None, until: datetime | None, actor: str | None,
@@ -37,19 +48,19 @@ def audit_trail(conn: Connection, *, since: datetime | None, until: datetime | N
                 limit: int) -> list[dict[str, Any]]:
     """The audit events and the incidents' status changes, newest first, by every given filter
     (``actor`` matches a part of the author, case-insensitively)."""
-
-    stmt = text(f"""
-        SELECT * FROM ({_TRAIL}) t
-        WHERE (CAST(:since AS timestamptz) IS NULL OR t.at >= :since)
-          AND (CAST(:until AS timestamptz) IS NULL OR t.at < :until)
-          AND (CAST(:actor AS text) IS NULL OR t.actor ILIKE '%' || :actor || '%' ESCAPE '\\')
-          AND (CAST(:actions AS text[]) IS NULL OR t.action = ANY(:actions))
-          AND (CAST(:otype AS text) IS NULL OR t.object_type = :otype)
-          AND (CAST(:oid AS text) IS NULL OR t.object_id = :oid)
-        ORDER BY t.at DESC, t.key DESC
-        LIMIT :limit
-    """).bindparams(bindparam("actions", type_=ARRAY(TEXT)))
-    like = None if actor is None else actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = conn.execute(stmt, {"since": since, "until": until, "actor": like, "actions": actions,
-                               "otype": object_type, "oid": object_id, "limit": limit}).mappings().all()
-    return [dict(r) for r in rows]
+    t = _trail()
+    stmt = select(t).order_by(t.c.at.desc(), t.c.key.desc()).limit(limit)
+    if since is not None:
+        stmt = stmt.where(t.c.at >= since)
+    if until is not None:
+        stmt = stmt.where(t.c.at < until)
+    if actor is not None:
+        like = actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(t.c.actor.ilike(f"%{like}%", escape="\\"))
+    if actions is not None:
+        stmt = stmt.where(t.c.action.in_(actions))
+    if object_type is not None:
+        stmt = stmt.where(t.c.object_type == object_type)
+    if object_id is not None:
+        stmt = stmt.where(t.c.object_id == object_id)
+    return [dict(r) for r in conn.execute(stmt).mappings().all()]

@@ -8,46 +8,54 @@ resource when there is exactly one, else the only active utility. A dispatcher m
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import BigInteger, Boolean, Connection, case, column, func, select, table, text, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from incidents.errors import IncidentNotFound
 from reports.errors import ReportsError, UnknownOrganisation
 from reports.kpi_rules import ReportRules
 from reports.rules import current
 
-_RESPONSIBLE = """
-    CASE WHEN (:sides ::jsonb ->> i.category) = 'building' THEN
-        (SELECT b.management_company_id FROM buildings b WHERE b.id = i.building_id)
-    ELSE coalesce(
-        (SELECT n.utility_id FROM networks n WHERE n.id = i.network_id),
-        (SELECT min(n.utility_id) FROM networks n WHERE n.resource = i.resource AND n.utility_id IS NOT NULL
-         HAVING count(DISTINCT n.utility_id) = 1),
-        (SELECT min(o.id) FROM organisations o WHERE o.kind = 'utility' AND o.active HAVING count(*) = 1))
-    END
-"""
+_incidents = table("incidents", column("id", BigInteger), column("category"), column("resource"),
+                   column("building_id", BigInteger), column("network_id", BigInteger),
+                   column("responsible_org_id", BigInteger))
+_buildings = table("buildings", column("id", BigInteger), column("management_company_id", BigInteger))
+_networks = table("networks", column("id", BigInteger), column("resource"), column("utility_id", BigInteger))
+_organisations = table("organisations", column("id", BigInteger), column("kind"), column("active", Boolean))
 
 
-def _sides(rules: ReportRules) -> str:
-    return json.dumps(rules.responsibility)
+def _responsible(i: Any, rules: ReportRules) -> ColumnElement[Any]:
+    """The responsible organisation of report row ``i`` by the rules' ``responsibility``: the building's
+    management company for a ``building`` category; else the utility of the report's network, of the
+    only utility of its resource's networks, or the only active utility."""
+    b, n, o = _buildings.alias("b"), _networks.alias("n"), _organisations.alias("o")
+    building_side = sorted(k for k, side in rules.responsibility.items() if side == "building")
+    network_side = func.coalesce(
+        select(n.c.utility_id).where(n.c.id == i.c.network_id).scalar_subquery(),
+        select(func.min(n.c.utility_id)).where(n.c.resource == i.c.resource, n.c.utility_id.is_not(None))
+        .having(func.count(n.c.utility_id.distinct()) == 1).scalar_subquery(),
+        select(func.min(o.c.id)).where(o.c.kind == "utility", o.c.active).having(func.count() == 1).scalar_subquery())
+    return case((i.c.category.in_(building_side),
+                 select(b.c.management_company_id).where(b.c.id == i.c.building_id).scalar_subquery()),
+                else_=network_side)
 
 
 def assign(conn: Connection, incident_id: int, rules: ReportRules) -> int | None:
     """Set the responsible organisation of a new report from its category; the id (or None)."""
-    return conn.execute(text(f"""
-        UPDATE incidents i SET responsible_org_id = {_RESPONSIBLE} WHERE i.id = :id RETURNING responsible_org_id
-    """), {"sides": _sides(rules), "id": incident_id}).scalar()
+    i = _incidents.alias("i")
+    return conn.execute(update(i).values(responsible_org_id=_responsible(i, rules)).where(i.c.id == incident_id)
+                        .returning(i.c.responsible_org_id)).scalar()
 
 
 def backfill(conn: Connection, rules: ReportRules) -> int:
     """Assign every report that has no responsible organisation yet; how many got one."""
-    return conn.execute(text(f"""
-        UPDATE incidents i SET responsible_org_id = {_RESPONSIBLE}
-        WHERE i.responsible_org_id IS NULL AND {_RESPONSIBLE} IS NOT NULL
-    """), {"sides": _sides(rules)}).rowcount
+    i = _incidents.alias("i")
+    responsible = _responsible(i, rules)
+    return conn.execute(update(i).values(responsible_org_id=responsible)
+                        .where(i.c.responsible_org_id.is_(None), responsible.is_not(None))).rowcount
 
 
 def list_organisations(conn: Connection, *, active_only: bool = True) -> list[dict[str, Any]]:

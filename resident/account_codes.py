@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, DateTime, Integer, and_, case, column, or_, table, text
+from sqlalchemy.dialects.postgresql import insert
 
 from billing.codes import hash_code, verify_code
 from resident import queries
+
+
+_tries = table("account_code_tries", column("number"), column("failures", Integer),
+               column("first_failure", DateTime(timezone=True)), column("last_failure", DateTime(timezone=True)),
+               column("locked_until", DateTime(timezone=True)))
 
 
 @dataclass(frozen=True)
@@ -60,18 +66,19 @@ def check(conn: Connection, number: str, code: str, *, now: datetime, max_failur
 def _failed(conn: Connection, number: str, *, now: datetime, max_failures: int, lock: timedelta) -> Outcome:
     """Count one wrong code; the end of the lock when the number is locked, and whether this failure
     locked it."""
-    fresh = "(t.locked_until IS NOT NULL AND t.locked_until <= :now) OR t.first_failure < :since"
-    row = conn.execute(text(f"""
-        INSERT INTO account_code_tries AS t (number, failures, first_failure, last_failure, locked_until)
-        VALUES (:n, 1, :now, :now, CASE WHEN 1 >= :max THEN CAST(:until AS timestamptz) END)
-        ON CONFLICT (number) DO UPDATE SET
-            failures = CASE WHEN {fresh} THEN 1 ELSE t.failures + 1 END,
-            first_failure = CASE WHEN {fresh} THEN :now ELSE t.first_failure END,
-            last_failure = :now,
-            locked_until = CASE WHEN (CASE WHEN {fresh} THEN 1 ELSE t.failures + 1 END) >= :max
-                                THEN CAST(:until AS timestamptz) END
-        RETURNING failures, locked_until
-    """), {"n": number, "now": now, "since": now - lock, "max": int(max_failures), "until": now + lock}).one()
+    t, until = _tries.c, now + lock
+    # the row in place counts no more: its lock is over, or its first failure is older than ``lock``
+    fresh = or_(and_(t.locked_until.is_not(None), t.locked_until <= now), t.first_failure < now - lock)
+    failures = case((fresh, 1), else_=t.failures + 1)
+    stmt = insert(_tries).values(number=number, failures=1, first_failure=now, last_failure=now,
+                                 locked_until=until if 1 >= int(max_failures) else None)
+    stmt = stmt.on_conflict_do_update(index_elements=[t.number], set_={
+        "failures": failures,
+        "first_failure": case((fresh, now), else_=t.first_failure),
+        "last_failure": now,
+        "locked_until": case((failures >= int(max_failures), until)),
+    })
+    row = conn.execute(stmt.returning(t.failures, t.locked_until)).one()
     if row.locked_until is None:
         return Outcome(None, None, number)
     # the failure that locked it: once per lock

@@ -6,19 +6,29 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import BigInteger, Connection, column, select, table, text
 
 from gis.search import search_addresses
 from incidents import interruptions as cutoffs
 
 REPORT_DAYS = 90
+_PUBLIC_FIELDS = (
+    "id", "category", "resource", "priority", "status", "channel", "service_code", "address", "building_id",
+    "description", "outage_id", "version", "created_at", "updated_at", "accepted_at", "resolved_at", "closed_at",
+    "attributes", "public_token", "description_private")
+_incidents = table("incidents", *(column(k, BigInteger) if k.endswith("id") else column(k) for k in _PUBLIC_FIELDS))
+_outages = table("outages", column("id", BigInteger), column("planned_end"), column("state"))
+_i, _o = _incidents.alias("i"), _outages.alias("o")
 # what a resident may see of a report: no reporter, no operator's free notes
-_PUBLIC_REPORT = """
-    i.id, i.category, i.resource, i.priority, i.status, i.channel, i.service_code, i.address, i.building_id,
-    i.description, i.outage_id, i.version, i.created_at, i.updated_at, i.accepted_at, i.resolved_at, i.closed_at,
-    i.attributes, i.public_token, i.description_private,
-    (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
-"""
+_PUBLIC_REPORT = (
+    *(_i.c[k] for k in _PUBLIC_FIELDS),
+    select(_o.c.planned_end).where(_o.c.id == _i.c.outage_id, _o.c.state != "cancelled")
+    .scalar_subquery().label("outage_end"),
+)
+
+
+def _public_reports(*where: Any) -> Any:
+    return select(*_PUBLIC_REPORT).select_from(_i).where(*where)
 
 
 def suggestions(conn: Connection, query: str, limit: int = 8) -> list[dict[str, Any]]:
@@ -71,17 +81,14 @@ def interruptions(conn: Connection, building_id: int, start: datetime, end: date
 
 def reports_of_building(conn: Connection, building_id: int, now: datetime, days: int = REPORT_DAYS,
                         limit: int = 50) -> list[dict[str, Any]]:
-    rows = conn.execute(text(f"""
-        SELECT {_PUBLIC_REPORT} FROM incidents i
-        WHERE i.building_id = :b AND i.created_at >= :since AND i.status NOT IN ('duplicate')
-        ORDER BY i.created_at DESC, i.id DESC LIMIT :limit
-    """), {"b": int(building_id), "since": now - timedelta(days=days), "limit": limit}).mappings().all()
+    stmt = _public_reports(_i.c.building_id == int(building_id), _i.c.created_at >= now - timedelta(days=days),
+                           _i.c.status.not_in(("duplicate",)))
+    rows = conn.execute(stmt.order_by(_i.c.created_at.desc(), _i.c.id.desc()).limit(limit)).mappings().all()
     return [dict(r) for r in rows]
 
 
 def report(conn: Connection, incident_id: int) -> dict[str, Any] | None:
-    row = conn.execute(text(f"SELECT {_PUBLIC_REPORT} FROM incidents i WHERE i.id = :i"),
-                       {"i": int(incident_id)}).mappings().first()
+    row = conn.execute(_public_reports(_i.c.id == int(incident_id))).mappings().first()
     return dict(row) if row else None
 
 
@@ -104,8 +111,7 @@ def outage(conn: Connection, outage_id: int, building_id: int | None = None) -> 
 
 def report_by_token(conn: Connection, token: str) -> dict[str, Any] | None:
     """A report by its page's random token (what a resident's link names; the id alone opens nothing)."""
-    row = conn.execute(text(f"SELECT {_PUBLIC_REPORT} FROM incidents i WHERE i.public_token = :t"),
-                       {"t": token}).mappings().first()
+    row = conn.execute(_public_reports(_i.c.public_token == token)).mappings().first()
     return dict(row) if row else None
 
 

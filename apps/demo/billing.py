@@ -22,7 +22,10 @@ from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from psycopg import sql
+from sqlalchemy import Connection, Engine, MetaData, Table, column, select, table, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.schema import DropTable
 
 from billing.codes import hash_demo_code, verify_code
 from billing.errors import BillingError
@@ -193,7 +196,7 @@ def load_billing_demo(conn: Connection, *, seed: int, book: TariffBook, now: dat
 
     counts["premises"] = copy_insert(conn, "premises", ("building_id", "number", "kind", "floor", "area_m2"),
                                      [(p["building_id"], p["number"], "flat", p["floor"], p["area"])
-                                      for p in premises_rows], "ON CONFLICT (building_id, number) DO NOTHING")
+                                      for p in premises_rows], ("building_id", "number"))
     pid = {(int(r[0]), r[1]): int(r[2]) for r in conn.execute(text(
         "SELECT building_id, number, id FROM premises"))}
     known = {r[0] for r in conn.execute(text("SELECT number FROM accounts WHERE number = ANY(:n)"),
@@ -205,36 +208,46 @@ def load_billing_demo(conn: Connection, *, seed: int, book: TariffBook, now: dat
         conn, "accounts", ("number", "premises_id", "holder_name", "residents", "area_m2", "access_code_hash",
                            "opened_on"),
         [(a["number"], pid[(a["building_id"], a["flat"])], a["holder"], a["residents"], a["area"], a["code_hash"],
-          a["opened_on"]) for a in account_rows], "ON CONFLICT (number) DO NOTHING")
+          a["opened_on"]) for a in account_rows], ("number",))
     meters = [(m["serial"], m["resource"], "flat", m["building_id"], pid[(m["building_id"], m["flat"])],
                m["install"]) for m in flat_meters]
     meters += [(m["serial"], m["resource"], "building", m["building_id"], None, m["install"])
                for m in building_meters]
     counts["meters"] = copy_insert(conn, "meters", ("serial", "resource", "kind", "building_id", "premises_id",
-                                                    "install_date"), meters, "ON CONFLICT (serial) DO NOTHING")
+                                                    "install_date"), meters, ("serial",))
     mid = {r[0]: int(r[1]) for r in conn.execute(text("SELECT serial, id FROM meters"))}
     stamps = [datetime(y, m, READING_DAY, 9, 0, tzinfo=timezone.utc) for y, m in months]
     readings = [(mid[m["serial"]], ts, total) for m in flat_meters + building_meters
                 for ts, total in zip(stamps, m["readings"]) if ts <= now]
     counts["readings"] = copy_insert(conn, "meter_readings", ("meter_id", "ts", "total"), readings,
-                                     "ON CONFLICT (meter_id, ts) DO NOTHING")
+                                     ("meter_id", "ts"))
     return counts
 
 
-def copy_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
-                conflict: str = "") -> int:
-    """Insert ``rows`` into ``table`` through COPY into a temporary table (fast), in ``conn``'s
-    transaction; ``conflict`` is the ``ON CONFLICT`` clause. The number of rows inserted."""
+def copy_insert(conn: Connection, name: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
+                conflict: tuple[str, ...] = ()) -> int:
+    """Insert ``rows`` into table ``name`` through COPY into a temporary table (fast), in ``conn``'s
+    transaction; a row whose ``conflict`` columns (a unique key) are taken is skipped. The number of rows
+    inserted."""
     if not rows:
         return 0
-    cols = ", ".join(columns)
-    tmp = f"_copy_{table}"
-    conn.execute(text(f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA"))
+    tmp = f"_copy_{name}"
+    # CREATE TABLE … AS … WITH NO DATA and ANALYZE have no SQLAlchemy construct: their text names only the
+    # callers' fixed tables and columns, each quoted by the dialect's identifier preparer
+    q = conn.dialect.identifier_preparer.quote
+    cols = ", ".join(q(c) for c in columns)
+    conn.execute(text(f"CREATE TEMP TABLE {q(tmp)} ON COMMIT DROP AS SELECT {cols} FROM {q(name)} WITH NO DATA"))
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {tmp} ({cols}) FROM STDIN") as copy:
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(tmp),
+                                                         sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with raw.cursor() as cur, cur.copy(copy_sql) as copy:
         for row in rows:
             copy.write_row(row)
-    added = conn.execute(text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {tmp} {conflict}")).rowcount
-    conn.execute(text(f"DROP TABLE {tmp}"))
-    conn.execute(text(f"ANALYZE {table}"))  # a bulk write: the planner's statistics (autovacuum may be off)
+    target, staged = table(name, *(column(c) for c in columns)), table(tmp, *(column(c) for c in columns))
+    stmt = insert(target).from_select(list(columns), select(*staged.c))
+    if conflict:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    added = conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount  # an INSERT's rowcount: asked for
+    conn.execute(DropTable(Table(tmp, MetaData())))
+    conn.execute(text(f"ANALYZE {q(name)}"))  # a bulk write: the planner's statistics (autovacuum may be off)
     return int(added)

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import BigInteger, Connection, Engine, column, func, or_, select, table, text, union
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 
 from apps.demo.billing import access_code
 from auth.model import Actor
@@ -107,6 +108,13 @@ def demo_outages(period: str, zone: ZoneInfo, addresses: dict[str, str]) -> list
 
 # ---- the areas ---------------------------------------------------------------------------------------
 
+_outages = table("outages", column("id", BigInteger), column("network_id", BigInteger), column("created_by"),
+                 column("state"), column("actual_end"),
+                 *(column(k, ARRAY(BIGINT)) for k in ("pipe_ids", "unintended_pipe_ids", "valve_ids")))
+_outage_buildings = table("outage_buildings", column("outage_id", BigInteger), column("building_id", BigInteger))
+_incidents = table("incidents", column("building_id", BigInteger), column("outage_id", BigInteger),
+                   column("category"), column("status"))
+
 def _network(conn: Connection) -> int:
     found = conn.execute(text("SELECT id FROM networks WHERE resource = 'cold_water' ORDER BY id LIMIT 1")).scalar()
     if found is None:
@@ -131,18 +139,17 @@ def _areas(actor: Actor, eng: Engine, network_id: int, since: datetime) -> dict[
         # the story stays exact on a demo database others wrote to: an area is not one that an outage
         # not made here (open, or off since the month began) touches, nor one with open water reports
         # (starting an outage links those, restoring it would resolve them)
-        others = """FROM outages o WHERE o.network_id = :n AND o.created_by <> :demo AND o.state <> 'cancelled'
-                    AND (o.state IN ('planned', 'active') OR o.actual_end >= :since)"""
-        busy_p = {int(r[0]) for r in conn.execute(text(
-            f"SELECT DISTINCT unnest(o.pipe_ids || o.unintended_pipe_ids) {others}"),
-            {"n": network_id, "demo": actor.author, "since": since})}
-        busy_v = {int(r[0]) for r in conn.execute(text(f"SELECT DISTINCT unnest(o.valve_ids) {others}"),
-                                                  {"n": network_id, "demo": actor.author, "since": since})}
-        busy_b = {int(r[0]) for r in conn.execute(text(f"""
-            SELECT ob.building_id FROM outage_buildings ob WHERE ob.outage_id IN (SELECT o.id {others})
-            UNION SELECT i.building_id FROM incidents i WHERE i.building_id IS NOT NULL AND i.outage_id IS NULL
-              AND i.category IN ('no_water', 'low_pressure') AND i.status = ANY(:open)
-        """), {"n": network_id, "demo": actor.author, "since": since, "open": sorted(OPEN_STATUSES)})}
+        o, ob, i = _outages.alias("o"), _outage_buildings.alias("ob"), _incidents.alias("i")
+        others = (o.c.network_id == network_id, o.c.created_by != actor.author, o.c.state != "cancelled",
+                  or_(o.c.state.in_(("planned", "active")), o.c.actual_end >= since))
+        busy_p = {int(r[0]) for r in conn.execute(
+            select(func.unnest(o.c.pipe_ids.concat(o.c.unintended_pipe_ids))).distinct().where(*others))}
+        busy_v = {int(r[0]) for r in conn.execute(select(func.unnest(o.c.valve_ids)).distinct().where(*others))}
+        busy_b = {int(r[0]) for r in conn.execute(union(
+            select(ob.c.building_id).where(ob.c.outage_id.in_(select(o.c.id).where(*others))),
+            select(i.c.building_id).where(i.c.building_id.is_not(None), i.c.outage_id.is_(None),
+                                          i.c.category.in_(("no_water", "low_pressure")),
+                                          i.c.status.in_(sorted(OPEN_STATUSES)))))}
     chosen: list[dict[str, Any]] = []
     used_p, used_v, used_b = busy_p, busy_v, busy_b
     for pipe in pipes:
