@@ -15,8 +15,9 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from apps.http import asgi
 from apps.http.open311.answers import JSON_CT, ApiError
 from incidents.intake import shown
 
@@ -66,31 +67,11 @@ class BodyLimit:
 
     async def _chunked(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A chunked body: read here, at most ``max_bytes``, then replayed to the app."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send, f"more than {self.max_bytes} bytes")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        body, too_big = await asgi.read_body(receive, self.max_bytes)
+        if too_big:
+            await self._refuse(send, f"more than {self.max_bytes} bytes")
+            return
+        await self.app(scope, asgi.replaying(body, receive), send)
 
 
 def listed(values: Iterable[str], limit: int = 5) -> str:

@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from apps.http.asgi import read_body, replaying
 from apps.http.resident.errors import API_HTTP_ERRORS, api_error, is_api, on_any
 from apps.http.resident.site import CSP, FRAME_HEADERS, error_page, retry_after, site_of
 from i18n import N_, translate
@@ -97,19 +98,9 @@ class StrictUtf8:
         if scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > MAX_FORM_BYTES or not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body, too_big = await read_body(receive, MAX_FORM_BYTES)
         ctype = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
-        if size > MAX_FORM_BYTES:
+        if too_big:
             await self._refuse(scope, receive, send, N_("resident.err.too_big"))
             return
         json_api = ctype == b"application/json" and is_api(scope.get("path", ""))
@@ -117,16 +108,7 @@ class StrictUtf8:
                              or not _utf8_ok(body)):
             await self._refuse(scope, receive, send)
             return
-        sent = False
-
-        async def replay() -> Any:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
 
 def _utf8_ok(raw: bytes) -> bool:
