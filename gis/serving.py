@@ -11,7 +11,7 @@ import anyio.to_thread
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from gis.db import get_engine
+from gis.db import get_engine, get_read_engine
 
 
 def lazy_engine(engine: Engine | None, database_url: SecretStr | str | None) -> Callable[[], Engine]:
@@ -41,8 +41,6 @@ def lazy_read_engine(engine: Engine | None, read_url: SecretStr | str | None,
 
     def db() -> Engine:
         if "e" not in box:
-            from gis.db import get_read_engine  # as get_engine above: gis.db (Alembic, psycopg) loaded at first use
-
             box["e"] = get_read_engine(url)
         return box["e"]
 
