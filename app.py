@@ -30,6 +30,7 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "audit": ("views/audit.py", N_("page.audit"), ":material/history:"),
     "inspection": ("views/inspection.py", N_("page.inspection"), ":material/fact_check:"),
     "balance": ("views/water_balance.py", N_("page.balance"), ":material/monitoring:"),
+    "desk": ("views/desk.py", N_("page.desk"), ":material/work:"),
 }
 
 if "lang" not in st.session_state:

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 import apps.http.open311.handlers as handlers
 import apps.http.open311.openapi as openapi
+import apps.http.open311.orgs as orgs
 import apps.http.open311.requests_post as requests_post
 import apps.http.open311.requests_read as requests_read
 import apps.http.open311.services as services
@@ -32,7 +33,7 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
     app.add_middleware(BodyLimit, max_bytes=s.api_max_body_bytes)
     app.add_middleware(NoFraming)  # the documentation page is HTML: never inside another site's frame
     handlers.install(app)
-    for router in (services.router, requests_read.router, requests_post.router):
+    for router in (services.router, requests_read.router, requests_post.router, orgs.router):
         app.include_router(router)
     app.openapi = partial(openapi.document, app)  # type: ignore[method-assign]
     return app
