@@ -113,3 +113,23 @@ def test_the_control_room_names_the_organisations_in_breach() -> None:
     assert breaches_html({}, {}) == ""
     shown = breaches_html({7: 2, 9: 5}, {7: "УК <Альфа>"})
     assert shown.index("#9") < shown.index("УК &lt;Альфа&gt; — <b>2</b>")
+
+
+def test_the_users_page_binds_an_organisations_dispatcher_to_it(orgs: Orgs) -> None:
+    at = page("users", orgs.org_a, "org_dispatcher")
+    at.session_state["user"] = User(id=0, login="admin", display_name="", role="admin", active=True,
+                                    auth_source="local", created_at=datetime.now(timezone.utc), created_by="test")
+    at.run()
+    assert not at.exception, at.exception
+    form = [ti for ti in at.text_input]
+    form[0].input("desk-from-page")
+    form[2].input("a long page secret 42")
+    [role] = [s for s in at.selectbox if s.label in ("Роль", "Role")][:1]
+    role.select("org_dispatcher")
+    at.selectbox(key="users_add_org").select(orgs.org_a)
+    [submit] = [b for b in at.button if b.label in ("Создать", "Create")]
+    submit.click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with orgs.engine.connect() as conn:
+        assert conn.execute(text("SELECT role, org_id FROM users WHERE login = 'desk-from-page'")).one() == \
+            ("org_dispatcher", orgs.org_a)
