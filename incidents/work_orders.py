@@ -54,9 +54,10 @@ class WorkOrderEvent:
 _EVENT_COLUMNS = "id, event_id, incident_id, org_id, kind, text, visit_at, crew_login, author, at"
 
 
-def event_by_id(conn: Connection, event_id: str) -> WorkOrderEvent | None:
-    row = conn.execute(text(f"SELECT {_EVENT_COLUMNS} FROM work_order_events WHERE event_id = :e"),
-                       {"e": event_id}).mappings().first()
+def event_by_id(conn: Connection, org_id: int, event_id: str) -> WorkOrderEvent | None:
+    """The event ``event_id`` of ``org_id`` (ids are unique per organisation)."""
+    row = conn.execute(text(f"SELECT {_EVENT_COLUMNS} FROM work_order_events WHERE org_id = :o AND event_id = :e"),
+                       {"o": org_id, "e": event_id}).mappings().first()
     return WorkOrderEvent(**row) if row else None
 
 
@@ -66,7 +67,7 @@ def insert_event(conn: Connection, *, event_id: str, incident_id: int, org_id: i
     row = conn.execute(text(f"""
         INSERT INTO work_order_events (event_id, incident_id, org_id, kind, text, visit_at, crew_login, author, at)
         VALUES (:e, :i, :o, :k, :t, :v, :c, :a, :at)
-        ON CONFLICT (event_id) DO NOTHING RETURNING {_EVENT_COLUMNS}
+        ON CONFLICT (org_id, event_id) DO NOTHING RETURNING {_EVENT_COLUMNS}
     """), {"e": event_id, "i": incident_id, "o": org_id, "k": kind, "t": body, "v": visit_at, "c": crew_login,
            "a": author, "at": at}).mappings().first()
     return WorkOrderEvent(**row) if row else None

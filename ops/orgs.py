@@ -2,7 +2,7 @@
 key with an organisation): the organisation's work orders — the reports it answers for — and its actions on
 them: accept, assign to a crew, plan a visit, resolve with an answer (and photos), hand back ("not ours").
 
-Every action is one event with a client-chosen ``event_id``: stored once (a repeated id answers with the
+Every action is one event with a client-chosen ``event_id`` (unique per organisation): stored once (a repeated id answers with the
 stored event and changes nothing, so a client may retry blindly), with its author and organisation, in
 the transaction of the change and its audit event (``work_order.<kind>``). Another organisation's report
 answers exactly as an unknown one (``IncidentNotFound``) and changes nothing.
@@ -119,7 +119,7 @@ def act(actor: Actor, incident_id: int, kind: str, *, event_id: str, text: str =
             raise IncidentNotFound(f"no incident with id {incident_id}")
         if not allowed(actor.role, "orders.desk") and order["crew_login"] != actor.author:
             raise IncidentNotFound(f"no incident with id {incident_id}")   # a crew acts on its own orders only
-        stored = wo.event_by_id(conn, event_id)
+        stored = wo.event_by_id(conn, org, event_id)
         if stored is not None:
             return _repeated(conn, stored, incident_id, kind)
         changes = _apply(conn, order, kind, actor=actor, org=org, body=body, visit_at=visit_at, crew=crew, now=now)
@@ -204,6 +204,7 @@ def _apply(conn: Any, order: dict[str, Any], kind: str, *, actor: Actor, org: in
         changes = {"org_state": "visit_planned", "visit_at": visit_at}
         if order["org_state"] is None:
             changes["org_accepted_at"] = now
+        service.advance_incident(conn, incident_id, "accepted", actor=actor.author, note=note, now=now)
     elif kind == "resolved":
         changes = {"org_state": "resolved", "org_answer": body, "org_resolved_at": now}
         if order["org_state"] is None:

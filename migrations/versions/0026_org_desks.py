@@ -13,7 +13,8 @@ Create Date: 2026-12-06
   the planned visit the resident will see, the answer text and when the organisation accepted and
   resolved it.
 - ``work_order_events``: every action of an organisation on a work order, with the client-chosen
-  ``event_id`` (unique: a repeated one is stored once), its author and the organisation it acted for.
+  ``event_id`` (unique per organisation: a repeated one is stored once), its author and the organisation it
+  acted for.
 - ``work_order_photos``: photos of a resolution, re-encoded on the server (never stored as sent).
 """
 from alembic import op
@@ -48,8 +49,7 @@ ALTER TABLE incidents
 
 CREATE TABLE work_order_events (
     id          bigserial PRIMARY KEY,
-    event_id    text NOT NULL CONSTRAINT work_order_events_event_id_unique UNIQUE
-                CONSTRAINT work_order_events_event_id_check CHECK (event_id ~ '^[A-Za-z0-9._:-]{{1,100}}$'),
+    event_id    text NOT NULL CONSTRAINT work_order_events_event_id_check CHECK (event_id ~ '^[A-Za-z0-9._:-]{{1,100}}$'),
     incident_id bigint NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
     org_id      integer NOT NULL REFERENCES organisations(id) ON DELETE RESTRICT,
     kind        text NOT NULL CONSTRAINT work_order_events_kind_check CHECK (kind IN {KINDS}),
@@ -57,7 +57,9 @@ CREATE TABLE work_order_events (
     visit_at    timestamptz,
     crew_login  text,
     author      text NOT NULL CONSTRAINT work_order_events_author_check CHECK (char_length(author) BETWEEN 1 AND 300),
-    at          timestamptz NOT NULL DEFAULT now()
+    at          timestamptz NOT NULL DEFAULT now(),
+    -- one organisation's ids never collide with another's (nor tell it which ids exist)
+    CONSTRAINT work_order_events_event_id_unique UNIQUE (org_id, event_id)
 );
 CREATE INDEX work_order_events_incident_idx ON work_order_events (incident_id, at);
 

@@ -149,6 +149,8 @@ def test_the_desk_accepts_assigns_plans_and_resolves_each_event_once(two: Two) -
     assert not again.created and again.event.id == first.event.id
     with pytest.raises(WorkOrderConflict, match="another action"):
         orgs.act(a, wid, "resolved", event_id="evt-accept-1", text="x", bind=eng)
+    # ids are the organisation's own: another organisation's equal id is another event
+    assert orgs.act(two.desk_b, two.b_ids[0], "accepted", event_id="evt-accept-1", bind=eng).created
     with pytest.raises(WorkOrderError, match="no active crew"):
         orgs.act(a, wid, "assigned", event_id="evt-assign-b", crew="crew-b", bind=eng)   # another organisation's
     assert [c["login"] for c in orgs.crews(a, bind=eng)] == ["crew-a"]
@@ -164,7 +166,7 @@ def test_the_desk_accepts_assigns_plans_and_resolves_each_event_once(two: Two) -
     done = orgs.act(two.crew_a, wid, "resolved", event_id="evt-done-1", text="Лифт починен", photos=[_png()], bind=eng)
     assert (done.incident.status, done.incident.org_answer) == ("resolved", "Лифт починен")
     order = orgs.work_order(a, wid, bind=eng)
-    assert [(e.kind, e.author) for e in order.events] == [
+    assert [(e.kind, e.author) for e in order.events] == [  # (org B's event is not among them)
         ("accepted", "desk-a"), ("assigned", "desk-a"), ("visit_planned", "crew-a"), ("resolved", "crew-a")]
     [photo] = order.photos
     assert (photo["content_type"], photo["width"], photo["height"]) == ("image/png", 2048, 1024)
