@@ -30,7 +30,8 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
                   docs_url=f"{PREFIX}/docs", openapi_url=f"{PREFIX}/openapi.json", redoc_url=None,
                   default_response_class=Open311Response)
     app.state.open311 = Context(settings=s, rules=rules or reports.rules(s), db=lazy_engine(engine, s.database_url))
-    app.add_middleware(BodyLimit, max_bytes=s.api_max_body_bytes)
+    # the organisations' events carry photos: their route takes up to MAX_PHOTOS photos of MAX_PHOTO_BYTES
+    app.add_middleware(BodyLimit, max_bytes=s.api_max_body_bytes, larger=((orgs.ORGS_PREFIX, orgs.MAX_EVENT_BYTES),))
     app.add_middleware(NoFraming)  # the documentation page is HTML: never inside another site's frame
     handlers.install(app)
     for router in (services.router, requests_read.router, requests_post.router, orgs.router):

@@ -6,10 +6,11 @@ answers for) and its actions on them, with a key of that organisation (``python 
   default), ``closed``, ``all`` or report statuses separated by commas);
 - ``GET /orgs/v1/work-orders/{id}`` — one, with its events;
 - ``POST /orgs/v1/work-orders/{id}/events`` — JSON ``{"event_id", "kind", "text", "visit_at", "crew"}``:
-  201 when stored, 200 with the stored event when the ``event_id`` was used before (nothing changes).
+  201 when stored, 200 with the stored event when the ``event_id`` was used before (nothing changes); the same
+  fields as multipart/form-data with files ``photo`` (JPEG, PNG, WebP; re-encoded) for ``resolved``.
 
 Another organisation's work order answers 404, exactly as an unknown number, and nothing changes. Errors
-are the same JSON lists as Open311's (``[{"code", "description"}]``). Photos (multipart) come later."""
+are the same JSON lists as Open311's (``[{"code", "description"}]``)."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.datastructures import UploadFile
 
 from apps.http.open311.answers import ApiError, Open311Response, answers, iso
 from apps.http.open311.deps import Context, context
@@ -31,6 +33,8 @@ from ops import orgs as org_ops
 
 ORGS_PREFIX = "/orgs/v1"
 MAX_ID_DIGITS = 18
+#: an event's body: its fields and up to MAX_PHOTOS photos of MAX_PHOTO_BYTES each (multipart)
+MAX_EVENT_BYTES = wo.MAX_PHOTOS * wo.MAX_PHOTO_BYTES + 64 * 1024
 
 router = APIRouter(prefix=ORGS_PREFIX, tags=["organisations"])
 
@@ -117,14 +121,32 @@ def represent_event(e: wo.WorkOrderEvent) -> dict[str, Any]:
             "crew": e.crew_login, "author": e.author, "at": iso(e.at)}
 
 
-async def json_body(request: Request) -> Any:
-    """The body as JSON (read here, in the event loop; the route itself runs in the thread pool)."""
+async def event_body(request: Request) -> tuple[Any, list[bytes]]:
+    """The event's fields and photos, read here in the event loop (the route runs in the thread pool):
+    JSON, or multipart/form-data with the same fields and the files ``photo`` (JPEG, PNG, WebP)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        try:
+            form = await request.form(max_files=wo.MAX_PHOTOS + 1, max_fields=20)
+        except Exception as exc:  # the multipart parser raises several types
+            raise ApiError(400, f"unreadable form body: {' '.join(str(exc).split())[:200]}") from None
+        fields: dict[str, Any] = {}
+        photos: list[bytes] = []
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if name != "photo":
+                    raise ApiError(400, f"files go in the field photo, not {name[:40]!r}")
+                photos.append(await value.read())
+            elif name in fields:
+                raise ApiError(400, f"the field {name[:40]!r} is repeated")
+            else:
+                fields[name] = value
+        return {k: v for k, v in fields.items() if v != "" or k == "text"}, photos
     if kind != "application/json":
-        raise ApiError(415, "send the event as application/json")
+        raise ApiError(415, "send the event as application/json, or multipart/form-data with photos")
     raw = await request.body()
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8")), []
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "the body is not JSON in UTF-8") from exc
 
@@ -147,14 +169,16 @@ def get_work_order(order_id: str, actor: Actor = Depends(organisation), ctx: Con
 @router.post("/work-orders/{order_id}/events", status_code=201, response_model=EventOut,
              responses={200: {"model": EventOut, "description": "the event_id was used before: the stored event"},
                         **answers(400, 403, 404, 409, 415, 503)})
-def post_event(order_id: str, actor: Actor = Depends(organisation), body: Any = Depends(json_body),
-               ctx: Context = Depends(context)) -> JSONResponse:
-    """An action on the work order; a repeated ``event_id`` is stored once (200 with the stored event)."""
+def post_event(order_id: str, actor: Actor = Depends(organisation),
+               body: tuple[Any, list[bytes]] = Depends(event_body), ctx: Context = Depends(context)) -> JSONResponse:
+    """An action on the work order (JSON; or multipart/form-data with the files ``photo`` for ``resolved``);
+    a repeated ``event_id`` is stored once (200 with the stored event)."""
     number = _id(order_id)
+    fields, photos = body
     try:
-        event = EventIn.model_validate(body)
+        event = EventIn.model_validate(fields)
     except ValueError as exc:
         raise ApiError(400, f"invalid event: {' '.join(str(exc).split())[:500]}") from exc
     outcome = org_ops.act(actor, number, event.kind, event_id=event.event_id, text=event.text,
-                          visit_at=event.visit_at, crew=event.crew, bind=ctx.db())
+                          visit_at=event.visit_at, crew=event.crew, photos=photos, bind=ctx.db())
     return Open311Response(represent_event(outcome.event), 201 if outcome.created else 200)
