@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from auth.permissions import pages_for
+from auth.permissions import allowed, pages_for
 from i18n import LANGUAGES, N_
 from ops import network as net_ops
 from settings import SettingsError, get_settings
@@ -30,6 +30,7 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "audit": ("views/audit.py", N_("page.audit"), ":material/history:"),
     "inspection": ("views/inspection.py", N_("page.inspection"), ":material/fact_check:"),
     "balance": ("views/water_balance.py", N_("page.balance"), ":material/monitoring:"),
+    "desk": ("views/desk.py", N_("page.desk"), ":material/work:"),
 }
 
 if "lang" not in st.session_state:
@@ -64,7 +65,8 @@ def sidebar(user: object) -> None:
         if st.button(t("login.logout"), icon=":material/logout:", key="logout"):
             session.logout()
         language_switch()
-        nets = net_ops.networks(session.actor())
+        # an organisation's staff read no network (auth.permissions): no network to pick
+        nets = net_ops.networks(session.actor()) if allowed(user.role, "map.read") else []  # type: ignore[attr-defined]
         if nets:
             ids = [n["id"] for n in nets]
             if st.session_state.get("network_id") not in ids:
@@ -75,7 +77,8 @@ def sidebar(user: object) -> None:
                          args=("network_pick", "network_id"))
         else:
             st.session_state["network_id"] = None
-            st.info(t("sidebar.no_network"))
+            if allowed(user.role, "map.read"):  # type: ignore[attr-defined]
+                st.info(t("sidebar.no_network"))
 
 
 def standing_in(show: object) -> None:

@@ -18,6 +18,7 @@ class User:
     created_at: datetime
     created_by: str
     last_login_at: datetime | None = None
+    org_id: int | None = None          # the organisation of an ``org_dispatcher`` or ``crew``
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,18 @@ class Actor:
     display_name: str = ""
     user_id: int | None = None
     kind: str = "user"  # user | api | cli
+    org_id: int | None = None   # bound to one organisation: sees and changes only its reports
 
     @classmethod
     def of(cls, user: User) -> Actor:
         return cls(author=user.login, role=user.role, display_name=user.display_name or user.login,
-                   user_id=user.id, kind="user")
+                   user_id=user.id, kind="user", org_id=user.org_id)
+
+    @classmethod
+    def org_client(cls, key_name: str, org_id: int) -> Actor:
+        """An organisation's own system (a key with an organisation): its desk's rights, its reports only."""
+        return cls(author=f"api:{key_name}", role="org_dispatcher", display_name=key_name, kind="api",
+                   org_id=org_id)
 
     @classmethod
     def api_client(cls, key_name: str) -> Actor:

@@ -7,21 +7,29 @@ from __future__ import annotations
 
 from auth.errors import PermissionDenied
 
-ROLES: tuple[str, ...] = ("operator", "dispatcher", "planner", "inspector", "admin")
+ROLES: tuple[str, ...] = ("operator", "dispatcher", "planner", "inspector", "admin", "org_dispatcher", "crew")
+#: Roles of an organisation's staff: each account is bound to one organisation (``users.org_id``) and sees
+#: only that organisation's reports (``ops.scope``).
+ORG_ROLES: frozenset[str] = frozenset({"org_dispatcher", "crew"})
 
+_SERVICE = frozenset(ROLES) - ORG_ROLES
 _ALL = frozenset(ROLES)
 
 # permission -> roles that hold it
 MATRIX: dict[str, frozenset[str]] = {
     # reading: everyone signed in (inspectors read everything)
-    "map.read": _ALL,
-    "reports.read": _ALL,
-    "outages.read": _ALL,
-    "network.read": _ALL,          # includes computing a shutoff plan (a what-if, nothing stored)
+    "map.read": _SERVICE,
+    "reports.read": _ALL,          # an organisation's staff: only their organisation's reports (ops.scope)
+    "outages.read": _SERVICE,
+    "network.read": _SERVICE,      # includes computing a shutoff plan (a what-if, nothing stored)
     # reports
     "reports.take": frozenset({"operator", "dispatcher", "admin"}),
     "reports.edit": frozenset({"operator", "dispatcher", "admin"}),   # status changes, duplicates
     "notes.write": _ALL,           # add a note to a report; edit only one's own notes
+    # an organisation's desk: accept, assign to a crew, plan a visit, resolve, hand back ("not ours")
+    "orders.desk": frozenset({"org_dispatcher"}),   # the organisation's own staff only: every answer is theirs
+    # a crew's own work orders: plan its visit, resolve it
+    "orders.field": frozenset({"crew"}),
     # outages and valves
     "outages.plan": frozenset({"dispatcher", "planner", "admin"}),    # schedule planned works
     "outages.approve": frozenset({"dispatcher", "admin"}),            # approve, valves closed, extend, merge
@@ -57,6 +65,7 @@ PAGES: dict[str, str] = {
     "audit": "audit.read",
     "inspection": "inspection.read",
     "balance": "balance.read",
+    "desk": "orders.desk",
 }
 # the pages each role sees, in navigation order (a role's first page is its start page)
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
@@ -65,6 +74,8 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "planner": ("planner", "outages", "map", "incidents", "balance"),
     "inspector": ("inspection", "incidents", "outages", "map", "control", "planner", "audit", "balance"),
     "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "audit", "inspection", "balance"),
+    "org_dispatcher": ("desk", "incidents"),
+    "crew": ("incidents",),
 }
 
 

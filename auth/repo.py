@@ -21,7 +21,7 @@ sessions = table("user_sessions", column("id", BigInteger), column("user_id", Bi
                  column("last_seen_at"), column("ended_at"))
 _USER_COLUMNS = tuple(users.c[name] for name in _USER_FIELDS)
 #: What an account's row may have changed (``update_user``).
-UPDATABLE = frozenset({"role", "active", "password_hash", "display_name", "last_login_at"})
+UPDATABLE = frozenset({"role", "org_id", "active", "password_hash", "display_name", "last_login_at"})
 
 
 def _user(row: Any) -> User:
@@ -29,9 +29,10 @@ def _user(row: Any) -> User:
 
 
 def insert_user(conn: Connection, *, login: str, display_name: str, role: str, password_hash: str | None,
-                auth_source: str, created_by: str, now: datetime) -> User:
+                auth_source: str, created_by: str, now: datetime, org_id: int | None = None) -> User:
     row = conn.execute(
         insert(users).values(login=login, display_name=display_name, role=role, password_hash=password_hash,
+                             org_id=org_id,
                              auth_source=auth_source, created_by=created_by, created_at=now)
         .on_conflict_do_nothing(index_elements=["login"]).returning(*_USER_COLUMNS)).first()
     return _user(row) if row else None  # type: ignore[return-value]
@@ -41,6 +42,10 @@ def get_user(conn: Connection, login: str, *, for_update: bool = False) -> User 
     stmt = select(*_USER_COLUMNS).where(users.c.login == login)
     row = conn.execute(stmt.with_for_update() if for_update else stmt).first()
     return _user(row) if row else None
+
+
+def organisation_active(conn: Connection, org_id: int) -> bool:
+    return bool(conn.execute(text("SELECT active FROM organisations WHERE id = :o"), {"o": org_id}).scalar())
 
 
 def password_hash(conn: Connection, login: str) -> str | None:

@@ -21,7 +21,7 @@ from auth.passwords import (
     password_problem,
     verify_password,
 )
-from auth.permissions import ROLES
+from auth.permissions import ORG_ROLES, ROLES
 
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 MAX_NAME_CHARS = 200
@@ -48,6 +48,17 @@ def role_problem(role: str) -> Problem | None:
     return None
 
 
+def org_problem(role: str, org_id: int | None) -> Problem | None:
+    """An organisation's staff need their organisation; the service's own roles must not have one."""
+    if role in ORG_ROLES and org_id is None:
+        return "org_required", {"role": role}, f"role {role!r} needs an organisation (--org ORG_ID)"
+    if role not in ORG_ROLES and org_id is not None:
+        return ("org_refused", {"role": role},
+                f"role {role!r} is the service's own and takes no organisation (--org is for "
+                f"{' and '.join(sorted(ORG_ROLES))})")
+    return None
+
+
 def name_problem(name: str) -> Problem | None:
     if len(name) > MAX_NAME_CHARS:
         return ("name_long", {"n": len(name), "max": MAX_NAME_CHARS},
@@ -64,13 +75,15 @@ def _raise_if(problems: list[Problem | None]) -> None:
 
 
 def add_user(conn: Connection, *, login: str, role: str, password: str | None, display_name: str = "",
-             created_by: str, now: datetime, auth_source: str = "local") -> User:
-    """Create an account; ``InvalidUserInput`` lists every problem, ``DuplicateLogin`` if taken."""
+             created_by: str, now: datetime, auth_source: str = "local", org_id: int | None = None) -> User:
+    """Create an account; ``InvalidUserInput`` lists every problem, ``DuplicateLogin`` if taken.
+    ``org_id``: the organisation of an ``org_dispatcher`` or ``crew`` (required for them, refused otherwise)."""
     login = normalize_login(login)
     display_name = (display_name or "").strip()
-    _raise_if([login_problem(login), role_problem(role), name_problem(display_name),
+    _raise_if([login_problem(login), role_problem(role), org_problem(role, org_id), name_problem(display_name),
                password_problem(password or "", login) if auth_source == "local" else None])
-    user = repo.insert_user(conn, login=login, display_name=display_name, role=role,
+    _raise_if([organisation_problem(conn, org_id)])
+    user = repo.insert_user(conn, login=login, display_name=display_name, role=role, org_id=org_id,
                             password_hash=hash_password(password) if auth_source == "local" and password else None,
                             auth_source=auth_source, created_by=created_by, now=now)
     if user is None:
@@ -94,12 +107,22 @@ def _keep_an_admin(conn: Connection, user: User, *, new_role: str | None = None,
                                [("last_admin", {"login": user.login})])
 
 
-def set_role(conn: Connection, login: str, role: str, *, now: datetime) -> tuple[User, str]:
-    """Change a role (applies at the user's next action); returns the user and the old role."""
+def organisation_problem(conn: Connection, org_id: int | None) -> Problem | None:
+    if org_id is not None and not repo.organisation_active(conn, org_id):
+        return "org_unknown", {"org": org_id}, f"no active organisation with id {org_id} (see python -m reports orgs)"
+    return None
+
+
+def set_role(conn: Connection, login: str, role: str, *, now: datetime,
+             org_id: int | None = None) -> tuple[User, str]:
+    """Change a role (applies at the user's next action); returns the user and the old role. An
+    organisation's role takes its ``org_id``; any other role leaves the organisation."""
     _raise_if([role_problem(role)])
+    _raise_if([org_problem(role, org_id)])
+    _raise_if([organisation_problem(conn, org_id)])
     user = get_user(conn, login, for_update=True)
     _keep_an_admin(conn, user, new_role=role)
-    repo.update_user(conn, user.id, role=role)
+    repo.update_user(conn, user.id, role=role, org_id=org_id)
     return get_user(conn, login), user.role
 
 
@@ -211,7 +234,8 @@ def sign_in_external(conn: Connection, *, login: str, display_name: str, role: s
     role from the claim; the claim's role wins later too) and a session, or None when the account
     here is disabled."""
     login = normalize_login(login)
-    _raise_if([login_problem(login), role_problem(role), name_problem(display_name)])
+    # an organisation's staff are bound to their organisation here, which a claim cannot name
+    _raise_if([login_problem(login), role_problem(role), org_problem(role, None), name_problem(display_name)])
     user = repo.get_user(conn, login, for_update=True)
     if user is None:
         user = add_user(conn, login=login, role=role, password=None, display_name=display_name,
@@ -257,5 +281,8 @@ def end_session(conn: Connection, token: str | None, *, now: datetime, reason: s
 
 def describe(user: User) -> dict[str, Any]:
     """An account as shown in lists and the audit (no hash)."""
-    return {"login": user.login, "display_name": user.display_name, "role": user.role, "active": user.active,
-            "auth_source": user.auth_source}
+    described = {"login": user.login, "display_name": user.display_name, "role": user.role, "active": user.active,
+                 "auth_source": user.auth_source}
+    if user.org_id is not None:
+        described["org_id"] = user.org_id
+    return described

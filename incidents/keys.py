@@ -17,18 +17,21 @@ MAX_NAME_CHARS = 200  # the api_keys.name CHECK
 
 
 class VerifiedKey(NamedTuple):
-    """A valid, unrevoked API key: its row id (``incidents.api_key_id``) and its name."""
+    """A valid, unrevoked API key: its row id (``incidents.api_key_id``), its name, and the organisation
+    whose own system holds it (None: an Open311 client)."""
 
     id: int
     name: str
+    org_id: int | None = None
 
 
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_api_key(engine: Engine | Connection, name: str) -> str:
-    """Issue a key named ``name``; only its SHA-256 is stored, so show the returned key once."""
+def create_api_key(engine: Engine | Connection, name: str, *, org_id: int | None = None) -> str:
+    """Issue a key named ``name``; only its SHA-256 is stored, so show the returned key once.
+    ``org_id``: a key of that organisation's own system (``/orgs/v1/``: its work orders only)."""
     if not name or not name.strip():
         raise InvalidApiKey("an API key needs a name, got an empty string")
     problems = intake.text_problems("name", name.strip(), max_chars=MAX_NAME_CHARS)
@@ -36,7 +39,7 @@ def create_api_key(engine: Engine | Connection, name: str) -> str:
         raise InvalidApiKey("; ".join(p.describe() for p in problems))
     key = "zk_" + secrets.token_urlsafe(32)
     with transaction_for(engine) as conn:
-        repo.insert_api_key(conn, name.strip(), hash_api_key(key))
+        repo.insert_api_key(conn, name.strip(), hash_api_key(key), org_id)
     return key
 
 
@@ -53,7 +56,7 @@ def verify_api_key(bind: Engine | Connection, key: object) -> VerifiedKey:
         raise InvalidApiKey("api_key is not valid")
     if row["revoked_at"] is not None:
         raise InvalidApiKey("api_key has been revoked")
-    return VerifiedKey(int(row["id"]), str(row["name"]))
+    return VerifiedKey(int(row["id"]), str(row["name"]), row["org_id"])
 
 
 def revoke_api_key(engine: Engine | Connection, name: str, *, now: datetime | None = None) -> int:

@@ -41,6 +41,14 @@ class Incident:
     outage_end: datetime | None = None   # the expected end of the outage it is linked to (read, not stored)
     description_private: bool = False   # the operator hid the description from public views
     public_token: str | None = None     # the report's page on the residents' side: /report/<token>
+    responsible_org_id: int | None = None   # the organisation that answers for it (reports.orgs)
+    # the organisation's side of it (a work order): accepted → assigned → visit_planned → resolved
+    org_state: str | None = None
+    org_accepted_at: datetime | None = None
+    crew_login: str | None = None
+    visit_at: datetime | None = None     # the planned visit the resident sees
+    org_answer: str | None = None
+    org_resolved_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ INCIDENT_COLUMNS = """
     ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.address, i.building_id, i.pipe_id, i.network_id,
     i.description, i.reporter_name, i.reporter_phone, i.reporter_email, i.media_url, i.attributes,
     i.duplicate_of, i.outage_id, i.version, i.created_at, i.updated_at, i.accepted_at,
-    i.resolved_at, i.closed_at, i.client_token, i.description_private, i.public_token,
+    i.resolved_at, i.closed_at, i.client_token, i.description_private, i.public_token, i.responsible_org_id,
+    i.org_state, i.org_accepted_at, i.crew_login, i.visit_at, i.org_answer, i.org_resolved_at,
     (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
 """
 
@@ -169,10 +170,12 @@ def list_incidents(
     until: datetime | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     outage_id: int | None = None,
+    org_id: int | None = None,
     limit: int = 1000,
     newest_first: bool = True,
 ) -> list[Incident]:
-    """Incidents matching every given filter (``bbox`` = min lon, min lat, max lon, max lat)."""
+    """Incidents matching every given filter (``bbox`` = min lon, min lat, max lon, max lat;
+    ``org_id``: only the reports that organisation answers for)."""
     where: list[str] = []
     params: dict[str, Any] = {"limit": limit}
     binds = []
@@ -198,6 +201,9 @@ def list_incidents(
     if outage_id is not None:
         where.append("i.outage_id = :outage_id")
         params["outage_id"] = outage_id
+    if org_id is not None:
+        where.append("i.responsible_org_id = :org_id")
+        params["org_id"] = org_id
     sql = f"SELECT {INCIDENT_COLUMNS} FROM incidents i"
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -235,24 +241,26 @@ def incident_events(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def open_incident_deadline_inputs(conn: Connection) -> list[dict[str, Any]]:
+def open_incident_deadline_inputs(conn: Connection, org_id: int | None = None) -> list[dict[str, Any]]:
     rows = conn.execute(text(f"""
         SELECT i.id, i.status, i.category, i.service_code, i.created_at, i.outage_id,
+               i.responsible_org_id,
                (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
         FROM incidents i WHERE i.status IN {_OPEN}
-    """)).mappings().all()
+          AND (CAST(:org AS integer) IS NULL OR i.responsible_org_id = :org)
+    """), {"org": org_id}).mappings().all()
     return [dict(r) for r in rows]
 
 
 # ---- API keys ---------------------------------------------------------------------------------
 
-def insert_api_key(conn: Connection, name: str, key_hash: str) -> int:
-    return int(conn.execute(text("INSERT INTO api_keys (name, key_hash) VALUES (:n, :h) RETURNING id"),
-                            {"n": name, "h": key_hash}).scalar_one())
+def insert_api_key(conn: Connection, name: str, key_hash: str, org_id: int | None = None) -> int:
+    return int(conn.execute(text("INSERT INTO api_keys (name, key_hash, org_id) VALUES (:n, :h, :o) RETURNING id"),
+                            {"n": name, "h": key_hash, "o": org_id}).scalar_one())
 
 
 def find_api_key(conn: Connection, key_hash: str) -> dict[str, Any] | None:
-    row = conn.execute(text("SELECT id, name, revoked_at FROM api_keys WHERE key_hash = :h"),
+    row = conn.execute(text("SELECT id, name, revoked_at, org_id FROM api_keys WHERE key_hash = :h"),
                        {"h": key_hash}).mappings().first()
     return dict(row) if row else None
 
@@ -265,7 +273,7 @@ def revoke_api_key(conn: Connection, name: str, at: datetime) -> int:
 def list_api_keys(conn: Connection) -> list[dict[str, Any]]:
     """Every key: name, created, revoked, and how many reports it filed (never the hash)."""
     rows = conn.execute(text("""
-        SELECT k.id, k.name, k.created_at, k.revoked_at,
+        SELECT k.id, k.name, k.created_at, k.revoked_at, k.org_id,
                (SELECT count(*) FROM incidents i WHERE i.api_key_id = k.id) AS reports
         FROM api_keys k ORDER BY k.revoked_at IS NOT NULL, k.name, k.id
     """)).mappings().all()

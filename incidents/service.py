@@ -289,15 +289,17 @@ def list_queue(
     categories: Iterable[str] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     sla_states: Iterable[str] | None = None,
+    org_id: int | None = None,
     limit: int = 1000,
 ) -> list[QueueItem]:
     """The dispatcher's queue: incidents (open by default) with deadline and SLA state, most
-    urgent first (emergency before urgent before routine, then the earliest deadline)."""
+    urgent first (emergency before urgent before routine, then the earliest deadline). ``org_id``:
+    only the reports that organisation answers for."""
     rules = rules or rules_from_settings()
     now = now or utcnow()
     with connection_for(bind) as conn:
         found = repo.list_incidents(conn, statuses=list(statuses), categories=categories, bbox=bbox,
-                                    limit=100_000, newest_first=False)
+                                    org_id=org_id, limit=100_000, newest_first=False)
     items = [queue_item(i, rules, now) for i in found]
     if sla_states is not None:
         wanted = set(sla_states)
@@ -305,6 +307,21 @@ def list_queue(
     rank = {"emergency": 0, "urgent": 1, "routine": 2}
     items.sort(key=lambda q: (rank.get(q.incident.priority, 3), q.due_at, q.incident.id))
     return items[:limit]
+
+
+def org_breaches(bind: Engine | Connection, *, rules: Rules | None = None,
+                 now: datetime | None = None) -> dict[int, int]:
+    """Open reports past their deadline, per responsible organisation (the control room's escalation:
+    an organisation's breach is the service's to chase)."""
+    rules = rules or rules_from_settings()
+    now = now or utcnow()
+    with connection_for(bind) as conn:
+        rows = repo.open_incident_deadline_inputs(conn)
+    found: Counter[int] = Counter()
+    for r in rows:
+        if r["responsible_org_id"] is not None and now > due_at(r, rules):
+            found[int(r["responsible_org_id"])] += 1
+    return dict(found)
 
 
 def find_duplicates(engine: Engine, incident_id: int, *, settings: Settings | None = None) -> list[DuplicateCandidate]:
@@ -392,13 +409,13 @@ def advance_incident(conn: Connection, incident_id: int, target: str, *, actor: 
 # ---- control room ------------------------------------------------------------------------------
 
 def control_room_kpis(engine: Engine | Connection, *, rules: Rules | None = None,
-                      now: datetime | None = None) -> ControlRoomKpis:
+                      now: datetime | None = None, org_id: int | None = None) -> ControlRoomKpis:
     """Open, overdue, at risk, due within 1 h, unanswered beyond the answer time, active
     outages, and buildings/residents without water (active outages of water networks)."""
     rules = rules or rules_from_settings()
     now = now or utcnow()
     with connection_for(engine) as conn:
-        open_rows = repo.open_incident_deadline_inputs(conn)
+        open_rows = repo.open_incident_deadline_inputs(conn, org_id)
         outages = outage_repo.list_outages(conn, ["active"])
         dry = outage_repo.affected_buildings_of_active(conn, WATER_RESOURCES)
     overdue = at_risk = within_1h = unanswered = 0

@@ -10,17 +10,22 @@ from auth.model import Actor
 from incidents import keys
 from incidents import repo as incident_repo
 from ops import audit
+from reports import orgs
 from ops.base import allow, engine, utcnow
 
 
-def create(actor: Actor, name: str, *, bind: Engine | None = None) -> str:
-    """A new key for the client ``name``; its reports will be signed ``api:<name>``."""
+def create(actor: Actor, name: str, *, org_id: int | None = None, bind: Engine | None = None) -> str:
+    """A new key for the client ``name``; its reports will be signed ``api:<name>``. With ``org_id``: a key
+    of that organisation's own system, which sees and acts on that organisation's work orders only
+    (``/orgs/v1/``) and takes no reports."""
     allow(actor, "users.manage")
     now = utcnow()
     with engine(bind).begin() as conn:
-        key = keys.create_api_key(conn, name)
+        if org_id is not None:
+            orgs.get_organisation(conn, org_id)
+        key = keys.create_api_key(conn, name, org_id=org_id)
         audit.record(conn, actor=actor.author, action="api_key.create", object_type="api_key",
-                     object_id=name.strip(), at=now)
+                     object_id=name.strip(), at=now, details={"org_id": org_id} if org_id is not None else None)
     return key
 
 
@@ -55,4 +60,6 @@ def client(api_key: object, *, bind: Engine | None = None) -> ApiClient:
     Checked on every write: one lookup by the key's unique hash, never cached, so a revoked key is
     refused from the next request on."""
     key = keys.verify_api_key(engine(bind), api_key)
+    if key.org_id is not None:   # an organisation's own system: its desk's rights, its work orders only
+        return ApiClient(actor=Actor.org_client(key.name, key.org_id), key_id=key.id)
     return ApiClient(actor=Actor.api_client(key.name), key_id=key.id)

@@ -28,6 +28,8 @@ ACTIONS: tuple[str, ...] = (
     "billing.run", "billing.close", "billing.demo", "billing.export",
     "dma.derive", "dma.draw", "dma.alarm_raise", "dma.alarm_clear", "dma.demo",
     "forecast.refresh", "forecast.demo",
+    "work_order.accepted", "work_order.assigned", "work_order.visit_planned", "work_order.resolved",
+    "work_order.returned",
 )
 
 

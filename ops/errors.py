@@ -28,7 +28,9 @@ from incidents.errors import (
     InvalidTransition,
     OutageNotFound,
 )
+from incidents.work_orders import WorkOrderConflict
 from network.errors import NetworkError
+from reports.errors import UnknownOrganisation
 
 
 class OpsError(ValueError):
@@ -65,6 +67,8 @@ ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
     (OutageNotFound, 404, "not_found"),
     (UnknownUser, 404, "not_found"),
     (NotFound, 404, "not_found"),
+    (UnknownOrganisation, 404, "not_found"),
+    (WorkOrderConflict, 409, "conflict"),
     (ConcurrentEdit, 409, "concurrent"),
     (OutageConflict, 409, "outage_conflict"),
     (DuplicateLogin, 409, "conflict"),

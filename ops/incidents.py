@@ -2,7 +2,7 @@
 notes, status changes, duplicates, notes, and the control room's figures."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from incidents.errors import ConcurrentEdit, IncidentNotFound, InvalidIncident
 from incidents.intake import InvalidReport, Problem, text_problems
 from incidents.model import ControlRoomKpis, Incident, IntakeResult, Outage, QueueItem
 from ops import audit
-from ops.base import allow, engine, utcnow
+from ops.base import allow, check_incident_scope, engine, org_scope, utcnow
 from ops.errors import NotFound
 from ops.shared import db_key, shared
 from settings import Settings
@@ -33,9 +33,10 @@ def take_report(actor: Actor, *, bind: Engine | None = None, **fields: Any) -> I
 
 
 def queue(actor: Actor, *, bind: Engine | None = None, **filters: Any) -> list[QueueItem]:
-    """Reports with deadline and SLA state, most urgent first (filters as ``incidents.service.list_queue``)."""
+    """Reports with deadline and SLA state, most urgent first (filters as ``incidents.service.list_queue``);
+    an organisation's staff get only their organisation's."""
     allow(actor, "reports.read")
-    return service.list_queue(engine(bind), **filters)
+    return service.list_queue(engine(bind), **{**filters, "org_id": org_scope(actor)})
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,10 @@ class ReportDetail:
 
 
 def report(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> ReportDetail:
+    """A report with its history, notes and outage (another organisation's: ``IncidentNotFound``)."""
     allow(actor, "reports.read")
     with engine(bind).connect() as conn:
+        check_incident_scope(actor, conn, incident_id)
         inc = service.get_incident(conn, incident_id)
         history = service.incident_history(conn, incident_id)
         notes = incident_repo.notes_of(conn, incident_id)
@@ -66,16 +69,21 @@ def transition(actor: Actor, incident_id: int, to: str, *, expected_version: int
     """Move a report in its workflow (refused for a stale version: someone changed it meanwhile)."""
     allow(actor, "reports.edit")
     _text_or_raise("note", note, allow_empty=True)
-    return service.transition_incident(engine(bind), incident_id, to, actor=actor.author,
-                                       expected_version=expected_version, note=note)
+    with engine(bind).begin() as conn:
+        check_incident_scope(actor, conn, incident_id)
+        return service.transition_incident(conn, incident_id, to, actor=actor.author,
+                                           expected_version=expected_version, note=note)
 
 
 def mark_duplicate(actor: Actor, incident_id: int, of_incident_id: int, *, expected_version: int, note: str = "",
                    bind: Engine | None = None) -> Incident:
     allow(actor, "reports.edit")
     _text_or_raise("note", note, allow_empty=True)
-    return service.mark_duplicate(engine(bind), incident_id, of_incident_id, actor=actor.author,
-                                  expected_version=expected_version, note=note)
+    with engine(bind).begin() as conn:
+        check_incident_scope(actor, conn, incident_id)
+        check_incident_scope(actor, conn, of_incident_id)
+        return service.mark_duplicate(conn, incident_id, of_incident_id, actor=actor.author,
+                                      expected_version=expected_version, note=note)
 
 
 def set_description_private(actor: Actor, incident_id: int, private: bool, *,
@@ -85,6 +93,7 @@ def set_description_private(actor: Actor, incident_id: int, private: bool, *,
     allow(actor, "reports.edit")
     now = utcnow()
     with engine(bind).begin() as conn:
+        check_incident_scope(actor, conn, incident_id)
         before = incident_repo.set_description_private(conn, incident_id, private)
         if before is None:
             raise IncidentNotFound(f"no incident with id {incident_id}")
@@ -110,6 +119,7 @@ def add_note(actor: Actor, incident_id: int, body: str, *, bind: Engine | None =
     _text_or_raise("note", body)
     now = utcnow()
     with engine(bind).begin() as conn:
+        check_incident_scope(actor, conn, incident_id)
         if not outage_repo.incident_exists(conn, incident_id):
             raise IncidentNotFound(f"no incident with id {incident_id}")
         note = incident_repo.insert_note(conn, incident_id, actor.author, body.strip(), now)
@@ -127,6 +137,7 @@ def edit_note(actor: Actor, note_id: int, body: str, *, expected_version: int, b
         note = incident_repo.get_note(conn, note_id, for_update=True)
         if note is None:
             raise NotFound(f"no note with id {note_id}")
+        check_incident_scope(actor, conn, note["incident_id"])
         if note["author"] != actor.author:
 
             raise PermissionDenied("notes.edit_others", actor.role, actor.author)
@@ -149,6 +160,8 @@ class ControlRoom:
     active: list[Outage]
     planned: list[Outage]
     dry_building_ids: list[int]
+    #: open reports past their deadline per responsible organisation: an organisation's breach escalates here
+    org_breaches: dict[int, int] = field(default_factory=dict)
 
 
 def control_room(actor: Actor, *, bind: Engine | None = None, max_age: float = 0) -> ControlRoom:
@@ -158,18 +171,23 @@ def control_room(actor: Actor, *, bind: Engine | None = None, max_age: float = 0
     allow(actor, "outages.read")
     allow(actor, "reports.read")
     eng = engine(bind)
-    return shared(("control_room", db_key(eng)), max_age, lambda: _control_room(eng))
+    org = org_scope(actor)
+    return shared(("control_room", db_key(eng), org), max_age, lambda: _control_room(eng, org))
 
 
-def _control_room(eng: Engine) -> ControlRoom:
+def _control_room(eng: Engine, org: int | None = None) -> ControlRoom:
     now = service.utcnow()
     with eng.connect() as conn:
-        items = service.list_queue(conn, now=now)
-        kpis = service.control_room_kpis(conn, now=now)
+        items = service.list_queue(conn, now=now, org_id=org)
+        kpis = service.control_room_kpis(conn, now=now, org_id=org)
+        breaches = service.org_breaches(conn, now=now)
+        if org is not None:
+            breaches = {k: v for k, v in breaches.items() if k == org}
         active = outage_repo.list_outages(conn, ["active"])
         planned = outage_repo.list_outages(conn, ["planned"])
         dry = [int(r["building_id"]) for r in outage_repo.affected_buildings_of_active(conn)]
-    return ControlRoom(now=now, kpis=kpis, queue=items, active=active, planned=planned, dry_building_ids=dry)
+    return ControlRoom(now=now, kpis=kpis, queue=items, active=active, planned=planned, dry_building_ids=dry,
+                       org_breaches=breaches)
 
 
 def rules(settings: Settings | None = None) -> Any:
@@ -190,6 +208,7 @@ def request(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> Re
     """One report (``IncidentNotFound`` when there is none) for an Open311 client."""
     allow(actor, "reports.read")
     with engine(bind).connect() as conn:
+        check_incident_scope(actor, conn, incident_id)
         inc = service.get_incident(conn, incident_id)
         ends = service.outage_ends(conn, [inc.outage_id]) if inc.outage_id else {}
     return Requests([inc], ends)
@@ -199,14 +218,22 @@ def requests(actor: Actor, *, bind: Engine | None = None, **filters: Any) -> Req
     """Reports by filters (as ``incidents.service.list_incidents``) for an Open311 client."""
     allow(actor, "reports.read")
     with engine(bind).connect() as conn:
-        found = service.list_incidents(conn, **filters)
+        found = service.list_incidents(conn, **{**filters, "org_id": org_scope(actor)})
         ends = service.outage_ends(conn, [i.outage_id for i in found if i.outage_id])
     return Requests(found, ends)
 
 
 def find_duplicates(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> list[Any]:
     allow(actor, "reports.read")
-    return service.find_duplicates(engine(bind), incident_id)
+    eng = engine(bind)
+    scope = org_scope(actor)
+    if scope is None:
+        return service.find_duplicates(eng, incident_id)
+    with eng.connect() as conn:
+        check_incident_scope(actor, conn, incident_id)
+    found = service.find_duplicates(eng, incident_id)
+    own = {i.id for i in service.list_incidents(eng, ids=[c.incident_id for c in found], org_id=scope)} if found else set()
+    return [c for c in found if c.incident_id in own]
 
 
 __all__ = ["take_report", "queue", "report", "transition", "mark_duplicate", "add_note", "edit_note",

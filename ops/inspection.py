@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from auth.model import Actor
 from incidents import service as incidents
 from ops import audit
-from ops.base import allow, engine, utcnow
+from ops.base import allow, check_incident_scope, engine, org_scope, utcnow
 from ops.incidents import _text_or_raise
 from reports import inspection_data, kpi_queries, orgs, pdf
 from reports import kpis as kpi_mod
@@ -76,11 +76,13 @@ def building_companies(actor: Actor, *, bind: Engine | None = None) -> dict[int,
 def reports_by_ids(actor: Actor, ids: list[int], *, bind: Engine | None = None) -> list[Any]:
     """The reports behind a figure (drill-down), oldest first."""
     allow(actor, "reports.read")
-    return incidents.list_incidents(engine(bind), ids=list(ids), limit=len(ids) + 1, newest_first=False) if ids else []
+    return incidents.list_incidents(engine(bind), ids=list(ids), limit=len(ids) + 1, newest_first=False,
+                                    org_id=org_scope(actor)) if ids else []
 
 
 def responsible_of(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> int | None:
     """The id of the organisation responsible for a report (None: nobody yet)."""
     allow(actor, "reports.read")
     with engine(bind).connect() as conn:
+        check_incident_scope(actor, conn, incident_id)
         return conn.execute(text("SELECT responsible_org_id FROM incidents WHERE id = :i"), {"i": incident_id}).scalar()

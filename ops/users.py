@@ -86,24 +86,29 @@ def list_users(actor: Actor, *, bind: Engine | None = None) -> list[User]:
 
 
 def add_user(actor: Actor, login: str, *, role: str, password: str, display_name: str = "",
-             bind: Engine | None = None) -> User:
+             org_id: int | None = None, bind: Engine | None = None) -> User:
+    """A new account; ``org_id`` binds an ``org_dispatcher`` or ``crew`` to their organisation."""
     allow(actor, "users.manage")
     now = utcnow()
     with engine(bind).begin() as conn:
         user = accounts.add_user(conn, login=login, role=role, password=password, display_name=display_name,
-                                 created_by=actor.author, now=now)
+                                 created_by=actor.author, now=now, org_id=org_id)
         audit.record(conn, actor=actor.author, action="user.add", object_type="user", object_id=user.login, at=now,
                      details=accounts.describe(user))
     return user
 
 
-def set_role(actor: Actor, login: str, role: str, *, reason: str = "", bind: Engine | None = None) -> User:
+def set_role(actor: Actor, login: str, role: str, *, reason: str = "", org_id: int | None = None,
+              bind: Engine | None = None) -> User:
     allow(actor, "users.manage")
     now = utcnow()
     with engine(bind).begin() as conn:
-        user, old = accounts.set_role(conn, login, role, now=now)
+        user, old = accounts.set_role(conn, login, role, now=now, org_id=org_id)
+        details: dict[str, object] = {"from": old, "to": role}
+        if org_id is not None:
+            details["org_id"] = org_id
         audit.record(conn, actor=actor.author, action="user.set_role", object_type="user", object_id=user.login,
-                     at=now, reason=reason, details={"from": old, "to": role})
+                     at=now, reason=reason, details=details)
     return user
 
 

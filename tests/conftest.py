@@ -87,9 +87,15 @@ def demo_engine(ui_db_url: str) -> Iterator[Engine]:
     load_demo(eng, seed=42, network_name=get_settings().demo_network_name)
     from auth.model import Actor
     from ops import users
-    from tests.ui.conftest import PASSWORDS
+    from tests.ui.conftest import ORG_PASSWORDS, PASSWORDS
 
     for role, password in PASSWORDS.items():
         users.add_user(Actor.cli("cli:tests"), role, role=role, password=password, display_name=f"Тест {role}", bind=eng)
+    with eng.begin() as conn:   # the organisation of the test's org_dispatcher and crew
+        org_id = conn.execute(text("INSERT INTO organisations (kind, name) VALUES ('management_company', 'Тест УК') "
+                                   "ON CONFLICT (name) DO UPDATE SET active = true RETURNING id")).scalar_one()
+    for role, password in ORG_PASSWORDS.items():
+        users.add_user(Actor.cli("cli:tests"), role, role=role, password=password, display_name=f"Тест {role}",
+                       org_id=org_id, bind=eng)
     yield eng
     eng.dispose()

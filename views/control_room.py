@@ -20,7 +20,7 @@ import streamlit as st
 from gis import layers as L
 from incidents.model import ControlRoomKpis, Outage, QueueItem
 from ops import incidents as reports
-from ops import maps
+from ops import inspection, maps
 from ops.errors import is_database_down
 from views import burst_panel, ticker
 from views.common import lang, network_id, t
@@ -90,6 +90,16 @@ table.cr-outages td small { display: block; font-size: 16px; color: #9fb0cc !imp
 @keyframes cr-blink { 50% { background: #ff3b30; } }
 </style>
 """
+
+
+def breaches_html(breaches: dict[int, int], names: dict[int, str]) -> str:
+    """The organisations whose reports are past their deadline, most first: their breach escalates here."""
+    if not breaches:
+        return ""
+    rows = sorted(breaches.items(), key=lambda kv: (-kv[1], names.get(kv[0], "")))
+    return ('<div class="cr-h">' + html.escape(t("control.org_breaches")) + "</div><div>"
+            + "<br>".join(f"{html.escape(names.get(org, f'#{org}'))} — <b>{fmt_int(n)}</b>" for org, n in rows)
+            + "</div>")
 
 
 def kpi_html(k: ControlRoomKpis) -> str:
@@ -342,6 +352,9 @@ def refresh(every: int, bounds: tuple[float, float, float, float]) -> None:
                     + queue_html(room.queue, room.now, turn), unsafe_allow_html=True)
         st.markdown(f'<div class="cr-h">{html.escape(t("control.outages"))}</div>'
                     + outages_html(room.active, room.planned, room.now), unsafe_allow_html=True)
+        if room.org_breaches:
+            names = {o["id"]: o["short_name"] or o["name"] for o in inspection.organisations(actor())}
+            st.markdown(breaches_html(room.org_breaches, names), unsafe_allow_html=True)
         # when the figures were computed; amber in the browser once no refresh came for two periods
         st.markdown(f'<div class="cr-updated">{html.escape(t("control.updated", time=fmt_dt(room.now, seconds=True), seconds=every))}</div>',
                     unsafe_allow_html=True)

@@ -88,8 +88,9 @@ def list_section() -> list[QueueItem]:
 
 def pipe_code(pipe_id: int | None) -> str:
     """The utility's code of a pipe (and its street), not the database id."""
-    if pipe_id is None:
-        return ""
+    user = current_user()
+    if pipe_id is None or user is None or not allowed(user.role, "network.read"):
+        return "" if pipe_id is None else f"#{pipe_id}"   # an organisation's staff do not read the network
 
     p = net_ops.pipe_details(actor(), [pipe_id]).get(str(pipe_id), {})
     return " · ".join(str(x) for x in (p.get("ext_id"), p.get("street")) if x) or "—"
@@ -292,7 +293,9 @@ def detail_section(incident_id: int) -> None:
         st.markdown(f"**{t('incident.history')}**")
         st.dataframe(history_table(detail.history), hide_index=True, width="stretch")
         notes_section(detail)
-    if inc.category == "burst" or inc.outage_id is not None:
+    user = current_user()
+    may_plan = user is not None and allowed(user.role, "network.read") and allowed(user.role, "outages.read")
+    if may_plan and (inc.category == "burst" or inc.outage_id is not None):
 
         shutoff_panel(inc)
 

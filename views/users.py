@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from auth.permissions import ROLES
-from ops import api_keys, users
+from auth.permissions import ORG_ROLES, ROLES
+from ops import api_keys, inspection, users
 from views import errors
 from views.common import t
 from views.formatting import fmt_dt, md_safe
@@ -20,8 +20,15 @@ def main() -> None:
         st.success(done)
     a = actor()
     found = users.list_users(a)
+    orgs = {o["id"]: o["short_name"] or o["name"] for o in inspection.organisations(a)}
+    org_ids: list[int | None] = [None, *orgs]
+
+    def org_name(org: int | None) -> str:
+        return t("users.org_none") if org is None else orgs.get(org, f"#{org}")
+
     st.dataframe(pd.DataFrame([{
         t("users.col.login"): u.login, t("users.col.name"): u.display_name, t("users.col.role"): t(f"role.{u.role}"),
+        t("users.col.org"): "" if u.org_id is None else org_name(u.org_id),
         t("users.col.active"): t("users.yes") if u.active else t("users.no"),
         t("users.col.last_login"): fmt_dt(u.last_login_at) or t("users.never"),
         t("users.col.created"): fmt_dt(u.created_at), t("users.col.created_by"): u.created_by,
@@ -33,10 +40,12 @@ def main() -> None:
         login = st.text_input(t("login.login"), help=t("users.login_hint"), max_chars=64)
         name = st.text_input(t("users.name"), max_chars=200)
         role = st.selectbox(t("users.role"), ROLES, format_func=lambda r: t(f"role.{r}"))
+        org = st.selectbox(t("users.org"), org_ids, format_func=org_name, help=t("users.org_hint"), key="users_add_org")
         password = st.text_input(t("users.password"), type="password", max_chars=1024)
         if st.form_submit_button(t("users.create"), type="primary"):
             try:
-                user = users.add_user(a, login, role=role, password=password, display_name=name)
+                user = users.add_user(a, login, role=role, password=password, display_name=name,
+                                      org_id=org if role in ORG_ROLES else None)
             except Exception as exc:
                 errors.show(exc)
             else:
@@ -51,10 +60,14 @@ def main() -> None:
         user = next(u for u in found if u.login == pick)
         role = st.selectbox(t("users.role"), ROLES, index=ROLES.index(user.role), format_func=lambda r: t(f"role.{r}"),
                             key=f"users_role_{pick}")
+        org = st.selectbox(t("users.org"), org_ids, index=org_ids.index(user.org_id) if user.org_id in org_ids else 0,
+                           format_func=org_name, help=t("users.org_hint"), key=f"users_org_{pick}",
+                           disabled=role not in ORG_ROLES)
+        org = org if role in ORG_ROLES else None
         cols = st.columns(2)
         try:
-            if cols[0].button(t("users.set_role"), key="users_set_role", disabled=role == user.role):
-                users.set_role(a, pick, role)
+            if cols[0].button(t("users.set_role"), key="users_set_role", disabled=(role, org) == (user.role, user.org_id)):
+                users.set_role(a, pick, role, org_id=org)
                 _done(t("users.set_role"))
             label = t("users.disable") if user.active else t("users.enable")
             if cols[1].button(label, key="users_toggle"):
@@ -71,7 +84,8 @@ def main() -> None:
 
 
 def api_keys_section() -> None:
-    """Open311 clients' keys: issue one (shown once), revoke one."""
+    """Open311 clients' keys: issue one (shown once), revoke one. (An organisation's key for /orgs/v1/ is issued
+    on the command line: python -m incidents api-key create --name N --org ORG_ID.)"""
 
     a = actor()
     st.subheader(t("keys.title"))

@@ -1,14 +1,15 @@
 """``python -m auth``: accounts from the server's shell (the author recorded is ``cli:<os user>``).
 
-    python -m auth user add LOGIN --role ROLE [--name "Full Name"]   (the password: one line on stdin)
+    python -m auth user add LOGIN --role ROLE [--name "Full Name"] [--org ORG_ID]   (the password: one line on stdin)
     python -m auth user list [--json]
-    python -m auth user set-role LOGIN ROLE        (or --role ROLE)
+    python -m auth user set-role LOGIN ROLE        (or --role ROLE; [--org ORG_ID] for org_dispatcher and crew)
     python -m auth user disable LOGIN  |  user enable LOGIN
     python -m auth user passwd LOGIN               (the new password: one line on stdin)
     python -m auth demo-users                      (one account per role for the demo; passwords printed once)
 
-Bad input (unknown role, duplicate login, a password under 10 characters, an unknown login)
-exits 2 with one line on stderr and writes nothing.
+Bad input (unknown role, duplicate login, a password under 10 characters, an unknown login; --org missing
+for org_dispatcher or crew, given for any other role, or naming no active organisation: see
+``python -m reports orgs``) exits 2 with one line on stderr and writes nothing.
 """
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ import sys
 from apps.cli.common import Parser, run
 from auth.errors import AuthError, DuplicateLogin
 from auth.model import Actor, User
-from auth.permissions import ROLES
+from auth.permissions import ORG_ROLES, ROLES
+from auth.service import org_problem
 from ops import audit, users
 from settings import get_settings
 
-DEMO_LOGINS = {role: role for role in ROLES}
+# the service's roles; an organisation's staff need an organisation (added with --org)
+DEMO_LOGINS = {role: role for role in ROLES if role not in ORG_ROLES}
 DEMO_NAMES = {"operator": "Оператор (демо)", "dispatcher": "Диспетчер (демо)", "planner": "Планировщик (демо)",
               "inspector": "Инспектор (демо)", "admin": "Администратор (демо)"}
 
@@ -53,12 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("login")
     add.add_argument("--role", required=True, help=" | ".join(ROLES))
     add.add_argument("--name", default="", help="full name shown in the app")
+    add.add_argument("--org", type=int, default=None, metavar="ORG_ID",
+                     help="the organisation of an org_dispatcher or crew (python -m reports orgs)")
     lst = act.add_parser("list", help="list accounts")
     lst.add_argument("--json", action="store_true")
     sr = act.add_parser("set-role", help="change a role")
     sr.add_argument("login")
     sr.add_argument("role_pos", nargs="?", metavar="ROLE")
     sr.add_argument("--role", dest="role_opt")
+    sr.add_argument("--org", type=int, default=None, metavar="ORG_ID",
+                    help="the organisation of an org_dispatcher or crew")
     for name, text in (("disable", "disable an account (its sessions end at once)"), ("enable", "enable an account"),
                        ("passwd", "set a new password (from stdin)")):
         p = act.add_parser(name, help=text)
@@ -83,8 +90,12 @@ def _run(args: argparse.Namespace) -> int:
 def _add(actor: Actor, args: argparse.Namespace) -> None:
     if args.role not in ROLES:
         raise Refused(f"unknown role {args.role!r}; expected one of {', '.join(ROLES)}")
-    user = users.add_user(actor, args.login, role=args.role, password=read_password(), display_name=args.name)
-    print(f"created {user.login} ({user.role})")
+    problem = org_problem(args.role, args.org)
+    if problem:   # before the password is read: nothing to type for a command that will be refused
+        raise Refused(problem[2])
+    user = users.add_user(actor, args.login, role=args.role, password=read_password(), display_name=args.name,
+                          org_id=args.org)
+    print(f"created {user.login} ({user.role}" + (f", organisation {user.org_id})" if user.org_id else ")"))
 
 
 def _list(actor: Actor, args: argparse.Namespace) -> None:
@@ -95,7 +106,8 @@ def _list(actor: Actor, args: argparse.Namespace) -> None:
     for u in found:
         last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
         state = "active" if u.active else "disabled"
-        print(f"{u.login:<24} {u.role:<11} {state:<9} last login {last:<16} {u.display_name}")
+        org = f" (organisation {u.org_id})" if u.org_id is not None else ""
+        print(f"{u.login:<24} {u.role:<11} {state:<9} last login {last:<16} {u.display_name}{org}")
 
 
 def _as_json(u: User) -> dict[str, object]:
@@ -107,8 +119,8 @@ def _set_role(actor: Actor, args: argparse.Namespace) -> None:
     role = args.role_opt or args.role_pos
     if not role:
         raise Refused("set-role needs a role: python -m auth user set-role LOGIN ROLE")
-    user = users.set_role(actor, args.login, role)
-    print(f"{user.login} is now {user.role}")
+    user = users.set_role(actor, args.login, role, org_id=args.org)
+    print(f"{user.login} is now {user.role}" + (f" of organisation {user.org_id}" if user.org_id else ""))
 
 
 def _set_active(actor: Actor, args: argparse.Namespace) -> None:

@@ -1,7 +1,8 @@
 """``python -m incidents``: serve the Open311 API, manage API keys, simulate a live feed.
 
     python -m incidents serve --host 127.0.0.1 --port 8311 [--workers 2]
-    python -m incidents api-key create --name NAME     (the key is on the last line)
+    python -m incidents api-key create --name NAME [--org ORG_ID]   (the key is on the last line; with --org:
+                                                   a key of that organisation's own system, /orgs/v1/)
     python -m incidents api-key revoke --name NAME
     python -m incidents simulate --rate 5 [--duration 60] [--seed 42] [--url URL --api-key KEY]
 """
@@ -16,6 +17,7 @@ from auth.model import Actor
 from incidents.errors import IncidentError
 from ops import api_keys
 from ops.audit import cli_actor
+from reports.errors import ReportsError
 
 MAX_DURATION_S = 86400
 
@@ -32,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="action", required=True, parser_class=Parser)
     create = keys_sub.add_parser("create")
     create.add_argument("--name", required=True)
+    create.add_argument("--org", type=int, default=None, metavar="ORG_ID",
+                        help="an organisation's own system: its work orders only (python -m reports orgs)")
     revoke = keys_sub.add_parser("revoke")
     revoke.add_argument("--name", required=True)
     sim = sub.add_parser("simulate", help="a bounded live feed of realistic reports")
@@ -45,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run(lambda: COMMANDS[args.command](args), IncidentError)
+    return run(lambda: COMMANDS[args.command](args), IncidentError, ReportsError)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -56,8 +60,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _api_key(args: argparse.Namespace) -> int:
     actor = Actor.cli(cli_actor())
     if args.action == "create":
-        key = api_keys.create(actor, args.name)
-        print(f"API key {args.name!r} created; it is shown only once, store it now:")
+        key = api_keys.create(actor, args.name, org_id=args.org)
+        whose = f" for organisation {args.org}" if args.org is not None else ""
+        print(f"API key {args.name!r} created{whose}; it is shown only once, store it now:")
         print(key)
     else:
         print(f"revoked {api_keys.revoke(actor, args.name)} key(s) named {args.name!r}")

@@ -62,6 +62,13 @@ def test_user_commands_as_documented(clean_engine: Engine, db_url: str) -> None:
     (("user", "passwd", "ivanova"), "ivanova-2026\n", "too similar to the login"),
     (("user", "add"), "", "error"),
     (("user", "frobnicate"), "", "error"),
+    # an organisation's staff need their organisation; the service's roles take none
+    (("user", "add", "newbie", "--role", "org_dispatcher"), "long enough 1\n", "needs an organisation (--org ORG_ID)"),
+    (("user", "add", "newbie", "--role", "crew"), "", "needs an organisation"),
+    (("user", "add", "newbie", "--role", "operator", "--org", "1"), "long enough 1\n", "takes no organisation"),
+    (("user", "add", "newbie", "--role", "crew", "--org", "999999"), "long enough 1\n", "no active organisation"),
+    (("user", "add", "newbie", "--role", "crew", "--org", "x"), "long enough 1\n", "invalid int value"),
+    (("user", "set-role", "ivanova", "crew"), "", "needs an organisation"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(clean_engine: Engine, db_url: str, args: tuple[str, ...],
                                                             stdin: str, words: str) -> None:
@@ -90,3 +97,23 @@ def test_demo_users_are_created_once_and_never_in_production(clean_engine: Engin
 
     for login, password in passwords.items():
         assert users.sign_in(login, password, bind=clean_engine)[0].role == login
+
+
+def test_an_organisations_staff_are_added_with_their_organisation(clean_engine: Engine, db_url: str) -> None:
+    with clean_engine.begin() as conn:
+        org = conn.execute(text("INSERT INTO organisations (kind, name) VALUES ('utility', 'Водоканал') "
+                                "RETURNING id")).scalar_one()
+    ok = run(db_url, "user", "add", "desk1", "--role", "org_dispatcher", "--org", str(org), stdin="secret pass 1\n")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == f"created desk1 (org_dispatcher, organisation {org})"
+    assert run(db_url, "user", "add", "crew1", "--role", "crew", "--org", str(org), stdin="secret pass 2\n").returncode == 0
+    rows = {r["login"]: r for r in json.loads(run(db_url, "user", "list", "--json").stdout)}
+    assert (rows["desk1"]["org_id"], rows["crew1"]["role"]) == (org, "crew")
+    assert f"(organisation {org})" in run(db_url, "user", "list").stdout
+    moved = run(db_url, "user", "set-role", "crew1", "operator")
+    assert moved.returncode == 0 and moved.stdout.strip() == "crew1 is now operator"
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT role, org_id FROM users WHERE login = 'crew1'")).one() == ("operator", None)
+    from ops import users
+
+    assert users.sign_in("desk1", "secret pass 1", bind=clean_engine)[0].org_id == org

@@ -37,6 +37,21 @@ def test_api_key_create_prints_the_key_last_and_stores_a_hash(clean_engine: Engi
     assert bad.returncode == 2 and "needs a name" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_api_key_of_an_organisation(clean_engine: Engine, db_url: str) -> None:
+    with clean_engine.begin() as conn:
+        org = conn.execute(text("INSERT INTO organisations (kind, name) VALUES ('utility', 'Водоканал') "
+                                "RETURNING id")).scalar_one()
+    out = subprocess.run([sys.executable, "-m", "incidents", "api-key", "create", "--name", "vk-erp", "--org", str(org)],
+                         cwd=ROOT, env=_env(db_url), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert keys.verify_api_key(clean_engine, out.stdout.strip().splitlines()[-1]).org_id == org
+    bad = subprocess.run([sys.executable, "-m", "incidents", "api-key", "create", "--name", "x", "--org", "999999"],
+                         cwd=ROOT, env=_env(db_url), capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: no organisation with id 999999"
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM api_keys")).scalar_one() == 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

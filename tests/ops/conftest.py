@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from auth.model import Actor
-from auth.permissions import ROLES
+from auth.permissions import ORG_ROLES, ROLES
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ def demo(ops_demo: Demo) -> Iterator[Demo]:
 
 @pytest.fixture(scope="session")
 def actors() -> dict[str, Actor]:
-    """One actor per role (``ivanova`` the dispatcher, …)."""
+    """One actor per role of the service (``ivanova`` the dispatcher, …); an organisation's staff are bound to
+    an organisation, and made where a test has one (tests/ops/test_org_desks.py)."""
     names = {"operator": "orlova", "dispatcher": "ivanova", "planner": "petrov", "inspector": "smirnova",
              "admin": "admin1"}
-    return {r: Actor(author=names[r], role=r, display_name=names[r]) for r in ROLES}
+    return {r: Actor(author=names[r], role=r, display_name=names[r]) for r in ROLES if r not in ORG_ROLES}

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 # one account per role, login = the role's name (a password holding its login is refused)
 PASSWORDS = {role: f"{role[:3]}-test-secret-42" for role in ("operator", "dispatcher", "planner", "inspector", "admin")}
+# an organisation's staff (bound to the test organisation that ``demo_engine`` adds)
+ORG_PASSWORDS = {role: f"{role[:3]}-org-test-secret-42" for role in ("org_dispatcher", "crew")}
 
 
 # the page has run: the navigation is there, the page wrote something, the app is not running any more
@@ -86,7 +88,7 @@ def login(page, app_url: str, role: str, *, password: str | None = None, lang: s
     if lang == "en":
         page.get_by_text("English").click()
     page.get_by_label(labels[0]).fill(role)
-    page.get_by_role("textbox", name=labels[1], exact=True).fill(password or PASSWORDS[role])
+    page.get_by_role("textbox", name=labels[1], exact=True).fill(password or {**PASSWORDS, **ORG_PASSWORDS}[role])
     # the page asks the server for its HttpOnly session cookie (views/front.py) once the sign-in is done
     with page.expect_response(lambda r: r.url.endswith("/session/cookie") and r.request.method == "POST",
                               timeout=30000) as answer:

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 import apps.http.open311.handlers as handlers
 import apps.http.open311.openapi as openapi
+import apps.http.open311.orgs as orgs
 import apps.http.open311.requests_post as requests_post
 import apps.http.open311.requests_read as requests_read
 import apps.http.open311.services as services
@@ -29,10 +30,11 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
                   docs_url=f"{PREFIX}/docs", openapi_url=f"{PREFIX}/openapi.json", redoc_url=None,
                   default_response_class=Open311Response)
     app.state.open311 = Context(settings=s, rules=rules or reports.rules(s), db=lazy_engine(engine, s.database_url))
-    app.add_middleware(BodyLimit, max_bytes=s.api_max_body_bytes)
+    # the organisations' events carry photos: their route takes up to MAX_PHOTOS photos of MAX_PHOTO_BYTES
+    app.add_middleware(BodyLimit, max_bytes=s.api_max_body_bytes, larger=((orgs.ORGS_PREFIX, orgs.MAX_EVENT_BYTES),))
     app.add_middleware(NoFraming)  # the documentation page is HTML: never inside another site's frame
     handlers.install(app)
-    for router in (services.router, requests_read.router, requests_post.router):
+    for router in (services.router, requests_read.router, requests_post.router, orgs.router):
         app.include_router(router)
     app.openapi = partial(openapi.document, app)  # type: ignore[method-assign]
     return app

@@ -29,13 +29,18 @@ Fields = tuple[dict[str, Any], dict[str, int]]   # a body's fields, and how ofte
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` before the app reads them (400, Open311 list)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: tuple[tuple[str, int], ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger   # (path prefix, cap): routes that take photos
 
-    async def _refuse(self, send: Send, size: str) -> None:
+    def _cap(self, scope: Scope) -> int:
+        path = str(scope.get("path") or "")
+        return next((cap for prefix, cap in self.larger if path.startswith(prefix)), self.max_bytes)
+
+    async def _refuse(self, send: Send, size: str, cap: int) -> None:
         body = json.dumps([{"code": 400, "description": f"request body too large ({size}); at most "
-                            f"{self.max_bytes} bytes are accepted (description ≤ 4000 characters)"}]).encode()
+                            f"{cap} bytes are accepted (description ≤ 4000 characters)"}]).encode()
         await send({"type": "http.response.start", "status": 400,
                     "headers": [(b"content-type", JSON_CT.encode()), (b"content-length", str(len(body)).encode()),
                                 (b"x-content-type-options", b"nosniff"), (b"connection", b"close")]})
@@ -45,31 +50,32 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cap = self._cap(scope)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
-            await self._declared(scope, receive, send, length)
+            await self._declared(scope, receive, send, length, cap)
         elif scope.get("method") not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
         else:
-            await self._chunked(scope, receive, send)
+            await self._chunked(scope, receive, send, cap)
 
-    async def _declared(self, scope: Scope, receive: Receive, send: Send, length: bytes) -> None:
+    async def _declared(self, scope: Scope, receive: Receive, send: Send, length: bytes, cap: int) -> None:
         """A body of a declared length: refused at once when it says more than the cap."""
         try:
             n = int(length)
         except ValueError:
-            await self._refuse(send, "unreadable Content-Length")
+            await self._refuse(send, "unreadable Content-Length", cap)
             return
-        if n > self.max_bytes:
-            await self._refuse(send, f"{n} bytes")
+        if n > cap:
+            await self._refuse(send, f"{n} bytes", cap)
             return
         await self.app(scope, receive, send)
 
-    async def _chunked(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A chunked body: read here, at most ``max_bytes``, then replayed to the app."""
-        body, too_big = await asgi.read_body(receive, self.max_bytes)
+    async def _chunked(self, scope: Scope, receive: Receive, send: Send, cap: int) -> None:
+        """A chunked body: read here, at most ``cap`` bytes, then replayed to the app."""
+        body, too_big = await asgi.read_body(receive, cap)
         if too_big:
-            await self._refuse(send, f"more than {self.max_bytes} bytes")
+            await self._refuse(send, f"more than {cap} bytes", cap)
             return
         await self.app(scope, asgi.replaying(body, receive), send)
 

@@ -15,7 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from apps.http.open311.answers import ApiError, descriptions, errors, status_of
 from gis.errors import DatabaseUnavailable
 from apps.http.routes import allowed_methods
+from auth.errors import AuthError
 from incidents.errors import IncidentError
+from reports.errors import ReportsError
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -39,7 +41,9 @@ def install(app: FastAPI) -> None:
     """The error handlers of ``app``."""
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
-    for exc_class in (ApiError, IncidentError, DBAPIError, PoolTimeout, DatabaseUnavailable, psycopg.Error):
+    # AuthError: a key whose client may not do that (an organisation's key takes no reports: 403)
+    for exc_class in (ApiError, IncidentError, AuthError, ReportsError, DBAPIError, PoolTimeout, DatabaseUnavailable,
+                      psycopg.Error):
         app.add_exception_handler(exc_class, domain_error)
     # anything else: still an Open311 list (500), never Starlette's plain-text page; the server logs it
     app.add_exception_handler(Exception, domain_error)
