@@ -20,8 +20,7 @@ Create Date: 2026-12-06
 from alembic import op
 
 revision = "0026"
-# MERGE: down_revision becomes "0025"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
