@@ -2,7 +2,7 @@
 notes, status changes, duplicates, notes, and the control room's figures."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from incidents import repo as incident_repo
 from incidents.errors import ConcurrentEdit, IncidentNotFound, InvalidIncident
 from incidents.intake import InvalidReport, Problem, text_problems
 from incidents.model import ControlRoomKpis, Incident, IntakeResult, Outage, QueueItem
+from incidents.redact import redact
 from ops import audit
 from ops.base import allow, check_incident_scope, engine, org_scope, utcnow
 from ops.errors import NotFound
@@ -32,11 +33,27 @@ def take_report(actor: Actor, *, bind: Engine | None = None, **fields: Any) -> I
     return service.create_incident(engine(bind), actor=actor.author, **fields)
 
 
+#: the roles that work a report on site and never see who reported it: no name, phone or e-mail, and the
+#: description as the public reads it (phones, e-mails and names in it masked; issue 18)
+NO_REPORTER = frozenset({"crew"})
+
+
+def as_seen_by(actor: Actor, inc: Incident) -> Incident:
+    """``inc`` as ``actor`` may see it (a crew: without the reporter's contact)."""
+    if actor.role not in NO_REPORTER:
+        return inc
+    return replace(inc, reporter_name=None, reporter_phone=None, reporter_email=None,
+                   description=redact(inc.description) if inc.description else inc.description)
+
+
 def queue(actor: Actor, *, bind: Engine | None = None, **filters: Any) -> list[QueueItem]:
     """Reports with deadline and SLA state, most urgent first (filters as ``incidents.service.list_queue``);
-    an organisation's staff get only their organisation's."""
+    an organisation's staff get only their organisation's, a crew without the reporters' contact."""
     allow(actor, "reports.read")
-    return service.list_queue(engine(bind), **{**filters, "org_id": org_scope(actor)})
+    items = service.list_queue(engine(bind), **{**filters, "org_id": org_scope(actor)})
+    if actor.role in NO_REPORTER:
+        items = [replace(q, incident=as_seen_by(actor, q.incident)) for q in items]
+    return items
 
 
 @dataclass(frozen=True)
@@ -60,7 +77,7 @@ def report(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> Rep
         history = service.incident_history(conn, incident_id)
         notes = incident_repo.notes_of(conn, incident_id)
         linked = outage_repo.get_outage(conn, inc.outage_id) if inc.outage_id is not None else None
-    item = service.queue_item(inc, service.rules_from_settings(), service.utcnow())
+    item = service.queue_item(as_seen_by(actor, inc), service.rules_from_settings(), service.utcnow())
     return ReportDetail(item=item, history=history, notes=notes, outage=linked)
 
 

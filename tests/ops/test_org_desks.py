@@ -217,3 +217,20 @@ def test_an_organisations_breach_shows_in_the_control_room(two: Two) -> None:
     room = incidents.control_room(ADMIN, bind=eng)
     assert room.org_breaches == {two.org_a: 1}
     assert service.org_breaches(eng) == {two.org_a: 1}
+
+
+def test_a_crew_never_sees_who_reported(two: Two, city: City) -> None:  # noqa: F811
+    """A crew works the report on site: no reporter's name, phone or e-mail, and the description with the
+    phone in it masked — in the queue and in the report; the organisation's desk still sees them."""
+    inc = incidents.take_report(ADMIN, bind=two.engine, service_code="elevator", building_id=city.building_ids[0],
+                                description="Лифт стоит, звоните +7 912 345-67-89", reporter_name="Анна Петрова",
+                                reporter_phone="+79123456789", reporter_email="anna@example.org").incident
+    with two.engine.begin() as conn:
+        conn.execute(text("UPDATE incidents SET responsible_org_id = :o WHERE id = :i"), {"o": two.org_a, "i": inc.id})
+    seen = incidents.report(two.crew_a, inc.id, bind=two.engine).incident
+    assert (seen.reporter_name, seen.reporter_phone, seen.reporter_email) == (None, None, None)
+    assert "345-67-89" not in seen.description and "Лифт стоит" in seen.description
+    listed = [q.incident for q in incidents.queue(two.crew_a, bind=two.engine) if q.incident.id == inc.id]
+    assert listed and listed[0].reporter_phone is None and "345-67-89" not in listed[0].description
+    desk = incidents.report(two.desk_a, inc.id, bind=two.engine).incident
+    assert desk.reporter_phone == "+79123456789" and desk.reporter_name == "Анна Петрова"
