@@ -26,6 +26,12 @@ def fail(message: object) -> int:
     return EXIT_ERROR
 
 
+def unexpected(what: str, exc: BaseException) -> int:
+    """An error the command did not expect while it ``what`` (e.g. "forecast from a.csv / b.csv"): still one line,
+    naming the exception's type, never a traceback; the exit code."""
+    return fail(f"cannot {what}: {type(exc).__name__}: {one_line(exc)[:300]}")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with the contract: a usage error is one line on stderr and exit code 2."""
 

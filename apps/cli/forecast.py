@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from apps.cli.common import ProgParser, fail
+from apps.cli.common import ProgParser, fail, unexpected
 from apps.demo.forecast import demo
 from auth.model import Actor
 from forecast.errors import ForecastError, InputFileError
@@ -162,8 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ForecastError as exc:
         return fail(exc)
     except Exception as exc:  # noqa: BLE001 - the contract is: one line, never a traceback
-        return fail(f"cannot forecast from {args.pipes} / {args.breaks}: {type(exc).__name__}: "
-                    f"{' '.join(str(exc).split())[:300]}")
+        return unexpected(f"forecast from {args.pipes} / {args.breaks}", exc)
     json.dump(out, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")
     if args.info:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from apps.cli.common import ProgParser, fail
+from apps.cli.common import ProgParser, fail, unexpected
 from network.criticality import criticality
 from network.errors import InputFileError, NetworkError
 from network.inp import read_inp_topology
@@ -141,8 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NetworkError as exc:
         return fail(exc)
     except Exception as exc:  # noqa: BLE001 - the contract is: one line, never a traceback
-        return fail(f"cannot process {args.inp} / {getattr(args, 'complaints', None) or args.valves}: "
-                    f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+        return unexpected(f"process {args.inp} / {getattr(args, 'complaints', None) or args.valves}", exc)
     started = time.perf_counter()
     json.dump(out, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")
