@@ -107,6 +107,15 @@ def network_revision(conn_or_engine: Connection | Engine, network_id: int) -> in
     return int(rows[0].revision) if rows else None
 
 
+def network_version(conn_or_engine: Connection | Engine, network_id: int) -> str | None:
+    """What a cache of the network is keyed by: its revision and when the network row was made. The
+    revision alone repeats when the database is loaded anew (a demo reload, a restore, a test's clean
+    tables): network 1 at revision 0 again, with other pipes — a process that outlived the reload must not
+    serve the old graph. None for an unknown network."""
+    rows = _rows(conn_or_engine, text("SELECT revision, created_at FROM networks WHERE id = :n"), n=network_id)
+    return f"{int(rows[0].revision)}.{rows[0].created_at.timestamp():.6f}" if rows else None
+
+
 def valve_details(conn_or_engine: Connection | Engine, valve_ids: Iterable[str | int]) -> dict[str, dict[str, Any]]:
     """Valve id (string) -> ext_id, status, kind, diameter, pipe, street and lon/lat of the valve point."""
     ids = sorted({int(v) for v in valve_ids})
@@ -195,9 +204,10 @@ def pipe_choices(conn_or_engine: Connection | Engine, network_id: int) -> list[d
 
 
 def list_networks(conn: Connection) -> list[dict[str, Any]]:
-    """Every network: id, name, resource, revision."""
-    rows = conn.execute(text("SELECT id, name, resource, revision FROM networks ORDER BY id")).mappings().all()
-    return [dict(r) for r in rows]
+    """Every network: id, name, resource, revision and version (see ``network_version``)."""
+    rows = conn.execute(text("SELECT id, name, resource, revision, created_at FROM networks ORDER BY id")).mappings().all()
+    return [{"id": r.id, "name": r.name, "resource": r.resource, "revision": r.revision,
+             "version": f"{int(r.revision)}.{r.created_at.timestamp():.6f}"} for r in rows]
 
 
 def inoperable_valves(conn: Connection, network_id: int) -> list[dict[str, Any]]:

@@ -166,7 +166,7 @@ def _model_key(eng: Engine, network_id: int, now: datetime) -> tuple[Any, ...] |
     """(database, network, revision, buildings' version, day): a model is rebuilt when the network
     changes (imports and valve statuses bump its revision), when buildings change, and once a day
     (meters' means move)."""
-    rev = repo.network_revision(eng, network_id)
+    rev = repo.network_version(eng, network_id)
     if rev is None:
         return None
     with eng.connect() as conn:

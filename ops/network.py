@@ -23,12 +23,12 @@ from ops.errors import NotFound
 VALVE_MARKS = {"stuck": "inoperable", "repaired": "open"}
 
 _lock = threading.Lock()
-_indexes: OrderedDict[tuple[str, int, int], IsolationIndex] = OrderedDict()
-_criticality: OrderedDict[tuple[str, int, int], tuple[Any, float]] = OrderedDict()
+_indexes: OrderedDict[tuple[str, int, str], IsolationIndex] = OrderedDict()
+_criticality: OrderedDict[tuple[str, int, str], tuple[Any, float]] = OrderedDict()
 _MAX_CACHED = 8
 
 
-def _cached(store: OrderedDict, key: tuple[str, int, int], build: Callable[[], Any]) -> Any:
+def _cached(store: OrderedDict, key: tuple[str, int, str], build: Callable[[], Any]) -> Any:
     with _lock:
         if key in store:
             store.move_to_end(key)
@@ -41,11 +41,11 @@ def _cached(store: OrderedDict, key: tuple[str, int, int], build: Callable[[], A
     return value
 
 
-def _key(eng: Engine, network_id: int, conn: Connection | None = None) -> tuple[str, int, int]:
-    rev = repo.network_revision(conn or eng, network_id)
-    if rev is None:
+def _key(eng: Engine, network_id: int, conn: Connection | None = None) -> tuple[str, int, str]:
+    version = repo.network_version(conn or eng, network_id)
+    if version is None:
         raise NotFound(f"no network with id {network_id}")
-    return eng.url.render_as_string(hide_password=True), int(network_id), int(rev)
+    return eng.url.render_as_string(hide_password=True), int(network_id), version
 
 
 def index(network_id: int, *, bind: Engine | None = None) -> IsolationIndex:

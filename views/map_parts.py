@@ -75,11 +75,12 @@ def tiles_base() -> str:
 
 
 def network_revision(net: int | None) -> str:
-    """The network's revision (a new one makes new tile URLs, so nobody sees an old valve status)."""
+    """The network's version (a new one makes new tile URLs, so nobody sees an old valve status — nor the
+    tiles of a network loaded before the database was)."""
     if net is None:
         return ""
 
-    return str(next((n["revision"] for n in net_ops.networks(actor()) if n["id"] == net), ""))
+    return str(next((n["version"] for n in net_ops.networks(actor()) if n["id"] == net), ""))
 
 
 def tile_map(center: tuple[float, float], zoom: int, *, network_id: int | None,

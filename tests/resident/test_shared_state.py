@@ -99,3 +99,28 @@ def test_another_replicas_valve_change_reaches_this_replicas_next_plan(city: Cit
         assert conn.execute(text("SELECT status FROM valves WHERE id = :v"), {"v": city.valve_id}).scalar() == "inoperable"
     i = [str(v) for v in after.model.valve_ids].index(str(city.valve_id))
     assert (int(before.model.valve_status[i]), int(after.model.valve_status[i])) == (OPEN, INOPERABLE)
+
+
+def test_a_database_loaded_anew_is_not_served_from_the_old_graph(city: City, clean_engine: Engine) -> None:
+    """A process that outlives a reload of its database (the demo loaded again, a restore; here the test's own
+    clean tables) finds network 1 at revision 0 again with other pipes and valves: the cache key (database,
+    network, revision) repeated and the old graph came back — the CI failure of stop 24, where an earlier test's
+    network 1 answered for this one. The key holds when the network row was made as well."""
+    from ops import network as net_ops
+    from tests.conftest import truncate_all
+
+    before = net_ops.index(city.network_id, bind=clean_engine)
+    assert [str(v) for v in before.model.valve_ids] == [str(city.valve_id)]
+    truncate_all(clean_engine)
+    with clean_engine.begin() as conn:        # network 1 again, at revision 0, now with no valve at all
+        net = conn.execute(text("INSERT INTO networks (name, resource) VALUES ('cw', 'cold_water') RETURNING id")).scalar_one()
+        a, b = (conn.execute(text("INSERT INTO nodes (network_id, ext_id, geom) VALUES (:n, :e, "
+                                  "ST_SetSRID(ST_MakePoint(:x, 60.17), 4326)) RETURNING id"),
+                             {"n": net, "e": e, "x": x}).scalar_one() for e, x in (("A", 24.94), ("B", 24.95)))
+        conn.execute(text("INSERT INTO pipes (network_id, ext_id, from_node, to_node, geom) VALUES (:n, 'Q1', :a, :b, "
+                          "ST_SetSRID(ST_MakeLine(ST_MakePoint(24.94, 60.17), ST_MakePoint(24.95, 60.17)), 4326))"),
+                     {"n": net, "a": a, "b": b})
+    assert net == city.network_id
+    after = net_ops.index(net, bind=clean_engine)
+    assert after is not before
+    assert len(after.model.valve_ids) == 0 and list(after.model.link_ids) != list(before.model.link_ids)
