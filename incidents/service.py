@@ -313,15 +313,22 @@ def org_breaches(bind: Engine | Connection, *, rules: Rules | None = None,
                  now: datetime | None = None) -> dict[int, int]:
     """Open reports past their deadline, per responsible organisation (the control room's escalation:
     an organisation's breach is the service's to chase)."""
+    return {org: len(ids) for org, ids in org_breach_reports(bind, rules=rules, now=now).items()}
+
+
+def org_breach_reports(bind: Engine | Connection, *, rules: Rules | None = None,
+                       now: datetime | None = None) -> dict[int, list[int]]:
+    """The open reports past their deadline that an organisation holds (is responsible for) now, per
+    organisation, oldest first — the breaches that escalate to the control room and the inspector."""
     rules = rules or rules_from_settings()
     now = now or utcnow()
     with connection_for(bind) as conn:
         rows = repo.open_incident_deadline_inputs(conn)
-    found: Counter[int] = Counter()
+    found: dict[int, list[int]] = {}
     for r in rows:
         if r["responsible_org_id"] is not None and now > due_at(r, rules):
-            found[int(r["responsible_org_id"])] += 1
-    return dict(found)
+            found.setdefault(int(r["responsible_org_id"]), []).append(int(r["id"]))
+    return {org: sorted(ids) for org, ids in found.items()}
 
 
 def find_duplicates(engine: Engine, incident_id: int, *, settings: Settings | None = None) -> list[DuplicateCandidate]:

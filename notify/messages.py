@@ -99,3 +99,39 @@ def compose_confirm(*, address: str, lang: str, token: str, valid_h: int) -> tup
     subject = one_line(translate(lang, N_("notice.confirm.subject"), address=addr), SUBJECT_CHARS)
     body = translate(lang, N_("notice.confirm.body"), address=addr, link=_link(f"/confirm/{token}?lang={lang}"), hours=valid_h)
     return subject, f"{body}\n"
+
+
+REPORT_SUBJECTS = {
+    "visit_planned": N_("notice.visit_planned.subject"),
+    "org_resolved": N_("notice.org_resolved.subject"),
+}
+REPORT_BODIES = {
+    "visit_planned": N_("notice.visit_planned.body"),
+    "org_resolved": N_("notice.org_resolved.body"),
+}
+
+
+def compose_report(event: str, report: dict[str, Any], *, address: str, unsubscribe_token: str, lang: str,
+                   zone: ZoneInfo | None = None) -> tuple[str, str]:
+    """(subject, body) of ``event`` of a report (a row: id, service_code, org_name, visit_at) for a subscriber
+    of the report's address: the organisation that answers for it and the planned visit (in the region's
+    time zone), or that it resolved the report. Neither the report's description nor the organisation's
+    answer text goes into the mail (a neighbour may follow the address): the answer, its photos and
+    "fixed?" are on the report's page, whose link only its reporter holds."""
+    lang = lang if lang in ("ru", "en") else "ru"
+    zone = zone or region_zone()
+    code = str(report.get("service_code") or "")
+    service_key = f"incident.service.{code}"
+    params = {
+        "id": report["id"], "address": one_line(address, 200) or "—",
+        "service": translate(lang, service_key) if code else "—",
+        "org": one_line(report.get("org_name"), 200) or "—",
+        "visit": fmt_when(report.get("visit_at"), lang, zone),
+    }
+    subject = one_line(translate(lang, REPORT_SUBJECTS[event], **params), SUBJECT_CHARS)
+    body = translate(lang, REPORT_BODIES[event], **params)
+    if report.get("building_id") is not None:
+        body += "\n\n" + translate(lang, N_("notice.address_link"),
+                                   link=_link(f"/address/{int(report['building_id'])}?lang={lang}"))
+    footer = translate(lang, N_("notice.footer"), link=_link(f"/unsubscribe/{unsubscribe_token}"))
+    return subject, f"{body}\n\n{footer}\n"

@@ -24,7 +24,7 @@ ACTIONS: tuple[str, ...] = (
     "outage.merge", "outage.restore", "outage.cancel",
     "valve.status",
     "data.import", "demo.reload",
-    "incident.reopen", "notice.subscribe", "notice.confirm", "notice.unsubscribe",
+    "incident.reopen", "incident.fixed", "notice.subscribe", "notice.confirm", "notice.unsubscribe",
     "billing.run", "billing.close", "billing.demo", "billing.export",
     "dma.derive", "dma.draw", "dma.alarm_raise", "dma.alarm_clear", "dma.demo",
     "forecast.refresh", "forecast.demo",

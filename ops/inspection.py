@@ -52,6 +52,18 @@ def inspection_pdf(actor: Actor, first: date | str, last: date | str, *, org_id:
     return pdf.render(data, lang=lang, author=author or actor.display_name or actor.author)
 
 
+def org_breaches(actor: Actor, *, now: datetime | None = None, bind: Engine | None = None) -> list[dict[str, Any]]:
+    """The organisations whose reports are past their deadline while they hold them, now: ``{org_id,
+    name, ids}`` (the reports, oldest first), most breaches first — the escalation the control room shows,
+    for the inspector with the reports behind it."""
+    allow(actor, "inspection.read")
+    with engine(bind).connect() as conn:
+        found = incidents.org_breach_reports(conn, now=now)
+        names = {o["id"]: o["name"] for o in orgs.list_organisations(conn, active_only=False)}
+    rows = [{"org_id": org, "name": names.get(org, f"#{org}"), "ids": ids} for org, ids in found.items()]
+    return sorted(rows, key=lambda r: (-len(r["ids"]), r["name"]))
+
+
 def set_responsible_org(actor: Actor, incident_id: int, org_id: int | None, reason: str = "", *,
                         bind: Engine | None = None) -> int | None:
     """Name another organisation responsible for a report (audited with the reason)."""

@@ -25,6 +25,7 @@ from incidents.errors import IncidentNotFound
 from incidents.intake import text_problems
 from incidents.model import Incident, QueueItem
 from incidents.workflow import OPEN_STATUSES
+from notify import report_notices
 from ops import audit
 from ops.base import allow, engine, org_scope, utcnow
 
@@ -131,10 +132,14 @@ def act(actor: Actor, incident_id: int, kind: str, *, event_id: str, text: str =
         for shot in shots:
             wo.insert_photo(conn, incident_id=incident_id, event_row_id=event.id, photo=shot, author=actor.author,
                             at=now)
+        # the residents of the address are told of a planned visit and of the resolution, in this transaction
+        notices = report_notices.enqueue(conn, incident_id, kind, event_row_id=event.id, now=now)
         details: dict[str, Any] = {"event_id": event_id, "org_id": org}
         details.update({k: v for k, v in changes.items() if k in ("crew_login", "visit_at")})
         if shots:
             details["photos"] = len(shots)
+        if notices:
+            details["notices"] = notices
         audit.record(conn, actor=actor.author, action=f"work_order.{kind}", object_type="incident",
                      object_id=incident_id, at=now, reason=body if kind == "returned" else "", details=details)
         incident = service.get_incident(conn, incident_id)

@@ -1,4 +1,5 @@
-"""Use-cases of the residents' public page: a resident's report and its "not fixed", the account code
+"""Use-cases of the residents' public page: a resident's report and its "fixed?" (yes with a rating, or
+"not fixed"), the account code
 that opens a bill, and a subscription to an address's notices (its request, the owner's confirmation,
 the unsubscribe link). Each runs in one transaction and records its audit event there.
 
@@ -50,6 +51,21 @@ def reopen_incident(actor: Actor, incident_id: int, *, now: datetime, bind: Engi
         audit.record(conn, actor=actor.author, action="incident.reopen", object_type="incident",
                      object_id=int(incident_id), at=now, reason=resident_incidents.REOPEN_NOTE,
                      details={"resolved_at": resolved_at})
+
+
+def confirm_fixed(actor: Actor, incident_id: int, rating: object, *, now: datetime,
+                  bind: Engine | None = None) -> int:
+    """"Fixed? — yes" on a resolved report: closed with the resident's rating 1–5
+    (``resident.incidents.confirm_fixed``), audited as ``incident.fixed`` with the rating. The same right
+    as "not fixed": the right to take reports."""
+    allow(actor, "reports.take")
+    stars = resident_incidents.check_rating(rating)   # a bad rating is refused before anything is read
+    with engine(bind).begin() as conn:
+        resident_incidents.confirm_fixed(conn, incident_id, stars, author=actor.author, now=now)
+        audit.record(conn, actor=actor.author, action="incident.fixed", object_type="incident",
+                     object_id=int(incident_id), at=now, reason=resident_incidents.FIXED_NOTE,
+                     details={"rating": stars})
+    return stars
 
 
 def check_account_code(actor: Actor, number: str, code: str, *, now: datetime, max_failures: int,

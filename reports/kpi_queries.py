@@ -18,7 +18,7 @@ from reports.kpi_rules import ReportRules
 from reports.kpis import Period, Report, figures, outage_excess
 from reports.orgs import get_organisation, list_organisations
 
-__all__ = ["billing_rules", "compute", "load_buildings", "load_outage_spans", "load_reports"]
+__all__ = ["billing_rules", "compute", "load_buildings", "load_outage_spans", "load_reports", "load_returns"]
 
 
 def load_reports(conn: Connection, p: Period, sla: Rules, window_days: float) -> list[Report]:
@@ -27,6 +27,9 @@ def load_reports(conn: Connection, p: Period, sla: Rules, window_days: float) ->
     rows = conn.execute(text("""
         SELECT i.id, i.category, i.service_code, i.priority, i.status, i.building_id,
                i.responsible_org_id AS org_id, i.created_at, i.address, i.duplicate_of, i.outage_id,
+               i.org_accepted_at, i.org_resolved_at, i.resident_rating AS rating, i.resident_rated_at AS rated_at,
+               (SELECT w.visit_at FROM work_order_events w WHERE w.incident_id = i.id AND w.kind = 'visit_planned'
+                  AND w.org_id = i.responsible_org_id ORDER BY w.at, w.id LIMIT 1) AS first_visit_at,
                (SELECT o.planned_end FROM outages o WHERE o.id = i.outage_id AND o.state <> 'cancelled') AS outage_end
         FROM incidents i
         WHERE i.created_at < :end AND (i.created_at >= :back OR i.status = ANY(:open)
@@ -47,6 +50,17 @@ def load_reports(conn: Connection, p: Period, sla: Rules, window_days: float) ->
         r.due = due_at({"created_at": r.created_at, "service_code": r.service_code, "category": r.category,
                         **links[r.id]}, sla)
     return list(out.values())
+
+
+def load_returns(conn: Connection, p: Period) -> list[tuple[int, int, datetime]]:
+    """Every "not ours" hand-back of a report created in the period: (organisation, report, created)."""
+    rows = conn.execute(text("""
+        SELECT DISTINCT w.org_id, w.incident_id, i.created_at
+        FROM work_order_events w JOIN incidents i ON i.id = w.incident_id
+        WHERE w.kind = 'returned' AND i.created_at >= :start AND i.created_at < :end
+        ORDER BY w.org_id, w.incident_id
+    """), {"start": p.start, "end": p.end}).all()
+    return [(int(r[0]), int(r[1]), r[2]) for r in rows]
 
 
 def load_buildings(conn: Connection, rules: ReportRules) -> dict[int, dict[str, Any]]:
@@ -97,4 +111,4 @@ def compute(conn: Connection, p: Period, sla: Rules, rules: ReportRules, *, org_
     buildings = load_buildings(conn, rules)
     excess = outage_excess(load_outage_spans(conn, p, now), p, sla, billing_rules())
     return figures(orgs, reports, buildings, excess, p, sla, rules, now=now,
-                   include_service=include_service and org_id is None)
+                   include_service=include_service and org_id is None, returns=load_returns(conn, p))

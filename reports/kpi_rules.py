@@ -34,6 +34,8 @@ class ReportRules(BaseModel):
     repeat_window_days: float = Field(default=30, gt=0)
     answer_priority: Literal["emergency", "urgent", "routine"] = "emergency"
     residents_per_flat: float = Field(default=2.1, gt=0)
+    #: a crew visit is on time when the organisation resolved the report by the planned time + this
+    visit_grace_h: float = Field(default=2, ge=0)
     zones: dict[str, Zone]
 
     @field_validator("responsibility")

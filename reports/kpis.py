@@ -42,7 +42,20 @@ FORMULAS = {
     "outage_excess_h": "hours without the resource beyond the ПП № 354 monthly allowance (union of the "
                        "interruptions per building, resource and month, as the fee recalculation), summed over "
                        "buildings / buildings",
+    # from the organisations' own actions (their desks, crews and systems: ops.orgs)
+    "org_accept_h": "median of (the organisation's acceptance − created), hours, reports the organisation "
+                    "accepted in the period; numerator = reports accepted within the median",
+    "org_visit_on_time": "reports whose first planned crew visit fell in the period (and is past) resolved by "
+                         "the organisation no later than that visit + the grace hours / those reports",
+    "org_resolve_h": "median of (the organisation's resolution − created), hours, reports the organisation "
+                     "resolved in the period; numerator = reports resolved within the median",
+    "org_returned": "reports created in the period that the organisation handed back as not its own / reports "
+                    "created in the period it was given (held now or handed back)",
+    "org_rating": "sum of the residents' ratings (1–5, \"fixed? — yes\") / reports rated in the period "
+                  "= the mean rating",
 }
+#: the figures drawn from the organisations' own actions, in the order they are shown
+ORG_ACTION_FIGURES = ("org_accept_h", "org_visit_on_time", "org_resolve_h", "org_returned", "org_rating")
 
 
 @dataclass
@@ -88,6 +101,12 @@ class Report:
     duplicate_of: int | None
     events: list[tuple[datetime, str | None, str]] = field(default_factory=list)
     due: datetime | None = None
+    #: the responsible organisation's own actions (``ops.orgs``) and the resident's rating
+    org_accepted_at: datetime | None = None
+    org_resolved_at: datetime | None = None
+    first_visit_at: datetime | None = None     # the first crew visit the organisation planned
+    rating: int | None = None
+    rated_at: datetime | None = None
 
     def first_answer(self) -> datetime | None:
         return next((at for at, f, _t in self.events if f == "new"), None)
@@ -141,6 +160,50 @@ def _durations(rs: list[Report], rules: ReportRules, key: str, q: float) -> dict
                    zone_key=key if key == "median_close_h" else "")
 
 
+def _median_hours(key: str, hours: dict[int, float], rules: ReportRules) -> dict[str, Any]:
+    """The median of ``hours`` (report id → hours) as a figure: numerator = reports within it."""
+    if not hours:
+        return _figure(key, 0, 0, None, 0, rules)
+    v = _quantile(list(hours.values()), 0.5)
+    within = [i for i, h in hours.items() if h <= v + 1e-9]
+    return _figure(key, len(within), len(hours), v, len(hours), rules, ids=within)
+
+
+def org_action_figures(reports: list[Report], returned: dict[int, datetime], p: Period, rules: ReportRules,
+                       now: datetime | None = None) -> dict[str, Any]:
+    """The figures of the organisations' own actions on ``reports`` (one organisation's, or all):
+    ``returned`` — the reports it handed back as not its own at least once (id → created).
+    The formulas: ``FORMULAS`` (docs/inspection.md)."""
+    moment = min(p.end, now) if now is not None else p.end
+
+    def within(at: datetime | None) -> bool:
+        return at is not None and p.start <= at < p.end
+
+    accepted = {r.id: (r.org_accepted_at - r.created_at).total_seconds() / 3600  # type: ignore[operator]
+                for r in reports if within(r.org_accepted_at)}
+    resolved = {r.id: (r.org_resolved_at - r.created_at).total_seconds() / 3600  # type: ignore[operator]
+                for r in reports if within(r.org_resolved_at)}
+    grace = timedelta(hours=rules.visit_grace_h)
+    visits = [r for r in reports if r.first_visit_at is not None and p.start <= r.first_visit_at < moment]
+    kept = [r.id for r in visits if r.org_resolved_at is not None and r.org_resolved_at <= r.first_visit_at + grace]  # type: ignore[operator]
+    given = {r.id for r in reports if r.org_id is not None and p.start <= r.created_at < p.end} | {
+        i for i, c in returned.items()
+        if p.start <= c < p.end}
+    back = sorted(i for i, c in returned.items() if p.start <= c < p.end)
+    rated = [r for r in reports if r.rating is not None and within(r.rated_at)]
+    total = sum(int(r.rating) for r in rated)  # type: ignore[arg-type]
+    return {
+        "org_accept_h": _median_hours("org_accept_h", accepted, rules),
+        "org_visit_on_time": _figure("org_visit_on_time", len(kept), len(visits),
+                                     len(kept) / len(visits) if visits else None, len(visits), rules, ids=kept),
+        "org_resolve_h": _median_hours("org_resolve_h", resolved, rules),
+        "org_returned": _figure("org_returned", len(back), len(given), len(back) / len(given) if given else None,
+                                len(given), rules, ids=back),
+        "org_rating": _figure("org_rating", total, len(rated), total / len(rated) if rated else None, len(rated),
+                              rules, ids=[r.id for r in rated]),
+    }
+
+
 def outage_excess(spans: list[dict[str, Any]], p: Period, sla: Rules, brules: BillingRules) -> dict[int, dict[str, Any]]:
     """Per building: hours without a resource and hours beyond the ПП 354 allowance.
 
@@ -184,9 +247,11 @@ def outage_excess(spans: list[dict[str, Any]], p: Period, sla: Rules, brules: Bi
 
 def org_figures(reports: list[Report], buildings: dict[int, Any], excess: dict[int, dict[str, Any]],
                 building_ids: list[int], p: Period, sla: Rules, rules: ReportRules,
-                everyone: list[Report] | None = None) -> dict[str, Any]:
+                everyone: list[Report] | None = None, *, returned: dict[int, datetime] | None = None,
+                now: datetime | None = None) -> dict[str, Any]:
     """The figures of ``reports`` (one organisation's, or all) and its buildings; ``everyone``: all
-    reports (an earlier report of the same building and category makes a repeat whoever answered it)."""
+    reports (an earlier report of the same building and category makes a repeat whoever answered it);
+    ``returned``: the reports handed back as not its own (id → created; ``org_action_figures``)."""
     closed = [r for r in reports if (fr := r.first_resolution()) is not None and p.start <= fr < p.end]
     on_time = [r.id for r in closed if r.first_resolution() <= r.due]  # type: ignore[operator]
     created = [r for r in reports if p.start <= r.created_at < p.end]
@@ -236,6 +301,7 @@ def org_figures(reports: list[Report], buildings: dict[int, Any], excess: dict[i
         ({"building_id": b, "address": buildings.get(b, {}).get("address"), "hours": round(excess[b]["hours"], 2),
           "excess_h": round(excess[b]["excess_h"], 2), "outage_ids": sorted(excess[b]["outage_ids"])}
          for b in building_ids if b in excess), key=lambda x: (-x["excess_h"], -x["hours"], x["address"] or ""))
+    figs.update(org_action_figures(reports, returned or {}, p, rules, now))
     figs["counts"] = {"created": len(created), "closed": len(closed), "open_at_end": len(open_end),
                       "buildings": len(building_ids), "flats": round(flats, 1)}
     return figs
@@ -258,12 +324,14 @@ def overall_zone(figs: dict[str, Any]) -> str | None:
 
 def figures(orgs: list[dict[str, Any]], reports: list[Report], buildings: dict[int, dict[str, Any]],
             excess: dict[int, dict[str, Any]], p: Period, sla: Rules, rules: ReportRules, *, now: datetime,
-            include_service: bool = True) -> dict[str, Any]:
+            include_service: bool = True, returns: list[tuple[int, int, datetime]] = ()) -> dict[str, Any]:
     """The KPIs of ``orgs`` (every active organisation, or the one asked for), plus the whole service when
-    ``include_service``: ``buildings`` each with its management company (``mc``), utilities and flats."""
+    ``include_service``: ``buildings`` each with its management company (``mc``), utilities and flats;
+    ``returns``: (organisation, report, report created) of every "not ours" hand-back."""
     entries = []
     if include_service:
-        figs = org_figures(reports, buildings, excess, list(buildings), p, sla, rules)
+        back = {i: c for _o, i, c in returns}
+        figs = org_figures(reports, buildings, excess, list(buildings), p, sla, rules, returned=back, now=now)
         entries.append({"id": None, "kind": "service", "name": "whole service", "inn": None,
                         "zone": overall_zone(figs), "kpis": figs})
     for o in orgs:
@@ -272,7 +340,8 @@ def figures(orgs: list[dict[str, Any]], reports: list[Report], buildings: dict[i
         else:
             bids = [b for b, v in buildings.items() if o["id"] in v["utilities"]]
         rs = [r for r in reports if r.org_id == o["id"]]
-        figs = org_figures(rs, buildings, excess, bids, p, sla, rules, everyone=reports)
+        back = {i: c for org, i, c in returns if org == o["id"]}
+        figs = org_figures(rs, buildings, excess, bids, p, sla, rules, everyone=reports, returned=back, now=now)
         entries.append({"id": o["id"], "kind": o["kind"], "name": o["name"], "inn": o.get("inn"),
                         "zone": overall_zone(figs), "kpis": figs})
     return {"from": p.first_day.isoformat(), "to": p.last_day.isoformat(), "time_zone": p.zone,
@@ -289,7 +358,7 @@ def strip_ids(data: Any) -> Any:
     return data
 
 
-__all__ = ["figures", "org_figures", "outage_excess", "overall_zone", "period", "Period", "ranking", "Report",
+__all__ = ["figures", "org_action_figures", "org_figures", "outage_excess", "ORG_ACTION_FIGURES", "overall_zone", "period", "Period", "ranking", "Report",
            "strip_ids", "FORMULAS", "UnknownOrganisation", "InvalidPeriod"]
 
 

@@ -69,10 +69,23 @@ def kpi_labels(t: Callable[..., str]) -> dict[str, tuple[str, str]]:
         "reopened": (t("inspection.kpi.reopened"), t("inspection.formula.reopened")),
         "repeat_per_1000": (t("inspection.kpi.repeat_per_1000"), t("inspection.formula.repeat_per_1000")),
         "outage_excess_h": (t("inspection.kpi.outage_excess_h"), t("inspection.formula.outage_excess_h")),
+        **org_action_labels(t),
     }
 
 
-PERCENT = {"on_time", "answer_5min", "reopened"}
+def org_action_labels(t: Callable[..., str]) -> dict[str, tuple[str, str]]:
+    """The figures of the organisations' own actions (``reports.kpis.ORG_ACTION_FIGURES``): key → (name,
+    published formula) in the report's language."""
+    return {
+        "org_accept_h": (t("inspection.kpi.org_accept_h"), t("inspection.formula.org_accept_h")),
+        "org_visit_on_time": (t("inspection.kpi.org_visit_on_time"), t("inspection.formula.org_visit_on_time")),
+        "org_resolve_h": (t("inspection.kpi.org_resolve_h"), t("inspection.formula.org_resolve_h")),
+        "org_returned": (t("inspection.kpi.org_returned"), t("inspection.formula.org_returned")),
+        "org_rating": (t("inspection.kpi.org_rating"), t("inspection.formula.org_rating")),
+    }
+
+
+PERCENT = {"on_time", "answer_5min", "reopened", "org_visit_on_time", "org_returned"}
 
 
 def fmt_value(key: str, fig: dict[str, Any], t: Callable[..., str]) -> str:
@@ -239,8 +252,25 @@ def _kpi_tables(pg: _Page) -> list[Any]:
                   Table(crow, colWidths=[70 * mm, 30 * mm, 55 * mm, 55 * mm], repeatRows=1,
                         style=TableStyle(_HEAD))]
     if d.org is None and d.bbox is None and len(d.kpis["organisations"]) > 1:
-        story += _ranking(pg)
+        story += _ranking(pg) + _org_actions(pg)
     return story
+
+
+def _org_actions(pg: _Page) -> list[Any]:
+    """Each organisation's figures from its own actions (accept, visit, resolve, hand back, ratings), in the
+    ranking's order, with the formulas under the table."""
+    t, small = pg.t, pg.small
+    labels = org_action_labels(t)
+    head = [[Paragraph(f"<b>{x}</b>", small) for x in (t("inspection.col.org"), *(labels[k][0] for k in labels))]]
+    for o in ranking(pg.d.kpis):
+        k = o["kpis"]
+        head.append([Paragraph(_esc(o["name"]), small)] +
+                    [Paragraph(f"{fmt_value(key, k[key], t)}<br/>{_num(k[key]['numerator'])} / "
+                               f"{_num(k[key]['denominator'])}", small) for key in labels])
+    notes = [Paragraph(f"<b>{name}</b> — {formula}", small) for name, formula in labels.values()]
+    return [Spacer(1, 4 * mm), Paragraph(t("inspection.pdf.org_actions"), pg.h2),
+            Table(head, repeatRows=1, colWidths=[70 * mm] + [40 * mm] * 5, style=TableStyle(_HEAD)),
+            Spacer(1, 2 * mm), *notes, Paragraph(t("inspection.pdf.guard", n=pg.d.min_count), small)]
 
 
 def _ranking(pg: _Page) -> list[Any]:

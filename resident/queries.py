@@ -115,6 +115,35 @@ def report_by_token(conn: Connection, token: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def answer(conn: Connection, incident_id: int) -> dict[str, Any]:
+    """What the report's page shows of its responsible organisation's work: the organisation (name,
+    phone — an organisation's, never a person's), its state, the planned visit, its answer and when, the
+    resident's rating, and the photos of its resolutions (ids and sizes; the bytes only through
+    ``report_photo``). Never the crew's login nor who at the organisation acted."""
+    row = conn.execute(text("""
+        SELECT o.id AS org_id, o.name AS org_name, o.short_name AS org_short_name, o.phone AS org_phone,
+               i.org_state, i.visit_at, i.org_answer, i.org_resolved_at, i.resident_rating, i.resident_rated_at
+        FROM incidents i LEFT JOIN organisations o ON o.id = i.responsible_org_id
+        WHERE i.id = :i
+    """), {"i": int(incident_id)}).mappings().first()
+    out: dict[str, Any] = dict(row) if row else {}
+    out["photos"] = [dict(r) for r in conn.execute(text("""
+        SELECT id, width, height FROM work_order_photos WHERE incident_id = :i ORDER BY id
+    """), {"i": int(incident_id)}).mappings()]
+    return out
+
+
+def report_photo(conn: Connection, token: str, photo_id: int) -> dict[str, Any] | None:
+    """A photo of the report whose page's token is ``token`` (type and bytes), or None: a photo opens only
+    with its own report's link, exactly as the report's page does (another report's token, or a number,
+    opens nothing)."""
+    row = conn.execute(text("""
+        SELECT p.content_type, p.data FROM work_order_photos p JOIN incidents i ON i.id = p.incident_id
+        WHERE p.id = :p AND i.public_token = :t
+    """), {"p": int(photo_id), "t": token}).mappings().first()
+    return dict(row) if row else None
+
+
 def timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     """Status changes (time, from, to, the note) — never who made them."""
     rows = conn.execute(text("""

@@ -25,7 +25,14 @@ UNITS = {"m3": N_("resident.unit.m3"), "gcal": N_("resident.unit.gcal"), "kwh": 
          "h": N_("resident.unit.h"), "m2": N_("resident.unit.m2")}
 REOPEN_REFUSED = {"already": N_("resident.reopen.already"), "not_resolved": N_("resident.reopen.not_resolved"),
                   "too_late": N_("resident.reopen.too_late")}
-SYSTEM_NOTES = {"reopened by resident": N_("resident.note.reopened")}
+FIXED_REFUSED = {"bad_rating": N_("resident.fixed.bad_rating"), "not_resolved": N_("resident.fixed.not_resolved")}
+SYSTEM_NOTES = {"reopened by resident": N_("resident.note.reopened"),
+                "confirmed fixed by resident": N_("resident.note.fixed"),
+                **{f"{kind} by the organisation": N_("resident.note.by_org")
+                   for kind in ("accepted", "assigned", "visit_planned", "resolved")}}
+ORG_STATES = {"accepted": N_("resident.answer.state.accepted"), "assigned": N_("resident.answer.state.assigned"),
+              "visit_planned": N_("resident.answer.state.visit_planned"),
+              "resolved": N_("resident.answer.state.resolved")}
 
 
 class Texts:

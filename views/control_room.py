@@ -72,6 +72,7 @@ table.cr-queue td { padding: 4px 6px; border-bottom: 1px solid #1f2b45; color: #
 table.cr-queue td.what small { display: block; font-size: 16px; color: #9fb0cc !important; }
 table.cr-queue td.left { font-family: monospace; font-size: 28px; font-weight: 700; text-align: right; white-space: nowrap; }
 table.cr-queue tr.overdue td.left { color: #ff5b4f !important; }
+table.cr-queue .cr-org { color: #ff5b4f; font-size: 0.85em; }
 table.cr-queue tr.at_risk td.left { color: #ffc857 !important; }
 table.cr-queue tr.on_time td.left { color: #7ee0a1 !important; }
 .cr-chip { display: inline-block; width: 16px; height: 16px; border-radius: 50%; margin-right: 6px;
@@ -136,7 +137,9 @@ def queue_page(items: list[QueueItem], now: datetime, turn: int) -> tuple[list[Q
     return must[page * QUEUE_ROWS:(page + 1) * QUEUE_ROWS], page + 1, pages, len(items) - len(must)
 
 
-def queue_html(items: list[QueueItem], now: datetime, turn: int = 0) -> str:
+def queue_html(items: list[QueueItem], now: datetime, turn: int = 0, org_names: dict[int, str] | None = None) -> str:
+    """The queue's rows of this refresh; an overdue report names the organisation that holds it
+    (``org_names``: id → short name): its breach escalates here."""
     if not items:
         return f'<p class="cr-more">{html.escape(t("control.queue_empty"))}</p>'
     rows_shown, page, pages, others = queue_page(items, now, turn)
@@ -152,7 +155,7 @@ def queue_html(items: list[QueueItem], now: datetime, turn: int = 0) -> str:
             f'<td class="what"><span class="cr-chip" style="background:{color}" '
             f'title="{html.escape(label("priority", i.priority))}"></span>{html.escape(label("category", i.category))}</td>'
             f"<td>{html.escape(i.address or t('control.no_address'))}</td>"
-            f"<td>{html.escape(label('status', i.status))}</td>"
+            f"<td>{html.escape(label('status', i.status))}{_holder(q, org_names)}</td>"
             f'<td class="left">{html.escape(fmt_left(q.minutes_left))}</td></tr>')
     foot = []
     if pages > 1:
@@ -161,6 +164,14 @@ def queue_html(items: list[QueueItem], now: datetime, turn: int = 0) -> str:
         foot.append(t("control.more", n=others))
     more = f'<div class="cr-more cr-foot">{html.escape(" · ".join(foot))}</div>' if foot else ""
     return f'<table class="cr-queue"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}'
+
+
+def _holder(q: QueueItem, org_names: dict[int, str] | None) -> str:
+    """The organisation that holds an overdue report (nothing for a report on time or held by nobody)."""
+    org = q.incident.responsible_org_id
+    if q.sla_state != "overdue" or org is None or org_names is None:
+        return ""
+    return f'<br><span class="cr-org">{html.escape(org_names.get(org, f"#{org}"))}</span>'
 
 
 def outages_html(active: list[Outage], planned: list[Outage], now: datetime) -> str:
@@ -348,12 +359,14 @@ def refresh(every: int, bounds: tuple[float, float, float, float]) -> None:
         elif bursts:
             burst_panel.panel(bursts)
         turn = st.session_state["cr_turn"] = st.session_state.get("cr_turn", -1) + 1
+        holders = any(q.sla_state == "overdue" and q.incident.responsible_org_id is not None for q in room.queue)
+        names = {o["id"]: o["short_name"] or o["name"] for o in inspection.organisations(actor())} \
+            if holders or room.org_breaches else {}
         st.markdown(f'<div class="cr-h">{html.escape(t("control.queue"))}</div>'
-                    + queue_html(room.queue, room.now, turn), unsafe_allow_html=True)
+                    + queue_html(room.queue, room.now, turn, names), unsafe_allow_html=True)
         st.markdown(f'<div class="cr-h">{html.escape(t("control.outages"))}</div>'
                     + outages_html(room.active, room.planned, room.now), unsafe_allow_html=True)
         if room.org_breaches:
-            names = {o["id"]: o["short_name"] or o["name"] for o in inspection.organisations(actor())}
             st.markdown(breaches_html(room.org_breaches, names), unsafe_allow_html=True)
         # when the figures were computed; amber in the browser once no refresh came for two periods
         st.markdown(f'<div class="cr-updated">{html.escape(t("control.updated", time=fmt_dt(room.now, seconds=True), seconds=every))}</div>',

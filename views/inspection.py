@@ -1,4 +1,6 @@
-"""The inspectorate's page: organisations ranked by their KPIs (published formulas, zones), a map of
+"""The inspectorate's page: organisations ranked by their KPIs (published formulas, zones), their figures
+from their own actions (accept, visit, resolve, hand back, residents' ratings), the organisations whose
+reports are past their deadline now, a map of
 buildings coloured by their management company's zone, the reports behind any figure, and the
 signed PDF report."""
 from __future__ import annotations
@@ -24,7 +26,9 @@ from views.map_parts import buildings_overlay, fit_zoom
 from views.session import actor, current_user, guard
 
 ZONE_COLOURS = {"green": "#43a047", "yellow": "#fdd835", "red": "#e53935", None: "#9e9e9e"}
-PERCENT = {"on_time", "answer_5min", "reopened"}
+PERCENT = {"on_time", "answer_5min", "reopened", "org_visit_on_time", "org_returned"}
+#: the figures from the organisations' own actions (reports.kpis.ORG_ACTION_FIGURES)
+ORG_KEYS = ["org_accept_h", "org_visit_on_time", "org_resolve_h", "org_returned", "org_rating"]
 
 
 def kpi_names() -> dict[str, str]:
@@ -32,7 +36,45 @@ def kpi_names() -> dict[str, str]:
             "median_close_h": t("inspection.kpi.median_close_h"), "p90_close_h": t("inspection.kpi.p90_close_h"),
             "answer_5min": t("inspection.kpi.answer_5min"), "reopened": t("inspection.kpi.reopened"),
             "repeat_per_1000": t("inspection.kpi.repeat_per_1000"),
-            "outage_excess_h": t("inspection.kpi.outage_excess_h")}
+            "outage_excess_h": t("inspection.kpi.outage_excess_h"),
+            "org_accept_h": t("inspection.kpi.org_accept_h"), "org_visit_on_time": t("inspection.kpi.org_visit_on_time"),
+            "org_resolve_h": t("inspection.kpi.org_resolve_h"), "org_returned": t("inspection.kpi.org_returned"),
+            "org_rating": t("inspection.kpi.org_rating")}
+
+
+def org_formulas() -> dict[str, str]:
+    return {"org_accept_h": t("inspection.formula.org_accept_h"),
+            "org_visit_on_time": t("inspection.formula.org_visit_on_time"),
+            "org_resolve_h": t("inspection.formula.org_resolve_h"), "org_returned": t("inspection.formula.org_returned"),
+            "org_rating": t("inspection.formula.org_rating")}
+
+
+def org_actions(ranked: list[dict[str, Any]], service: dict[str, Any], min_count: int) -> None:
+    """Each organisation's figures from its own actions, with their formulas and the guard."""
+    names = kpi_names()
+    st.subheader(t("inspection.org_actions"))
+    rows = [{t("inspection.col.org"): o["name"], **{names[k]: cell(k, o["kpis"][k]) for k in ORG_KEYS}}
+            for o in ranked]
+    rows.append({t("inspection.col.org"): t("inspection.whole_service"),
+                 **{names[k]: cell(k, service["kpis"][k]) for k in ORG_KEYS}})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="insp_org_actions")
+    st.caption(t("inspection.guard", n=min_count))
+    with st.expander(t("inspection.formulas")):
+        for k, formula in org_formulas().items():
+            st.markdown(f"**{names[k]}** — {formula}")
+
+
+def breaches() -> None:
+    """The organisations whose reports are past their deadline while they hold them (the escalation)."""
+    found = inspection.org_breaches(actor())
+    st.subheader(t("inspection.breaches"))
+    if not found:
+        st.caption(t("inspection.breaches_none"))
+        return
+    st.dataframe(pd.DataFrame([{t("inspection.col.org"): b["name"], t("inspection.col.overdue"): len(b["ids"]),
+                                t("inspection.col.number"): ", ".join(f"№{i}" for i in b["ids"][:30])
+                                + (" …" if len(b["ids"]) > 30 else "")} for b in found]),
+                 hide_index=True, width="stretch", key="insp_breaches")
 
 
 def zone_name(zone: str | None) -> str:
@@ -94,6 +136,8 @@ def main() -> None:
                     "outage_excess_h": t("inspection.formula.outage_excess_h")}
         for k in keys:
             st.markdown(f"**{names[k]}** — {formulas[k]}")
+    org_actions(ranked, service, data["min_count"])
+    breaches()
 
     st.subheader(t("inspection.map_title"))
     zones = {o["id"]: o["zone"] for o in data["organisations"] if o["id"] is not None}
@@ -121,7 +165,7 @@ def main() -> None:
     org_id = d[0].selectbox(t("inspection.col.org"), choices, key="insp_drill_org",
                             format_func=lambda i: by_id[i]["name"] if i is not None else t("inspection.whole_service"))
     drill_keys = ["on_time", "overdue_open", "median_close_h", "p90_close_h", "answer_5min", "reopened",
-                  "repeat_per_1000"]
+                  "repeat_per_1000", *ORG_KEYS]
     key = d[1].selectbox(t("inspection.figure"), drill_keys, key="insp_drill_kpi", format_func=lambda k: names[k])
     fig = by_id[org_id]["kpis"][key]
     st.markdown(f"**{names[key]}: {cell(key, fig)}** — {t('inspection.drill_note')}")

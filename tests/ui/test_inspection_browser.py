@@ -31,6 +31,12 @@ def test_an_inspector_sees_the_ranking_and_downloads_the_pdf(organisations, page
     expect(page.locator("[data-testid=stDataFrame]").first).to_be_visible()
     expect(page.locator("iframe[title*='streamlit_folium']")).to_be_visible(timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "inspection-page.png"), full_page=True)
+    # the organisations' own actions, with their formulas, and the breaches that escalate now
+    own = page.get_by_role("heading", name="Работа организаций: их собственные действия")
+    expect(own).to_be_visible(timeout=30000)
+    expect(page.get_by_role("heading", name="Просрочки организаций сейчас")).to_be_visible(timeout=30000)
+    own.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "inspection-org-actions.png"))
     button = page.get_by_role("button", name="Отчёт PDF")
     expect(button).to_be_visible(timeout=30000)
     with page.expect_download(timeout=60000) as dl:

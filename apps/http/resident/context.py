@@ -13,7 +13,7 @@ from incidents.service import rules_from_settings
 from incidents.sla import due_at, sla_state
 from resident import clock, queries
 from resident.incidents import REOPEN_DAYS
-from resident.texts import SYSTEM_NOTES, WITHOUT
+from resident.texts import ORG_STATES, SYSTEM_NOTES, WITHOUT
 
 PORTAL_SERVICES = ("no_water", "no_hot_water", "low_pressure", "no_heating", "burst", "sewer", "electricity",
                    "elevator", "roof_leak", "repair", "other")
@@ -51,16 +51,24 @@ def report_by_token(site: Site, token: str) -> dict[str, Any]:
 
 
 def report_context(site: Site, r: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A report's page: the report, its history, whether "not fixed" is still open to it, its outage."""
+    """A report's page: the report, its history, its outage, the organisation that answers for it (its
+    planned visit, answer and photos: ``resident.queries.answer``), and "fixed?" — whether "yes" (a resolved
+    report) and "not fixed" (``resident.incidents.reopen``'s rule) are open to it."""
     with site.db().connect() as conn:
         events = queries.timeline(conn, int(r["id"]))
         linked = queries.outage(conn, r["outage_id"], r["building_id"]) if r["outage_id"] is not None else None
+        answer = queries.answer(conn, int(r["id"]))
     row = report_row(r, rules_from_settings(site.settings), now)
     row["description"] = public_description(r["description"], r["description_private"])
     row["private"] = bool(r["description_private"]) and bool(r["description"])
     reopen_ok = (r["status"] == "resolved" and not (r["attributes"] or {}).get("reopened_at")
                  and r["resolved_at"] is not None and (now - r["resolved_at"]).days < REOPEN_DAYS)
-    return {"r": row, "events": [event_row(e) for e in events], "reopen_ok": reopen_ok, "outage": linked}
+    # the planned visit while the crew is still to come; the answer and its photos once it is resolved
+    answer["show_visit"] = answer.get("org_state") == "visit_planned" and answer.get("visit_at") is not None
+    answer["show_answer"] = bool(answer.get("org_answer")) and r["status"] in ("resolved", "closed") \
+        and answer.get("org_state") == "resolved"
+    return {"r": row, "events": [event_row(e) for e in events], "reopen_ok": reopen_ok, "outage": linked,
+            "answer": answer, "org_states": ORG_STATES, "fixed_ok": r["status"] == "resolved"}
 
 
 def report_row(r: dict[str, Any], rules: Any, now: datetime) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The resident's reports: a new one from the address page, a report's page (``/report/<random token>``;
-a bare number opens only in the browser that made the report) and "not fixed" on a resolved one.
-The writes go through ``ops.resident``."""
+a bare number opens only in the browser that made the report) with its organisation's answer and the
+answer's photos (``/report/<token>/photo/<id>``: only with the report's own token, as the page), and
+"fixed?" on a resolved one — "yes" with a rating, or "not fixed". The writes go through ``ops.resident``."""
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -26,8 +27,8 @@ from incidents.errors import ConcurrentEdit, IncidentNotFound, UnknownAddress
 from incidents.intake import InvalidReport
 from ops import resident as resident_ops
 from resident import queries
-from resident.incidents import ReopenRefused
-from resident.texts import REOPEN_REFUSED, Texts
+from resident.incidents import FixedRefused, ReopenRefused
+from resident.texts import FIXED_REFUSED, REOPEN_REFUSED, Texts
 
 router = APIRouter()
 
@@ -69,8 +70,23 @@ def report_page(request: Request, key: str, site: Site = Depends(site_of)) -> Re
         return _by_number(request, site, key)
     ctx = report_context(site, report_by_token(site, key), utcnow())
     return render(request, "report.html", **ctx, new=request.query_params.get("new"),
-                  reopened=request.query_params.get("reopened"), token=key,
+                  reopened=request.query_params.get("reopened"), fixed=request.query_params.get("fixed"), token=key,
                   site=site.settings.resident_url.rstrip("/"))
+
+
+@router.get("/report/{key}/photo/{photo_id}")
+def report_photo(key: str, photo_id: str, site: Site = Depends(site_of)) -> Response:
+    """A photo of the organisation's answer: served only to whoever holds the report's own link (the rule
+    of the report's page); any other token, a number or another report's photo answers the same 404."""
+    found = None
+    if TOKEN.fullmatch(key) and DIGITS.fullmatch(photo_id):
+        with site.db().connect() as conn:
+            found = queries.report_photo(conn, key, int(photo_id))
+    if found is None:
+        raise Page(404, "resident.err.no_report_title", "resident.err.no_photo")
+    return Response(bytes(found["data"]), media_type=found["content_type"],
+                    headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
+                             "Referrer-Policy": "same-origin", "Content-Security-Policy": "default-src 'none'"})
 
 
 def _by_number(request: Request, site: Site, number: str) -> Response:
@@ -99,3 +115,22 @@ def reopen(request: Request, key: str, lang: str = Form("ru"), post: ResidentPos
         return render(request, "report.html", status=409, lang=lang, **ctx, switch_path=f"/report/{key}",
                       refused=refused, token=key)
     return RedirectResponse(f"/report/{key}?{urlencode({'lang': lang, 'reopened': 1})}", status_code=303)
+
+
+@router.post("/report/{key}/fixed", response_class=HTMLResponse)
+def fixed(request: Request, key: str, rating: str = Form(""), lang: str = Form("ru"),
+          post: ResidentPost = Depends(resident_post)) -> Response:
+    """"Fixed? — yes" with a rating 1–5: the report closed, or its page again saying why not (400 for a
+    missing or bad rating, 409 when the report is no longer resolved)."""
+    r = report_by_token(post.site, key)
+    try:
+        resident_ops.confirm_fixed(post.actor, int(r["id"]), rating, now=utcnow(), bind=post.site.db())
+    except IncidentNotFound:
+        raise Page(404, "resident.err.no_report_title", "resident.err.no_report_link") from None
+    except (FixedRefused, ConcurrentEdit) as exc:
+        refused = FIXED_REFUSED[exc.reason] if isinstance(exc, FixedRefused) else "resident.reopen.busy"
+        status = 400 if isinstance(exc, FixedRefused) and exc.reason == "bad_rating" else 409
+        ctx = report_context(post.site, report_by_token(post.site, key), utcnow())
+        return render(request, "report.html", status=status, lang=lang, **ctx, switch_path=f"/report/{key}",
+                      refused=refused, token=key)
+    return RedirectResponse(f"/report/{key}?{urlencode({'lang': lang, 'fixed': 1})}", status_code=303)
