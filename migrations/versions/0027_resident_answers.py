@@ -1,7 +1,7 @@
 """The resident sees the organisation's answer: the resident's rating of a fixed report, and notices of a
 report's planned crew visit and of its resolution by the organisation.
 
-Revision ID: 0029
+Revision ID: 0027
 Revises: 0026
 Create Date: 2026-12-07
 
@@ -13,7 +13,7 @@ Create Date: 2026-12-07
 """
 from alembic import op
 
-revision = "0029"
+revision = "0027"
 down_revision = "0026"
 branch_labels = None
 depends_on = None
