@@ -68,7 +68,7 @@ notify-worker: venv
 test: venv
 	bash scripts/setup_system.sh --browser
 	bash scripts/cluster/setup.sh  # the failover tests (tests/cluster) start their own small cluster
-	.venv/bin/lint-imports --config .importlinter  # the layers (docs/architecture.md); fails fast, before the suite
+	.venv/bin/lint-imports .importlinter  # the layers (docs/architecture.md); fails fast, before the suite
 	$(PY) -m gis.local_pg
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
