@@ -128,6 +128,7 @@ def create_history(engine: Engine, *, days: int, seed: int = 42, per_day: int = 
     pace = {m: PACE[i % len(PACE)] for i, m in enumerate(mc_order)}
     codes, weights = list(SERVICE_WEIGHTS), list(SERVICE_WEIGHTS.values())
     made = 0
+    acted: list[dict[str, Any]] = []     # what the organisations did on each report (written at the end)
     start = now - timedelta(days=days)
     for day in range(days):
         for _ in range(rng.randint(per_day - 4, per_day + 4)):
@@ -151,6 +152,8 @@ def create_history(engine: Engine, *, days: int, seed: int = 42, per_day: int = 
                 _advance(engine, inc, "rejected", t, "не подтвердилось")
                 continue
             inc = _advance(engine, inc, "accepted", t)
+            org_act = {"id": inc.id, "org": inc.responsible_org_id, "accepted": t, "emergency":
+                       rule.category in ("burst", "no_water", "low_pressure"), "frac": frac}
             t_res = created + timedelta(hours=resolve_h * max(0.05, rng.gauss(frac, spread * frac + 0.1)))
             steps = [("dispatched", t + (t_res - t) * 0.2), ("in_progress", t + (t_res - t) * 0.4),
                      ("resolved", t_res)]
@@ -159,7 +162,10 @@ def create_history(engine: Engine, *, days: int, seed: int = 42, per_day: int = 
                     break
                 inc = _advance(engine, inc, to, at)
             if inc.status != "resolved":
+                acted.append(org_act)
                 continue
+            org_act["resolved"] = t_res
+            acted.append(org_act)
             if rng.random() < 0.06 * (1 + frac):
                 again = t_res + timedelta(days=rng.uniform(0.5, 25))
                 if again < now:
@@ -169,8 +175,67 @@ def create_history(engine: Engine, *, days: int, seed: int = 42, per_day: int = 
                         inc = _advance(engine, inc, "resolved", fixed)
             if inc.status == "resolved" and t_res + timedelta(days=1) < now:
                 _advance(engine, inc, "closed", max(t_res, inc.updated_at) + timedelta(days=1))
+                org_act["closed"] = True
+    org_events = _org_actions(engine, rng, acted, now)
     outages = _past_outages(engine, rng, start, now, sla)
-    return {"reports": made, "outages": outages}
+    return {"reports": made, "org_events": org_events, "outages": outages}
+
+
+ANSWERS = ("Неисправность устранена, оборудование проверено.", "Работы выполнены, течь устранена.",
+           "Заменена запорная арматура, давление в норме.", "Проведена чистка и регулировка, замечаний нет.")
+
+
+def _org_actions(engine: Engine, rng: random.Random, acted: list[dict[str, Any]], now: datetime) -> int:
+    """The organisations' own side of the history (as their desks would have recorded it, ``ops.orgs``):
+    most reports accepted by the organisation when the service accepted them, a visit planned for a
+    third of the non-emergency ones (kept or late, by the organisation's pace), the answer when resolved,
+    a few handed back as «не наше» first, and a rating on two of five closed reports — so the inspector's
+    figures of the organisations' own actions have something to show in the demo."""
+    events: list[dict[str, Any]] = []
+    orders: list[dict[str, Any]] = []
+    for a in acted:
+        if a["org"] is None or rng.random() < 0.1:     # one in ten: the organisation never used its desk
+            continue
+        org, at, n = a["org"], a["accepted"], len(events)
+        author = f"demo:org{org}"
+
+        def event(kind: str, when: datetime, body: str = "", visit: datetime | None = None) -> None:
+            events.append({"e": f"demo-{a['id']}-{len(events) - n}", "i": a["id"], "o": org, "k": kind, "t": body,
+                           "v": visit, "a": author, "at": when})
+
+        if rng.random() < 0.03:
+            event("returned", at, "Не наша зона ответственности — передано обратно диспетчеру")
+            at += timedelta(minutes=rng.uniform(10, 90))
+        event("accepted", at)
+        order: dict[str, Any] = {"id": a["id"], "state": "accepted", "acc": at, "visit": None, "answer": None,
+                                 "res": None, "rating": None, "rated": None}
+        resolved = a.get("resolved")
+        if not a["emergency"] and rng.random() < 0.35 and resolved is not None:
+            visit = at + (resolved - at) * rng.uniform(0.3, 0.9)
+            if rng.random() < 0.2 * (1 + a["frac"]):      # a slower organisation misses its visit more often
+                visit = max(at + timedelta(minutes=30), resolved - timedelta(hours=rng.uniform(3, 12)))
+            event("visit_planned", at + timedelta(minutes=5), visit=visit)
+            order.update(state="visit_planned", visit=visit)
+        if resolved is not None:
+            answer = rng.choice(ANSWERS)
+            event("resolved", resolved, answer)
+            order.update(state="resolved", answer=answer, res=resolved)
+            if a.get("closed") and rng.random() < 0.4:
+                order.update(rating=max(1, min(5, round(rng.gauss(4.6 - 1.2 * a["frac"], 0.8)))),
+                             rated=resolved + timedelta(hours=rng.uniform(1, 20)))
+        orders.append(order)
+    with engine.begin() as conn:
+        if events:
+            conn.execute(text("""
+                INSERT INTO work_order_events (event_id, incident_id, org_id, kind, text, visit_at, author, at)
+                VALUES (:e, :i, :o, :k, :t, :v, :a, :at) ON CONFLICT (org_id, event_id) DO NOTHING"""), events)
+        if orders:
+            conn.execute(text("""
+                UPDATE incidents SET org_state = :state, org_accepted_at = :acc, visit_at = :visit,
+                       org_answer = :answer, org_resolved_at = :res, resident_rating = :rating,
+                       resident_rated_at = :rated
+                WHERE id = :id"""), orders)
+    return len(events)
 
 
 def _past_outages(engine: Engine, rng: random.Random, start: datetime, now: datetime, sla: Any) -> int:
