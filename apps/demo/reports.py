@@ -211,9 +211,9 @@ def _org_actions(engine: Engine, rng: random.Random, acted: list[dict[str, Any]]
                                  "res": None, "rating": None, "rated": None}
         resolved = a.get("resolved")
         if not a["emergency"] and rng.random() < 0.35 and resolved is not None:
-            visit = at + (resolved - at) * rng.uniform(0.3, 0.9)
-            if rng.random() < 0.2 * (1 + a["frac"]):      # a slower organisation misses its visit more often
-                visit = max(at + timedelta(minutes=30), resolved - timedelta(hours=rng.uniform(3, 12)))
+            late = rng.random() < 0.2 * (1 + a["frac"])   # a slower organisation misses its visit more often
+            before = timedelta(hours=rng.uniform(3, 12) if late else rng.uniform(0.3, 1.5))
+            visit = max(at + timedelta(minutes=30), resolved - before)
             event("visit_planned", at + timedelta(minutes=5), visit=visit)
             order.update(state="visit_planned", visit=visit)
         if resolved is not None:

@@ -32,3 +32,4 @@ def test_the_demo_history_has_the_organisations_actions_and_the_kpis_show_them(t
         assert service["kpis"][key]["status"] == "ok", (key, service["kpis"][key])
     assert 1 <= service["kpis"]["org_rating"]["value"] <= 5
     assert 0 < service["kpis"]["org_visit_on_time"]["value"] < 1     # some visits kept, some missed
+    assert service["kpis"]["org_visit_on_time"]["value"] > 0.5        # most organisations keep their visits
