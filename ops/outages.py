@@ -35,7 +35,7 @@ from network.plan import ShutoffPlan
 from notify import outbox as notices
 from notify.messages import region_zone
 from notify.rules import lead_time_short, rules_from_settings
-from ops import audit
+from ops import audit, webhooks
 from ops import network as net_ops
 from ops.audit_log import events_of
 from ops.base import allow, engine, utcnow
@@ -91,6 +91,7 @@ def _follow(conn: Connection, incidents_: Iterable[Incident], target: str, actor
     for inc in incidents_:
         if incidents.advance_incident(conn, inc.id, target, actor=actor.author, note=note, now=now):
             moved.append(inc.id)
+            webhooks.queue_change(conn, inc.id, "work_order.status_changed", now=now)
     return moved
 
 
@@ -245,6 +246,7 @@ def start(actor: Actor, outage_id: int, *, bind: Engine | None = None) -> Outage
     now = utcnow()
     with engine(bind).begin() as conn:
         outage, linked = domain.start(conn, outage_id, actor=actor.author, now=now)
+        webhooks.queue_changes(conn, linked, "work_order.status_changed", now=now)
         moved = _follow(conn, _causes(conn, outage), "in_progress", actor, f"outage #{outage.id} valves closed", now)
         audit.record(conn, actor=actor.author, action="outage.start", object_type="outage", object_id=outage.id,
                      at=now, details={"reports_linked": linked, "incidents_moved": moved})
