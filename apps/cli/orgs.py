@@ -15,7 +15,7 @@ import getpass
 import json
 import sys
 
-from apps.cli.common import Parser, run
+from apps.cli.common import Parser, fail, run
 from auth.errors import AuthError
 from auth.model import Actor
 from ops import webhooks
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     put = act.add_parser("set", help="register or replace ORG_ID's webhook (the secret from stdin)")
     put.add_argument("org_id", type=int, metavar="ORG_ID")
     put.add_argument("url", metavar="URL")
+    put.add_argument("more", nargs="*", help=argparse.SUPPRESS)   # a secret typed here is refused, never echoed
     listing = act.add_parser("list", help="every organisation's webhook")
     listing.add_argument("--json", action="store_true")
     delete = act.add_parser("delete", help="delete ORG_ID's webhook")
@@ -58,6 +59,9 @@ def _secret() -> str:
 
 
 def _set(args: argparse.Namespace) -> int:
+    if args.more:
+        return fail("the signing secret is read from stdin, never from the command line (it would stay in the "
+                    "shell's history and the process list); nothing was written")
     secret = _secret()
     hook = webhooks.set_webhook(Actor.cli(cli_actor()), args.org_id, args.url, secret)
     print(f"webhook of organisation {args.org_id}: {hook['url']} (secret {hook['secret_hint']}…, sealed)")

@@ -22,8 +22,9 @@ SECRET_B = "org-B-signing-secret-9876543210"
 
 
 def webhook_settings(**overrides: object) -> Settings:
-    return Settings(_env_file=None, webhook_allow_private=True, webhook_key=KEY, webhook_backoff_s=30,
-                    webhook_backoff_max_s=3600, webhook_timeout_s=5, **overrides)
+    values: dict[str, object] = {"webhook_allow_private": True, "webhook_key": KEY, "webhook_backoff_s": 30,
+                                 "webhook_backoff_max_s": 3600, "webhook_timeout_s": 5, **overrides}
+    return Settings(_env_file=None, **values)
 
 
 @dataclass
