@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+#: an event in the outbox: waiting for a 2xx, delivered, or dropped (its organisation's webhook was deleted)
+STATES: tuple[str, ...] = ("pending", "delivered", "dropped")
 EVENT_COLUMNS = ("e.id, e.event_id, e.org_id, e.incident_id, e.type, e.state, e.attempts, e.next_attempt_at, "
                  "e.last_status, e.last_error, e.created_at, e.delivered_at")
 

@@ -26,7 +26,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
-from apps.http.open311 import openapi
+import apps.http.open311.openapi as openapi
 from apps.http.open311.answers import ApiError, Open311Response, answers
 from apps.http.open311.deps import Context, context
 from auth.model import Actor
