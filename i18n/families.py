@@ -118,6 +118,7 @@ FAMILIES: tuple[Family, ...] = (
     # organisations' webhooks (views/webhooks.py)
     _closed("webhooks.type", "orgs.payload:TYPES"),
     _closed("webhooks.state", "orgs.webhooks:STATES"),
+    _closed("webhooks.err", "orgs.sender:ERROR_KINDS"),
     # the water balance page (views/water_balance.py)
     _closed("balance.verdict", "dma.balance:VERDICTS"),
     _closed("balance.alarm", "dma.balance:ALARM_STATES"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -106,7 +106,8 @@ def events(actor: Actor, *, org_id: int | None = None, states: tuple[str, ...] |
     """The outbox, newest first."""
     allow(actor, "users.manage")
     with engine(bind).connect() as conn:
-        return hooks.events(conn, org_id=org_id, states=states, limit=limit)
+        rows = hooks.events(conn, org_id=org_id, states=states, limit=limit)
+    return [{**r, "error_kind": sender.kind_of(r["last_status"], r["last_error"])} for r in rows]
 
 
 def deliveries(actor: Actor, *, org_id: int | None = None, event_row_id: int | None = None, limit: int = 200,
@@ -114,7 +115,8 @@ def deliveries(actor: Actor, *, org_id: int | None = None, event_row_id: int | N
     """The delivery log, newest first."""
     allow(actor, "users.manage")
     with engine(bind).connect() as conn:
-        return hooks.deliveries(conn, org_id=org_id, event_row_id=event_row_id, limit=limit)
+        rows = hooks.deliveries(conn, org_id=org_id, event_row_id=event_row_id, limit=limit)
+    return [{**r, "error_kind": sender.kind_of(r["status_code"], r["error"])} for r in rows]
 
 
 def retry_now(actor: Actor, event_row_id: int, *, bind: Engine | None = None) -> dict[str, Any]:
@@ -169,6 +171,7 @@ class Pass:
     retried: int = 0
     dropped: int = 0
     skipped_orgs: int = 0
+    failures: list[str] = field(default_factory=list)   # one line per failed attempt (the worker's log)
 
     def as_dict(self) -> dict[str, int]:
         return {"delivered": self.delivered, "retried": self.retried, "dropped": self.dropped,
@@ -210,6 +213,9 @@ def deliver_once(*, bind: Engine | None = None, settings: Settings | None = None
                                   next_at=at + wait)
                 failing.add(row["org_id"])
                 result.retried += 1
+                result.failures.append(f"event {row['event_id']} of organisation {row['org_id']} "
+                                       f"(attempt {row['attempts'] + 1}, next at {(at + wait).isoformat()}): "
+                                       f"{answer.error}")
     result.skipped_orgs = len(failing)
     return result
 
@@ -248,5 +254,7 @@ def deliver_forever(*, bind: Engine | None = None, settings: Settings | None = N
             down_since = None
         if r.busy:
             log(f"orgs deliver: {r.as_dict()}")
+        for line in r.failures:
+            log(f"orgs deliver: failed: {line}")
         if not (r.delivered or r.dropped):
             time.sleep(s.webhook_poll_s)

@@ -14,6 +14,8 @@ from orgs.errors import InvalidWebhook
 
 MAX_ANSWER_BYTES = 64 * 1024
 USER_AGENT = "zhkh-ops-webhooks/1"
+#: what went wrong with an attempt, in the words a page can translate (``kind_of``)
+ERROR_KINDS: tuple[str, ...] = ("status", "redirect", "address", "connect", "timeout", "tls", "secret", "other")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,26 @@ class _Https(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def kind_of(status: int | None, error: str | None) -> str | None:
+    """The kind of a failed attempt's error (None: it did not fail), from what ``post`` records."""
+    if not error:
+        return None
+    if status is not None:
+        return "redirect" if 300 <= status < 400 else "status"
+    low = error.lower()
+    if low.startswith("refused:"):
+        return "address"
+    if "timed out" in low or "timeout" in low:
+        return "timeout"
+    if "ssl" in low or "certificate" in low:
+        return "tls"
+    if low.startswith("cannot connect"):
+        return "connect"
+    if "webhook secret" in low:
+        return "secret"
+    return "other"
 
 
 def _short(text: str) -> str:

@@ -15,6 +15,11 @@ from views.session import actor, guard
 LIMIT = 200
 
 
+def _error(kind: str | None) -> str:
+    """What went wrong, in the page's language (the technical text is in the worker's log, var/webhooks.log)."""
+    return t(f"webhooks.err.{kind}") if kind else ""
+
+
 def main() -> None:
     guard("webhooks")
     st.title(t("webhooks.title"))
@@ -53,7 +58,7 @@ def main() -> None:
             t("webhooks.col.state"): t(f"webhooks.state.{e['state']}"), t("webhooks.col.attempts"): e["attempts"],
             t("webhooks.col.next"): fmt_dt(e["next_attempt_at"], seconds=True) if e["state"] == "pending" else "",
             t("webhooks.col.status"): "" if e["last_status"] is None else str(e["last_status"]),
-            t("webhooks.col.error"): e["last_error"] or "", t("webhooks.col.event_id"): e["event_id"],
+            t("webhooks.col.error"): _error(e["error_kind"]), t("webhooks.col.event_id"): e["event_id"],
         } for e in events]), hide_index=True, width="stretch")
     waiting = [e for e in events if e["state"] == "pending"]
     if waiting:
@@ -80,7 +85,7 @@ def main() -> None:
         t("webhooks.col.type"): t(f"webhooks.type.{d['type']}"), t("webhooks.col.order"): d["incident_id"],
         t("webhooks.col.result"): t("webhooks.ok") if d["ok"] else t("webhooks.failed"),
         t("webhooks.col.status"): "" if d["status_code"] is None else str(d["status_code"]),
-        t("webhooks.col.ms"): d["duration_ms"], t("webhooks.col.error"): d["error"] or "",
+        t("webhooks.col.ms"): d["duration_ms"], t("webhooks.col.error"): _error(d["error_kind"]),
         t("webhooks.col.url"): d["url"], t("webhooks.col.event_id"): d["event_id"],
     } for d in log]), hide_index=True, width="stretch")
 

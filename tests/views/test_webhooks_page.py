@@ -73,6 +73,7 @@ def test_the_admin_sees_the_failing_event_and_retries_it_now(failing: Failing) -
     assert at.title[0].value == "Вебхуки организаций"
     shown = _cells(at)
     assert failing.url in shown and "503" in shown and "ожидает" in shown and "новая заявка организации" in shown
+    assert "ответ не 2xx" in shown and "not a 2xx" not in shown           # the error in the page's language
     with failing.engine.connect() as conn:
         before = conn.execute(text("SELECT next_attempt_at FROM webhook_events WHERE incident_id = :i "
                                    "AND state = 'pending'"), {"i": failing.incident_id}).scalar_one()
@@ -92,7 +93,7 @@ def test_the_page_in_english_and_refused_to_other_roles(failing: Failing) -> Non
     at = page("admin", "en").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Organisations' webhooks"
-    assert "waiting" in _cells(at) and "new work order" in _cells(at)
+    assert "waiting" in _cells(at) and "new work order" in _cells(at) and "not a 2xx answer (see" in _cells(at)
     for role in ("dispatcher", "inspector", "org_dispatcher"):
         refused = page(role).run()
         assert refused.error and not refused.dataframe, role

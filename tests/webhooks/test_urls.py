@@ -100,6 +100,7 @@ def test_delivery_checks_the_address_again(two: Two, serve) -> None:
     assert done.retried == 1 and rx.requests == []
     [attempt] = webhooks.deliveries(ADMIN, bind=two.engine)
     assert attempt["status_code"] is None and "loopback address" in attempt["error"]
+    assert attempt["error_kind"] == "address"
 
 
 def test_the_secret_is_sealed_not_stored_as_given(two: Two) -> None:
