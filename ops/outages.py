@@ -95,6 +95,11 @@ def _follow(conn: Connection, incidents_: Iterable[Incident], target: str, actor
     return moved
 
 
+def _linked(conn: Connection, outage_id: int) -> set[int]:
+    """The reports linked to an outage (those an outage's growth links anew hear of it by webhook)."""
+    return {i.id for i in outage_repo.incidents_of_outage(conn, outage_id)}
+
+
 def _check_seen(plan: ShutoffPlan, seen_plan: str | None) -> None:
     if seen_plan is not None and plan.fingerprint != seen_plan:
         raise PlanChanged("the plan changed since it was shown (a valve or the network changed meanwhile); "
@@ -169,8 +174,11 @@ def _merge(conn: Connection, actor: Actor, idx: Any, network_id: int, breaks: li
     found = _conflicts(conn, network_id, oplan, start, end, now, exclude_id=target.id)
     if found:
         raise _conflict_error(found, f"outage #{target.id} grown by this break")
+    linked_before = _linked(conn, target.id)
     outage, added = domain.replace_plan(conn, target.id, oplan, now=now, actor=actor.author,
                                         note=f"outage #{target.id} merged")
+    webhooks.queue_changes(conn, sorted(_linked(conn, target.id) - linked_before), "work_order.status_changed",
+                           now=now)
     if added:  # the buildings it grew to are cut off now: their subscribers hear of it as of a new outage
         notices.enqueue(conn, outage.id, "approved", now=now, building_ids=added)
     moved: list[int] = []
@@ -382,8 +390,11 @@ def extend(actor: Actor, outage_id: int, stuck_valve_ids: Iterable[int | str], *
         for v in stuck:
             net_ops.mark_valve_on(conn, actor, v, "stuck", reason=reason or system_note("valve_stuck_in_outage", outage.id),
                                   now=now, outage_id=outage.id)
+        linked_before = _linked(conn, outage.id)
         grown, added = domain.replace_plan(conn, outage.id, oplan, now=now, actor=actor.author,
                                            note=f"outage #{outage.id} extended")
+        webhooks.queue_changes(conn, sorted(_linked(conn, outage.id) - linked_before), "work_order.status_changed",
+                               now=now)
         if added:
             notices.enqueue(conn, outage.id, "approved", now=now, building_ids=added)
         audit.record(conn, actor=actor.author, action="outage.extend", object_type="outage", object_id=outage.id,

@@ -143,10 +143,13 @@ def queue_change(conn: Connection, incident_id: int, type_: str, *, now: datetim
     None when nobody is to be told."""
     if type_ not in payload.TYPES:
         raise ValueError(f"unknown webhook event type {type_!r}")
-    inc = service.get_incident(conn, incident_id)
-    org = org_id if org_id is not None else inc.responsible_org_id
-    if org is None or not hooks.has_webhook(conn, org):
+    if org_id is None:
+        org = hooks.responsible_with_webhook(conn, incident_id)
+    else:
+        org = org_id if hooks.has_webhook(conn, org_id) else None
+    if org is None:
         return None
+    inc = service.get_incident(conn, incident_id)
     item = service.queue_item(inc, service.rules_from_settings(), now)
     own = [e for e in wo.events_of(conn, incident_id) if e.org_id == org]
     return hooks.enqueue(conn, org_id=org, incident_id=incident_id, type_=type_,

@@ -44,6 +44,14 @@ def get_webhook(conn: Connection, org_id: int, *, for_update: bool = False) -> d
     return dict(row) if row else None
 
 
+def responsible_with_webhook(conn: Connection, incident_id: int) -> int | None:
+    """The organisation that answers for report ``incident_id`` when it has a webhook (None otherwise): the one
+    cheap look-up every change of a report makes."""
+    return conn.execute(text("""
+        SELECT w.org_id FROM incidents i JOIN org_webhooks w ON w.org_id = i.responsible_org_id WHERE i.id = :i
+    """), {"i": incident_id}).scalar()
+
+
 def has_webhook(conn: Connection, org_id: int) -> bool:
     return conn.execute(text("SELECT EXISTS (SELECT 1 FROM org_webhooks WHERE org_id = :o)"), {"o": org_id}).scalar_one()
 
