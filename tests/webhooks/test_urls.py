@@ -12,8 +12,8 @@ from auth.errors import PermissionDenied
 from auth.model import Actor
 from ops import incidents, webhooks
 from ops.base import utcnow
-from orgs import urls
-from orgs.errors import InvalidWebhook
+from orgs import sealing, urls
+from orgs.errors import InvalidWebhook, SealError
 from reports.errors import UnknownOrganisation
 from tests.webhooks.conftest import SECRET_A, Receiver, Two, webhook_settings
 
@@ -110,9 +110,6 @@ def test_the_secret_is_sealed_not_stored_as_given(two: Two) -> None:
         stored = conn.execute(text("SELECT secret_enc, secret_hint FROM org_webhooks")).one()
         audit = conn.execute(text("SELECT details::text FROM audit_events WHERE action = 'webhook.set'")).scalar_one()
     assert SECRET_A not in stored[0] and SECRET_A not in audit and stored[0].startswith("v1.")
-    from orgs import sealing
-    from orgs.errors import SealError
-
     assert sealing.open_sealed(stored[0], key=webhook_settings().webhook_key.get_secret_value(),
                                org_id=two.org_a) == SECRET_A.encode()
     with pytest.raises(SealError):   # another organisation's row, or another key, does not open
