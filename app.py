@@ -27,6 +27,7 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "map": ("views/city_map.py", N_("page.map"), ":material/map:"),
     "data": ("views/data.py", N_("page.data"), ":material/database:"),
     "users": ("views/users.py", N_("page.users"), ":material/group:"),
+    "webhooks": ("views/webhooks.py", N_("page.webhooks"), ":material/webhook:"),
     "audit": ("views/audit.py", N_("page.audit"), ":material/history:"),
     "inspection": ("views/inspection.py", N_("page.inspection"), ":material/fact_check:"),
     "balance": ("views/water_balance.py", N_("page.balance"), ":material/monitoring:"),

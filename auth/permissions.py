@@ -66,6 +66,7 @@ PAGES: dict[str, str] = {
     "inspection": "inspection.read",
     "balance": "balance.read",
     "desk": "orders.desk",
+    "webhooks": "users.manage",
 }
 # the pages each role sees, in navigation order (a role's first page is its start page)
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
@@ -73,7 +74,8 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "dispatcher": ("control", "incidents", "intake", "outages", "planner", "map", "inspection", "balance"),
     "planner": ("planner", "outages", "map", "incidents", "balance"),
     "inspector": ("inspection", "incidents", "outages", "map", "control", "planner", "audit", "balance"),
-    "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "audit", "inspection", "balance"),
+    "admin": ("control", "incidents", "intake", "outages", "planner", "map", "data", "users", "webhooks", "audit",
+              "inspection", "balance"),
     "org_dispatcher": ("desk", "incidents"),
     "crew": ("incidents",),
 }

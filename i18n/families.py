@@ -115,6 +115,10 @@ FAMILIES: tuple[Family, ...] = (
     _open("control.col", "the queue columns of views/control_room.py"),
     _open("plan.metric", "the metrics of views/plan_map.py"),
     _open("intake.where", "the two ways to give a place (views/intake.py)"),
+    # organisations' webhooks (views/webhooks.py)
+    _closed("webhooks.type", "orgs.payload:TYPES"),
+    _closed("webhooks.state", "orgs.webhooks:STATES"),
+    _closed("webhooks.err", "orgs.sender:ERROR_KINDS"),
     # the water balance page (views/water_balance.py)
     _closed("balance.verdict", "dma.balance:VERDICTS"),
     _closed("balance.alarm", "dma.balance:ALARM_STATES"),

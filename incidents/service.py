@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -162,6 +162,7 @@ def create_incident(
     rules: Rules | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
+    on_created: Callable[[Connection, Incident], None] | None = None,
     **fields: Any,
 ) -> IntakeResult:
     """Validate, locate, snap and store a report; offer duplicates and link a known outage.
@@ -177,7 +178,8 @@ def create_incident(
     ``incident_duplicate_window_h`` come back as ``duplicate_candidates`` (the dispatcher
     decides). A water report from a building inside an active outage is linked to it and its
     expected end is the outage's planned end. A repeated ``client_token`` returns the first
-    incident (``created=False``) — nothing is stored twice.
+    incident (``created=False``) — nothing is stored twice. ``on_created(conn, incident)`` runs in the
+    intake's transaction once a new report is stored and assigned (the application layer's outbox).
     """
     s = settings or get_settings()
     rules = rules or rules_from_settings(s)
@@ -214,6 +216,8 @@ def create_incident(
                 advance_incident(conn, incident.id, "accepted", actor=SYSTEM_ACTOR, note=f"outage #{outage.outage_id}",
                                  now=now)
                 incident = repo.get_incident(conn, incident.id)
+            if on_created is not None:
+                on_created(conn, incident)
     assert incident is not None
     return IntakeResult(incident=incident, created=created, duplicate_candidates=candidates if created else [],
                         outage=outage, due_at=due_at(incident, rules))

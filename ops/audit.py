@@ -30,6 +30,7 @@ ACTIONS: tuple[str, ...] = (
     "forecast.refresh", "forecast.demo",
     "work_order.accepted", "work_order.assigned", "work_order.visit_planned", "work_order.resolved",
     "work_order.returned",
+    "webhook.set", "webhook.delete", "webhook.retry",
 )
 
 

@@ -18,7 +18,7 @@ from ops.base import allow, engine
 TRAIL_ACTIONS: tuple[str, ...] = (*ACTIONS, "incident.create", "incident.status")
 OBJECT_TYPES = ("incident", "outage", "valve", "network", "user", "api_key", "dataset", "note",
                 "dma", "account", "billing_period", "billing_demo", "demo_month", "subscription",
-                "gis_outage_report", "gis_outage_result")
+                "gis_outage_report", "gis_outage_result", "organisation")
 MAX_ROWS = 20_000
 
 

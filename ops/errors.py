@@ -30,6 +30,7 @@ from incidents.errors import (
 )
 from incidents.work_orders import WorkOrderConflict
 from network.errors import NetworkError
+from orgs.errors import NoWebhook, WebhookError
 from reports.errors import UnknownOrganisation
 
 
@@ -68,6 +69,7 @@ ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
     (UnknownUser, 404, "not_found"),
     (NotFound, 404, "not_found"),
     (UnknownOrganisation, 404, "not_found"),
+    (NoWebhook, 404, "not_found"),
     (WorkOrderConflict, 409, "conflict"),
     (ConcurrentEdit, 409, "concurrent"),
     (OutageConflict, 409, "outage_conflict"),
@@ -91,6 +93,7 @@ ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
     (GisError, 400, "invalid"),
     (AuthError, 400, "invalid"),
     (OpsError, 400, "invalid"),
+    (WebhookError, 400, "invalid"),
 )
 
 #: Every message key ``lookup`` answers with (the texts of the family ``error``, ``i18n/families.py``).

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from auth.errors import PermissionDenied
 from auth.model import Actor
@@ -16,7 +16,7 @@ from incidents.errors import ConcurrentEdit, IncidentNotFound, InvalidIncident
 from incidents.intake import InvalidReport, Problem, text_problems
 from incidents.model import ControlRoomKpis, Incident, IntakeResult, Outage, QueueItem
 from incidents.redact import redact
-from ops import audit
+from ops import audit, webhooks
 from ops.base import allow, check_incident_scope, engine, org_scope, utcnow
 from ops.errors import NotFound
 from ops.shared import db_key, shared
@@ -30,7 +30,12 @@ def take_report(actor: Actor, *, bind: Engine | None = None, **fields: Any) -> I
     against a repeated token, linked to the outage that explains it. Its first history event names
     ``actor``. Fields as ``incidents.service.create_incident``."""
     allow(actor, "reports.take")
-    return service.create_incident(engine(bind), actor=actor.author, **fields)
+    return service.create_incident(engine(bind), actor=actor.author, on_created=_created, **fields)
+
+
+def _created(conn: Connection, incident: Incident) -> None:
+    """In the intake's transaction: the organisation named at intake hears of its new work order."""
+    webhooks.queue_change(conn, incident.id, "work_order.created", now=utcnow())
 
 
 #: the roles that work a report on site and never see who reported it: no name, phone or e-mail, and the
@@ -88,8 +93,10 @@ def transition(actor: Actor, incident_id: int, to: str, *, expected_version: int
     _text_or_raise("note", note, allow_empty=True)
     with engine(bind).begin() as conn:
         check_incident_scope(actor, conn, incident_id)
-        return service.transition_incident(conn, incident_id, to, actor=actor.author,
-                                           expected_version=expected_version, note=note)
+        updated = service.transition_incident(conn, incident_id, to, actor=actor.author,
+                                              expected_version=expected_version, note=note)
+        webhooks.queue_change(conn, incident_id, "work_order.status_changed", now=utcnow())
+        return updated
 
 
 def mark_duplicate(actor: Actor, incident_id: int, of_incident_id: int, *, expected_version: int, note: str = "",
@@ -99,8 +106,10 @@ def mark_duplicate(actor: Actor, incident_id: int, of_incident_id: int, *, expec
     with engine(bind).begin() as conn:
         check_incident_scope(actor, conn, incident_id)
         check_incident_scope(actor, conn, of_incident_id)
-        return service.mark_duplicate(conn, incident_id, of_incident_id, actor=actor.author,
-                                      expected_version=expected_version, note=note)
+        updated = service.mark_duplicate(conn, incident_id, of_incident_id, actor=actor.author,
+                                         expected_version=expected_version, note=note)
+        webhooks.queue_change(conn, incident_id, "work_order.status_changed", now=utcnow())
+        return updated
 
 
 def set_description_private(actor: Actor, incident_id: int, private: bool, *,

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 
 from auth.model import Actor
 from incidents import service as incidents
-from ops import audit
+from ops import audit, webhooks
 from ops.base import allow, check_incident_scope, engine, org_scope, utcnow
 from ops.incidents import _text_or_raise
 from reports import inspection_data, kpi_queries, orgs, pdf
@@ -75,6 +75,11 @@ def set_responsible_org(actor: Actor, incident_id: int, org_id: int | None, reas
         audit.record(conn, actor=actor.author, action="incident.set_org", object_type="incident",
                      object_id=incident_id, at=now, reason=reason or "",
                      details={"before": before, "after": after})
+        if before != after:
+            if before is not None:
+                webhooks.queue_change(conn, incident_id, "work_order.withdrawn", now=now, org_id=before)
+            if after is not None:
+                webhooks.queue_change(conn, incident_id, "work_order.created", now=now)
     return after
 
 

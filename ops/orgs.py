@@ -26,7 +26,7 @@ from incidents.intake import text_problems
 from incidents.model import Incident, QueueItem
 from incidents.workflow import OPEN_STATUSES
 from notify import report_notices
-from ops import audit
+from ops import audit, webhooks
 from ops.base import allow, engine, org_scope, utcnow
 
 
@@ -142,6 +142,7 @@ def act(actor: Actor, incident_id: int, kind: str, *, event_id: str, text: str =
             details["notices"] = notices
         audit.record(conn, actor=actor.author, action=f"work_order.{kind}", object_type="incident",
                      object_id=incident_id, at=now, reason=body if kind == "returned" else "", details=details)
+        webhooks.queue_change(conn, incident_id, f"work_order.{kind}", now=now, org_id=org)
         incident = service.get_incident(conn, incident_id)
     return Outcome(event, True, incident)
 

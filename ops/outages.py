@@ -35,7 +35,7 @@ from network.plan import ShutoffPlan
 from notify import outbox as notices
 from notify.messages import region_zone
 from notify.rules import lead_time_short, rules_from_settings
-from ops import audit
+from ops import audit, webhooks
 from ops import network as net_ops
 from ops.audit_log import events_of
 from ops.base import allow, engine, utcnow
@@ -91,7 +91,13 @@ def _follow(conn: Connection, incidents_: Iterable[Incident], target: str, actor
     for inc in incidents_:
         if incidents.advance_incident(conn, inc.id, target, actor=actor.author, note=note, now=now):
             moved.append(inc.id)
+            webhooks.queue_change(conn, inc.id, "work_order.status_changed", now=now)
     return moved
+
+
+def _linked(conn: Connection, outage_id: int) -> set[int]:
+    """The reports linked to an outage (those an outage's growth links anew hear of it by webhook)."""
+    return {i.id for i in outage_repo.incidents_of_outage(conn, outage_id)}
 
 
 def _check_seen(plan: ShutoffPlan, seen_plan: str | None) -> None:
@@ -168,8 +174,11 @@ def _merge(conn: Connection, actor: Actor, idx: Any, network_id: int, breaks: li
     found = _conflicts(conn, network_id, oplan, start, end, now, exclude_id=target.id)
     if found:
         raise _conflict_error(found, f"outage #{target.id} grown by this break")
+    linked_before = _linked(conn, target.id)
     outage, added = domain.replace_plan(conn, target.id, oplan, now=now, actor=actor.author,
                                         note=f"outage #{target.id} merged")
+    webhooks.queue_changes(conn, sorted(_linked(conn, target.id) - linked_before), "work_order.status_changed",
+                           now=now)
     if added:  # the buildings it grew to are cut off now: their subscribers hear of it as of a new outage
         notices.enqueue(conn, outage.id, "approved", now=now, building_ids=added)
     moved: list[int] = []
@@ -245,6 +254,7 @@ def start(actor: Actor, outage_id: int, *, bind: Engine | None = None) -> Outage
     now = utcnow()
     with engine(bind).begin() as conn:
         outage, linked = domain.start(conn, outage_id, actor=actor.author, now=now)
+        webhooks.queue_changes(conn, linked, "work_order.status_changed", now=now)
         moved = _follow(conn, _causes(conn, outage), "in_progress", actor, f"outage #{outage.id} valves closed", now)
         audit.record(conn, actor=actor.author, action="outage.start", object_type="outage", object_id=outage.id,
                      at=now, details={"reports_linked": linked, "incidents_moved": moved})
@@ -380,8 +390,11 @@ def extend(actor: Actor, outage_id: int, stuck_valve_ids: Iterable[int | str], *
         for v in stuck:
             net_ops.mark_valve_on(conn, actor, v, "stuck", reason=reason or system_note("valve_stuck_in_outage", outage.id),
                                   now=now, outage_id=outage.id)
+        linked_before = _linked(conn, outage.id)
         grown, added = domain.replace_plan(conn, outage.id, oplan, now=now, actor=actor.author,
                                            note=f"outage #{outage.id} extended")
+        webhooks.queue_changes(conn, sorted(_linked(conn, outage.id) - linked_before), "work_order.status_changed",
+                               now=now)
         if added:
             notices.enqueue(conn, outage.id, "approved", now=now, building_ids=added)
         audit.record(conn, actor=actor.author, action="outage.extend", object_type="outage", object_id=outage.id,

@@ -17,7 +17,7 @@ from auth.model import Actor
 from incidents.model import IntakeResult
 from notify import subscriptions
 from notify.rules import NotifyRules
-from ops import audit
+from ops import audit, webhooks
 from ops.base import allow, engine
 from ops.incidents import take_report
 from resident import account_codes
@@ -51,6 +51,7 @@ def reopen_incident(actor: Actor, incident_id: int, *, now: datetime, bind: Engi
         audit.record(conn, actor=actor.author, action="incident.reopen", object_type="incident",
                      object_id=int(incident_id), at=now, reason=resident_incidents.REOPEN_NOTE,
                      details={"resolved_at": resolved_at})
+        webhooks.queue_change(conn, int(incident_id), "work_order.status_changed", now=now)
 
 
 def confirm_fixed(actor: Actor, incident_id: int, rating: object, *, now: datetime,

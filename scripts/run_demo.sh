@@ -22,11 +22,15 @@ RESIDENT_PID=$!
 # smart-meter readings from MQTT (python -m meters listen; feed it with `python -m meters simulate --rate N`)
 "$PY" -m meters listen >var/meters.log 2>&1 &
 METERS_PID=$!
+# organisations' webhooks: post every new or changed work order, signed, retried (python -m orgs deliver)
+"$PY" -m orgs deliver >var/webhooks.log 2>&1 &
+WEBHOOKS_PID=$!
 stop_tiles() {
-  kill "$TILES_PID" "$RESIDENT_PID" "$METERS_PID" 2>/dev/null || true
+  kill "$TILES_PID" "$RESIDENT_PID" "$METERS_PID" "$WEBHOOKS_PID" 2>/dev/null || true
   wait "$TILES_PID" 2>/dev/null || true
   wait "$RESIDENT_PID" 2>/dev/null || true
   wait "$METERS_PID" 2>/dev/null || true
+  wait "$WEBHOOKS_PID" 2>/dev/null || true
 }
 trap stop_tiles EXIT
 trap 'exit 130' INT TERM
@@ -47,6 +51,7 @@ echo "run_demo: vector tiles on port $TILES_PORT: /tiles/{layer}/{z}/{x}/{y}.pbf
 echo "run_demo: the residents' page on http://127.0.0.1:$RESIDENT_PORT/ (no login; log: var/resident.log)"
 echo "run_demo: meter readings from MQTT topic zhkh/meters/{serial}/reading are stored (log: var/meters.log);"
 echo "          try: .venv/bin/python -m meters simulate --rate 500 --speed 600"
+echo "run_demo: organisations' webhooks are delivered (python -m orgs webhook set ORG_ID URL; log: var/webhooks.log)"
 # what a newcomer can try there: the demo address with an active outage, a demo account and its code
 "$PY" -m billing demo-month --show 2>/dev/null || true
 

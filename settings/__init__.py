@@ -125,6 +125,16 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     smtp_timeout_s: float = 20.0
+    # organisations' webhooks (python -m orgs webhook set|deliver, docs/webhooks.md)
+    webhook_allow_private: bool = Field(default=False, description="true lets a webhook URL name a loopback, "
+                                        "link-local or private address (tests, a closed network); false refuses it")
+    webhook_key: SecretStr = Field(default=SecretStr(""), description="the key that seals the webhooks' signing "
+                                   "secrets in the database (32+ characters); empty = a development key, refused "
+                                   "when ZHKH_ENV=production")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)   # one POST: connect and answer
+    webhook_backoff_s: float = Field(default=30.0, gt=0)           # the first retry; doubled each time ...
+    webhook_backoff_max_s: float = Field(default=3600.0, gt=0)     # ... up to this
+    webhook_poll_s: float = Field(default=2.0, gt=0)               # `deliver` looks for due events this often
     resident_url: str = Field(default="http://127.0.0.1:8520", description="the resident's page as residents "
                               "reach it (the unsubscribe link in every notice)")
     resident_port: int = 8520
@@ -176,7 +186,8 @@ def refusal(exc: ValidationError) -> SettingsError:
     parts, refused = [], []
     for err in exc.errors():
         name = _env_name(err.get("loc", ()))
-        secret = name in ("DATABASE_URL", "ZHKH_DATABASE_URL", "ZHKH_READ_DATABASE_URL", "ZHKH_SMTP_PASSWORD")
+        secret = name in ("DATABASE_URL", "ZHKH_DATABASE_URL", "ZHKH_READ_DATABASE_URL", "ZHKH_SMTP_PASSWORD",
+                          "ZHKH_WEBHOOK_KEY")
         shown = name if secret else f"{name}={err.get('input')!r}"
         refused.append(" ".join(shown.split()))
         parts.append(f"{refused[-1]}: {' '.join(str(err.get('msg', 'refused')).split())}")

@@ -12,7 +12,7 @@ import networkx as nx
 ROOT = Path(__file__).resolve().parents[1]
 NOT_CODE = {".venv", ".git", "tests", "benchmarks", "migrations", "scripts", "var", "artifacts", "node_modules",
             "static", "locale", "docs", "data_cache"}
-DOMAIN = {"auth", "billing", "data", "dma", "forecast", "gis", "i18n", "incidents", "meters", "network", "notify",
+DOMAIN = {"auth", "billing", "data", "dma", "forecast", "gis", "i18n", "incidents", "meters", "network", "notify", "orgs",
           "reports", "resident"}
 ABOVE = {"ops", "apps", "views"}
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 TITLES = {"control": "Диспетчерская", "incidents": "Заявки", "intake": "Приём заявки", "outages": "Отключения",
           "planner": "Планирование отключений", "map": "Карта города", "data": "Данные", "users": "Пользователи",
           "audit": "Журнал действий", "inspection": "Инспекция", "balance": "Баланс воды",
-          "desk": "Работа организации"}
+          "desk": "Работа организации", "webhooks": "Вебхуки организаций"}
 
 
 def nav_titles(page) -> list[str]:

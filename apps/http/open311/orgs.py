@@ -10,19 +10,24 @@ answers for) and its actions on them, with a key of that organisation (``python 
   fields as multipart/form-data with files ``photo`` (JPEG, PNG, WebP; re-encoded) for ``resolved``.
 
 Another organisation's work order answers 404, exactly as an unknown number, and nothing changes. Errors
-are the same JSON lists as Open311's (``[{"code", "description"}]``)."""
+are the same JSON lists as Open311's (``[{"code", "description"}]``).
+
+``GET /orgs/v1/openapi.json`` — the OpenAPI document of this API alone: its routes, models, the ``X-API-Key``
+security scheme and the webhook an organisation receives (``python -m orgs webhook set``, docs/webhooks.md)."""
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request, Security
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
-from apps.http.open311.answers import ApiError, Open311Response, answers, iso
+import apps.http.open311.openapi as openapi
+from apps.http.open311.answers import ApiError, Open311Response, answers
 from apps.http.open311.deps import Context, context
 from auth.model import Actor
 from incidents import work_orders as wo
@@ -30,6 +35,7 @@ from incidents.model import QueueItem
 from incidents.workflow import FINAL_STATUSES, OPEN_STATUSES, STATUSES
 from ops import api_keys
 from ops import orgs as org_ops
+from orgs import payload
 
 ORGS_PREFIX = "/orgs/v1"
 MAX_ID_DIGITS = 18
@@ -37,6 +43,11 @@ MAX_ID_DIGITS = 18
 MAX_EVENT_BYTES = wo.MAX_PHOTOS * wo.MAX_PHOTO_BYTES + 64 * 1024
 
 router = APIRouter(prefix=ORGS_PREFIX, tags=["organisations"])
+#: the webhook an organisation receives: described in the document (OpenAPI 3.1 ``webhooks``), never routed here
+webhooks = APIRouter(tags=["webhooks"])
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="OrganisationKey",
+                              description="a key of the organisation's own system: "
+                                          "python -m incidents api-key create --name N --org ORG_ID")
 
 
 class WorkOrderOut(BaseModel):
@@ -58,16 +69,6 @@ class WorkOrderOut(BaseModel):
     answer: str | None
 
 
-class EventIn(BaseModel):
-    """An action of the organisation on its work order (``event_id``: the client's own unique id)."""
-
-    event_id: str
-    kind: Literal["accepted", "assigned", "visit_planned", "resolved", "returned"]
-    text: str = ""
-    visit_at: datetime | None = None
-    crew: str | None = None
-
-
 class EventOut(BaseModel):
     event_id: str
     kind: str
@@ -78,8 +79,34 @@ class EventOut(BaseModel):
     at: str
 
 
-def organisation(x_api_key: str | None = Header(default=None, alias="X-API-Key"),
-                 ctx: Context = Depends(context)) -> Actor:
+class WorkOrderDetailOut(WorkOrderOut):
+    """A work order with the organisation's events on it."""
+
+    events: list[EventOut]
+
+
+class WebhookEvent(BaseModel):
+    """What ``python -m orgs deliver`` posts to an organisation's webhook: signed in ``X-Zhkh-Signature:
+    sha256=<hex HMAC-SHA256 of the raw body with the organisation's secret>``, its ``event_id`` also in
+    ``X-Zhkh-Event-Id``; retried with backoff until a 2xx answer, so the same ``event_id`` may come twice."""
+
+    event_id: str = Field(description="unique per event; the same on every retry: process each one once")
+    type: Literal[payload.TYPES]  # type: ignore[valid-type]
+    occurred_at: str = Field(description="when the change was made (UTC, ISO 8601)")
+    work_order: WorkOrderDetailOut = Field(description="the work order right after the change")
+
+
+class EventIn(BaseModel):
+    """An action of the organisation on its work order (``event_id``: the client's own unique id)."""
+
+    event_id: str
+    kind: Literal["accepted", "assigned", "visit_planned", "resolved", "returned"]
+    text: str = ""
+    visit_at: datetime | None = None
+    crew: str | None = None
+
+
+def organisation(x_api_key: str | None = Security(api_key_header), ctx: Context = Depends(context)) -> Actor:
     """The organisation whose key the request carries (403: missing, unknown, revoked, or not an
     organisation's key)."""
     client = api_keys.client(x_api_key, bind=ctx.db())
@@ -109,16 +136,11 @@ def _id(raw: str) -> int:
 
 
 def represent(q: QueueItem) -> dict[str, Any]:
-    i = q.incident
-    return {"id": i.id, "status": i.status, "org_state": i.org_state, "service_code": i.service_code,
-            "category": i.category, "priority": i.priority, "address": i.address, "lat": i.lat, "long": i.lon,
-            "description": i.description, "created_at": iso(i.created_at), "due_at": iso(q.due_at),
-            "sla_state": q.sla_state, "crew": i.crew_login, "visit_at": iso(i.visit_at), "answer": i.org_answer}
+    return payload.work_order(q)
 
 
 def represent_event(e: wo.WorkOrderEvent) -> dict[str, Any]:
-    return {"event_id": e.event_id, "kind": e.kind, "text": e.text, "visit_at": iso(e.visit_at),
-            "crew": e.crew_login, "author": e.author, "at": iso(e.at)}
+    return payload.event(e)
 
 
 async def event_body(request: Request) -> tuple[Any, list[bytes]]:
@@ -159,16 +181,26 @@ def list_work_orders(status: str = "open", actor: Actor = Depends(organisation),
     return Open311Response([represent(q) for q in items])
 
 
-@router.get("/work-orders/{order_id}", responses=answers(403, 404, 503))
+@router.get("/work-orders/{order_id}", response_model=WorkOrderDetailOut, responses=answers(403, 404, 503))
 def get_work_order(order_id: str, actor: Actor = Depends(organisation), ctx: Context = Depends(context)) -> JSONResponse:
     """One work order with its events (another organisation's: 404)."""
     order = org_ops.work_order(actor, _id(order_id), bind=ctx.db())
-    return Open311Response({**represent(order.item), "events": [represent_event(e) for e in order.events]})
+    return Open311Response(payload.work_order_detail(order.item, order.events))
+
+
+def _multipart_schema() -> dict[str, Any]:
+    schema = EventIn.model_json_schema()
+    schema["properties"]["photo"] = {"type": "array", "items": {"type": "string", "format": "binary"},
+                                     "description": f"resolved only: up to {wo.MAX_PHOTOS} JPEG, PNG or WebP photos"}
+    return schema
 
 
 @router.post("/work-orders/{order_id}/events", status_code=201, response_model=EventOut,
              responses={200: {"model": EventOut, "description": "the event_id was used before: the stored event"},
-                        **answers(400, 403, 404, 409, 415, 503)})
+                        **answers(400, 403, 404, 409, 415, 503)},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": EventIn.model_json_schema()},
+                 "multipart/form-data": {"schema": _multipart_schema()}}}})
 def post_event(order_id: str, actor: Actor = Depends(organisation),
                body: tuple[Any, list[bytes]] = Depends(event_body), ctx: Context = Depends(context)) -> JSONResponse:
     """An action on the work order (JSON; or multipart/form-data with the files ``photo`` for ``resolved``);
@@ -182,3 +214,21 @@ def post_event(order_id: str, actor: Actor = Depends(organisation),
     outcome = org_ops.act(actor, number, event.kind, event_id=event.event_id, text=event.text,
                           visit_at=event.visit_at, crew=event.crew, photos=photos, bind=ctx.db())
     return Open311Response(represent_event(outcome.event), 201 if outcome.created else 200)
+
+
+@webhooks.post("work-order-event", response_class=JSONResponse, status_code=200,
+               summary="A new or changed work order of your organisation (posted to your webhook)",
+               responses={200: {"description": "any 2xx: received (nothing else is read from the answer)"},
+                          500: {"description": "anything but a 2xx (or no answer): retried with backoff"}})
+def work_order_event(body: WebhookEvent,
+                     signature: str = Header(alias=payload.SIGNATURE_HEADER,
+                                             description="sha256=<hex HMAC-SHA256 of the raw body>"),
+                     event_id: str = Header(alias=payload.EVENT_ID_HEADER)) -> None:
+    """Verify the signature over the raw bytes before parsing them, answer 2xx quickly, and process each
+    ``event_id`` once (a retry repeats it)."""
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> JSONResponse:
+    """The OpenAPI document of ``/orgs/v1/`` alone (its routes, models, key and webhook)."""
+    return JSONResponse(openapi.orgs_document(router.routes, webhooks.routes))
