@@ -66,6 +66,7 @@ def confirm_fixed(actor: Actor, incident_id: int, rating: object, *, now: dateti
         audit.record(conn, actor=actor.author, action="incident.fixed", object_type="incident",
                      object_id=int(incident_id), at=now, reason=resident_incidents.FIXED_NOTE,
                      details={"rating": stars})
+        webhooks.queue_change(conn, int(incident_id), "work_order.status_changed", now=now)
     return stars
 
 

@@ -1,7 +1,7 @@
 """Organisations' webhooks: the endpoint of each organisation, the outbox of work-order events, the delivery log.
 
 Revision ID: 0028
-Revises: 0026
+Revises: 0027
 Create Date: 2026-12-07
 
 - ``org_webhooks``: one endpoint per organisation (``python -m orgs webhook set ORG_ID URL``): its URL and
@@ -18,7 +18,7 @@ Create Date: 2026-12-07
 from alembic import op
 
 revision = "0028"
-down_revision = "0026"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 

@@ -149,3 +149,23 @@ def test_a_deleted_webhook_drops_its_pending_events_and_an_organisation_failing_
     assert webhooks.delete_webhook(ADMIN, two.org_a, bind=eng) == 3
     assert {r["state"] for r in _outbox(eng) if r["org_id"] == two.org_a} == {"dropped"}
     assert _report(two, two.building_a) and not any(r["state"] == "pending" for r in _outbox(eng))
+
+
+def test_the_residents_fixed_and_rating_reach_the_organisation(two: Two, serve) -> None:
+    """The resident's "fixed? — yes" closes the report: the organisation's system hears of it (and of the rating)."""
+    from ops import resident
+
+    s = webhook_settings()
+    eng = two.engine
+    rx_a = serve(Receiver(SECRET_A.encode()))
+    webhooks.set_webhook(ADMIN, two.org_a, rx_a.url, SECRET_A, bind=eng, settings=s)
+    a1 = _report(two, two.building_a)
+    orgs.act(Actor.org_client("system-a", two.org_a), a1, "resolved", event_id="res-1", text="заменили трос",
+             bind=eng)
+    resident.confirm_fixed(resident.resident_actor("198.51.100.7", "salt"), a1, 5, now=utcnow(), bind=eng)
+    assert [r["type"] for r in _outbox(eng)] == ["work_order.created", "work_order.resolved",
+                                                 "work_order.status_changed"]
+    while webhooks.deliver_once(bind=eng, settings=s, now=utcnow() + timedelta(seconds=1)).busy:
+        pass
+    closed = rx_a.events()[-1]["work_order"]
+    assert closed["status"] == "closed"
