@@ -207,3 +207,23 @@ def test_the_manifest_and_service_worker_are_served(field: Field) -> None:
     sw = c.get("/sw.js")
     assert sw.status_code == 200 and "caches" in sw.text
     assert c.get("/static/field.js").status_code == 200
+
+
+def test_demo_users_include_the_demo_utility_s_desk_and_crew(field: Field, db_url: str) -> None:
+    import subprocess
+    import sys
+
+    from ops import users
+    from settings import ROOT
+    from tests.field.conftest import env_for
+
+    with field.engine.begin() as conn:   # the demo utility: the one operating the most networks
+        conn.execute(text("UPDATE networks SET utility_id = :o"), {"o": field.org_b})
+    done = subprocess.run([sys.executable, "-m", "auth", "demo-users"], capture_output=True, text=True,
+                          env=env_for(db_url), cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = {ln.split()[0]: ln for ln in done.stdout.splitlines()[1:]}
+    assert set(lines) == {"operator", "dispatcher", "planner", "inspector", "admin", "org_dispatcher", "crew"}
+    assert lines["crew"].endswith(f"(crew, organisation {field.org_b})") and "python -m field serve" in done.stderr
+    crew, _ = users.sign_in("crew", lines["crew"].split()[1], bind=field.engine)
+    assert (crew.role, crew.org_id) == ("crew", field.org_b)
