@@ -160,6 +160,10 @@ def test_offline_a_valve_closed_and_an_order_resolved_are_stored_once(field: Fie
         expect(page.locator("#net")).to_be_hidden()
         page.reload()                                                # nothing left to send twice
         expect(page.locator("main")).to_contain_text("Заявка выполнена.")
+        page.get_by_role("button", name="Выйти").click()               # the kept pages leave the phone
+        page.wait_for_url(f"{app_url}/login")
+        assert page.evaluate("caches.has('zf-pages-zf-1')") is False
+        assert page.evaluate("localStorage.getItem('zf-queue')") == "[]"
         browser.close()
     with field.engine.connect() as conn:
         valves = conn.execute(text("SELECT outage_id, valve_id, kind, author, lat FROM valve_field_reports")).all()

@@ -134,6 +134,17 @@
     });
   }
 
+  // signing out: the pages kept for offline (the crew's work orders) leave the phone; unsent actions stay
+  const logout = document.querySelector('form.logout');
+  if (logout) {
+    logout.addEventListener('submit', (ev) => {
+      if (!window.caches) return;
+      ev.preventDefault();
+      caches.keys().then((ks) => Promise.all(ks.filter((k) => k.startsWith('zf-pages-')).map((k) => caches.delete(k))))
+        .finally(() => logout.submit());
+    });
+  }
+
   window.addEventListener('online', flush);
   window.addEventListener('offline', status);
   flush();
