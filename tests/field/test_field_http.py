@@ -227,3 +227,16 @@ def test_demo_users_include_the_demo_utility_s_desk_and_crew(field: Field, db_ur
     assert lines["crew"].endswith(f"(crew, organisation {field.org_b})") and "python -m field serve" in done.stderr
     crew, _ = users.sign_in("crew", lines["crew"].split()[1], bind=field.engine)
     assert (crew.role, crew.org_id) == ("crew", field.org_b)
+
+
+@pytest.mark.parametrize(("args", "words"), [(["serve", "--port", "99999"], "--port must be 1..65535"),
+                                             (["bogus"], "invalid choice")])
+def test_the_command_refuses_in_one_line(args: list[str], words: str) -> None:
+    import subprocess
+    import sys
+
+    from settings import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "field", *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and words in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
