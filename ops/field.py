@@ -58,6 +58,7 @@ BAD_EVENT_ID = N_("fieldapp.err.event_id")
 BAD_KIND = N_("fieldapp.err.kind")
 ANSWER_NEEDED = N_("fieldapp.err.answer")
 TOO_LONG = N_("fieldapp.err.too_long")
+BAD_TEXT = N_("fieldapp.err.text")
 REUSED_ID = N_("fieldapp.err.reused_id")
 ORDER_CLOSED = N_("fieldapp.err.order_closed")
 ORDER_CONFLICT = N_("fieldapp.err.order_conflict")
@@ -227,7 +228,7 @@ def order_step(actor: Actor, incident_id: int, kind: str, *, event_id: object, t
     at = checked_time(done_at, now)
     position = checked_position(lat, lon, eng)
     if not isinstance(text, str):
-        raise FieldRefused(400, ANSWER_NEEDED)
+        raise FieldRefused(400, BAD_TEXT)
     if len(text) > wo.MAX_TEXT_CHARS:
         raise FieldRefused(400, TOO_LONG, max=wo.MAX_TEXT_CHARS)
     if kind == "resolved" and not text.strip():
@@ -258,8 +259,8 @@ def order_step(actor: Actor, incident_id: int, kind: str, *, event_id: object, t
         if "nothing more to do" in str(exc) or "resolved by the organisation" in str(exc):
             raise FieldRefused(409, ORDER_CLOSED, id=incident_id) from None
         raise FieldRefused(409, ORDER_CONFLICT, id=incident_id) from None
-    except wo.WorkOrderError:
-        raise FieldRefused(400, ANSWER_NEEDED) from None
+    except wo.WorkOrderError:   # the answer's own rules (control characters and the like)
+        raise FieldRefused(400, BAD_TEXT) from None
 
 
 # ---- a valve of an outage ----------------------------------------------------------------------------------
@@ -283,10 +284,10 @@ def mark_valve(actor: Actor, outage_id: int, valve_id: int, kind: str, *, event_
     now = utcnow()
     at = checked_time(done_at, now)
     position = checked_position(lat, lon, eng)
-    if not isinstance(note, str):
-        raise FieldRefused(400, TOO_LONG, max=sheets.MAX_NOTE_CHARS)
+    if not isinstance(note, str) or any(ord(c) < 32 and c not in "\n\t" for c in note):
+        raise FieldRefused(400, BAD_TEXT)
     note = note.strip()
-    if len(note) > sheets.MAX_NOTE_CHARS or any(ord(c) < 32 and c not in "\n\t" for c in note):
+    if len(note) > sheets.MAX_NOTE_CHARS:
         raise FieldRefused(400, TOO_LONG, max=sheets.MAX_NOTE_CHARS)
     with eng.begin() as conn:
         outage = _own_outage(conn, org, outage_id, for_update=True)

@@ -146,6 +146,8 @@ BAD = [
     ({"event_id": "b6", "kind": "resolved", "text": "  "}, 400, "Write what was done"),
     ({"event_id": "bad id with spaces", "kind": "arrived"}, 400, "no valid id"),
     ({"event_id": "b7", "kind": "returned", "text": "not ours"}, 400, "There is no such action"),
+    ({"event_id": "b8", "kind": "resolved", "text": "done\x00\x07"}, 400, "characters that cannot be saved"),
+    ({"event_id": "b9", "kind": "resolved", "text": ["done"]}, 400, "characters that cannot be saved"),
 ]
 
 
