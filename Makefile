@@ -40,9 +40,9 @@ db: setup
 
 load-demo: db
 	$(PY) -m data load-demo --if-missing
-	$(PY) -m auth demo-users
 	$(PY) -m billing demo --if-missing
 	$(PY) -m reports demo --if-missing --history-days 45
+	$(PY) -m auth demo-users
 	env $(DEMO_ENV) $(PY) -m billing demo-month --if-missing
 	$(PY) -m dma demo --if-missing
 	$(PY) -m forecast demo --if-missing

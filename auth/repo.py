@@ -48,6 +48,15 @@ def organisation_active(conn: Connection, org_id: int) -> bool:
     return bool(conn.execute(text("SELECT active FROM organisations WHERE id = :o"), {"o": org_id}).scalar())
 
 
+def demo_utility(conn: Connection) -> int | None:
+    """The organisation the demo's ``org_dispatcher`` and ``crew`` work for: the active utility operating the
+    most networks (None before the demo organisations exist: ``python -m reports demo``)."""
+    return conn.execute(text("""
+        SELECT o.id FROM organisations o WHERE o.kind = 'utility' AND o.active
+        ORDER BY (SELECT count(*) FROM networks n WHERE n.utility_id = o.id) DESC, o.id LIMIT 1
+    """)).scalar()
+
+
 def password_hash(conn: Connection, login: str) -> str | None:
     return conn.execute(text("SELECT password_hash FROM users WHERE login = :l"), {"l": login}).scalar()
 

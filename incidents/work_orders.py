@@ -15,9 +15,11 @@ from sqlalchemy import Connection, text
 
 from incidents.errors import IncidentError
 
-KINDS: tuple[str, ...] = ("accepted", "assigned", "visit_planned", "resolved", "returned")
+KINDS: tuple[str, ...] = ("accepted", "assigned", "visit_planned", "resolved", "returned", "on_the_way", "arrived")
 #: what a crew may do on its own work order (the rest is the organisation's desk)
-FIELD_KINDS: frozenset[str] = frozenset({"visit_planned", "resolved"})
+FIELD_KINDS: frozenset[str] = frozenset({"visit_planned", "resolved", "on_the_way", "arrived"})
+#: a crew's own steps on the way to a resolution (the phone page): recorded, no organisation state changes
+STEP_KINDS: frozenset[str] = frozenset({"on_the_way", "arrived"})
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 MAX_TEXT_CHARS = 4000
 #: photos: what is accepted as sent, and the most kept after re-encoding
@@ -49,9 +51,12 @@ class WorkOrderEvent:
     crew_login: str | None
     author: str
     at: datetime
+    done_at: datetime | None = None   # when the crew acted by its phone's clock (sent later when offline)
+    lat: float | None = None          # where the phone was, when the crew allowed geolocation
+    lon: float | None = None
 
 
-_EVENT_COLUMNS = "id, event_id, incident_id, org_id, kind, text, visit_at, crew_login, author, at"
+_EVENT_COLUMNS = "id, event_id, incident_id, org_id, kind, text, visit_at, crew_login, author, at, done_at, lat, lon"
 
 
 def event_by_id(conn: Connection, org_id: int, event_id: str) -> WorkOrderEvent | None:
@@ -62,14 +67,17 @@ def event_by_id(conn: Connection, org_id: int, event_id: str) -> WorkOrderEvent 
 
 
 def insert_event(conn: Connection, *, event_id: str, incident_id: int, org_id: int, kind: str, body: str,
-                 visit_at: datetime | None, crew_login: str | None, author: str, at: datetime) -> WorkOrderEvent | None:
+                 visit_at: datetime | None, crew_login: str | None, author: str, at: datetime,
+                 done_at: datetime | None = None, lat: float | None = None,
+                 lon: float | None = None) -> WorkOrderEvent | None:
     """The stored event, or None when ``event_id`` was taken meanwhile (a concurrent retry)."""
     row = conn.execute(text(f"""
-        INSERT INTO work_order_events (event_id, incident_id, org_id, kind, text, visit_at, crew_login, author, at)
-        VALUES (:e, :i, :o, :k, :t, :v, :c, :a, :at)
+        INSERT INTO work_order_events (event_id, incident_id, org_id, kind, text, visit_at, crew_login, author, at,
+                                       done_at, lat, lon)
+        VALUES (:e, :i, :o, :k, :t, :v, :c, :a, :at, :d, :lat, :lon)
         ON CONFLICT (org_id, event_id) DO NOTHING RETURNING {_EVENT_COLUMNS}
     """), {"e": event_id, "i": incident_id, "o": org_id, "k": kind, "t": body, "v": visit_at, "c": crew_login,
-           "a": author, "at": at}).mappings().first()
+           "a": author, "at": at, "d": done_at, "lat": lat, "lon": lon}).mappings().first()
     return WorkOrderEvent(**row) if row else None
 
 
@@ -124,6 +132,9 @@ class Photo:
     width: int
     height: int
     data: bytes
+    taken_at: datetime | None = None   # sent as fields by the phone (never read from the image)
+    lat: float | None = None
+    lon: float | None = None
 
 
 def normalise_photo(raw: bytes) -> Photo:
@@ -156,16 +167,18 @@ def normalise_photo(raw: bytes) -> Photo:
 def insert_photo(conn: Connection, *, incident_id: int, event_row_id: int, photo: Photo, author: str,
                  at: datetime) -> int:
     return int(conn.execute(text("""
-        INSERT INTO work_order_photos (incident_id, event_id, content_type, width, height, data, author, at)
-        VALUES (:i, :e, :t, :w, :h, :d, :a, :at) RETURNING id
+        INSERT INTO work_order_photos (incident_id, event_id, content_type, width, height, data, author, at,
+                                       taken_at, lat, lon)
+        VALUES (:i, :e, :t, :w, :h, :d, :a, :at, :ta, :lat, :lon) RETURNING id
     """), {"i": incident_id, "e": event_row_id, "t": photo.content_type, "w": photo.width, "h": photo.height,
-           "d": photo.data, "a": author, "at": at}).scalar_one())
+           "d": photo.data, "a": author, "at": at, "ta": photo.taken_at, "lat": photo.lat,
+           "lon": photo.lon}).scalar_one())
 
 
 def photos_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     """The photos of a work order (id, type, size, author, time; not the bytes)."""
     rows = conn.execute(text("""
-        SELECT id, content_type, width, height, octet_length(data) AS bytes, author, at
+        SELECT id, content_type, width, height, octet_length(data) AS bytes, author, at, taken_at, lat, lon
         FROM work_order_photos WHERE incident_id = :i ORDER BY id
     """), {"i": incident_id}).mappings().all()
     return [dict(r) for r in rows]

@@ -29,7 +29,8 @@ ACTIONS: tuple[str, ...] = (
     "dma.derive", "dma.draw", "dma.alarm_raise", "dma.alarm_clear", "dma.demo",
     "forecast.refresh", "forecast.demo",
     "work_order.accepted", "work_order.assigned", "work_order.visit_planned", "work_order.resolved",
-    "work_order.returned",
+    "work_order.returned", "work_order.on_the_way", "work_order.arrived",
+    "outage.valve_closed", "outage.valve_stuck", "outage.stuck_approved",   # a crew's phone (ops.field)
     "webhook.set", "webhook.delete", "webhook.retry",
 )
 

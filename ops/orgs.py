@@ -10,7 +10,7 @@ answers exactly as an unknown one (``IncidentNotFound``) and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,15 @@ from incidents.workflow import OPEN_STATUSES
 from notify import report_notices
 from ops import audit, webhooks
 from ops.base import allow, engine, org_scope, utcnow
+
+
+@dataclass(frozen=True)
+class PhotoMeta:
+    """What the phone sends beside a photo (its EXIF is dropped): when and where it was taken."""
+
+    taken_at: datetime | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,8 @@ def crews(actor: Actor, *, bind: Engine | None = None) -> list[dict[str, Any]]:
 
 def act(actor: Actor, incident_id: int, kind: str, *, event_id: str, text: str = "",
         visit_at: datetime | None = None, crew: str | None = None, photos: Sequence[bytes] = (),
-        bind: Engine | None = None) -> Outcome:
+        photo_meta: Sequence[PhotoMeta] = (), done_at: datetime | None = None,
+        position: tuple[float, float] | None = None, bind: Engine | None = None) -> Outcome:
     """One action of the organisation on its work order (see the module's docstring).
 
     ``accepted``; ``assigned`` (``crew``: a crew login of the same organisation); ``visit_planned``
@@ -113,6 +123,8 @@ def act(actor: Actor, incident_id: int, kind: str, *, event_id: str, text: str =
     org = _own_org(actor)
     event_id, body = _checked(kind, event_id, text, visit_at, crew, photos)
     shots = [wo.normalise_photo(raw) for raw in photos]   # before the transaction: a bad photo writes nothing
+    shots = [replace(shot, **meta.__dict__) if meta is not None else shot
+             for shot, meta in zip(shots, [*photo_meta, *[None] * len(shots)], strict=False)]
     now = utcnow()
     with engine(bind).begin() as conn:
         order = wo.lock_order(conn, incident_id)
@@ -126,7 +138,8 @@ def act(actor: Actor, incident_id: int, kind: str, *, event_id: str, text: str =
         changes = _apply(conn, order, kind, actor=actor, org=org, body=body, visit_at=visit_at, crew=crew, now=now)
         event = wo.insert_event(conn, event_id=event_id, incident_id=incident_id, org_id=org, kind=kind, body=body,
                                 visit_at=changes.get("visit_at"), crew_login=changes.get("crew_login"),
-                                author=actor.author, at=now)
+                                author=actor.author, at=now, done_at=done_at,
+                                lat=position[0] if position else None, lon=position[1] if position else None)
         if event is None:   # the same id stored by a concurrent retry: roll this one back, answer with that one
             raise wo.WorkOrderConflict(f"event_id {event_id!r} is being stored by another request; retry")
         for shot in shots:
@@ -140,6 +153,10 @@ def act(actor: Actor, incident_id: int, kind: str, *, event_id: str, text: str =
             details["photos"] = len(shots)
         if notices:
             details["notices"] = notices
+        if position is not None:
+            details["position"] = [round(position[0], 6), round(position[1], 6)]
+        if done_at is not None:
+            details["done_at"] = done_at
         audit.record(conn, actor=actor.author, action=f"work_order.{kind}", object_type="incident",
                      object_id=incident_id, at=now, reason=body if kind == "returned" else "", details=details)
         webhooks.queue_change(conn, incident_id, f"work_order.{kind}", now=now, org_id=org)
@@ -211,6 +228,10 @@ def _apply(conn: Any, order: dict[str, Any], kind: str, *, actor: Actor, org: in
         if order["org_state"] is None:
             changes["org_accepted_at"] = now
         service.advance_incident(conn, incident_id, "accepted", actor=actor.author, note=note, now=now)
+    elif kind in wo.STEP_KINDS:   # a crew on its way, then there: the report moves, the organisation's state stays
+        service.advance_incident(conn, incident_id, "in_progress" if kind == "arrived" else "dispatched",
+                                 actor=actor.author, note=f"crew {kind.replace('_', ' ')}", now=now)
+        return {}
     elif kind == "resolved":
         changes = {"org_state": "resolved", "org_answer": body, "org_resolved_at": now}
         if order["org_state"] is None:

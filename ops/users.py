@@ -78,6 +78,13 @@ def sign_out(token: str | None, user: User | None, *, bind: Engine | None = None
 
 # ---- administration ---------------------------------------------------------------------------------
 
+def demo_organisation(actor: Actor, *, bind: Engine | None = None) -> int | None:
+    """The organisation of the demo's ``org_dispatcher`` and ``crew`` accounts (the demo utility), or None."""
+    allow(actor, "users.manage")
+    with engine(bind).connect() as conn:
+        return repo.demo_utility(conn)
+
+
 def list_users(actor: Actor, *, bind: Engine | None = None) -> list[User]:
     allow(actor, "users.manage")
 

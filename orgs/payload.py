@@ -24,6 +24,7 @@ TYPES: tuple[str, ...] = (
     "work_order.created",         # a report the organisation answers for: at intake, or the service named it later
     "work_order.accepted", "work_order.assigned", "work_order.visit_planned", "work_order.resolved",
     "work_order.returned",        # the organisation's own actions (desk, crew, API)
+    "work_order.on_the_way", "work_order.arrived",   # a crew's phone (ops.field)
     "work_order.status_changed",  # the service moved it (dispatcher, an outage's step, the resident's "not fixed")
     "work_order.withdrawn",       # the service named another organisation: no longer yours
 )

@@ -1,5 +1,5 @@
 """Extraction of the resident's page's and the notices' text keys for ``pybabel extract`` (babel.cfg):
-every quoted literal that is a key of ours (``resident.…``, ``notice.…``) in the Python modules and the
+every quoted literal that is a key of ours (``resident.…``, ``notice.…``, the crews' page's ``fieldapp.…``) in the Python modules and the
 Jinja templates — the templates' ``t("…")`` calls and the keys the code keeps in variables alike. A
 literal right after ``tn(`` is a plural entry (msgid_plural = key + ".plural")."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import IO, Any
 
 from i18n import PLURAL_SUFFIX
 
-KEY = re.compile(r"""(\btn\(\s*)?(["'])((?:resident|notice)(?:\.[a-z0-9_]+)+)\2""")
+KEY = re.compile(r"""(\btn\(\s*)?(["'])((?:resident|notice|fieldapp)(?:\.[a-z0-9_]+)+)\2""")
 
 
 def extract_keys(fileobj: IO[bytes], keywords: Collection[str], comment_tags: Collection[str],

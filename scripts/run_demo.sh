@@ -19,6 +19,10 @@ TILES_PID=$!
 RESIDENT_PORT="${ZHKH_RESIDENT_PORT:-8520}"
 "$PY" -m resident serve --host 127.0.0.1 --port "$RESIDENT_PORT" >var/resident.log 2>&1 &
 RESIDENT_PID=$!
+# the crews' phone page (python -m field serve), stopped with the app as well; its log is var/field.log
+FIELD_PORT="${ZHKH_FIELD_PORT:-8530}"
+"$PY" -m field serve --host 127.0.0.1 --port "$FIELD_PORT" >var/field.log 2>&1 &
+FIELD_PID=$!
 # smart-meter readings from MQTT (python -m meters listen; feed it with `python -m meters simulate --rate N`)
 "$PY" -m meters listen >var/meters.log 2>&1 &
 METERS_PID=$!
@@ -26,9 +30,10 @@ METERS_PID=$!
 "$PY" -m orgs deliver >var/webhooks.log 2>&1 &
 WEBHOOKS_PID=$!
 stop_tiles() {
-  kill "$TILES_PID" "$RESIDENT_PID" "$METERS_PID" "$WEBHOOKS_PID" 2>/dev/null || true
+  kill "$TILES_PID" "$RESIDENT_PID" "$FIELD_PID" "$METERS_PID" "$WEBHOOKS_PID" 2>/dev/null || true
   wait "$TILES_PID" 2>/dev/null || true
   wait "$RESIDENT_PID" 2>/dev/null || true
+  wait "$FIELD_PID" 2>/dev/null || true
   wait "$METERS_PID" 2>/dev/null || true
   wait "$WEBHOOKS_PID" 2>/dev/null || true
 }
@@ -49,6 +54,7 @@ for _ in $(seq 1 240); do
 done
 echo "run_demo: vector tiles on port $TILES_PORT: /tiles/{layer}/{z}/{x}/{y}.pbf (log: $LOG)"
 echo "run_demo: the residents' page on http://127.0.0.1:$RESIDENT_PORT/ (no login; log: var/resident.log)"
+echo "run_demo: the crews' phone page on http://127.0.0.1:$FIELD_PORT/ (sign in as crew; log: var/field.log)"
 echo "run_demo: meter readings from MQTT topic zhkh/meters/{serial}/reading are stored (log: var/meters.log);"
 echo "          try: .venv/bin/python -m meters simulate --rate 500 --speed 600"
 echo "run_demo: organisations' webhooks are delivered (python -m orgs webhook set ORG_ID URL; log: var/webhooks.log)"

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_CODE = {".venv", ".git", "tests", "benchmarks", "migrations", "scripts", "var", "artifacts", "node_modules",
             "static", "locale", "docs", "data_cache"}
 DOMAIN = {"auth", "billing", "data", "dma", "forecast", "gis", "i18n", "incidents", "meters", "network", "notify", "orgs",
-          "reports", "resident"}
+          "reports", "resident", "field"}
 ABOVE = {"ops", "apps", "views"}
 
 

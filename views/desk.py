@@ -35,6 +35,8 @@ ACTION_TEXTS: dict[str, str] = {
     "visit_planned": N_("desk.action.visit_planned"),
     "resolved": N_("desk.action.resolved"),
     "returned": N_("desk.action.returned"),
+    "on_the_way": N_("desk.action.on_the_way"),   # a crew's steps, from its phone (python -m field serve)
+    "arrived": N_("desk.action.arrived"),
 }
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from auth.permissions import allowed
+from ops import field as field_ops
 from ops import network as net_ops
 from ops import outages
 from ops.base import utcnow
@@ -79,6 +80,7 @@ def panel(detail: outages.OutageDetail, *, key: str) -> None:
     st.dataframe(pd.DataFrame(facts, columns=[t("field.field"), t("field.value")]), hide_index=True,
                  width="stretch")
     actions(detail, key=key)
+    crew_marks(detail, key=key)
     breaks = [(i.lat, i.lon) for i in detail.incidents if i.category == "burst"]
     # a valve the crew cannot close: the grown plan takes the place of the approved one on the map and
     # in the crew sheet until it is approved or the step is closed, what it adds highlighted
@@ -137,6 +139,38 @@ def actions(detail: outages.OutageDetail, *, key: str) -> None:
             if st.button(t("outage.cancel_confirm"), key=f"{key}_cancel_{o.id}") and \
                     errors.attempt(outages.cancel, a, o.id, reason=reason) is not None:
                 _done(key, t("outage.cancelled", id=o.id))
+
+
+def crew_marks(detail: outages.OutageDetail, *, key: str) -> None:
+    """What the crews marked on the valve sheet from their phones (``python -m field serve``): valves closed,
+    valves that will not close — and, for those not yet approved, the re-plan approved in one step."""
+    o = detail.outage
+    marks = field_ops.stuck_reports(actor(), o.id)
+    if not marks:
+        return
+    codes = {int(v["id"]): str(v.get("ext_id") or v["id"]) for v in detail.valves + detail.optional_valves}
+    rows = [{t("outage.crew.valve"): codes.get(m.valve_id, str(m.valve_id)),
+             t("outage.crew.mark"): t("outage.crew.closed") if m.kind == "closed" else t("outage.crew.stuck"),
+             t("outage.crew.when"): fmt_dt(m.done_at), t("outage.crew.who"): m.author,
+             t("outage.crew.state"): t("outage.crew.approved") if m.state == "approved"
+             else (t("outage.crew.pending") if m.state == "pending" else "")} for m in marks]
+    st.markdown(f"##### {t('outage.crew.title')}")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    pending = [m for m in marks if m.state == "pending"]
+    if pending and o.state in ("planned", "active") and _may("outages.approve") and _may("valves.mark"):
+        st.warning(t("outage.crew.stuck_waiting", valves=", ".join(sorted({codes.get(m.valve_id, str(m.valve_id))
+                                                                           for m in pending}))))
+        if st.button(t("outage.crew.approve"), key=f"{key}_crew_approve_{o.id}", type="primary"):
+            try:
+                grown = field_ops.approve_stuck(actor(), o.id)
+            except field_ops.FieldRefused as exc:
+                st.error(t(exc.key, **exc.params))
+                return
+            except Exception as exc:
+                errors.show(exc)
+                return
+            _done(key, t("outage.extended", id=grown.id, buildings=tn("outage.n_buildings", grown.buildings),
+                         residents=tn("outage.n_residents", grown.residents)))
 
 
 def stuck_step(detail: outages.OutageDetail, *, key: str) -> outages.Extension | None:

@@ -5,7 +5,8 @@
     python -m auth user set-role LOGIN ROLE        (or --role ROLE; [--org ORG_ID] for org_dispatcher and crew)
     python -m auth user disable LOGIN  |  user enable LOGIN
     python -m auth user passwd LOGIN               (the new password: one line on stdin)
-    python -m auth demo-users                      (one account per role for the demo; passwords printed once)
+    python -m auth demo-users                      (one account per role for the demo; passwords printed once;
+                                                    org_dispatcher and crew work for the demo utility)
 
 Bad input (unknown role, duplicate login, a password under 10 characters, an unknown login; --org missing
 for org_dispatcher or crew, given for any other role, or naming no active organisation: see
@@ -30,7 +31,10 @@ from settings import get_settings
 # the service's roles; an organisation's staff need an organisation (added with --org)
 DEMO_LOGINS = {role: role for role in ROLES if role not in ORG_ROLES}
 DEMO_NAMES = {"operator": "Оператор (демо)", "dispatcher": "Диспетчер (демо)", "planner": "Планировщик (демо)",
-              "inspector": "Инспектор (демо)", "admin": "Администратор (демо)"}
+              "inspector": "Инспектор (демо)", "admin": "Администратор (демо)",
+              "org_dispatcher": "Диспетчер водоканала (демо)", "crew": "Бригада водоканала (демо)"}
+# an organisation's staff: the demo utility's desk and its crew (the phone page, python -m field serve)
+DEMO_ORG_LOGINS = {role: role for role in ROLES if role in ORG_ROLES}
 
 
 class Refused(Exception):
@@ -142,18 +146,27 @@ def demo_users(actor: Actor) -> int:
     if get_settings().env == "production":
         raise Refused("demo accounts are not created on a production server (ZHKH_ENV=production)")
     created = []
-    for role, login in DEMO_LOGINS.items():
+    org = users.demo_organisation(actor)
+    wanted = [(role, login, None) for role, login in DEMO_LOGINS.items()]
+    wanted += [(role, login, org) for role, login in DEMO_ORG_LOGINS.items() if org is not None]
+    for role, login, org_id in wanted:
         password = secrets.token_urlsafe(9)
         try:
-            users.add_user(actor, login, role=role, password=password, display_name=DEMO_NAMES[role])
+            users.add_user(actor, login, role=role, password=password, display_name=DEMO_NAMES[role], org_id=org_id)
         except DuplicateLogin:
             continue
-        created.append((login, role, password))
+        created.append((login, role, password, org_id))
     if created:
         print("Demo accounts (the passwords are shown only now; change them with `python -m auth user passwd LOGIN`):")
-        for login, role, password in created:
-            print(f"  {login:<11} {password}   ({role})")
+        for login, role, password, org_id in created:
+            print(f"  {login:<14} {password}   ({role}" + (f", organisation {org_id})" if org_id else ")"))
     else:
-        print("Demo accounts exist already: " + ", ".join(DEMO_LOGINS.values())
+        print("Demo accounts exist already: " + ", ".join([*DEMO_LOGINS.values(), *DEMO_ORG_LOGINS.values()])
               + " (set a password with `python -m auth user passwd LOGIN`).")
+    if org is None:
+        print("note: no demo organisation yet: the org_dispatcher and crew accounts are made when "
+              "`python -m auth demo-users` runs after `python -m reports demo`", file=sys.stderr)
+    elif any(r == "crew" for _, r, _, _ in created):
+        print("note: the crew signs in on the phone page: python -m field serve --port 8530 (make demo starts it)",
+              file=sys.stderr)
     return 0

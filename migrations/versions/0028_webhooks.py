@@ -23,7 +23,8 @@ branch_labels = None
 depends_on = None
 
 TYPES = ("('work_order.created', 'work_order.accepted', 'work_order.assigned', 'work_order.visit_planned', "
-         "'work_order.resolved', 'work_order.returned', 'work_order.status_changed', 'work_order.withdrawn')")
+         "'work_order.resolved', 'work_order.returned', 'work_order.on_the_way', 'work_order.arrived', "
+         "'work_order.status_changed', 'work_order.withdrawn')")
 
 UP = f"""
 CREATE TABLE org_webhooks (
