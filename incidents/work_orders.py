@@ -81,9 +81,12 @@ def insert_event(conn: Connection, *, event_id: str, incident_id: int, org_id: i
     return WorkOrderEvent(**row) if row else None
 
 
-def events_of(conn: Connection, incident_id: int) -> list[WorkOrderEvent]:
-    rows = conn.execute(text(f"SELECT {_EVENT_COLUMNS} FROM work_order_events WHERE incident_id = :i "
-                             "ORDER BY at, id"), {"i": incident_id}).mappings().all()
+def events_of(conn: Connection, incident_id: int, org_id: int | None = None) -> list[WorkOrderEvent]:
+    """The events of a work order, in time order; with ``org_id``, that organisation's only (a report handed
+    back and given to another one keeps the first one's events, which are none of the second's business)."""
+    mine = "" if org_id is None else " AND org_id = :o"
+    rows = conn.execute(text(f"SELECT {_EVENT_COLUMNS} FROM work_order_events WHERE incident_id = :i{mine} "
+                             "ORDER BY at, id"), {"i": incident_id, "o": org_id}).mappings().all()
     return [WorkOrderEvent(**r) for r in rows]
 
 
@@ -175,10 +178,13 @@ def insert_photo(conn: Connection, *, incident_id: int, event_row_id: int, photo
            "lon": photo.lon}).scalar_one())
 
 
-def photos_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
-    """The photos of a work order (id, type, size, author, time; not the bytes)."""
+def photos_of(conn: Connection, incident_id: int, org_id: int | None = None) -> list[dict[str, Any]]:
+    """The photos of a work order (id, type, size, author, time; not the bytes); with ``org_id``, those of
+    that organisation's own events only."""
     rows = conn.execute(text("""
-        SELECT id, content_type, width, height, octet_length(data) AS bytes, author, at, taken_at, lat, lon
-        FROM work_order_photos WHERE incident_id = :i ORDER BY id
-    """), {"i": incident_id}).mappings().all()
+        SELECT p.id, p.content_type, p.width, p.height, octet_length(p.data) AS bytes, p.author, p.at, p.taken_at,
+               p.lat, p.lon
+        FROM work_order_photos p LEFT JOIN work_order_events e ON e.id = p.event_id
+        WHERE p.incident_id = :i AND (CAST(:o AS integer) IS NULL OR e.org_id = :o) ORDER BY p.id
+    """), {"i": incident_id, "o": org_id}).mappings().all()
     return [dict(r) for r in rows]

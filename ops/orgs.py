@@ -93,8 +93,8 @@ def work_order(actor: Actor, incident_id: int, *, bind: Engine | None = None) ->
         if inc.responsible_org_id != org or (not allowed(actor.role, "orders.desk")
                                              and inc.crew_login != actor.author):
             raise IncidentNotFound(f"no incident with id {incident_id}")
-        events = wo.events_of(conn, incident_id)
-        photos = wo.photos_of(conn, incident_id)
+        events = wo.events_of(conn, incident_id, org)      # its own: not those of an organisation before it
+        photos = wo.photos_of(conn, incident_id, org)
     return WorkOrder(service.queue_item(inc, service.rules_from_settings(), service.utcnow()), events, photos)
 
 

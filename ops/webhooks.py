@@ -151,7 +151,7 @@ def queue_change(conn: Connection, incident_id: int, type_: str, *, now: datetim
         return None
     inc = service.get_incident(conn, incident_id)
     item = service.queue_item(inc, service.rules_from_settings(), now)
-    own = [e for e in wo.events_of(conn, incident_id) if e.org_id == org]
+    own = wo.events_of(conn, incident_id, org)
     return hooks.enqueue(conn, org_id=org, incident_id=incident_id, type_=type_,
                          payload=payload.work_order_detail(item, own), now=now)
 

@@ -207,6 +207,10 @@ def test_not_ours_goes_back_to_the_dispatcher_audited_and_bad_input_writes_nothi
     # the service's dispatcher names the organisation again
     inspection.set_responsible_org(ADMIN, wid, two.org_b, "водоканал", bind=eng)
     assert wid in [q.incident.id for q in orgs.work_orders(two.desk_b, bind=eng)]
+    # B sees its own events on the work order, not A's hand-back with A's reason
+    assert orgs.work_order(two.desk_b, wid, bind=eng).events == []
+    orgs.act(two.desk_b, wid, "accepted", event_id="evt-b-1", bind=eng)
+    assert [e.event_id for e in orgs.work_order(two.desk_b, wid, bind=eng).events] == ["evt-b-1"]
 
 
 def test_an_organisations_breach_shows_in_the_control_room(two: Two) -> None:
