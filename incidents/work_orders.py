@@ -24,6 +24,8 @@ EVENT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 MAX_TEXT_CHARS = 4000
 #: photos: what is accepted as sent, and the most kept after re-encoding
 PHOTO_TYPES: dict[str, str] = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+#: formats taken and stored in another: a phone's HEIC (pillow-heif decodes it) becomes a JPEG
+CONVERTED: dict[str, str] = {"HEIF": "JPEG"}
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_PHOTO_PIXELS = 40_000_000
 MAX_PHOTO_SIDE = 2048      # the longer side is scaled down to this on the server
@@ -141,18 +143,22 @@ class Photo:
 
 
 def normalise_photo(raw: bytes) -> Photo:
-    """Decode a JPEG, PNG or WebP, scale its longer side to ``MAX_PHOTO_SIDE`` at most and re-encode it
-    in its own format without any metadata (EXIF, text chunks); ``WorkOrderError`` otherwise."""
+    """Decode a JPEG, PNG, WebP or HEIC, scale its longer side to ``MAX_PHOTO_SIDE`` at most and re-encode it
+    in its own format (HEIC as JPEG: what every browser shows) without any metadata (EXIF, text chunks);
+    ``WorkOrderError`` otherwise."""
     # Pillow: an optional dependency (it comes with Streamlit); imported only where a photo is decoded
+    import pillow_heif
     from PIL import Image, UnidentifiedImageError
+
+    pillow_heif.register_heif_opener()   # idempotent: HEIC/HEIF becomes a format Image.open knows
 
     if len(raw) > MAX_PHOTO_BYTES:
         raise WorkOrderError(f"a photo may be at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB, got {len(raw)} bytes")
     try:
         with Image.open(io.BytesIO(raw)) as probe:
             kind = probe.format or ""
-            if kind not in PHOTO_TYPES:
-                raise WorkOrderError(f"a photo must be JPEG, PNG or WebP, got {kind or 'an unknown format'}")
+            if kind not in PHOTO_TYPES and kind not in CONVERTED:
+                raise WorkOrderError(f"a photo must be JPEG, PNG, WebP or HEIC, got {kind or 'an unknown format'}")
             if probe.width * probe.height > MAX_PHOTO_PIXELS:
                 raise WorkOrderError(f"a photo may have at most {MAX_PHOTO_PIXELS} pixels")
             probe.load()
@@ -160,7 +166,8 @@ def normalise_photo(raw: bytes) -> Photo:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, WorkOrderError):
             raise
-        raise WorkOrderError("the photo could not be read as an image (JPEG, PNG or WebP)") from exc
+        raise WorkOrderError("the photo could not be read as an image (JPEG, PNG, WebP or HEIC)") from exc
+    kind = CONVERTED.get(kind, kind)
     img.thumbnail((MAX_PHOTO_SIDE, MAX_PHOTO_SIDE))
     out = io.BytesIO()
     img.save(out, format=kind, **({"quality": 85} if kind in ("JPEG", "WEBP") else {}))

@@ -114,7 +114,7 @@ def act(actor: Actor, incident_id: int, kind: str, *, event_id: str, text: str =
 
     ``accepted``; ``assigned`` (``crew``: a crew login of the same organisation); ``visit_planned``
     (``visit_at``, time zone-aware: the time the resident will see); ``resolved`` (``text``: the answer,
-    required; ``photos``: JPEG/PNG/WebP bytes, re-encoded); ``returned`` (``text``: the reason, required —
+    required; ``photos``: JPEG/PNG/WebP/HEIC bytes, re-encoded); ``returned`` (``text``: the reason, required —
     the report goes back to the service's dispatcher, who names the organisation again)."""
     if kind in wo.FIELD_KINDS and not allowed(actor.role, "orders.desk"):
         allow(actor, "orders.field")

@@ -242,3 +242,24 @@ def test_the_command_refuses_in_one_line(args: list[str], words: str) -> None:
     done = subprocess.run([sys.executable, "-m", "field", *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and words in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_heic_photo_the_phone_could_not_draw_is_decoded_and_stored_as_jpeg(field: Field) -> None:
+    """An iPhone's HEIC that the phone's browser cannot draw is sent as it is (field.js); the server decodes it
+    (pillow-heif) and stores a JPEG without its metadata."""
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    shot = io.BytesIO()
+    Image.new("RGB", (800, 600), (90, 140, 200)).save(shot, format="HEIF")
+    c = client(field, "crew-a")
+    r = post(c, f"/api/orders/{field.order_a}/events", {
+        "event_id": "heic-1", "kind": "resolved", "text": "Лифт запущен",
+        "photos": [{"data": "data:image/heic;base64," + base64.b64encode(shot.getvalue()).decode()}]})
+    assert r.status_code == 201, r.text
+    with field.engine.connect() as conn:
+        kind, width, data = conn.execute(text("SELECT content_type, width, data FROM work_order_photos")).one()
+    assert (kind, width) == ("image/jpeg", 800) and Image.open(io.BytesIO(bytes(data))).format == "JPEG"

@@ -150,7 +150,7 @@ def test_a_resolution_carries_photos_as_multipart_re_encoded(orgs_api: OrgApi) -
     photo = _jpeg()
     bad = c.post(url, headers=h, data={"event_id": "sys-photo-0", "kind": "resolved", "text": "Готово"},
                  files=[("photo", ("x.gif", b"GIF89a\x01\x00\x01\x00", "image/gif"))])
-    assert bad.status_code == 400 and "JPEG, PNG or WebP" in bad.json()[0]["description"]
+    assert bad.status_code == 400 and "JPEG, PNG, WebP or HEIC" in bad.json()[0]["description"]
     ok = c.post(url, headers=h, data={"event_id": "sys-photo-1", "kind": "resolved", "text": "Готово"},
                 files=[("photo", ("a.jpg", photo, "image/jpeg")), ("photo", ("b.jpg", photo, "image/jpeg"))])
     assert ok.status_code == 201, ok.text

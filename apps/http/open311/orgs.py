@@ -191,7 +191,7 @@ def get_work_order(order_id: str, actor: Actor = Depends(organisation), ctx: Con
 def _multipart_schema() -> dict[str, Any]:
     schema = EventIn.model_json_schema()
     schema["properties"]["photo"] = {"type": "array", "items": {"type": "string", "format": "binary"},
-                                     "description": f"resolved only: up to {wo.MAX_PHOTOS} JPEG, PNG or WebP photos"}
+                                     "description": f"resolved only: up to {wo.MAX_PHOTOS} JPEG, PNG, WebP or HEIC photos (HEIC stored as JPEG)"}
     return schema
 
 
