@@ -48,7 +48,13 @@ def state_text(state: str | None) -> str:
     return t(STATE_TEXTS.get(state, STATE_TEXTS[None]))
 
 
-def orders_table(items: list[QueueItem]) -> pd.DataFrame:
+def crew_name(login: str | None, crews: dict[str, str]) -> str:
+    """A crew as the desk knows it: its display name (its login when it has none, or is no longer active)."""
+    return crews.get(login, login) if login else ""
+
+
+def orders_table(items: list[QueueItem], crews: dict[str, str] | None = None) -> pd.DataFrame:
+    crews = crews or {}
     return pd.DataFrame([{
         t("incident.col.id"): q.incident.id,
         t("incident.col.created"): fmt_dt(q.incident.created_at),
@@ -56,11 +62,16 @@ def orders_table(items: list[QueueItem]) -> pd.DataFrame:
         t("incident.col.address"): q.incident.address or "",
         t("incident.col.status"): label("status", q.incident.status),
         t("desk.col.state"): state_text(q.incident.org_state),
-        t("desk.col.crew"): q.incident.crew_login or "",
+        t("desk.col.crew"): crew_name(q.incident.crew_login, crews),
         t("desk.col.visit"): fmt_dt(q.incident.visit_at),
         t("incident.col.sla"): label("sla", q.sla_state),
         t("incident.col.due"): fmt_dt(q.due_at),
     } for q in items])
+
+
+def _crews() -> dict[str, str]:
+    """The organisation's active crews: login -> display name."""
+    return {c["login"]: c["display_name"] or c["login"] for c in org_ops.crews(actor())}
 
 
 def _event_id(form: str) -> str:
@@ -93,7 +104,7 @@ def actions(order: org_ops.WorkOrder) -> None:
         return
     if inc.org_state is None and st.button(t("desk.action.accepted"), key=f"desk_accept_{inc.id}", type="primary"):
         _act(f"accept_{inc.id}", inc.id, "accepted")
-    crews = {c["login"]: c["display_name"] or c["login"] for c in org_ops.crews(actor())}
+    crews = _crews()
     with st.expander(t("desk.action.assigned")):
         if not crews:
             st.info(t("desk.no_crews"))
@@ -111,7 +122,7 @@ def actions(order: org_ops.WorkOrder) -> None:
             _act(f"visit_{inc.id}", inc.id, "visit_planned", visit_at=datetime.combine(day, at, tzinfo=tz))
     with st.expander(t("desk.action.resolved")), st.form(f"desk_resolve_{inc.id}", border=False):
         answer = st.text_area(t("desk.answer"), max_chars=4000, key=f"desk_answer_{inc.id}")
-        shots = st.file_uploader(t("desk.photos"), type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True,
+        shots = st.file_uploader(t("desk.photos"), type=["jpg", "jpeg", "png", "webp", "heic", "heif"], accept_multiple_files=True,
                                  key=f"desk_photos_{inc.id}")
         if st.form_submit_button(t("desk.action.resolved"), type="primary"):
             _act(f"resolve_{inc.id}", inc.id, "resolved", text=answer,
@@ -137,7 +148,7 @@ def detail(incident_id: int) -> None:
             (t("incident.field.address"), inc.address or ""),
             (t("incident.field.status"), label("status", inc.status)),
             (t("desk.col.state"), state_text(inc.org_state)),
-            (t("desk.col.crew"), inc.crew_login or ""),
+            (t("desk.col.crew"), crew_name(inc.crew_login, _crews())),
             (t("desk.col.visit"), fmt_dt(inc.visit_at)),
             (t("incident.field.created"), fmt_dt(inc.created_at)),
             (t("incident.field.due"), fmt_dt(q.due_at)),
@@ -174,7 +185,7 @@ def main() -> None:
         return
     st.caption(tn("incident.count", len(items)))
     if items:
-        st.dataframe(orders_table(items), hide_index=True, width="stretch", height=320)
+        st.dataframe(orders_table(items, _crews()), hide_index=True, width="stretch", height=320)
     else:
         st.info(t("incident.none"))
     pick = pick_record(t("incident.open"), [q.incident.id for q in items], key="desk_pick")

@@ -81,6 +81,20 @@ def test_the_desk_lists_only_its_organisations_reports_and_accepts_one(orgs: Org
     assert any("принята" in s.value or "Принять" in s.value for s in at.success), [s.value for s in at.success]
 
 
+def test_the_desk_names_the_crew_by_its_display_name_not_its_login(orgs: Orgs) -> None:
+    from ops import orgs as org_ops
+
+    desk = Actor(author="org_dispatcher", role="org_dispatcher", org_id=orgs.org_a)
+    org_ops.act(desk, orgs.mine, "assigned", event_id=f"name-{orgs.mine}", crew="crew", bind=orgs.engine)
+    at = page("desk", orgs.org_a).run()
+    at.query_params["id"] = str(orgs.mine)
+    at.run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    row = table[table.iloc[:, 0] == orgs.mine].iloc[0].tolist()
+    assert "Тест crew" in row and "crew" not in row
+
+
 @pytest.mark.parametrize("name", ["desk", "incidents"])
 def test_another_organisations_report_by_url_is_not_found(orgs: Orgs, name: str) -> None:
     before = _state(orgs.engine, orgs.theirs)
