@@ -45,8 +45,9 @@ ETCD_CLIENT, ETCD_PEER = 2379, 2380
 WRITE_PORT, READ_PORT, STATS_PORT = 9432, 9433, 9404
 SMTP_PORT = 9025  # the mail sink the notice workers send to when ZHKH_SMTP_HOST is not configured
 PG_NODES = (("pg1", 5441, 8008), ("pg2", 5442, 8009))  # name, PostgreSQL port, Patroni REST port
-FRONT_DOORS = {"app": 9501, "tiles": 9512, "resident": 9520, "open311": 9311}  # replica i listens on door + i
-WORKERS = ("meters", "notify")
+FRONT_DOORS = {"app": 9501, "tiles": 9512, "resident": 9520, "open311": 9311,  # replica i listens on door + i
+               "field": 9530}
+WORKERS = ("meters", "notify", "webhooks")
 ALL_SERVICES = (*FRONT_DOORS, *WORKERS)
 MQTT_SHARE_GROUP = "zhkh"
 
@@ -54,8 +55,10 @@ MQTT_SHARE_GROUP = "zhkh"
 DEMO_ENV = {"ZHKH_SLA_RULES_FILE": str(ROOT / "incidents/rules/helsinki.yaml"),
             "ZHKH_BILLING_RULES_FILE": str(ROOT / "billing/rules/helsinki.yaml")}
 # everything `make load-demo` loads, in its order (each step is a no-op when its part is there)
-LOAD_DEMO = (("data", "load-demo", "--if-missing"), ("auth", "demo-users"), ("billing", "demo", "--if-missing"),
-             ("reports", "demo", "--if-missing", "--history-days", "45"), ("billing", "demo-month", "--if-missing"),
+LOAD_DEMO = (("data", "load-demo", "--if-missing"), ("billing", "demo", "--if-missing"),
+             ("reports", "demo", "--if-missing", "--history-days", "45"),
+             ("auth", "demo-users"),   # after the organisations: the demo's org_dispatcher and crew work for one
+             ("billing", "demo-month", "--if-missing"),
              ("dma", "demo", "--if-missing"), ("forecast", "demo", "--if-missing"))
 
 START_TIMEOUT_S = 180.0
@@ -350,6 +353,7 @@ def haproxy_config(layout: Layout) -> str:
         "resident": ["    option httpchk", "    http-check send meth GET uri /api/addresses?q=zz "
                      "hdr X-Forwarded-For 127.0.0.2", "    http-check expect status 200"],
         "open311": ["    option httpchk GET /open311/v2/requests/1.json", "    http-check expect rstatus ^(200|404)$"],
+        "field": ["    option httpchk GET /health", "    http-check expect status 200"],
     }
     for service in FRONT_DOORS:
         if service not in layout.services:
@@ -389,6 +393,8 @@ def server_argv(service: str, port: int) -> list[str]:
         return [py, "-m", "resident", "serve", "--host", HOST, "--port", str(port)]
     if service == "open311":
         return [py, "-m", "incidents", "serve", "--host", HOST, "--port", str(port)]
+    if service == "field":
+        return [py, "-m", "field", "serve", "--host", HOST, "--port", str(port)]
     raise ValueError(service)
 
 
@@ -516,6 +522,10 @@ def up(layout: Layout, *, demo: bool = True, say: Callable[[str], None] = print)
                 spawn(state, name, server_argv(service, port), server_env)
     if "notify" in layout.services:
         start_notify(state, server_env)
+    if "webhooks" in layout.services:   # each event claimed with FOR UPDATE SKIP LOCKED: never posted twice at once
+        for i in range(1, layout.replicas + 1):
+            if not alive(state.procs.get(f"webhooks{i}")):
+                spawn(state, f"webhooks{i}", [python(), "-m", "orgs", "deliver"], server_env)
     if "meters" in layout.services:
         for i in range(1, layout.replicas + 1):
             name = f"meters{i}"
