@@ -132,7 +132,7 @@ class Settings(BaseSettings):
                                    "secrets in the database (32+ characters); empty = a development key, refused "
                                    "when ZHKH_ENV=production")
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)   # one POST: connect and answer
-    webhook_backoff_s: float = Field(default=30.0, gt=0)           # the first retry; doubled each time ...
+    webhook_backoff_s: float = Field(default=5.0, gt=0)            # the first retry; doubled each time ...
     webhook_backoff_max_s: float = Field(default=3600.0, gt=0)     # ... up to this
     webhook_poll_s: float = Field(default=2.0, gt=0)               # `deliver` looks for due events this often
     resident_url: str = Field(default="http://127.0.0.1:8520", description="the resident's page as residents "
