@@ -403,6 +403,11 @@ class Hydraulics:
             raise KeyError(node_id)
         return i.value
 
+    def node_id(self, index: int) -> str:
+        buf = ctypes.create_string_buffer(64)
+        self._lib.EN_getnodeid(self._ph, index, buf)
+        return buf.value.decode()
+
     def node_type(self, index: int) -> int:
         t = ctypes.c_int()
         self._lib.EN_getnodetype(self._ph, index, ctypes.byref(t))
@@ -503,9 +508,22 @@ def _logliks(pressures: np.ndarray, p0: np.ndarray, kinds: np.ndarray) -> np.nda
     return logsumexp(np.array(per_model), axis=0) - math.log(len(per_model))
 
 
-def _hydraulic_scores(hyd: Hydraulics, model: NetworkModel, complaints: Mapping[str, str],
-                      candidates: list[str]) -> dict[str, float]:
-    """Posterior probability of each candidate pipe (those EPANET could solve)."""
+@dataclass
+class CandidatePressures:
+    """What the hydraulic method simulates for one set of reports: the candidates EPANET solved,
+    their pressures (candidates x leak sizes x nodes, NaN where unsolved), the baseline ``p0`` at
+    the same nodes, and ``kinds`` (0 ok, 1 low, 2 dry) of the first ``kinds.size`` nodes (the
+    reporters; the rest are customers who did not call)."""
+
+    pipes: list[str]
+    pressures: np.ndarray
+    p0: np.ndarray
+    kinds: np.ndarray
+    nodes: list[str]       # ids of the nodes: the reporters, then the customers who did not call
+
+
+def candidate_pressures(hyd: Hydraulics, complaints: Mapping[str, str], candidates: list[str]) -> CandidatePressures:
+    """Simulate each candidate burst at every leak size (see :class:`CandidatePressures`)."""
     nodes = list(complaints)
     watch = [hyd.node_index(n) for n in nodes]
     seen = set(watch)
@@ -529,14 +547,23 @@ def _hydraulic_scores(hyd: Hydraulics, model: NetworkModel, complaints: Mapping[
         if not np.isnan(sizes).all():
             solved.append(pipe)
             rows.append(sizes)
-    if not solved:
+    shape = (0, len(LEAK_FRACTIONS), len(all_watch))
+    return CandidatePressures(solved, np.array(rows) if rows else np.zeros(shape), p0, kinds,
+                              nodes + [hyd.node_id(i) for i in silent])
+
+
+def posterior_of(sim: CandidatePressures,
+                 loglik: Callable[[CandidatePressures], np.ndarray] | None = None) -> dict[str, float]:
+    """Posterior probability (uniform prior) of each simulated candidate under ``loglik``
+    (default: the locator's :func:`_logliks`); empty when no candidate explains the reports."""
+    if not sim.pipes:
         return {}
-    ll = _logliks(np.array(rows), p0, kinds)
+    ll = loglik(sim) if loglik is not None else _logliks(sim.pressures, sim.p0, sim.kinds)
     if not np.isfinite(ll).any():
         return {}
     w = np.exp(ll - ll[np.isfinite(ll)].max())
     w = np.where(np.isfinite(ll), w, 0.0)
-    return dict(zip(solved, (w / w.sum()).tolist()))
+    return dict(zip(sim.pipes, (w / w.sum()).tolist()))
 
 
 def _near_mass(model: NetworkModel, post: dict[str, float], radius: int) -> dict[str, float]:
@@ -674,9 +701,11 @@ def locate(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, s
 def hydraulic_posterior(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, str], *,
                         method: str = "auto", screen_k: int = SCREEN_K,
                         lap: Callable[[str], None] | None = None,
-                        pipes: Iterable[str] | None = None) -> tuple[dict[str, float], list[str]] | None:
+                        pipes: Iterable[str] | None = None,
+                        keep: list[CandidatePressures] | None = None) -> tuple[dict[str, float], list[str]] | None:
     """``(posterior of the simulated candidates under a uniform prior, screening order)``, or None
-    when the network cannot be simulated and ``method`` allows the topology fallback."""
+    when the network cannot be simulated and ``method`` allows the topology fallback. ``keep``: a
+    list the candidates' simulated pressures are appended to (the benchmark scores them again)."""
     lap = lap or (lambda stage: None)
     if method == "topology":
         return None
@@ -694,8 +723,11 @@ def hydraulic_posterior(inp_path: str | Path, model: NetworkModel, complaints: M
         order = [str(model.link_ids[i]) for i in _screen(model, complaints, pipe_idx)]
         lap("screen")
         candidates = [p for p in order[:screen_k] if p in pipe_set]
-        post = _hydraulic_scores(hyd, model, complaints, candidates)
+        sim = candidate_pressures(hyd, complaints, candidates)
+        post = posterior_of(sim)
         lap("simulate")
+    if keep is not None:
+        keep.append(sim)
     if not post:
         if method == "hydraulic":
             raise InputFileError(f"{inp_path}: EPANET could not solve any candidate burst")
