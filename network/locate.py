@@ -76,13 +76,19 @@ DROP_M = (2.0, 5.0, 10.0)
 DRY_SCALE_M = 1.0
 DROP_SHARE_SCALE = 0.03
 DROP_M_SCALE = 1.0
-# P(report | state): a caller says "low pressure" for "no water" (or back) with MIXUP; a report
-# that contradicts the state ("ok" at a fault, a complaint where nothing changed) with UNRELATED.
+# P(report | state): a caller says "low pressure" for "no water" (or back) with MIXUP; "ok" at a
+# fault with OK_AT_FAULT; a complaint where nothing changed with UNRELATED (and see UNRELATED_CALLS).
 MIXUP = 0.15
-UNRELATED = 0.02
+OK_AT_FAULT = 0.02
+UNRELATED = 0.005
+# Besides, a customer whose water is fine calls about something else (an inside leak, a neighbour's
+# works): UNRELATED_CALLS such complaints expected among all the customers, each customer alike — so
+# one stray call weighs by the size of the network, not like a share of the affected who call.
+UNRELATED_CALLS = 1.0
+STRAY_MAX = 0.005      # ... but on a small network at most this chance per customer
 CONFUSION = np.array([[1 - 2 * UNRELATED, UNRELATED, UNRELATED],
-                      [UNRELATED, 1 - MIXUP - UNRELATED, MIXUP],
-                      [UNRELATED, MIXUP, 1 - MIXUP - UNRELATED]])
+                      [OK_AT_FAULT, 1 - MIXUP - OK_AT_FAULT, MIXUP],
+                      [OK_AT_FAULT, MIXUP, 1 - MIXUP - OK_AT_FAULT]])
 # Model settings of the hydraulic method.
 REQUIRED_PRESSURE_M = 20.0   # PDD: full demand at or above this pressure, none at 0
 LEAK_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 1.0)  # tried leak areas, as shares of the pipe's cross-section
@@ -489,21 +495,25 @@ def _logliks(pressures: np.ndarray, p0: np.ndarray, kinds: np.ndarray) -> np.nda
 
     ``pressures``: candidates x leak sizes x nodes (NaN where EPANET did not solve); the first
     ``len(kinds)`` nodes reported ``kinds`` (0 ok, 1 low, 2 dry), the rest are customers who did not
-    call. An affected customer calls with an unknown share ``s`` (profiled over :data:`CALL_SHARES`);
-    ``ok`` reports were asked for, so carry no ``s``. Per candidate the best leak size counts.
+    call. An affected customer calls with an unknown share ``s`` (profiled over :data:`CALL_SHARES`),
+    any customer whose water is fine with ``UNRELATED_CALLS / customers`` (at most
+    ``STRAY_MAX``); ``ok`` reports were asked
+    for, so carry neither. Per candidate the best leak size counts.
     """
     n_rep = kinds.size
-    n_calls = int((kinds > 0).sum())
+    u = min(UNRELATED_CALLS / max(pressures.shape[-1], 1), STRAY_MAX)
+    complaint = kinds > 0
     per_model = []
     for dry, share, metres in _perception_models():
         st = _report_probs(pressures, p0, dry, share, metres)  # 3 x C x S x N
         rep = np.einsum("rk,rcsn->kcsn", CONFUSION, st[..., :n_rep])
-        with np.errstate(divide="ignore"):
-            ll = np.log(np.take_along_axis(rep, kinds[None, None, None, :], axis=0)[0]).sum(-1)  # C x S
+        said = np.take_along_axis(rep, kinds[None, None, None, :], axis=0)[0]  # P(report | state), C x S x R
+        stray = np.where(complaint, st[0][..., :n_rep] * u, 0.0)
         affected_silent = 1.0 - st[0][..., n_rep:]
-        silence = np.max([n_calls * math.log(s) + np.log1p(-s * affected_silent).sum(-1) for s in CALL_SHARES],
-                         axis=0)
-        ll = np.where(np.isnan(ll + silence), -np.inf, ll + silence)
+        with np.errstate(divide="ignore"):
+            ll = np.max([np.log(np.where(complaint, s * said, said) + stray).sum(-1)
+                         + np.log1p(-s * affected_silent).sum(-1) for s in CALL_SHARES], axis=0)
+        ll = np.where(np.isnan(ll), -np.inf, ll)
         per_model.append(ll.max(axis=1))
     return logsumexp(np.array(per_model), axis=0) - math.log(len(per_model))
 
