@@ -1,7 +1,7 @@
 """Benchmark of ``network locate`` over several perception models: simulated bursts on WNTR's networks.
 
 Run: ``.venv/bin/python benchmarks/locate.py [--nets Net3,ky4,ky10] [--bursts 40] [--seed 7]
-[--models A,B,C,D,E] [--prior-bursts 40] [--no-cli]``
+[--models A,B,C,D,E] [--prior-bursts 40] [--no-cli] [--ceiling [--true-hydraulics]] [--save FILE]``
 Prints figures only (no assertions); targets and the last run are in docs/network.md.
 
 The world (the truth) is built differently from the locator's own model:
@@ -327,14 +327,16 @@ class Oracle:
         sizes = [k for k, f in enumerate(LEAK_FRACTIONS) if 0.3 <= f <= 1.0]
         return posterior_of(sim, lambda sm: self.loglik(sm, sm.pressures[:, sizes], sm.p0))
 
-    def true_hydraulics(self, sim: CandidatePressures, case: Case) -> dict[str, float]:
+    def true_hydraulics(self, sim: CandidatePressures, case: Case) -> tuple[dict[str, float], dict[str, float]]:
+        """(the oracle's posterior, the locator's likelihood's posterior), both on the world's pressures."""
         base = self.world.baseline(case.hour, case.req_m)
         p0 = np.array([base[n] for n in sim.nodes])
         rows = []
         for pipe in sim.pipes:
             p = self.world.burst(pipe, case.frac, case.hour, case.req_m)
             rows.append([[p[n] for n in sim.nodes]])
-        return posterior_of(sim, lambda sm: self.loglik(sm, np.array(rows, dtype=float), p0))
+        world = CandidatePressures(sim.pipes, np.array(rows, dtype=float), p0, sim.kinds, sim.nodes)
+        return posterior_of(world, lambda sm: self.loglik(sm, sm.pressures, sm.p0)), posterior_of(world)
 
 
 def ranked(model, post: dict[str, float]) -> list[str]:
@@ -360,7 +362,8 @@ def evaluate(world: World, model, cases: list[Case], prior: dict[str, float] | N
     with ``oracle``, of the ceiling (and with ``true_hydraulics`` of the oracle on the world's pressures)."""
     k = float(len(cases))
     tally = dict.fromkeys(("top5", "near", "naive_top5", "naive_near", "prior_top5", "prior_near",
-                           "ceil_top5", "ceil_near", "true_top5", "true_near"), 0)
+                           "ceil_top5", "ceil_near", "true_top5", "true_near", "own_true_top5",
+                           "own_true_near"), 0)
     secs: list[float] = []
     callers: list[int] = []
     for case in cases:
@@ -379,7 +382,10 @@ def evaluate(world: World, model, cases: list[Case], prior: dict[str, float] | N
         if oracle is not None:
             scored["ceil_"] = ranked(model, oracle.ceiling(sims[0]))
             if true_hydraulics:
-                scored["true_"] = ranked(model, oracle.true_hydraulics(sims[0], case))
+                true_post, own_post = oracle.true_hydraulics(sims[0], case)
+                scored["true_"] = ranked(model, true_post)
+                scored["own_true_"] = ([c.pipe for c in rank_posterior(model, own_post, order, top=10)]
+                                       if own_post else [])
         if keep is not None:
             keep.extend(sims)
         for prefix, got in scored.items():
@@ -424,7 +430,8 @@ def main() -> None:
     print("targets, worst perception model: burst pipe in the top 5 >= 65 %, top-1 within 2 pipes >= 80 %; "
           "<= 5 s on ky10 with 40 callers")
     ceil_head = " ceiling top-5 / within 2 |" if args.ceiling else ""
-    ceil_head += " ceiling, true hydraulics |" if args.ceiling and args.true_hydraulics else ""
+    ceil_head += (" ceiling, true hydraulics | project on the true hydraulics |"
+                  if args.ceiling and args.true_hydraulics else "")
     print(f"| network | perception model | callers (median) | top-5 | within 2 |{ceil_head} naive top-5 / within 2 "
           f"| s mean / max |")
     print("|---|---|---|---|---|" + "---|" * ceil_head.count("|") + "---|---|")
@@ -451,7 +458,9 @@ def main() -> None:
         for k, (perc, r) in enumerate(rows):
             mark = " **worst**" if k == worst else ""
             ceil = f" {r['ceil_top5']:.0%} / {r['ceil_near']:.0%} |" if args.ceiling else ""
-            ceil += f" {r['true_top5']:.0%} / {r['true_near']:.0%} |" if args.ceiling and args.true_hydraulics else ""
+            if args.ceiling and args.true_hydraulics:
+                ceil += (f" {r['true_top5']:.0%} / {r['true_near']:.0%} |"
+                         f" {r['own_true_top5']:.0%} / {r['own_true_near']:.0%} |")
             print(f"| {name} ({len(world.pipes)} pipes) | {perc.name}{mark} | {r['callers']:.0f} | {r['top5']:.0%} | "
                   f"{r['near']:.0%} |{ceil} {r['naive_top5']:.0%} / {r['naive_near']:.0%} | "
                   f"{r['mean_s']:.2f} / {r['max_s']:.2f} |", flush=True)
