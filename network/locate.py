@@ -70,9 +70,9 @@ SEVERITY = {"ok": 0, "low_pressure": 1, "no_water": 2}
 # likelihood averages over a grid of perception models (Bayesian model averaging, uniform prior):
 # "no water" below DRY_M (soft by DRY_SCALE_M); "low pressure" when the drop is at least DROP_SHARE
 # of p0 *and* DROP_M metres (soft by DROP_SHARE_SCALE / DROP_M_SCALE).
-DRY_M = (4.0, 10.0, 18.0)
-DROP_SHARE = (0.1, 0.25, 0.4)
-DROP_M = (2.0, 5.0, 10.0)
+DRY_M = (6.0, 10.0, 14.0)
+DROP_SHARE = (0.12, 0.25, 0.38)
+DROP_M = (3.0, 5.0, 8.0)
 DRY_SCALE_M = 1.0
 DROP_SHARE_SCALE = 0.03
 DROP_M_SCALE = 1.0

@@ -333,8 +333,8 @@ def test_perception_grid_covers_sensitive_and_hardy_callers() -> None:
     p0, p = np.array([40.0]), np.array([34.0])
     felt = [float(_report_probs(p, p0, *m)[1, 0]) for m in _perception_models()]
     assert max(felt) > 0.5 and min(felt) < 0.05
-    # "no water" below 4 m for the hardy, below 18 m for the sensitive (a pressure of 16 m)
-    dry = [float(_report_probs(np.array([16.0]), np.array([40.0]), *m)[2, 0]) for m in _perception_models()]
+    # "no water" below 6 m for the hardy, below 14 m for the sensitive (a pressure of 13 m)
+    dry = [float(_report_probs(np.array([13.0]), np.array([40.0]), *m)[2, 0]) for m in _perception_models()]
     assert max(dry) > 0.5 and min(dry) < 0.05
 
 
