@@ -8,8 +8,9 @@ Two methods (docs/network.md, "Locating a burst"):
   A burst on pipe ``p`` is an emitter (orifice ``Q = Cd·A·sqrt(2·g·p)``) split between the
   pipe's two end nodes. Every customer counts: a report is likely or not under the simulated
   pressure (``no_water`` ↔ pressure near zero, ``low_pressure`` ↔ a clear drop, ``ok`` ↔ little
-  change, with a small confusion matrix), and a customer who did not call is evidence too (an
-  affected customer calls with an unknown, profiled share). How people perceive a drop is not
+  change, with a small confusion matrix; a complaint from a customer whose water is fine is a stray
+  call, about one per network), and a customer who did not call is evidence too (an affected
+  customer calls with an unknown, profiled share). How people perceive a drop is not
   known, so the likelihood is averaged over a grid of perception thresholds. The score of a pipe
   is its posterior probability among the simulated candidates (uniform prior or a break
   forecast, best leak size);
