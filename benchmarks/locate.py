@@ -1,7 +1,7 @@
 """Benchmark of ``network locate`` over several perception models: simulated bursts on WNTR's networks.
 
 Run: ``.venv/bin/python benchmarks/locate.py [--nets Net3,ky4,ky10] [--bursts 40] [--seed 7]
-[--models A,B,C,D,E] [--prior-bursts 40] [--no-cli]``
+[--models A,B,C,D,E] [--prior-bursts 40] [--no-cli] [--ceiling [--true-hydraulics]] [--save FILE]``
 Prints figures only (no assertions); targets and the last run are in docs/network.md.
 
 The world (the truth) is built differently from the locator's own model:
@@ -44,6 +44,7 @@ hazard: the locator with and without the prior; bursts drawn uniformly (model A'
 from __future__ import annotations
 
 import argparse
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -59,11 +60,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scipy.sparse.csgraph import dijkstra  # noqa: E402
 
 from network.inp import read_inp_topology  # noqa: E402
+from scipy.special import expit, logsumexp  # noqa: E402
+
 from network.locate import (  # noqa: E402
+    LEAK_FRACTIONS,
+    CandidatePressures,
     _hop_graph,
+    _near_mass,
     check_complaints,
     hydraulic_posterior,
     pipe_distance,
+    posterior_of,
     rank_posterior,
 )
 
@@ -175,6 +182,17 @@ class World:
         return self._run(wn, "burst").node["pressure"].iloc[0].to_dict()
 
 
+@dataclass(frozen=True)
+class Case:
+    """One noticed burst: the pipe, the reports, and the world's hidden state (leak size as a share
+    of the pipe's section, hour, PDD required pressure)."""
+    pipe: str
+    complaints: dict[str, str]
+    frac: float
+    hour: int
+    req_m: float
+
+
 def naive_ranking(world: World, callers: list[str]) -> list[str]:
     """Pipes by plane distance to the callers' centroid, nearest first."""
     c = np.array([world.coords[n] for n in callers if n in world.coords]).mean(axis=0)
@@ -196,13 +214,13 @@ def hazard(world: World, seed: int) -> tuple[np.ndarray, dict[str, float]]:
 
 
 def scenarios(world: World, model, perc: Perception, n_bursts: int, seed: int,
-              weights: np.ndarray | None = None) -> tuple[list[tuple[str, dict[str, str]]], int]:
-    """``n_bursts`` noticed bursts as (burst pipe, complaints), and how many were unnoticed."""
+              weights: np.ndarray | None = None) -> tuple[list[Case], int]:
+    """``n_bursts`` noticed bursts, and how many were unnoticed."""
     rng = np.random.default_rng(seed)
     hops = _hop_graph(model)
     cust = world.customers
     cust_idx = model.node_indices(cust)
-    out: list[tuple[str, dict[str, str]]] = []
+    out: list[Case] = []
     unnoticed = 0
     while len(out) < n_bursts:
         pipe = world.pipes[int(rng.choice(len(world.pipes), p=weights))]
@@ -243,37 +261,140 @@ def scenarios(world: World, model, perc: Perception, n_bursts: int, seed: int,
         calm = [n for n in cust if n not in affected and n not in reports]
         for n in (rng.permutation(calm)[:perc.n_unrelated] if calm and perc.n_unrelated else []):
             reports[str(n)] = "low_pressure"
-        out.append((pipe, check_complaints(model, reports.items())))
+        out.append(Case(pipe, check_complaints(model, reports.items()), frac, hour, req))
     return out, unnoticed
 
 
-def evaluate(world: World, model, cases: list[tuple[str, dict[str, str]]],
-             prior: dict[str, float] | None = None) -> dict[str, float]:
-    """Top-5 / within-2 of the locator (and with ``prior``, also with the prior) and of the naive pipe."""
+# ------------------------------------------------------------------------------------- the ceiling
+
+NEAR_OK = 30     # the world asks 'ok' among the 30 customers nearest the burst (scenarios)
+SOFT_M = 1.0     # the oracle's thresholds are soft by this many metres (its pressures are not the world's)
+
+
+def _quadrature(lo: float, hi: float, k: int = 8) -> np.ndarray:
+    """Midpoints of ``k`` equal slices of U(lo, hi) (one point for a fixed threshold)."""
+    return np.array([lo]) if hi <= lo else lo + (hi - lo) * (np.arange(k) + 0.5) / k
+
+
+class Oracle:
+    """The exact posterior of a world whose perception model is known (thresholds and their
+    per-customer spread, the call share, the mix-ups, how many 'ok' neighbours and unrelated calls
+    and how they are chosen) — everything but which pipe burst. With the locator's pressures
+    (``ceiling``) it averages over the locator's leak sizes within the world's U(0.3, 1.0); with the
+    world's own pressures at the burst's hour, required pressure and leak size (``true hydraulics``)
+    nothing is left unknown but the pipe: no method can beat it on the same reports (in
+    expectation). Ranking: by posterior; the first answer maximises the posterior within 2 pipes."""
+
+    def __init__(self, world: World, model, perc: Perception) -> None:
+        self.world, self.model, self.perc = world, model, perc
+        self.dry = _quadrature(*perc.dry_m)
+        self.low_share = _quadrature(*perc.low_share)
+        self.low_m = _quadrature(*perc.low_m)
+        hops = _hop_graph(model)
+        li = model.link_indices(world.pipes)
+        ends = np.concatenate([model.link_start[li], model.link_end[li]])
+        d = dijkstra(hops, unweighted=True, indices=ends)
+        d = np.minimum(d[: len(li)], d[len(li):])[:, model.node_indices(world.customers)]
+        self.near_ok = {p: {world.customers[k] for k in np.argsort(row, kind="stable")[:NEAR_OK]}
+                        for p, row in zip(world.pipes, d)}
+
+    def loglik(self, sim: CandidatePressures, pressures: np.ndarray, p0: np.ndarray) -> np.ndarray:
+        """log P(reports, silence | pipe) per candidate; ``pressures``: candidates x sizes x nodes."""
+        perc, n_rep = self.perc, sim.kinds.size
+        p0 = np.maximum(p0, 0.0)
+        drop = p0 - pressures
+        q_dry = expit((self.dry[:, None, None, None] - pressures) / SOFT_M).mean(0)
+        q_low = (expit((drop - self.low_share[:, None, None, None] * p0) / SOFT_M).mean(0)
+                 * expit((drop - self.low_m[:, None, None, None]) / SOFT_M).mean(0))
+        dry, low = q_dry, (1 - q_dry) * q_low
+        none = 1 - dry - low
+        s = perc.share
+        u = perc.n_unrelated / max(len(self.world.customers), 1)
+        say_dry = s * (dry * (1 - perc.dry_says_low) + low * perc.low_says_dry)
+        say_low = s * (dry * perc.dry_says_low + low * (1 - perc.low_says_dry)) + none * u
+        k = sim.kinds
+        rep = np.where(k == 2, say_dry[..., :n_rep], np.where(k == 1, say_low[..., :n_rep], none[..., :n_rep]))
+        if (k == 0).any():  # 'ok' is asked near the burst only
+            ok_nodes = [n for n, kk in zip(sim.nodes, k) if kk == 0]
+            near = np.array([[1.0 if n in self.near_ok.get(p, ()) else 1e-3 for n in ok_nodes] for p in sim.pipes])
+            rep[..., k == 0] *= near[:, None, :]
+        silent = 1 - s * (dry + low)[..., n_rep:]
+        ll = np.log(np.clip(rep, 1e-12, 1)).sum(-1) + np.log(np.clip(silent, 1e-12, 1)).sum(-1)  # C x S
+        ll = np.where(np.isnan(ll), -np.inf, ll)
+        return logsumexp(ll, axis=1) - np.log(ll.shape[1])
+
+    def ceiling(self, sim: CandidatePressures) -> dict[str, float]:
+        sizes = [k for k, f in enumerate(LEAK_FRACTIONS) if 0.3 <= f <= 1.0]
+        return posterior_of(sim, lambda sm: self.loglik(sm, sm.pressures[:, sizes], sm.p0))
+
+    def true_hydraulics(self, sim: CandidatePressures, case: Case) -> tuple[dict[str, float], dict[str, float]]:
+        """(the oracle's posterior, the locator's likelihood's posterior), both on the world's pressures."""
+        base = self.world.baseline(case.hour, case.req_m)
+        p0 = np.array([base[n] for n in sim.nodes])
+        rows = []
+        for pipe in sim.pipes:
+            p = self.world.burst(pipe, case.frac, case.hour, case.req_m)
+            rows.append([[p[n] for n in sim.nodes]])
+        world = CandidatePressures(sim.pipes, np.array(rows, dtype=float), p0, sim.kinds, sim.nodes)
+        return posterior_of(world, lambda sm: self.loglik(sm, sm.pressures, sm.p0)), posterior_of(world)
+
+
+def ranked(model, post: dict[str, float]) -> list[str]:
+    """Bayes-optimal answers from a posterior: the first maximises the mass within 2 pipes, then by posterior."""
+    if not post:
+        return []
+    mass = _near_mass(model, post, 2)
+    first = max(post, key=lambda p: (mass[p], post[p]))
+    return [first] + [p for p in sorted(post, key=lambda p: -post[p]) if p != first]
+
+
+def hits(model, pipe: str, ids: list[str]) -> tuple[int, int]:
+    """(burst pipe in the first 5, first answer within 2 pipes of the burst)."""
+    if not ids:
+        return 0, 0
+    return int(pipe in ids[:5]), int(pipe_distance(model, pipe, [ids[0]])[ids[0]] in (0, 1, 2))
+
+
+def evaluate(world: World, model, cases: list[Case], prior: dict[str, float] | None = None,
+             oracle: Oracle | None = None, true_hydraulics: bool = False,
+             keep: list[CandidatePressures] | None = None) -> dict[str, float]:
+    """Top-5 / within-2 of the locator (with ``prior``, also with the prior), of the naive pipe and,
+    with ``oracle``, of the ceiling (and with ``true_hydraulics`` of the oracle on the world's pressures)."""
     k = float(len(cases))
-    top5 = near = n_top5 = n_near = p_top5 = p_near = 0
+    tally = dict.fromkeys(("top5", "near", "naive_top5", "naive_near", "prior_top5", "prior_near",
+                           "ceil_top5", "ceil_near", "true_top5", "true_near", "own_true_top5",
+                           "own_true_near"), 0)
     secs: list[float] = []
     callers: list[int] = []
-    for pipe, complaints in cases:
+    for case in cases:
+        pipe, complaints = case.pipe, case.complaints
         callers.append(sum(v != "ok" for v in complaints.values()))
+        sims: list[CandidatePressures] = []
         t = time.perf_counter()
-        res = hydraulic_posterior(world.path, model, complaints, method="hydraulic")
+        res = hydraulic_posterior(world.path, model, complaints, method="hydraulic", keep=sims)
         assert res is not None
         post, order = res
         ids = [c.pipe for c in rank_posterior(model, post, order, top=10)]
         secs.append(time.perf_counter() - t)
-        top5 += pipe in ids[:5]
-        near += pipe_distance(model, pipe, [ids[0]])[ids[0]] in (0, 1, 2)
+        scored = {"": ids, "naive_": naive_ranking(world, [n for n, v in complaints.items() if v != "ok"])}
         if prior is not None:
-            ids = [c.pipe for c in rank_posterior(model, post, order, top=10, prior=prior)]
-            p_top5 += pipe in ids[:5]
-            p_near += pipe_distance(model, pipe, [ids[0]])[ids[0]] in (0, 1, 2)
-        naive = naive_ranking(world, [n for n, v in complaints.items() if v != "ok"])
-        n_top5 += pipe in naive[:5]
-        n_near += pipe_distance(model, pipe, [naive[0]])[naive[0]] in (0, 1, 2)
-    return {"top5": top5 / k, "near": near / k, "naive_top5": n_top5 / k, "naive_near": n_near / k,
-            "prior_top5": p_top5 / k, "prior_near": p_near / k, "callers": float(np.median(callers)),
-            "mean_s": float(np.mean(secs)), "max_s": float(np.max(secs)), "n": k}
+            scored["prior_"] = [c.pipe for c in rank_posterior(model, post, order, top=10, prior=prior)]
+        if oracle is not None:
+            scored["ceil_"] = ranked(model, oracle.ceiling(sims[0]))
+            if true_hydraulics:
+                true_post, own_post = oracle.true_hydraulics(sims[0], case)
+                scored["true_"] = ranked(model, true_post)
+                scored["own_true_"] = ([c.pipe for c in rank_posterior(model, own_post, order, top=10)]
+                                       if own_post else [])
+        if keep is not None:
+            keep.extend(sims)
+        for prefix, got in scored.items():
+            t5, n2 = hits(model, pipe, got)
+            tally[prefix + "top5"] += t5
+            tally[prefix + "near"] += n2
+    out = {key: v / k for key, v in tally.items()}
+    out.update(callers=float(np.median(callers)), mean_s=float(np.mean(secs)), max_s=float(np.max(secs)), n=k)
+    return out
 
 
 def cli_time(name: str) -> None:
@@ -300,30 +421,48 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--prior-bursts", type=int, default=40, help="hazard-drawn bursts per network (0: skip)")
     ap.add_argument("--no-cli", action="store_true")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also the oracle that knows the perception model (on the locator's pressures)")
+    ap.add_argument("--true-hydraulics", action="store_true",
+                    help="with --ceiling: also the oracle on the world's own pressures (one world solve per candidate)")
+    ap.add_argument("--save", help="pickle the bursts and the candidates' simulated pressures here (offline variants)")
     args = ap.parse_args()
     print("targets, worst perception model: burst pipe in the top 5 >= 65 %, top-1 within 2 pipes >= 80 %; "
           "<= 5 s on ky10 with 40 callers")
-    print("| network | perception model | callers (median) | top-5 | within 2 | naive top-5 / within 2 | s mean / max |")
-    print("|---|---|---|---|---|---|---|")
+    ceil_head = " ceiling top-5 / within 2 |" if args.ceiling else ""
+    ceil_head += (" ceiling, true hydraulics | project on the true hydraulics |"
+                  if args.ceiling and args.true_hydraulics else "")
+    print(f"| network | perception model | callers (median) | top-5 | within 2 |{ceil_head} naive top-5 / within 2 "
+          f"| s mean / max |")
+    print("|---|---|---|---|---|" + "---|" * ceil_head.count("|") + "---|---|")
     prior_rows = []
+    saved: dict[str, dict[str, list]] = {}
     for i, name in enumerate(args.nets.split(",")):
         world = World(name)
         model = read_inp_topology(world.path)
         rows = []
-        for j, key in enumerate(args.models.split(",")):
+        for key in args.models.split(","):
             perc = MODELS[key]
-            cases, _unnoticed = scenarios(world, model, perc, args.bursts, args.seed + 100 * i + j)
+            cases, _unnoticed = scenarios(world, model, perc, args.bursts, args.seed + 100 * i + "ABCDE".index(key))
             want_prior = key == "A" and args.prior_bursts > 0
             _h, forecast = hazard(world, args.seed + i)
-            r = evaluate(world, model, cases, prior=forecast if want_prior else None)
+            sims: list[CandidatePressures] = []
+            r = evaluate(world, model, cases, prior=forecast if want_prior else None,
+                         oracle=Oracle(world, model, perc) if args.ceiling else None,
+                         true_hydraulics=args.true_hydraulics, keep=sims)
+            saved.setdefault(name, {})[key] = list(zip(cases, sims))
             rows.append((perc, r))
             if want_prior:
                 prior_rows.append((name, "uniform", r))
         worst = min(range(len(rows)), key=lambda k: (min(rows[k][1]["top5"] - 0.65, rows[k][1]["near"] - 0.80)))
         for k, (perc, r) in enumerate(rows):
             mark = " **worst**" if k == worst else ""
+            ceil = f" {r['ceil_top5']:.0%} / {r['ceil_near']:.0%} |" if args.ceiling else ""
+            if args.ceiling and args.true_hydraulics:
+                ceil += (f" {r['true_top5']:.0%} / {r['true_near']:.0%} |"
+                         f" {r['own_true_top5']:.0%} / {r['own_true_near']:.0%} |")
             print(f"| {name} ({len(world.pipes)} pipes) | {perc.name}{mark} | {r['callers']:.0f} | {r['top5']:.0%} | "
-                  f"{r['near']:.0%} | {r['naive_top5']:.0%} / {r['naive_near']:.0%} | "
+                  f"{r['near']:.0%} |{ceil} {r['naive_top5']:.0%} / {r['naive_near']:.0%} | "
                   f"{r['mean_s']:.2f} / {r['max_s']:.2f} |", flush=True)
         if args.prior_bursts > 0 and "A" in args.models.split(","):
             h, forecast = hazard(world, args.seed + i)
@@ -336,6 +475,9 @@ def main() -> None:
         for name, draw, r in prior_rows:
             print(f"| {name} | {draw} ({r['n']:.0f}) | {r['top5']:.0%} / {r['prior_top5']:.0%} | "
                   f"{r['near']:.0%} / {r['prior_near']:.0%} |", flush=True)
+    if args.save:
+        with open(args.save, "wb") as fh:
+            pickle.dump(saved, fh)
     if not args.no_cli:
         cli_time("ky10")
 

@@ -8,8 +8,9 @@ Two methods (docs/network.md, "Locating a burst"):
   A burst on pipe ``p`` is an emitter (orifice ``Q = Cd·A·sqrt(2·g·p)``) split between the
   pipe's two end nodes. Every customer counts: a report is likely or not under the simulated
   pressure (``no_water`` ↔ pressure near zero, ``low_pressure`` ↔ a clear drop, ``ok`` ↔ little
-  change, with a small confusion matrix), and a customer who did not call is evidence too (an
-  affected customer calls with an unknown, profiled share). How people perceive a drop is not
+  change, with a small confusion matrix; a complaint from a customer whose water is fine is a stray
+  call, about one per network), and a customer who did not call is evidence too (an affected
+  customer calls with an unknown, profiled share). How people perceive a drop is not
   known, so the likelihood is averaged over a grid of perception thresholds. The score of a pipe
   is its posterior probability among the simulated candidates (uniform prior or a break
   forecast, best leak size);
@@ -70,19 +71,25 @@ SEVERITY = {"ok": 0, "low_pressure": 1, "no_water": 2}
 # likelihood averages over a grid of perception models (Bayesian model averaging, uniform prior):
 # "no water" below DRY_M (soft by DRY_SCALE_M); "low pressure" when the drop is at least DROP_SHARE
 # of p0 *and* DROP_M metres (soft by DROP_SHARE_SCALE / DROP_M_SCALE).
-DRY_M = (4.0, 10.0, 18.0)
-DROP_SHARE = (0.1, 0.25, 0.4)
-DROP_M = (2.0, 5.0, 10.0)
+DRY_M = (6.0, 10.0, 14.0)
+DROP_SHARE = (0.12, 0.25, 0.38)
+DROP_M = (3.0, 5.0, 8.0)
 DRY_SCALE_M = 1.0
 DROP_SHARE_SCALE = 0.03
 DROP_M_SCALE = 1.0
-# P(report | state): a caller says "low pressure" for "no water" (or back) with MIXUP; a report
-# that contradicts the state ("ok" at a fault, a complaint where nothing changed) with UNRELATED.
+# P(report | state): a caller says "low pressure" for "no water" (or back) with MIXUP; "ok" at a
+# fault with OK_AT_FAULT; a complaint where nothing changed with UNRELATED (and see UNRELATED_CALLS).
 MIXUP = 0.15
-UNRELATED = 0.02
+OK_AT_FAULT = 0.02
+UNRELATED = 0.005
+# Besides, a customer whose water is fine calls about something else (an inside leak, a neighbour's
+# works): UNRELATED_CALLS such complaints expected among all the customers, each customer alike — so
+# one stray call weighs by the size of the network, not like a share of the affected who call.
+UNRELATED_CALLS = 1.0
+STRAY_MAX = 0.005      # ... but on a small network at most this chance per customer
 CONFUSION = np.array([[1 - 2 * UNRELATED, UNRELATED, UNRELATED],
-                      [UNRELATED, 1 - MIXUP - UNRELATED, MIXUP],
-                      [UNRELATED, MIXUP, 1 - MIXUP - UNRELATED]])
+                      [OK_AT_FAULT, 1 - MIXUP - OK_AT_FAULT, MIXUP],
+                      [OK_AT_FAULT, MIXUP, 1 - MIXUP - OK_AT_FAULT]])
 # Model settings of the hydraulic method.
 REQUIRED_PRESSURE_M = 20.0   # PDD: full demand at or above this pressure, none at 0
 LEAK_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 1.0)  # tried leak areas, as shares of the pipe's cross-section
@@ -403,6 +410,11 @@ class Hydraulics:
             raise KeyError(node_id)
         return i.value
 
+    def node_id(self, index: int) -> str:
+        buf = ctypes.create_string_buffer(64)
+        self._lib.EN_getnodeid(self._ph, index, buf)
+        return buf.value.decode()
+
     def node_type(self, index: int) -> int:
         t = ctypes.c_int()
         self._lib.EN_getnodetype(self._ph, index, ctypes.byref(t))
@@ -484,28 +496,45 @@ def _logliks(pressures: np.ndarray, p0: np.ndarray, kinds: np.ndarray) -> np.nda
 
     ``pressures``: candidates x leak sizes x nodes (NaN where EPANET did not solve); the first
     ``len(kinds)`` nodes reported ``kinds`` (0 ok, 1 low, 2 dry), the rest are customers who did not
-    call. An affected customer calls with an unknown share ``s`` (profiled over :data:`CALL_SHARES`);
-    ``ok`` reports were asked for, so carry no ``s``. Per candidate the best leak size counts.
+    call. An affected customer calls with an unknown share ``s`` (profiled over :data:`CALL_SHARES`),
+    any customer whose water is fine with ``UNRELATED_CALLS / customers`` (at most
+    ``STRAY_MAX``); ``ok`` reports were asked
+    for, so carry neither. Per candidate the best leak size counts.
     """
     n_rep = kinds.size
-    n_calls = int((kinds > 0).sum())
+    u = min(UNRELATED_CALLS / max(pressures.shape[-1], 1), STRAY_MAX)
+    complaint = kinds > 0
     per_model = []
     for dry, share, metres in _perception_models():
         st = _report_probs(pressures, p0, dry, share, metres)  # 3 x C x S x N
         rep = np.einsum("rk,rcsn->kcsn", CONFUSION, st[..., :n_rep])
-        with np.errstate(divide="ignore"):
-            ll = np.log(np.take_along_axis(rep, kinds[None, None, None, :], axis=0)[0]).sum(-1)  # C x S
+        said = np.take_along_axis(rep, kinds[None, None, None, :], axis=0)[0]  # P(report | state), C x S x R
+        stray = np.where(complaint, st[0][..., :n_rep] * u, 0.0)
         affected_silent = 1.0 - st[0][..., n_rep:]
-        silence = np.max([n_calls * math.log(s) + np.log1p(-s * affected_silent).sum(-1) for s in CALL_SHARES],
-                         axis=0)
-        ll = np.where(np.isnan(ll + silence), -np.inf, ll + silence)
+        with np.errstate(divide="ignore"):
+            ll = np.max([np.log(np.where(complaint, s * said, said) + stray).sum(-1)
+                         + np.log1p(-s * affected_silent).sum(-1) for s in CALL_SHARES], axis=0)
+        ll = np.where(np.isnan(ll), -np.inf, ll)
         per_model.append(ll.max(axis=1))
     return logsumexp(np.array(per_model), axis=0) - math.log(len(per_model))
 
 
-def _hydraulic_scores(hyd: Hydraulics, model: NetworkModel, complaints: Mapping[str, str],
-                      candidates: list[str]) -> dict[str, float]:
-    """Posterior probability of each candidate pipe (those EPANET could solve)."""
+@dataclass
+class CandidatePressures:
+    """What the hydraulic method simulates for one set of reports: the candidates EPANET solved,
+    their pressures (candidates x leak sizes x nodes, NaN where unsolved), the baseline ``p0`` at
+    the same nodes, and ``kinds`` (0 ok, 1 low, 2 dry) of the first ``kinds.size`` nodes (the
+    reporters; the rest are customers who did not call)."""
+
+    pipes: list[str]
+    pressures: np.ndarray
+    p0: np.ndarray
+    kinds: np.ndarray
+    nodes: list[str]       # ids of the nodes: the reporters, then the customers who did not call
+
+
+def candidate_pressures(hyd: Hydraulics, complaints: Mapping[str, str], candidates: list[str]) -> CandidatePressures:
+    """Simulate each candidate burst at every leak size (see :class:`CandidatePressures`)."""
     nodes = list(complaints)
     watch = [hyd.node_index(n) for n in nodes]
     seen = set(watch)
@@ -529,14 +558,23 @@ def _hydraulic_scores(hyd: Hydraulics, model: NetworkModel, complaints: Mapping[
         if not np.isnan(sizes).all():
             solved.append(pipe)
             rows.append(sizes)
-    if not solved:
+    shape = (0, len(LEAK_FRACTIONS), len(all_watch))
+    return CandidatePressures(solved, np.array(rows) if rows else np.zeros(shape), p0, kinds,
+                              nodes + [hyd.node_id(i) for i in silent])
+
+
+def posterior_of(sim: CandidatePressures,
+                 loglik: Callable[[CandidatePressures], np.ndarray] | None = None) -> dict[str, float]:
+    """Posterior probability (uniform prior) of each simulated candidate under ``loglik``
+    (default: the locator's :func:`_logliks`); empty when no candidate explains the reports."""
+    if not sim.pipes:
         return {}
-    ll = _logliks(np.array(rows), p0, kinds)
+    ll = loglik(sim) if loglik is not None else _logliks(sim.pressures, sim.p0, sim.kinds)
     if not np.isfinite(ll).any():
         return {}
     w = np.exp(ll - ll[np.isfinite(ll)].max())
     w = np.where(np.isfinite(ll), w, 0.0)
-    return dict(zip(solved, (w / w.sum()).tolist()))
+    return dict(zip(sim.pipes, (w / w.sum()).tolist()))
 
 
 def _near_mass(model: NetworkModel, post: dict[str, float], radius: int) -> dict[str, float]:
@@ -674,9 +712,11 @@ def locate(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, s
 def hydraulic_posterior(inp_path: str | Path, model: NetworkModel, complaints: Mapping[str, str], *,
                         method: str = "auto", screen_k: int = SCREEN_K,
                         lap: Callable[[str], None] | None = None,
-                        pipes: Iterable[str] | None = None) -> tuple[dict[str, float], list[str]] | None:
+                        pipes: Iterable[str] | None = None,
+                        keep: list[CandidatePressures] | None = None) -> tuple[dict[str, float], list[str]] | None:
     """``(posterior of the simulated candidates under a uniform prior, screening order)``, or None
-    when the network cannot be simulated and ``method`` allows the topology fallback."""
+    when the network cannot be simulated and ``method`` allows the topology fallback. ``keep``: a
+    list the candidates' simulated pressures are appended to (the benchmark scores them again)."""
     lap = lap or (lambda stage: None)
     if method == "topology":
         return None
@@ -694,8 +734,11 @@ def hydraulic_posterior(inp_path: str | Path, model: NetworkModel, complaints: M
         order = [str(model.link_ids[i]) for i in _screen(model, complaints, pipe_idx)]
         lap("screen")
         candidates = [p for p in order[:screen_k] if p in pipe_set]
-        post = _hydraulic_scores(hyd, model, complaints, candidates)
+        sim = candidate_pressures(hyd, complaints, candidates)
+        post = posterior_of(sim)
         lap("simulate")
+    if keep is not None:
+        keep.append(sim)
     if not post:
         if method == "hydraulic":
             raise InputFileError(f"{inp_path}: EPANET could not solve any candidate burst")

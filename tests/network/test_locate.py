@@ -333,8 +333,8 @@ def test_perception_grid_covers_sensitive_and_hardy_callers() -> None:
     p0, p = np.array([40.0]), np.array([34.0])
     felt = [float(_report_probs(p, p0, *m)[1, 0]) for m in _perception_models()]
     assert max(felt) > 0.5 and min(felt) < 0.05
-    # "no water" below 4 m for the hardy, below 18 m for the sensitive (a pressure of 16 m)
-    dry = [float(_report_probs(np.array([16.0]), np.array([40.0]), *m)[2, 0]) for m in _perception_models()]
+    # "no water" below 6 m for the hardy, below 14 m for the sensitive (a pressure of 13 m)
+    dry = [float(_report_probs(np.array([13.0]), np.array([40.0]), *m)[2, 0]) for m in _perception_models()]
     assert max(dry) > 0.5 and min(dry) < 0.05
 
 
@@ -343,6 +343,43 @@ def test_misworded_and_unrelated_reports_are_not_near_impossible() -> None:
     from network.locate import CONFUSION
 
     assert CONFUSION[2, 1] >= 0.1 and CONFUSION[1, 2] >= 0.1   # dry -> "low", low -> "no water"
-    assert CONFUSION[0, 1] >= 0.01 and CONFUSION[0, 2] >= 0.01  # "ok" at a fault
-    assert CONFUSION[1, 0] >= 0.01 and CONFUSION[2, 0] >= 0.01  # a complaint where nothing changed
-    assert np.allclose(CONFUSION.sum(axis=1), 1.0)
+    assert CONFUSION[0, 1] > 0 and CONFUSION[0, 2] > 0  # "ok" at a fault
+    assert CONFUSION[1, 0] > 0 and CONFUSION[2, 0] > 0  # a complaint where nothing changed ...
+    assert np.allclose(CONFUSION.sum(axis=1), 1.0)     # ... mostly a stray call (next test)
+
+
+def test_a_stray_call_weighs_by_how_many_customers_could_have_made_it() -> None:
+    # Candidate X dries the two callers 0 and 1 and nobody else; Y dries them, the third caller 2
+    # and 6 customers who stayed silent. Caller 2 is a stray call under X. One stray call among 200
+    # customers is likely (benchmark models B, D, E: one unrelated call per burst); among 20,000 it
+    # is not. X's lead over Y must shrink with the network (the old flat 2 % per complaint weighed
+    # it the same everywhere).
+    from network.locate import _logliks
+
+    def lead(n: int) -> float:
+        p0 = np.full(n, 50.0)
+        x, y = p0.copy(), p0.copy()
+        x[:2] = 0.0
+        y[:9] = 0.0
+        ll = _logliks(np.stack([x, y])[:, None, :], p0, np.array([2, 2, 2]))
+        return float(ll[0] - ll[1])
+
+    assert lead(200) > 0.5                # a stray call is cheaper than six silent dry customers ...
+    assert lead(20000) < lead(200) - 0.5  # ... but less so where it is one customer in 20,000
+    assert lead(50) == pytest.approx(lead(200), abs=0.1)  # a small network: at most STRAY_MAX each
+
+
+def test_the_simulated_pressures_can_be_scored_again() -> None:
+    # the benchmark scores the same simulated candidates under other likelihoods (its ceiling)
+    from network.locate import posterior_of
+
+    model = read_inp_topology(TREE)
+    calls = {"J4": "no_water", "J2": "low_pressure", "J3": "ok"}
+    kept: list = []
+    post, _ = hydraulic_posterior(TREE, model, calls, keep=kept)
+    (sim,) = kept
+    assert sim.nodes[:3] == ["J4", "J2", "J3"] and sorted(sim.nodes[3:]) == ["J1", "J5", "J6"]
+    assert sim.kinds.tolist() == [2, 1, 0] and sim.pressures.shape == (len(sim.pipes), 5, 6)
+    assert posterior_of(sim) == pytest.approx(post)
+    flat = posterior_of(sim, lambda s: np.zeros(len(s.pipes)))
+    assert flat == pytest.approx(dict.fromkeys(sim.pipes, 1 / len(sim.pipes)))
