@@ -17,17 +17,10 @@ from incidents.workflow import OPEN_STATUSES, STATUSES
 from ops import orgs as org_ops
 from ops.incidents import rules
 from views import errors
-from views.common import pick_record, t, tn
+from views.common import pick_record, t, tkey, tn
+from views.desk_parts import crew_name, orders_map, state_text
 from views.formatting import fmt_dt, label, service_label
 from views.session import actor, guard
-
-STATE_TEXTS: dict[str | None, str] = {
-    None: N_("desk.state.waiting"),
-    "accepted": N_("desk.state.accepted"),
-    "assigned": N_("desk.state.assigned"),
-    "visit_planned": N_("desk.state.visit_planned"),
-    "resolved": N_("desk.state.resolved"),
-}
 
 ACTION_TEXTS: dict[str, str] = {
     "accepted": N_("desk.action.accepted"),
@@ -42,15 +35,6 @@ ACTION_TEXTS: dict[str, str] = {
 
 def action_text(kind: str) -> str:
     return t(ACTION_TEXTS[kind]) if kind in ACTION_TEXTS else kind
-
-
-def state_text(state: str | None) -> str:
-    return t(STATE_TEXTS.get(state, STATE_TEXTS[None]))
-
-
-def crew_name(login: str | None, crews: dict[str, str]) -> str:
-    """A crew as the desk knows it: its display name (its login when it has none, or is no longer active)."""
-    return crews.get(login, login) if login else ""
 
 
 def orders_table(items: list[QueueItem], crews: dict[str, str] | None = None) -> pd.DataFrame:
@@ -177,7 +161,7 @@ def main() -> None:
         st.success(flash)
     statuses = st.multiselect(t("incident.filter.status"), STATUSES, default=sorted(OPEN_STATUSES),
                               format_func=lambda s: label("status", s), placeholder=t("common.choose"),
-                              key="desk_f_status")
+                              key=tkey("desk_f_status"))
     try:
         items = org_ops.work_orders(actor(), statuses=statuses or STATUSES)
     except Exception as exc:
@@ -186,6 +170,8 @@ def main() -> None:
     st.caption(tn("incident.count", len(items)))
     if items:
         st.dataframe(orders_table(items, _crews()), hide_index=True, width="stretch", height=320)
+        if st.toggle(t("desk.map"), key="desk_map_on"):   # drawn only when asked: a map in a folded box is blank
+            orders_map(items)
     else:
         st.info(t("incident.none"))
     pick = pick_record(t("incident.open"), [q.incident.id for q in items], key="desk_pick")

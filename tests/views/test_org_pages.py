@@ -95,6 +95,20 @@ def test_the_desk_names_the_crew_by_its_display_name_not_its_login(orgs: Orgs) -
     assert "Тест crew" in row and "crew" not in row
 
 
+def test_the_desks_map_shows_its_own_work_orders_only(orgs: Orgs) -> None:
+    from ops import orgs as org_ops
+    from views.desk_parts import orders_features
+
+    desk = Actor(author="org_dispatcher", role="org_dispatcher", org_id=orgs.org_a)
+    shown = {f["id"] for f in orders_features(org_ops.work_orders(desk, bind=orgs.engine))["features"]}
+    assert orgs.mine in shown and orgs.theirs not in shown
+    at = page("desk", orgs.org_a)
+    at.session_state["desk_map_on"] = True          # the map drawn with the page
+    at.run()
+    assert not at.exception, at.exception
+    assert at.toggle(key="desk_map_on").value is True
+
+
 @pytest.mark.parametrize("name", ["desk", "incidents"])
 def test_another_organisations_report_by_url_is_not_found(orgs: Orgs, name: str) -> None:
     before = _state(orgs.engine, orgs.theirs)
