@@ -12,7 +12,7 @@ from ops import audit_log
 from ops.incidents import rules
 from views import errors
 from views.audit_details import details_text, object_label
-from views.common import t, tn
+from views.common import t, tkey, tn
 from views.formatting import fmt_dt, history_note
 from views.session import actor, guard
 
@@ -26,10 +26,10 @@ def main() -> None:
     since = c[0].date_input(t("audit.since"), value=today - timedelta(days=7), format="DD.MM.YYYY", key="audit_since")
     until = c[1].date_input(t("audit.until"), value=today, format="DD.MM.YYYY", key="audit_until")
     who = c[2].text_input(t("audit.actor"), key="audit_actor", max_chars=100)
-    otype = c[3].selectbox(t("audit.object_type"), [None, *audit_log.OBJECT_TYPES], key="audit_otype",
+    otype = c[3].selectbox(t("audit.object_type"), [None, *audit_log.OBJECT_TYPES], key=tkey("audit_otype"),
                            format_func=lambda o: t(f"audit.object.{o}") if o else t("audit.any"))
     oid = c[4].text_input(t("audit.object_id"), key="audit_oid", max_chars=40)
-    actions = st.multiselect(t("audit.actions"), audit_log.TRAIL_ACTIONS, placeholder=t("common.choose"), key="audit_actions",
+    actions = st.multiselect(t("audit.actions"), audit_log.TRAIL_ACTIONS, placeholder=t("common.choose"), key=tkey("audit_actions"),
                              format_func=lambda a: t(f"audit.action.{a}"))
     flt = audit_log.AuditFilter(
         since=datetime.combine(since, time.min, tzinfo=tz), until=datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz),

@@ -13,6 +13,14 @@ def lang() -> str:
     return st.session_state.get("lang", "ru")
 
 
+def tkey(key: str) -> str:
+    """The key of a widget whose options are shown in the page's language (``format_func`` translating them):
+    one widget per language. Streamlit keeps a keyed widget's shown labels across reruns, so after a switch of
+    language the old widget would go on showing the other language's words; a new key draws it anew (its
+    choice back at its default)."""
+    return f"{key}.{lang()}"
+
+
 def t(key: str, /, **kwargs: Any) -> str:
     """The text of ``key`` in the page's language (``locale/<lang>/LC_MESSAGES/zhkh.po``)."""
     return translate(lang(), key, **kwargs)

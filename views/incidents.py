@@ -17,7 +17,7 @@ from incidents.workflow import FINAL_STATUSES, OPEN_STATUSES, STATUSES, allowed_
 from ops import incidents as incident_ops
 from ops import network as net_ops
 from views import errors
-from views.common import pick_record, t, tn
+from views.common import pick_record, t, tkey, tn
 from views.formatting import (
     SLA_STATES,
     fmt_dt,
@@ -59,21 +59,21 @@ def list_section() -> list[QueueItem]:
     cols = st.columns(4)
     statuses = cols[0].multiselect(t("incident.filter.status"), STATUSES, default=sorted(OPEN_STATUSES),
                                    format_func=lambda s: label("status", s), placeholder=t("common.choose"),
-                                   key="inc_f_status")
+                                   key=tkey("inc_f_status"))
     categories = cols[1].multiselect(t("incident.filter.category"), CATEGORIES,
                                      format_func=lambda c: label("category", c), placeholder=t("common.choose"),
-                                     key="inc_f_category")
+                                     key=tkey("inc_f_category"))
     priorities = cols[2].multiselect(t("incident.filter.priority"), PRIORITIES,
                                      format_func=lambda p: label("priority", p), placeholder=t("common.choose"),
-                                     key="inc_f_priority")
+                                     key=tkey("inc_f_priority"))
     slas = cols[3].multiselect(t("incident.filter.sla"), SLA_STATES,
-                               format_func=lambda s: label("sla", s), placeholder=t("common.choose"), key="inc_f_sla")
+                               format_func=lambda s: label("sla", s), placeholder=t("common.choose"), key=tkey("inc_f_sla"))
     items = incident_ops.queue(actor(), statuses=statuses or STATUSES, categories=categories or None,
                          sla_states=slas or None, limit=2000)
     if priorities:
         items = [q for q in items if q.incident.priority in priorities]
     # newest first by default: the report just filed is on the first screen; by deadline on request
-    order = st.radio(t("incident.order"), ["newest", "due"], horizontal=True, key="inc_order",
+    order = st.radio(t("incident.order"), ["newest", "due"], horizontal=True, key=tkey("inc_order"),
                      format_func=lambda o: t("incident.order.newest" if o == "newest" else "incident.order.due"))
     items = order_items(items, order)
     st.caption(tn("incident.count", len(items)))

@@ -20,7 +20,7 @@ from ops.incidents import rules
 from reports.kpis import ranking
 from settings import get_settings
 from views import errors
-from views.common import lang, t
+from views.common import lang, t, tkey
 from views.formatting import fmt_dt, label, st_lang
 from views.map_parts import buildings_overlay, fit_zoom
 from views.session import actor, current_user, guard
@@ -162,11 +162,11 @@ def main() -> None:
     choices = [None, *[o["id"] for o in ranked]]
     by_id = {o["id"]: o for o in data["organisations"]}
     d = st.columns(2)
-    org_id = d[0].selectbox(t("inspection.col.org"), choices, key="insp_drill_org",
+    org_id = d[0].selectbox(t("inspection.col.org"), choices, key=tkey("insp_drill_org"),
                             format_func=lambda i: by_id[i]["name"] if i is not None else t("inspection.whole_service"))
     drill_keys = ["on_time", "overdue_open", "median_close_h", "p90_close_h", "answer_5min", "reopened",
                   "repeat_per_1000", *ORG_KEYS]
-    key = d[1].selectbox(t("inspection.figure"), drill_keys, key="insp_drill_kpi", format_func=lambda k: names[k])
+    key = d[1].selectbox(t("inspection.figure"), drill_keys, key=tkey("insp_drill_kpi"), format_func=lambda k: names[k])
     fig = by_id[org_id]["kpis"][key]
     st.markdown(f"**{names[key]}: {cell(key, fig)}** — {t('inspection.drill_note')}")
     found = inspection.reports_by_ids(actor(), fig["ids"])
@@ -179,7 +179,7 @@ def main() -> None:
 
     st.subheader(t("inspection.pdf_title"))
     p = st.columns([2, 1, 1])
-    target = p[0].selectbox(t("inspection.pdf_org"), choices, key="insp_pdf_org",
+    target = p[0].selectbox(t("inspection.pdf_org"), choices, key=tkey("insp_pdf_org"),
                             format_func=lambda i: by_id[i]["name"] if i is not None else t("inspection.whole_service"))
     pdf_lang = p[1].selectbox(t("inspection.pdf_lang"), ["ru", "en"], index=0 if lang() == "ru" else 1,
                               key="insp_pdf_lang")

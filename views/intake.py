@@ -17,7 +17,7 @@ from ops import incidents as reports
 from ops import maps
 from views import errors
 from views.address_search import address_search
-from views.common import network_id, t
+from views.common import network_id, t, tkey
 from views.errors import problem_text
 from views.formatting import fmt_dt, label, md_safe, service_label
 from views.map_parts import FOUND, buildings_overlay, fit_zoom, map_key, tile_map
@@ -154,7 +154,7 @@ def main() -> None:
     result_panel()
     left, right = st.columns([1, 1])
     with left:
-        mode = st.radio(t("intake.where"), ["address", "map"], horizontal=True, key="intake_mode",
+        mode = st.radio(t("intake.where"), ["address", "map"], horizontal=True, key=tkey("intake_mode"),
                         format_func=lambda m: t(f"intake.where.{m}"))
         where: dict[str, Any] | None = None
         if mode == "address":
@@ -169,14 +169,14 @@ def main() -> None:
             if point:
                 where = {"lon": point[0], "lat": point[1]}
         codes = list(rules.services)
-        code = st.selectbox(t("intake.service"), codes, format_func=service_label, key="intake_service")
+        code = st.selectbox(t("intake.service"), codes, format_func=service_label, key=tkey("intake_service"))
         rule = rules.services[code]
         hours = rule.resolve_h if isinstance(rule.resolve_h, (int, float)) else rule.resolve_h.winter
         st.caption(t("intake.category_resource", category=label("category", rule.category),
                      resource=label("resource", rule.resource), hours=f"{hours:g}"))
         priorities = ["emergency", "urgent", "routine"]
         priority = st.selectbox(t("intake.priority"), priorities, index=priorities.index(rule.priority),
-                                format_func=lambda p: label("priority", p), key=f"intake_priority_{code}")
+                                format_func=lambda p: label("priority", p), key=tkey(f"intake_priority_{code}"))
         # one form: the typed text is sent with the click, never lost to a rerun on blur
         with st.form("intake_form", border=False, enter_to_submit=False):
             description = st.text_area(t("intake.description"), key=form_key("description"), height=120)

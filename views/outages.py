@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ops import outages
-from views.common import network_id, pick_record, t, tn
+from views.common import network_id, pick_record, t, tkey, tn
 from views.formatting import fmt_dt, outage_state
 from views.outage_panel import panel
 from views.session import actor, guard
@@ -27,7 +27,7 @@ def main() -> None:
     st.title(t("outage.title"))
     states = st.multiselect(t("outage.filter.state"), ["planned", "active", "restored", "cancelled"],
                             default=["planned", "active"], format_func=lambda s: t(f"outage.state.{s}"),
-                            placeholder=t("common.choose"), key="outages_states")
+                            placeholder=t("common.choose"), key=tkey("outages_states"))
     all_nets = st.toggle(t("outage.filter.all_networks"), value=True, key="outages_all_nets")
     found = outages.listing(actor(), network_id=None if all_nets else network_id())
     found = [o for o in found if o.state in (states or ["planned", "active", "restored", "cancelled"])]
@@ -38,7 +38,7 @@ def main() -> None:
         st.info(t("outage.none"))
     else:
         st.dataframe(table(found), hide_index=True, width="stretch")
-    pick = pick_record(t("outage.open"), [o.id for o in found], key="outage_pick",
+    pick = pick_record(t("outage.open"), [o.id for o in found], key=tkey("outage_pick"),
                        format_func=lambda i: next((f"№{o.id} · {outage_state(o)} · {o.reason}"
                                                    for o in found if o.id == i), f"№{i}"))
     if pick is None:

@@ -13,7 +13,7 @@ from babel.numbers import format_decimal
 from csv_safe import frame_csv_bytes
 from ops import risk
 from views import errors
-from views.common import lang, t
+from views.common import lang, t, tkey
 from views.formatting import fmt_int
 from views.session import actor
 
@@ -50,7 +50,7 @@ def renewal_section(net: int, scores: pd.DataFrame) -> None:
     as_of = scores["as_of"].iloc[0]
     cols = st.columns([2, 2, 2])
     by = cols[0].radio(t("risk.by"), ["km", "budget"], format_func=lambda b: t(f"risk.by.{b}"), horizontal=True,
-                       key="risk_by")
+                       key=tkey("risk_by"))
     if by == "km":
         limit = cols[1].number_input(t("risk.km_per_year"), min_value=0.1, max_value=1000.0, value=1.0, step=0.5,
                                      key="risk_km")

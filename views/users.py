@@ -7,7 +7,7 @@ import streamlit as st
 from auth.permissions import ORG_ROLES, ROLES
 from ops import api_keys, inspection, users
 from views import errors
-from views.common import t
+from views.common import t, tkey
 from views.formatting import fmt_dt, md_safe
 from views.session import actor, guard
 
@@ -59,7 +59,7 @@ def main() -> None:
         pick = st.selectbox(t("users.pick"), logins, key="users_pick")
         user = next(u for u in found if u.login == pick)
         role = st.selectbox(t("users.role"), ROLES, index=ROLES.index(user.role), format_func=lambda r: t(f"role.{r}"),
-                            key=f"users_role_{pick}")
+                            key=tkey(f"users_role_{pick}"))
         org = st.selectbox(t("users.org"), org_ids, index=org_ids.index(user.org_id) if user.org_id in org_ids else 0,
                            format_func=org_name, help=t("users.org_hint"), key=f"users_org_{pick}",
                            disabled=role not in ORG_ROLES)

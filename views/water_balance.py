@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from ops import dma as dma_ops
-from views.common import lang, t
+from views.common import lang, t, tkey
 from views.formatting import label, md_safe
 from views.session import actor, guard
 
@@ -177,7 +177,7 @@ def main() -> None:
     st.title(t("balance.title"))
     st.caption(t("balance.hint"))
     days = st.radio(t("balance.period"), PERIODS, index=len(PERIODS) - 1, horizontal=True,
-                    format_func=lambda d: t("balance.days", n=d), key="balance_days")
+                    format_func=lambda d: t("balance.days", n=d), key=tkey("balance_days"))
     ov = dma_ops.overview(actor(), days=int(days))
     if not ov.dmas:
         st.info(t("balance.no_dmas"))

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ops import webhooks
 from views import errors
-from views.common import t, tn
+from views.common import t, tkey, tn
 from views.formatting import fmt_dt
 from views.session import actor, guard
 
@@ -47,7 +47,7 @@ def main() -> None:
 
     names = {h["org_id"]: f"{h['org_name']} (#{h['org_id']})" for h in hooks}
     org = st.selectbox(t("webhooks.org"), [None, *names], format_func=lambda o: t("webhooks.all") if o is None
-                       else names[o], key="webhooks_org")
+                       else names[o], key=tkey("webhooks_org"))
     events = webhooks.events(a, org_id=org, limit=LIMIT)
     st.subheader(t("webhooks.events"))
     st.caption(tn("webhooks.events_count", len(events)))

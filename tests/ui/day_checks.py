@@ -65,6 +65,9 @@ def page_texts(page) -> str:
             parts.append(f.evaluate("""() => { if (!document.body) return '';
                 let t = document.body.innerText;
                 document.querySelectorAll('[aria-live]').forEach(e => { const s = e.innerText; if (s) t = t.split(s).join(''); });
+                // a component frame read while it still loads shows its <noscript> line, which no one with
+                // JavaScript (everyone using the app) ever sees
+                document.querySelectorAll('noscript').forEach(e => { const s = e.textContent.trim(); if (s) t = t.split(s).join(''); });
                 return t; }"""))
         except Exception:  # a frame that went away while it was read (a rerun)
             pass

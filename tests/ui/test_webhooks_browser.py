@@ -44,8 +44,7 @@ def test_the_admin_sees_each_webhook_and_its_failing_delivery(anonymous_page, ap
             page.goto(f"{app_url}/webhooks?lang={lang}", wait_until="domcontentloaded")
             expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=30000)
             expect(page.get_by_role("heading", name=waiting)).to_be_visible(timeout=30000)
-            expect(page.locator("[data-testid=stDataFrame]").first).to_be_visible()
-            assert page.locator("[data-testid=stDataFrame]").count() == 3
+            expect(page.locator("[data-testid=stDataFrame]")).to_have_count(3)
             page.screenshot(path=str(ARTIFACTS / f"webhooks-{lang}.png"), full_page=True)
     finally:
         webhooks.delete_webhook(ADMIN, org, bind=eng)

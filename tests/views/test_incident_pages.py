@@ -53,7 +53,7 @@ def intake(**state: object):
 def test_intake_refuses_bad_input_and_writes_nothing(app_db: Engine) -> None:
     before = count(app_db)
     # a point far outside the service area (Moscow), picked on the map
-    at = intake(intake_mode="map", intake_point=(37.62, 55.75))
+    at = intake(**{"intake_mode.ru": "map"}, intake_point=(37.62, 55.75))   # views.common.tkey
     at.text_area[0].input("Water everywhere")
     at.button(key="intake_submit").click().run()
     assert any("вне зоны обслуживания" in e.value for e in at.error), [e.value for e in at.error]
