@@ -122,6 +122,17 @@ def orders(actor: Actor, *, bind: Engine | None = None) -> list[FieldOrder]:
             for q in orgs.work_orders(actor, bind=engine(bind))]
 
 
+def by_day(items: list[FieldOrder], now: datetime, zone: str) -> tuple[list[FieldOrder], list[FieldOrder]]:
+    """The crew's orders for today — no visit planned, a visit today or one already past (late work comes
+    first, not later) — and those whose visit is planned on a later day (region's time zone ``zone``)."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    today = now.astimezone(tz).date()
+    later = [o for o in items if o.incident.visit_at is not None and o.incident.visit_at.astimezone(tz).date() > today]
+    return [o for o in items if o not in later], later
+
+
 def order(actor: Actor, incident_id: int, *, bind: Engine | None = None) -> FieldOrder:
     crew_org(actor)
     try:

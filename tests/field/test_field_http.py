@@ -263,3 +263,23 @@ def test_a_heic_photo_the_phone_could_not_draw_is_decoded_and_stored_as_jpeg(fie
     with field.engine.connect() as conn:
         kind, width, data = conn.execute(text("SELECT content_type, width, data FROM work_order_photos")).one()
     assert (kind, width) == ("image/jpeg", 800) and Image.open(io.BytesIO(bytes(data))).format == "JPEG"
+
+
+def test_today_is_today_and_a_visit_planned_for_a_later_day_is_listed_apart(field: Field) -> None:
+    """«Сегодня» lists what the crew does today (no visit planned, a visit today or one already past); an
+    order whose visit the desk planned for a later day waits under «Позже»."""
+    from zoneinfo import ZoneInfo
+
+    from ops import orgs
+    from ops.incidents import rules
+
+    desk = Actor(author="desk-a", role="org_dispatcher", org_id=field.org_a)
+    tomorrow = (datetime.now(ZoneInfo(rules().timezone)) + timedelta(days=1)).replace(hour=10, minute=0, second=0,
+                                                                                         microsecond=0)
+    c = client(field, "crew-a", lang="ru")
+    home = c.get("/?lang=ru").text
+    assert f"/orders/{field.order_a}" in home and "Позже" not in home
+    orgs.act(desk, field.order_a, "visit_planned", event_id="later-1", visit_at=tomorrow, bind=field.engine)
+    home = c.get("/?lang=ru").text
+    assert "Позже" in home and home.index("Позже") < home.index(f"/orders/{field.order_a}")
+    assert "Later" in c.get("/?lang=en").text

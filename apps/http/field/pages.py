@@ -11,6 +11,8 @@ from auth.errors import LoginRefused
 from auth.model import Actor
 from ops import field as field_ops
 from ops import users
+from ops.base import utcnow
+from ops.incidents import rules as sla_rules
 
 router = APIRouter()
 MAX_FORM_BYTES = 16 * 1024
@@ -89,9 +91,9 @@ def today(request: Request) -> Response:
     if actor is None:
         return _to_login(request)
     db = site_of(request).db()
-    orders = field_ops.orders(actor, bind=db)
+    orders, later = field_ops.by_day(field_ops.orders(actor, bind=db), utcnow(), sla_rules().timezone)
     sheets = field_ops.outage_sheets(actor, bind=db)
-    return render(request, "home.html", actor=actor, orders=orders, sheets=sheets)
+    return render(request, "home.html", actor=actor, orders=orders, later=later, sheets=sheets)
 
 
 @router.get("/orders/{incident_id}", response_class=HTMLResponse)
