@@ -16,16 +16,16 @@ file comes from another origin (Leaflet is not needed: the small map is drawn on
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from apps.http import pwa
 from apps.http.field import api, pages
 from apps.http.field.site import STATIC_DIR, FieldSite, Refusal, lang_of, refusal_page, render
 from auth.errors import PermissionDenied
@@ -42,24 +42,13 @@ shell = APIRouter()
 @shell.get("/manifest.webmanifest")
 def manifest(request: Request) -> Response:
     lang = lang_of(request)
-    body = {
-        "name": translate(lang, "fieldapp.app.name"), "short_name": translate(lang, "fieldapp.app.short_name"),
-        "lang": lang, "dir": "ltr", "id": "/", "start_url": f"/?lang={lang}&source=app", "scope": "/",
-        "display": "standalone", "background_color": "#f6f7f9", "theme_color": "#14532d",
-        "icons": [
-            {"src": "/static/icons/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any"},
-            {"src": "/static/icons/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any"},
-            {"src": "/static/icons/maskable-512.png", "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
-        ],
-    }
-    return Response(json.dumps(body, ensure_ascii=False), media_type="application/manifest+json",
-                    headers={"Cache-Control": "no-cache"})
+    return pwa.manifest(lang, name=translate(lang, "fieldapp.app.name"),
+                        short_name=translate(lang, "fieldapp.app.short_name"), theme_color="#14532d")
 
 
 @shell.get("/sw.js")
 def service_worker() -> Response:
-    return FileResponse(STATIC_DIR / "sw.js", media_type="text/javascript",
-                        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
+    return pwa.service_worker(STATIC_DIR)
 
 
 @shell.get("/offline")

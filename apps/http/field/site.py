@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from auth.model import Actor, User
 from gis.serving import lazy_engine
+from apps.http.pwa import request_lang
 from i18n import LANGUAGES
 from incidents.service import rules_from_settings
 from ops import users
@@ -72,11 +73,8 @@ def site_of(request: Request) -> FieldSite:
 
 
 def lang_of(request: Request) -> str:
-    q = request.query_params.get("lang")
-    if q in LANGUAGES:
-        return q  # type: ignore[return-value]
-    c = request.cookies.get(LANG_COOKIE)
-    return c if c in LANGUAGES else site_of(request).default_lang
+    """The page's language: ``?lang=``, else the language cookie, else the settings'."""
+    return request_lang(request, LANG_COOKIE, site_of(request).default_lang)
 
 
 def texts(request: Request) -> Texts:

@@ -2,12 +2,12 @@
 ``/sw.js`` (scope ``/``) and the offline page ``/offline`` it shows when there is no connection."""
 from __future__ import annotations
 
-import json
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from apps.http import pwa
 from apps.http.resident.site import STATIC_DIR, lang_of, render
 from i18n import translate
 
@@ -22,25 +22,14 @@ def mount_static(app: FastAPI) -> None:
 @router.get("/manifest.webmanifest")
 def manifest(request: Request) -> Response:
     lang = lang_of(request)
-    body = {
-        "name": translate(lang, "resident.app.name"), "short_name": translate(lang, "resident.app.short_name"),
-        "description": translate(lang, "resident.lead"), "lang": lang, "dir": "ltr",
-        "id": "/", "start_url": f"/?lang={lang}&source=app", "scope": "/", "display": "standalone",
-        "background_color": "#f6f7f9", "theme_color": "#0b3d6e",
-        "icons": [
-            {"src": "/static/icons/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any"},
-            {"src": "/static/icons/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any"},
-            {"src": "/static/icons/maskable-512.png", "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
-        ],
-    }
-    return Response(json.dumps(body, ensure_ascii=False), media_type="application/manifest+json",
-                    headers={"Cache-Control": "no-cache"})
+    return pwa.manifest(lang, name=translate(lang, "resident.app.name"),
+                        short_name=translate(lang, "resident.app.short_name"),
+                        description=translate(lang, "resident.lead"), theme_color="#0b3d6e")
 
 
 @router.get("/sw.js")
 def service_worker() -> Response:
-    return FileResponse(STATIC_DIR / "sw.js", media_type="text/javascript",
-                        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
+    return pwa.service_worker(STATIC_DIR)
 
 
 @router.get("/offline", response_class=HTMLResponse)

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from auth.model import Actor
 from gis.serving import lazy_engine, lazy_read_engine
+from apps.http.pwa import request_lang
 from i18n import LANGUAGES
 from incidents.service import rules_from_settings
 from ops.resident import resident_actor
@@ -116,11 +117,7 @@ def site_of(request: Request) -> Site:
 
 def lang_of(request: Request) -> str:
     """The page's language: ``?lang=``, else the language cookie, else the settings'."""
-    q = request.query_params.get("lang")
-    if q in LANGUAGES:
-        return q  # type: ignore[return-value]
-    c = request.cookies.get(LANG_COOKIE)
-    return c if c in LANGUAGES else site_of(request).default_lang
+    return request_lang(request, LANG_COOKIE, site_of(request).default_lang)
 
 
 def csrf_of(request: Request) -> str:
