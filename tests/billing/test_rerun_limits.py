@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import threading
 from pathlib import Path
 from typing import Any
@@ -201,8 +202,17 @@ def test_a_killed_clients_billing_lock_is_released_while_its_query_would_still_r
         with clean_engine.begin() as conn:
             conn.execute(text("SET LOCAL lock_timeout = '60s'"))
             conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": LOCK[0], "b": LOCK[1]})
-            sleeping = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                                         "'SELECT pg_sleep(300)%'")).scalar_one()
+        # The lock is released when the backend aborts its transaction; its row leaves pg_stat_activity a
+        # moment later, as it exits. Wait for that (seconds), not for the 300 s the query would have run.
+        deadline = time.monotonic() + 30
+        while True:
+            with clean_engine.connect() as conn:
+                sleeping = conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                    "query LIKE 'SELECT pg_sleep(300)%' AND pid <> pg_backend_pid()")).scalar_one()
+            if sleeping == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert sleeping == 0  # the dead client's query ended with its backend, not 300 s later
     finally:
         if proc.poll() is None:
