@@ -147,6 +147,12 @@ def ensure_database(url: str) -> None:
     except OperationalError as exc:
         if f'database "{u.database}" does not exist' not in str(exc):
             raise _connect_failure(u, exc) from None
+        if get_settings().env.value == "production":
+            # a production server never makes a database from a mistyped name and then reports
+            # "nothing there": the database is created once, on purpose
+            raise DatabaseUnavailable(f"the database {u.database!r} does not exist on {where}; production "
+                                      "(ZHKH_ENV=production) does not create it: check DATABASE_URL", "login",
+                                      where) from None
         admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args=connect_args)
         try:
             with admin.connect() as conn:

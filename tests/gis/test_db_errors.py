@@ -156,3 +156,36 @@ def test_a_hanging_probe_does_not_queue_the_other_sessions(monkeypatch: pytest.M
         server.sock.close()
     prober.join(60)
     assert not prober.is_alive()
+
+
+def test_a_missing_database_is_created_in_development_and_refused_in_production(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A mistyped database name on a production server must not become a new, empty database that then
+    answers "nothing there": it is refused and nothing is created. In development it is made (make demo)."""
+    from settings import get_settings
+
+    name = f"zhkh_missing_{uuid.uuid4().hex[:8]}"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+
+    def exists() -> bool:
+        with admin.connect() as conn:
+            return conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is not None
+
+    try:
+        monkeypatch.setenv("ZHKH_ENV", "production")
+        get_settings.cache_clear()
+        with pytest.raises(DatabaseUnavailable) as err:
+            db.ensure_database(url)
+        assert err.value.problem == "login" and f"{name!r} does not exist" in str(err.value)
+        assert "ZHKH_ENV=production" in str(err.value) and not exists()
+
+        monkeypatch.setenv("ZHKH_ENV", "development")
+        get_settings.cache_clear()
+        db.ensure_database(url)
+        assert exists()
+    finally:
+        get_settings.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
