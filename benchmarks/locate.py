@@ -1,7 +1,10 @@
 """Benchmark of ``network locate`` over several perception models: simulated bursts on WNTR's networks.
 
 Run: ``.venv/bin/python benchmarks/locate.py [--nets Net3,ky4,ky10] [--bursts 40] [--seed 7]
-[--models A,B,C,D,E] [--prior-bursts 40] [--no-cli] [--ceiling [--true-hydraulics]] [--save FILE]``
+[--models A,B,C,D,E] [--prior-bursts 40] [--no-cli] [--ceiling [--true-hydraulics] [--oracle-ok-anywhere]]
+[--save FILE]``; experiments beside the shipped locator: ``--at-hour`` (the candidates solved at the calls'
+hour), ``--req-grid 12,20,30`` (marginalised over the PDD required pressure), ``--prior-powers 0.25,0.5,1
+[--prior-floors 0.05,0.3]`` (the prior's exponent and floor, in the prior table)
 Prints figures only (no assertions); targets and the last run are in docs/network.md.
 
 The world (the truth) is built differently from the locator's own model:
@@ -59,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scipy.sparse.csgraph import dijkstra  # noqa: E402
 
+import network.locate as nl  # noqa: E402
 from network.inp import read_inp_topology  # noqa: E402
 from scipy.special import expit, logsumexp  # noqa: E402
 
@@ -168,6 +172,19 @@ class World:
         wn.options.hydraulic.minimum_pressure = 0.0
         return wn
 
+    def inp_at(self, hour: int) -> Path:
+        """The .inp as it stands at ``hour`` (the tanks at their EPS levels, the patterns from that hour):
+        what a locator told the calls' hour could simulate from the same file (experiment)."""
+        path = Path(self.tmp) / f"at{hour}.inp"
+        if not path.exists():
+            wn = self._load()
+            for t, lvl in self.tank_levels(hour).items():
+                wn.get_node(t).init_level = lvl
+            wn.options.time.duration = 0
+            wn.options.time.pattern_start = hour * 3600
+            self.wntr.network.io.write_inpfile(wn, str(path))
+        return path
+
     def baseline(self, hour: int, req_m: float) -> dict[str, float]:
         key = (hour, round(req_m, 1))
         if key not in self._base:
@@ -267,6 +284,11 @@ def scenarios(world: World, model, perc: Perception, n_bursts: int, seed: int,
 
 # ------------------------------------------------------------------------------------- the ceiling
 
+PRIOR_POWERS: tuple = ()  # experiment: --prior-variants POWER/FLOOR,...
+PRIOR_FLOORS: tuple = ()
+REQ_GRID: tuple = ()  # experiment: marginalise over PDD required pressures
+AT_HOUR = False  # experiment: also rank with the candidates solved at the calls' hour
+OK_ANYWHERE = False  # --oracle-ok-anywhere: the oracle does not know where the world asks 'ok'
 NEAR_OK = 30     # the world asks 'ok' among the 30 customers nearest the burst (scenarios)
 SOFT_M = 1.0     # the oracle's thresholds are soft by this many metres (its pressures are not the world's)
 
@@ -314,7 +336,7 @@ class Oracle:
         say_low = s * (dry * perc.dry_says_low + low * (1 - perc.low_says_dry)) + none * u
         k = sim.kinds
         rep = np.where(k == 2, say_dry[..., :n_rep], np.where(k == 1, say_low[..., :n_rep], none[..., :n_rep]))
-        if (k == 0).any():  # 'ok' is asked near the burst only
+        if (k == 0).any() and not OK_ANYWHERE:  # 'ok' is asked near the burst only
             ok_nodes = [n for n, kk in zip(sim.nodes, k) if kk == 0]
             near = np.array([[1.0 if n in self.near_ok.get(p, ()) else 1e-3 for n in ok_nodes] for p in sim.pipes])
             rep[..., k == 0] *= near[:, None, :]
@@ -363,7 +385,7 @@ def evaluate(world: World, model, cases: list[Case], prior: dict[str, float] | N
     k = float(len(cases))
     tally = dict.fromkeys(("top5", "near", "naive_top5", "naive_near", "prior_top5", "prior_near",
                            "ceil_top5", "ceil_near", "true_top5", "true_near", "own_true_top5",
-                           "own_true_near"), 0)
+                           "own_true_near", "hour_top5", "hour_near"), 0)
     secs: list[float] = []
     callers: list[int] = []
     for case in cases:
@@ -379,6 +401,30 @@ def evaluate(world: World, model, cases: list[Case], prior: dict[str, float] | N
         scored = {"": ids, "naive_": naive_ranking(world, [n for n, v in complaints.items() if v != "ok"])}
         if prior is not None:
             scored["prior_"] = [c.pipe for c in rank_posterior(model, post, order, top=10, prior=prior)]
+            keep_power, keep_floor = nl.PRIOR_POWER, nl.PRIOR_FLOOR
+            for pw in PRIOR_POWERS:
+                for fl in PRIOR_FLOORS:
+                    nl.PRIOR_POWER, nl.PRIOR_FLOOR = pw, fl
+                    scored[f"prior{pw}/{fl}_"] = [c.pipe for c in rank_posterior(model, post, order, top=10,
+                                                                                   prior=prior)]
+            nl.PRIOR_POWER, nl.PRIOR_FLOOR = keep_power, keep_floor
+        if REQ_GRID:
+            parts = []
+            for req in REQ_GRID:
+                nl.REQUIRED_PRESSURE_M = req
+                ks: list[CandidatePressures] = []
+                hydraulic_posterior(world.path, model, complaints, method="hydraulic", keep=ks)
+                parts.append(ks[0])
+            nl.REQUIRED_PRESSURE_M = 20.0
+            common = [q for q in parts[0].pipes if all(q in pt.pipes for pt in parts)]
+            pr = np.concatenate([pt.pressures[[pt.pipes.index(q) for q in common]] for pt in parts], axis=1)
+            p0 = np.concatenate([np.repeat(pt.p0[None, :], pt.pressures.shape[1], axis=0) for pt in parts], axis=0)
+            comb = CandidatePressures(common, pr, p0, parts[0].kinds, parts[0].nodes)
+            post_r = posterior_of(comb)
+            scored["hour_"] = [c.pipe for c in rank_posterior(model, post_r, order, top=10)] if post_r else []
+        if AT_HOUR:
+            res_h = hydraulic_posterior(world.inp_at(case.hour), model, complaints, method="hydraulic")
+            scored["hour_"] = [c.pipe for c in rank_posterior(model, res_h[0], res_h[1], top=10)] if res_h else []
         if oracle is not None:
             scored["ceil_"] = ranked(model, oracle.ceiling(sims[0]))
             if true_hydraulics:
@@ -390,8 +436,8 @@ def evaluate(world: World, model, cases: list[Case], prior: dict[str, float] | N
             keep.extend(sims)
         for prefix, got in scored.items():
             t5, n2 = hits(model, pipe, got)
-            tally[prefix + "top5"] += t5
-            tally[prefix + "near"] += n2
+            tally[prefix + "top5"] = tally.get(prefix + "top5", 0) + t5
+            tally[prefix + "near"] = tally.get(prefix + "near", 0) + n2
     out = {key: v / k for key, v in tally.items()}
     out.update(callers=float(np.median(callers)), mean_s=float(np.mean(secs)), max_s=float(np.max(secs)), n=k)
     return out
@@ -425,13 +471,32 @@ def main() -> None:
                     help="also the oracle that knows the perception model (on the locator's pressures)")
     ap.add_argument("--true-hydraulics", action="store_true",
                     help="with --ceiling: also the oracle on the world's own pressures (one world solve per candidate)")
+    ap.add_argument("--at-hour", action="store_true",
+                    help="also the locator with its candidates solved at the calls' hour (tanks and patterns then)")
+    ap.add_argument("--req-grid", help="experiment: PDD required pressures to marginalise over, e.g. 12,20,30 "
+                    "(shown in the --at-hour column)")
+    ap.add_argument("--oracle-ok-anywhere", action="store_true",
+                    help="with --ceiling: the oracle does not use where the world asks 'ok' (near the burst)")
+    ap.add_argument("--prior-powers", help="experiment: prior exponents to compare, e.g. 0.25,0.5,1")
+    ap.add_argument("--prior-floors", default="0.05", help="experiment: prior floors to compare")
     ap.add_argument("--save", help="pickle the bursts and the candidates' simulated pressures here (offline variants)")
     args = ap.parse_args()
+    global AT_HOUR
+    AT_HOUR = args.at_hour
+    global REQ_GRID, OK_ANYWHERE, PRIOR_POWERS, PRIOR_FLOORS
+    if args.prior_powers:
+        PRIOR_POWERS = tuple(float(x) for x in args.prior_powers.split(","))
+        PRIOR_FLOORS = tuple(float(x) for x in args.prior_floors.split(","))
+    OK_ANYWHERE = args.oracle_ok_anywhere
+    if args.req_grid:
+        REQ_GRID = tuple(float(x) for x in args.req_grid.split(","))
+        AT_HOUR = False
     print("targets, worst perception model: burst pipe in the top 5 >= 65 %, top-1 within 2 pipes >= 80 %; "
           "<= 5 s on ky10 with 40 callers")
     ceil_head = " ceiling top-5 / within 2 |" if args.ceiling else ""
     ceil_head += (" ceiling, true hydraulics | project on the true hydraulics |"
                   if args.ceiling and args.true_hydraulics else "")
+    ceil_head += " at the calls' hour |" if args.at_hour or args.req_grid else ""
     print(f"| network | perception model | callers (median) | top-5 | within 2 |{ceil_head} naive top-5 / within 2 "
           f"| s mean / max |")
     print("|---|---|---|---|---|" + "---|" * ceil_head.count("|") + "---|---|")
@@ -461,6 +526,8 @@ def main() -> None:
             if args.ceiling and args.true_hydraulics:
                 ceil += (f" {r['true_top5']:.0%} / {r['true_near']:.0%} |"
                          f" {r['own_true_top5']:.0%} / {r['own_true_near']:.0%} |")
+            if args.at_hour or args.req_grid:
+                ceil += f" {r['hour_top5']:.0%} / {r['hour_near']:.0%} |"
             print(f"| {name} ({len(world.pipes)} pipes) | {perc.name}{mark} | {r['callers']:.0f} | {r['top5']:.0%} | "
                   f"{r['near']:.0%} |{ceil} {r['naive_top5']:.0%} / {r['naive_near']:.0%} | "
                   f"{r['mean_s']:.2f} / {r['max_s']:.2f} |", flush=True)
@@ -475,6 +542,9 @@ def main() -> None:
         for name, draw, r in prior_rows:
             print(f"| {name} | {draw} ({r['n']:.0f}) | {r['top5']:.0%} / {r['prior_top5']:.0%} | "
                   f"{r['near']:.0%} / {r['prior_near']:.0%} |", flush=True)
+            for key in sorted(k for k in r if k.startswith("prior") and k.endswith("_top5") and "/" in k):
+                tag = key[len("prior"):-len("_top5")]
+                print(f"|   power/floor {tag} | | {r[key]:.0%} | {r[key[:-4] + 'near']:.0%} |", flush=True)
     if args.save:
         with open(args.save, "wb") as fh:
             pickle.dump(saved, fh)
