@@ -2,7 +2,8 @@
 how well its hydraulic ranking finds simulated bursts.
 
     DATABASE_URL=... .venv/bin/python benchmarks/locate_app.py [--network 1] [--calls 3,10,20] [--repeat 5]
-        [--bursts 20] [--seed 7] [--leak 0.5] [--callers 5] [--method auto|topology]
+        [--bursts 20] [--seed 7] [--leak 0.5] [--callers 5] [--method auto|topology] [--callers-by pressure|drop]
+        [--draw uniform|risk]
 
 Needs a database with a city loaded (``python -m data load-demo``). For each call count it files that
 many open "no water" reports from buildings served by one segment's shutoff (spread over the
@@ -17,8 +18,8 @@ buildings the shutoff of a busy pipe cuts off), then times, per refresh of the p
 The first cold run of the process also pays for importing WNTR (printed apart). Then, with
 ``--bursts N`` > 0, N bursts on pipes drawn at random are simulated on the app's own model (an
 orifice of ``--leak`` × the pipe's section split between its ends); the ``--callers`` houses with
-the lowest pressure call ("no water" below 10 m, else "low pressure" for a drop of a quarter or
-more), and the panel's ranking is scored: burst pipe in the top 5, top answer within 2 pipes.
+the lowest pressure call (``--callers-by drop``: the largest fall) ("no water" below 10 m, else "low
+pressure" for a drop of a quarter or more), and the panel's ranking is scored: burst pipe in the top 5, top answer within 2 pipes.
 
 The reports are deleted afterwards (committed rows: the function reads through its own connections).
 """
@@ -46,6 +47,10 @@ def main() -> None:
     ap.add_argument("--leak", type=float, default=0.5)
     ap.add_argument("--callers", type=int, default=5)
     ap.add_argument("--method", default="auto", choices=("auto", "topology"))
+    ap.add_argument("--draw", default="uniform", choices=("uniform", "risk"),
+                    help="burst pipes drawn uniformly, or by the network's stored break forecast")
+    ap.add_argument("--callers-by", default="pressure", choices=("pressure", "drop"),
+                    help="who calls among the affected: the lowest pressure after the burst, or the largest fall")
     args = ap.parse_args()
 
     from gis.db import get_engine
@@ -131,7 +136,17 @@ def simulated(eng, net: int, app, args) -> None:
 
     with eng.connect() as conn:
         _, _, served = repo.hydraulic_inputs(conn, net)
-    pipes = random.Random(args.seed).sample(app.model.pipes, min(args.bursts, len(app.model.pipes)))
+    if args.draw == "risk":   # bursts where the stored forecast expects them (with replacement)
+        with eng.connect() as conn:
+            risk = {str(pid): float(v) for pid, v in conn.execute(text(
+                "SELECT r.pipe_id, r.expected_breaks FROM pipe_risk r JOIN pipes p ON p.id = r.pipe_id "
+                "WHERE p.network_id = :n"), {"n": net})}
+        weights = [risk.get(p, 0.0) for p in app.model.pipes]
+        if not any(weights):
+            raise SystemExit("--draw risk: the network has no stored forecast (python -m forecast refresh)")
+        pipes = random.Random(args.seed).choices(app.model.pipes, weights=weights, k=args.bursts)
+    else:
+        pipes = random.Random(args.seed).sample(app.model.pipes, min(args.bursts, len(app.model.pipes)))
     top5 = near = felt = 0
     secs: list[float] = []
     methods: dict[str, int] = {}
@@ -149,7 +164,13 @@ def simulated(eng, net: int, app, args) -> None:
         p = dict(zip(nodes, res))
         report = {n: "no_water" if p[n] < 10 else "low_pressure" for n in nodes
                   if p[n] < 10 or p0[n] - p[n] >= 0.25 * p0[n]}
-        callers = sorted((s for s in served if s["nodes"][0] in report), key=lambda s: (p[s["nodes"][0]], s["id"]))
+        if args.callers_by == "drop":
+            def order(s):
+                return (p[s["nodes"][0]] - p0[s["nodes"][0]], s["id"])
+        else:
+            def order(s):
+                return (p[s["nodes"][0]], s["id"])
+        callers = sorted((s for s in served if s["nodes"][0] in report), key=order)
         callers = callers[: args.callers]
         if len(callers) < 3:
             continue

@@ -43,7 +43,6 @@ from sqlalchemy import Engine, text
 
 from auth.model import Actor
 from forecast.rules import default_rules, normalise_material
-from forecast.store import RISK_VERSION
 from gis import network_repo as repo
 from gis.overviews import BUILDINGS, data_version
 from network.errors import NetworkError
@@ -106,7 +105,6 @@ class SuspectedBurst:
     error: str | None = None
     method: str = "topology"            # hydraulic | topology
     fallback: str | None = None         # why topology: a FALLBACKS code (the details are logged)
-    prior: bool = False                 # the hydraulic ranking weighed by the network's break forecast
 
     @property
     def top(self) -> dict[str, Any] | None:
@@ -247,9 +245,7 @@ def suspected_bursts(eng: Engine, network_id: int, now: datetime, *, window_h: f
     if not groups:
         return []
     mkey = _model_key(eng, network_id, now)
-    with eng.connect() as conn:
-        rver = data_version(conn, RISK_VERSION)
-    key = (mkey, rver, method, top, tuple(tuple((c.id, c.report, c.pipe) for c in g) for g in groups))
+    key = (mkey, method, top, tuple(tuple((c.id, c.report, c.pipe) for c in g) for g in groups))
     with _lock:
         if key in _results:
             _results.move_to_end(key)
@@ -258,9 +254,8 @@ def suspected_bursts(eng: Engine, network_id: int, now: datetime, *, window_h: f
     app = hydraulic_model(eng, network_id, now) if method == "auto" else None
     out: list[SuspectedBurst] = []
     with eng.connect() as conn:
-        prior = risk_prior(conn, network_id) if app is not None else None
         for g in groups:
-            out.append(_locate(conn, idx, app, network_id, g, top, prior))
+            out.append(_locate(conn, idx, app, network_id, g, top))
     with _lock:
         _results[key] = out
         while len(_results) > _MAX_CACHED:
@@ -272,18 +267,8 @@ def suspected_bursts(eng: Engine, network_id: int, now: datetime, *, window_h: f
 FALLBACKS = ("no_model", "call_outside_model", "solver_failed")
 
 
-def risk_prior(conn: Any, network_id: int) -> dict[str, float] | None:
-    """``{pipe id: expected breaks}`` of the network's stored break forecast (``pipe_risk``), or None
-    when it has none: the locator's prior over pipes (``network.locate.prior_weights``, tempered)."""
-    rows = conn.execute(text("SELECT r.pipe_id, r.expected_breaks FROM pipe_risk r JOIN pipes p ON p.id = r.pipe_id "
-                             "WHERE p.network_id = :n AND r.expected_breaks IS NOT NULL"), {"n": network_id}).all()
-    return {str(pid): float(v) for pid, v in rows} or None
-
-
-def _hydraulic(app: AppModel, group: list[Call], top: int,
-               prior: dict[str, float] | None = None) -> tuple[list[Any] | None, str | None]:
-    """The command line's locator on the app's model (with the network's break forecast as its prior
-    where there is one): (ranked candidates, None), or (None, a FALLBACKS code)."""
+def _hydraulic(app: AppModel, group: list[Call], top: int) -> tuple[list[Any] | None, str | None]:
+    """The command line's locator on the app's model: (ranked candidates, None), or (None, a FALLBACKS code)."""
     hm = app.model
     if hm is None or app.inp_path is None:
         log.warning("suspected bursts ranked by topology: no hydraulic model (%s)", app.error or "not built")
@@ -298,24 +283,21 @@ def _hydraulic(app: AppModel, group: list[Call], top: int,
         if node not in complaints or SEVERITY[c.report] > SEVERITY[complaints[node]]:
             complaints[node] = c.report
     try:
-        ranked, _ = locate(app.inp_path, hm.topology, complaints, top=top, method="hydraulic", pipes=hm.pipes,
-                           prior=prior)
+        ranked, _ = locate(app.inp_path, hm.topology, complaints, top=top, method="hydraulic", pipes=hm.pipes)
     except (NetworkError, HydraulicsUnavailable, OSError, KeyError) as exc:
         log.warning("suspected bursts ranked by topology: the hydraulic locator failed: %s", str(exc) or type(exc).__name__)
         return None, "solver_failed"
     return ranked, None
 
 
-def _locate(conn: Any, idx: Any, app: AppModel | None, network_id: int, group: list[Call], top: int,
-            prior: dict[str, float] | None = None) -> SuspectedBurst:
+def _locate(conn: Any, idx: Any, app: AppModel | None, network_id: int, group: list[Call], top: int) -> SuspectedBurst:
     reports = {c.pipe: c.report for c in group}
     burst = SuspectedBurst(calls=group, candidates=[])
     ranked = None
     if app is not None:
-        ranked, burst.fallback = _hydraulic(app, group, top, prior)
+        ranked, burst.fallback = _hydraulic(app, group, top)
     if ranked is not None:
         burst.method = "hydraulic"
-        burst.prior = prior is not None
     else:
         try:
             ranked = locate_buildings(idx.model, reports, top=top)

@@ -109,7 +109,7 @@ FALLBACK_TEXTS = {"no_model": N_("burst.fallback.no_model"),
 def method_note(burst: locate_ops.SuspectedBurst) -> str:
     """How the candidates were ranked (the dispatcher weighs a topology-only ranking less)."""
     if burst.method == "hydraulic":
-        return t("burst.method.hydraulic_prior") if burst.prior else t("burst.method.hydraulic")
+        return t("burst.method.hydraulic")
     if burst.fallback:
         return t("burst.method.fallback", reason=t(FALLBACK_TEXTS.get(burst.fallback, "burst.fallback.solver_failed")))
     return t("burst.method.topology")

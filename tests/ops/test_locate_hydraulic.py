@@ -175,29 +175,3 @@ def test_topology_when_the_model_cannot_be_built(grid: Grid) -> None:
     found = locate.suspected_bursts(grid.engine, grid.network_id, NOW)
     assert len(found) == 1 and found[0].method == "topology" and found[0].fallback == "no_model"
     assert found[0].candidates
-
-
-def test_the_break_forecast_is_the_prior_where_the_network_has_one(grid: Grid) -> None:
-    """With a stored forecast (pipe_risk) the panel's ranking weighs it (tempered: it moves a pipe the calls
-    cannot tell from its neighbours, it does not override them) and says so; a refreshed forecast is read
-    again (the panel's cache follows the forecast's version)."""
-    from gis.overviews import bump_data_version
-
-    simulated_calls(grid, "h11")
-    plain = locate.suspected_bursts(grid.engine, grid.network_id, NOW)[0]
-    assert plain.method == "hydraulic" and plain.prior is False
-    order = [c["pipe"] for c in plain.candidates]
-    score = {c["pipe"]: c["score"] for c in plain.candidates}
-    risky = order[2]                         # the third candidate becomes the network's riskiest pipe
-    with grid.engine.begin() as conn:
-        for pid in grid.pipes.values():
-            conn.execute(text("INSERT INTO pipe_risk (pipe_id, as_of, horizon_days, expected_breaks, per_km_year) "
-                              "VALUES (:p, '2026-11-01', 365, :e, :e)"),
-                         {"p": pid, "e": 5.0 if str(pid) == risky else 0.05})
-        bump_data_version(conn, "pipe_risk")
-    weighed = locate.suspected_bursts(grid.engine, grid.network_id, NOW)[0]
-    assert weighed.prior is True and weighed.method == "hydraulic"
-    new_order = [c["pipe"] for c in weighed.candidates]
-    new_score = {c["pipe"]: c["score"] for c in weighed.candidates}
-    assert new_order.index(risky) < order.index(risky) and new_score[risky] > score[risky]
-    assert str(grid.pipes["h11"]) in new_order[:5]          # the calls still decide
