@@ -287,6 +287,7 @@ def scenarios(world: World, model, perc: Perception, n_bursts: int, seed: int,
 PRIOR_POWERS: tuple = ()  # experiment: --prior-variants POWER/FLOOR,...
 PRIOR_FLOORS: tuple = ()
 REQ_GRID: tuple = ()  # experiment: marginalise over PDD required pressures
+BLEND_MASS = 0.0  # experiment: below this first-answer mass, the first answer from topology
 AT_HOUR = False  # experiment: also rank with the candidates solved at the calls' hour
 OK_ANYWHERE = False  # --oracle-ok-anywhere: the oracle does not know where the world asks 'ok'
 NEAR_OK = 30     # the world asks 'ok' among the 30 customers nearest the burst (scenarios)
@@ -422,6 +423,15 @@ def evaluate(world: World, model, cases: list[Case], prior: dict[str, float] | N
             comb = CandidatePressures(common, pr, p0, parts[0].kinds, parts[0].nodes)
             post_r = posterior_of(comb)
             scored["hour_"] = [c.pipe for c in rank_posterior(model, post_r, order, top=10)] if post_r else []
+        if BLEND_MASS:
+            cands = rank_posterior(model, post, order, top=10)
+            if cands and cands[0].score < BLEND_MASS:
+                topo = [c for c in nl.locate_topology(model, {n: v for n, v in complaints.items() if v != "ok"},
+                                                      top=5, pipes=world.pipes) if c.score > 0]
+                blended = ([topo[0].pipe] + [c.pipe for c in cands if c.pipe != topo[0].pipe]) if topo else ids
+            else:
+                blended = ids
+            scored["hour_"] = blended
         if AT_HOUR:
             res_h = hydraulic_posterior(world.inp_at(case.hour), model, complaints, method="hydraulic")
             scored["hour_"] = [c.pipe for c in rank_posterior(model, res_h[0], res_h[1], top=10)] if res_h else []
@@ -479,11 +489,14 @@ def main() -> None:
                     help="with --ceiling: the oracle does not use where the world asks 'ok' (near the burst)")
     ap.add_argument("--prior-powers", help="experiment: prior exponents to compare, e.g. 0.25,0.5,1")
     ap.add_argument("--prior-floors", default="0.05", help="experiment: prior floors to compare")
+    ap.add_argument("--blend-mass", type=float, default=0.0,
+                    help="experiment: the first answer by topology when the hydraulic one's mass within 2 is below this")
     ap.add_argument("--save", help="pickle the bursts and the candidates' simulated pressures here (offline variants)")
     args = ap.parse_args()
     global AT_HOUR
     AT_HOUR = args.at_hour
-    global REQ_GRID, OK_ANYWHERE, PRIOR_POWERS, PRIOR_FLOORS
+    global REQ_GRID, OK_ANYWHERE, PRIOR_POWERS, PRIOR_FLOORS, BLEND_MASS
+    BLEND_MASS = args.blend_mass
     if args.prior_powers:
         PRIOR_POWERS = tuple(float(x) for x in args.prior_powers.split(","))
         PRIOR_FLOORS = tuple(float(x) for x in args.prior_floors.split(","))
@@ -496,7 +509,7 @@ def main() -> None:
     ceil_head = " ceiling top-5 / within 2 |" if args.ceiling else ""
     ceil_head += (" ceiling, true hydraulics | project on the true hydraulics |"
                   if args.ceiling and args.true_hydraulics else "")
-    ceil_head += " at the calls' hour |" if args.at_hour or args.req_grid else ""
+    ceil_head += " at the calls' hour |" if args.at_hour or args.req_grid or args.blend_mass else ""
     print(f"| network | perception model | callers (median) | top-5 | within 2 |{ceil_head} naive top-5 / within 2 "
           f"| s mean / max |")
     print("|---|---|---|---|---|" + "---|" * ceil_head.count("|") + "---|---|")
@@ -526,7 +539,7 @@ def main() -> None:
             if args.ceiling and args.true_hydraulics:
                 ceil += (f" {r['true_top5']:.0%} / {r['true_near']:.0%} |"
                          f" {r['own_true_top5']:.0%} / {r['own_true_near']:.0%} |")
-            if args.at_hour or args.req_grid:
+            if args.at_hour or args.req_grid or args.blend_mass:
                 ceil += f" {r['hour_top5']:.0%} / {r['hour_near']:.0%} |"
             print(f"| {name} ({len(world.pipes)} pipes) | {perc.name}{mark} | {r['callers']:.0f} | {r['top5']:.0%} | "
                   f"{r['near']:.0%} |{ceil} {r['naive_top5']:.0%} / {r['naive_near']:.0%} | "
