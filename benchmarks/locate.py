@@ -120,11 +120,18 @@ def library_inp(name: str) -> Path:
 class World:
     """The independent truth for one network: EPS to an hour, then PDD steady states there."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, flat: bool = False) -> None:
         self.wntr = _wntr()
         self.path = library_inp(name)
         self.tmp = tempfile.mkdtemp(prefix="locate-bench-")
         wn = self._load()
+        if flat:   # a city whose elevations are unknown: every junction at the median (world and locator alike)
+            med = float(np.median([wn.get_node(j).elevation for j in wn.junction_name_list]))
+            for j in wn.junction_name_list:
+                wn.get_node(j).elevation = med
+            self.path = Path(self.tmp) / f"{name}-flat.inp"
+            self.wntr.network.io.write_inpfile(wn, str(self.path))
+            wn = self._load()
         self.pipes = list(wn.pipe_name_list)
         self.length = np.array([wn.get_link(p).length for p in self.pipes])
         self.customers = [n for n in wn.junction_name_list if (wn.get_node(n).base_demand or 0) > 0]
@@ -491,6 +498,8 @@ def main() -> None:
     ap.add_argument("--prior-floors", default="0.05", help="experiment: prior floors to compare")
     ap.add_argument("--blend-mass", type=float, default=0.0,
                     help="experiment: the first answer by topology when the hydraulic one's mass within 2 is below this")
+    ap.add_argument("--flat", action="store_true",
+                    help="every junction at the median elevation (a city whose elevations are unknown), world and locator")
     ap.add_argument("--save", help="pickle the bursts and the candidates' simulated pressures here (offline variants)")
     args = ap.parse_args()
     global AT_HOUR
@@ -516,7 +525,7 @@ def main() -> None:
     prior_rows = []
     saved: dict[str, dict[str, list]] = {}
     for i, name in enumerate(args.nets.split(",")):
-        world = World(name)
+        world = World(name, flat=args.flat)
         model = read_inp_topology(world.path)
         rows = []
         for key in args.models.split(","):
