@@ -402,7 +402,7 @@ class Hydraulics:
         fresh project's answer. Re-opening the solver costs ~1 ms and matches it exactly."""
         lib, ph = self._lib, self._ph
         lib.EN_closeH(ph)
-        if lib.EN_openH(ph) > 100 or lib.EN_initH(ph, 1) > 100:
+        if lib.EN_openH(ph) > 100 or lib.EN_initH(ph, 0) > 100:
             return False
         t = ctypes.c_long()
         return lib.EN_runH(ph, ctypes.byref(t)) <= 100
