@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from auth.model import Actor, User
-from ops import incidents, inspection, webhooks
 from ops.base import utcnow
 from settings import ROOT
-from tests.webhooks.conftest import SECRET_A, Receiver, serve, webhook_settings  # noqa: F401  (fixture)
+from tests.webhooks.conftest import failing_delivery, serve  # noqa: F401  (fixture)
 
 ADMIN = Actor.cli("cli:tests")
 
@@ -32,23 +31,8 @@ def failing(demo_engine: Engine, ui_db_url: str, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setenv("DATABASE_URL", ui_db_url)
     get_settings.cache_clear()
-    eng = demo_engine
-    with eng.connect() as conn:
-        org = conn.execute(text("SELECT id FROM organisations WHERE name = 'Тест УК'")).scalar_one()
-        building = conn.execute(text("SELECT id FROM buildings ORDER BY id LIMIT 1")).scalar_one()
-    rx = serve(Receiver(SECRET_A.encode(), plan=[503]))
-    s = webhook_settings()
-    webhooks.set_webhook(ADMIN, org, rx.url, SECRET_A, bind=eng, settings=s)
-    inc = incidents.take_report(ADMIN, bind=eng, service_code="elevator", building_id=building,
-                                description="Лифт стоит (вебхук)").incident
-    inspection.set_responsible_org(ADMIN, inc.id, None, bind=eng)
-    inspection.set_responsible_org(ADMIN, inc.id, org, bind=eng)      # → a work_order.created for the org
-    with eng.begin() as conn:   # the other events of the shared demo database are not this test's
-        conn.execute(text("UPDATE webhook_events SET next_attempt_at = now() + interval '1 day' "
-                          "WHERE state = 'pending' AND incident_id <> :i"), {"i": inc.id})
-    assert webhooks.deliver_once(bind=eng, settings=s, now=utcnow() + timedelta(seconds=1)).retried == 1
-    yield Failing(eng, org, inc.id, rx.url)
-    webhooks.delete_webhook(ADMIN, org, bind=eng)
+    with failing_delivery(demo_engine, serve, 503, "Лифт стоит (вебхук)") as f:
+        yield Failing(demo_engine, f.org, f.incident_id, f.url)
     get_settings.cache_clear()
 
 

@@ -2,8 +2,10 @@
 management company of a building, and a real HTTP receiver in a thread on a free port."""
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from datetime import timedelta
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import Engine, text
 
+from auth.model import Actor
+from ops import incidents, inspection, webhooks
+from ops.base import utcnow
 from orgs import payload
 from settings import Settings
 from tests.incidents.conftest import City, city  # noqa: F401  (fixture)
@@ -131,3 +136,38 @@ def two(clean_engine: Engine, city: City) -> Two:  # noqa: F811
             conn.execute(text("UPDATE buildings SET management_company_id = :o WHERE id = :b"),
                          {"o": org, "b": building})
     return Two(clean_engine, a, b, city.building_ids[0], city.building_ids[1])
+
+
+@dataclass(frozen=True)
+class FailingDelivery:
+    org: int
+    incident_id: int
+    url: str
+
+
+@contextlib.contextmanager
+def failing_delivery(eng: Engine, serve: Callable[[Receiver], Receiver], status: int,
+                     description: str) -> Iterator[FailingDelivery]:
+    """On the demo database: the test management company («Тест УК») gets a webhook whose receiver answers
+    ``status``, a new report handed to it makes a work_order.created event, and one delivery pass fails on it
+    (retried; the other pending events of the shared database are put off a day). The webhook is deleted
+    afterwards."""
+    admin = Actor.cli("cli:tests")
+    with eng.connect() as conn:
+        org = conn.execute(text("SELECT id FROM organisations WHERE name = 'Тест УК'")).scalar_one()
+        building = conn.execute(text("SELECT id FROM buildings ORDER BY id LIMIT 1")).scalar_one()
+    rx = serve(Receiver(SECRET_A.encode(), plan=[status]))
+    s = webhook_settings()
+    webhooks.set_webhook(admin, org, rx.url, SECRET_A, bind=eng, settings=s)
+    try:
+        inc = incidents.take_report(admin, bind=eng, service_code="elevator", building_id=building,
+                                    description=description).incident
+        inspection.set_responsible_org(admin, inc.id, None, bind=eng)
+        inspection.set_responsible_org(admin, inc.id, org, bind=eng)      # → a work_order.created for the org
+        with eng.begin() as conn:   # the other events of the shared demo database are not this test's
+            conn.execute(text("UPDATE webhook_events SET next_attempt_at = now() + interval '1 day' "
+                              "WHERE state = 'pending' AND incident_id <> :i"), {"i": inc.id})
+        assert webhooks.deliver_once(bind=eng, settings=s, now=utcnow() + timedelta(seconds=1)).retried == 1
+        yield FailingDelivery(org, inc.id, rx.url)
+    finally:
+        webhooks.delete_webhook(admin, org, bind=eng)
